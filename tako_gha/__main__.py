@@ -1,0 +1,3 @@
+from tako_gha.surfaces.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Pure core: no network, no subprocesses, no clocks read implicitly."""

@@ -1,0 +1,51 @@
+"""Durations as users write them: ``90``, ``90s``, ``2m``, ``1h30m``, ``1d``."""
+
+from __future__ import annotations
+
+import re
+
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+class DurationError(ValueError):
+    pass
+
+
+def parse_duration(text: str) -> float:
+    """Return seconds. A bare number means seconds. Raises DurationError with a hint."""
+    raw = text.strip().lower()
+    if not raw:
+        raise DurationError("empty duration (examples: 90, 90s, 2m, 1h30m)")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = _parse_units(raw, text)
+    if value < 0:
+        raise DurationError(f"duration {text!r} is negative")
+    return value
+
+
+def _parse_units(raw: str, original: str) -> float:
+    total, pos = 0.0, 0
+    for match in _PART.finditer(raw):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if pos != len(raw) or pos == 0:
+        raise DurationError(
+            f"cannot read duration {original!r} (examples: 90, 90s, 2m, 1h30m)"
+        )
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

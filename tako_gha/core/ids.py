@@ -1,0 +1,68 @@
+"""Cascade identities and the run-title tag that correlates runs (SPEC §6).
+
+A *root id* names one whole cascade. A *dispatch id* names one edge of it and is
+deterministic from (root, parent, target repo, event type), so a retried or resumed
+fan-out recomputes the same id and recognises what it already sent.
+
+Receivers set ``run-name: ${{ github.event.client_payload.tako.title || github.workflow }}``;
+the title ends with a compact tag ``[tako:ROOT:PARENT:ID]`` (PARENT is ``-`` for the
+origin's own dispatches) so any process can rebuild the tree from run titles alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+ID_LEN = 12
+_ID = rf"[0-9a-f]{{{ID_LEN}}}"
+TAG_RE = re.compile(rf"\[tako:(?P<root>{_ID}):(?P<parent>{_ID}|-):(?P<id>{_ID})\]")
+# Titles are shown in GitHub's UI; keep the human part short so the tag survives.
+MAX_TITLE_LEN = 200
+
+
+def new_root_id() -> str:
+    return secrets.token_hex(ID_LEN // 2)
+
+
+def is_id(text: str) -> bool:
+    return bool(re.fullmatch(_ID, text or ""))
+
+
+def dispatch_id(root: str, parent: str | None, target_repo: str, event_type: str) -> str:
+    """Deterministic id of the edge parent → target for ``event_type`` inside ``root``."""
+    key = "\x1f".join((root, parent or "-", target_repo.lower(), event_type))
+    return hashlib.sha256(key.encode()).hexdigest()[:ID_LEN]
+
+
+@dataclass(frozen=True)
+class TitleTag:
+    root: str
+    parent: str | None
+    id: str
+
+    def render(self) -> str:
+        return f"[tako:{self.root}:{self.parent or '-'}:{self.id}]"
+
+
+def make_title(event_type: str, source: str, tag: TitleTag) -> str:
+    """A run title: readable prefix, then the tag (always intact at the end)."""
+    suffix = " " + tag.render()
+    prefix = f"{event_type} from {source}"
+    room = MAX_TITLE_LEN - len(suffix)
+    if len(prefix) > room:
+        prefix = prefix[: max(0, room - 1)] + "…"
+    return prefix + suffix
+
+
+def parse_title(title: str | None) -> TitleTag | None:
+    """The tag in a run's ``display_title`` (or ``name``), or None if it carries none."""
+    if not title:
+        return None
+    match = TAG_RE.search(title)
+    if match is None:
+        return None
+    parent = match.group("parent")
+    return TitleTag(match.group("root"), None if parent == "-" else parent, match.group("id"))

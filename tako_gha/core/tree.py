@@ -1,0 +1,230 @@
+"""The execution tree model and its JSON form (SPEC §7, §9).
+
+``Node`` is one dispatch (one edge of the cascade) — or the origin, the repo that
+fanned out. A dispatch may start 0..N runs; ``runs`` holds them all, and ``run_id``
+/ ``run_url`` name the first for the flat JSON shape of SPEC §9.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class NodeState(str, Enum):
+    PLANNED = "planned"
+    SKIPPED = "skipped"
+    DISPATCHED = "dispatched"
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    NOT_STARTED = "not_started"
+    ACTION_REQUIRED = "action_required"
+    ERROR = "error"
+    CYCLE = "cycle"
+    DEPTH_EXCEEDED = "depth_exceeded"
+    DEDUPLICATED = "deduplicated"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in _ACTIVE
+
+    @property
+    def is_failure(self) -> bool:
+        return self in _FAILED
+
+
+_ACTIVE = {NodeState.PLANNED, NodeState.DISPATCHED, NodeState.QUEUED, NodeState.IN_PROGRESS}
+_FAILED = {
+    NodeState.FAILURE,
+    NodeState.CANCELLED,
+    NodeState.TIMED_OUT,
+    NodeState.NOT_STARTED,
+    NodeState.ACTION_REQUIRED,
+    NodeState.ERROR,
+    NodeState.CYCLE,
+    NodeState.DEPTH_EXCEEDED,
+}
+
+# GitHub conclusion -> node state. Strict: only success/neutral/skipped succeed.
+CONCLUSION_STATE: dict[str, NodeState] = {
+    "success": NodeState.SUCCESS,
+    "neutral": NodeState.SUCCESS,
+    "skipped": NodeState.SUCCESS,
+    "failure": NodeState.FAILURE,
+    "cancelled": NodeState.CANCELLED,
+    "timed_out": NodeState.TIMED_OUT,
+    "startup_failure": NodeState.FAILURE,
+    "stale": NodeState.FAILURE,
+    "action_required": NodeState.ACTION_REQUIRED,
+}
+STATUS_STATE: dict[str, NodeState] = {
+    "requested": NodeState.QUEUED,
+    "queued": NodeState.QUEUED,
+    "pending": NodeState.QUEUED,
+    "waiting": NodeState.QUEUED,
+    "in_progress": NodeState.IN_PROGRESS,
+}
+
+
+def state_for_run(status: str | None, conclusion: str | None) -> NodeState:
+    """Map a workflow run's (status, conclusion) to a node state."""
+    if status == "completed":
+        return CONCLUSION_STATE.get(conclusion or "", NodeState.FAILURE)
+    return STATUS_STATE.get(status or "", NodeState.QUEUED)
+
+
+@dataclass
+class RunRef:
+    """One workflow run a dispatch started."""
+
+    run_id: int
+    url: str
+    workflow: str  # workflow file path, e.g. ".github/workflows/rebuild.yml"
+    status: str | None
+    conclusion: str | None
+    correlation: str  # "strict" (title tag) or "heuristic"
+
+    @property
+    def state(self) -> NodeState:
+        return state_for_run(self.status, self.conclusion)
+
+
+@dataclass
+class Node:
+    repo: str
+    id: str  # dispatch id; for the origin, the root id
+    state: NodeState = NodeState.PLANNED
+    event_type: str = ""
+    depth: int = 0
+    parent_id: str | None = None
+    reason: str | None = None  # why skipped/failed/refused, shown to people
+    hint: str | None = None
+    runs: list[RunRef] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
+    duplicate_of: str | None = None  # for DEDUPLICATED nodes
+    correlation: str | None = None  # "strict" | "heuristic" | None
+
+    @property
+    def conclusion(self) -> str | None:
+        done = [r.conclusion for r in self.runs if r.status == "completed"]
+        return done[0] if done and len(done) == len(self.runs) else None
+
+    def walk(self) -> Iterator[Node]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def find(self, node_id: str) -> Node | None:
+        return next((n for n in self.walk() if n.id == node_id), None)
+
+    def path_to(self, node_id: str) -> list[Node] | None:
+        """Nodes from this one down to ``node_id`` (inclusive), or None."""
+        if self.id == node_id:
+            return [self]
+        for child in self.children:
+            sub = child.path_to(node_id)
+            if sub is not None:
+                return [self, *sub]
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        first = self.runs[0] if self.runs else None
+        data: dict[str, Any] = {
+            "repo": self.repo,
+            "id": self.id,
+            "state": self.state.value,
+            "conclusion": self.conclusion,
+            "run_id": first.run_id if first else None,
+            "run_url": first.url if first else None,
+            "correlation": self.correlation,
+            "reason": self.reason,
+            "event_type": self.event_type,
+            "depth": self.depth,
+            "children": [c.to_json() for c in self.children],
+        }
+        if self.hint:
+            data["hint"] = self.hint
+        if self.duplicate_of:
+            data["duplicate_of"] = self.duplicate_of
+        if len(self.runs) > 1:
+            data["runs"] = [
+                {"run_id": r.run_id, "run_url": r.url, "workflow": r.workflow,
+                 "state": r.state.value, "correlation": r.correlation}
+                for r in self.runs
+            ]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Node:
+        runs_json = data.get("runs")
+        if runs_json is None and data.get("run_id") is not None:
+            runs_json = [{"run_id": data["run_id"], "run_url": data.get("run_url"),
+                          "workflow": "", "state": data.get("state"),
+                          "correlation": data.get("correlation") or "strict"}]
+        runs = [
+            RunRef(int(r["run_id"]), r.get("run_url") or "", r.get("workflow", ""),
+                   "completed" if NodeState(r["state"]).is_terminal else r["state"],
+                   data.get("conclusion") if NodeState(r["state"]).is_terminal else None,
+                   r.get("correlation") or "strict")
+            for r in runs_json or []
+        ]
+        return cls(
+            repo=data["repo"], id=data["id"], state=NodeState(data["state"]),
+            event_type=data.get("event_type", ""), depth=int(data.get("depth", 0)),
+            reason=data.get("reason"), hint=data.get("hint"), runs=runs,
+            children=[cls.from_json(c) for c in data.get("children", [])],
+            duplicate_of=data.get("duplicate_of"), correlation=data.get("correlation"),
+        )
+
+
+class TreeStatus(str, Enum):
+    """Overall result; maps to CLI exit codes (SPEC §9)."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def exit_code(self) -> int:
+        return {"success": 0, "failure": 1, "timed_out": 3, "running": 0}[self.value]
+
+
+def overall_status(origin: Node, timed_out: bool = False) -> TreeStatus:
+    states = [n.state for n in origin.walk() if n is not origin]
+    if timed_out:
+        return TreeStatus.TIMED_OUT
+    if any(not s.is_terminal for s in states):
+        return TreeStatus.RUNNING
+    if any(s.is_failure for s in states):
+        return TreeStatus.FAILURE
+    return TreeStatus.SUCCESS
+
+
+@dataclass
+class TreeReport:
+    """What every report renders: the whole tree plus cost."""
+
+    root: str
+    status: TreeStatus
+    origin: Node
+    cost: dict[str, Any] = field(default_factory=dict)  # CostLedger.to_json()
+    elapsed_seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "status": self.status.value,
+            "tree": self.origin.to_json(),
+            "cost": self.cost,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+        }
+
+    def failed_nodes(self) -> list[Node]:
+        return [n for n in self.origin.walk() if n.state.is_failure]

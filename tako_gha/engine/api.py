@@ -1,0 +1,83 @@
+"""Engine request/option types. Surfaces build these; the engine consumes them.
+
+INTERFACE (agreed). Function bodies live in ``engine.fanout`` / ``engine.watch``:
+
+    fan_out(forge: Forge, request: FanOutRequest, options: FanOutOptions,
+            observer: Observer | None = None) -> TreeReport
+        Plans (core.matching) against ``forge.discover``, refuses cycles/depth,
+        dispatches (paced, bounded by concurrency_limit), correlates runs,
+        and — when ``options.wait`` — waits on the whole subtree. Never raises for
+        per-node problems (they become node states); raises ForgeError only for
+        preflight failures (nothing dispatched).
+    watch(forge, root, org, options, observer=None) -> TreeReport
+        Rebuilds the tree of ``root`` from run titles alone; waits if options.wait.
+    cancel_tree(forge, root, org) -> list[tuple[str, int]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from tako_gha.core.events import Event
+from tako_gha.core.tree import TreeReport
+
+DEDUPE_MODES = ("none", "root")
+
+
+@dataclass(frozen=True)
+class FanOutOptions:
+    wait: bool = True  # wait_for_children
+    timeout: float = 3600.0  # seconds, whole wait
+    discovery_timeout: float = 120.0  # seconds for a dispatch's run(s) to appear
+    concurrency_limit: int = 20  # children in flight (dispatched, not finished)
+    max_children: int = 250  # refuse a larger fan-out unless raised
+    max_depth: int = 10
+    depth_warning: int = 7
+    fail_fast: bool = False
+    cancel_on_timeout: bool = False
+    dedupe: str = "none"  # "none" | "root"
+    dry_run: bool = False
+    dispatches_per_minute: int = 80
+    dispatches_per_hour: int = 500
+    poll_min_interval: float = 2.0  # seconds; adapts up to poll_max_interval
+    poll_max_interval: float = 30.0
+    rate_reserve: float = 0.1  # never spend the last 10% of the budget on polling
+
+
+@dataclass(frozen=True)
+class CascadeContext:
+    """Where this fan-out sits in a tree. ``None`` parent means a new root."""
+
+    root: str
+    parent: str | None  # dispatch id of the run doing this fan-out
+    depth: int  # depth of the children this fan-out creates (origin's children = 1)
+    chain: tuple[str, ...]  # repos from the root origin down to this repo (inclusive)
+    deadline: datetime | None  # inherited absolute deadline (UTC)
+
+    @classmethod
+    def from_client_payload(cls, payload: dict[str, Any] | None, this_repo: str) -> CascadeContext | None:
+        """The context to continue when running inside a run a tako dispatch started
+        (``github.event.client_payload.tako``); None when not inside one."""
+        raise NotImplementedError  # filled by the engine work (issue 6)
+
+
+@dataclass(frozen=True)
+class FanOutRequest:
+    event: Event  # event.source is the origin repo
+    org: str
+    repos: Sequence[str] = ()  # explicit targets; empty = discover the org
+    topics: Sequence[str] = ()
+    config_path: str = "tako.yml"
+    context: CascadeContext | None = None  # None = start a new root
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Observer(Protocol):
+    """Receives the whole tree whenever it changes (live terminal view, logs)."""
+
+    def on_update(self, report: TreeReport) -> None: ...
+
+    def on_message(self, text: str) -> None: ...

@@ -1,0 +1,237 @@
+"""The ``Forge`` protocol, its value types, errors and the cost ledger.
+
+The engine depends on this module only. Implementations: ``forge.github``
+(PyGithub, REST + GraphQL) and ``forge.workspace`` (a local ``DIR/<owner>/<repo>``
+tree; discovery only). Implementations are not required to be thread-safe: the
+engine calls a forge from one thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Protocol, runtime_checkable
+
+from tako_gha.core.config import DEFAULT_CONFIG_PATH, ConfigResult
+
+
+# ---------------------------------------------------------------- errors
+class ForgeError(Exception):
+    """A failure talking to the forge, with a one-line ``hint`` naming the fix.
+
+    ``status`` is the HTTP status when there was one. Messages never contain tokens.
+    """
+
+    def __init__(self, message: str, *, hint: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.status = status
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class AuthError(ForgeError):
+    """No token, a bad token, or a token that cannot do what is needed (401/403)."""
+
+
+class NotFoundError(ForgeError):
+    """404: missing, or not visible to this token (GitHub hides private repos)."""
+
+
+class ValidationError(ForgeError):
+    """422: the request was refused as invalid."""
+
+
+class RateLimitError(ForgeError):
+    """The rate limit would need a wait past the caller's deadline."""
+
+    def __init__(self, message: str, *, reset_at: float | None = None, hint: str = "") -> None:
+        super().__init__(message, hint=hint, status=403)
+        self.reset_at = reset_at
+
+
+class AmbiguousDispatchError(ForgeError):
+    """A dispatch POST failed in a way that may or may not have delivered it
+    (timeout, connection reset, 5xx). The engine must look for the run before
+    deciding to send again; the forge never retries a dispatch by itself."""
+
+
+# ---------------------------------------------------------------- values
+@dataclass(frozen=True)
+class RepoSelection:
+    """Which repositories of an org discovery considers."""
+
+    org: str
+    repos: Sequence[str] = ()  # explicit "owner/repo" list; empty = whole org
+    topics: Sequence[str] = ()  # all must be present
+    name_globs: Sequence[str] = ()  # fnmatch on repo name; any may match
+    include_archived: bool = False
+    include_forks: bool = False
+    include_disabled: bool = False
+    config_path: str = DEFAULT_CONFIG_PATH
+
+
+@dataclass
+class DiscoveredRepo:
+    full_name: str
+    default_branch: str = "main"
+    archived: bool = False
+    fork: bool = False
+    disabled: bool = False
+    topics: list[str] = field(default_factory=list)
+    config: ConfigResult | None = None  # parsed tako.yml (config.missing when absent)
+    config_oid: str | None = None  # blob oid, the cache key
+
+
+@dataclass
+class Discovery:
+    org: str
+    repos: list[DiscoveredRepo]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (repo, reason)
+
+    def configs(self) -> list[ConfigResult]:
+        return [r.config for r in self.repos if r.config is not None]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A workflow run as the engine needs it (subset of GitHub's workflow-run)."""
+
+    id: int
+    repo: str  # "owner/repo"
+    workflow_path: str  # ".github/workflows/x.yml"
+    display_title: str
+    name: str | None
+    event: str
+    status: str | None  # queued/in_progress/completed/...
+    conclusion: str | None
+    created_at: datetime
+    html_url: str
+    head_branch: str | None = None
+    run_attempt: int = 1
+
+
+@dataclass(frozen=True)
+class RunListing:
+    """One page of runs; ``not_modified`` when the server answered 304 (free)."""
+
+    runs: list[RunInfo]
+    not_modified: bool = False
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """An annotation of a run's job (``::error::`` lines), how a descendant's reason
+    travels up to the root."""
+
+    level: str  # "failure" | "warning" | "notice"
+    message: str
+    title: str = ""
+
+
+class DispatchOutcome(str, Enum):
+    SENT = "sent"  # 204
+
+
+class CallKind(str, Enum):
+    DISCOVERY = "discovery"
+    DISPATCH = "dispatch"
+    POLL = "poll"
+    CANCEL = "cancel"
+    OTHER = "other"
+
+
+class CostLedger:
+    """API calls by kind, 304s, retries and the last seen budget. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        self.not_modified: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
+        self.rate_remaining: int | None = None
+        self.rate_limit: int | None = None
+        self.waited_seconds = 0.0
+
+    def record(self, kind: CallKind | str, *, not_modified: bool = False,
+               retry: bool = False) -> None:
+        key = kind.value if isinstance(kind, CallKind) else kind
+        with self._lock:
+            self.calls[key] += 1
+            if not_modified:
+                self.not_modified[key] += 1
+            if retry:
+                self.retries[key] += 1
+
+    def budget(self, remaining: int | None, limit: int | None) -> None:
+        with self._lock:
+            self.rate_remaining, self.rate_limit = remaining, limit
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def to_json(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "calls": dict(self.calls),
+                "total_calls": sum(self.calls.values()),
+                "not_modified": dict(self.not_modified),
+                "retries": dict(self.retries),
+                "rate_remaining": self.rate_remaining,
+                "rate_limit": self.rate_limit,
+                "waited_seconds": round(self.waited_seconds, 3),
+            }
+
+
+# ---------------------------------------------------------------- protocol
+@runtime_checkable
+class Forge(Protocol):
+    """What the engine and surfaces may ask of GitHub. Nothing else."""
+
+    ledger: CostLedger
+
+    def discover(self, selection: RepoSelection) -> Discovery:
+        """Repos of ``selection.org`` with their parsed ``tako.yml``; a bad file is a
+        diagnostic on that repo, never a failed discovery."""
+        ...
+
+    def preflight(self, org: str, targets: Sequence[str], *, dispatch: bool) -> None:
+        """Raise AuthError/NotFoundError (one sentence naming the fix) before any
+        dispatch when the token cannot list ``org``, read a target, or dispatch."""
+        ...
+
+    def dispatch(self, repo: str, event_type: str, client_payload: dict[str, Any]) -> None:
+        """One ``POST /repos/{repo}/dispatches``. Never retried inside the forge.
+        Raises ValidationError (422), NotFoundError, AuthError, RateLimitError or
+        AmbiguousDispatchError (may have been delivered)."""
+        ...
+
+    def list_runs(self, repo: str, *, event: str | None = "repository_dispatch",
+                  created_after: datetime | None = None,
+                  workflow: str | None = None) -> RunListing:
+        """Newest-first runs of ``repo`` (first page, up to 100), conditional on the
+        last ETag seen for the same query: ``not_modified`` with the cached runs."""
+        ...
+
+    def get_run(self, repo: str, run_id: int) -> RunInfo:
+        ...
+
+    def cancel_run(self, repo: str, run_id: int) -> bool:
+        """True if a cancel was accepted (202); False if the run already finished (409)."""
+        ...
+
+    def run_annotations(self, repo: str, run_id: int) -> list[Annotation]:
+        """Annotations of the run's jobs (check-run annotations endpoint)."""
+        ...
+
+    def now(self) -> datetime:
+        """The forge's clock (server ``Date`` when known), UTC. Windows and
+        watermarks are computed against it so client clock skew does not lose runs."""
+        ...

@@ -1,0 +1,1 @@
+"""Surfaces people touch: the CLI, the action entry, the git hook, reports."""

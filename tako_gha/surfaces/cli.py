@@ -1,0 +1,65 @@
+"""The ``tako-gha`` command line (SPEC §9).
+
+Commands live in one module per family, each exporting ``COMMANDS``:
+``cmd_config`` (lint, discover, graph, plan), ``cmd_cascade`` (fan-out, status,
+cancel), ``cmd_emulator`` (emulator serve), ``cmd_demo`` (demo), ``cmd_hook``
+(hook). Exit codes: 0 success, 1 a node failed or lint found errors, 2 usage or
+configuration error, 3 timed out. Known errors print ``error: …`` and a hint,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from tako_gha import __version__
+from tako_gha.surfaces import cmd_cascade, cmd_config, cmd_demo, cmd_emulator, cmd_hook
+from tako_gha.surfaces.errors import UserError, report_error
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMED_OUT = 0, 1, 2, 3
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="tako-gha")
+def cli() -> None:
+    """Fan an event out to every repository that subscribes to it, and wait on the
+    whole tree of workflow runs it starts.
+
+    \b
+    Offline (a local workspace DIR/<owner>/<repo>/tako.yml):
+      tako-gha lint .                       check tako.yml files
+      tako-gha plan --workspace W --source acme/core-lib --event library_built
+    Against GitHub (token from GITHUB_TOKEN or GH_TOKEN):
+      tako-gha fan-out --event library_built --payload '{"version": "2.0.0"}'
+      tako-gha status ROOT --wait
+    Try it all offline:
+      tako-gha demo
+    """
+
+
+for _module in (cmd_config, cmd_cascade, cmd_emulator, cmd_demo, cmd_hook):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry: run the CLI, turning known errors into exit code 2."""
+    try:
+        cli.main(args=argv, prog_name="tako-gha", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except UserError as exc:
+        report_error(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    sys.exit(0)

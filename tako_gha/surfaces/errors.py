@@ -1,0 +1,25 @@
+"""Errors the CLI reports as one clean message (never a traceback)."""
+
+from __future__ import annotations
+
+import click
+
+
+class UserError(Exception):
+    """A problem the user can fix: bad flag value, unreadable file, API refusal.
+
+    Commands raise this (or convert ForgeError into it) with ``exit_code`` 2 for
+    usage/configuration errors.
+    """
+
+    def __init__(self, message: str, *, hint: str = "", exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.exit_code = exit_code
+
+
+def report_error(exc: UserError) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"  hint: {exc.hint}", err=True)
