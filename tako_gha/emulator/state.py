@@ -19,6 +19,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
 
 
 def utcnow() -> datetime:
@@ -137,3 +139,53 @@ class RunStore:
                     if job.id == job_id:
                         return job
         return None
+
+
+class WorldRepoView(Protocol):
+    """What the runner needs of one world repo (implemented by ``emulator.world``)."""
+
+    full_name: str  # "owner/repo"
+    default_branch: str
+
+    def head_sha(self) -> str:
+        """Commit sha of the default branch tip."""
+        ...
+
+    def list_files(self, prefix: str) -> list[str]:
+        """Paths on the default branch under ``prefix`` (e.g. ".github/workflows/")."""
+        ...
+
+    def read_file(self, path: str) -> bytes | None:
+        """File content on the default branch, None if absent."""
+        ...
+
+    def checkout_to(self, dest: Path) -> None:
+        """Materialise the default branch's tree into the empty directory ``dest``."""
+        ...
+
+
+class WorldView(Protocol):
+    def repo(self, full_name: str) -> WorldRepoView | None:
+        """Case-insensitive lookup; None if the repo does not exist."""
+        ...
+
+
+class RunnerHost(Protocol):
+    """What the runner needs of the server (implemented by the ``Emulator``).
+
+    The runner is built as ``WorkflowRunner(world, store, host, capacity=N)``.
+    """
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` — the run's GITHUB_API_URL."""
+        ...
+
+    def secrets(self) -> dict[str, str]:
+        """``secrets.*`` available to workflows (from emulator.yml)."""
+        ...
+
+    def issue_run_token(self, repo: str) -> str:
+        """A fresh token that reaches only ``repo`` (the run's GITHUB_TOKEN); it may
+        dispatch to that repo only, as on GitHub."""
+        ...
