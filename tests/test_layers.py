@@ -1,0 +1,55 @@
+"""The layering rules a newcomer can rely on (see tako_gha/__init__.py).
+
+Checked statically from the import statements of every module, so a violation is
+named with file and line instead of surfacing as a subtle runtime coupling.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "tako_gha"
+
+# layer -> module prefixes it must never import
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "core": ("tako_gha.engine", "tako_gha.forge", "tako_gha.surfaces", "tako_gha.emulator",
+             "github", "requests", "urllib", "http", "socket", "subprocess", "git"),
+    "engine": ("github", "tako_gha.surfaces", "tako_gha.emulator", "tako_gha.forge.github"),
+    "forge": ("tako_gha.engine", "tako_gha.surfaces", "tako_gha.emulator"),
+    "emulator": ("tako_gha.engine", "tako_gha.forge", "github"),
+}
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def _violations(layer: str) -> list[str]:
+    bad: list[str] = []
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        for line, module in _imports(path):
+            for prefix in FORBIDDEN[layer]:
+                if module == prefix or module.startswith(prefix + "."):
+                    bad.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {module}")
+    return bad
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_only_downwards(layer: str) -> None:
+    assert _violations(layer) == []
+
+
+def test_the_rule_catches_a_violation(tmp_path: Path) -> None:
+    sample = tmp_path / "x.py"
+    sample.write_text("import github\nfrom tako_gha.engine import api\n")
+    assert [m for _, m in _imports(sample)] == ["github", "tako_gha.engine"]
