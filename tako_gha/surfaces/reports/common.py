@@ -1,0 +1,103 @@
+"""Shared bits of the reports: state symbols, counts, paths, cost lines."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from tako_gha.core.durations import format_duration
+from tako_gha.core.tree import Node, NodeState, TreeReport
+
+STATE_ICON: dict[NodeState, str] = {
+    NodeState.PLANNED: "📝",
+    NodeState.SKIPPED: "⏭️",
+    NodeState.DISPATCHED: "📤",
+    NodeState.QUEUED: "⏳",
+    NodeState.IN_PROGRESS: "🔄",
+    NodeState.SUCCESS: "✅",
+    NodeState.FAILURE: "❌",
+    NodeState.CANCELLED: "🚫",
+    NodeState.TIMED_OUT: "⏱️",
+    NodeState.NOT_STARTED: "⚪",
+    NodeState.ACTION_REQUIRED: "✋",
+    NodeState.ERROR: "⛔",
+    NodeState.CYCLE: "🔁",
+    NodeState.DEPTH_EXCEEDED: "📏",
+    NodeState.DEDUPLICATED: "🔗",
+}
+
+STATUS_ICON = {"success": "✅", "failure": "❌", "timed_out": "⏱️", "running": "🔄"}
+
+
+def descendants(report: TreeReport) -> list[Node]:
+    """Every node below the origin (the dispatched ones), depth-first."""
+    return [n for n in report.origin.walk() if n is not report.origin]
+
+
+def state_counts(report: TreeReport) -> Counter[NodeState]:
+    return Counter(n.state for n in descendants(report))
+
+
+def counts_phrase(report: TreeReport) -> str:
+    """``7 nodes: 5 success, 2 failure`` (states in a stable order)."""
+    counts = state_counts(report)
+    total = sum(counts.values())
+    if not total:
+        return "no nodes"
+    parts = [f"{counts[s]} {s.value}" for s in NodeState if counts[s]]
+    return f"{total} node{'s' if total != 1 else ''}: " + ", ".join(parts)
+
+
+def progress(report: TreeReport) -> tuple[int, int, int]:
+    """(finished, total, failed) over the dispatched nodes."""
+    nodes = descendants(report)
+    done = sum(1 for n in nodes if n.state.is_terminal)
+    failed = sum(1 for n in nodes if n.state.is_failure)
+    return done, len(nodes), failed
+
+
+def failure_paths(report: TreeReport) -> list[list[Node]]:
+    """For each failed node, the path from the origin down to it."""
+    paths: list[list[Node]] = []
+
+    def visit(node: Node, trail: list[Node]) -> None:
+        here = [*trail, node]
+        if node is not report.origin and node.state.is_failure:
+            paths.append(here)
+        for child in node.children:
+            visit(child, here)
+
+    visit(report.origin, [])
+    return paths
+
+
+def run_id_text(node: Node) -> str:
+    return ", ".join(f"run {r.run_id}" for r in node.runs)
+
+
+def elapsed_text(report: TreeReport) -> str:
+    return format_duration(report.elapsed_seconds)
+
+
+def cost_rows(cost: dict[str, Any]) -> list[tuple[str, int, int, int]]:
+    """(kind, calls, 304s, retries) per call kind, sorted by kind."""
+    calls = cost.get("calls") or {}
+    not_modified = cost.get("not_modified") or {}
+    retries = cost.get("retries") or {}
+    kinds = sorted(set(calls) | set(not_modified) | set(retries))
+    return [(k, int(calls.get(k, 0)), int(not_modified.get(k, 0)), int(retries.get(k, 0)))
+            for k in kinds]
+
+
+def cost_phrase(cost: dict[str, Any]) -> str:
+    """One line: ``31 API calls (dispatch 3, poll 20, …), 12 answered 304, 0 retries``."""
+    rows = cost_rows(cost)
+    if not rows:
+        return "no API calls recorded"
+    total = int(cost.get("total_calls", sum(r[1] for r in rows)))
+    kinds = ", ".join(f"{k} {c}" for k, c, _, _ in rows)
+    text = f"{total} API calls ({kinds}), {sum(r[2] for r in rows)} answered 304"
+    text += f", {sum(r[3] for r in rows)} retries"
+    if cost.get("rate_remaining") is not None:
+        text += f"; rate budget left {cost['rate_remaining']}/{cost.get('rate_limit')}"
+    return text

@@ -1,0 +1,222 @@
+"""The Markdown job summary (``GITHUB_STEP_SUMMARY``, ``--summary PATH``).
+
+Sections, in order: a header with the overall status, the failures (each with the
+path from the origin down to it, its reason and run link), the tree with states and
+run links, a Mermaid diagram, the cost ledger. GitHub refuses a step summary over
+1 MiB, and Mermaid refuses a diagram over ~50,000 characters, so every section has a
+budget: the failures table and the diagram are capped, and the tree gets what is
+left; whatever is cut is counted in a visible "not shown" line, never silently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+
+from tako_gha.core.tree import Node, NodeState, TreeReport
+from tako_gha.surfaces.reports.common import (
+    STATE_ICON,
+    STATUS_ICON,
+    cost_rows,
+    counts_phrase,
+    elapsed_text,
+    failure_paths,
+)
+
+# GitHub's per-step limit is 1 MiB; stay clearly below it.
+MAX_SUMMARY_BYTES = 1_000_000
+MAX_FAILURE_ROWS = 200
+MAX_DIAGRAM_NODES = 150
+MAX_DIAGRAM_CHARS = 40_000  # Mermaid's default maxTextSize is 50,000
+MAX_REASON_CHARS = 300
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
+
+MERMAID_CLASSES = {
+    "ok": "fill:#d3f9d8,stroke:#2b8a3e",
+    "bad": "fill:#ffe3e3,stroke:#c92a2a",
+    "active": "fill:#fff3bf,stroke:#e67700",
+    "muted": "fill:#f1f3f5,stroke:#868e96",
+}
+
+
+def escape(text: str) -> str:
+    """Markdown-escape user text (reasons, repo names) so it cannot break the layout."""
+    return _MD_SPECIAL.sub(r"\\\1", text.replace("\r", " ").replace("\n", " "))
+
+
+def _clip(text: str, limit: int = MAX_REASON_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _run_links(node: Node) -> str:
+    return ", ".join(
+        f"[run {r.run_id}]({r.url})" if r.url else f"run {r.run_id}" for r in node.runs
+    )
+
+
+def _header(report: TreeReport) -> str:
+    origin = report.origin
+    icon = STATUS_ICON.get(report.status.value, "")
+    event = f" `{origin.event_type}`" if origin.event_type else ""
+    return (
+        f"## {icon} tako cascade `{report.root}`: {report.status.value}\n\n"
+        f"**{escape(origin.repo)}** fanned out{event} · {counts_phrase(report)}"
+        f" · {elapsed_text(report)}\n"
+    )
+
+
+def _failures(report: TreeReport) -> str:
+    paths = failure_paths(report)
+    if not paths:
+        return ""
+    lines = [f"### Failures ({len(paths)})", "", "| Node | State | Reason | Run |",
+             "|---|---|---|---|"]
+    for path in paths[:MAX_FAILURE_ROWS]:
+        node = path[-1]
+        route = " → ".join(escape(n.repo) for n in path[:-1])
+        where = f"{route} → **{escape(node.repo)}**" if route else f"**{escape(node.repo)}**"
+        reason = escape(_clip(node.reason or ""))
+        if node.hint:
+            reason += f"<br>hint: {escape(_clip(node.hint))}"
+        lines.append(f"| {where} | {STATE_ICON[node.state]} {node.state.value} | {reason} "
+                     f"| {_run_links(node) or '—'} |")
+    if len(paths) > MAX_FAILURE_ROWS:
+        lines.append(f"\n_… {len(paths) - MAX_FAILURE_ROWS} more failures not shown "
+                     "(see the `tree` output)._")
+    return "\n".join(lines) + "\n"
+
+
+def _tree_line(node: Node, depth: int, origin: bool) -> str:
+    pad = "  " * depth
+    if origin:
+        return f"{pad}- **{escape(node.repo)}** (origin)"
+    line = f"{pad}- {STATE_ICON[node.state]} **{escape(node.repo)}** {node.state.value}"
+    links = _run_links(node)
+    if links:
+        line += f" · {links}"
+    if node.correlation == "heuristic":
+        line += " · _correlation: heuristic_"
+    if node.duplicate_of:
+        line += f" · same as `{node.duplicate_of}`"
+    if node.reason:
+        line += f" · {escape(_clip(node.reason))}"
+    return line
+
+
+def _tree(report: TreeReport, budget: int) -> str:
+    """The nested list, cut when it would pass ``budget`` bytes."""
+    head = "### Tree\n\n"
+    lines: list[str] = []
+    used = _size(head)
+    total = sum(1 for _ in report.origin.walk())
+    shown = 0
+    stack: list[tuple[Node, int]] = [(report.origin, 0)]
+    reserve = 200  # room for the "not shown" line
+    while stack:
+        node, depth = stack.pop()
+        line = _tree_line(node, depth, node is report.origin)
+        cost = _size(line) + 1
+        if used + cost + reserve > budget:
+            break
+        lines.append(line)
+        used += cost
+        shown += 1
+        stack.extend((c, depth + 1) for c in reversed(node.children))
+    if shown < total:
+        lines.append(f"\n_… {total - shown} of {total} nodes not shown to stay within "
+                     "GitHub's 1 MiB summary limit (see the `tree` output)._")
+    return head + "\n".join(lines) + "\n"
+
+
+def _mermaid_class(state: NodeState) -> str:
+    if state is NodeState.SUCCESS:
+        return "ok"
+    if state.is_failure:
+        return "bad"
+    if not state.is_terminal:
+        return "active"
+    return "muted"
+
+
+def _diagram_nodes(report: TreeReport) -> list[Node]:
+    """Which nodes the diagram shows: every failure's path first, then breadth-first."""
+    chosen: dict[int, Node] = {}
+    for path in failure_paths(report):
+        for node in path:
+            if len(chosen) < MAX_DIAGRAM_NODES:
+                chosen.setdefault(id(node), node)
+    queue = deque([report.origin])
+    while queue and len(chosen) < MAX_DIAGRAM_NODES:
+        node = queue.popleft()
+        chosen.setdefault(id(node), node)
+        queue.extend(node.children)
+    return list(chosen.values())
+
+
+def _mermaid_label(node: Node, origin: bool) -> str:
+    text = node.repo if origin else f"{node.repo}<br/>{node.state.value}"
+    return text.replace('"', "#quot;")
+
+
+def _diagram(report: TreeReport) -> str:
+    nodes = _diagram_nodes(report)
+    keys = {id(n): f"n{i}" for i, n in enumerate(nodes)}
+    by_dispatch = {n.id: keys[id(n)] for n in nodes}
+    lines = ["flowchart TD"]
+    for node in nodes:
+        origin = node is report.origin
+        cls = "" if origin else f":::{_mermaid_class(node.state)}"
+        lines.append(f'  {keys[id(node)]}["{_mermaid_label(node, origin)}"]{cls}')
+    for node in nodes:
+        for child in node.children:
+            if id(child) in keys:
+                lines.append(f"  {keys[id(node)]} --> {keys[id(child)]}")
+        if node.duplicate_of and node.duplicate_of in by_dispatch:
+            lines.append(f"  {keys[id(node)]} -.-> {by_dispatch[node.duplicate_of]}")
+    lines += [f"  classDef {name} {style}" for name, style in MERMAID_CLASSES.items()]
+    body = "\n".join(lines)
+    if len(body) > MAX_DIAGRAM_CHARS:
+        return ("### Diagram\n\n_The diagram is too large for Mermaid; see the tree above._\n")
+    total = sum(1 for _ in report.origin.walk())
+    note = ""
+    if len(nodes) < total:
+        note = f"\n_Diagram shows {len(nodes)} of {total} nodes (failures first)._\n"
+    return f"### Diagram\n\n```mermaid\n{body}\n```\n{note}"
+
+
+def _cost(report: TreeReport) -> str:
+    rows = cost_rows(report.cost)
+    if not rows:
+        return "### Cost\n\nNo API calls recorded.\n"
+    lines = ["### Cost", "", "| API calls | count | 304 (free) | retries |", "|---|---:|---:|---:|"]
+    lines += [f"| {kind} | {calls} | {nm} | {retries} |" for kind, calls, nm, retries in rows]
+    total = report.cost.get("total_calls", sum(r[1] for r in rows))
+    lines.append(f"| **total** | **{total}** | {sum(r[2] for r in rows)} "
+                 f"| {sum(r[3] for r in rows)} |")
+    if report.cost.get("rate_remaining") is not None:
+        lines.append(f"\nRate budget left: {report.cost['rate_remaining']}"
+                     f" of {report.cost.get('rate_limit')}.")
+    if report.cost.get("waited_seconds"):
+        lines.append(f"\nWaited {report.cost['waited_seconds']}s on rate limits.")
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(report: TreeReport, *, max_bytes: int = MAX_SUMMARY_BYTES) -> str:
+    """The whole summary, never more than ``max_bytes`` bytes of UTF-8."""
+    header, failures = _header(report), _failures(report)
+    diagram, cost = _diagram(report), _cost(report)
+    fixed = _size(header) + _size(failures) + _size(diagram) + _size(cost) + 8
+    if fixed > max_bytes:  # only with an absurdly small max_bytes: drop the extras
+        diagram, failures = "", ""
+        fixed = _size(header) + _size(cost) + 8
+    tree = _tree(report, max(0, max_bytes - fixed))
+    text = "\n".join(part for part in (header, failures, tree, diagram, cost) if part)
+    if _size(text) > max_bytes:
+        cut = text.encode("utf-8")[: max(0, max_bytes - 64)].decode("utf-8", "ignore")
+        text = cut + "\n\n_… summary truncated._\n"
+    return text

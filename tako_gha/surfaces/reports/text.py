@@ -1,0 +1,71 @@
+"""The execution tree as plain text (logs, pipes, ``--format text``)."""
+
+from __future__ import annotations
+
+from tako_gha.core.tree import Node, TreeReport
+from tako_gha.surfaces.reports.common import (
+    cost_phrase,
+    counts_phrase,
+    elapsed_text,
+    failure_paths,
+)
+
+
+def node_line(node: Node, *, origin: bool = False) -> str:
+    """One node: ``acme/svc-a  success  run 1001 <url>  (reason)``."""
+    if origin:
+        label = f"{node.repo} (origin"
+        label += f", {node.event_type})" if node.event_type else ")"
+        return label
+    parts = [node.repo, node.state.value]
+    if node.event_type:
+        parts.append(f"[{node.event_type}]")
+    for run in node.runs:
+        parts.append(f"run {run.run_id} {run.url}".rstrip())
+    if node.correlation == "heuristic":
+        parts.append("(correlation: heuristic)")
+    if node.duplicate_of:
+        parts.append(f"(same as {node.duplicate_of})")
+    text = "  ".join(parts)
+    if node.reason:
+        text += f" — {node.reason}"
+    if node.hint:
+        text += f" (hint: {node.hint})"
+    return text
+
+
+def tree_lines(origin: Node) -> list[str]:
+    lines = [node_line(origin, origin=True)]
+
+    def visit(node: Node, prefix: str) -> None:
+        for index, child in enumerate(node.children):
+            last = index == len(node.children) - 1
+            lines.append(prefix + ("└── " if last else "├── ") + node_line(child))
+            visit(child, prefix + ("    " if last else "│   "))
+
+    visit(origin, "")
+    return lines
+
+
+def render_text(report: TreeReport) -> str:
+    """Header, the tree, failures with their paths, the cost line."""
+    lines = [
+        f"tako cascade {report.root}: {report.status.value} "
+        f"after {elapsed_text(report)} ({counts_phrase(report)})",
+        "",
+        *tree_lines(report.origin),
+    ]
+    paths = failure_paths(report)
+    if paths:
+        lines += ["", f"failed ({len(paths)}):"]
+        for path in paths:
+            node = path[-1]
+            route = " → ".join(n.repo for n in path)
+            line = f"  {route}: {node.state.value}"
+            if node.reason:
+                line += f" — {node.reason}"
+            lines.append(line)
+            if node.hint:
+                lines.append(f"    hint: {node.hint}")
+    lines += ["", "cost: " + cost_phrase(report.cost)]
+    return "\n".join(lines) + "\n"
