@@ -1,0 +1,361 @@
+"""The composite action's entry: ``python -m tako_gha.surfaces.action``.
+
+``action.yml`` maps every input to ``TAKO_INPUT_<NAME>`` (see ``action_contract``);
+the emulator does the same for ``uses:`` steps. This module:
+
+1. masks the token (``::add-mask::``) before printing anything else;
+2. validates the inputs: a bad one is an ``::error::`` naming the input and exit 2;
+3. continues the cascade's tree when the run was started by a tako dispatch
+   (``client_payload.tako`` in ``GITHUB_EVENT_PATH``), else starts a new root;
+4. fans out (``engine.fanout.fan_out``) with plain progress lines in the log;
+5. writes outputs to ``GITHUB_OUTPUT`` (multi-line safe), the Markdown summary to
+   ``GITHUB_STEP_SUMMARY``, and an ``::error::`` annotation per failed node (that is
+   also how a child's reason reaches the root: the root reads its annotations);
+6. exits like the CLI: 0 success, 1 a node failed, 2 bad input, 3 timed out.
+
+Tuning knobs that are not inputs (for tests and impatient people) are read from
+the environment: ``TAKO_POLL_MIN_INTERVAL``, ``TAKO_POLL_MAX_INTERVAL`` (seconds),
+``TAKO_MAX_CHILDREN``, ``TAKO_DISPATCHES_PER_MINUTE``, ``TAKO_DISPATCHES_PER_HOUR``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.console import Console
+
+from tako_gha.core.durations import DurationError, parse_duration
+from tako_gha.core.events import Event
+from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
+from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
+from tako_gha.surfaces.action_contract import INPUT_DEFAULTS, env_name
+from tako_gha.surfaces.reports import LiveTree, render_markdown
+from tako_gha.surfaces.workflow_commands import command, mask_lines, write_outputs
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMED_OUT = 0, 1, 2, 3
+MAX_EVENT_TYPE = 100
+MAX_OUTPUT_BYTES = 1_000_000  # GitHub: 1 MB per output
+MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
+REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off", ""}
+# Nodes for which a dispatch was actually sent.
+_SENT = {NodeState.DISPATCHED, NodeState.QUEUED, NodeState.IN_PROGRESS, NodeState.SUCCESS,
+         NodeState.FAILURE, NodeState.CANCELLED, NodeState.TIMED_OUT, NodeState.NOT_STARTED,
+         NodeState.ACTION_REQUIRED}
+
+
+class InputError(Exception):
+    """A bad input: the message names the input and says what would be accepted."""
+
+
+@dataclass
+class ActionInputs:
+    event_type: str
+    payload: dict[str, Any]
+    schema_version: str | None
+    org: str
+    source: str
+    repos: list[str]
+    config_path: str
+    token: str
+    api_url: str
+    options: FanOutOptions
+    event_path: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ inputs
+def _raw(env: Mapping[str, str], name: str) -> str:
+    value = env.get(env_name(name))
+    return (INPUT_DEFAULTS[name] if value is None else value).strip()
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    value = _raw(env, name).lower() or INPUT_DEFAULTS[name]
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InputError(f"input {name}: expected true or false, got {value!r}")
+
+
+def _int(env: Mapping[str, str], name: str, minimum: int = 1) -> int:
+    value = _raw(env, name) or INPUT_DEFAULTS[name]
+    try:
+        number = int(value)
+    except ValueError:
+        raise InputError(f"input {name}: expected a whole number, got {value!r}") from None
+    if number < minimum:
+        raise InputError(f"input {name}: must be at least {minimum}, got {number}")
+    return number
+
+
+def _duration(env: Mapping[str, str], name: str) -> float:
+    value = _raw(env, name) or INPUT_DEFAULTS[name]
+    try:
+        seconds = parse_duration(value)
+    except DurationError as exc:
+        raise InputError(f"input {name}: {exc}") from None
+    if seconds <= 0:
+        raise InputError(f"input {name}: must be longer than zero, got {value!r}")
+    return seconds
+
+
+def _env_number(env: Mapping[str, str], name: str) -> float | None:
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise InputError(f"environment {name}: expected a number, got {value!r}") from None
+    if number <= 0:
+        raise InputError(f"environment {name}: must be positive, got {value!r}")
+    return number
+
+
+def _payload(env: Mapping[str, str]) -> dict[str, Any]:
+    text = _raw(env, "payload") or "{}"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"input payload: not valid JSON (line {exc.lineno} column "
+                         f"{exc.colno}: {exc.msg}); give a JSON object such as "
+                         '{"version": "2.0.0"}') from None
+    if not isinstance(data, dict):
+        raise InputError(f"input payload: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _repos(env: Mapping[str, str]) -> list[str]:
+    names = [part.strip() for part in re.split(r"[,\n]", _raw(env, "repos")) if part.strip()]
+    for name in names:
+        if not REPO_RE.match(name):
+            raise InputError(f"input repos: {name!r} is not owner/repo")
+    return names
+
+
+def _source(env: Mapping[str, str]) -> str:
+    source = env.get("GITHUB_REPOSITORY", "").strip()
+    if not REPO_RE.match(source):
+        raise InputError("GITHUB_REPOSITORY is not set to owner/repo: the action must run "
+                         "inside a GitHub Actions job (it names the repo that fans out)")
+    return source
+
+
+def _options(env: Mapping[str, str]) -> FanOutOptions:
+    dedupe = _raw(env, "dedupe") or INPUT_DEFAULTS["dedupe"]
+    if dedupe not in DEDUPE_MODES:
+        raise InputError(f"input dedupe: expected one of {', '.join(DEDUPE_MODES)}, "
+                         f"got {dedupe!r}")
+    options = FanOutOptions(
+        wait=_bool(env, "wait_for_children"),
+        timeout=_duration(env, "timeout"),
+        discovery_timeout=_duration(env, "discovery_timeout"),
+        concurrency_limit=_int(env, "concurrency_limit"),
+        max_depth=_int(env, "max_depth"),
+        fail_fast=_bool(env, "fail_fast"),
+        cancel_on_timeout=_bool(env, "cancel_on_timeout"),
+        dedupe=dedupe,
+        dry_run=_bool(env, "dry_run"),
+    )
+    tuning: dict[str, Any] = {}
+    for var, attr, cast in (("TAKO_POLL_MIN_INTERVAL", "poll_min_interval", float),
+                            ("TAKO_POLL_MAX_INTERVAL", "poll_max_interval", float),
+                            ("TAKO_MAX_CHILDREN", "max_children", int),
+                            ("TAKO_DISPATCHES_PER_MINUTE", "dispatches_per_minute", int),
+                            ("TAKO_DISPATCHES_PER_HOUR", "dispatches_per_hour", int)):
+        value = _env_number(env, var)
+        if value is not None:
+            tuning[attr] = cast(value)
+    if "poll_min_interval" in tuning and "poll_max_interval" not in tuning:
+        tuning["poll_max_interval"] = max(tuning["poll_min_interval"],
+                                          min(options.poll_max_interval,
+                                              tuning["poll_min_interval"] * 4))
+    return replace(options, **tuning)
+
+
+def read_inputs(env: Mapping[str, str]) -> ActionInputs:
+    """All inputs, validated; raises InputError naming the first bad one."""
+    event_type = _raw(env, "event_type")
+    if not event_type:
+        raise InputError("input event_type is required (the event to fan out, "
+                         "e.g. library_built)")
+    if len(event_type) > MAX_EVENT_TYPE:
+        raise InputError(f"input event_type: {len(event_type)} characters; GitHub accepts "
+                         f"at most {MAX_EVENT_TYPE}")
+    source = _source(env)
+    org = _raw(env, "org") or env.get("GITHUB_REPOSITORY_OWNER", "") or source.split("/")[0]
+    token = _raw(env, "token") or env.get("GITHUB_TOKEN", "") or env.get("GH_TOKEN", "")
+    api_url = (_raw(env, "api_url") or env.get("GITHUB_API_URL", "")
+               or "https://api.github.com").rstrip("/")
+    if not api_url.startswith(("http://", "https://")):
+        raise InputError(f"input api_url: expected an http(s) URL, got {api_url!r}")
+    return ActionInputs(
+        event_type=event_type,
+        payload=_payload(env),
+        schema_version=_raw(env, "schema_version") or None,
+        org=org,
+        source=source,
+        repos=_repos(env),
+        config_path=_raw(env, "config_path") or INPUT_DEFAULTS["config_path"],
+        token=token,
+        api_url=api_url,
+        options=_options(env),
+        event_path=env.get("GITHUB_EVENT_PATH", ""),
+    )
+
+
+def cascade_context(event_path: str, this_repo: str) -> CascadeContext | None:
+    """The tree to continue when this run was started by a tako dispatch."""
+    if not event_path or not Path(event_path).is_file():
+        return None
+    try:
+        event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    client_payload = event.get("client_payload") if isinstance(event, dict) else None
+    if not isinstance(client_payload, dict) or not isinstance(client_payload.get("tako"),
+                                                              dict):
+        return None
+    return CascadeContext.from_client_payload(client_payload, this_repo)
+
+
+# ------------------------------------------------------------------ outputs
+def dispatched_count(report: TreeReport) -> int:
+    return sum(1 for n in report.origin.walk() if n is not report.origin and n.state in _SENT)
+
+
+def tree_output(report: TreeReport) -> str:
+    """The tree JSON for the ``tree`` output, within GitHub's 1 MB per output."""
+    text = json.dumps(report.to_json(), separators=(",", ":"))
+    if len(text.encode("utf-8")) <= MAX_OUTPUT_BYTES:
+        return text
+    failed = [{"repo": n.repo, "id": n.id, "state": n.state.value, "reason": n.reason}
+              for n in report.failed_nodes()][:1000]
+    return json.dumps({"root": report.root, "status": report.status.value, "truncated": True,
+                       "hint": "the tree is larger than GitHub's 1 MB output limit; "
+                               "run tako-gha status ROOT --format json for all of it",
+                       "failed": failed}, separators=(",", ":"))
+
+
+def outputs_for(report: TreeReport) -> dict[str, str]:
+    return {
+        "root_id": report.root,
+        "status": report.status.value,
+        "tree": tree_output(report),
+        "dispatched": str(dispatched_count(report)),
+        "failed": str(len(report.failed_nodes())),
+    }
+
+
+def annotation_lines(report: TreeReport) -> list[str]:
+    """``::error::`` per failed node: the path to it, its state and reason."""
+    lines: list[str] = []
+    failed = report.failed_nodes()
+    for node in failed[:MAX_ANNOTATIONS]:
+        path = report.origin.path_to(node.id) or [node]
+        message = f"{' → '.join(n.repo for n in path)}: {node.state.value}"
+        if node.reason:
+            message += f" — {node.reason}"
+        if node.runs:
+            message += " (" + ", ".join(r.url or f"run {r.run_id}" for r in node.runs) + ")"
+        lines.append(command("error", message, {"title": f"tako: {node.repo} {node.state.value}"}))
+    if len(failed) > MAX_ANNOTATIONS:
+        lines.append(command("error", f"{len(failed) - MAX_ANNOTATIONS} more failed nodes; "
+                             "see the job summary", {"title": "tako: more failures"}))
+    if report.status is TreeStatus.TIMED_OUT and not failed:
+        lines.append(command("error", "the cascade timed out before every run finished",
+                             {"title": "tako: timed out"}))
+    return lines
+
+
+def publish(report: TreeReport, env: Mapping[str, str], out: TextIO) -> None:
+    """Outputs, step summary and annotations."""
+    if env.get("GITHUB_OUTPUT"):
+        write_outputs(env["GITHUB_OUTPUT"], outputs_for(report))
+    if env.get("GITHUB_STEP_SUMMARY"):
+        with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
+            handle.write(render_markdown(report))
+    for line in annotation_lines(report):
+        out.write(line + "\n")
+    out.flush()
+
+
+# ------------------------------------------------------------------ main
+def fail(out: TextIO, message: str, *, hint: str = "", title: str = "tako-gha") -> int:
+    text = f"{message} (hint: {hint})" if hint else message
+    out.write(command("error", text, {"title": title}) + "\n")
+    out.flush()
+    return EXIT_USAGE
+
+
+def run(env: Mapping[str, str], out: TextIO) -> int:
+    """The whole entry; returns the exit code. Never raises for bad input."""
+    for secret in (env.get(env_name("token"), ""), env.get("GITHUB_TOKEN", ""),
+                   env.get("GH_TOKEN", "")):
+        if secret.strip():
+            mask_lines(secret.strip(), out)
+    try:
+        inputs = read_inputs(env)
+        context = cascade_context(inputs.event_path, inputs.source)
+    except InputError as exc:
+        return fail(out, str(exc))
+    return _fan_out(inputs, context, env, out)
+
+
+def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
+             env: Mapping[str, str], out: TextIO) -> int:
+    if not inputs.token:
+        return fail(out, "no token: set the token input (or GITHUB_TOKEN / GH_TOKEN)",
+                    hint="a PAT or GitHub App token that can read the org's repositories "
+                         "and dispatch to them; the job's own GITHUB_TOKEN reaches only "
+                         "its own repository")
+    # Imported here so a bad input is reported without loading the client stack.
+    from tako_gha.engine.fanout import fan_out
+    from tako_gha.forge.base import ForgeError
+    from tako_gha.surfaces.connect import open_forge
+    from tako_gha.surfaces.errors import UserError
+
+    event = Event(type=inputs.event_type, source=inputs.source, payload=inputs.payload,
+                  schema_version=inputs.schema_version)
+    request = FanOutRequest(event=event, org=inputs.org, repos=tuple(inputs.repos),
+                            config_path=inputs.config_path, context=context)
+    observer = LiveTree(Console(file=out, force_terminal=False, width=200, soft_wrap=True))
+    where = f"tree {context.root} at depth {context.depth}" if context else "a new cascade"
+    out.write(f"tako: fanning out {inputs.event_type} from {inputs.source} in "
+              f"{inputs.org} ({where})\n")
+    try:
+        forge = open_forge(inputs.api_url, token=inputs.token)
+        report = fan_out(forge, request, inputs.options, observer)
+    except (ForgeError, UserError) as exc:
+        return fail(out, getattr(exc, "message", str(exc)), hint=getattr(exc, "hint", ""))
+    finally:
+        observer.close()
+    publish(report, env, out)
+    return report.status.exit_code
+
+
+def main() -> None:
+    try:
+        code = run(os.environ, sys.stdout)
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:  # a bug: one clear line, the traceback only when debugging
+        if os.environ.get("RUNNER_DEBUG") == "1":
+            raise
+        print(command("error", f"internal error: {type(exc).__name__}: {exc}",
+                      {"title": "tako-gha internal error"}), flush=True)
+        code = EXIT_USAGE
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

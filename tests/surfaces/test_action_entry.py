@@ -1,0 +1,178 @@
+"""The action entry's input handling and what it writes (no network needed)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from report_samples import sample_report, wide_report
+
+from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus
+from tako_gha.surfaces import action
+from tako_gha.surfaces.action import InputError, read_inputs
+from tako_gha.surfaces.workflow_commands import (
+    command,
+    escape_data,
+    escape_property,
+    output_block,
+    parse_output_file,
+)
+
+BASE = {"TAKO_INPUT_EVENT_TYPE": "library_built", "GITHUB_REPOSITORY": "acme/core-lib",
+        "GITHUB_API_URL": "http://127.0.0.1:9", "GITHUB_TOKEN": "t-secret"}
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**BASE, **extra}
+
+
+def test_defaults_follow_the_contract_and_the_environment() -> None:
+    inputs = read_inputs(_env())
+    assert inputs.org == "acme"  # the repository owner
+    assert inputs.api_url == "http://127.0.0.1:9"  # github.api_url
+    assert inputs.token == "t-secret"
+    assert inputs.payload == {}
+    assert inputs.repos == []
+    assert inputs.options.wait is True
+    assert inputs.options.timeout == 1800
+    assert inputs.options.discovery_timeout == 120
+    assert inputs.options.concurrency_limit == 20
+    assert inputs.options.dedupe == "none"
+    assert inputs.config_path == "tako.yml"
+
+
+def test_every_input_is_read() -> None:
+    inputs = read_inputs(_env(
+        TAKO_INPUT_PAYLOAD='{"version": "2.0.0"}', TAKO_INPUT_SCHEMA_VERSION="1.2.0",
+        TAKO_INPUT_WAIT_FOR_CHILDREN="false", TAKO_INPUT_TIMEOUT="90s",
+        TAKO_INPUT_DISCOVERY_TIMEOUT="1m", TAKO_INPUT_CONCURRENCY_LIMIT="3",
+        TAKO_INPUT_FAIL_FAST="true", TAKO_INPUT_CANCEL_ON_TIMEOUT="TRUE",
+        TAKO_INPUT_MAX_DEPTH="4", TAKO_INPUT_DEDUPE="root", TAKO_INPUT_ORG="other",
+        TAKO_INPUT_REPOS="acme/a, acme/b\nacme/c", TAKO_INPUT_CONFIG_PATH=".tako.yml",
+        TAKO_INPUT_TOKEN="t-input", TAKO_INPUT_API_URL="https://ghe.example/api/v3/",
+        TAKO_INPUT_DRY_RUN="true", TAKO_POLL_MIN_INTERVAL="0.1", TAKO_MAX_CHILDREN="500"))
+    assert inputs.payload == {"version": "2.0.0"}
+    assert inputs.schema_version == "1.2.0"
+    assert inputs.org == "other" and inputs.token == "t-input"
+    assert inputs.api_url == "https://ghe.example/api/v3"
+    assert inputs.repos == ["acme/a", "acme/b", "acme/c"]
+    assert inputs.config_path == ".tako.yml"
+    opts = inputs.options
+    assert (opts.wait, opts.timeout, opts.discovery_timeout) == (False, 90, 60)
+    assert (opts.concurrency_limit, opts.max_depth, opts.dedupe) == (3, 4, "root")
+    assert opts.fail_fast and opts.cancel_on_timeout and opts.dry_run
+    assert opts.poll_min_interval == 0.1 and opts.poll_max_interval == pytest.approx(0.4)
+    assert opts.max_children == 500
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    ({"TAKO_INPUT_EVENT_TYPE": ""}, "input event_type is required"),
+    ({"TAKO_INPUT_EVENT_TYPE": "x" * 101}, "at most 100"),
+    ({"TAKO_INPUT_PAYLOAD": "{nope"}, "input payload: not valid JSON (line 1 column 2"),
+    ({"TAKO_INPUT_PAYLOAD": "[1]"}, "expected a JSON object, got list"),
+    ({"TAKO_INPUT_TIMEOUT": "soon"}, "input timeout: cannot read duration 'soon'"),
+    ({"TAKO_INPUT_TIMEOUT": "0"}, "input timeout: must be longer than zero"),
+    ({"TAKO_INPUT_CONCURRENCY_LIMIT": "many"}, "input concurrency_limit: expected a whole"),
+    ({"TAKO_INPUT_MAX_DEPTH": "0"}, "input max_depth: must be at least 1"),
+    ({"TAKO_INPUT_FAIL_FAST": "maybe"}, "input fail_fast: expected true or false"),
+    ({"TAKO_INPUT_DEDUPE": "leaf"}, "input dedupe: expected one of none, root"),
+    ({"TAKO_INPUT_REPOS": "acme/ok, not a repo"}, "input repos: 'not a repo' is not owner"),
+    ({"TAKO_INPUT_API_URL": "ftp://x"}, "input api_url: expected an http(s) URL"),
+    ({"GITHUB_REPOSITORY": ""}, "GITHUB_REPOSITORY is not set"),
+    ({"TAKO_POLL_MIN_INTERVAL": "fast"}, "TAKO_POLL_MIN_INTERVAL: expected a number"),
+])
+def test_bad_inputs_are_named(extra: dict[str, str], needle: str) -> None:
+    with pytest.raises(InputError, match=None) as info:
+        read_inputs(_env(**extra))
+    assert needle in str(info.value)
+
+
+def test_bad_input_exits_2_with_an_error_command_after_masking(tmp_path: Path) -> None:
+    out = io.StringIO()
+    code = action.run(_env(TAKO_INPUT_TOKEN="t-in\nput", TAKO_INPUT_DEDUPE="leaf"), out)
+    lines = out.getvalue().splitlines()
+    assert code == 2
+    assert lines[:3] == ["::add-mask::t-in", "::add-mask::put", "::add-mask::t-secret"]
+    assert lines[3].startswith("::error title=tako-gha::input dedupe")
+    assert "t-secret" not in "\n".join(lines[3:])
+
+
+def test_missing_token_is_a_clear_error() -> None:
+    env = _env()
+    del env["GITHUB_TOKEN"]
+    out = io.StringIO()
+    assert action.run(env, out) == 2
+    assert "::error title=tako-gha::no token" in out.getvalue()
+    assert "GITHUB_TOKEN reaches only" in out.getvalue()
+
+
+def test_module_entry_never_prints_a_traceback(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_REPOSITORY": "acme/x",
+           "TAKO_INPUT_EVENT_TYPE": "e", "TAKO_INPUT_PAYLOAD": "nope"}
+    proc = subprocess.run([sys.executable, "-m", "tako_gha.surfaces.action"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert proc.stdout.startswith("::error title=tako-gha::input payload: not valid JSON")
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_publish_writes_outputs_summary_and_annotations(tmp_path: Path) -> None:
+    output, summary = tmp_path / "out", tmp_path / "summary.md"
+    output.write_text("earlier=1\n")
+    out = io.StringIO()
+    action.publish(sample_report(), {"GITHUB_OUTPUT": str(output),
+                                     "GITHUB_STEP_SUMMARY": str(summary)}, out)
+    values = parse_output_file(output.read_text())
+    assert values["earlier"] == "1"
+    assert values["root_id"] == "f00df00df00d"
+    assert values["status"] == "failure"
+    assert values["dispatched"] == "4"  # svc-a, svc-c, svc-b, svc-e (not the dedupe)
+    assert values["failed"] == "2"
+    tree = json.loads(values["tree"])
+    assert tree["tree"]["children"][0]["children"][0]["state"] == "failure"
+    assert summary.read_text().startswith("## ❌ tako cascade `f00df00df00d`")
+    errors = out.getvalue().splitlines()
+    assert errors[0] == ("::error title=tako%3A acme/svc-c failure::acme/core-lib → acme/svc-a"
+                         " → acme/svc-c: failure — job build failed: exit 1 "
+                         "(http://127.0.0.1:1/acme/svc-c/actions/runs/1003)")
+    assert errors[1].startswith("::error title=tako%3A acme/svc-b not_started::")
+
+
+def test_annotations_are_capped_and_timeouts_annotated() -> None:
+    lines = action.annotation_lines(wide_report(30, failed_every=1))
+    assert len(lines) == action.MAX_ANNOTATIONS + 1
+    assert "20 more failed nodes" in lines[-1]
+    origin = Node("acme/a", "1" * 12, NodeState.SUCCESS, children=[
+        Node("acme/b", "2" * 12, NodeState.IN_PROGRESS)])
+    timed_out = TreeReport("1" * 12, TreeStatus.TIMED_OUT, origin)
+    assert action.annotation_lines(timed_out) == [
+        "::error title=tako%3A timed out::the cascade timed out before every run finished"]
+
+
+def test_tree_output_stays_under_the_output_limit() -> None:
+    report = wide_report(12_000, reason="r" * 80, failed_every=3)
+    text = action.tree_output(report)
+    assert len(text.encode()) <= action.MAX_OUTPUT_BYTES
+    data = json.loads(text)
+    assert data["truncated"] is True and len(data["failed"]) == 1000
+
+
+def test_cascade_context_only_inside_a_tako_dispatch(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    assert action.cascade_context("", "acme/x") is None
+    event.write_text("{not json")
+    assert action.cascade_context(str(event), "acme/x") is None
+    event.write_text(json.dumps({"client_payload": {"event": {}}}))
+    assert action.cascade_context(str(event), "acme/x") is None
+
+
+def test_workflow_command_escaping() -> None:
+    assert escape_data("50%\r\nnext") == "50%25%0D%0Anext"
+    assert escape_property("a:b,c\n") == "a%3Ab%2Cc%0A"
+    assert command("warning", "m", {"title": "t", "file": ""}) == "::warning title=t::m"
+    block = output_block("tree", "line1\nline2")
+    assert parse_output_file(block) == {"tree": "line1\nline2"}

@@ -1,0 +1,67 @@
+"""action.yml keeps the contract the entry and the emulator rely on."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tako_gha.surfaces.action_contract import ENTRY_MODULE, INPUT_DEFAULTS, OUTPUTS, env_name
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _action() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+
+
+def _step(action: dict[str, Any], step_id: str) -> dict[str, Any]:
+    return next(s for s in action["runs"]["steps"] if s.get("id") == step_id)
+
+
+def test_inputs_and_defaults_match_the_contract() -> None:
+    inputs = _action()["inputs"]
+    assert set(inputs) == set(INPUT_DEFAULTS)
+    for name, spec in inputs.items():
+        assert spec.get("default", "") == INPUT_DEFAULTS[name], name
+        assert spec["description"].strip(), name
+    assert inputs["event_type"]["required"] is True
+
+
+def test_outputs_match_the_contract_and_come_from_the_entry_step() -> None:
+    outputs = _action()["outputs"]
+    assert tuple(outputs) == OUTPUTS
+    for name, spec in outputs.items():
+        assert spec["value"] == f"${{{{ steps.tako.outputs.{name} }}}}"
+
+
+def test_composite_without_docker_and_every_input_through_env() -> None:
+    action = _action()
+    assert action["runs"]["using"] == "composite"
+    tako = _step(action, "tako")
+    env = tako["env"]
+    for name in INPUT_DEFAULTS:
+        assert f"inputs.{name}" in env[env_name(name)], name
+    assert env["TAKO_INPUT_ORG"] == "${{ inputs.org || github.repository_owner }}"
+    assert env["TAKO_INPUT_API_URL"] == "${{ inputs.api_url || github.api_url }}"
+    assert ENTRY_MODULE in tako["run"]
+
+
+def test_no_expressions_inside_scripts() -> None:
+    for step in _action()["runs"]["steps"]:
+        if "run" in step:
+            assert "${{" not in step["run"], step.get("id")
+            assert step["shell"] == "bash"
+
+
+def test_python_set_up_without_touching_the_caller() -> None:
+    action = _action()
+    python = _step(action, "python")
+    assert re.fullmatch(r"actions/setup-python@[0-9a-f]{40}", python["uses"])
+    assert python["with"]["update-environment"] is False
+    install = _step(action, "install")
+    assert install["env"]["TAKO_BASE_PYTHON"] == "${{ steps.python.outputs.python-path }}"
+    assert '"$GITHUB_ACTION_PATH"' in install["run"]
+    assert "$RUNNER_TEMP/" in install["run"]
