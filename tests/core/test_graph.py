@@ -1,0 +1,220 @@
+"""The subscription graph: edges, every cycle, longest cascade, renderers."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+
+import pytest
+
+from tako_gha.core.config import ConfigResult, Produced, RepoConfig, Subscription
+from tako_gha.core.graph import (
+    Edge,
+    SubscriptionGraph,
+    _dfs_longest,
+    strongly_connected,
+)
+
+
+def sub(producer: str, events: list[str], index: int = 0, line: int = 0) -> Subscription:
+    return Subscription(producer=producer, artifact="default", events=events, index=index,
+                        line=line)
+
+
+def repo(name: str, subs: list[Subscription] = (), produces: list[str] | None = None
+         ) -> ConfigResult:
+    config = RepoConfig(repo=name, path=f"{name}/tako.yml",
+                        produces=[Produced(t) for t in (produces or [])],
+                        subscriptions=list(subs))
+    return ConfigResult(repo=name, path=config.path, config=config)
+
+
+def edges_graph(pairs: list[tuple[str, str]]) -> SubscriptionGraph:
+    return SubscriptionGraph([], [Edge(a, b, ("e",)) for a, b in pairs])
+
+
+def test_two_repo_cycle_is_reported_as_a_path() -> None:
+    graph = SubscriptionGraph.from_configs([
+        repo("o/a", [sub("o/b", ["built"])]),
+        repo("o/b", [sub("o/a", ["built"])]),
+    ])
+    assert graph.cycles() == [["o/a", "o/b", "o/a"]]
+    assert "o/a → o/b → o/a" in graph.render_text()
+
+
+def test_diamond_is_acyclic_with_longest_cascade_two() -> None:
+    graph = SubscriptionGraph.from_configs([
+        repo("o/a", produces=["built"]),
+        repo("o/b", [sub("o/a", ["built"])], produces=["built"]),
+        repo("o/c", [sub("o/a", ["built"])], produces=["built"]),
+        repo("o/d", [sub("o/b", ["built"]), sub("o/c", ["built"], index=1)]),
+    ])
+    assert graph.cycles() == []
+    assert graph.longest_cascade("o/a") == 2
+    assert graph.longest_cascade("O/A") == 2  # names are case-insensitive
+    assert graph.cascade_depths() == {"o/a": 2, "o/b": 1, "o/c": 1}
+    assert graph.descendants("o/a") == ["o/b", "o/c", "o/d"]
+    assert graph.subscribers("o/a") == ["o/b", "o/c"]
+    assert "cycles: none (acyclic)" in graph.render_text()
+
+
+def test_edges_carry_only_types_the_producer_declares() -> None:
+    graph = SubscriptionGraph.from_configs([
+        repo("o/lib", produces=["library_built"]),
+        repo("o/app", [sub("o/lib", ["library_built", "docs_built"])]),
+        repo("o/docs", [sub("o/lib", ["docs_built"])]),
+    ])
+    assert [e.to_json() for e in graph.edges] == [
+        {"from": "o/lib", "to": "o/app", "events": ["library_built"]}]
+    assert graph.subscribers("o/lib", "library_built") == ["o/app"]
+    assert graph.subscribers("o/lib", "docs_built") == []
+    assert [(u.subscriber, u.producer) for u in graph.unproduced] == [("o/docs", "o/lib")]
+    assert "does not declare" in graph.unproduced[0].message()
+
+
+def test_producer_without_produces_keeps_every_subscribed_type() -> None:
+    graph = SubscriptionGraph.from_configs([
+        repo("o/lib"),
+        repo("o/app", [sub("o/lib", ["x", "y"]), sub("o/lib", ["z"], index=1)]),
+    ])
+    assert graph.edges == [Edge("o/lib", "o/app", ("x", "y", "z"))]
+
+
+def test_external_producer_is_a_node_and_self_subscription_is_no_edge() -> None:
+    graph = SubscriptionGraph.from_configs([
+        repo("o/app", [sub("ext/lib", ["built"]), sub("o/app", ["built"], index=1)]),
+        ConfigResult(repo="o/none", path="o/none/tako.yml", config=None, missing=True),
+    ])
+    assert graph.nodes == ["ext/lib", "o/app"]
+    assert graph.configured == {"o/app"}
+    assert graph.cycles() == []
+    assert "ext/lib" in graph.render_text().split("not in this set")[1]
+    assert '(["ext/lib"])' in graph.render_mermaid()
+    assert '"ext/lib" [style=dashed];' in graph.render_dot()
+
+
+def test_repo_config_without_result_wrapper_is_accepted() -> None:
+    a = RepoConfig(repo="o/a", path="a.yml", subscriptions=[sub("o/b", ["x"])])
+    b = RepoConfig(repo="o/b", path="b.yml", subscriptions=[sub("o/a", ["x"])])
+    assert SubscriptionGraph.from_configs([a, b]).cycles() == [["o/a", "o/b", "o/a"]]
+
+
+def _count_cycles_complete(n: int) -> int:
+    # Elementary cycles of the complete digraph K_n: sum over k of C(n,k)·(k-1)!
+    from math import comb, factorial
+
+    return sum(comb(n, k) * factorial(k - 1) for k in range(2, n + 1))
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_every_elementary_cycle_of_a_complete_graph(n: int) -> None:
+    names = [f"o/r{i}" for i in range(n)]
+    graph = edges_graph([(a, b) for a, b in itertools.permutations(names, 2)])
+    cycles = graph.cycles()
+    assert len(cycles) == _count_cycles_complete(n)
+    # each is elementary (no repeated node), closed, and listed once
+    assert all(c[0] == c[-1] and len(set(c[:-1])) == len(c) - 1 for c in cycles)
+    assert len({tuple(c) for c in cycles}) == len(cycles)
+    assert graph.longest_cascade("o/r0") == n - 1
+
+
+def test_cycles_match_brute_force_on_a_mixed_graph() -> None:
+    pairs = [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d"), ("d", "b"), ("d", "e"),
+             ("e", "f"), ("f", "e"), ("g", "a")]
+    graph = edges_graph(pairs)
+    got = {tuple(c) for c in graph.cycles()}
+    nodes = sorted({x for p in pairs for x in p})
+    adj = set(pairs)
+    expected = set()
+    for k in range(2, len(nodes) + 1):
+        for perm in itertools.permutations(nodes, k):
+            if perm[0] == min(perm) and all((perm[i], perm[(i + 1) % k]) in adj
+                                            for i in range(k)):
+                expected.add((*perm, perm[0]))
+    assert got == expected
+    assert graph.longest_cascade("g") == 6  # g → a → b → c → d → e → f
+
+
+def test_cycle_output_is_bounded() -> None:
+    names = [f"r{i}" for i in range(7)]
+    graph = edges_graph(list(itertools.permutations(names, 2)))
+    report = graph.find_cycles(limit=10)
+    assert len(report.cycles) == 10 and report.truncated
+    text = graph.render_text(cycle_limit=10)
+    assert "cycles (10+)" in text
+
+
+def test_long_chain_does_not_hit_recursion_limit() -> None:
+    names = [f"o/r{i:05d}" for i in range(5000)]
+    graph = edges_graph(list(itertools.pairwise(names)))
+    assert graph.cycles() == []
+    assert graph.longest_cascade(names[0]) == 4999
+    assert len(strongly_connected({n: graph.successors(n) for n in names})) == 5000
+
+
+def test_longest_cascade_with_a_cycle_is_the_longest_simple_path() -> None:
+    graph = edges_graph([("a", "b"), ("b", "a"), ("b", "c"), ("c", "d")])
+    info = graph.longest_cascade_info("a")
+    assert (info.depth, info.exact) == (3, True)
+    assert graph.longest_cascade("d") == 0
+
+
+def test_longest_path_search_stops_at_its_budget() -> None:
+    adjacency = {n: [m for m in "abcdefgh" if m != n] for n in "abcdefgh"}
+    cascade = _dfs_longest(adjacency, "a", budget=50)
+    assert not cascade.exact and 0 < cascade.depth <= 7
+
+
+def test_mermaid_renders_in_github_markdown_shape() -> None:
+    graph = SubscriptionGraph.from_configs([
+        repo("my-org/core.lib", produces=["library_built"]),
+        repo("my-org/api-svc", [sub("my-org/core.lib", ["library_built"])]),
+        repo("my-org/web", [sub("my-org/api-svc", ['we"ird'])]),
+        repo("my-org/api2", [sub("my-org/web", ["x"])]),
+    ])
+    out = graph.render_mermaid()
+    lines = out.splitlines()
+    assert lines[0] == "flowchart LR"
+    # node ids are plain identifiers; names with - / . live only in quoted labels
+    node_lines = [ln.strip() for ln in lines[1:] if "[" in ln and "-->" not in ln]
+    for line in node_lines:
+        assert re.fullmatch(r'n\d+\["[^"]+"\]', line), line
+    assert 'n1["my-org/api-svc"]' in out or '["my-org/api-svc"]' in out
+    edge_lines = [ln.strip() for ln in lines if "-->" in ln]
+    assert all(re.fullmatch(r'n\d+ -->\|"[^"]*"\| n\d+', e) for e in edge_lines)
+    assert any("we#quot;ird" in e for e in edge_lines)
+    assert "classDef" not in out  # acyclic: nothing highlighted
+
+
+def test_mermaid_highlights_nodes_on_cycles() -> None:
+    out = edges_graph([("a", "b"), ("b", "a"), ("b", "c")]).render_mermaid()
+    assert "classDef cycle" in out
+    assert out.splitlines()[-1].strip() == "class n0,n1 cycle"
+
+
+def test_dot_and_json_renderers() -> None:
+    graph = SubscriptionGraph.from_configs([
+        repo("o/a", [sub("o/b", ["x"])], produces=["y"]),
+        repo("o/b", [sub("o/a", ["y"])], produces=["x"]),
+        repo("o/lonely"),
+    ])
+    dot = graph.render("dot")
+    assert dot.startswith("digraph tako {") and dot.endswith("}")
+    assert '"o/a" -> "o/b" [label="y"];' in dot
+    data = json.loads(graph.render("json"))
+    assert data["cycles"] == [["o/a", "o/b", "o/a"]]
+    assert data["longest_cascade"] == {"o/a": 1, "o/b": 1}
+    assert {"repo": "o/lonely", "has_config": True, "produces": []} in data["nodes"]
+    assert "no edges: o/lonely" in graph.render("text")
+    with pytest.raises(ValueError, match="unknown graph format"):
+        graph.render("svg")
+
+
+def test_text_lists_deep_cascades_and_unproduced_warnings() -> None:
+    graph = SubscriptionGraph.from_configs([
+        repo("o/lib", produces=["a"]),
+        repo("o/app", [sub("o/lib", ["b"])]),
+    ])
+    text = graph.render_text()
+    assert "warning: o/app subscriptions[0] (o/lib:default) listens for b" in text
