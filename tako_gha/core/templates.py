@@ -1,10 +1,217 @@
 """Input templates (SPEC §5): ``{{ .event.payload.version }}``.
 
 INTERFACE (agreed):
-    parse_template(text) -> Template      # raises TemplateError for syntax or a
-                                          # root other than .event.{type,schema_version,source,payload}
+    parse_template(text) -> Template      # raises TemplateError for syntax or a root
+                                          # other than .event.{type,schema_version,source,payload}
     Template.source: str
+    Template.paths: tuple[str, ...]       # the dotted paths it reads, in order
     Template.render(context: dict) -> str # raises TemplateError naming the path that does not exist
     context_for(event: Event) -> dict     # {"event": event.to_json()}
 Non-string values render as JSON.
+
+Syntax is Go-template-like: a placeholder is ``{{`` + a dotted path + ``}}``, spaces
+inside the braces optional; text around placeholders is kept as it is. A path
+segment made of digits indexes a list (``.event.payload.targets.0``).
 """
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tako_gha.core.events import Event
+
+# Fields of the event a template may name; ``payload`` is the only one with children.
+EVENT_FIELDS = ("type", "schema_version", "source", "payload")
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_PATH = re.compile(r"\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+_EXAMPLE = "{{ .event.payload.version }}"
+
+
+class TemplateError(ValueError):
+    """A template that cannot be parsed, or a path missing from the rendered event."""
+
+    def __init__(self, message: str, *, path: str | None = None, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One placeholder: the path as written and its segments after the leading dot."""
+
+    path: str
+    segments: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Template:
+    """A parsed template: literal strings and ``_Field`` placeholders, in order."""
+
+    source: str
+    parts: tuple[str | _Field, ...]
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(p.path for p in self.parts if isinstance(p, _Field))
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            else:
+                out.append(_to_text(_lookup(context, part)))
+        return "".join(out)
+
+    def __str__(self) -> str:
+        return self.source
+
+
+def context_for(event: Event) -> dict[str, Any]:
+    """The render context of ``event``: ``{"event": {type, schema_version, source, payload}}``."""
+    return {"event": event.to_json()}
+
+
+def parse_template(text: str) -> Template:
+    if not isinstance(text, str):
+        raise TemplateError(
+            f"a template must be a string, got {type(text).__name__}",
+            hint=f'quote the value, e.g. "{_EXAMPLE}"',
+        )
+    parts: list[str | _Field] = []
+    pos = 0
+    for match in _PLACEHOLDER.finditer(text):
+        if match.start() > pos:
+            parts.append(_literal(text[pos : match.start()]))
+        parts.append(_parse_field(match.group(0), match.group(1).strip()))
+        pos = match.end()
+    if pos < len(text):
+        parts.append(_literal(text[pos:]))
+    return Template(source=text, parts=tuple(parts))
+
+
+def _literal(text: str) -> str:
+    # Whatever remains between placeholders must not open one: an unclosed "{{"
+    # is almost certainly a typo, and rendering it verbatim would hide it.
+    if "{{" in text:
+        raise TemplateError(
+            "unclosed '{{' in template",
+            hint=f"close every placeholder with '}}}}', e.g. {_EXAMPLE}",
+        )
+    return text
+
+
+def _parse_field(written: str, inner: str) -> _Field:
+    if not inner:
+        raise TemplateError(
+            f"empty placeholder '{written}' names no field",
+            hint=f"name an event field, e.g. {_EXAMPLE}",
+        )
+    if not _PATH.fullmatch(inner):
+        raise TemplateError(
+            f"'{written}' is not a field path",
+            hint=f"templates only read event fields, written with a leading dot: {_EXAMPLE}",
+        )
+    segments = tuple(inner[1:].split("."))
+    _check_root(inner, segments)
+    return _Field(path=inner, segments=segments)
+
+
+def _check_root(path: str, segments: tuple[str, ...]) -> None:
+    allowed = ", ".join(f".event.{f}" for f in EVENT_FIELDS)
+    if segments[0] != "event":
+        raise TemplateError(
+            f"template path {path} names no field: it must start with .event",
+            path=path,
+            hint=f"templates read {allowed} (and fields under .event.payload)",
+        )
+    if len(segments) == 1:
+        raise TemplateError(
+            "template path .event names no field",
+            path=path,
+            hint=f"name one of {allowed}",
+        )
+    name = segments[1]
+    if name not in EVENT_FIELDS:
+        close = difflib.get_close_matches(name, EVENT_FIELDS, n=1)
+        hint = f"did you mean .event.{close[0]}?" if close else f"name one of {allowed}"
+        raise TemplateError(
+            f"template path {path} names no field of the event", path=path, hint=hint
+        )
+    if name != "payload" and len(segments) > 2:
+        raise TemplateError(
+            f"template path {path} names no field: .event.{name} is a string",
+            path=path,
+            hint="only .event.payload has fields below it",
+        )
+
+
+def _lookup(context: Mapping[str, Any], field: _Field) -> Any:
+    value: Any = context
+    walked = ""
+    for segment in field.segments:
+        here = f"{walked}.{segment}"
+        if isinstance(value, Mapping):
+            if segment not in value:
+                raise TemplateError(
+                    f"{field.path} does not exist: {walked or 'the context'} has no field "
+                    f"'{segment}'",
+                    path=field.path,
+                    hint=_keys_hint(value, segment),
+                )
+            value = value[segment]
+        elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
+            if not segment.isdigit() or int(segment) >= len(value):
+                raise TemplateError(
+                    f"{field.path} does not exist: {walked} is a list of {len(value)} "
+                    f"item(s), '{segment}' is not an index into it",
+                    path=field.path,
+                    hint="index lists with a number from 0, e.g. .event.payload.items.0",
+                )
+            value = value[int(segment)]
+        else:
+            raise TemplateError(
+                f"{field.path} does not exist: {walked} is {_kind(value)}, not a mapping",
+                path=field.path,
+                hint=f"use {walked} itself, or send a payload where it is a mapping",
+            )
+        walked = here
+    return value
+
+
+def _keys_hint(value: Mapping[str, Any], missing: str) -> str:
+    keys = [str(k) for k in value]
+    close = difflib.get_close_matches(missing, keys, n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    if not keys:
+        return "it is empty: send the field in the event payload"
+    shown = ", ".join(sorted(keys)[:10]) + (", ..." if len(keys) > 10 else "")
+    return f"fields present: {shown}"
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return f"a {type(value).__name__}"
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    # Compact JSON so numbers, booleans, lists and mappings survive a round trip.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
