@@ -1,7 +1,47 @@
-"""CLI commands; see tako_gha.surfaces.cli."""
+"""``tako-gha hook pre-push``: the git pre-push hook (see ``surfaces.hook``).
+
+Installed by ``hooks/pre-push`` (plain git) or the ``tako-plan`` hook of
+``.pre-commit-hooks.yaml`` (pre-commit, stage pre-push).
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
-COMMANDS: list[click.Command] = []
+from tako_gha.core.config import DEFAULT_CONFIG_PATH
+
+
+@click.group("hook")
+def hook() -> None:
+    """Git hooks: check the tako.yml being pushed."""
+
+
+@hook.command("pre-push")
+@click.argument("remote", required=False, default="")
+@click.argument("url", required=False, default="")
+@click.option("--config-path", default=DEFAULT_CONFIG_PATH, show_default=True,
+              help="Path of the subscription file inside the repository.")
+@click.option("--plan/--no-plan", default=True, show_default=True,
+              help="With a token (GITHUB_TOKEN/GH_TOKEN), print the cascade the pushed "
+                   "produces events would start.")
+def pre_push(remote: str, url: str, config_path: str, plan: bool) -> None:
+    """Lint the tako.yml of the commits being pushed; block only on errors.
+
+    \b
+    git calls it with REMOTE and URL and the pushed refs on stdin; under
+    pre-commit the refs come from PRE_COMMIT_TO_REF. Offline it never blocks
+    for lack of network. Exit 1 blocks the push.
+    """
+    from tako_gha.surfaces.hook import run_pre_push
+
+    stdin_text = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+    code = run_pre_push(stdin_text, [remote, url], os.environ, sys.stdout,
+                        config_path=config_path, plan=plan)
+    sys.stdout.flush()
+    click.get_current_context().exit(code)
+
+
+COMMANDS: list[click.Command] = [hook]

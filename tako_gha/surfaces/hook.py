@@ -1,0 +1,240 @@
+"""The git pre-push hook (SPEC §9): lint the ``tako.yml`` being pushed.
+
+Reads what git is about to push — from the hook's stdin (``<local-ref> <local-oid>
+<remote-ref> <remote-oid>`` per ref) or, under pre-commit, ``PRE_COMMIT_TO_REF`` —
+and lints the config file of each pushed tip commit, read from git's objects with
+GitPython (not the work tree, which may hold something else). Deletions are skipped;
+the same blob pushed on several refs is linted once.
+
+Blocks (exit 1) only on errors, each printed as ``<commit> (<ref>): file:line:col:
+error: …``. Warnings are printed and pass. With a token in the environment it also
+prints the cascade the pushed ``produces`` events would start; any failure there
+(no network, bad token) is a note, never a blocked push.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
+
+from tako_gha.core.config import DEFAULT_CONFIG_PATH, ConfigResult, load_config
+
+if TYPE_CHECKING:
+    import git
+
+ZERO_OID = "0" * 40
+_ZEROS = re.compile(r"^0+$")
+# git@github.com:owner/repo.git, https://host/owner/repo(.git), ssh://git@host/owner/repo
+_REMOTE_RE = re.compile(r"[:/](?P<owner>[A-Za-z0-9][A-Za-z0-9-]*)/(?P<repo>[A-Za-z0-9._-]+?)"
+                        r"(?:\.git)?/?$")
+
+
+@dataclass(frozen=True)
+class PushedRef:
+    local_ref: str
+    local_oid: str
+    remote_ref: str
+    remote_oid: str
+
+    @property
+    def is_deletion(self) -> bool:
+        return bool(_ZEROS.match(self.local_oid))
+
+
+@dataclass
+class CheckedCommit:
+    ref: PushedRef
+    result: ConfigResult | None  # None: no config file in that commit
+
+    @property
+    def label(self) -> str:
+        name = self.ref.remote_ref.removeprefix("refs/heads/") or self.ref.local_ref
+        return f"{self.ref.local_oid[:7]} ({name})"
+
+
+@dataclass
+class HookResult:
+    checked: list[CheckedCommit] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def blocked(self) -> bool:
+        return any(c.result is not None and not c.result.ok for c in self.checked)
+
+
+def parse_push_lines(text: str) -> list[PushedRef]:
+    """The ref lines git gives a pre-push hook on stdin; malformed lines are ignored."""
+    refs = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            refs.append(PushedRef(*parts))
+    return refs
+
+
+def refs_from_pre_commit(env: Mapping[str, str]) -> list[PushedRef]:
+    """pre-commit consumes stdin and exports the pushed range instead."""
+    to_ref = env.get("PRE_COMMIT_TO_REF") or env.get("PRE_COMMIT_SOURCE") or ""
+    if not to_ref:
+        return []
+    from_ref = env.get("PRE_COMMIT_FROM_REF") or env.get("PRE_COMMIT_ORIGIN") or ZERO_OID
+    return [PushedRef(env.get("PRE_COMMIT_LOCAL_BRANCH", "HEAD"), to_ref,
+                      env.get("PRE_COMMIT_REMOTE_BRANCH", ""), from_ref)]
+
+
+def repo_from_remote(url: str) -> str | None:
+    """``owner/repo`` from a GitHub-style remote URL, None for local paths."""
+    if not url or url.startswith(("/", ".", "file:")) or ("://" not in url and "@" not in url):
+        return None
+    match = _REMOTE_RE.search(url)
+    return f"{match['owner']}/{match['repo']}" if match else None
+
+
+def open_repo(git_dir: str) -> git.Repo:
+    import git  # imported here to keep the hook's start-up small
+
+    return git.Repo(git_dir, search_parent_directories=True)
+
+
+def read_blob(repo: git.Repo, oid: str, path: str) -> tuple[str, str] | None:
+    """(blob oid, text) of ``path`` in commit ``oid``; None when the commit has no such
+    file. Raises ValueError when ``oid`` is not a commit of this repository."""
+    import git
+
+    try:
+        commit = repo.commit(oid)
+        tree = commit.tree
+    except (git.BadName, git.BadObject, ValueError) as exc:
+        raise ValueError(f"{oid[:12]} is not a commit of this repository") from exc
+    try:
+        blob = tree / path
+    except KeyError:
+        return None
+    if blob.type != "blob":
+        return None
+    return blob.hexsha, blob.data_stream.read().decode("utf-8", errors="replace")
+
+
+def check_push(refs: Sequence[PushedRef], *, git_dir: str = ".",
+               config_path: str = DEFAULT_CONFIG_PATH, repo: str | None = None) -> HookResult:
+    """Lint the config of every pushed tip (deletions skipped, each blob once)."""
+    started = time.perf_counter()
+    result = HookResult()
+    pushed = [ref for ref in refs if not ref.is_deletion]
+    if not pushed:
+        return result
+    git_repo = open_repo(git_dir)
+    seen: dict[str, ConfigResult] = {}
+    for ref in pushed:
+        found = read_blob(git_repo, ref.local_oid, config_path)
+        if found is None:
+            result.checked.append(CheckedCommit(ref, None))
+            continue
+        blob_oid, text = found
+        if blob_oid not in seen:
+            seen[blob_oid] = load_config(text, path=config_path, repo=repo)
+        result.checked.append(CheckedCommit(ref, seen[blob_oid]))
+    git_repo.close()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def report_lint(result: HookResult, out: TextIO) -> None:
+    """Diagnostics prefixed with the commit; errors first; one closing line."""
+    printed: set[tuple[str, str]] = set()
+    for checked in result.checked:
+        if checked.result is None:
+            continue
+        diagnostics = sorted(checked.result.diagnostics, key=lambda d: (not d.is_error, d.line))
+        for diag in diagnostics:
+            key = (checked.ref.local_oid, diag.format())
+            if key in printed:
+                continue
+            printed.add(key)
+            out.write(f"{checked.label}: {diag.format()}\n")
+    if result.blocked:
+        out.write("tako-gha: push blocked: fix the errors above (or push with --no-verify "
+                  "to skip this check)\n")
+
+
+# ------------------------------------------------------------------ plan (optional)
+PlanPrinter = Callable[[str, ConfigResult, TextIO], None]
+
+
+def print_plan(repo: str, config: ConfigResult, out: TextIO, *, api_url: str, token: str,
+               config_path: str = DEFAULT_CONFIG_PATH) -> None:
+    """The targets each produced event type would reach, using the org's configs."""
+    from tako_gha.core.events import Event
+    from tako_gha.core.matching import plan_fanout
+    from tako_gha.forge.base import RepoSelection
+    from tako_gha.surfaces.connect import open_forge
+
+    if config.config is None or not config.config.produces:
+        return
+    forge = open_forge(api_url, token=token)
+    owner = repo.split("/")[0]
+    discovery = forge.discover(RepoSelection(org=owner, config_path=config_path))
+    configs = [c for c in discovery.configs() if c.repo.lower() != repo.lower()] + [config]
+    for produced in config.config.produces:
+        event = Event(type=produced.type, source=repo, schema_version=produced.schema_version)
+        plan = plan_fanout(event, configs, source_config=config.config)
+        targets = ", ".join(plan.target_repos()) or "no repository"
+        out.write(f"tako-gha: {produced.type} from {repo} would start: {targets}\n")
+        for skip in plan.skipped:
+            if skip.subscription_index is not None or skip.error:
+                out.write(f"  skipped {skip.repo}: {skip.reason}\n")
+
+
+def maybe_plan(result: HookResult, repo: str | None, env: Mapping[str, str], out: TextIO,
+               *, config_path: str = DEFAULT_CONFIG_PATH,
+               printer: PlanPrinter | None = None) -> None:
+    """Print plans when a token is available; never raise (a push is never blocked
+    because the network or the token did not cooperate)."""
+    token = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or ""
+    if not token or result.blocked:
+        return
+    if repo is None:
+        out.write("tako-gha: note: cannot tell owner/repo from the remote URL; "
+                  "no cascade plan printed\n")
+        return
+    api_url = env.get("GITHUB_API_URL") or "https://api.github.com"
+    for checked in result.checked:
+        if checked.result is None or checked.result.config is None:
+            continue
+        try:
+            if printer is not None:
+                printer(repo, checked.result, out)
+            else:
+                print_plan(repo, checked.result, out, api_url=api_url, token=token,
+                           config_path=config_path)
+        except Exception as exc:  # network, auth, anything: a note, never a block
+            out.write(f"tako-gha: note: could not print the cascade plan "
+                      f"({type(exc).__name__}: {exc}); the push goes on\n")
+            return
+        break  # one plan per push: the pushed tips share an org
+
+
+def run_pre_push(stdin_text: str, argv: Sequence[str], env: Mapping[str, str], out: TextIO,
+                 *, git_dir: str = ".", config_path: str = DEFAULT_CONFIG_PATH,
+                 plan: bool = True) -> int:
+    """The hook: exit 0 to let the push go, 1 to block it."""
+    refs = refs_from_pre_commit(env) if env.get("PRE_COMMIT") == "1" else []
+    refs = refs or parse_push_lines(stdin_text)
+    remote_url = (argv[1] if len(argv) > 1 else "") or env.get("PRE_COMMIT_REMOTE_URL", "")
+    repo = repo_from_remote(remote_url) or env.get("TAKO_REPOSITORY") or None
+    try:
+        result = check_push(refs, git_dir=git_dir, config_path=config_path, repo=repo)
+    except ValueError as exc:
+        out.write(f"tako-gha: note: {exc}; tako.yml not checked\n")
+        return 0
+    report_lint(result, out)
+    if result.blocked:
+        return 1
+    if plan:
+        maybe_plan(result, repo, env, out, config_path=config_path)
+    if env.get("TAKO_HOOK_TIMING"):
+        out.write(f"tako-gha: linted in {result.seconds * 1000:.0f} ms\n")
+    return 0

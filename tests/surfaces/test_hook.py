@@ -1,0 +1,218 @@
+"""The pre-push hook, through real ``git push`` into a bare remote (no network)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tako_gha.surfaces import hook
+from tako_gha.surfaces.hook import (
+    PushedRef,
+    check_push,
+    parse_push_lines,
+    repo_from_remote,
+    run_pre_push,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = """version: 1
+events:
+  produces:
+    - type: library_built
+      schema_version: 1.2.0
+  subscriptions:
+    - artifact: acme/core-lib
+      events: [library_built]
+      schema_version: "^1.0.0"
+"""
+BAD = """version: 1
+events:
+  subscriptions:
+    - artifact: not a repo
+      events: [library_built]
+"""
+WARN_ONLY = """version: 1
+events:
+  subscriptions:
+    - artifact: acme/core-lib
+      events: [library_built]
+    - artifact: acme/core-lib
+      events: [library_built]
+"""
+
+
+def _git(cwd: Path, *args: str, env: dict[str, str] | None = None,
+         check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          check=check, timeout=60)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A clone of an empty bare remote, with the plain git hook installed."""
+    remote, work = tmp_path / "remote.git", tmp_path / "work"
+    _git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    _git(tmp_path, "clone", "-q", str(remote), str(work))
+    for key, value in (("user.name", "t"), ("user.email", "t@example.com"),
+                       ("commit.gpgsign", "false")):
+        _git(work, "config", key, value)
+    hooks = work / ".git" / "hooks"
+    shutil.copy(ROOT / "hooks" / "pre-push", hooks / "pre-push")
+    (hooks / "pre-push").chmod(0o755)
+    return work
+
+
+def _hook_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GITHUB_TOKEN", "GH_TOKEN", "PRE_COMMIT")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+def _commit(work: Path, text: str, message: str = "change") -> str:
+    (work / "tako.yml").write_text(text)
+    _git(work, "add", "tako.yml")
+    _git(work, "commit", "-q", "-m", message)
+    return _git(work, "rev-parse", "HEAD").stdout.strip()
+
+
+def _push(work: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return _git(work, "push", "origin", *(args or ("main",)), env=_hook_env(**env),
+                check=False)
+
+
+def test_bad_tako_yml_blocks_the_push_with_file_line(repo: Path) -> None:
+    sha = _commit(repo, BAD)
+    result = _push(repo)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"{sha[:7]} (main): tako.yml:4:17: error:" in output
+    assert "push blocked" in output
+    remote_heads = _git(repo, "ls-remote", "origin").stdout
+    assert sha not in remote_heads
+
+
+def test_good_tako_yml_passes(repo: Path) -> None:
+    sha = _commit(repo, GOOD)
+    result = _push(repo)
+    assert result.returncode == 0, result.stderr
+    assert sha in _git(repo, "ls-remote", "origin").stdout
+
+
+def test_warnings_do_not_block(repo: Path) -> None:
+    _commit(repo, WARN_ONLY)
+    result = _push(repo)
+    assert result.returncode == 0, result.stderr
+    assert "warning:" in result.stderr
+
+
+def test_the_pushed_commit_is_linted_not_the_work_tree(repo: Path) -> None:
+    _commit(repo, GOOD)
+    (repo / "tako.yml").write_text(BAD)  # uncommitted: not part of the push
+    assert _push(repo).returncode == 0
+    _git(repo, "commit", "-q", "-am", "break it")
+    (repo / "tako.yml").write_text(GOOD)  # the work tree is fine, the commit is not
+    assert _push(repo).returncode != 0
+
+
+def test_no_tako_yml_and_deletions_pass(repo: Path) -> None:
+    (repo / "README").write_text("hi")
+    _git(repo, "add", "README")
+    _git(repo, "commit", "-q", "-m", "readme")
+    assert _push(repo).returncode == 0
+    _git(repo, "checkout", "-q", "-b", "topic")
+    assert _push(repo, "topic").returncode == 0
+    assert _push(repo, ":topic").returncode == 0  # deletion: nothing to lint
+
+
+def test_a_token_without_network_never_blocks(repo: Path) -> None:
+    _commit(repo, GOOD)
+    started = time.monotonic()
+    result = _push(repo, GITHUB_TOKEN="t-offline", GITHUB_API_URL="http://127.0.0.1:9",
+                   TAKO_REPOSITORY="acme/svc")
+    assert result.returncode == 0, result.stderr
+    assert "note: could not print the cascade plan" in result.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_a_token_but_no_owner_repo_is_a_note(repo: Path) -> None:
+    _commit(repo, GOOD)
+    result = _push(repo, GITHUB_TOKEN="t-offline")
+    assert result.returncode == 0
+    assert "cannot tell owner/repo from the remote URL" in result.stderr
+
+
+def test_pre_commit_refs_from_the_environment(repo: Path) -> None:
+    sha = _commit(repo, BAD)
+    out = io.StringIO()
+    env = {"PRE_COMMIT": "1", "PRE_COMMIT_TO_REF": sha, "PRE_COMMIT_FROM_REF": "0" * 40,
+           "PRE_COMMIT_REMOTE_BRANCH": "refs/heads/main", "PRE_COMMIT_LOCAL_BRANCH": "main",
+           "PRE_COMMIT_REMOTE_URL": "git@github.com:acme/svc.git"}
+    code = run_pre_push("", [], env, out, git_dir=str(repo))
+    assert code == 1
+    assert f"{sha[:7]} (main): tako.yml:4:17: error:" in out.getvalue()
+
+
+def test_lint_is_fast(repo: Path) -> None:
+    sha = _commit(repo, GOOD)
+    check_push([PushedRef("refs/heads/main", sha, "refs/heads/main", "0" * 40)],
+               git_dir=str(repo))  # warm: imports and the first CEL compile
+    result = check_push([PushedRef("refs/heads/main", sha, "refs/heads/main", "0" * 40)],
+                        git_dir=str(repo))
+    assert result.checked and result.checked[0].result is not None
+    assert result.seconds < 0.5
+
+
+def test_unknown_commit_is_a_note_not_a_block(repo: Path) -> None:
+    out = io.StringIO()
+    line = f"refs/heads/main {'ab' * 20} refs/heads/main {'0' * 40}\n"
+    assert run_pre_push(line, ["origin", "x"], {}, out, git_dir=str(repo)) == 0
+    assert "is not a commit of this repository" in out.getvalue()
+
+
+def test_plan_printer_failures_are_notes(repo: Path) -> None:
+    sha = _commit(repo, GOOD)
+    refs = [PushedRef("refs/heads/main", sha, "refs/heads/main", "0" * 40)]
+    result = check_push(refs, git_dir=str(repo), repo="acme/svc")
+    out = io.StringIO()
+
+    def boom(repo_name: str, config: object, stream: io.StringIO) -> None:
+        raise ConnectionError("network unreachable")
+
+    hook.maybe_plan(result, "acme/svc", {"GH_TOKEN": "t"}, out, printer=boom)
+    assert "ConnectionError: network unreachable); the push goes on" in out.getvalue()
+    printed: list[str] = []
+    hook.maybe_plan(result, "acme/svc", {"GH_TOKEN": "t"}, out,
+                    printer=lambda r, c, s: printed.append(r))
+    assert printed == ["acme/svc"]
+
+
+def test_parse_push_lines_and_remote_urls() -> None:
+    text = f"refs/heads/main {'1' * 40} refs/heads/main {'2' * 40}\n(delete) {'0' * 40} " \
+           f"refs/heads/old {'3' * 40}\ngarbage\n"
+    refs = parse_push_lines(text)
+    assert [r.remote_ref for r in refs] == ["refs/heads/main", "refs/heads/old"]
+    assert [r.is_deletion for r in refs] == [False, True]
+    assert repo_from_remote("git@github.com:acme/svc.git") == "acme/svc"
+    assert repo_from_remote("https://github.com/acme/svc") == "acme/svc"
+    assert repo_from_remote("ssh://git@ghe.example/acme/svc.git/") == "acme/svc"
+    assert repo_from_remote("/tmp/remote.git") is None
+    assert repo_from_remote("") is None
+
+
+def test_pre_commit_hooks_file_declares_lint_and_plan() -> None:
+    hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    assert set(hooks) == {"tako-lint", "tako-plan"}
+    assert hooks["tako-lint"]["entry"] == "tako-gha lint"
+    assert hooks["tako-plan"]["stages"] == ["pre-push"]
+    assert hooks["tako-plan"]["entry"] == "tako-gha hook pre-push"
+    assert hooks["tako-plan"]["pass_filenames"] is False
