@@ -1,0 +1,1066 @@
+"""The emulator's workflow runner: dispatch → runs → jobs → steps in bash.
+
+``WorkflowRunner(world, store, host, capacity=N)`` (see ``emulator.state``):
+
+- ``dispatch`` creates one queued run per workflow of the repo's default branch whose
+  ``on: repository_dispatch`` types match, and hands it to ``capacity`` worker threads
+  (the runner capacity: other runs stay ``queued``);
+- a run executes its jobs in ``needs`` order, each in a temporary checkout, ``run:``
+  steps in ``bash --noprofile --norc -eo pipefail``, the tako action's ``uses:`` as
+  ``python -m tako_gha.surfaces.action``; every step process is its own process
+  group, so ``timeout-minutes``, ``cancel`` and ``stop`` kill the whole tree;
+- workflow commands on stdout become annotations (``::error::`` …) or masks
+  (``::add-mask::``); masked values and secrets never reach what is recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tako_gha.emulator import expressions as ex
+from tako_gha.emulator.state import (
+    AnnotationRecord,
+    JobRecord,
+    RunnerHost,
+    RunRecord,
+    RunStore,
+    StepRecord,
+    WorldRepoView,
+    WorldView,
+    utcnow,
+)
+from tako_gha.emulator.workflows import (
+    DEFAULT_JOB_TIMEOUT_MINUTES,
+    WORKFLOWS_DIR,
+    Job,
+    Step,
+    Workflow,
+    WorkflowError,
+    is_workflow_path,
+    job_order,
+    parse_workflow,
+    workflow_id_for,
+)
+from tako_gha.surfaces.action_contract import ENTRY_MODULE, INPUT_DEFAULTS, env_name
+
+EVENT_NAME = "repository_dispatch"
+LOG_LIMIT_CHARS = 1_000_000  # per job; the log exists for debugging, not for the API
+SUMMARY_LIMIT_BYTES = 1024 * 1024  # GitHub: 1 MiB per step summary
+POLL_SECONDS = 0.05
+MASK = "***"
+_TAKO_USES = re.compile(r"^[^@\s]*/tako-gha(?:/[^@\s]*)?@\S+$", re.IGNORECASE)
+_COMMAND = re.compile(r"^::([A-Za-z0-9_-]+)(?:\s+([^:]*?))?::(.*)$")
+_HOST_ENV_PREFIXES = ("GITHUB_", "RUNNER_", "TAKO_", "INPUT_", "ACTIONS_", "GH_")
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # holds the tako_gha package
+
+
+# --------------------------------------------------------------------------- state
+
+@dataclass
+class _RunContext:
+    """Everything the runner keeps about one run besides its public record."""
+
+    run: RunRecord
+    repo: WorldRepoView
+    workflow: Workflow | None
+    startup_error: str | None
+    event: dict[str, Any]
+    cancel: threading.Event = field(default_factory=threading.Event)
+    hard_kill: bool = False
+    token: str = ""
+    procs: set[subprocess.Popen[bytes]] = field(default_factory=set)
+
+
+@dataclass
+class _StepResult:
+    outcome: str  # success | failure | cancelled | skipped
+    timeout: str = ""  # "step" or "job": which timeout-minutes killed the step
+
+
+class _JobState:
+    """Per-job bookkeeping: masks, capped log, summaries, annotations."""
+
+    def __init__(self, record: JobRecord, store: RunStore, masks: set[str]) -> None:
+        self.record = record
+        self.store = store
+        self.masks = set(masks)
+        self.lock = threading.Lock()
+        self.log: list[str] = []
+        self.log_chars = 0
+        self.log_truncated = False
+        self.summaries: list[str] = []
+        self.pgids: set[int] = set()
+        self.readers: list[threading.Thread] = []
+        self.stop_token: str | None = None
+
+    def mask(self, text: str) -> str:
+        with self.lock:
+            masks = sorted(self.masks, key=len, reverse=True)
+        for value in masks:
+            text = text.replace(value, MASK)
+        return text
+
+    def add_mask(self, value: str) -> None:
+        value = value.strip()
+        if value:
+            with self.lock:
+                self.masks.add(value)
+
+    def write_log(self, line: str) -> None:
+        line = self.mask(line)
+        with self.lock:
+            if self.log_truncated:
+                return
+            if self.log_chars + len(line) > LOG_LIMIT_CHARS:
+                self.log.append("… log truncated (emulator keeps 1 MB per job)")
+                self.log_truncated = True
+                return
+            self.log.append(line)
+            self.log_chars += len(line) + 1
+
+    def annotate(self, level: str, message: str, title: str = "", path: str = ".github",
+                 line: int = 1) -> None:
+        note = AnnotationRecord(level=level, message=self.mask(message),
+                                title=self.mask(title), path=path, line=line)
+        with self.store.lock:
+            self.record.annotations.append(note)
+
+    def handle_output_line(self, raw: str) -> None:
+        """One line a step printed: a workflow command or plain log."""
+        line = raw.rstrip("\r\n")
+        match = _COMMAND.match(line)
+        if match is None:
+            self.write_log(line)
+            return
+        name, props, data = match.group(1).lower(), match.group(2) or "", match.group(3)
+        if self.stop_token is not None:
+            if name == self.stop_token.lower():
+                self.stop_token = None
+            self.write_log(line)
+            return
+        if name == "add-mask":
+            self.add_mask(_unescape_data(data))
+            self.write_log("::add-mask::" + MASK)
+            return
+        self.write_log(line)
+        if name == "stop-commands":
+            self.stop_token = data.strip() or None
+        elif name in ("error", "warning", "notice"):
+            self._command_annotation(name, _parse_props(props), _unescape_data(data))
+
+    def _command_annotation(self, name: str, props: dict[str, str], message: str) -> None:
+        level = {"error": "failure", "warning": "warning", "notice": "notice"}[name]
+        line = props.get("line", "1")
+        self.annotate(level, message, title=props.get("title", ""),
+                      path=props.get("file", ".github"),
+                      line=int(line) if line.isdigit() else 1)
+
+
+def _unescape_data(text: str) -> str:
+    return text.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
+
+
+def _unescape_prop(text: str) -> str:
+    return _unescape_data(text.replace("%3A", ":").replace("%2C", ","))
+
+
+def _parse_props(text: str) -> dict[str, str]:
+    props: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if sep and key.strip():
+            props[key.strip().lower()] = _unescape_prop(value)
+    return props
+
+
+def parse_file_commands(text: str, what: str) -> dict[str, str]:
+    """Read a ``GITHUB_OUTPUT``/``GITHUB_ENV`` file (``k=v`` and ``k<<DELIM`` forms)."""
+    values: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if not line.strip():
+            continue
+        eq, heredoc = line.find("="), line.find("<<")
+        if heredoc != -1 and (eq == -1 or heredoc < eq):
+            name, delim = line[:heredoc], line[heredoc + 2:]
+            if not name or not delim:
+                raise ValueError(f"invalid {what} line {line!r} (expected NAME<<DELIMITER)")
+            body: list[str] = []
+            while i < len(lines) and lines[i] != delim:
+                body.append(lines[i])
+                i += 1
+            if i >= len(lines):
+                raise ValueError(f"{what}: matching delimiter {delim!r} not found for {name!r}")
+            i += 1
+            values[name] = "\n".join(body)
+        elif eq > 0:
+            values[line[:eq]] = line[eq + 1:]
+        else:
+            raise ValueError(f"invalid {what} line {line!r} (expected NAME=VALUE)")
+    return values
+
+
+def _minutes(value: Any, default: float) -> float:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise ValueError(f"timeout-minutes must be a number, not {value!r}")
+    number = float(value)
+    if number <= 0:
+        raise ValueError(f"timeout-minutes must be positive, not {value!r}")
+    return number
+
+
+def _host_env() -> dict[str, str]:
+    """The runner machine's environment, minus anything GitHub- or tako-specific of the
+    process hosting the emulator (a run must see only its own GITHUB_* and tokens)."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(_HOST_ENV_PREFIXES) and k not in ("CI", "GITHUB_TOKEN")}
+
+
+# --------------------------------------------------------------------------- runner
+
+class WorkflowRunner:
+    """Runs the workflows of the emulator's world (see module docstring)."""
+
+    def __init__(self, world: WorldView, store: RunStore, host: RunnerHost, *,
+                 capacity: int = 4, kill_grace: float = 3.0,
+                 action_command: list[str] | None = None) -> None:
+        if capacity < 1:
+            raise ValueError(f"runner capacity must be at least 1, not {capacity}")
+        self.world = world
+        self.store = store
+        self.host = host
+        self.capacity = capacity
+        self.kill_grace = kill_grace
+        # how a `uses:` of the tako action runs; tests may point it at a fake entry
+        self.action_command = action_command or [sys.executable, "-m", ENTRY_MODULE]
+        self.problems: list[str] = []  # workflow files that could not be read
+        self._contexts: dict[int, _RunContext] = {}
+        self._jobs: dict[int, _JobState] = {}
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._workers: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    # ----------------------------------------------------------------- public API
+
+    def dispatch(self, repo: str, event_type: str, client_payload: dict | None,
+                 sender: Any = None) -> list[RunRecord]:
+        """Create (queued) and schedule one run per listening workflow; returns them."""
+        view = self.world.repo(repo)
+        if view is None:
+            return []
+        runs: list[RunRecord] = []
+        for path, workflow, error in self._listening_workflows(view, event_type):
+            ctx = self._create_run(view, path, workflow, error, event_type,
+                                   client_payload, sender)
+            runs.append(ctx.run)
+            self._schedule(ctx)
+        return runs
+
+    def cancel(self, run_id: int) -> bool:
+        """Cancel a run: kill its steps; False if unknown or already completed."""
+        with self._lock:
+            ctx = self._contexts.get(run_id)
+        if ctx is None:
+            return False
+        with self.store.lock:
+            if ctx.run.status == "completed":
+                return False
+            ctx.cancel.set()
+            if ctx.run.status == "queued":
+                # never started: it completes at once, the worker will skip it
+                self._finish_unstarted(ctx, "cancelled")
+        self._signal_procs(ctx, signal.SIGINT)
+        return True
+
+    def rerun(self, run_id: int) -> bool:
+        """Run a completed run again as attempt N+1 (new jobs); False otherwise."""
+        with self._lock:
+            ctx = self._contexts.get(run_id)
+        if ctx is None or self._stopped:
+            return False
+        with self.store.lock:
+            run = ctx.run
+            if run.status != "completed":
+                return False
+            run.run_attempt += 1
+            run.status, run.conclusion = "queued", None
+            run.run_started_at = None
+            run.jobs = self._new_jobs(run.id, ctx.workflow, ctx.startup_error)
+            run.touch()
+            ctx.cancel = threading.Event()
+            ctx.hard_kill = False
+        self._schedule(ctx)
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Kill every step, cancel queued runs, and end the worker threads."""
+        with self._lock:
+            self._stopped = True
+            contexts = list(self._contexts.values())
+            workers = list(self._workers)
+        for ctx in contexts:
+            with self.store.lock:
+                if ctx.run.status == "completed":
+                    continue
+                ctx.hard_kill = True
+                ctx.cancel.set()
+                if ctx.run.status == "queued":
+                    self._finish_unstarted(ctx, "cancelled")
+            self._signal_procs(ctx, signal.SIGKILL)
+        for _ in workers:
+            self._queue.put(None)
+        deadline = time.monotonic() + timeout
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once no run of this runner is queued or in progress."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                runs = [c.run for c in self._contexts.values()]
+            with self.store.lock:
+                if all(r.status == "completed" for r in runs):
+                    return True
+            time.sleep(POLL_SECONDS)
+        return False
+
+    def job_log(self, job_id: int) -> str:
+        """The (masked, capped) log of one job, for debugging."""
+        state = self._jobs.get(job_id)
+        if state is None:
+            return ""
+        with state.lock:
+            return "\n".join(state.log)
+
+    def job_summary(self, job_id: int) -> str:
+        """The concatenated (masked) step summaries of one job."""
+        state = self._jobs.get(job_id)
+        if state is None:
+            return ""
+        with state.lock:
+            return "\n".join(state.summaries)
+
+    # ----------------------------------------------------------------- dispatch
+
+    def _listening_workflows(
+        self, view: WorldRepoView, event_type: str
+    ) -> list[tuple[str, Workflow | None, str | None]]:
+        found: list[tuple[str, Workflow | None, str | None]] = []
+        for path in sorted(view.list_files(WORKFLOWS_DIR)):
+            if not is_workflow_path(path):
+                continue
+            content = view.read_file(path)
+            if content is None:
+                continue
+            try:
+                workflow = parse_workflow(path, content)
+            except WorkflowError as exc:
+                # a broken file that still listens gets a failed run, as on GitHub
+                if _listens_leniently(content, event_type):
+                    found.append((path, None, str(exc)))
+                else:
+                    self.problems.append(f"{view.full_name}: {exc}")
+                continue
+            if workflow.listens_to(EVENT_NAME, event_type):
+                found.append((path, workflow, None))
+        return found
+
+    def _create_run(self, view: WorldRepoView, path: str, workflow: Workflow | None,
+                    error: str | None, event_type: str, client_payload: dict | None,
+                    sender: Any) -> _RunContext:
+        sender_obj = _sender_object(sender)
+        base = self.host.base_url
+        event = {
+            "action": event_type,
+            "branch": view.default_branch,
+            "client_payload": client_payload,
+            "repository": _repository_object(view, base),
+            "sender": sender_obj,
+        }
+        name = workflow.display_name if workflow else path
+        run = RunRecord(
+            id=self.store.new_run_id(),
+            repo=view.full_name,
+            workflow_id=workflow_id_for(view.full_name, path),
+            workflow_path=path,
+            workflow_name=name,
+            display_title=name,
+            event=EVENT_NAME,
+            head_branch=view.default_branch,
+            head_sha=view.head_sha(),
+            run_number=self.store.next_run_number(view.full_name, path),
+            actor=str(sender_obj.get("login") or "tako-emulator"),
+            client_payload=client_payload,
+            event_type=event_type,
+        )
+        if workflow is not None and workflow.run_name:
+            try:
+                title = ex.interpolate(workflow.run_name, self._title_contexts(run, event))
+                run.display_title = title.strip() or name
+            except ex.ExpressionError as exc:
+                error = f"{path}: run-name: {exc}"
+        run.jobs = self._new_jobs(run.id, workflow, error)
+        ctx = _RunContext(run=run, repo=view, workflow=workflow, startup_error=error,
+                          event=event)
+        with self._lock:
+            self._contexts[run.id] = ctx
+        self.store.add(run)
+        return ctx
+
+    def _title_contexts(self, run: RunRecord, event: dict[str, Any]) -> dict[str, Any]:
+        return {"github": self._github_context(run, event, job_id=""), "inputs": {},
+                "vars": {}}
+
+    def _new_jobs(self, run_id: int, workflow: Workflow | None,
+                  error: str | None) -> list[JobRecord]:
+        if workflow is None or error is not None:
+            # the run fails at startup; one job carries the explanation
+            return [JobRecord(id=self.store.new_job_id(), run_id=run_id,
+                              name="Set up workflow")]
+        jobs: list[JobRecord] = []
+        for job_id in job_order(workflow):
+            job = workflow.jobs[job_id]
+            steps = [StepRecord(number=i + 1, name=s.display_name())
+                     for i, s in enumerate(job.steps)]
+            jobs.append(JobRecord(id=self.store.new_job_id(), run_id=run_id,
+                                  name=job.name or job_id, steps=steps))
+        return jobs
+
+    def _schedule(self, ctx: _RunContext) -> None:
+        with self._lock:
+            if self._stopped:
+                with self.store.lock:
+                    self._finish_unstarted(ctx, "cancelled")
+                return
+            while len(self._workers) < self.capacity:
+                worker = threading.Thread(target=self._worker, daemon=True,
+                                          name=f"tako-runner-{len(self._workers) + 1}")
+                self._workers.append(worker)
+                worker.start()
+        self._queue.put(ctx.run.id)
+
+    def _worker(self) -> None:
+        while True:
+            run_id = self._queue.get()
+            if run_id is None:
+                return
+            with self._lock:
+                ctx = self._contexts.get(run_id)
+            if ctx is None:
+                continue
+            with self.store.lock:
+                if ctx.run.status != "queued" or ctx.cancel.is_set():
+                    continue
+                ctx.run.status = "in_progress"
+                ctx.run.run_started_at = utcnow()
+                ctx.run.touch()
+            try:
+                self._execute(ctx)
+            except Exception as exc:  # never let a runner bug kill the worker thread
+                self._crash(ctx, exc)
+
+    def _finish_unstarted(self, ctx: _RunContext, conclusion: str) -> None:
+        """Complete a run that never started (caller holds store.lock)."""
+        now = utcnow()
+        for job in ctx.run.jobs:
+            if job.status != "completed":
+                job.status, job.conclusion, job.completed_at = "completed", conclusion, now
+                for step in job.steps:
+                    if step.status != "completed":
+                        step.status, step.conclusion = "completed", "skipped"
+        ctx.run.status, ctx.run.conclusion = "completed", conclusion
+        ctx.run.touch()
+
+    def _crash(self, ctx: _RunContext, exc: Exception) -> None:
+        with self.store.lock:
+            job = ctx.run.jobs[0] if ctx.run.jobs else None
+            if job is not None:
+                job.annotations.append(AnnotationRecord(
+                    level="failure", message=f"emulator runner error: {exc!r}"))
+            self._finish_unstarted(ctx, "failure")
+
+    # ----------------------------------------------------------------- execution
+
+    def _execute(self, ctx: _RunContext) -> None:
+        ctx.token = self.host.issue_run_token(ctx.run.repo)
+        masks = {v for v in self.host.secrets().values() if v} | {ctx.token}
+        if ctx.workflow is None or ctx.startup_error is not None:
+            self._fail_startup(ctx, masks)
+            return
+        workflow = ctx.workflow
+        records = dict(zip(job_order(workflow), list(ctx.run.jobs), strict=True))
+        results: dict[str, str] = {}
+        needs_ctx: dict[str, Any] = {}
+        for job_id, record in records.items():
+            job = workflow.jobs[job_id]
+            conclusion, outputs = self._job(ctx, job, record, results, needs_ctx, masks)
+            results[job_id] = conclusion
+            needs_ctx[job_id] = {"result": conclusion, "outputs": outputs}
+        with self.store.lock:
+            ctx.run.status = "completed"
+            ctx.run.conclusion = _run_conclusion(ctx, workflow, results)
+            ctx.run.touch()
+
+    def _fail_startup(self, ctx: _RunContext, masks: set[str]) -> None:
+        record = ctx.run.jobs[0]
+        state = self._job_state(record, masks)
+        state.annotate("failure", ctx.startup_error or "invalid workflow",
+                       title="Invalid workflow file", path=ctx.run.workflow_path)
+        with self.store.lock:
+            now = utcnow()
+            record.status, record.conclusion = "completed", "failure"
+            record.started_at = record.completed_at = now
+            ctx.run.status, ctx.run.conclusion = "completed", "failure"
+            ctx.run.touch()
+
+    def _job_state(self, record: JobRecord, masks: set[str]) -> _JobState:
+        state = _JobState(record, self.store, masks)
+        with self._lock:
+            self._jobs[record.id] = state
+        return state
+
+    def _job(self, ctx: _RunContext, job: Job, record: JobRecord, results: dict[str, str],
+             needs_ctx: dict[str, Any], masks: set[str]) -> tuple[str, dict[str, str]]:
+        state = self._job_state(record, masks)
+        ancestors = _ancestors(ctx.workflow, job.id) if ctx.workflow else set()
+        status = ex.Status(
+            failed=any(results[a] in ("failure", "timed_out", "cancelled") for a in ancestors),
+            cancelled=ctx.cancel.is_set(),
+            blocked=any(results[a] != "success" for a in ancestors),
+        )
+        contexts = {"github": self._github_context(ctx.run, ctx.event, job.id),
+                    "needs": {n: needs_ctx[n] for n in job.needs}, "inputs": {}, "vars": {}}
+        try:
+            runs = ex.evaluate_condition(job.if_, contexts, status)
+        except ex.ExpressionError as exc:
+            state.annotate("failure", f"jobs.{job.id}.if: {exc}", path=ctx.run.workflow_path)
+            self._complete_job(record, "failure", skip_steps=True)
+            return "failure", {}
+        if not runs:
+            self._complete_job(record, "cancelled" if ctx.cancel.is_set() else "skipped",
+                               skip_steps=True)
+            return record.conclusion or "skipped", {}
+        with self.store.lock:
+            record.status, record.started_at = "in_progress", utcnow()
+            ctx.run.touch()
+        workdir = Path(tempfile.mkdtemp(prefix=f"tako-run{ctx.run.id}-{job.id}-"))
+        try:
+            conclusion, outputs = self._job_steps(ctx, job, record, state, workdir, needs_ctx)
+        finally:
+            self._end_job_processes(state)
+            shutil.rmtree(workdir, ignore_errors=True)
+        self._complete_job(record, conclusion)
+        return conclusion, outputs
+
+    def _complete_job(self, record: JobRecord, conclusion: str,
+                      skip_steps: bool = False) -> None:
+        with self.store.lock:
+            now = utcnow()
+            for step in record.steps:
+                if step.status != "completed":
+                    step.status, step.conclusion = "completed", "skipped"
+                    if not skip_steps:
+                        step.completed_at = now
+            record.status, record.conclusion, record.completed_at = "completed", conclusion, now
+
+    def _job_steps(self, ctx: _RunContext, job: Job, record: JobRecord, state: _JobState,
+                   workdir: Path, needs_ctx: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        assert ctx.workflow is not None
+        wf = ctx.workflow
+        workspace, temp = workdir / "workspace", workdir / "temp"
+        workspace.mkdir()
+        temp.mkdir()
+        event_path = workdir / "event.json"
+        event_path.write_text(json.dumps(ctx.event), encoding="utf-8")
+        try:
+            ctx.repo.checkout_to(workspace)
+        except Exception as exc:  # a world problem is the run's failure, not a crash
+            state.annotate("failure", f"checkout of {ctx.run.repo} failed: {exc}")
+            return "failure", {}
+        github = self._github_context(ctx.run, ctx.event, job.id)
+        github["workspace"] = str(workspace)
+        job_env: dict[str, str] = {}
+        base = {"github": github, "needs": {n: needs_ctx[n] for n in job.needs},
+                "inputs": {}, "vars": {}, "secrets": self._secrets(ctx), "matrix": {},
+                "strategy": {}, "runner": _runner_context(temp),
+                "job": {"status": "success"}, "steps": {}}
+        try:
+            for scope in (wf.env, job.env):
+                for key, raw in scope.items():
+                    job_env[key] = ex.to_string(
+                        ex.interpolate_value(raw, {**base, "env": dict(job_env)}))
+            timeout = _minutes(_eval_scalar(job.timeout_minutes, base),
+                               DEFAULT_JOB_TIMEOUT_MINUTES)
+        except (ex.ExpressionError, ValueError) as exc:
+            state.annotate("failure", f"jobs.{job.id}: {exc}", path=ctx.run.workflow_path)
+            return "failure", {}
+        deadline = time.monotonic() + timeout * 60
+        run_env = self._run_env(ctx, job, workspace, temp, event_path)
+        steps_ctx: dict[str, Any] = {}
+        failed = timed_out = False
+        for step, step_rec in zip(job.steps, record.steps, strict=True):
+            status = ex.Status(failed=failed, cancelled=ctx.cancel.is_set())
+            base["job"] = {"status": "cancelled" if status.cancelled else
+                           ("failure" if failed else "success")}
+            contexts = {**base, "env": dict(job_env), "steps": steps_ctx}
+            result = self._step(ctx, job, step, step_rec, state, contexts, status, job_env,
+                                run_env, workspace, temp, deadline)
+            failed = failed or result.outcome == "failure"
+            if result.timeout:
+                timed_out = True
+            if result.timeout == "job":
+                state.annotate("failure", f"The job running on the emulator has exceeded "
+                               f"the maximum execution time of {timeout:g} minutes.")
+                break  # like GitHub: a job past its deadline runs nothing more
+        outputs = self._job_outputs(job, state, {**base, "env": dict(job_env),
+                                                 "steps": steps_ctx})
+        if timed_out:
+            return "timed_out", outputs
+        if ctx.cancel.is_set():
+            return "cancelled", outputs
+        return ("failure" if failed else "success"), outputs
+
+    def _job_outputs(self, job: Job, state: _JobState, contexts: dict[str, Any]) -> dict:
+        outputs: dict[str, str] = {}
+        for key, raw in job.outputs.items():
+            try:
+                outputs[key] = ex.to_string(ex.interpolate_value(raw, contexts))
+            except ex.ExpressionError as exc:
+                state.annotate("warning", f"jobs.{job.id}.outputs.{key}: {exc}")
+        return outputs
+
+    def _secrets(self, ctx: _RunContext) -> dict[str, str]:
+        return {**self.host.secrets(), "GITHUB_TOKEN": ctx.token}
+
+    def _github_context(self, run: RunRecord, event: dict[str, Any],
+                        job_id: str) -> dict[str, Any]:
+        base = self.host.base_url
+        owner = run.repo.split("/", 1)[0]
+        return {
+            "event": event, "event_name": EVENT_NAME, "repository": run.repo,
+            "repository_owner": owner, "run_id": str(run.id),
+            "run_number": str(run.run_number), "run_attempt": str(run.run_attempt),
+            "workflow": run.workflow_name,
+            "workflow_ref": f"{run.repo}/{run.workflow_path}@refs/heads/{run.head_branch}",
+            "sha": run.head_sha, "ref": f"refs/heads/{run.head_branch}",
+            "ref_name": run.head_branch, "ref_type": "branch", "head_ref": "", "base_ref": "",
+            "api_url": base, "server_url": base, "graphql_url": f"{base}/graphql",
+            "actor": run.actor, "triggering_actor": run.actor, "job": job_id,
+            "action_path": "", "action": "", "retention_days": "90",
+            "token": "",  # filled per run when steps execute (never in titles)
+        }
+
+    def _run_env(self, ctx: _RunContext, job: Job, workspace: Path, temp: Path,
+                 event_path: Path) -> dict[str, str]:
+        run = ctx.run
+        base = self.host.base_url
+        env = _host_env()
+        env.update({
+            "CI": "true", "GITHUB_ACTIONS": "true",
+            "GITHUB_REPOSITORY": run.repo,
+            "GITHUB_REPOSITORY_OWNER": run.repo.split("/", 1)[0],
+            "GITHUB_RUN_ID": str(run.id), "GITHUB_RUN_NUMBER": str(run.run_number),
+            "GITHUB_RUN_ATTEMPT": str(run.run_attempt),
+            "GITHUB_EVENT_NAME": EVENT_NAME, "GITHUB_EVENT_PATH": str(event_path),
+            "GITHUB_WORKSPACE": str(workspace), "GITHUB_SHA": run.head_sha,
+            "GITHUB_REF": f"refs/heads/{run.head_branch}", "GITHUB_REF_NAME": run.head_branch,
+            "GITHUB_REF_TYPE": "branch", "GITHUB_HEAD_REF": "", "GITHUB_BASE_REF": "",
+            "GITHUB_WORKFLOW": run.workflow_name,
+            "GITHUB_WORKFLOW_REF":
+                f"{run.repo}/{run.workflow_path}@refs/heads/{run.head_branch}",
+            "GITHUB_JOB": job.id, "GITHUB_ACTOR": run.actor,
+            "GITHUB_TRIGGERING_ACTOR": run.actor,
+            "GITHUB_API_URL": base, "GITHUB_SERVER_URL": base,
+            "GITHUB_GRAPHQL_URL": f"{base}/graphql",
+            "GITHUB_TOKEN": ctx.token, "GITHUB_RETENTION_DAYS": "90",
+            "RUNNER_TEMP": str(temp), "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64",
+            "RUNNER_NAME": "tako-emulator", "RUNNER_TOOL_CACHE": str(temp / "_tool"),
+        })
+        return env
+
+    # ----------------------------------------------------------------- steps
+
+    def _step(self, ctx: _RunContext, job: Job, step: Step, rec: StepRecord,
+              state: _JobState, contexts: dict[str, Any], status: ex.Status,
+              job_env: dict[str, str], run_env: dict[str, str], workspace: Path,
+              temp: Path, deadline: float) -> _StepResult:
+        wf_path = ctx.run.workflow_path
+        where = f"jobs.{job.id}.steps[{step.index}]"
+        try:
+            runs = ex.evaluate_condition(step.if_, contexts, status)
+        except ex.ExpressionError as exc:
+            state.annotate("failure", f"{where}.if: {exc}", path=wf_path)
+            self._finish_step(rec, "failure", started=False)
+            return _StepResult("failure")
+        if not runs:
+            self._finish_step(rec, "skipped", started=False)
+            return _StepResult("skipped")
+        with self.store.lock:
+            rec.status, rec.started_at = "in_progress", utcnow()
+            ctx.run.touch()
+        outcome, timed_out, outputs = self._step_body(
+            ctx, job, step, rec, state, contexts, job_env, run_env, workspace, temp,
+            deadline, where)
+        continue_on_error = self._continue_on_error(step, contexts, state, where)
+        conclusion = "success" if outcome == "failure" and continue_on_error else outcome
+        if step.id:
+            contexts["steps"][step.id] = {"outputs": outputs, "outcome": outcome,
+                                          "conclusion": conclusion}
+        self._finish_step(rec, conclusion, started=True)
+        if conclusion != "failure" and timed_out == "step":
+            timed_out = ""  # continue-on-error absorbed the step's timeout
+        return _StepResult(conclusion, timed_out)
+
+    def _continue_on_error(self, step: Step, contexts: dict[str, Any], state: _JobState,
+                           where: str) -> bool:
+        try:
+            return ex.truthy(_eval_scalar(step.continue_on_error, contexts))
+        except ex.ExpressionError as exc:
+            state.annotate("warning", f"{where}.continue-on-error: {exc}")
+            return False
+
+    def _finish_step(self, rec: StepRecord, conclusion: str, *, started: bool) -> None:
+        with self.store.lock:
+            rec.status, rec.conclusion = "completed", conclusion
+            if started:
+                rec.completed_at = utcnow()
+
+    def _step_body(self, ctx: _RunContext, job: Job, step: Step, rec: StepRecord,
+                   state: _JobState, contexts: dict[str, Any], job_env: dict[str, str],
+                   run_env: dict[str, str], workspace: Path, temp: Path, deadline: float,
+                   where: str) -> tuple[str, str, dict[str, str]]:
+        """Run one step; returns (outcome, "" | "step" | "job" timeout, outputs)."""
+        wf_path = ctx.run.workflow_path
+        files = {k: temp / f"_{k}_{step.index}" for k in ("output", "summary", "env", "path")}
+        for f in files.values():
+            f.write_text("", encoding="utf-8")
+        try:
+            if step.name and "${{" in step.name:
+                name = ex.interpolate(step.name, contexts)
+                with self.store.lock:
+                    rec.name = state.mask(name)
+            step_env = dict(job_env)
+            for key, raw in step.env.items():
+                step_env[key] = ex.to_string(
+                    ex.interpolate_value(raw, {**contexts, "env": dict(step_env)}))
+            step_minutes = _minutes(_eval_scalar(step.timeout_minutes, contexts), 0.0)
+            command, extra_env, cwd = self._step_command(ctx, job, step, state, contexts,
+                                                         workspace, temp)
+        except (ex.ExpressionError, ValueError) as exc:
+            state.annotate("failure", f"{where}: {exc}", path=wf_path)
+            return "failure", "", {}
+        if command is None:
+            return "success", "", {}
+        env = {**run_env, **step_env, **extra_env,
+               "GITHUB_OUTPUT": str(files["output"]),
+               "GITHUB_STEP_SUMMARY": str(files["summary"]),
+               "GITHUB_ENV": str(files["env"]), "GITHUB_PATH": str(files["path"]),
+               "GITHUB_ACTION": step.id or f"__run_{step.index}"}
+        step_deadline = deadline
+        if step_minutes > 0:
+            step_deadline = min(deadline, time.monotonic() + step_minutes * 60)
+        code, reason = self._run_process(ctx, state, command, env, cwd, step_deadline)
+        outputs = self._collect_files(state, files, job_env, run_env, where)
+        if reason == "cancelled":
+            state.annotate("failure", "The operation was canceled.")
+            return "cancelled", "", outputs or {}
+        if reason == "timeout":
+            if time.monotonic() >= deadline:
+                return "failure", "job", outputs or {}
+            state.annotate("failure", f"The action '{rec.name}' has timed out after "
+                           f"{step_minutes:g} minutes.")
+            return "failure", "step", outputs or {}
+        if code != 0:
+            state.annotate("failure", f"Process completed with exit code {code}.")
+            return "failure", "", outputs or {}
+        if outputs is None:
+            return "failure", "", {}
+        return "success", "", outputs
+
+    def _step_command(self, ctx: _RunContext, job: Job, step: Step, state: _JobState,
+                      contexts: dict[str, Any], workspace: Path,
+                      temp: Path) -> tuple[list[str] | None, dict[str, str], Path]:
+        """What to execute for a step (None: a no-op ``uses:``), extra env, cwd."""
+        wf = ctx.workflow
+        assert wf is not None
+        defaults = {**wf.defaults_run, **job.defaults_run}
+        workdir = step.working_directory or defaults.get("working-directory")
+        cwd = workspace
+        if workdir:
+            cwd = (workspace / ex.interpolate(str(workdir), contexts)).resolve()
+            if not cwd.is_dir():
+                raise ValueError(f"working-directory {workdir!r} does not exist")
+        if step.run is not None:
+            contexts["github"] = {**contexts["github"], "token": ctx.token}
+            script = ex.interpolate(step.run, contexts)
+            shell = step.shell or defaults.get("shell") or "bash"
+            return _shell_command(str(shell), script, temp, step.index), {}, cwd
+        uses = step.uses or ""
+        action_path = self._tako_action_path(uses, workspace)
+        if action_path is None:
+            state.write_log(f"uses: {uses} — not run by the emulator (treated as a no-op)")
+            return None, {}, cwd
+        contexts["github"] = {**contexts["github"], "token": ctx.token,
+                              "action_path": str(action_path)}
+        extra = self._action_inputs(step, state, contexts)
+        extra["GITHUB_ACTION_PATH"] = str(action_path)
+        extra["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(_PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        return list(self.action_command), extra, cwd
+
+    def _tako_action_path(self, uses: str, workspace: Path) -> Path | None:
+        if _TAKO_USES.match(uses):
+            return _PACKAGE_ROOT
+        if uses == "." or uses.startswith("./"):
+            local = (workspace / uses).resolve()
+            for name in ("action.yml", "action.yaml"):
+                meta = local / name
+                if meta.is_file() and ENTRY_MODULE in meta.read_text(errors="replace"):
+                    return local
+        return None
+
+    def _action_inputs(self, step: Step, state: _JobState,
+                       contexts: dict[str, Any]) -> dict[str, str]:
+        values = dict(INPUT_DEFAULTS)
+        unknown = [k for k in step.with_ if k not in INPUT_DEFAULTS]
+        if unknown:
+            state.annotate("warning", f"Unexpected input(s) {', '.join(map(repr, unknown))}, "
+                           f"valid inputs are {', '.join(INPUT_DEFAULTS)}")
+        for key, raw in step.with_.items():
+            values[key] = ex.to_string(ex.interpolate_value(raw, contexts))
+        # the same fallbacks action.yml writes as `inputs.x || github.y`
+        github = contexts["github"]
+        values["org"] = values.get("org") or github["repository_owner"]
+        values["api_url"] = values.get("api_url") or github["api_url"]
+        return {env_name(k): v for k, v in values.items()}
+
+    def _collect_files(self, state: _JobState, files: dict[str, Path],
+                       job_env: dict[str, str], run_env: dict[str, str],
+                       where: str) -> dict[str, str] | None:
+        """Apply GITHUB_ENV / GITHUB_PATH, keep the summary, return the step outputs."""
+        outputs: dict[str, str] | None
+        try:
+            outputs = parse_file_commands(_read(files["output"]), "GITHUB_OUTPUT")
+            job_env.update(parse_file_commands(_read(files["env"]), "GITHUB_ENV"))
+        except ValueError as exc:
+            state.annotate("failure", f"{where}: unable to process file command: {exc}")
+            outputs = None
+        added = [p for p in _read(files["path"]).splitlines() if p.strip()]
+        if added:
+            run_env["PATH"] = os.pathsep.join([*reversed(added), run_env.get("PATH", "")])
+        summary_file = files["summary"]
+        if summary_file.exists():
+            if summary_file.stat().st_size > SUMMARY_LIMIT_BYTES:
+                state.annotate("failure", f"{where}: step summary is larger than 1 MiB; "
+                               "it was not uploaded")
+            else:
+                summary = state.mask(_read(summary_file))
+                if summary.strip():
+                    with state.lock:
+                        state.summaries.append(summary)
+        return outputs
+
+    # ----------------------------------------------------------------- processes
+
+    def _run_process(self, ctx: _RunContext, state: _JobState, argv: list[str],
+                     env: dict[str, str], cwd: Path, deadline: float) -> tuple[int, str]:
+        """Run a step process in its own session; returns (exit code, reason) where
+        reason is "" (exited), "timeout" or "cancelled"."""
+        if ctx.hard_kill:  # the emulator is stopping: start nothing new
+            return -1, "cancelled"
+        try:
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        except OSError as exc:
+            state.annotate("failure", f"cannot start {argv[0]}: {exc.strerror}")
+            return 127, ""
+        state.pgids.add(proc.pid)
+        with self._lock:
+            ctx.procs.add(proc)
+        if ctx.cancel.is_set():  # cancelled between the check and the start
+            _killpg(proc.pid, signal.SIGKILL if ctx.hard_kill else signal.SIGINT)
+        reader = threading.Thread(target=_pump, args=(proc, state), daemon=True)
+        reader.start()
+        state.readers.append(reader)
+        reason = ""
+        try:
+            reason = self._supervise(ctx, proc, deadline)
+        finally:
+            with self._lock:
+                ctx.procs.discard(proc)
+        if reason:
+            _killpg(proc.pid, signal.SIGKILL)  # leftovers of a killed step go too
+        reader.join(0.5)
+        return proc.returncode, reason
+
+    def _supervise(self, ctx: _RunContext, proc: subprocess.Popen[bytes],
+                   deadline: float) -> str:
+        reason = ""
+        kill_at: float | None = None
+        while proc.poll() is None:
+            now = time.monotonic()
+            if not reason and ctx.cancel.is_set():
+                reason = "cancelled"
+            elif not reason and now >= deadline:
+                reason = "timeout"
+            if reason and kill_at is None:
+                # like the Actions runner: SIGINT first, so the step can clean up
+                # (the tako action cancels its children), then SIGKILL
+                _killpg(proc.pid, signal.SIGKILL if ctx.hard_kill else signal.SIGINT)
+                kill_at = now + (0 if ctx.hard_kill else self.kill_grace)
+            if kill_at is not None and (now >= kill_at or ctx.hard_kill):
+                _killpg(proc.pid, signal.SIGKILL)
+            if reason:
+                time.sleep(POLL_SECONDS)
+            else:  # wakes at once on cancel
+                ctx.cancel.wait(min(POLL_SECONDS, max(0.001, deadline - now)))
+        return reason
+
+    def _signal_procs(self, ctx: _RunContext, sig: int) -> None:
+        with self._lock:
+            procs = list(ctx.procs)
+        for proc in procs:
+            _killpg(proc.pid, sig)
+
+    def _end_job_processes(self, state: _JobState) -> None:
+        """At job end, like the Actions runner, kill what the steps left running."""
+        for pgid in state.pgids:
+            _killpg(pgid, signal.SIGKILL)
+        for reader in state.readers:
+            reader.join(1.0)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _pump(proc: subprocess.Popen[bytes], state: _JobState) -> None:
+    assert proc.stdout is not None
+    with proc.stdout:
+        for raw in iter(proc.stdout.readline, b""):
+            state.handle_output_line(raw.decode("utf-8", errors="replace"))
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:  # a step may delete its summary file on purpose
+        return ""
+
+
+def _shell_command(shell: str, script: str, temp: Path, index: int) -> list[str]:
+    """GitHub's shell templates (bash/sh/python or a custom ``cmd {0}``)."""
+    suffix = ".py" if shell == "python" else ".sh"
+    script_path = temp / f"_step_{index}{suffix}"
+    script_path.write_text(script, encoding="utf-8")
+    if shell == "bash":
+        return ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_path)]
+    if shell == "sh":
+        return ["sh", "-e", str(script_path)]
+    if shell == "python":
+        return [sys.executable, str(script_path)]
+    if "{0}" not in shell:
+        raise ValueError(f"unsupported shell {shell!r} (use bash, sh, python or 'cmd {{0}}')")
+    return [part.replace("{0}", str(script_path)) for part in shlex.split(shell)]
+
+
+def _eval_scalar(value: Any, contexts: Mapping[str, Any]) -> Any:
+    """A YAML scalar that may be a ``${{ }}`` expression (timeout-minutes etc.)."""
+    if isinstance(value, str) and "${{" in value:
+        text = value.strip()
+        if text.startswith("${{") and text.endswith("}}") and text.count("${{") == 1:
+            return ex.evaluate(text[3:-2].strip(), contexts)
+        return ex.interpolate(text, contexts)
+    return value
+
+
+def _ancestors(workflow: Workflow, job_id: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(workflow.jobs[job_id].needs)
+    while todo:
+        need = todo.pop()
+        if need not in seen:
+            seen.add(need)
+            todo.extend(workflow.jobs[need].needs)
+    return seen
+
+
+def _run_conclusion(ctx: _RunContext, workflow: Workflow, results: dict[str, str]) -> str:
+    if ctx.cancel.is_set():
+        return "cancelled"
+    if "timed_out" in results.values():
+        return "timed_out"
+    for job_id, conclusion in results.items():
+        allowed = str(workflow.jobs[job_id].continue_on_error).lower() == "true"
+        if conclusion == "failure" and not allowed:
+            return "failure"
+    return "success"
+
+
+def _runner_context(temp: Path) -> dict[str, str]:
+    return {"os": "Linux", "arch": "X64", "name": "tako-emulator", "temp": str(temp),
+            "tool_cache": str(temp / "_tool"), "environment": "self-hosted"}
+
+
+def _sender_object(sender: Any) -> dict[str, Any]:
+    if isinstance(sender, dict):
+        return dict(sender)
+    login = str(sender) if sender else "tako-emulator"
+    return {"login": login, "type": "User"}
+
+
+def _repository_object(view: WorldRepoView, base: str) -> dict[str, Any]:
+    owner, _, name = view.full_name.partition("/")
+    return {
+        "name": name, "full_name": view.full_name, "private": False,
+        "owner": {"login": owner}, "default_branch": view.default_branch,
+        "html_url": f"{base}/{view.full_name}", "url": f"{base}/repos/{view.full_name}",
+    }
+
+
+def _listens_leniently(content: bytes, event_type: str) -> bool:
+    """For a file the model rejected: does its ``on:`` still ask for this dispatch?"""
+    try:
+        doc = yaml.safe_load(content)
+    except yaml.YAMLError:
+        return False
+    if not isinstance(doc, dict):
+        return False
+    on = doc.get("on", doc.get(True))
+    probe = Workflow(path="", name=None, run_name=None, on={})
+    if isinstance(on, str):
+        probe.on = {on: None}
+    elif isinstance(on, list):
+        probe.on = {str(e): None for e in on}
+    elif isinstance(on, dict):
+        probe.on = {str(k): v for k, v in on.items()}
+    return probe.listens_to(EVENT_NAME, event_type)
