@@ -1,0 +1,143 @@
+"""Credentials: a token, or a GitHub App (app id + private key + installation).
+
+Secrets live only inside ``Credentials`` (excluded from its repr) and PyGithub's
+``Auth`` objects; nothing here logs or formats them into messages.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import github
+from github import Auth, GithubException
+
+from tako_gha.forge.base import AuthError, ForgeError, NotFoundError
+
+TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
+APP_ID_VAR = "TAKO_APP_ID"
+APP_KEY_VAR = "TAKO_APP_PRIVATE_KEY"
+APP_INSTALLATION_VAR = "TAKO_APP_INSTALLATION_ID"
+NO_CREDENTIALS_HINT = (
+    "set GITHUB_TOKEN or GH_TOKEN to a token with Contents: write on the target repositories, "
+    f"or {APP_ID_VAR}, {APP_KEY_VAR} and {APP_INSTALLATION_VAR} for a GitHub App"
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How to authenticate. ``repr`` never shows a secret."""
+
+    token: str | None = field(default=None, repr=False)
+    app_id: str | None = None
+    private_key: str | None = field(default=None, repr=False)
+    installation_id: int | None = None
+    source: str = ""  # where they came from, e.g. "GITHUB_TOKEN" (safe to show)
+
+    @property
+    def is_app(self) -> bool:
+        return self.app_id is not None
+
+    def describe(self) -> str:
+        if self.is_app:
+            return f"GitHub App {self.app_id}"
+        return f"token from {self.source or 'input'}"
+
+
+def _read_private_key(value: str) -> str:
+    """Accept the PEM itself (also with literal ``\\n``s, as CI variables often hold
+    it) or a path to a PEM file."""
+    text = value.strip()
+    if "-----BEGIN" in text:
+        return text.replace("\\n", "\n")
+    path = Path(text).expanduser()
+    try:
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    raise AuthError(
+        f"{APP_KEY_VAR} is neither a PEM private key nor a readable key file",
+        hint="set it to the app's private key (-----BEGIN ... KEY-----) or a path to the .pem file",
+    )
+
+
+def credentials_from_env(env: Mapping[str, str] | None = None,
+                         token: str | None = None) -> Credentials | None:
+    """An explicit ``token`` first, then GITHUB_TOKEN / GH_TOKEN, then the App
+    variables. None when nothing is set."""
+    env = os.environ if env is None else env
+    if token:
+        return Credentials(token=token.strip(), source="input")
+    for name in TOKEN_VARS:
+        value = env.get(name, "").strip()
+        if value:
+            return Credentials(token=value, source=name)
+    app_id = env.get(APP_ID_VAR, "").strip()
+    key = env.get(APP_KEY_VAR, "").strip()
+    if app_id or key:
+        if not (app_id and key):
+            missing = APP_KEY_VAR if app_id else APP_ID_VAR
+            raise AuthError(f"GitHub App credentials are incomplete: {missing} is not set",
+                            hint=NO_CREDENTIALS_HINT)
+        raw_installation = env.get(APP_INSTALLATION_VAR, "").strip()
+        installation: int | None = None
+        if raw_installation:
+            if not raw_installation.isdigit():
+                raise AuthError(f"{APP_INSTALLATION_VAR} must be a number",
+                                hint="copy the id from the app's installation settings URL")
+            installation = int(raw_installation)
+        return Credentials(app_id=app_id, private_key=_read_private_key(key),
+                           installation_id=installation, source="app")
+    return None
+
+
+def token_auth(token: str) -> Auth.Auth:
+    return Auth.Token(token)
+
+
+def find_installation(app_auth: Auth.AppAuth, owner: str, *, base_url: str,
+                      user_agent: str, timeout: int) -> int:
+    """The installation id of the App on ``owner`` (an organization or a user)."""
+    integration = github.GithubIntegration(auth=app_auth, base_url=base_url, retry=None,
+                                           user_agent=user_agent, timeout=timeout)
+    try:
+        try:
+            return int(integration.get_org_installation(owner).id)
+        except GithubException as exc:
+            if exc.status != 404:
+                raise
+            return int(integration.get_user_installation(owner).id)
+    except GithubException as exc:
+        if exc.status == 404:
+            raise NotFoundError(
+                f"the GitHub App is not installed on {owner}",
+                hint=f"install the app on {owner} or set {APP_INSTALLATION_VAR}",
+                status=404) from None
+        if exc.status == 401:
+            raise AuthError(
+                "GitHub rejected the App's JWT (401)",
+                hint=f"check {APP_ID_VAR} and that {APP_KEY_VAR} is this app's current key",
+                status=401) from None
+        raise ForgeError(f"could not find the GitHub App installation on {owner}: "
+                         f"HTTP {exc.status}", status=exc.status) from None
+    finally:
+        integration.close()
+
+
+def app_installation_auth(creds: Credentials, owner: str | None, *, base_url: str,
+                          user_agent: str, timeout: int) -> Auth.Auth:
+    """An installation auth that PyGithub refreshes before the token expires."""
+    assert creds.app_id is not None and creds.private_key is not None
+    app_auth = Auth.AppAuth(creds.app_id, creds.private_key)
+    installation = creds.installation_id
+    if installation is None:
+        if owner is None:
+            raise AuthError(
+                "the GitHub App installation is unknown",
+                hint=f"set {APP_INSTALLATION_VAR}, or pass --org so it can be looked up")
+        installation = find_installation(app_auth, owner, base_url=base_url,
+                                         user_agent=user_agent, timeout=timeout)
+    return Auth.AppInstallationAuth(app_auth, installation)

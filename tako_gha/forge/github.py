@@ -1,0 +1,480 @@
+"""``GitHubForge``: the ``Forge`` protocol on GitHub's REST and GraphQL APIs.
+
+PyGithub provides the client (auth incl. GitHub App token refresh, base URL for
+github.com and GHES alike, User-Agent); requests go through its requester, wrapped
+by ``forge.transport`` for retries, rate limits and the ledger. The requester is
+used directly rather than PyGithub's object layer because runs need ETag-conditional
+requests (``PaginatedList`` cannot send ``If-None-Match``) and GraphQL needs partial
+data (``graphql_query`` raises on any ``errors`` entry).
+
+Not thread-safe (neither is PyGithub): one ``GitHubForge`` per thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlparse
+
+import github
+from github import Auth
+
+from tako_gha import __version__
+from tako_gha.forge import auth as auth_mod
+from tako_gha.forge.base import (
+    AmbiguousDispatchError,
+    Annotation,
+    AuthError,
+    CallKind,
+    CostLedger,
+    Discovery,
+    ForgeError,
+    NotFoundError,
+    RateLimitError,
+    RepoSelection,
+    RunInfo,
+    RunListing,
+    ValidationError,
+)
+from tako_gha.forge.cache import BlobCache
+from tako_gha.forge.discovery import Discoverer
+from tako_gha.forge.transport import (
+    Response,
+    RetryPolicy,
+    Transport,
+    TransportAmbiguous,
+    WaitEvent,
+)
+
+log = logging.getLogger("tako_gha.forge")
+
+DEFAULT_API_URL = "https://api.github.com"
+USER_AGENT = f"tako-gha/{__version__}"
+MAX_EVENT_TYPE = 100
+MAX_PAYLOAD_KEYS = 10
+MAX_PAYLOAD_BYTES = 64 * 1024
+ETAG_ENTRIES = 4096
+DISPATCH_HINT = ("use a token with Contents: write on the target repositories (fine-grained "
+                 "PAT or GitHub App) or the repo scope (classic PAT)")
+
+
+def _parse_time(value: Any) -> datetime:
+    text = str(value)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def run_from_json(data: Any, repo: str) -> RunInfo:
+    """A ``RunInfo`` from GitHub's workflow-run JSON; ForgeError on a malformed one."""
+    try:
+        return RunInfo(
+            id=int(data["id"]),
+            repo=str((data.get("repository") or {}).get("full_name") or repo),
+            workflow_path=str(data.get("path") or ""),
+            display_title=str(data.get("display_title") or data.get("name") or ""),
+            name=data.get("name"),
+            event=str(data.get("event") or ""),
+            status=data.get("status"),
+            conclusion=data.get("conclusion"),
+            created_at=_parse_time(data["created_at"]),
+            html_url=str(data.get("html_url") or ""),
+            head_branch=data.get("head_branch"),
+            run_attempt=int(data.get("run_attempt") or 1),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ForgeError(f"unexpected workflow run data from GitHub for {repo}: {exc!r}",
+                         hint="is --api-url a GitHub API endpoint?") from None
+
+
+def _workflow_file(workflow: str) -> str:
+    """``rebuild.yml`` from ``rebuild.yml`` or ``.github/workflows/rebuild.yml``."""
+    return workflow.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _in_actions_with_workflow_token(token: str | None) -> bool:
+    """Heuristic: inside GitHub Actions with the job's own ``GITHUB_TOKEN``.
+
+    Installation tokens (which a workflow token is) start with ``ghs_``, and the
+    workflow passes it as ``GITHUB_TOKEN``. Equality alone would also flag a PAT the
+    action exported under that name, so both must hold; an App token minted in the
+    workflow may match too, which only adds a note to an error it already has.
+    """
+    if os.environ.get("GITHUB_ACTIONS") != "true" or not token:
+        return False
+    return token.startswith("ghs_") and token == os.environ.get("GITHUB_TOKEN")
+
+
+def workflow_token_note(repo: str | None = None) -> str:
+    own = os.environ.get("GITHUB_REPOSITORY", "its own repository")
+    target = f" such as {repo}" if repo else ""
+    return (f"a workflow's GITHUB_TOKEN only reaches {own}, not other repositories{target}: "
+            "pass a PAT or GitHub App installation token with Contents: write as the token")
+
+
+class GitHubForge:
+    """The GitHub implementation of ``tako_gha.forge.base.Forge``."""
+
+    def __init__(
+        self,
+        api_url: str | None = None,
+        *,
+        token: str | None = None,
+        credentials: auth_mod.Credentials | None = None,
+        cache_dir: Path | str | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: int = 15,
+        write_interval: float = 1.0,
+        on_wait: Callable[[WaitEvent], None] | None = None,
+        prefer_rest: bool = False,
+        etag_entries: int = ETAG_ENTRIES,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        url = (api_url or DEFAULT_API_URL).strip().rstrip("/")
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ForgeError(f"API URL {url!r} is not an http(s) URL",
+                             hint="pass --api-url like https://api.github.com or "
+                                  "https://ghe.example.com/api/v3")
+        if credentials is None and token:
+            credentials = auth_mod.Credentials(token=token, source="input")
+        self.api_url = url
+        self.ledger = CostLedger()
+        self.prefer_rest = prefer_rest
+        self.used_rest = False
+        self._host = parsed.netloc
+        self._credentials = credentials
+        self._timeout = timeout
+        self._write_interval = write_interval
+        self._github: github.Github | None = None
+        self._etags: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+        self._etag_entries = etag_entries
+        self._permissions: dict[str, bool | None] = {}  # repo (lower) -> can push
+        self._orgs_ok: set[str] = set()
+        self._cache = BlobCache(cache_dir)
+        self.transport = Transport(self._send, self.ledger, policy=policy, sleep=sleep,
+                                   clock=clock, on_wait=on_wait)
+
+    def __repr__(self) -> str:
+        who = self._credentials.describe() if self._credentials else "no credentials"
+        return f"GitHubForge(api_url={self.api_url!r}, auth={who!r})"
+
+    # ------------------------------------------------------------ client
+    def _client(self, owner: str | None = None) -> github.Github:
+        """The PyGithub client, built on first use (an App needs the owner first)."""
+        if self._github is None:
+            auth: Auth.Auth | None = None
+            creds = self._credentials
+            if creds is not None and creds.is_app:
+                self.ledger.record(CallKind.OTHER)  # the installation look-up / token
+                auth = auth_mod.app_installation_auth(
+                    creds, owner, base_url=self.api_url, user_agent=USER_AGENT,
+                    timeout=self._timeout)
+            elif creds is not None and creds.token:
+                auth = auth_mod.token_auth(creds.token)
+            self._github = github.Github(
+                auth=auth, base_url=self.api_url, timeout=self._timeout,
+                user_agent=USER_AGENT, per_page=100, retry=None, lazy=True,
+                seconds_between_requests=0.0, seconds_between_writes=self._write_interval)
+        return self._github
+
+    def _send(self, verb: str, url: str, params: dict[str, Any] | None,
+              headers: dict[str, str], body: Any) -> tuple[int, dict, str]:
+        return self._client().requester.requestJson(verb, url, params, headers, body)
+
+    @property
+    def graphql_url(self) -> str:
+        return self._client().requester.graphql_url
+
+    def close(self) -> None:
+        if self._github is not None:
+            self._github.close()
+            self._github = None
+
+    def __enter__(self) -> GitHubForge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def set_deadline(self, when: datetime | None) -> None:
+        """Rate-limit waits that would end after ``when`` raise RateLimitError instead."""
+        self.transport.deadline = when.timestamp() if when is not None else None
+
+    @property
+    def has_credentials(self) -> bool:
+        return self._credentials is not None
+
+    def _token(self) -> str | None:
+        return self._credentials.token if self._credentials is not None else None
+
+    def _request(self, kind: CallKind, verb: str, url: str, *, owner: str | None = None,
+                 safe: bool = True, **kw: Any) -> Response:
+        self._client(owner)
+        return self.transport.request(kind, verb, url, safe=safe, **kw)
+
+    # ------------------------------------------------------------ errors
+    def _error(self, resp: Response, what: str, repo: str | None = None) -> ForgeError:
+        msg = resp.message or f"HTTP {resp.status}"
+        if resp.status == 401:
+            return AuthError("GitHub rejected the token (401 Bad credentials)",
+                             hint="set GITHUB_TOKEN or GH_TOKEN to a valid, unexpired token",
+                             status=401)
+        if resp.status == 403:
+            hint = (workflow_token_note(repo) if _in_actions_with_workflow_token(self._token())
+                    else DISPATCH_HINT)
+            return AuthError(f"the token may not {what} ({msg})", hint=hint, status=403)
+        if resp.status == 404:
+            hint = (workflow_token_note(repo) if _in_actions_with_workflow_token(self._token())
+                    else "check the name, and that the token can read it (GitHub answers 404 "
+                         "for private repositories it cannot see)")
+            return NotFoundError(f"cannot {what}: not found, or not visible to this token",
+                                 hint=hint, status=404)
+        if resp.status == 422:
+            return ValidationError(f"GitHub refused to {what}: {msg}", status=422,
+                                   hint="see GitHub's message for the invalid field")
+        return ForgeError(f"could not {what}: HTTP {resp.status} {msg}", status=resp.status)
+
+    # ------------------------------------------------------------ discovery
+    def discover(self, selection: RepoSelection) -> Discovery:
+        self._client(selection.org)
+        discoverer = Discoverer(self.transport, self.graphql_url, self._cache,
+                                host=self._host, prefer_rest=self.prefer_rest,
+                                permissions=self._permissions)
+        result = discoverer.discover(selection)
+        self.used_rest = discoverer.used_rest
+        self._orgs_ok.add(selection.org.lower())
+        return result
+
+    # ------------------------------------------------------------ preflight
+    def preflight(self, org: str, targets: Sequence[str], *, dispatch: bool) -> None:
+        if self._credentials is None:
+            raise AuthError("no GitHub credentials are set", hint=auth_mod.NO_CREDENTIALS_HINT)
+        self._preflight_org(org)
+        unreadable: list[str] = []
+        read_only: list[str] = []
+        for target in dict.fromkeys(targets):
+            can_push = self._target_permission(target, unreadable)
+            if dispatch and can_push is False:
+                read_only.append(target)
+        if unreadable:
+            more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+            hint = (workflow_token_note(unreadable[0])
+                    if _in_actions_with_workflow_token(self._token())
+                    else f"check the name, and give the token read access to {unreadable[0]}")
+            raise NotFoundError(f"the token cannot read {unreadable[0]}{more}", hint=hint,
+                                status=404)
+        if dispatch:
+            self._preflight_scopes()
+        if read_only:
+            more = f" (and {len(read_only) - 1} more)" if len(read_only) > 1 else ""
+            hint = (workflow_token_note(read_only[0])
+                    if _in_actions_with_workflow_token(self._token()) else
+                    f"use a token with Contents: write on {read_only[0]} (fine-grained PAT "
+                    "or GitHub App) or the repo scope (classic PAT)")
+            raise AuthError(f"the token can read {read_only[0]}{more} but cannot dispatch "
+                            "to it", hint=hint, status=403)
+
+    def _preflight_org(self, org: str) -> None:
+        if org.lower() in self._orgs_ok:
+            return
+        resp = self._request(CallKind.OTHER, "GET", f"/orgs/{quote(org)}/repos", owner=org,
+                             params={"per_page": 1})
+        if resp.status == 404:  # maybe a user account rather than an organization
+            resp = self._request(CallKind.OTHER, "GET", f"/users/{quote(org)}/repos",
+                                 owner=org, params={"per_page": 1})
+        if resp.status == 401:
+            raise self._error(resp, "list repositories")
+        if resp.status in (403, 404):
+            hint = (workflow_token_note() if _in_actions_with_workflow_token(self._token())
+                    else f"check --org, and use a token that can read {org}'s repositories "
+                         f"(a fine-grained PAT or GitHub App installed on {org})")
+            raise (NotFoundError if resp.status == 404 else AuthError)(
+                f"the token cannot list the repositories of {org}", hint=hint,
+                status=resp.status)
+        if resp.status >= 300:
+            raise self._error(resp, f"list the repositories of {org}")
+        self._orgs_ok.add(org.lower())
+
+    def _target_permission(self, target: str, unreadable: list[str]) -> bool | None:
+        key = target.lower()
+        if key in self._permissions and self._permissions[key] is not None:
+            return self._permissions[key]
+        resp = self._request(CallKind.OTHER, "GET", f"/repos/{target}",
+                             owner=target.split("/", 1)[0])
+        if resp.status in (403, 404):
+            unreadable.append(target)
+            return None
+        if resp.status >= 300:
+            raise self._error(resp, f"read {target}", target)
+        data = resp.json()
+        perms = data.get("permissions") if isinstance(data, dict) else None
+        can_push: bool | None = None
+        if isinstance(perms, dict) and perms:
+            can_push = bool(perms.get("push") or perms.get("admin") or perms.get("maintain"))
+        self._permissions[key] = can_push
+        return can_push
+
+    def _preflight_scopes(self) -> None:
+        """A classic PAT announces its scopes; dispatch needs ``repo`` (or
+        ``public_repo`` for public targets, which cannot be told apart here cheaply,
+        so only a token with neither is refused)."""
+        scopes_header = self.transport.last_scopes
+        if scopes_header is None or self._credentials is None or self._credentials.is_app:
+            return
+        scopes = {s.strip() for s in scopes_header.split(",") if s.strip()}
+        if not scopes:  # fine-grained PATs and installation tokens send an empty header
+            return
+        if not scopes & {"repo", "public_repo"}:
+            raise AuthError("the classic token lacks the repo scope needed to dispatch",
+                            hint="add the repo scope to the token, or use a fine-grained "
+                                 "PAT with Contents: write", status=403)
+
+    # ------------------------------------------------------------ dispatch
+    def dispatch(self, repo: str, event_type: str, client_payload: dict[str, Any]) -> None:
+        self._check_dispatch(repo, event_type, client_payload)
+        body = {"event_type": event_type, "client_payload": client_payload}
+        try:
+            resp = self._request(CallKind.DISPATCH, "POST", f"/repos/{repo}/dispatches",
+                                 owner=repo.split("/", 1)[0], body=body, safe=False)
+        except TransportAmbiguous as exc:
+            raise AmbiguousDispatchError(
+                f"the dispatch to {repo} may or may not have been delivered ({exc})",
+                hint="look for its run before sending it again") from None
+        if resp.status >= 500:
+            raise AmbiguousDispatchError(
+                f"GitHub answered HTTP {resp.status} to the dispatch to {repo}; it may or may "
+                "not have been delivered", hint="look for its run before sending it again",
+                status=resp.status)
+        if resp.status >= 300:
+            raise self._error(resp, f"dispatch {event_type} to {repo}", repo)
+
+    @staticmethod
+    def _check_dispatch(repo: str, event_type: str, payload: dict[str, Any]) -> None:
+        """GitHub's documented limits, checked before sending (a 422 says less)."""
+        if not event_type or len(event_type) > MAX_EVENT_TYPE:
+            raise ValidationError(
+                f"event type for {repo} must be 1-{MAX_EVENT_TYPE} characters "
+                f"(got {len(event_type)})", hint="shorten the event type")
+        if len(payload) > MAX_PAYLOAD_KEYS:
+            raise ValidationError(
+                f"client_payload for {repo} has {len(payload)} top-level keys; GitHub allows "
+                f"{MAX_PAYLOAD_KEYS}", hint="nest the values under fewer keys")
+        size = len(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
+        if size >= MAX_PAYLOAD_BYTES:
+            raise ValidationError(
+                f"client_payload for {repo} is {size} bytes; GitHub requires less than "
+                f"{MAX_PAYLOAD_BYTES}", hint="send less payload (e.g. a URL to the data)")
+
+    # ------------------------------------------------------------ runs
+    def _conditional_get(self, kind: CallKind, url: str, params: dict[str, Any],
+                         owner: str) -> tuple[Response, Any, bool]:
+        """GET with If-None-Match from the last answer for the same URL+query.
+
+        Returns (response, parsed JSON or the cached value, not_modified)."""
+        key = url + "?" + "&".join(f"{k}={params[k]}" for k in sorted(params))
+        cached = self._etags.get(key)
+        headers = {"If-None-Match": cached[0]} if cached else {}
+        resp = self._request(kind, "GET", url, owner=owner, params=params, headers=headers)
+        if resp.status == 304 and cached is not None:
+            self._etags.move_to_end(key)
+            return resp, cached[1], True
+        data = resp.json() if resp.status < 300 else None
+        etag = resp.headers.get("etag")
+        if resp.status == 200 and etag:
+            self._etags[key] = (etag, data)
+            self._etags.move_to_end(key)
+            while len(self._etags) > self._etag_entries:
+                self._etags.popitem(last=False)
+        return resp, data, False
+
+    def list_runs(self, repo: str, *, event: str | None = "repository_dispatch",
+                  created_after: datetime | None = None,
+                  workflow: str | None = None) -> RunListing:
+        url = (f"/repos/{repo}/actions/workflows/{quote(_workflow_file(workflow))}/runs"
+               if workflow else f"/repos/{repo}/actions/runs")
+        params: dict[str, Any] = {"per_page": 100}
+        if event:
+            params["event"] = event
+        if created_after is not None:
+            stamp = created_after.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            params["created"] = ">=" + stamp
+        resp, data, not_modified = self._conditional_get(CallKind.POLL, url, params,
+                                                         repo.split("/", 1)[0])
+        if resp.status >= 300 and not not_modified:
+            if resp.status == 404 and workflow:
+                raise NotFoundError(f"workflow {workflow} not found in {repo}", status=404,
+                                    hint="check the subscription's workflow file name")
+            raise self._error(resp, f"list the workflow runs of {repo}", repo)
+        if not isinstance(data, dict) or not isinstance(data.get("workflow_runs"), list):
+            raise ForgeError(f"unexpected workflow runs data from GitHub for {repo}",
+                             hint="is --api-url a GitHub API endpoint?")
+        runs = [run_from_json(r, repo) for r in data["workflow_runs"]]
+        runs.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        return RunListing(runs=runs, not_modified=not_modified)
+
+    def get_run(self, repo: str, run_id: int) -> RunInfo:
+        resp, data, not_modified = self._conditional_get(
+            CallKind.POLL, f"/repos/{repo}/actions/runs/{int(run_id)}", {},
+            repo.split("/", 1)[0])
+        if resp.status >= 300 and not not_modified:
+            raise self._error(resp, f"read run {run_id} of {repo}", repo)
+        return run_from_json(data, repo)
+
+    def cancel_run(self, repo: str, run_id: int) -> bool:
+        # Safe to retry: cancelling twice is harmless (the second answers 409).
+        resp = self._request(CallKind.CANCEL, "POST",
+                             f"/repos/{repo}/actions/runs/{int(run_id)}/cancel",
+                             owner=repo.split("/", 1)[0])
+        if resp.status in (200, 202):
+            return True
+        if resp.status == 409:
+            return False
+        raise self._error(resp, f"cancel run {run_id} of {repo}", repo)
+
+    def run_annotations(self, repo: str, run_id: int) -> list[Annotation]:
+        owner = repo.split("/", 1)[0]
+        resp = self._request(CallKind.POLL, "GET",
+                             f"/repos/{repo}/actions/runs/{int(run_id)}/jobs", owner=owner,
+                             params={"per_page": 100})
+        if resp.status >= 300:
+            raise self._error(resp, f"list the jobs of run {run_id} in {repo}", repo)
+        jobs = (resp.json() or {}).get("jobs") or []
+        out: list[Annotation] = []
+        for job in jobs:
+            if not isinstance(job, dict) or "id" not in job:
+                continue
+            ann = self._request(CallKind.POLL, "GET",
+                                f"/repos/{repo}/check-runs/{int(job['id'])}/annotations",
+                                owner=owner, params={"per_page": 100})
+            if ann.status == 404:
+                continue  # jobs without a check run (skipped) have no annotations
+            if ann.status >= 300:
+                raise self._error(ann, f"read the annotations of run {run_id} in {repo}", repo)
+            for item in ann.json() or []:
+                if isinstance(item, dict) and item.get("message"):
+                    out.append(Annotation(level=str(item.get("annotation_level") or "notice"),
+                                          message=str(item["message"]),
+                                          title=str(item.get("title") or "")))
+        return out
+
+    def now(self) -> datetime:
+        return self.transport.now()
+
+    # ------------------------------------------------------------ extras
+    def rate_budget(self, resource: str = "core") -> tuple[int, int, int | None] | None:
+        """(remaining, limit, reset epoch) of a rate bucket, as last seen."""
+        return self.transport.budgets.get(resource)
+
+
+__all__ = ["DEFAULT_API_URL", "GitHubForge", "RateLimitError", "RetryPolicy", "WaitEvent",
+           "run_from_json"]

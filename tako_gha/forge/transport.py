@@ -1,0 +1,358 @@
+"""The one HTTP path to GitHub: retries, rate limits, ledger, server clock.
+
+PyGithub's ``Requester`` does the wire work (auth headers, base URL, User-Agent,
+GHES prefixes); it is built with ``retry=None`` so that it never retries by itself.
+Every retry and every wait happens here, where it is counted in the ledger,
+reported through ``on_wait`` and logged, instead of PyGithub sleeping silently.
+
+Policy (GITHUB-FACTS §3):
+- safe requests (GET, GraphQL queries, cancel) are retried on 5xx, 408 and
+  connection errors with exponential backoff and jitter, a bounded number of times;
+- unsafe requests (a dispatch POST) are never retried after an ambiguous failure:
+  the caller gets the 5xx response or a ``TransportAmbiguous`` and decides;
+- a rate-limit refusal (403/429 with ``retry-after``, a secondary-limit message, or
+  ``x-ratelimit-remaining: 0``) was not processed by GitHub, so it is retried for
+  every method after the wait GitHub asks for, as long as the wait fits
+  ``max_rate_wait`` and the caller's ``deadline``; otherwise ``RateLimitError``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+from tako_gha.forge.base import CallKind, CostLedger, ForgeError, RateLimitError
+
+log = logging.getLogger("tako_gha.forge")
+
+_MISSING = object()
+SECONDARY_MARKERS = (
+    "secondary rate limit",
+    "please retry your request again later",
+    "please wait a few minutes before you try again",
+    "abuse detection",
+)
+PRIMARY_MARKERS = ("api rate limit exceeded", "rate limit exceeded")
+RETRYABLE_STATUSES = frozenset({408, 500, 502, 503, 504}) | frozenset(range(505, 600))
+
+
+@dataclass
+class RetryPolicy:
+    """How hard the transport tries. All waits are in seconds."""
+
+    max_retries: int = 5  # 5xx / connection errors on safe requests
+    backoff_base: float = 1.0
+    backoff_cap: float = 30.0
+    secondary_min_wait: float = 60.0  # GitHub: wait at least a minute without retry-after
+    max_secondary_retries: int = 5
+    max_rate_wait: float = 900.0  # longest single wait for a primary-limit reset
+    jitter: bool = True
+
+    def backoff(self, attempt: int, floor: float = 0.0) -> float:
+        """Wait before retry number ``attempt`` (1-based).
+
+        Without ``floor``: exponential from ``backoff_base`` capped at ``backoff_cap``,
+        with equal jitter (half fixed, half random) so clients do not retry in step.
+        With ``floor`` (secondary limits): ``floor * 2**(attempt-1)`` plus up to 25 %
+        jitter, never below the floor GitHub asks for.
+        """
+        if floor > 0:
+            base = floor * (2 ** (attempt - 1))
+            return base + (random.uniform(0, base / 4) if self.jitter else 0.0)
+        base = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
+        return base / 2 + random.uniform(0, base / 2) if self.jitter else base
+
+
+@dataclass(frozen=True)
+class WaitEvent:
+    """A visible wait: why, how long, for which request (path only, never headers)."""
+
+    reason: str  # "server-error" | "connection" | "secondary-limit" | "primary-limit"
+    seconds: float
+    path: str
+    attempt: int
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    text: str
+    _parsed: Any = field(default=_MISSING, repr=False)
+
+    def json(self) -> Any:
+        if self._parsed is _MISSING:
+            try:
+                self._parsed = json.loads(self.text) if self.text else None
+            except ValueError:
+                self._parsed = None
+        return self._parsed
+
+    @property
+    def message(self) -> str:
+        data = self.json()
+        if isinstance(data, dict) and isinstance(data.get("message"), str):
+            return data["message"]
+        return ""
+
+
+class TransportAmbiguous(Exception):
+    """An unsafe request failed without an answer (timeout, reset): it may have been
+    delivered. Carries only a description, never request headers."""
+
+
+class TransportUnreachable(ForgeError):
+    """The API host could not be reached at all (connection refused, DNS)."""
+
+
+Sender = Callable[[str, str, dict[str, Any] | None, dict[str, str], Any], tuple[int, dict, str]]
+
+
+def _header_int(headers: dict[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(float(value))
+    except ValueError:
+        return None
+
+
+def is_secondary_limit(status: int, headers: dict[str, str], message: str) -> bool:
+    if status not in (403, 429):
+        return False
+    lowered = message.lower()
+    return "retry-after" in headers or any(m in lowered for m in SECONDARY_MARKERS)
+
+
+def is_primary_limit(status: int, headers: dict[str, str], message: str) -> bool:
+    if status not in (403, 429):
+        return False
+    if _header_int(headers, "x-ratelimit-remaining") == 0:
+        return True
+    lowered = message.lower()
+    return any(lowered.startswith(m) for m in PRIMARY_MARKERS)
+
+
+def graphql_rate_limited(resp: Response) -> bool:
+    """GraphQL reports an exhausted primary limit as HTTP 200 with an error body."""
+    data = resp.json()
+    if resp.status != 200 or not isinstance(data, dict):
+        return False
+    for err in data.get("errors") or []:
+        if isinstance(err, dict) and str(err.get("type", "")).upper() == "RATE_LIMITED":
+            return True
+    return False
+
+
+def _is_connect_failure(exc: BaseException) -> bool:
+    """True when the request certainly never left (refused / DNS / connect timeout)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    text = repr(exc)
+    return "NewConnectionError" in text or "NameResolutionError" in text
+
+
+class Transport:
+    """Sends requests through a PyGithub requester with this module's policy.
+
+    Not thread-safe by design (PyGithub is not); a lock serialises callers that
+    share one anyway, which is also what GitHub asks (serial requests).
+    """
+
+    def __init__(
+        self,
+        send: Sender,
+        ledger: CostLedger,
+        *,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        on_wait: Callable[[WaitEvent], None] | None = None,
+    ) -> None:
+        self._send = send
+        self.ledger = ledger
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self.on_wait = on_wait
+        self.deadline: float | None = None  # epoch seconds; waits must end before it
+        self.budgets: dict[str, tuple[int, int, int | None]] = {}  # resource -> (rem, lim, reset)
+        self.skew = timedelta(0)  # server clock minus local clock
+        self.last_scopes: str | None = None  # x-oauth-scopes of the last response
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------ clock
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), timezone.utc) + self.skew
+
+    def _observe(self, headers: dict[str, str]) -> None:
+        date = headers.get("date")
+        if date:
+            try:
+                server = parsedate_to_datetime(date)
+                if server.tzinfo is None:
+                    server = server.replace(tzinfo=timezone.utc)
+                local = datetime.fromtimestamp(self._clock(), timezone.utc)
+                skew = server - local
+                # Date has one-second resolution: ignore sub-second noise.
+                self.skew = skew if abs(skew.total_seconds()) >= 1.5 else timedelta(0)
+            except (TypeError, ValueError, IndexError):
+                pass
+        if "x-oauth-scopes" in headers:
+            self.last_scopes = headers["x-oauth-scopes"]
+        remaining = _header_int(headers, "x-ratelimit-remaining")
+        limit = _header_int(headers, "x-ratelimit-limit")
+        if remaining is None or limit is None:
+            return
+        resource = headers.get("x-ratelimit-resource", "core")
+        self.budgets[resource] = (remaining, limit, _header_int(headers, "x-ratelimit-reset"))
+        # The ledger reports the REST (core) budget, which polling spends; another
+        # bucket is shown only until a core answer arrives.
+        if resource == "core" or self.ledger.rate_remaining is None:
+            self.ledger.budget(remaining, limit)
+
+    def server_epoch(self) -> float:
+        return self._clock() + self.skew.total_seconds()
+
+    # ------------------------------------------------------------ waits
+    def _wait(self, reason: str, seconds: float, path: str, attempt: int) -> None:
+        seconds = max(0.0, seconds)
+        event = WaitEvent(reason, round(seconds, 3), path, attempt)
+        log.info("waiting %.1fs before retrying %s (%s, attempt %d)", seconds, path, reason,
+                 attempt)
+        if self.on_wait is not None:
+            self.on_wait(event)
+        with self.ledger._lock:  # the ledger's own lock: it is shared with reporters
+            self.ledger.waited_seconds += seconds
+        if seconds:
+            self._sleep(seconds)
+
+    def _check_deadline(self, seconds: float, what: str, reset_at: float | None) -> None:
+        if self.deadline is not None and self._clock() + seconds > self.deadline:
+            raise self._rate_error(what, seconds, reset_at, "past the deadline")
+        if seconds > self.policy.max_rate_wait:
+            raise self._rate_error(what, seconds, reset_at, "longer than the allowed wait "
+                                   f"({self.policy.max_rate_wait:.0f}s)")
+
+    def _rate_error(self, what: str, seconds: float, reset_at: float | None,
+                    why: str) -> RateLimitError:
+        when = ""
+        if reset_at is not None:
+            when = " at " + datetime.fromtimestamp(reset_at, timezone.utc).strftime(
+                "%H:%M:%S UTC")
+        return RateLimitError(
+            f"GitHub {what}; the next request is allowed{when} (in {seconds:.0f}s), {why}",
+            reset_at=reset_at,
+            hint="wait for the reset, allow a longer timeout, or use a token with its own "
+                 "budget (a GitHub App installation gets up to 12,500 requests/hour)",
+        )
+
+    def _rate_wait(self, resp: Response) -> tuple[str, float, float | None] | None:
+        """(reason, seconds, reset_at) if ``resp`` is a rate-limit refusal, else None."""
+        headers, message = resp.headers, resp.message
+        retry_after = _header_int(headers, "retry-after")
+        if graphql_rate_limited(resp) or is_primary_limit(resp.status, headers, message):
+            if retry_after is not None:
+                return "primary-limit", float(retry_after), None
+            reset = _header_int(headers, "x-ratelimit-reset")
+            if reset is not None:
+                # reset is server epoch; +1 s because GitHub's reset is inclusive
+                return "primary-limit", float(reset) - self.server_epoch() + 1.0, float(reset)
+            return "primary-limit", self.policy.secondary_min_wait, None
+        if is_secondary_limit(resp.status, headers, message) or resp.status == 429:
+            if retry_after is not None:
+                return "secondary-limit", float(retry_after), None
+            return "secondary-limit", -1.0, None  # caller computes backoff
+        return None
+
+    # ------------------------------------------------------------ request
+    def request(
+        self,
+        kind: CallKind,
+        verb: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        safe: bool,
+    ) -> Response:
+        """One logical request; returns the final response (any status).
+
+        ``safe`` requests are retried on 5xx/connection errors; unsafe ones raise
+        ``TransportAmbiguous`` on a lost answer and return a 5xx as is.
+        """
+        with self._lock:
+            return self._request(kind, verb, url, params, headers, body, safe)
+
+    def _request(self, kind: CallKind, verb: str, url: str, params: dict[str, Any] | None,
+                 headers: dict[str, str] | None, body: Any, safe: bool) -> Response:
+        path = url.split("?", 1)[0]
+        attempt = 0  # HTTP attempts made
+        errors = 0  # 5xx/connection retries used
+        limited = 0  # secondary-limit retries used
+        while True:
+            retry = attempt > 0
+            attempt += 1
+            try:
+                # a fresh header dict each time: the requester adds auth to it
+                status, raw_headers, text = self._send(verb, url, params, dict(headers or {}),
+                                                       body)
+            except (requests.exceptions.RequestException, OSError) as exc:
+                self.ledger.record(kind, retry=retry)
+                if _is_connect_failure(exc):
+                    if safe and errors < self.policy.max_retries:
+                        errors += 1
+                        self._wait("connection", self.policy.backoff(errors), path, attempt)
+                        continue
+                    raise TransportUnreachable(
+                        f"cannot reach the GitHub API for {path}: {type(exc).__name__}",
+                        hint="check --api-url / GITHUB_API_URL and the network") from None
+                if safe and errors < self.policy.max_retries:
+                    errors += 1
+                    self._wait("connection", self.policy.backoff(errors), path, attempt)
+                    continue
+                if not safe:
+                    raise TransportAmbiguous(
+                        f"{verb} {path}: no answer ({type(exc).__name__})") from None
+                raise ForgeError(
+                    f"GitHub API request {verb} {path} failed after {attempt} attempts: "
+                    f"{type(exc).__name__}",
+                    hint="the API host is unreachable or too slow; try again later") from None
+            resp = Response(status, {k.lower(): str(v) for k, v in raw_headers.items()}, text)
+            self._observe(resp.headers)
+            self.ledger.record(kind, not_modified=status == 304, retry=retry)
+            rate = self._rate_wait(resp)
+            if rate is not None:
+                reason, seconds, reset_at = rate
+                if reason == "secondary-limit":
+                    if limited >= self.policy.max_secondary_retries:
+                        raise self._rate_error("secondary rate limit persists", 0, None,
+                                               f"after {limited} retries")
+                    limited += 1
+                    if seconds < 0:
+                        seconds = self.policy.backoff(limited, self.policy.secondary_min_wait)
+                    self._check_deadline(seconds, "secondary rate limit hit", reset_at)
+                else:
+                    self._check_deadline(seconds, "API rate limit exhausted", reset_at)
+                self._wait(reason, seconds, path, attempt)
+                continue
+            if status in RETRYABLE_STATUSES and safe and errors < self.policy.max_retries:
+                errors += 1
+                retry_after = _header_int(resp.headers, "retry-after")
+                wait = float(retry_after) if retry_after is not None else self.policy.backoff(
+                    errors)
+                self._wait("server-error", wait, path, attempt)
+                continue
+            return resp
