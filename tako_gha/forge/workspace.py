@@ -1,0 +1,113 @@
+"""Discovery from a local workspace: ``DIR/<owner>/<repo>/`` (SPEC §9).
+
+A workspace (and an emulator world, which shares the layout) holds one directory
+per repository with its files: ``tako.yml``, ``.github/workflows/*.yml``, anything
+else. ``WorkspaceForge`` answers ``discover`` from it so ``discover``, ``graph`` and
+``plan`` work offline on exactly the configs a real org would have.
+
+It is a discovery source only: it does not implement ``dispatch``, ``list_runs``,
+``cancel_run`` and the other ``Forge`` methods, because a directory has no runs
+(use the emulator for a working GitHub). Workspace repos have no topics and are
+never archived, forks or disabled; a topic selection therefore matches nothing and
+says so in ``Discovery.skipped``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from pathlib import Path
+
+from tako_gha.core.config import ConfigResult, load_config
+from tako_gha.core.diagnostics import Diagnostic, Severity
+from tako_gha.forge.base import CostLedger, DiscoveredRepo, Discovery, ForgeError, RepoSelection
+
+ANY_ORG = ("", "*")
+
+
+def blob_oid(data: bytes) -> str:
+    """Git's blob id of ``data`` (what GitHub reports as a file's oid)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def read_config_file(path: Path, *, repo: str | None, display: str | None = None
+                     ) -> tuple[ConfigResult, str | None]:
+    """Load ``path`` as a ``tako.yml``: (result, blob oid). Never raises: a missing
+    file is ``missing=True``, an unreadable one is an error diagnostic."""
+    shown = display or str(path)
+    name = repo or shown
+    if not path.is_file():
+        return ConfigResult(repo=name, path=shown, config=None, missing=True), None
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = Diagnostic(Severity.ERROR, f"cannot read the file: {exc}", file=shown,
+                             hint="save tako.yml as UTF-8 text readable by this user",
+                             code="unreadable")
+        return ConfigResult(repo=name, path=shown, config=None, diagnostics=[problem]), None
+    result = load_config(text, path=shown, repo=repo)
+    if result.repo != name:
+        result.repo = name
+    return result, blob_oid(data)
+
+
+def _visible_dirs(path: Path) -> list[Path]:
+    return sorted((p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                  key=lambda p: p.name.lower())
+
+
+class WorkspaceForge:
+    """A discovery source over ``root/<owner>/<repo>/`` (see the module docstring)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise ForgeError(f"workspace {self.root} is not a directory",
+                             hint="pass a directory laid out as DIR/<owner>/<repo>/tako.yml")
+        self.ledger = CostLedger()
+
+    def repo_dirs(self, org: str = "") -> list[tuple[str, Path]]:
+        """``("owner/repo", path)`` for every repository directory, sorted by name."""
+        found: list[tuple[str, Path]] = []
+        for owner in _visible_dirs(self.root):
+            if org not in ANY_ORG and owner.name.lower() != org.lower():
+                continue
+            found.extend((f"{owner.name}/{repo.name}", repo) for repo in _visible_dirs(owner))
+        return found
+
+    def discover(self, selection: RepoSelection) -> Discovery:
+        """Repos of ``selection.org`` (every owner when it is empty or ``*``), filtered
+        by the explicit list and name globs, each with its parsed config."""
+        dirs = self.repo_dirs(selection.org)
+        discovery = Discovery(org=selection.org, repos=[])
+        wanted = {r.lower() for r in selection.repos}
+        seen: set[str] = set()
+        for full_name, path in dirs:
+            key = full_name.lower()
+            if wanted and key not in wanted:
+                continue
+            seen.add(key)
+            reason = self._excluded(full_name, selection)
+            if reason:
+                discovery.skipped.append((full_name, reason))
+                continue
+            config, oid = read_config_file(path / selection.config_path, repo=full_name,
+                                           display=str(path / selection.config_path))
+            self.ledger.record("discovery")
+            discovery.repos.append(DiscoveredRepo(full_name=full_name, config=config,
+                                                  config_oid=oid))
+        for name in selection.repos:
+            if name.lower() not in seen:
+                discovery.skipped.append((name, f"not in workspace {self.root}"))
+        return discovery
+
+    @staticmethod
+    def _excluded(full_name: str, selection: RepoSelection) -> str | None:
+        name = full_name.split("/", 1)[1].lower()
+        globs = selection.name_globs
+        if globs and not any(fnmatch.fnmatchcase(name, g.lower()) for g in globs):
+            return f"name matches none of {', '.join(globs)}"
+        if selection.topics:
+            return f"has no topic {selection.topics[0]} (workspace repos have no topics)"
+        return None
