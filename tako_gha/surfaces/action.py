@@ -225,7 +225,10 @@ def cascade_context(event_path: str, this_repo: str) -> CascadeContext | None:
     if not isinstance(client_payload, dict) or not isinstance(client_payload.get("tako"),
                                                               dict):
         return None
-    return CascadeContext.from_client_payload(client_payload, this_repo)
+    try:
+        return CascadeContext.from_client_payload(client_payload, this_repo)
+    except ValueError as exc:
+        raise InputError(f"cannot continue the cascade this run belongs to: {exc}") from None
 
 
 # ------------------------------------------------------------------ outputs

@@ -1,7 +1,149 @@
-"""CLI commands; see tako_gha.surfaces.cli."""
+"""``tako-gha demo``: a whole cascade, offline, on the emulator.
+
+Copies the bundled example organization (``tako_gha/demo_world``, org ``acme``) to a
+temporary directory, starts the emulator on it, fans out ``library_built`` from
+``acme/core-lib`` with the live tree, prints the summary and stops everything. The
+children ``auth`` and ``billing`` fan out again from inside their emulated runs with
+``uses: acme/tako-gha@v1`` — the same action entry a real workflow runs.
+"""
 
 from __future__ import annotations
 
-import click
+import json
+import shutil
+import sys
+import tempfile
+import time
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
 
-COMMANDS: list[click.Command] = []
+import click
+from rich.console import Console
+
+from tako_gha.core.durations import DurationError, parse_duration
+from tako_gha.core.events import Event
+from tako_gha.surfaces.errors import UserError
+
+DEMO_ORG = "acme"
+DEMO_SOURCE = "acme/core-lib"
+DEMO_EVENT = "library_built"
+DEMO_PAYLOAD = {"version": "2.1.0", "build_status": "success", "channel": "stable"}
+# Packaging tools skip hidden directories, so the bundled world stores them as dot-*.
+_DOT_PREFIX = "dot-"
+_NOT_WORLD = {"README.md"}  # documentation of the bundle, not a repository
+
+
+def _copy_tree(source: Traversable, dest: Path, top: bool = False) -> int:
+    copied = 0
+    for entry in source.iterdir():
+        if (top and entry.name in _NOT_WORLD) or entry.name == "__pycache__":
+            continue
+        name = entry.name
+        if name.startswith(_DOT_PREFIX):
+            name = "." + name[len(_DOT_PREFIX):]
+        target = dest / name
+        if entry.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            copied += _copy_tree(entry, target)
+        else:
+            target.write_bytes(entry.read_bytes())
+            copied += 1
+    return copied
+
+
+def copy_demo_world(dest: Path) -> Path:
+    """Write the bundled world into ``dest`` (created; must be empty if it exists)."""
+    if dest.exists() and any(dest.iterdir()):
+        raise UserError(f"{dest} is not empty", hint="give --keep-world a new or empty "
+                        "directory")
+    dest.mkdir(parents=True, exist_ok=True)
+    _copy_tree(resources.files("tako_gha") / "demo_world", dest, top=True)
+    return dest
+
+
+def demo_repos(world: Path) -> list[str]:
+    return sorted(f"{o.name}/{r.name}" for o in world.iterdir() if o.is_dir()
+                  for r in o.iterdir() if r.is_dir())
+
+
+def run_demo(world: Path, *, fmt: str, timeout: float, console: Console) -> int:
+    """Serve ``world``, fan out, print the summary; return the exit code."""
+    from tako_gha.emulator import Emulator
+    from tako_gha.engine.api import FanOutOptions, FanOutRequest
+    from tako_gha.engine.fanout import fan_out
+    from tako_gha.forge.base import ForgeError
+    from tako_gha.surfaces.connect import open_forge, user_error
+    from tako_gha.surfaces.reports import LiveTree, render_text
+
+    repos = demo_repos(world)
+    started = time.monotonic()
+    with Emulator(world, port=0, runner_capacity=8) as emu:
+        console.print(f"[bold]tako-gha demo[/]: emulator at {emu.base_url} serving "
+                      f"org [cyan]{DEMO_ORG}[/] ({len(repos)} repositories)")
+        console.print(f"fanning out [bold]{DEMO_EVENT}[/] {DEMO_PAYLOAD['version']} from "
+                      f"[cyan]{DEMO_SOURCE}[/] and waiting on the whole tree…")
+        forge = open_forge(emu.base_url, token=emu.admin_token)
+        request = FanOutRequest(event=Event(DEMO_EVENT, DEMO_SOURCE, dict(DEMO_PAYLOAD)),
+                                org=DEMO_ORG)
+        options = FanOutOptions(timeout=timeout, discovery_timeout=min(20.0, timeout),
+                                concurrency_limit=10, poll_min_interval=0.25,
+                                poll_max_interval=1.0)
+        live = LiveTree(console)
+        try:
+            report = fan_out(forge, request, options, live)
+        except ForgeError as exc:
+            raise user_error(exc) from None
+        finally:
+            live.close()
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        click.echo(render_text(report), nl=False)
+        click.echo(f"demo finished in {time.monotonic() - started:.1f}s")
+    return report.status.exit_code
+
+
+@click.command("demo")
+@click.option("--keep-world", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the demo world to DIR and keep it (for emulator serve, graph, "
+                   "plan --workspace).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Summary format on standard output.")
+@click.option("--timeout", default="55s", show_default=True,
+              help="Longest wait for the whole tree.")
+def demo(keep_world: Path | None, fmt: str, timeout: str) -> None:
+    """Run a whole cascade offline: the emulator, an example org, a live tree.
+
+    \b
+    acme/core-lib releases library_built 2.1.0; api-gateway, auth and billing
+    rebuild; auth and billing fan out service_deployed themselves (a two-level
+    chain), reaching notifications twice (a diamond) and frontend. legacy-app and
+    docs-site are subscribed but filtered out by range and CEL filter.
+    The live tree goes to standard error, the summary to standard output.
+    """
+    try:
+        seconds = parse_duration(timeout)
+    except DurationError as exc:
+        raise UserError(f"--timeout: {exc}") from None
+    console = Console(stderr=True)
+    if keep_world is not None:
+        world = copy_demo_world(keep_world.resolve())
+        code = run_demo(world, fmt=fmt, timeout=seconds, console=console)
+        console.print(f"the world is kept in {world}; try:\n"
+                      f"  tako-gha graph --workspace {world}\n"
+                      f"  tako-gha plan --workspace {world} --source {DEMO_SOURCE} "
+                      f"--event {DEMO_EVENT} --payload '{json.dumps(DEMO_PAYLOAD)}'\n"
+                      f"  tako-gha emulator serve --world {world}")
+    else:
+        temp = Path(tempfile.mkdtemp(prefix="tako-demo-"))
+        try:
+            world = copy_demo_world(temp / "world")
+            code = run_demo(world, fmt=fmt, timeout=seconds, console=console)
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+    sys.stdout.flush()
+    click.get_current_context().exit(code)
+
+
+COMMANDS: list[click.Command] = [demo]
