@@ -310,6 +310,8 @@ class _Converter:
             return None
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
+        if node.tag not in _COLLECTION_TAGS:
+            self.unknown_tag(node, path)
         active = active | {id(node)}
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, (*path, i), active) for i, item in enumerate(node.value)]
@@ -320,16 +322,20 @@ class _Converter:
         try:
             value = self.constructor.construct_object(node)
         except yaml.YAMLError:
-            self.report.error(path, node.start_mark, "unknown-tag",
-                              f"{_where(path)} has an unsupported YAML tag {node.tag}",
-                              "remove the tag; tako.yml uses plain YAML values")
+            self.unknown_tag(node, path)
             return node.value
         except (ValueError, TypeError, OverflowError):
             return node.value  # e.g. an impossible timestamp: keep what was written
         # Timestamps, binary and the like are not JSON: keep the text as written.
         return value if isinstance(value, self._KINDS) else node.value
 
+    def unknown_tag(self, node: yaml.Node, path: Path) -> None:
+        self.report.error(path, node.start_mark, "unknown-tag",
+                          f"{_where(path)} has an unsupported YAML tag {node.tag}",
+                          "remove the tag; tako.yml uses plain YAML values")
+
     def mapping(self, node: yaml.MappingNode, path: Path, active: frozenset[int]) -> Any:
+        own = {id(k) for k, _ in node.value if k.tag != _MERGE_TAG}
         try:
             self.constructor.flatten_mapping(node)  # apply `<<: *anchor` merges
         except yaml.YAMLError as exc:
@@ -341,17 +347,21 @@ class _Converter:
         except RecursionError:
             raise _TooLarge from None
         out: dict[str, Any] = {}
+        written: set[str] = set()  # keys written in this mapping itself, not merged in
         for key_node, value_node in node.value:
             key = self.key(key_node, path)
             if key is None:
                 continue
             child = (*path, key)
-            if key in out:
+            # Merged keys come first; a later one (own, or from a later merge) overrides.
+            if key in out and key in written and id(key_node) in own:
                 first = self.doc.key_marks[child].line + 1
                 self.report.error(child, key_node.start_mark, "duplicate-key",
                                   f"duplicate key '{key}' in {_where(path)}",
                                   f"each key may appear once; the first is on line {first}")
                 continue
+            if id(key_node) in own:
+                written.add(key)
             self.doc.key_marks[child] = key_node.start_mark
             out[key] = self.convert(value_node, child, active)
         return out
@@ -376,6 +386,7 @@ class _Converter:
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 _START = yaml.Mark("", 0, 0, 0, None, None)  # line 1, column 1
 
 
@@ -568,7 +579,7 @@ class _SchemaMapper:
         for key in err.instance:
             if key in allowed:
                 continue
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            close = _suggest(key, allowed)
             hint = "allowed keys here: " + ", ".join(allowed)
             place = "at the top level" if not path else f"in {where}"
             message = f"unknown key '{key}' {place}" + (
@@ -601,6 +612,18 @@ class _SchemaMapper:
         self.report.error(key_path, self.doc.key_marks.get(key_path) or self.mark(path),
                           "invalid", f"key '{key}' in {_where(path)} is not allowed",
                           sub.get("x-hint", "keys here must be non-empty"))
+
+
+def _suggest(key: str, allowed: list[str]) -> list[str]:
+    """The allowed key ``key`` most likely misspells: same letters, a prefix, or close."""
+    lowered = {a.lower(): a for a in allowed}
+    k = key.lower().replace("-", "_")
+    if k in lowered:
+        return [lowered[k]]
+    prefixed = [a for a in allowed if len(k) >= 3 and (a.startswith(k) or k.startswith(a))]
+    if len(prefixed) == 1:
+        return prefixed
+    return difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
 
 
 def _unknown_keys_first(

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import re
+from importlib import resources
 from pathlib import Path
 
-from tako_gha.core.config import load_config, missing_config
+import jsonschema
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tako_gha.core.config import (
+    CODES,
+    ArtifactRefError,
+    ConfigResult,
+    load_config,
+    missing_config,
+    parse_artifact_ref,
+    schema,
+    schema_text,
+)
 from tako_gha.core.diagnostics import Diagnostic
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -59,3 +77,472 @@ def test_unknown_key_with_suggestion_and_line() -> None:
     assert diag.message == "unknown key 'filter' in subscriptions[0]; did you mean 'filters'?"
     assert diag.file == "tako.yml" and diag.hint
     assert result.config is not None and result.config.subscriptions == []
+
+
+# --------------------------------------------------------------------------- exact positions
+
+HEAD = "version: 1\nevents:\n  subscriptions:\n"
+
+
+def _sub(body: str) -> str:
+    """A file whose one subscription is ``body`` (lines indented under ``- ``), from line 4."""
+    lines = body.strip("\n").split("\n")
+    return HEAD + "    - " + lines[0] + "\n" + "".join(f"      {ln}\n" for ln in lines[1:])
+
+
+POSITIONS = [
+    # (name, text, code, line, col, words in the message)
+    ("tab", "version: 1\n\tevents: {}\n", "yaml-syntax", 2, 1, "'\\t'"),
+    ("unclosed-flow", "version: 1\nevents: {subscriptions: [\n", "yaml-syntax", 3, 1,
+     "invalid YAML"),
+    ("bad-indent", "version: 1\nevents:\n  produces: []\n bad: 1\n", "yaml-syntax", 4, 2,
+     "invalid YAML"),
+    ("not-mapping", "# top\n- version: 1\n", "not-mapping", 2, 1, "got a list"),
+    ("missing-version", "\nevents: {}\n", "missing-version", 2, 1, "version is missing"),
+    ("bad-version", "version: 2\n", "bad-version", 1, 10, "version must be 1, got 2"),
+    ("unknown-top", "version: 1\nevent:\n  subscriptions: []\n", "unknown-key", 2, 1,
+     "unknown key 'event' at the top level; did you mean 'events'?"),
+    ("unknown-events", "version: 1\nevents:\n  subscribe: []\n", "unknown-key", 3, 3,
+     "unknown key 'subscribe' in events; did you mean 'subscriptions'?"),
+    ("unknown-sub", _sub("artifact: a/b\nevents: [x]\nworkflows: a.yml"), "unknown-key",
+     6, 7, "did you mean 'workflow'?"),
+    ("events-not-list", _sub("artifact: a/b\nevents: x"), "wrong-type", 5, 15,
+     "subscriptions[0].events must be a list, got a string"),
+    ("subs-not-list", "version: 1\nevents:\n  subscriptions: {artifact: a/b}\n",
+     "wrong-type", 3, 18, "events.subscriptions must be a list, got a mapping"),
+    ("bad-owner", _sub("artifact: -acme/lib\nevents: [x]"), "bad-artifact", 4, 17,
+     "owner '-acme' in '-acme/lib' is not a valid GitHub owner name"),
+    ("no-slash", _sub("events: [x]\nartifact: core-lib"), "bad-artifact", 5, 17,
+     "'core-lib' is not owner/repo"),
+    ("missing-artifact", _sub("events: [x]"), "missing-key", 4, 7,
+     "subscriptions[0] is missing the required key 'artifact'"),
+    ("empty-events", _sub("artifact: a/b\nevents: []"), "bad-events", 5, 15,
+     "subscriptions[0].events must not be empty"),
+    ("event-number", _sub("artifact: a/b\nevents:\n  - ok\n  - 12"), "bad-event", 7, 11,
+     "subscriptions[0].events[1]: an event must be an event type string or a mapping"),
+    ("event-mapping-typo", _sub("artifact: a/b\nevents: [{typ: x}]"), "unknown-key", 5, 17,
+     "unknown key 'typ' in subscriptions[0].events[0]; did you mean 'type'?"),
+    ("event-empty-string", _sub("artifact: a/b\nevents: ['']"), "bad-event-type", 5, 16,
+     "subscriptions[0].events[0] must not be empty"),
+    ("bad-range", _sub("artifact: a/b\nevents: [x]\nschema_version: '>>1.0'"), "bad-range",
+     6, 23, "invalid version range '>>1.0'"),
+    ("bad-template", _sub("artifact: a/b\nevents: [x]\ninputs:\n  v: 'v{{ .version }}'"),
+     "bad-template", 7, 12, "subscriptions[0].inputs.v: template path .version names no field"),
+    ("input-number", _sub("artifact: a/b\nevents: [x]\ninputs:\n  n: 3"), "wrong-type", 7, 12,
+     "subscriptions[0].inputs.n must be a string, got the number 3"),
+    ("input-key-number", _sub("artifact: a/b\nevents: [x]\ninputs:\n  1: x"), "key-not-string",
+     7, 9, "key '1' in subscriptions[0].inputs is not a string"),
+    ("workflow-path", _sub("artifact: a/b\nevents: [x]\nworkflow: .github/workflows/r.yml"),
+     "bad-workflow", 6, 17, "a workflow file name is needed, not a path"),
+    ("workflow-ext", _sub("artifact: a/b\nevents: [x]\nworkflow: rebuild"), "bad-workflow",
+     6, 17, "'rebuild' is not a workflow file name ending in .yml or .yaml"),
+    ("filters-string", _sub("artifact: a/b\nevents: [x]\nfilters: 'true'"), "wrong-type",
+     6, 16, "subscriptions[0].filters must be a list, got a string"),
+    ("produces-no-type", "version: 1\nevents:\n  produces:\n    - schema_version: 1.0.0\n",
+     "missing-key", 4, 7, "produces[0] is missing the required key 'type'"),
+    ("produces-bad-version",
+     "version: 1\nevents:\n  produces:\n    - type: t\n      schema_version: one\n",
+     "bad-schema-version", 5, 23, "produces[0].schema_version: 'one' is not a semantic version"),
+    ("produces-number", "version: 1\nevents:\n  produces: [7]\n", "bad-produces", 3, 14,
+     "produces[0]: a produced event must be a mapping"),
+    ("duplicate-key", _sub("artifact: a/b\nevents: [x]\nartifact: c/d"), "duplicate-key", 6, 7,
+     "duplicate key 'artifact' in subscriptions[0]"),
+    ("bad-artifact-name", "version: 1\nartifacts:\n  ok: {}\n  _bad: {}\n",
+     "bad-artifact-name", 4, 3, "bad artifact name '_bad'"),
+    ("artifact-value", "version: 1\nartifacts:\n  lib: [1]\n", "wrong-type", 3, 8,
+     "artifacts.lib: an artifact must be a mapping"),
+    ("artifact-key-typo", "version: 1\nartifacts:\n  lib: {desc: x}\n", "unknown-key", 3, 9,
+     "unknown key 'desc' in artifacts.lib; did you mean 'description'?"),
+    ("unknown-tag", "version: 1\nartifacts: !custom {}\n", "unknown-tag", 2, 12,
+     "unsupported YAML tag !custom"),
+    ("event-too-long", _sub("artifact: a/b\nevents: [" + "e" * 101 + "]"), "bad-event-type",
+     5, 16, "is 101 characters long, more than 100"),
+    ("self-subscription", _sub("artifact: acme/app:lib\nevents: [x]"), "self-subscription",
+     4, 17, "subscribes acme/app to its own events"),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "line", "col", "words"),
+                         [p[1:] for p in POSITIONS], ids=[p[0] for p in POSITIONS])
+def test_diagnostic_position(text: str, code: str, line: int, col: int, words: str) -> None:
+    result = _load(text)
+    found = [d for d in result.diagnostics if d.code == code]
+    assert found, result.diagnostics
+    diag = found[0]
+    assert (diag.line, diag.col) == (line, col), diag.format()
+    assert words in diag.message
+    assert diag.hint and "\n" not in diag.hint
+    assert diag.file == "tako.yml"
+    assert diag.format().startswith(f"tako.yml:{line}:{col}: ")
+    # one problem -> one diagnostic (no echo of the same problem from schema and Python)
+    assert len(result.diagnostics) == 1, [d.format() for d in result.diagnostics]
+
+
+# --------------------------------------------------------------------------- keeping and dropping
+
+MIXED = """\
+version: 1
+events:
+  subscriptions:
+    - artifact: acme/good-one
+      events: [built]
+    - artifact: acme/bad one
+      events: [built]
+    - artifact: acme/good-two
+      events: [{type: built}, released]
+      inputs: {v: "{{ .event.wrong }}"}
+    - artifact: acme/good-three:docs
+      events: [built]
+"""
+
+
+def test_bad_subscriptions_are_dropped_and_the_rest_kept() -> None:
+    result = _load(MIXED)
+    assert not result.ok
+    assert [(d.code, d.line) for d in result.diagnostics] == [
+        ("bad-artifact", 6), ("bad-template", 10)]
+    cfg = result.config
+    assert cfg is not None
+    assert [(s.index, s.artifact_ref, s.line) for s in cfg.subscriptions] == [
+        (0, "acme/good-one:default", 4), (3, "acme/good-three:docs", 11)]
+    assert cfg.subscriptions[1].describe() == "subscriptions[3] (acme/good-three:docs)"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a: [\n", "- 1\n", "just text\n", "version: 2\nevents: {}\n", "version: '1'\n",
+     "version: true\n", "version: [1]\n", "version: 1\n---\nversion: 1\n"],
+)
+def test_unusable_files_have_no_config(text: str) -> None:
+    result = _load(text)
+    assert result.config is None and not result.ok and not result.missing
+    assert all(d.line >= 1 for d in result.diagnostics)
+
+
+def test_missing_version_is_an_error_but_the_rest_is_kept() -> None:
+    result = _load("events:\n  subscriptions:\n    - {artifact: a/b, events: [x]}\n")
+    assert _codes(result.diagnostics) == [("missing-version", 1, 1)]
+    assert result.config is not None and len(result.config.subscriptions) == 1
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n# and another\n", "---\n",
+                                  "~\n", "null\n"])
+def test_empty_file_is_a_warning(text: str) -> None:
+    result = _load(text)
+    assert _codes(result.diagnostics) == [("empty-file", 1, 1)]
+    assert result.ok and result.config is not None and result.config.subscriptions == []
+    assert "empty tako.yml" in result.diagnostics[0].message
+
+
+def test_minimal_and_null_sections() -> None:
+    for text in ["version: 1\n", "version: 1\nevents:\n", "version: 1\nartifacts:\nevents:\n"
+                 "  produces:\n  subscriptions:\n"]:
+        result = _load(text)
+        assert result.diagnostics == [] and result.config is not None
+        assert result.config.subscriptions == [] and result.config.produces == []
+
+
+def test_null_optional_fields_of_a_subscription() -> None:
+    result = _load(_sub("artifact: a/b\nevents: [x]\nfilters:\ninputs:\nschema_version:"))
+    assert result.diagnostics == []
+    [sub] = result.config.subscriptions
+    assert sub.filters == [] and sub.inputs == {} and sub.schema_range is None
+
+
+def test_diagnostics_are_in_file_order() -> None:
+    text = _sub("artifact: a b\nevents: []\nworkflow: x\ninputs: {a: 1}") + "zzz: 1\n"
+    result = _load(text)
+    lines = [(d.line, d.col) for d in result.diagnostics]
+    assert lines == sorted(lines) and len(lines) == 5
+
+
+# --------------------------------------------------------------------------- warnings
+
+
+def test_duplicate_subscription_warns_and_keeps_both() -> None:
+    text = HEAD + (
+        "    - artifact: acme/lib\n      events: [a, b]\n"
+        "    - artifact: ACME/lib:default\n      events: [b, a]\n"
+        "    - artifact: acme/lib\n      events: [a, b]\n      schema_version: '^2'\n"
+    )
+    result = _load(text)
+    assert _codes(result.diagnostics) == [("duplicate-subscription", 6, 7)]
+    diag = result.diagnostics[0]
+    assert not diag.is_error and "duplicates subscriptions[0] (line 4)" in diag.message
+    assert result.ok and len(result.config.subscriptions) == 3
+
+
+def test_self_subscription_is_a_kept_warning_and_needs_the_repo() -> None:
+    text = _sub("artifact: Acme/App\nevents: [x]")
+    result = _load(text, repo="acme/app")
+    assert [d.code for d in result.diagnostics] == ["self-subscription"]
+    assert result.ok and len(result.config.subscriptions) == 1
+    assert _load(text, repo=None).diagnostics == []
+    assert _load(text, repo=None).repo == ""
+
+
+def test_duplicate_produces_warns() -> None:
+    text = "version: 1\nevents:\n  produces:\n    - built\n    - {type: built}\n"
+    result = _load(text)
+    assert _codes(result.diagnostics) == [("duplicate-produces", 5, 7)]
+    assert [p.type for p in result.config.produces] == ["built"]
+
+
+# --------------------------------------------------------------------------- values
+
+
+def test_versions_are_read_as_written_not_as_floats() -> None:
+    text = ("version: 1\nevents:\n  produces:\n    - {type: a, schema_version: 1.10}\n"
+            "    - {type: b, schema_version: 2}\n    - {type: c, schema_version: v1.2.3-rc.1}\n"
+            "  subscriptions:\n    - {artifact: o/r, events: [x], schema_version: 1.10}\n")
+    result = _load(text)
+    assert result.diagnostics == []
+    assert [p.schema_version for p in result.config.produces] == ["1.10.0", "2.0.0",
+                                                                    "1.2.3-rc.1"]
+    rng = result.config.subscriptions[0].schema_range
+    assert rng.contains("1.10.5") and not rng.contains("1.1.0")
+
+
+def test_produced_version_lookup() -> None:
+    cfg = load_config((FIXTURES / "valid.yml").read_text()).config
+    assert cfg.produced_version("library_built") == "1.2.0"
+    assert cfg.produced_version("docs_built") is None
+    assert cfg.produces_type("docs_published") and not cfg.produces_type("nope")
+
+
+def test_events_are_normalised_to_unique_strings() -> None:
+    result = _load(_sub("artifact: a/b\nevents: [x, {type: y}, x]"))
+    assert result.config.subscriptions[0].events == ["x", "y"]
+
+
+def test_inputs_are_templates_that_render() -> None:
+    from tako_gha.core.events import Event
+    from tako_gha.core.templates import context_for
+
+    result = load_config((FIXTURES / "valid.yml").read_text())
+    inputs = result.config.subscriptions[0].inputs
+    ctx = context_for(Event("library_built", "my-org/core-lib", {"version": "2.1.0"}))
+    assert {k: t.render(ctx) for k, t in inputs.items()} == {
+        "version": "2.1.0", "source": "from my-org/core-lib"}
+
+
+def test_anchors_and_merge_keys() -> None:
+    text = """\
+version: 1
+events:
+  subscriptions:
+    - &base
+      artifact: acme/lib
+      events: [built]
+      workflow: ci.yml
+    - <<: *base
+      artifact: acme/other
+    - <<: [*base]
+      events: [released]
+"""
+    result = _load(text)
+    assert result.diagnostics == []
+    subs = result.config.subscriptions
+    assert [(s.producer, s.events, s.workflow) for s in subs] == [
+        ("acme/lib", ["built"], "ci.yml"), ("acme/other", ["built"], "ci.yml"),
+        ("acme/lib", ["released"], "ci.yml")]
+
+
+def test_bad_merge_keeps_own_keys() -> None:
+    result = _load("version: 1\n<<: 3\nevents: {}\n")
+    assert _codes(result.diagnostics) == [("bad-merge", 2, 5)]
+    assert result.config is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("&a [*a]\n", "recursive-alias"),
+        ("version: 1\nevents: &e {subscriptions: [*e]}\n", "recursive-alias"),
+        ("[" * 3000 + "]" * 3000, "too-large"),
+        ("a: &a [1,2,3,4,5,6,7,8,9,0]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+         "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+         "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
+         "too-large"),
+        ("x:\n" + "".join("  " * i + "- \n" for i in range(1, 80)), "too-large"),
+    ],
+)
+def test_hostile_yaml_is_refused_quickly(text: str, code: str) -> None:
+    result = _load(text)
+    assert code in [d.code for d in result.diagnostics]
+    assert result.config is None or not result.ok
+
+
+@pytest.mark.parametrize(
+    ("key", "code"),
+    [("on", "key-not-string"), ("1", "key-not-string"), ("[a]", "key-not-string"),
+     ("{a: 1}", "key-not-string"), ("~", "key-not-string")],
+)
+def test_non_string_keys(key: str, code: str) -> None:
+    result = _load(f"version: 1\n? {key}\n: x\n")
+    assert [d.code for d in result.diagnostics] == [code]
+    assert result.diagnostics[0].line == 2
+
+
+def test_strange_scalars_become_text() -> None:
+    # A timestamp or binary where a string is expected is a type error on the text,
+    # never a crash while serialising non-JSON values.
+    result = _load(_sub("artifact: a/b\nevents: [2001-12-14, !!binary aGVsbG8=]"))
+    assert result.ok
+    assert result.config.subscriptions[0].events == ["2001-12-14", "aGVsbG8="]
+
+
+def test_reader_error_has_a_position() -> None:
+    result = _load("version: 1\nx: \x01\n")
+    assert _codes(result.diagnostics) == [("yaml-syntax", 2, 4)]
+
+
+def test_multiple_problems_in_one_subscription_are_all_reported() -> None:
+    text = _sub("artifact: bad\nevents: [x]\nschema_version: '^^'\nworkflow: a\n"
+                "inputs: {v: '{{ .x }}'}")
+    result = _load(text)
+    assert [d.code for d in result.diagnostics] == [
+        "bad-artifact", "bad-range", "bad-workflow", "bad-template"]
+    assert result.config.subscriptions == []
+
+
+# --------------------------------------------------------------------------- artifact refs
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("my-org/core-lib", ("my-org/core-lib", "default")),
+        ("my-org/core-lib:default", ("my-org/core-lib", "default")),
+        ("a/b:docs.v2", ("a/b", "docs.v2")),
+        ("A1/.github", ("A1/.github", "default")),
+        ("o/repo_name.x-y", ("o/repo_name.x-y", "default")),
+        ("a" * 39 + "/r", ("a" * 39 + "/r", "default")),
+        ("o/" + "r" * 100, ("o/" + "r" * 100, "default")),
+    ],
+)
+def test_artifact_refs_ok(ref: str, expected: tuple[str, str]) -> None:
+    assert parse_artifact_ref(ref) == expected
+
+
+@pytest.mark.parametrize(
+    ("ref", "words"),
+    [
+        ("core-lib", "is not owner/repo"),
+        ("/core-lib", "empty owner"),
+        ("acme/", "empty repository"),
+        ("acme/lib:", "names no artifact"),
+        ("acme/a/b", "more than one '/'"),
+        ("-acme/lib", "not a valid GitHub owner"),
+        ("acme-/lib", "not a valid GitHub owner"),
+        ("ac--me/lib", "not a valid GitHub owner"),
+        ("ac_me/lib", "not a valid GitHub owner"),
+        ("a" * 40 + "/lib", "longer than 39"),
+        ("acme/" + "r" * 101, "longer than 100"),
+        ("acme/li b", "not a valid name"),
+        ("acme/..", "not a valid name"),
+        ("acme/.", "not a valid name"),
+        ("acme/lib.git", "ends with .git"),
+        ("acme/lib:-x", "bad artifact name"),
+        ("acme/lib:a b", "bad artifact name"),
+    ],
+)
+def test_artifact_refs_bad(ref: str, words: str) -> None:
+    with pytest.raises(ArtifactRefError) as info:
+        parse_artifact_ref(ref)
+    assert words in info.value.message and info.value.hint
+
+
+@given(st.text(alphabet="ab-_.:/9Z", max_size=14))
+def test_schema_pattern_agrees_with_python_check(ref: str) -> None:
+    # Editors use the schema's regex; the loader uses parse_artifact_ref. Same verdict.
+    pattern = schema()["$defs"]["subscription"]["properties"]["artifact"]["pattern"]
+    try:
+        parse_artifact_ref(ref)
+        ok = True
+    except ArtifactRefError:
+        ok = False
+    assert ok == bool(re.search(pattern, ref))
+
+
+@given(st.text(alphabet="ab_.-/\\ ym", max_size=12))
+def test_workflow_pattern_agrees_with_python_check(name: str) -> None:
+    pattern = schema()["$defs"]["subscription"]["properties"]["workflow"]["pattern"]
+    result = _load(_sub(f"artifact: a/b\nevents: [x]\nworkflow: {json.dumps(name)}"))
+    assert result.ok == bool(re.search(pattern, name))
+
+
+# --------------------------------------------------------------------------- the schema
+
+
+def test_schema_is_valid_package_data_and_accepts_the_examples() -> None:
+    data = schema()
+    jsonschema.Draft202012Validator.check_schema(data)
+    assert json.loads(schema_text()) == data
+    packaged = resources.files("tako_gha.core").joinpath("tako.schema.json")
+    assert packaged.is_file()
+    example = yaml.safe_load((FIXTURES / "valid.yml").read_text())
+    assert list(jsonschema.Draft202012Validator(data).iter_errors(example)) == []
+
+
+def test_schema_rejects_what_the_loader_rejects() -> None:
+    validator = jsonschema.Draft202012Validator(schema())
+    bad = yaml.safe_load(_sub("artifact: a/b\nevents: []\nfilter: [x]"))
+    assert len(list(validator.iter_errors(bad))) == 2
+
+
+def test_every_code_is_documented() -> None:
+    text = MIXED + "bogus: 1\n"
+    for d in _load(text).diagnostics:
+        assert d.code in CODES
+
+
+# --------------------------------------------------------------------------- never raises
+
+_KEYS = ["version", "artifacts", "events", "produces", "subscriptions", "artifact", "type",
+         "filters", "inputs", "workflow", "schema_version", "description", "x"]
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True),
+    st.sampled_from(["a/b", "acme/lib:docs", "^1.0", ">>", "rebuild.yml", "{{ .event.type }}",
+                     "{{ .x }}", "1.2.0", "", "x", "event.payload.ok == true"]),
+    st.text(max_size=8),
+)
+_TREES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.sampled_from(_KEYS), inner, max_size=5)),
+    max_leaves=25,
+)
+
+
+def _check_result(result: ConfigResult) -> None:
+    assert isinstance(result, ConfigResult)
+    for d in result.diagnostics:
+        assert d.code in CODES and d.code != "internal-error", d.format()
+        assert d.hint and d.message
+        assert d.line >= 1, d.format()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200))
+def test_fuzz_random_text_never_raises(text: str) -> None:
+    _check_result(_load(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(_KEYS), _TREES, max_size=4),
+       st.sampled_from([None, "x", "events"]))
+def test_fuzz_random_nested_yaml_never_raises(tree: dict, wrap: str | None) -> None:
+    data = {"version": 1, wrap: tree} if wrap else tree
+    _check_result(_load(yaml.safe_dump(data, default_flow_style=False)))
+    _check_result(_load(yaml.safe_dump(data, default_flow_style=True)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(_KEYS), _TREES, max_size=6), max_size=3))
+def test_fuzz_random_subscriptions_never_raise(subs: list) -> None:
+    text = yaml.safe_dump({"version": 1, "events": {"subscriptions": subs}})
+    result = _load(text)
+    _check_result(result)
+    # A kept subscription always has a producer and at least one event type.
+    for sub in result.config.subscriptions:
+        assert "/" in sub.producer and sub.events
