@@ -45,6 +45,10 @@ class FanOutOptions:
     poll_min_interval: float = 2.0  # seconds; adapts up to poll_max_interval
     poll_max_interval: float = 30.0
     rate_reserve: float = 0.1  # never spend the last 10% of the budget on polling
+    # Added by the engine work (compatible: defaults keep old callers valid).
+    sibling_grace: float = 5.0  # after a dispatch's first run, wait this long for siblings
+    redispatch_grace: float = 30.0  # after an ambiguous dispatch, look this long before re-sending
+    cancel_confirm_timeout: float = 30.0  # wait this long for a cancel to show as cancelled
 
 
 @dataclass(frozen=True)
@@ -58,10 +62,16 @@ class CascadeContext:
     deadline: datetime | None  # inherited absolute deadline (UTC)
 
     @classmethod
-    def from_client_payload(cls, payload: dict[str, Any] | None, this_repo: str) -> CascadeContext | None:
+    def from_client_payload(cls, payload: dict[str, Any] | None,
+                            this_repo: str) -> CascadeContext | None:
         """The context to continue when running inside a run a tako dispatch started
-        (``github.event.client_payload.tako``); None when not inside one."""
-        raise NotImplementedError  # filled by the engine work (issue 6)
+        (``github.event.client_payload.tako``); None when not inside one.
+
+        Raises ValueError (naming the field) when a ``tako`` block is present but
+        malformed: continuing a tree with a wrong root would silently split it."""
+        from tako_gha.engine.context import context_from_payload
+
+        return context_from_payload(cls, payload, this_repo)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,71 @@
+"""Continuing a tree inside a run that a tako dispatch started (SPEC §7)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tako_gha.core.ids import is_id
+from tako_gha.engine.payload import parse_rfc3339
+
+if TYPE_CHECKING:
+    from tako_gha.engine.api import CascadeContext
+
+
+def context_from_payload(cls: type[CascadeContext], payload: dict[str, Any] | None,
+                         this_repo: str) -> CascadeContext | None:
+    if not isinstance(payload, dict):
+        return None
+    tako = payload.get("tako")
+    if tako is None:
+        return None
+    if not isinstance(tako, dict):
+        raise ValueError("client_payload.tako is not an object")
+    root, own_id = tako.get("root"), tako.get("id")
+    if not isinstance(root, str) or not is_id(root):
+        raise ValueError(f"client_payload.tako.root is not a tako id: {root!r}")
+    if not isinstance(own_id, str) or not is_id(own_id):
+        raise ValueError(f"client_payload.tako.id is not a tako id: {own_id!r}")
+    depth = tako.get("depth", 1)
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+        raise ValueError(f"client_payload.tako.depth is not a non-negative integer: {depth!r}")
+    chain_raw = tako.get("chain") or []
+    if not isinstance(chain_raw, list) or not all(isinstance(c, str) for c in chain_raw):
+        raise ValueError("client_payload.tako.chain is not a list of owner/repo names")
+    chain = tuple(chain_raw)
+    # The sender puts the target (this repo) at the end of the chain; add it if not.
+    if not chain or chain[-1].lower() != this_repo.lower():
+        chain = (*chain, this_repo)
+    deadline: datetime | None = None
+    raw_deadline = tako.get("deadline")
+    if raw_deadline:
+        try:
+            deadline = parse_rfc3339(str(raw_deadline))
+        except ValueError as exc:
+            raise ValueError(
+                f"client_payload.tako.deadline is not an RFC 3339 time: {raw_deadline!r}"
+            ) from exc
+    return cls(root=root, parent=own_id, depth=depth + 1, chain=chain, deadline=deadline)
+
+
+def context_from_environment(env: Mapping[str, str]) -> CascadeContext | None:
+    """The context of the Actions run this process is in, from ``GITHUB_EVENT_PATH``
+    (a ``repository_dispatch`` carrying ``client_payload.tako``); None otherwise."""
+    from tako_gha.engine.api import CascadeContext
+
+    path = env.get("GITHUB_EVENT_PATH")
+    repo = env.get("GITHUB_REPOSITORY", "")
+    if not path or not repo:
+        return None
+    if env.get("GITHUB_EVENT_NAME", "repository_dispatch") != "repository_dispatch":
+        return None
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(event, dict):
+        return None
+    return CascadeContext.from_client_payload(event.get("client_payload"), repo)

@@ -1,0 +1,361 @@
+"""Correlation: which runs belong to which node of the tree (SPEC §6, §7).
+
+``TreeTracker`` owns the tree being watched. Every listing of a repo's runs is fed
+to ``ingest``; a run is attached to a node
+
+- strictly, when its title tag names the node's dispatch id;
+- as a new descendant, when its tag names this root and a known node as parent
+  (children that runs fan out to, found by following the graph), recursively;
+- heuristically, for runs without a tag (receivers without ``run-name``): event
+  ``repository_dispatch``, created inside the dispatch window, id above the
+  watermark when one is known, the subscription's workflow file if it names one.
+  Such nodes are marked ``heuristic``; when one run fits several dispatches the
+  node says so in its reason instead of guessing silently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tako_gha.core.ids import TitleTag, parse_title
+from tako_gha.core.tree import Node, NodeState, RunRef
+from tako_gha.forge.base import RunInfo
+
+# How far a run's created_at may precede the dispatch time (server clock vs ours).
+HEURISTIC_SKEW = timedelta(seconds=5)
+DISPATCH_EVENT = "repository_dispatch"
+
+
+def run_tag(run: RunInfo) -> TitleTag | None:
+    return parse_title(run.display_title) or parse_title(run.name)
+
+
+def title_event_type(title: str | None) -> str:
+    """The event type in a tako title ``"<type> from <source> [tako:…]"``."""
+    head = (title or "").split(" [tako:", 1)[0]
+    return head.split(" from ", 1)[0] if " from " in head else ""
+
+
+def title_source(title: str | None) -> str:
+    head = (title or "").split(" [tako:", 1)[0]
+    return head.split(" from ", 1)[1].strip() if " from " in head else ""
+
+
+def workflow_matches(path: str, wanted: str | None) -> bool:
+    if not wanted:
+        return True
+    name = wanted.rsplit("/", 1)[-1]
+    return path == wanted or path.rsplit("/", 1)[-1] == name
+
+
+@dataclass
+class Track:
+    """Engine bookkeeping beside one node."""
+
+    node: Node
+    own: bool  # dispatched by this process (heuristic correlation allowed)
+    workflow: str | None = None
+    payload: dict | None = None
+    dispatched_at: float | None = None  # monotonic
+    dispatched_wall: datetime | None = None  # forge clock
+    watermark: int | None = None  # max run id in the repo before the dispatch
+    ambiguous_dispatch: bool = False
+    resent: bool = False
+    first_run_at: float | None = None
+    done_at: float | None = None  # when the node was first seen terminal
+    annotated: bool = False
+    heuristic_note: str | None = None
+
+    def accepting(self, now: float, sibling_grace: float, discovery_timeout: float) -> bool:
+        """Still collecting runs: none found yet inside the discovery window, or
+        within the sibling grace after the first (other workflows may listen)."""
+        if self.dispatched_at is None:
+            return False
+        if self.first_run_at is None:
+            return now - self.dispatched_at <= discovery_timeout
+        return now - self.first_run_at <= sibling_grace
+
+    def settled(self, now: float, sibling_grace: float) -> bool:
+        if not self.own or not self.node.runs:
+            return True
+        return self.first_run_at is not None and now - self.first_run_at >= sibling_grace
+
+
+def aggregate_state(runs: Iterable[RunRef]) -> NodeState:
+    states = [r.state for r in runs]
+    if any(not s.is_terminal for s in states):
+        return NodeState.IN_PROGRESS if NodeState.IN_PROGRESS in states else NodeState.QUEUED
+    failed = [s for s in states if s.is_failure]
+    return failed[0] if failed else NodeState.SUCCESS
+
+
+def _ref(run: RunInfo, correlation: str) -> RunRef:
+    return RunRef(run.id, run.html_url, run.workflow_path, run.status, run.conclusion,
+                  correlation)
+
+
+@dataclass
+class TreeTracker:
+    """The tree of one root as seen so far, updated from run listings."""
+
+    root: str
+    origin: Node
+    subscribers: Mapping[str, set[str]]
+    sibling_grace: float = 5.0
+    discovery_timeout: float = 120.0
+    dedupe: str = "none"  # "none" | "root" | "infer" (watch: a cancelled twin is a dupe)
+    tracks: dict[str, Track] = field(default_factory=dict)
+    run_owner: dict[int, str] = field(default_factory=dict)
+    orphans: dict[int, tuple[str, RunInfo, TitleTag]] = field(default_factory=dict)
+    last_polled: dict[str, float] = field(default_factory=dict)
+    on_message: Callable[[str], None] = lambda text: None
+
+    def __post_init__(self) -> None:
+        self.tracks[self.origin.id] = Track(self.origin, own=False)
+
+    # ------------------------------------------------------------ structure
+    def add(self, parent: Node, node: Node, *, own: bool, workflow: str | None = None) -> Track:
+        node.parent_id = parent.id
+        parent.children.append(node)
+        track = Track(node, own=own, workflow=workflow)
+        self.tracks[node.id] = track
+        return track
+
+    def nodes(self) -> Iterable[Track]:
+        return (t for t in self.tracks.values() if t.node is not self.origin)
+
+    def subscribers_of(self, repo: str) -> set[str]:
+        return set(self.subscribers.get(repo.lower(), set()))
+
+    # ------------------------------------------------------------ polling plan
+    def repos_to_poll(self, now: float) -> set[str]:
+        repos: set[str] = set()
+        for track in self.nodes():
+            node = track.node
+            active = not node.state.is_terminal
+            if self._watch_own_repo(track, now) or (not track.own and active and node.runs):
+                repos.add(node.repo.lower())
+            if node.runs and (active or self._scan_pending(track)):
+                repos |= self.subscribers_of(node.repo)
+        return repos
+
+    def _watch_own_repo(self, track: Track, now: float) -> bool:
+        if not track.own or track.dispatched_at is None:
+            return False
+        if track.node.state.is_terminal and not track.node.runs:
+            return False  # refused, not started, or a duplicate: nothing to find
+        return (not track.node.state.is_terminal
+                or not track.settled(now, self.sibling_grace)
+                or track.accepting(now, self.sibling_grace, self.discovery_timeout))
+
+    def _scan_pending(self, track: Track) -> bool:
+        """A finished node's children may have appeared just before it finished:
+        its subscribers need one listing after it was seen done."""
+        if track.done_at is None:
+            return True
+        return any(self.last_polled.get(s, -math.inf) <= track.done_at
+                   for s in self.subscribers_of(track.node.repo))
+
+    def complete(self, now: float) -> bool:
+        for track in self.nodes():
+            node = track.node
+            if not node.state.is_terminal:
+                return False
+            if track.own and not track.settled(now, self.sibling_grace):
+                return False
+            if node.runs and self._scan_pending(track):
+                return False
+        return True
+
+    # ------------------------------------------------------------ ingest
+    def ingest(self, repo: str, runs: list[RunInfo], now: float) -> bool:
+        """Fold one listing of ``repo`` into the tree; True if anything changed."""
+        self.last_polled[repo.lower()] = now
+        changed = False
+        untagged: list[RunInfo] = []
+        for run in runs:
+            tag = run_tag(run)
+            if tag is None:
+                if run.event == DISPATCH_EVENT:
+                    untagged.append(run)
+                continue
+            if tag.root != self.root:
+                continue
+            changed |= self._ingest_tagged(repo, run, tag, now)
+        changed |= self._ingest_untagged(repo, untagged, now)
+        changed |= self._adopt_orphans(now)
+        if self.dedupe != "none":
+            changed |= self._dedupe(repo, runs)
+        changed |= self.refresh(now)
+        return changed
+
+    def update_run(self, run: RunInfo) -> bool:
+        owner = self.run_owner.get(run.id)
+        if owner is None:
+            return False
+        for ref in self.tracks[owner].node.runs:
+            if ref.run_id == run.id and (ref.status, ref.conclusion) != (run.status,
+                                                                         run.conclusion):
+                ref.status, ref.conclusion = run.status, run.conclusion
+                return True
+        return False
+
+    def _ingest_tagged(self, repo: str, run: RunInfo, tag: TitleTag, now: float) -> bool:
+        if run.id in self.run_owner:
+            return self.update_run(run)
+        track = self.tracks.get(tag.id)
+        if track is not None and track.node is not self.origin:
+            if track.node.repo.lower() != repo.lower():
+                return False
+            self._attach(track, run, "strict", now)
+            return True
+        parent_id = tag.parent or self.root
+        parent = self.tracks.get(parent_id)
+        if parent is None or (tag.parent is None and self.origin.id != self.root):
+            # Its parent is not known yet (or it is a sibling of an ancestor).
+            if tag.parent is not None:
+                self.orphans[run.id] = (repo, run, tag)
+            return False
+        self._new_descendant(parent.node, repo, run, tag, now)
+        return True
+
+    def _new_descendant(self, parent: Node, repo: str, run: RunInfo, tag: TitleTag,
+                        now: float) -> None:
+        title = run.display_title or run.name or ""
+        node = Node(repo=run.repo or repo, id=tag.id, state=NodeState.QUEUED,
+                    event_type=title_event_type(title), depth=parent.depth + 1)
+        track = self.add(parent, node, own=False)
+        self._attach(track, run, "strict", now)
+        if parent is self.origin and not self.origin.repo:
+            # Rebuilding from runs alone: the origin is named in its children's titles.
+            self.origin.repo = title_source(title)
+            self.origin.event_type = node.event_type
+        self.on_message(f"found {node.repo} (depth {node.depth}) under {parent.repo}")
+
+    def _attach(self, track: Track, run: RunInfo, correlation: str, now: float) -> None:
+        self.run_owner[run.id] = track.node.id
+        track.node.runs.append(_ref(run, correlation))
+        track.node.runs.sort(key=lambda r: r.run_id)
+        if track.first_run_at is None:
+            track.first_run_at = now
+        kinds = {r.correlation for r in track.node.runs}
+        track.node.correlation = "heuristic" if "heuristic" in kinds else "strict"
+
+    def _adopt_orphans(self, now: float) -> bool:
+        changed = False
+        progress = True
+        while progress and self.orphans:
+            progress = False
+            for run_id, (repo, run, tag) in list(self.orphans.items()):
+                parent = self.tracks.get(tag.parent or "")
+                if parent is None or run_id in self.run_owner:
+                    continue
+                del self.orphans[run_id]
+                if tag.id in self.tracks:
+                    self._attach(self.tracks[tag.id], run, "strict", now)
+                else:
+                    self._new_descendant(parent.node, repo, run, tag, now)
+                progress = changed = True
+        return changed
+
+    def _ingest_untagged(self, repo: str, runs: list[RunInfo], now: float) -> bool:
+        changed = False
+        pending = [t for t in self.nodes()
+                   if t.own and t.node.repo.lower() == repo.lower()
+                   and t.accepting(now, self.sibling_grace, self.discovery_timeout)]
+        if not pending:
+            for run in runs:
+                changed |= self.update_run(run)
+            return changed
+        for run in sorted(runs, key=lambda r: r.id):
+            if run.id in self.run_owner:
+                changed |= self.update_run(run)
+                continue
+            fits = [t for t in pending if self._fits(t, run)]
+            if not fits:
+                continue
+            fits.sort(key=lambda t: t.dispatched_at or 0.0)
+            # Prefer a dispatch that has no run of this workflow yet.
+            chosen = next((t for t in fits if all(r.workflow != run.workflow_path
+                                                  for r in t.node.runs)), fits[0])
+            self._attach(chosen, run, "heuristic", now)
+            if len(fits) > 1:
+                others = ", ".join(t.node.id for t in fits if t is not chosen)
+                note = (f"ambiguous heuristic match: run {run.id} of {repo} (no run-name) "
+                        f"could also belong to dispatch {others}; assigned by dispatch order "
+                        f"— set run-name in the receiving workflow")
+                for t in fits:
+                    t.heuristic_note = note
+                    t.node.reason = note
+            changed = True
+        return changed
+
+    @staticmethod
+    def _fits(track: Track, run: RunInfo) -> bool:
+        if run.event != DISPATCH_EVENT or track.dispatched_wall is None:
+            return False
+        if track.watermark is not None and run.id <= track.watermark:
+            return False
+        if run.created_at < track.dispatched_wall - HEURISTIC_SKEW:
+            return False
+        return workflow_matches(run.workflow_path, track.workflow)
+
+    def _dedupe(self, repo: str, runs: list[RunInfo]) -> bool:
+        """``dedupe: root`` across processes: of the runs in ``repo`` for this root
+        and one event type, the dispatch whose run came first wins; later ones are
+        duplicates pointing at it (their own process cancels their runs)."""
+        first: dict[str, tuple[int, str]] = {}
+        for run in runs:
+            tag = run_tag(run)
+            if tag is None or tag.root != self.root:
+                continue
+            etype = title_event_type(run.display_title or run.name)
+            if etype not in first or run.id < first[etype][0]:
+                first[etype] = (run.id, tag.id)
+        changed = False
+        for track in self.nodes():
+            node = track.node
+            if node.repo.lower() != repo.lower() or not node.runs:
+                continue
+            if node.state is NodeState.DEDUPLICATED:
+                continue
+            winner = first.get(node.event_type)
+            if winner is None or winner[1] == node.id:
+                continue
+            if min(r.run_id for r in node.runs) <= winner[0]:
+                continue
+            if self.dedupe == "infer" and any(r.conclusion != "cancelled" for r in node.runs):
+                continue
+            node.state = NodeState.DEDUPLICATED
+            node.duplicate_of = winner[1]
+            node.reason = (f"dedupe root: {node.repo} already runs {node.event_type} for this "
+                           f"root (dispatch {winner[1]})")
+            changed = True
+        return changed
+
+    # ------------------------------------------------------------ states
+    def refresh(self, now: float) -> bool:
+        changed = False
+        for track in self.nodes():
+            node = track.node
+            if node.state is NodeState.DEDUPLICATED or (not node.runs and node.state.is_terminal):
+                if node.state.is_terminal and track.done_at is None:
+                    track.done_at = now
+                continue
+            if not node.runs:
+                continue
+            new = aggregate_state(node.runs)
+            if new is not node.state:
+                node.state = new
+                changed = True
+            if new.is_terminal and track.done_at is None:
+                track.done_at = now
+            elif not new.is_terminal:
+                track.done_at = None
+        return changed
+
+    def all_runs(self) -> list[tuple[Track, RunRef]]:
+        return [(t, r) for t in self.nodes() for r in t.node.runs]

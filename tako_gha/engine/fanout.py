@@ -1,0 +1,363 @@
+"""``fan_out``: plan, refuse, dispatch (paced, bounded), correlate, wait (SPEC §6, §7)."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from tako_gha.core.durations import format_duration
+from tako_gha.core.ids import TitleTag, dispatch_id, make_title, new_root_id
+from tako_gha.core.tree import Node, NodeState, TreeReport
+from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest, Observer
+from tako_gha.engine.clock import Clock, SystemClock
+from tako_gha.engine.correlate import Track, TreeTracker, run_tag, title_event_type
+from tako_gha.engine.errors import FanOutError
+from tako_gha.engine.pacing import DispatchPacer
+from tako_gha.engine.payload import (
+    MAX_EVENT_TYPE_LEN,
+    PayloadError,
+    TakoMeta,
+    build_client_payload,
+    check_dispatch,
+)
+from tako_gha.engine.planning import DiscoveryPlanner, Planner, PlanOutcome, Target
+from tako_gha.engine.session import Session
+from tako_gha.forge.base import AmbiguousDispatchError, Forge, ForgeError
+
+# Runs are listed from a little before the start (server clock vs the forge's view).
+LISTING_SKEW = timedelta(minutes=2)
+
+
+def fan_out(forge: Forge, request: FanOutRequest, options: FanOutOptions,
+            observer: Observer | None = None, *, planner: Planner | None = None,
+            clock: Clock | None = None) -> TreeReport:
+    """See ``engine.api``. Raises FanOutError / ForgeError only before any dispatch."""
+    return FanOut(forge, request, options, observer, planner or DiscoveryPlanner(),
+                  clock or SystemClock()).run()
+
+
+class FanOut:
+    def __init__(self, forge: Forge, request: FanOutRequest, options: FanOutOptions,
+                 observer: Observer | None, planner: Planner, clock: Clock) -> None:
+        _check_options(options)
+        self.forge, self.request, self.options = forge, request, options
+        self.observer, self.planner, self.clock = observer, planner, clock
+        self.ctx: CascadeContext | None = request.context
+        self.root = self.ctx.root if self.ctx else new_root_id()
+        self.origin_id = self.ctx.parent if self.ctx and self.ctx.parent else self.root
+        self.pacer = DispatchPacer(clock, options.dispatches_per_minute,
+                                   options.dispatches_per_hour)
+        self.own: list[Track] = []
+
+    # ------------------------------------------------------------ setup
+    def run(self) -> TreeReport:
+        event = self.request.event
+        if len(event.type) > MAX_EVENT_TYPE_LEN or not event.type:
+            raise FanOutError(
+                f"event type {event.type[:40]!r}… is {len(event.type)} characters; GitHub "
+                f"allows 1 to {MAX_EVENT_TYPE_LEN}", hint="use a shorter event type")
+        plan = self.planner.plan(self.forge, self.request)
+        self.event = plan.event
+        if len(plan.targets) > self.options.max_children:
+            raise FanOutError(
+                f"this fan-out would dispatch to {len(plan.targets)} repositories, more "
+                f"than max_children ({self.options.max_children}); nothing was dispatched",
+                hint=f"raise --max-children to at least {len(plan.targets)} if intended")
+        started = self.clock.monotonic()
+        self.wall0 = self.forge.now()
+        deadline = started + self.options.timeout
+        if self.ctx and self.ctx.deadline:
+            # A child never outlives its root's deadline.
+            inherited = (self.ctx.deadline - self.wall0).total_seconds()
+            deadline = min(deadline, started + inherited)
+        self.deadline_wall = self.wall0 + timedelta(seconds=max(0.0, deadline - started))
+        origin = Node(repo=event.source, id=self.origin_id, state=NodeState.IN_PROGRESS,
+                      event_type=event.type, depth=(self.ctx.depth - 1) if self.ctx else 0)
+        tracker = TreeTracker(self.root, origin, plan.subscribers,
+                              sibling_grace=self.options.sibling_grace,
+                              discovery_timeout=self.options.discovery_timeout,
+                              dedupe=self.options.dedupe)
+        self.tracker = tracker
+        self.session = Session(self.forge, tracker, self.options, self.clock, self.observer,
+                               started=started, deadline=deadline,
+                               since=self.wall0 - LISTING_SKEW)
+        self._make_nodes(plan)
+        self._report_skipped(plan)
+        if self.options.dry_run:
+            for track in self.own:
+                if track.node.state is NodeState.PLANNED:
+                    track.node.reason = "dry run: not dispatched"
+            return self.session.finish()
+        dispatchable = [t.node.repo for t in self.own if t.node.state is NodeState.PLANNED]
+        if dispatchable:
+            self.forge.preflight(self.request.org, dispatchable, dispatch=True)
+        if self.ctx is not None:
+            self._resume_check()
+        self.session.emit()
+        return self._loop()
+
+    def _make_nodes(self, plan: PlanOutcome) -> None:
+        ctx, event = self.ctx, self.event
+        depth = ctx.depth if ctx else 1
+        chain = ctx.chain if ctx else (event.source,)
+        parent = ctx.parent if ctx else None
+        seen: dict[tuple[str, str], str] = {}
+        if depth >= self.options.depth_warning and depth <= self.options.max_depth:
+            self.session.message(f"warning: this fan-out is at depth {depth} "
+                                 f"(max_depth {self.options.max_depth})")
+        for target in plan.targets:
+            node = Node(repo=target.repo, id=dispatch_id(self.root, parent, target.repo,
+                                                         event.type),
+                        event_type=event.type, depth=depth)
+            key = (target.repo.lower(), event.type)
+            if target.repo.lower() in (c.lower() for c in chain):
+                node.state = NodeState.CYCLE
+                node.reason = "cycle: " + " → ".join((*chain, target.repo))
+                node.hint = "break the cycle in tako.yml subscriptions (tako-gha graph shows it)"
+            elif depth > self.options.max_depth:
+                node.state = NodeState.DEPTH_EXCEEDED
+                node.reason = (f"depth {depth} exceeds max_depth {self.options.max_depth}: "
+                               + " → ".join((*chain, target.repo)))
+                node.hint = "raise max_depth if this cascade is meant to be this deep"
+            elif key in seen:
+                # Two subscriptions of one repo: one dispatch (ids are per repo+type).
+                node.id = dispatch_id(self.root, parent, f"{target.repo}#{len(seen)}",
+                                      event.type)
+                node.state = NodeState.DEDUPLICATED
+                node.duplicate_of = seen[key]
+                node.reason = f"{target.repo} already gets {event.type} from this fan-out"
+            if node.id in self.tracker.tracks:
+                continue
+            seen.setdefault(key, node.id)
+            track = self.tracker.add(self.tracker.origin, node, own=True,
+                                     workflow=target.workflow)
+            self.own.append(track)
+            track.payload = self._payload(node, target, chain)
+
+    def _payload(self, node: Node, target: Target, chain: tuple[str, ...]) -> dict:
+        tag = TitleTag(self.root, self.ctx.parent if self.ctx else None, node.id)
+        meta = TakoMeta(root=self.root, parent=tag.parent, id=node.id, depth=node.depth,
+                        chain=(*chain, target.repo), deadline=self.deadline_wall,
+                        title=make_title(self.event.type, self.event.source, tag))
+        return build_client_payload(self.event, target.inputs, meta)
+
+    def _report_skipped(self, plan: PlanOutcome) -> None:
+        for repo, reason in plan.skipped:
+            self.session.message(f"skipped {repo}: {reason}")
+
+    def _resume_check(self) -> None:
+        """Inside a tree (a re-run, or a sibling that got there first): list each
+        target once before dispatching. A run already tagged with this dispatch id is
+        adopted, not sent again; with ``dedupe: root`` a run of the same event type
+        for this root makes the node a duplicate. The listing's newest id is the
+        watermark for heuristic matching."""
+        for track in self.own:
+            node = track.node
+            if node.state is not NodeState.PLANNED:
+                continue
+            runs = self.session.poller.list_repo(node.repo)
+            if runs is None:
+                continue
+            track.watermark = max((r.id for r in runs), default=0)
+            mine = [r for r in runs if (tag := run_tag(r)) and tag.id == node.id]
+            if mine:
+                self.tracker.ingest(node.repo, mine, self.clock.monotonic())
+                track.dispatched_at = self.clock.monotonic()
+                track.dispatched_wall = self.forge.now()
+                node.reason = "resumed: this dispatch's run already existed"
+                self.session.stats.adopted += 1
+                continue
+            if self.options.dedupe == "root":
+                twin = next((t for r in sorted(runs, key=lambda r: r.id)
+                             if (t := run_tag(r)) and t.root == self.root and t.id != node.id
+                             and title_event_type(r.display_title or r.name) == node.event_type),
+                            None)
+                if twin is not None:
+                    node.state = NodeState.DEDUPLICATED
+                    node.duplicate_of = twin.id
+                    node.reason = (f"dedupe root: {node.repo} already runs {node.event_type} "
+                                   f"for this root (dispatch {twin.id})")
+
+    # ------------------------------------------------------------ the loop
+    def _loop(self) -> TreeReport:
+        session, opts = self.session, self.options
+        while True:
+            now = self.clock.monotonic()
+            if now >= session.deadline:
+                session.handle_timeout()
+                break
+            changed = self._dispatch_ready(now)
+            force = self._check_discovery(now)
+            changed |= session.poll_due(now, force=force)
+            changed |= self._check_discovery_after_poll(self.clock.monotonic())
+            changed |= self._cancel_duplicates()
+            if changed:
+                session.emit()
+            failed = session.first_failure()
+            if opts.fail_fast and failed is not None:
+                session.fail_fast(failed)
+                break
+            planned = any(t.node.state is NodeState.PLANNED for t in self.own)
+            if not opts.wait and not planned:
+                break
+            if opts.wait and not planned and self.tracker.complete(self.clock.monotonic()):
+                break
+            self._sleep(planned)
+        return session.finish()
+
+    def _in_flight(self) -> int:
+        now = self.clock.monotonic()
+        return sum(1 for t in self.own if t.dispatched_at is not None and (
+            not t.node.state.is_terminal or not t.settled(now, self.options.sibling_grace)))
+
+    def _dispatch_ready(self, now: float) -> bool:
+        changed = False
+        slots = self.options.concurrency_limit - self._in_flight()
+        for track in self.own:
+            if slots <= 0:
+                break
+            if track.node.state is not NodeState.PLANNED or track.dispatched_at is not None:
+                continue
+            if self.pacer.wait_time() > 0:
+                break
+            self._dispatch(track)
+            changed = True
+            if track.dispatched_at is not None:
+                slots -= 1
+        return changed
+
+    def _dispatch(self, track: Track, *, again: bool = False) -> None:
+        node = track.node
+        payload = track.payload or {}
+        try:
+            check_dispatch(node.event_type, payload)
+        except PayloadError as exc:
+            node.state, node.reason, node.hint = NodeState.ERROR, exc.message, exc.hint
+            return
+        self.pacer.record()
+        track.dispatched_at = self.clock.monotonic()
+        if track.dispatched_wall is None:
+            track.dispatched_wall = self.forge.now()
+        try:
+            self.forge.dispatch(node.repo, node.event_type, payload)
+        except AmbiguousDispatchError as exc:
+            track.ambiguous_dispatch = True
+            node.reason = (f"dispatch answer lost ({exc.message}); looking for its run "
+                           "before deciding to send again")
+        except ForgeError as exc:
+            node.state, node.reason = NodeState.ERROR, f"dispatch refused: {exc.message}"
+            node.hint = exc.hint or None
+            return
+        else:
+            if not again:
+                track.ambiguous_dispatch = False
+        if node.state is NodeState.PLANNED:
+            node.state = NodeState.DISPATCHED
+        self.session.stats.dispatched += 0 if again else 1
+        verb = "re-sent" if again else "dispatched"
+        self.session.message(f"{verb} {node.event_type} to {node.repo}")
+
+    def _check_discovery(self, now: float) -> bool:
+        """True when a discovery or re-send deadline has passed since the last
+        listing: poll now so the decision rests on fresh data."""
+        for track in self.own:
+            if track.dispatched_at is None or track.node.runs or track.node.state.is_terminal:
+                continue
+            due = self._discovery_due(track)
+            if now >= due and self._last_polled(track) < due:
+                return True
+        return False
+
+    def _discovery_due(self, track: Track) -> float:
+        assert track.dispatched_at is not None
+        if track.ambiguous_dispatch and not track.resent:
+            return track.dispatched_at + min(self.options.redispatch_grace,
+                                             self.options.discovery_timeout)
+        return track.dispatched_at + self.options.discovery_timeout
+
+    def _last_polled(self, track: Track) -> float:
+        return self.tracker.last_polled.get(track.node.repo.lower(), -math.inf)
+
+    def _check_discovery_after_poll(self, now: float) -> bool:
+        changed = False
+        for track in self.own:
+            node = track.node
+            if track.dispatched_at is None or node.runs or node.state.is_terminal:
+                continue
+            due = self._discovery_due(track)
+            if now < due or self._last_polled(track) < due:
+                continue
+            if track.ambiguous_dispatch and not track.resent:
+                # No run after the grace: it was not delivered. Same id, so a late
+                # first delivery is still recognised; counted and reported.
+                track.resent = True
+                self.session.stats.redispatched += 1
+                self._dispatch(track, again=True)
+                node.reason = ("dispatch re-sent once: the first answer was lost and no run "
+                               f"appeared within {format_duration(now - track.dispatched_at)}")
+                changed = True
+                continue
+            node.state = NodeState.NOT_STARTED
+            waited = format_duration(self.options.discovery_timeout)
+            node.reason = f"no run appeared within {waited} of the dispatch"
+            node.hint = (f"no workflow in {node.repo} listens for repository_dispatch type "
+                         f"{node.event_type}")
+            changed = True
+        return changed
+
+    def _cancel_duplicates(self) -> bool:
+        """``dedupe: root`` raced by another process: this dispatch lost (its run came
+        later), so cancel the duplicate run it started."""
+        losers = [t for t in self.own if t.node.state is NodeState.DEDUPLICATED
+                  and any(r.status != "completed" and r.run_id not in self.session.cancel_sent
+                          for r in t.node.runs)]
+        for track in losers:
+            for ref in track.node.runs:
+                if ref.status == "completed" or ref.run_id in self.session.cancel_sent:
+                    continue
+                self.session.cancel_sent.add(ref.run_id)
+                try:
+                    self.forge.cancel_run(track.node.repo, ref.run_id)
+                except ForgeError as exc:
+                    self.session.message(f"cancelling duplicate run {ref.run_id} failed: {exc}")
+        return bool(losers)
+
+    def _sleep(self, planned: bool) -> None:
+        now = self.clock.monotonic()
+        wake = min(self.session.next_poll, self.session.deadline)
+        if planned and self.options.concurrency_limit - self._in_flight() > 0:
+            wake = min(wake, now + self.pacer.wait_time())
+        for track in self.own:
+            if track.dispatched_at is None or track.node.state.is_terminal or track.node.runs:
+                continue
+            wake = min(wake, self._discovery_due(track))
+        for track in self.own:
+            if track.first_run_at is not None and track.node.runs:
+                settle = track.first_run_at + self.options.sibling_grace
+                if settle > now:
+                    wake = min(wake, settle)
+        pause = max(0.0, wake - now)
+        if pause > 0:
+            self.clock.sleep(pause)
+        else:
+            # Never spin: yield a little when nothing is due yet.
+            self.clock.sleep(0.01)
+
+
+def _check_options(options: FanOutOptions) -> None:
+    problems = []
+    if options.concurrency_limit < 1:
+        problems.append("concurrency_limit must be at least 1")
+    if options.max_children < 0:
+        problems.append("max_children must not be negative")
+    if options.max_depth < 1:
+        problems.append("max_depth must be at least 1")
+    if options.dedupe not in ("none", "root"):
+        problems.append(f"dedupe must be none or root, not {options.dedupe!r}")
+    if options.timeout <= 0 or options.discovery_timeout <= 0:
+        problems.append("timeout and discovery_timeout must be positive")
+    if options.dispatches_per_minute < 1 or options.dispatches_per_hour < 1:
+        problems.append("dispatch rates must be at least 1")
+    if problems:
+        raise FanOutError("; ".join(problems), hint="fix the fan-out options")
+

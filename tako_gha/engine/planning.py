@@ -1,0 +1,110 @@
+"""From an event to the list of targets, through ``forge.discover`` and core.matching.
+
+The engine needs three things from a plan: the targets (repo, rendered inputs, the
+subscription's workflow filter), what was skipped and why, and who subscribes to
+whom (to follow descendants down the graph). ``Planner`` is injectable so the
+engine can be tested without a discovery backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tako_gha.core.config import ConfigResult
+from tako_gha.core.diagnostics import Diagnostic
+from tako_gha.core.events import Event
+from tako_gha.forge.base import Forge, RepoSelection
+
+if TYPE_CHECKING:
+    from tako_gha.engine.api import FanOutRequest
+
+
+@dataclass(frozen=True)
+class Target:
+    repo: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    workflow: str | None = None  # only runs of this workflow file count
+    subscription: str = ""  # human description of the matching subscription
+
+
+@dataclass
+class PlanOutcome:
+    event: Event  # with schema_version resolved from the source's `produces`
+    targets: list[Target]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (repo, reason)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    subscribers: dict[str, set[str]] = field(default_factory=dict)  # producer -> subscribers
+
+
+class Planner(Protocol):
+    def plan(self, forge: Forge, request: FanOutRequest) -> PlanOutcome: ...
+
+
+def subscribers_map(configs: Iterable[ConfigResult]) -> dict[str, set[str]]:
+    """producer repo (lower case) -> repos (lower case) with a subscription to it."""
+    graph: dict[str, set[str]] = {}
+    for result in configs:
+        if result.config is None:
+            continue
+        for sub in result.config.subscriptions:
+            graph.setdefault(sub.producer.lower(), set()).add(result.repo.lower())
+    return graph
+
+
+def subscribed_repos(subscribers: Mapping[str, set[str]]) -> set[str]:
+    return {repo for subs in subscribers.values() for repo in subs}
+
+
+class DiscoveryPlanner:
+    """The default: discover the org (or the explicit repos), then plan with
+    ``core.matching.plan_fanout``."""
+
+    def plan(self, forge: Forge, request: FanOutRequest) -> PlanOutcome:
+        from tako_gha.core import matching  # imported late: a sibling work item
+
+        selection = RepoSelection(org=request.org, repos=tuple(request.repos),
+                                  topics=tuple(request.topics),
+                                  config_path=request.config_path)
+        discovery = forge.discover(selection)
+        configs = discovery.configs()
+        source = request.event.source.lower()
+        source_result = next((c for c in configs if c.repo.lower() == source), None)
+        plan = matching.plan_fanout(request.event, configs,
+                                    source_config=source_result.config if source_result else None)
+        event = plan.event or request.event
+        targets = [_target(t) for t in plan.targets]
+        # "Not subscribed" is the normal case for most of an org: not worth a line.
+        quiet = (matching.NO_SUBSCRIPTION, matching.NO_CONFIG, matching.IS_SOURCE)
+        skipped = [(s.repo, s.reason) for s in plan.skipped if s.error or s.kind not in quiet]
+        skipped += [(repo, reason) for repo, reason in discovery.skipped]
+        return PlanOutcome(event=event, targets=targets, skipped=skipped,
+                           diagnostics=list(plan.diagnostics),
+                           subscribers=subscribers_map(configs))
+
+
+def _target(raw: Any) -> Target:
+    sub = getattr(raw, "subscription", None)
+    workflow = getattr(raw, "workflow", None) or getattr(sub, "workflow", None)
+    describe = getattr(sub, "describe", None)
+    return Target(
+        repo=str(raw.repo),
+        inputs=dict(getattr(raw, "inputs", {}) or {}),
+        workflow=workflow,
+        subscription=describe() if callable(describe) else str(sub or ""),
+    )
+
+
+@dataclass
+class StaticPlanner:
+    """A fixed plan (tests, explicit target lists)."""
+
+    targets: list[Target]
+    subscribers: dict[str, set[str]] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def plan(self, forge: Forge, request: FanOutRequest) -> PlanOutcome:
+        subs = {k.lower(): {v.lower() for v in vs} for k, vs in self.subscribers.items()}
+        return PlanOutcome(event=request.event, targets=list(self.targets),
+                           skipped=list(self.skipped), subscribers=subs)

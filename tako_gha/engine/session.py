@@ -1,0 +1,236 @@
+"""What fan-out and watch share: the poll loop, cancellation, reasons, the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tako_gha.core.durations import format_duration
+from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus, overall_status
+from tako_gha.engine.clock import Clock
+from tako_gha.engine.correlate import Track, TreeTracker
+from tako_gha.engine.poller import FleetPoller, PollSchedule
+from tako_gha.forge.base import Forge, ForgeError, RateLimitError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from tako_gha.engine.api import FanOutOptions, Observer
+
+CONFIRM_POLL = 0.5  # seconds between checks that a cancel took effect
+
+
+@dataclass
+class EngineStats:
+    dispatched: int = 0
+    redispatched: int = 0
+    adopted: int = 0  # runs a resumed fan-out found instead of dispatching again
+    cancelled: int = 0
+    pacing_wait: float = 0.0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class Session:
+    def __init__(self, forge: Forge, tracker: TreeTracker, options: FanOutOptions,
+                 clock: Clock, observer: Observer | None, *, started: float,
+                 deadline: float, since: datetime | None) -> None:
+        self.forge = forge
+        self.tracker = tracker
+        self.options = options
+        self.clock = clock
+        self.observer = observer
+        self.started = started
+        self.deadline = deadline
+        self.poller = FleetPoller(forge, tracker, since)
+        self.schedule = PollSchedule(options.poll_min_interval, options.poll_max_interval,
+                                     options.rate_reserve)
+        self.next_poll = started + options.poll_min_interval
+        self.timed_out = False
+        self.stats = EngineStats()
+        self.cancel_sent: set[int] = set()
+        tracker.on_message = self.message
+
+    # ------------------------------------------------------------ output
+    def message(self, text: str) -> None:
+        if self.observer is not None:
+            self.observer.on_message(text)
+
+    def emit(self) -> None:
+        if self.observer is not None:
+            self.observer.on_update(self.report())
+
+    def report(self) -> TreeReport:
+        origin = self.tracker.origin
+        status = overall_status(origin, timed_out=self.timed_out)
+        cost = self.forge.ledger.to_json()
+        cost["engine"] = {
+            "dispatched": self.stats.dispatched,
+            "redispatched": self.stats.redispatched,
+            "adopted": self.stats.adopted,
+            "cancelled": self.stats.cancelled,
+            "poll_rounds": self.poller.stats.rounds,
+            "list_calls": self.poller.stats.list_calls,
+            "list_not_modified": self.poller.stats.not_modified,
+            "get_run_calls": self.poller.stats.get_calls,
+            "pacing_wait_seconds": round(self.stats.pacing_wait, 3),
+        }
+        return TreeReport(root=self.tracker.root, status=status, origin=origin, cost=cost,
+                          elapsed_seconds=self.clock.monotonic() - self.started)
+
+    # ------------------------------------------------------------ polling
+    def poll_due(self, now: float, extra: set[str] | None = None, *, force: bool = False) -> bool:
+        if now < self.next_poll and not force:
+            return False
+        repos = self.tracker.repos_to_poll(now) | (extra or set())
+        if not repos:
+            self.next_poll = now + self.schedule.min_interval
+            return self.tracker.refresh(now)
+        try:
+            changed, paid = self.poller.poll_round(repos, now)
+        except RateLimitError as exc:
+            self.message(f"rate limited while polling: {exc}")
+            self.next_poll = now + self.schedule.max_interval
+            return False
+        changed |= self.annotate_failures()
+        ledger = self.forge.ledger
+        pause = self.schedule.after_round(
+            changed=changed, paid_calls=paid, remaining=ledger.rate_remaining,
+            limit=ledger.rate_limit, time_left=max(0.0, self.deadline - now))
+        self.next_poll = self.clock.monotonic() + pause
+        return changed
+
+    def annotate_failures(self) -> bool:
+        """Why a failed run failed, from its annotations: a child's fan-out step
+        records the cycle path, the timeout or the failing grandchild there."""
+        changed = False
+        for track in self.tracker.nodes():
+            node = track.node
+            if track.annotated or not node.runs or not node.state.is_failure:
+                continue
+            if node.state is NodeState.DEDUPLICATED:
+                continue
+            track.annotated = True
+            for ref in node.runs:
+                if not ref.state.is_failure:
+                    continue
+                try:
+                    notes = self.forge.run_annotations(node.repo, ref.run_id)
+                except ForgeError:
+                    continue
+                text = next((a.message for a in notes if a.level == "failure"), None)
+                if text:
+                    node.reason = text
+                    changed = True
+                    break
+        return changed
+
+    # ------------------------------------------------------------ cancelling
+    def cancel_tracks(self, tracks: list[Track]) -> list[tuple[str, int]]:
+        """Cancel every unfinished run of ``tracks`` and wait (bounded) until the
+        cancels show; returns the (repo, run id) whose cancel was accepted."""
+        accepted: list[tuple[str, int]] = []
+        for track in tracks:
+            for ref in track.node.runs:
+                if ref.status == "completed" or ref.run_id in self.cancel_sent:
+                    continue
+                self.cancel_sent.add(ref.run_id)
+                try:
+                    ok = self.forge.cancel_run(track.node.repo, ref.run_id)
+                except ForgeError as exc:
+                    self.message(f"cancelling run {ref.run_id} of {track.node.repo} "
+                                 f"failed: {exc}")
+                    continue
+                if ok:
+                    accepted.append((track.node.repo, ref.run_id))
+                    self.stats.cancelled += 1
+        self.confirm(accepted)
+        return accepted
+
+    def confirm(self, runs: list[tuple[str, int]]) -> None:
+        pending = list(runs)
+        until = self.clock.monotonic() + self.options.cancel_confirm_timeout
+        while pending:
+            still: list[tuple[str, int]] = []
+            for repo, run_id in pending:
+                try:
+                    run = self.forge.get_run(repo, run_id)
+                except ForgeError:
+                    still.append((repo, run_id))
+                    continue
+                self.tracker.update_run(run)
+                if run.status != "completed":
+                    still.append((repo, run_id))
+            pending = still
+            if not pending or self.clock.monotonic() >= until:
+                break
+            self.clock.sleep(CONFIRM_POLL)
+        self.tracker.refresh(self.clock.monotonic())
+
+    def active_tracks(self) -> list[Track]:
+        return [t for t in self.tracker.nodes() if not t.node.state.is_terminal]
+
+    def handle_timeout(self) -> None:
+        self.timed_out = True
+        waited = format_duration(self.clock.monotonic() - self.started)
+        active = self.active_tracks()
+        if self.options.cancel_on_timeout and active:
+            self.cancel_tracks(active)
+        for track in active:
+            node = track.node
+            if node.state.is_terminal:
+                continue
+            if node.state is NodeState.PLANNED:
+                node.reason = f"not dispatched: the wait timed out after {waited}"
+            elif self.options.cancel_on_timeout:
+                node.reason = f"still {node.state.value} after {waited}; cancel not confirmed"
+            else:
+                node.reason = f"still {node.state.value} when the wait timed out after {waited}"
+            node.state = NodeState.TIMED_OUT
+
+    def fail_fast(self, failed: Node) -> None:
+        why = f"fail_fast: {failed.repo} ended {failed.state.value}"
+        self.message(why + "; cancelling the rest")
+        active = self.active_tracks()
+        self.cancel_tracks(active)
+        for track in active:
+            node = track.node
+            if node.state is NodeState.PLANNED:
+                node.state = NodeState.SKIPPED
+                node.reason = f"not dispatched ({why})"
+            elif node.state is NodeState.CANCELLED:
+                node.reason = node.reason or f"cancelled ({why})"
+
+    def first_failure(self) -> Node | None:
+        for track in self.tracker.nodes():
+            node = track.node
+            if node.state.is_failure and node.state is not NodeState.DEDUPLICATED:
+                return node
+        return None
+
+    def finish(self) -> TreeReport:
+        explain_failures(self.tracker.origin)
+        report = self.report()
+        origin = self.tracker.origin
+        origin.state = {
+            TreeStatus.SUCCESS: NodeState.SUCCESS,
+            TreeStatus.FAILURE: NodeState.FAILURE,
+            TreeStatus.TIMED_OUT: NodeState.TIMED_OUT,
+            TreeStatus.RUNNING: NodeState.IN_PROGRESS,
+        }[report.status]
+        self.emit()
+        return report
+
+
+def explain_failures(origin: Node) -> None:
+    """A failed node without a reason of its own gets the path to the failed
+    descendant below it, so the root says where the tree broke."""
+    for node in origin.walk():
+        if node is origin or not node.state.is_failure or node.reason:
+            continue
+        for below in node.walk():
+            if below is node or not below.state.is_failure:
+                continue
+            path = node.path_to(below.id) or [node, below]
+            node.reason = (f"{below.repo} ended {below.state.value}: "
+                           + " → ".join(n.repo for n in path))
+            break

@@ -1,0 +1,282 @@
+"""An in-memory forge and clock for engine tests.
+
+Runs are simulated on a fake clock: a dispatch creates one run per listening
+workflow (title from ``client_payload.tako.title`` when the workflow sets
+run-name), queued → in_progress → completed by time. A workflow may itself fan
+out when its run starts (children dispatched with a proper ``tako`` block) and
+wait for them (deep sync). Faults: refusals, ambiguous failures before/after the
+run exists, delayed appearance, hanging runs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from tako_gha.core.ids import TitleTag, dispatch_id, make_title
+from tako_gha.forge.base import (
+    AmbiguousDispatchError,
+    Annotation,
+    CallKind,
+    CostLedger,
+    Discovery,
+    ForgeError,
+    RepoSelection,
+    RunInfo,
+    RunListing,
+)
+
+EPOCH = datetime(2026, 11, 25, 10, 0, 0, tzinfo=timezone.utc)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += max(0.0, seconds)
+        if len(self.sleeps) > 200_000:
+            raise RuntimeError("engine loop does not terminate")
+
+
+@dataclass
+class FakeWorkflow:
+    path: str = ".github/workflows/on-dispatch.yml"
+    types: Sequence[str] | None = None  # None: every event type
+    run_name: bool = True
+    queue: float = 1.0
+    duration: float = 5.0
+    conclusion: str = "success"
+    hang: bool = False
+    fan_out: Sequence[tuple[str, str]] = ()  # (target repo, event type) when it starts
+    wait_children: bool = True
+    annotation: str | None = None  # failure annotation on a failed run
+    dedupe_root: bool = False  # the child fan-out skips targets already run for the root
+
+    def listens(self, event_type: str) -> bool:
+        return self.types is None or event_type in self.types
+
+
+@dataclass
+class FakeRun:
+    id: int
+    repo: str
+    workflow: FakeWorkflow
+    event_type: str
+    payload: dict[str, Any]
+    created: float
+    title: str
+    visible_from: float
+    cancelled_at: float | None = None
+    children: list[FakeRun] = field(default_factory=list)
+    spawned: bool = False
+
+    @property
+    def start(self) -> float:
+        return self.created + self.workflow.queue
+
+    def own_end(self) -> float | None:
+        if self.workflow.hang:
+            return None
+        return self.start + self.workflow.duration
+
+    def end(self) -> float | None:
+        ends = [self.own_end()]
+        if self.workflow.wait_children:
+            ends += [c.end() for c in self.children]
+        if any(e is None for e in ends):
+            return self.cancelled_at
+        end = max(e for e in ends if e is not None)
+        if self.cancelled_at is not None and self.cancelled_at < end:
+            return self.cancelled_at
+        return end
+
+    def status(self, t: float) -> tuple[str, str | None]:
+        end = self.end()
+        if end is not None and t >= end:
+            if self.cancelled_at is not None and self.cancelled_at <= end:
+                return "completed", "cancelled"
+            failed = self.workflow.conclusion != "success" or (
+                self.workflow.wait_children
+                and any(c.status(t)[1] not in ("success", None) for c in self.children))
+            return "completed", "failure" if failed else self.workflow.conclusion
+        if t >= self.start:
+            return "in_progress", None
+        return "queued", None
+
+
+class FakeForge:
+    def __init__(self, clock: FakeClock, workflows: dict[str, list[FakeWorkflow]]) -> None:
+        self.clock = clock
+        self.workflows = {k.lower(): v for k, v in workflows.items()}
+        self.ledger = CostLedger()
+        self.runs: list[FakeRun] = []
+        self.next_id = 100
+        self.dispatches: list[tuple[str, str, dict[str, Any]]] = []
+        self.calls: Counter[str] = Counter()
+        self.refuse: dict[str, ForgeError] = {}
+        self.ambiguous_after_create: set[str] = set()
+        self.ambiguous_before_create: set[str] = set()
+        self.appear_delay: dict[str, float] = {}
+        self.preflight_error: ForgeError | None = None
+        self._etags: dict[tuple, tuple] = {}
+        self.annotation_calls = 0
+
+    # ---------------------------------------------------------------- helpers
+    def now(self) -> datetime:
+        return EPOCH + timedelta(seconds=self.clock.t)
+
+    def _advance(self) -> None:
+        for run in list(self.runs):
+            if run.spawned or self.clock.t < run.start or run.cancelled_at is not None:
+                continue
+            run.spawned = True
+            tako = run.payload.get("tako") or {}
+            for target, event_type in run.workflow.fan_out:
+                if not tako:
+                    continue
+                if run.workflow.dedupe_root and any(
+                        r.repo.lower() == target.lower() and r.event_type == event_type
+                        and (r.payload.get("tako") or {}).get("root") == tako["root"]
+                        for r in self.runs):
+                    continue
+                child_id = dispatch_id(tako["root"], tako["id"], target, event_type)
+                tag = TitleTag(tako["root"], tako["id"], child_id)
+                child_payload = {
+                    "event": {"type": event_type, "source": run.repo, "payload": {}},
+                    "inputs": {},
+                    "tako": {"root": tako["root"], "parent": tako["id"], "id": child_id,
+                             "depth": tako.get("depth", 1) + 1,
+                             "chain": [*tako.get("chain", []), target],
+                             "title": make_title(event_type, run.repo, tag)},
+                }
+                run.children += self._create(target, event_type, child_payload, run.start)
+
+    def _create(self, repo: str, event_type: str, payload: dict[str, Any],
+                at: float) -> list[FakeRun]:
+        created = []
+        for wf in self.workflows.get(repo.lower(), []):
+            if not wf.listens(event_type):
+                continue
+            self.next_id += 1
+            tako = payload.get("tako") or {}
+            title = tako.get("title") if wf.run_name and tako.get("title") else wf.path
+            run = FakeRun(self.next_id, repo, wf, event_type, payload, at, title,
+                          visible_from=at + self.appear_delay.get(repo.lower(), 0.0))
+            self.runs.append(run)
+            created.append(run)
+        return created
+
+    def _info(self, run: FakeRun) -> RunInfo:
+        status, conclusion = run.status(self.clock.t)
+        return RunInfo(id=run.id, repo=run.repo, workflow_path=run.workflow.path,
+                       display_title=run.title, name=run.workflow.path,
+                       event="repository_dispatch", status=status, conclusion=conclusion,
+                       created_at=EPOCH + timedelta(seconds=run.created),
+                       html_url=f"https://fake/{run.repo}/actions/runs/{run.id}")
+
+    def run_by_id(self, run_id: int) -> FakeRun:
+        return next(r for r in self.runs if r.id == run_id)
+
+    def intervals(self, repos: Sequence[str]) -> list[tuple[float, float]]:
+        wanted = {r.lower() for r in repos}
+        out = []
+        for run in self.runs:
+            if run.repo.lower() in wanted:
+                end = run.end()
+                out.append((run.created, end if end is not None else float("inf")))
+        return out
+
+    # ---------------------------------------------------------------- Forge
+    def discover(self, selection: RepoSelection) -> Discovery:
+        self.calls["discover"] += 1
+        return Discovery(org=selection.org, repos=[])
+
+    def preflight(self, org: str, targets: Sequence[str], *, dispatch: bool) -> None:
+        self.calls["preflight"] += 1
+        if self.preflight_error is not None:
+            raise self.preflight_error
+
+    def dispatch(self, repo: str, event_type: str, client_payload: dict[str, Any]) -> None:
+        self.calls["dispatch"] += 1
+        self.ledger.record(CallKind.DISPATCH)
+        self._advance()
+        key = repo.lower()
+        if key in self.refuse:
+            raise self.refuse[key]
+        if key in self.ambiguous_before_create:
+            self.ambiguous_before_create.discard(key)
+            raise AmbiguousDispatchError("502 Bad Gateway", status=502)
+        self.dispatches.append((repo, event_type, client_payload))
+        self._create(repo, event_type, client_payload, self.clock.t)
+        if key in self.ambiguous_after_create:
+            self.ambiguous_after_create.discard(key)
+            raise AmbiguousDispatchError("502 Bad Gateway", status=502)
+
+    def list_runs(self, repo: str, *, event: str | None = "repository_dispatch",
+                  created_after: datetime | None = None,
+                  workflow: str | None = None) -> RunListing:
+        self._advance()
+        self.calls["list_runs"] += 1
+        runs = [self._info(r) for r in sorted(self.runs, key=lambda r: -r.id)
+                if r.repo.lower() == repo.lower() and r.visible_from <= self.clock.t
+                and (created_after is None
+                     or EPOCH + timedelta(seconds=r.created) >= created_after)][:100]
+        key = (repo.lower(), event, created_after, workflow)
+        snapshot = tuple((r.id, r.status, r.conclusion) for r in runs)
+        if self._etags.get(key) == snapshot:
+            self.ledger.record(CallKind.POLL, not_modified=True)
+            self.calls["list_runs_304"] += 1
+            return RunListing(runs, not_modified=True)
+        self._etags[key] = snapshot
+        self.ledger.record(CallKind.POLL)
+        return RunListing(runs)
+
+    def get_run(self, repo: str, run_id: int) -> RunInfo:
+        self._advance()
+        self.calls["get_run"] += 1
+        self.ledger.record(CallKind.POLL)
+        return self._info(self.run_by_id(run_id))
+
+    def cancel_run(self, repo: str, run_id: int) -> bool:
+        self._advance()
+        self.calls["cancel_run"] += 1
+        self.ledger.record(CallKind.CANCEL)
+        run = self.run_by_id(run_id)
+        if run.status(self.clock.t)[0] == "completed":
+            return False
+        run.cancelled_at = self.clock.t + 0.5  # cancellation takes a moment
+        for child in run.children:
+            if child.status(self.clock.t)[0] != "completed":
+                child.cancelled_at = self.clock.t + 0.5
+        return True
+
+    def run_annotations(self, repo: str, run_id: int) -> list[Annotation]:
+        self.annotation_calls += 1
+        run = self.run_by_id(run_id)
+        notes = []
+        if run.workflow.annotation:
+            notes.append(Annotation("failure", run.workflow.annotation))
+        return notes
+
+    # ---------------------------------------------------------------- queries
+    def dispatched_to(self, repo: str) -> int:
+        return sum(1 for r, _, _ in self.dispatches if r.lower() == repo.lower())
+
+
+def max_overlap(intervals: list[tuple[float, float]]) -> int:
+    points = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],
+                    key=lambda p: (p[0], p[1]))
+    best = cur = 0
+    for _, delta in points:
+        cur += delta
+        best = max(best, cur)
+    return best
