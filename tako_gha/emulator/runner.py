@@ -226,7 +226,10 @@ def _minutes(value: Any, default: float) -> float:
         return default
     if isinstance(value, bool):
         raise ValueError(f"timeout-minutes must be a number, not {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"timeout-minutes must be a number of minutes, not {value!r}") from None
     if number <= 0:
         raise ValueError(f"timeout-minutes must be positive, not {value!r}")
     return number
@@ -452,11 +455,15 @@ class WorkflowRunner:
         return jobs
 
     def _schedule(self, ctx: _RunContext) -> None:
+        # lock order: never take store.lock while holding self._lock (the HTTP layer
+        # may call cancel() while it holds store.lock)
         with self._lock:
-            if self._stopped:
-                with self.store.lock:
-                    self._finish_unstarted(ctx, "cancelled")
-                return
+            stopped = self._stopped
+        if stopped:
+            with self.store.lock:
+                self._finish_unstarted(ctx, "cancelled")
+            return
+        with self._lock:
             while len(self._workers) < self.capacity:
                 worker = threading.Thread(target=self._worker, daemon=True,
                                           name=f"tako-runner-{len(self._workers) + 1}")
@@ -961,7 +968,8 @@ class WorkflowRunner:
 def _pump(proc: subprocess.Popen[bytes], state: _JobState) -> None:
     assert proc.stdout is not None
     with proc.stdout:
-        for raw in iter(proc.stdout.readline, b""):
+        # bounded reads: a step printing megabytes without a newline stays cheap
+        for raw in iter(lambda: proc.stdout.readline(65536), b""):
             state.handle_output_line(raw.decode("utf-8", errors="replace"))
 
 

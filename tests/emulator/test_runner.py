@@ -14,62 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from runner_fakes import FakeHost, FakeWorld, wait_done, wf
 
 from tako_gha.emulator.runner import WorkflowRunner, parse_file_commands
 from tako_gha.emulator.state import RunRecord, RunStore
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class FakeRepo:
-    def __init__(self, full_name: str, files: dict[str, str]) -> None:
-        self.full_name = full_name
-        self.default_branch = "main"
-        self.files = files
-
-    def head_sha(self) -> str:
-        return "a" * 40
-
-    def list_files(self, prefix: str) -> list[str]:
-        return [p for p in self.files if p.startswith(prefix)]
-
-    def read_file(self, path: str) -> bytes | None:
-        text = self.files.get(path)
-        return None if text is None else text.encode()
-
-    def checkout_to(self, dest: Path) -> None:
-        for path, text in self.files.items():
-            target = dest / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-
-
-class FakeWorld:
-    def __init__(self) -> None:
-        self.repos: dict[str, FakeRepo] = {}
-
-    def add(self, full_name: str, files: dict[str, str]) -> FakeRepo:
-        repo = FakeRepo(full_name, files)
-        self.repos[full_name.lower()] = repo
-        return repo
-
-    def repo(self, full_name: str) -> FakeRepo | None:
-        return self.repos.get(full_name.lower())
-
-
-class FakeHost:
-    base_url = "http://127.0.0.1:9"
-
-    def __init__(self) -> None:
-        self.tokens: list[str] = []
-
-    def secrets(self) -> dict[str, str]:
-        return {"TAKO_TOKEN": "s3cr3t-value"}
-
-    def issue_run_token(self, repo: str) -> str:
-        token = f"ghs_run{len(self.tokens)}_{repo.replace('/', '_')}"
-        self.tokens.append(token)
-        return token
 
 
 @pytest.fixture
@@ -78,20 +28,6 @@ def env():
     runner = WorkflowRunner(world, store, host, capacity=4, kill_grace=1.0)
     yield world, store, host, runner
     runner.stop()
-
-
-def wf(body: str, on: str = "on: repository_dispatch") -> str:
-    return f"name: wf\n{on}\n{body}"
-
-
-def wait_done(store: RunStore, runs: list[RunRecord], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with store.lock:
-            if all(r.status == "completed" for r in runs):
-                return
-        time.sleep(0.02)
-    raise AssertionError(f"runs not completed: {[(r.id, r.status) for r in runs]}")
 
 
 def dispatch_one(world: FakeWorld, runner: WorkflowRunner, store: RunStore, workflow: str,
