@@ -336,6 +336,11 @@ class _Converter:
 
     def mapping(self, node: yaml.MappingNode, path: Path, active: frozenset[int]) -> Any:
         own = {id(k) for k, _ in node.value if k.tag != _MERGE_TAG}
+        if self.merges_itself(node):
+            self.report.error(path, node.start_mark, "recursive-alias",
+                              f"{_where(path)} merges itself ('<<' of its own anchor)",
+                              "merge another mapping, not the one being defined")
+            node.value = [(k, v) for k, v in node.value if k.tag != _MERGE_TAG]
         try:
             self.constructor.flatten_mapping(node)  # apply `<<: *anchor` merges
         except yaml.YAMLError as exc:
@@ -344,8 +349,6 @@ class _Converter:
                               "'<<' merges only mappings (or a list of mappings)")
             # Keep the mapping's own keys; only the broken merge is ignored.
             node.value = [(k, v) for k, v in node.value if k.tag != _MERGE_TAG]
-        except RecursionError:
-            raise _TooLarge from None
         out: dict[str, Any] = {}
         written: set[str] = set()  # keys written in this mapping itself, not merged in
         for key_node, value_node in node.value:
@@ -365,6 +368,15 @@ class _Converter:
             self.doc.key_marks[child] = key_node.start_mark
             out[key] = self.convert(value_node, child, active)
         return out
+
+    @staticmethod
+    def merges_itself(node: yaml.MappingNode) -> bool:
+        for key, value in node.value:
+            if key.tag == _MERGE_TAG:
+                items = value.value if isinstance(value, yaml.SequenceNode) else [value]
+                if any(item is node for item in items):
+                    return True
+        return False
 
     def key(self, node: yaml.Node, path: Path) -> str | None:
         value: Any = node.value
@@ -877,7 +889,7 @@ def load_config(text: str, *, path: str = DEFAULT_CONFIG_PATH,
     try:
         config = _load(text, path, repo, report)
     except Exception as exc:  # last line of defence: a loader bug must not stop a cascade
-        report.error((), None, "internal-error",
+        report.error((), _START, "internal-error",
                      f"internal error while reading the file: {type(exc).__name__}: {exc}",
                      "this is a bug in tako-gha; please report it with the file")
         config = None
@@ -933,7 +945,7 @@ def _compose(text: str, report: _Reporter) -> yaml.Node | bool | None:
         report.error((), mark, "yaml-syntax", f"invalid YAML: {exc.reason}",
                      "save the file as UTF-8 text without control characters")
     except yaml.YAMLError as exc:
-        report.error((), None, "yaml-syntax", f"invalid YAML: {exc}", _yaml_hint(str(exc)))
+        report.error((), _START, "yaml-syntax", f"invalid YAML: {exc}", _yaml_hint(str(exc)))
     except RecursionError:
         report.error((), _START, "too-large", "the YAML is nested too deeply to read",
                      "flatten the structure; tako.yml needs only a few levels")

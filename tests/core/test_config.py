@@ -546,3 +546,70 @@ def test_fuzz_random_subscriptions_never_raise(subs: list) -> None:
     # A kept subscription always has a producer and at least one event type.
     for sub in result.config.subscriptions:
         assert "/" in sub.producer and sub.events
+
+
+# --------------------------------------------------------------------------- odd corners
+
+
+def test_scalar_with_unknown_tag_and_impossible_timestamp() -> None:
+    result = _load(_sub("artifact: !repo a/b\nevents: [2001-13-45]"))
+    assert [(d.code, d.line, d.col) for d in result.diagnostics] == [("unknown-tag", 4, 17)]
+    # the impossible date is kept as the text written, a valid event type
+    result = _load(_sub("artifact: a/b\nevents: [2001-13-45]"))
+    assert result.ok and result.config.subscriptions[0].events == ["2001-13-45"]
+
+
+def test_key_with_unknown_tag() -> None:
+    result = _load("version: 1\n? !k x\n: 1\n")
+    assert [d.code for d in result.diagnostics] == ["unknown-key"]
+
+
+def test_recursive_merge_is_refused() -> None:
+    result = _load("version: 1\nartifacts: &a {b: {}, <<: *a}\n")
+    assert _codes(result.diagnostics) == [("recursive-alias", 2, 12)]
+    assert result.config.artifacts == {"b": ""}
+
+
+def test_odd_key_names_are_quoted_in_messages() -> None:
+    result = _load(_sub("artifact: a/b\nevents: [x]\ninputs: {'a b': 3, '': x}"))
+    messages = [d.message for d in result.diagnostics]
+    assert "subscriptions[0].inputs['a b'] must be a string, got the number 3" in messages
+    assert "key '' in subscriptions[0].inputs is not allowed" in messages
+
+
+def test_a_loader_bug_becomes_a_diagnostic(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tako_gha.core import config as config_module
+
+    def boom(self: object) -> None:
+        raise KeyError("oops")
+
+    monkeypatch.setattr(config_module._Builder, "build", boom)
+    result = _load("version: 1\n")
+    assert result.config is None
+    assert [d.code for d in result.diagnostics] == ["internal-error"]
+    assert "KeyError" in result.diagnostics[0].message
+
+
+def test_unmarked_yaml_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def compose(*args: object, **kwargs: object) -> None:
+        raise yaml.YAMLError("strange")
+
+    monkeypatch.setattr(yaml, "compose", compose)
+    result = _load("version: 1\n")
+    assert [(d.code, d.line) for d in result.diagnostics] == [("yaml-syntax", 1)]
+    assert "strange" in result.diagnostics[0].message
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("a: b: c\n", "quote values"),
+        ("a: 'x\n", "not closed"),
+        ("- a\nb: 1\n", "line up"),
+        ("a: *nope\n", "define the anchor"),
+        ("a:\n  - x\n - y\n", "line up"),
+    ],
+)
+def test_yaml_syntax_hints(text: str, hint: str) -> None:
+    [diag] = _load(text).diagnostics
+    assert diag.code == "yaml-syntax" and hint in diag.hint and diag.line >= 1
