@@ -24,7 +24,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -44,6 +44,7 @@ MAX_EVENT_TYPE = 100
 MAX_OUTPUT_BYTES = 1_000_000  # GitHub: 1 MB per output
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
 REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_ERRORISH = ("could not be used", "error")
 _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off", ""}
 # Nodes for which a dispatch was actually sent.
 _SENT = {NodeState.DISPATCHED, NodeState.QUEUED, NodeState.IN_PROGRESS, NodeState.SUCCESS,
@@ -280,16 +281,47 @@ def annotation_lines(report: TreeReport) -> list[str]:
     return lines
 
 
-def publish(report: TreeReport, env: Mapping[str, str], out: TextIO) -> None:
+def note_annotations(notes: Sequence[str]) -> list[str]:
+    """``::warning::`` for skipped repositories, unusable configs first (a bad tako.yml
+    elsewhere in the org is worth a look, but it never fails this cascade)."""
+    skipped = [n for n in notes if n.startswith("skipped ")]
+    skipped.sort(key=lambda n: not any(w in n for w in _ERRORISH))
+    lines = []
+    for note in skipped[:MAX_ANNOTATIONS]:
+        repo, _, reason = note.removeprefix("skipped ").partition(": ")
+        lines.append(command("warning", reason or note, {"title": f"tako: skipped {repo}"}))
+    if len(skipped) > MAX_ANNOTATIONS:
+        lines.append(command("warning", f"{len(skipped) - MAX_ANNOTATIONS} more repositories "
+                             "skipped; see the job summary", {"title": "tako: more skipped"}))
+    return lines
+
+
+def publish(report: TreeReport, env: Mapping[str, str], out: TextIO,
+            notes: Sequence[str] = ()) -> None:
     """Outputs, step summary and annotations."""
     if env.get("GITHUB_OUTPUT"):
         write_outputs(env["GITHUB_OUTPUT"], outputs_for(report))
     if env.get("GITHUB_STEP_SUMMARY"):
         with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
-            handle.write(render_markdown(report))
-    for line in annotation_lines(report):
+            handle.write(render_markdown(report, notes=notes))
+    for line in annotation_lines(report) + note_annotations(notes):
         out.write(line + "\n")
     out.flush()
+
+
+class _RecordingObserver:
+    """The live log lines, plus the fan-out's messages kept for the summary."""
+
+    def __init__(self, live: LiveTree) -> None:
+        self.live = live
+        self.notes: list[str] = []
+
+    def on_update(self, report: TreeReport) -> None:
+        self.live.on_update(report)
+
+    def on_message(self, text: str) -> None:
+        self.notes.append(text)
+        self.live.on_message(text)
 
 
 # ------------------------------------------------------------------ main
@@ -331,7 +363,8 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
                   schema_version=inputs.schema_version)
     request = FanOutRequest(event=event, org=inputs.org, repos=tuple(inputs.repos),
                             config_path=inputs.config_path, context=context)
-    observer = LiveTree(Console(file=out, force_terminal=False, width=200, soft_wrap=True))
+    live = LiveTree(Console(file=out, force_terminal=False, width=200, soft_wrap=True))
+    observer = _RecordingObserver(live)
     where = f"tree {context.root} at depth {context.depth}" if context else "a new cascade"
     out.write(f"tako: fanning out {inputs.event_type} from {inputs.source} in "
               f"{inputs.org} ({where})\n")
@@ -341,8 +374,8 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
     except (ForgeError, UserError) as exc:
         return fail(out, getattr(exc, "message", str(exc)), hint=getattr(exc, "hint", ""))
     finally:
-        observer.close()
-    publish(report, env, out)
+        live.close()
+    publish(report, env, out, observer.notes)
     return report.status.exit_code
 
 

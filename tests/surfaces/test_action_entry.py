@@ -176,3 +176,19 @@ def test_workflow_command_escaping() -> None:
     assert command("warning", "m", {"title": "t", "file": ""}) == "::warning title=t::m"
     block = output_block("tree", "line1\nline2")
     assert parse_output_file(block) == {"tree": "line1\nline2"}
+
+
+def test_skipped_repositories_become_warnings_errors_first(tmp_path: Path) -> None:
+    notes = [f"skipped acme/r{i}: schema_version 1.0.0 is not in ^2" for i in range(12)]
+    notes.append("skipped acme/broken: tako.yml could not be used: tako.yml:1:1: bad YAML")
+    notes.append("warning: this fan-out is at depth 7")
+    lines = action.note_annotations(notes)
+    assert lines[0] == ("::warning title=tako%3A skipped acme/broken::tako.yml could not be "
+                        "used: tako.yml:1:1: bad YAML")
+    assert len(lines) == action.MAX_ANNOTATIONS + 1
+    assert "3 more repositories skipped" in lines[-1]
+    summary = tmp_path / "summary.md"
+    out = io.StringIO()
+    action.publish(sample_report(), {"GITHUB_STEP_SUMMARY": str(summary)}, out, notes)
+    assert "### Notes (14)" in summary.read_text()
+    assert "::warning title=tako%3A skipped acme/broken::" in out.getvalue()

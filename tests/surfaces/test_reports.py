@@ -129,3 +129,13 @@ def test_text_for_an_empty_cascade() -> None:
     assert "cost: no API calls recorded" in text
     md = render_markdown(TreeReport("0" * 12, TreeStatus.SUCCESS, origin))
     assert "No API calls recorded." in md
+
+
+def test_markdown_notes_list_skipped_repositories_after_failures() -> None:
+    notes = ["skipped acme/legacy: schema_version 2.1.0 is not in [1.0.0...2.0.0)",
+             "skipped acme/broken: tako.yml could not be used: tako.yml:3:1: bad"]
+    text = render_markdown(sample_report(), notes=notes)
+    assert _sections(text) == ["Failures", "Notes", "Tree", "Diagram", "Cost"]
+    assert "- skipped acme/broken: tako.yml could not be used: tako.yml:3:1: bad" in text
+    many = render_markdown(sample_report(), notes=[f"skipped acme/r{i}: x" for i in range(150)])
+    assert "_… 50 more notes not shown._" in many

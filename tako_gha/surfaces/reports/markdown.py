@@ -1,8 +1,9 @@
 """The Markdown job summary (``GITHUB_STEP_SUMMARY``, ``--summary PATH``).
 
 Sections, in order: a header with the overall status, the failures (each with the
-path from the origin down to it, its reason and run link), the tree with states and
-run links, a Mermaid diagram, the cost ledger. GitHub refuses a step summary over
+path from the origin down to it, its reason and run link), notes (skipped
+repositories and why), the tree with states and run links, a Mermaid diagram, the
+cost ledger. GitHub refuses a step summary over
 1 MiB, and Mermaid refuses a diagram over ~50,000 characters, so every section has a
 budget: the failures table and the diagram are capped, and the tree gets what is
 left; whatever is cut is counted in a visible "not shown" line, never silently.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Sequence
 
 from tako_gha.core.tree import Node, NodeState, TreeReport
 from tako_gha.surfaces.reports.common import (
@@ -29,6 +31,7 @@ MAX_FAILURE_ROWS = 200
 MAX_DIAGRAM_NODES = 150
 MAX_DIAGRAM_CHARS = 40_000  # Mermaid's default maxTextSize is 50,000
 MAX_REASON_CHARS = 300
+MAX_NOTES = 100
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
 
@@ -88,6 +91,17 @@ def _failures(report: TreeReport) -> str:
     if len(paths) > MAX_FAILURE_ROWS:
         lines.append(f"\n_… {len(paths) - MAX_FAILURE_ROWS} more failures not shown "
                      "(see the `tree` output)._")
+    return "\n".join(lines) + "\n"
+
+
+def _notes(notes: Sequence[str]) -> str:
+    """What the fan-out said along the way: skipped repos (with why), warnings."""
+    if not notes:
+        return ""
+    lines = [f"### Notes ({len(notes)})", ""]
+    lines += [f"- {escape(_clip(note))}" for note in notes[:MAX_NOTES]]
+    if len(notes) > MAX_NOTES:
+        lines.append(f"\n_… {len(notes) - MAX_NOTES} more notes not shown._")
     return "\n".join(lines) + "\n"
 
 
@@ -206,16 +220,19 @@ def _cost(report: TreeReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_markdown(report: TreeReport, *, max_bytes: int = MAX_SUMMARY_BYTES) -> str:
-    """The whole summary, never more than ``max_bytes`` bytes of UTF-8."""
-    header, failures = _header(report), _failures(report)
+def render_markdown(report: TreeReport, *, notes: Sequence[str] = (),
+                    max_bytes: int = MAX_SUMMARY_BYTES) -> str:
+    """The whole summary, never more than ``max_bytes`` bytes of UTF-8. ``notes`` are
+    the fan-out's messages (skipped repositories and why, warnings)."""
+    header, failures, noted = _header(report), _failures(report), _notes(notes)
     diagram, cost = _diagram(report), _cost(report)
-    fixed = _size(header) + _size(failures) + _size(diagram) + _size(cost) + 8
+    fixed = sum(_size(p) for p in (header, failures, noted, diagram, cost)) + 10
     if fixed > max_bytes:  # only with an absurdly small max_bytes: drop the extras
-        diagram, failures = "", ""
-        fixed = _size(header) + _size(cost) + 8
+        diagram, failures, noted = "", "", ""
+        fixed = _size(header) + _size(cost) + 10
     tree = _tree(report, max(0, max_bytes - fixed))
-    text = "\n".join(part for part in (header, failures, tree, diagram, cost) if part)
+    parts = (header, failures, noted, tree, diagram, cost)
+    text = "\n".join(part for part in parts if part)
     if _size(text) > max_bytes:
         cut = text.encode("utf-8")[: max(0, max_bytes - 64)].decode("utf-8", "ignore")
         text = cut + "\n\n_… summary truncated._\n"
