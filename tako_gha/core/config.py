@@ -397,6 +397,8 @@ class _Converter:
         return None
 
 
+# libyaml composes ~5x faster (10,000 repos' files in a discovery); same marks.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 _START = yaml.Mark("", 0, 0, 0, None, None)  # line 1, column 1
@@ -927,7 +929,7 @@ def _load(text: str, path: str, repo: str | None, report: _Reporter) -> RepoConf
 def _compose(text: str, report: _Reporter) -> yaml.Node | bool | None:
     """The node tree, None for an empty document, False after a reported syntax error."""
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
@@ -955,6 +957,7 @@ def _compose(text: str, report: _Reporter) -> yaml.Node | bool | None:
 def _yaml_hint(problem: str) -> str:
     hints = [
         ("'\\t'", "YAML does not allow tabs for indentation: use spaces"),
+        ("tab character", "YAML does not allow tabs for indentation: use spaces"),
         ("mapping values are not allowed", "quote values that contain ': ', or fix the "
                                            "indentation of this line"),
         ("could not find expected ':'", "a key is missing its ':' or a quote is not closed"),

@@ -13,6 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tako_gha.core import config as config_module
 from tako_gha.core.config import (
     CODES,
     ArtifactRefError,
@@ -92,7 +93,7 @@ def _sub(body: str) -> str:
 
 POSITIONS = [
     # (name, text, code, line, col, words in the message)
-    ("tab", "version: 1\n\tevents: {}\n", "yaml-syntax", 2, 1, "'\\t'"),
+    ("tab", "version: 1\n\tevents: {}\n", "yaml-syntax", 2, 1, "invalid YAML"),
     ("unclosed-flow", "version: 1\nevents: {subscriptions: [\n", "yaml-syntax", 3, 1,
      "invalid YAML"),
     ("bad-indent", "version: 1\nevents:\n  produces: []\n bad: 1\n", "yaml-syntax", 4, 2,
@@ -162,9 +163,16 @@ POSITIONS = [
 ]
 
 
+LOADERS = [yaml.SafeLoader] + ([yaml.CSafeLoader] if yaml.__with_libyaml__ else [])
+
+
+@pytest.mark.parametrize("loader", LOADERS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize(("text", "code", "line", "col", "words"),
                          [p[1:] for p in POSITIONS], ids=[p[0] for p in POSITIONS])
-def test_diagnostic_position(text: str, code: str, line: int, col: int, words: str) -> None:
+def test_diagnostic_position(text: str, code: str, line: int, col: int, words: str,
+                             loader: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Same positions whether PyYAML runs with libyaml (the default when present) or not.
+    monkeypatch.setattr(config_module, "_LOADER", loader)
     result = _load(text)
     found = [d for d in result.diagnostics if d.code == code]
     assert found, result.diagnostics
@@ -578,8 +586,6 @@ def test_odd_key_names_are_quoted_in_messages() -> None:
 
 
 def test_a_loader_bug_becomes_a_diagnostic(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tako_gha.core import config as config_module
-
     def boom(self: object) -> None:
         raise KeyError("oops")
 
@@ -608,6 +614,7 @@ def test_unmarked_yaml_error(monkeypatch: pytest.MonkeyPatch) -> None:
         ("- a\nb: 1\n", "line up"),
         ("a: *nope\n", "define the anchor"),
         ("a:\n  - x\n - y\n", "line up"),
+        ("version: 1\n\tevents: {}\n", "tabs"),
     ],
 )
 def test_yaml_syntax_hints(text: str, hint: str) -> None:
