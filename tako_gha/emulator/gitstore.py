@@ -1,0 +1,227 @@
+"""Reading git repositories straight from their object database, without a process
+per request: refs are read from files, objects from loose files or packs (gitdb),
+following ``objects/info/alternates``. Objects are content-addressed and immutable,
+so one process-wide cache keyed by sha serves every repo of the world.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitdb.db.pack import PackedDB
+from gitdb.exc import BadObject
+
+_CACHE_LIMIT_BYTES = 256 * 1024 * 1024
+
+MODE_TREE = "40000"
+MODE_LINK = "120000"
+MODE_COMMIT = "160000"  # a submodule entry
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str
+    name: str
+    sha: str
+
+    @property
+    def kind(self) -> str:
+        if self.mode == MODE_TREE:
+            return "dir"
+        if self.mode == MODE_LINK:
+            return "symlink"
+        if self.mode == MODE_COMMIT:
+            return "submodule"
+        return "file"
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    tree: str
+    message: str
+    author_name: str
+    author_email: str
+    timestamp: int  # committer time, epoch seconds
+
+
+class ObjectMissing(LookupError):
+    pass
+
+
+class ObjectStore:
+    """Process-wide reader: sha -> (type, data), with a bounded cache."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[str, bytes]] = {}
+        self._cache_bytes = 0
+        self._trees: dict[str, list[TreeEntry]] = {}
+        self._packs: dict[str, PackedDB] = {}
+
+    def read(self, object_dirs: list[Path], sha: str) -> tuple[str, bytes]:
+        hit = self._cache.get(sha)
+        if hit is not None:
+            return hit
+        found = self._read_uncached(object_dirs, sha)
+        with self._lock:
+            if self._cache_bytes > _CACHE_LIMIT_BYTES:
+                # Simple and bounded: a full reset is rare and only costs re-reads.
+                self._cache.clear()
+                self._trees.clear()
+                self._cache_bytes = 0
+            self._cache[sha] = found
+            self._cache_bytes += len(found[1]) + 100
+        return found
+
+    def tree(self, object_dirs: list[Path], sha: str) -> list[TreeEntry]:
+        hit = self._trees.get(sha)
+        if hit is not None:
+            return hit
+        kind, data = self.read(object_dirs, sha)
+        if kind != "tree":
+            raise ObjectMissing(f"{sha} is a {kind}, not a tree")
+        entries = _parse_tree(data)
+        self._trees[sha] = entries
+        return entries
+
+    def _read_uncached(self, object_dirs: list[Path], sha: str) -> tuple[str, bytes]:
+        for objects in object_dirs:
+            loose = objects / sha[:2] / sha[2:]
+            try:
+                raw = zlib.decompress(loose.read_bytes())
+            except FileNotFoundError:
+                pass
+            else:
+                header, _, body = raw.partition(b"\0")
+                return header.split(b" ", 1)[0].decode(), body
+            packed = self._from_pack(objects, sha)
+            if packed is not None:
+                return packed
+        raise ObjectMissing(sha)
+
+    def _from_pack(self, objects: Path, sha: str) -> tuple[str, bytes] | None:
+        pack_dir = objects / "pack"
+        if not pack_dir.is_dir():
+            return None
+        key = str(pack_dir)
+        binsha = bytes.fromhex(sha)
+        with self._lock:  # gitdb's pack readers are not meant for concurrent use
+            db = self._packs.get(key)
+            if db is None:
+                db = self._packs[key] = PackedDB(key)
+            for attempt in range(2):
+                try:
+                    stream = db.stream(binsha)
+                except (BadObject, ValueError, OSError):
+                    if attempt == 0:
+                        db.update_cache(force=True)  # a gc or push may have added packs
+                        continue
+                    return None
+                kind = stream.type
+                kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+                return kind, stream.read()
+        return None
+
+
+STORE = ObjectStore()
+
+
+def _parse_tree(data: bytes) -> list[TreeEntry]:
+    entries: list[TreeEntry] = []
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        mode = data[pos:space].decode()
+        name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+        sha = data[nul + 1 : nul + 21].hex()
+        entries.append(TreeEntry(mode, name, sha))
+        pos = nul + 21
+    return entries
+
+
+def parse_commit(sha: str, data: bytes) -> CommitInfo:
+    head, _, message = data.partition(b"\n\n")
+    tree, name, email, stamp = "", "", "", 0
+    for line in head.split(b"\n"):
+        key, _, value = line.partition(b" ")
+        if key == b"tree":
+            tree = value.decode()
+        elif key == b"committer":
+            text = value.decode("utf-8", "replace")
+            ident, _, when = text.rpartition("> ")
+            name, _, email = ident.partition(" <")
+            stamp = int(when.split(" ")[0] or 0)
+    return CommitInfo(sha, tree, message.decode("utf-8", "replace"), name, email, stamp)
+
+
+def find_git_dir(path: Path) -> Path | None:
+    """The git directory of a work tree (``.git`` dir or file) or of a bare repo."""
+    dot = path / ".git"
+    if dot.is_dir():
+        return dot
+    if dot.is_file():
+        text = dot.read_text(encoding="utf-8").strip()
+        if text.startswith("gitdir:"):
+            target = Path(text[len("gitdir:") :].strip())
+            return target if target.is_absolute() else (path / target).resolve()
+    if (path / "HEAD").is_file() and (path / "objects").is_dir():
+        return path
+    return None
+
+
+def object_dirs(git_dir: Path) -> list[Path]:
+    """The repo's object directory followed by its alternates (transitively)."""
+    seen: list[Path] = []
+    todo = [git_dir / "objects"]
+    common = git_dir / "commondir"  # linked worktrees share the main repo's objects
+    if common.is_file():
+        todo = [(git_dir / common.read_text().strip()).resolve() / "objects"]
+    while todo:
+        objects = todo.pop(0)
+        if objects in seen:
+            continue
+        seen.append(objects)
+        alternates = objects / "info" / "alternates"
+        if alternates.is_file():
+            for line in alternates.read_text(encoding="utf-8").splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    alt = Path(line)
+                    todo.append(alt if alt.is_absolute() else (objects / alt).resolve())
+    return seen
+
+
+def head_ref(git_dir: Path) -> str | None:
+    """The branch HEAD points at (``main``), None when detached."""
+    try:
+        text = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if text.startswith("ref: refs/heads/"):
+        return text[len("ref: refs/heads/") :]
+    return None
+
+
+def resolve_branch(git_dir: Path, branch: str) -> str | None:
+    """Commit sha of ``refs/heads/<branch>`` (loose ref or packed-refs)."""
+    common = git_dir
+    if (git_dir / "commondir").is_file():
+        common = (git_dir / (git_dir / "commondir").read_text().strip()).resolve()
+    ref = f"refs/heads/{branch}"
+    try:
+        return (common / ref).read_text(encoding="utf-8").strip() or None
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        pass
+    try:
+        packed = (common / "packed-refs").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    for line in packed.splitlines():
+        if line.endswith(" " + ref) and not line.startswith(("#", "^")):
+            return line.split(" ", 1)[0]
+    return None

@@ -1,0 +1,381 @@
+"""The HTTP server and the request pipeline every API call goes through:
+
+route → auth (401) → concurrency cap → injected latency / storms / errors →
+primary budget (403) → handler → ETag / 304 → rate-limit headers → request log.
+
+Stdlib ``ThreadingHTTPServer`` on 127.0.0.1; every request is wrapped so a bad
+request or a handler bug answers 500 with a GitHub-style body and the server lives on.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+import secrets as _secrets
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from tako_gha.emulator import graphql, rest
+from tako_gha.emulator.admin import RequestLog
+from tako_gha.emulator.faults import FaultError, Faults
+from tako_gha.emulator.httpkit import ApiError, Request, Response, Route, Router
+from tako_gha.emulator.ratelimit import PRIMARY_MESSAGE, RATE_DOCS, SECONDARY_MESSAGE, RateLimiter
+from tako_gha.emulator.settings import TokenPolicy, WorldSettings
+from tako_gha.emulator.shapes import Renderer, error_body
+from tako_gha.emulator.state import RunRecord, RunStore, utcnow
+from tako_gha.emulator.world import World, WorldRepo
+
+log = logging.getLogger("tako_gha.emulator")
+
+MAX_BODY = 25 * 1024 * 1024
+ADMIN_PREFIX = "/_emulator/"
+FREE_KINDS = {"rate_limit"}  # GET /rate_limit does not count against the budget
+
+
+class ApiApp:
+    """Everything a handler needs: world, runs, runner, limits, faults, rendering."""
+
+    def __init__(self, world: World, store: RunStore, settings: WorldSettings) -> None:
+        self.world = world
+        self.store = store
+        self.settings = settings
+        self.runner: Any = None  # set by the Emulator once the port is known
+        self.base_url = ""
+        self.limiter = RateLimiter(settings.limits)
+        self.faults = Faults(settings.faults)
+        self.log = RequestLog()
+        self.render = Renderer("")
+        self.run_tokens: dict[str, str] = {}  # token -> repo full name
+        self._run_token_count = 0
+        self._lock = threading.Lock()
+        self.router = Router()
+        rest.register(self.router)
+        graphql.register(self.router)
+
+    def set_base_url(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.render = Renderer(base_url, self.faults.clock_skew)
+
+    def set_faults(self, spec: dict[str, Any] | None) -> None:
+        """Replace the active faults (raises FaultError on a malformed spec)."""
+        self.faults = Faults(spec or {})
+        self.render = Renderer(self.base_url, self.faults.clock_skew)
+
+    # -- tokens and access ------------------------------------------------------------
+    def issue_run_token(self, repo: str) -> str:
+        token = "ghs_" + _secrets.token_hex(18)
+        with self._lock:
+            self.run_tokens[token] = repo
+            self._run_token_count += 1
+        return token
+
+    def can_see(self, req: Request, repo: WorldRepo) -> bool:
+        if req.is_run_token:
+            # A run's GITHUB_TOKEN reads its own repo and public ones, like on GitHub.
+            return repo.full_name.lower() == (req.run_repo or "").lower() or not repo.meta.private
+        return req.policy is not None and req.policy.sees(repo.full_name)
+
+    def can_dispatch(self, req: Request, repo: WorldRepo) -> bool:
+        if req.is_run_token:
+            return repo.full_name.lower() == (req.run_repo or "").lower()
+        return req.policy is not None and req.policy.dispatch and req.policy.sees(repo.full_name)
+
+    def run_visible(self, run: RunRecord) -> bool:
+        return run.visible_at is None or run.visible_at <= utcnow()
+
+    def render_run(self, run: RunRecord) -> dict[str, Any]:
+        with self.store.lock:
+            return self.render.run(run, self.world.repo(run.repo))
+
+    def dispatch(self, repo: str, event_type: str, payload: dict, login: str) -> list[RunRecord]:
+        if self.runner is None:
+            return []
+        sender = self.render.actor(login)
+        return list(self.runner.dispatch(repo, event_type, payload, sender) or [])
+
+    def budget_limit(self, req: Request, resource: str) -> int:
+        limits = self.settings.limits
+        if req.is_run_token:
+            base = limits.run_token_core
+        elif resource == "graphql":
+            base = (req.policy.graphql_limit if req.policy else None) or limits.graphql
+        elif resource == "search":
+            base = limits.search
+        else:
+            base = (req.policy.core_limit if req.policy else None) or limits.core
+        return self.faults.budgets.get(resource, base)
+
+    def rate_snapshot(self, req: Request, resource: str) -> dict[str, int]:
+        if req.token is None:
+            bucket = self.limiter.bucket("anonymous", resource, 60)
+        else:
+            bucket = self.limiter.bucket(req.rate_key, resource, self.budget_limit(req, resource))
+        return {
+            "limit": bucket.limit,
+            "remaining": bucket.remaining,
+            "reset": int(bucket.reset_at + self.faults.clock_skew),
+            "used": bucket.used,
+        }
+
+    # -- the pipeline -----------------------------------------------------------------
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
+        started = time.monotonic()
+        parts = urlsplit(raw_path)
+        path = unquote(parts.path) or "/"
+        req = Request(method, path, parse_qs(parts.query, keep_blank_values=True), headers, body)
+        if path.startswith(ADMIN_PREFIX) or path == ADMIN_PREFIX.rstrip("/"):
+            return self._guarded(lambda: admin_handle(self, req))
+        route, params = self.router.match(method, path)
+        req.params = params
+        kind = route.kind if route else "unknown"
+        resource = route.resource if route else "core"
+        resp = self._guarded(lambda: self._pipeline(req, route, kind, resource))
+        self._finish(req, resp, kind, resource)
+        self.log.record(method, raw_path, resp.status, req.token_id, kind,
+                        time.monotonic() - started)
+        return resp
+
+    def _guarded(self, work: Any) -> Response:
+        try:
+            return work()
+        except ApiError as exc:
+            return exc.response()
+        except Exception:  # a bug must never take the server down
+            log.exception("emulator: unexpected error")
+            return Response(500, error_body("Server Error"))
+
+    def _pipeline(self, req: Request, route: Route | None, kind: str, resource: str) -> Response:
+        if route is None:
+            raise ApiError(404, "Not Found", "https://docs.github.com/rest")
+        self._authenticate(req, kind)
+        if req.token is not None and not self.limiter.enter(req.rate_key):
+            raise ApiError(429, SECONDARY_MESSAGE, RATE_DOCS, headers={"retry-after": "1"})
+        try:
+            return self._guarded_call(req, route, kind, resource)
+        finally:
+            if req.token is not None:
+                self.limiter.leave(req.rate_key)
+
+    def _guarded_call(self, req: Request, route: Route, kind: str, resource: str) -> Response:
+        faults = self.faults
+        delay = faults.latency(kind)
+        if delay > 0:
+            time.sleep(delay)
+        storm = faults.secondary(kind)
+        if storm is not None:
+            retry = {"retry-after": str(storm.retry_after if storm.retry_after is not None else 60)}
+            raise ApiError(storm.status, SECONDARY_MESSAGE, RATE_DOCS, headers=retry)
+        failure = faults.error(kind)
+        if failure is not None:
+            message = "Server Error" if failure.status >= 500 else "Injected error"
+            raise ApiError(failure.status, message)
+        if req.token is not None and kind not in FREE_KINDS:
+            bucket = self.limiter.bucket(req.rate_key, resource, self.budget_limit(req, resource))
+            if self.limiter.exhausted(bucket):
+                who = "user ID 1" if not req.is_run_token else "installation ID 1"
+                if resource == "graphql":
+                    return Response(200, {"errors": [{
+                        "type": "RATE_LIMITED", "message": PRIMARY_MESSAGE.format(who=who),
+                    }]}, {"x-tako-uncharged": "1"})
+                raise ApiError(403, PRIMARY_MESSAGE.format(who=who), RATE_DOCS,
+                               headers={"x-tako-uncharged": "1"})
+        return route.handler(self, req)
+
+    def _authenticate(self, req: Request, kind: str) -> None:
+        header = req.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        token = value.strip() if scheme.lower() in ("token", "bearer") else ""
+        if not token:
+            if kind in FREE_KINDS:
+                return
+            raise ApiError(401, "Requires authentication",
+                           "https://docs.github.com/rest/overview/authenticating-to-the-rest-api")
+        run_repo = self.run_tokens.get(token)
+        if run_repo is not None:
+            req.token, req.is_run_token, req.run_repo = token, True, run_repo
+            req.token_id = f"run:{run_repo}"
+            req.rate_key = f"run:{run_repo.lower()}"  # GITHUB_TOKEN: a budget per repository
+            req.login = "github-actions[bot]"
+            req.policy = TokenPolicy(repos=[run_repo], dispatch=True)
+            return
+        policy = self.settings.policy(token)
+        if policy is None:
+            raise ApiError(401, "Bad credentials", "https://docs.github.com/rest")
+        req.token, req.policy = token, policy
+        req.token_id = "tok-" + hashlib.sha256(token.encode()).hexdigest()[:10]
+        req.rate_key = req.token_id
+        req.login = "tako-admin" if token == self.settings.admin_token else "tako-user"
+
+    def _finish(self, req: Request, resp: Response, kind: str, resource: str) -> None:
+        """ETag / 304, charge the budget, and the headers every answer carries."""
+        headers = resp.headers
+        charged = headers.pop("x-tako-uncharged", None) is None
+        if req.method in ("GET", "HEAD") and resp.status == 200:
+            etag = 'W/"' + hashlib.sha256(resp.payload()).hexdigest()[:40] + '"'
+            headers["ETag"] = etag
+            headers.setdefault("Cache-Control", "private, max-age=60, s-maxage=60")
+            headers.setdefault("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
+            if _etag_matches(req.headers.get("if-none-match", ""), etag):
+                resp.status, resp.body = 304, None
+                charged = False  # conditional hits are free, as on GitHub
+        if req.token is not None and kind not in FREE_KINDS and kind != "unknown":
+            bucket = self.limiter.bucket(req.rate_key, resource, self.budget_limit(req, resource))
+            if charged:
+                self.limiter.charge(bucket, getattr(resp, "cost", 1))
+            headers.update({
+                "x-ratelimit-limit": str(bucket.limit),
+                "x-ratelimit-remaining": str(bucket.remaining),
+                "x-ratelimit-used": str(bucket.used),
+                "x-ratelimit-reset": str(int(bucket.reset_at + self.faults.clock_skew)),
+                "x-ratelimit-resource": resource,
+            })
+        headers["x-github-request-id"] = _secrets.token_hex(8).upper()
+        headers["x-github-api-version-selected"] = "2022-11-28"
+        headers["x-github-media-type"] = "github.v3; format=json"
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    if not header:
+        return False
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted or tag.strip() == "*"
+               for tag in header.split(","))
+
+
+# -- admin surface --------------------------------------------------------------------
+def admin_handle(app: ApiApp, req: Request) -> Response:
+    """``/_emulator/*``: no token, not logged, not rate-limited."""
+    path, method = req.path, req.method
+    if path == "/_emulator/requests" and method == "GET":
+        since = req.arg("since")
+        return Response(200, app.log.entries(float(since) if since else None))
+    if path == "/_emulator/stats" and method == "GET":
+        return Response(200, app.log.stats())
+    if path == "/_emulator/reset-stats" and method == "POST":
+        app.log.reset()
+        return Response(204)
+    if path == "/_emulator/faults" and method == "GET":
+        return Response(200, app.faults.spec)
+    if path == "/_emulator/faults" and method == "POST":
+        spec = req.json()
+        try:
+            app.set_faults(spec if spec is not None else {})
+        except (FaultError, TypeError) as exc:
+            raise ApiError(400, str(exc)) from None
+        return Response(200, app.faults.spec)
+    if path == "/_emulator/reload" and method == "POST":
+        app.world.refresh()
+        return Response(200, {"repos": len(app.world.all_repos())})
+    if path == "/_emulator/runs" and method == "GET":
+        return Response(200, [app.render_run(r) for r in app.store.all_runs()])
+    if path == "/_emulator/health" and method == "GET":
+        return Response(200, {"ok": True, "repos": len(app.world.all_repos())})
+    raise ApiError(404, "Not Found")
+
+
+# -- HTTP plumbing --------------------------------------------------------------------
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "GitHub.com"
+    sys_version = ""
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def _serve(self) -> None:
+        try:
+            body = self._read_body()
+        except _BodyError as exc:
+            self._send(Response(exc.status, error_body(exc.message)), close=True)
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        resp = self.server.app.handle(self.command, self.path, headers, body)
+        self._send(resp)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._read_chunked()
+        raw = self.headers.get("Content-Length")
+        if not raw:
+            return b""
+        try:
+            length = int(raw)
+        except ValueError:
+            raise _BodyError(400, "Bad Content-Length") from None
+        if length < 0:
+            raise _BodyError(400, "Bad Content-Length")
+        if length > MAX_BODY:
+            raise _BodyError(413, "Payload Too Large")
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes:
+        data = bytearray()
+        while True:
+            line = self.rfile.readline(65537).strip()
+            try:
+                size = int(line.split(b";")[0], 16)
+            except ValueError:
+                raise _BodyError(400, "Bad chunked encoding") from None
+            if size == 0:
+                self.rfile.readline()
+                return bytes(data)
+            data += self.rfile.read(size)
+            self.rfile.readline()
+            if len(data) > MAX_BODY:
+                raise _BodyError(413, "Payload Too Large")
+
+    def _send(self, resp: Response, close: bool = False) -> None:
+        payload = b"" if resp.status in (204, 304) else resp.payload()
+        try:
+            self.send_response(resp.status)
+            if payload or resp.status not in (204, 304):
+                self.send_header("Content-Type", resp.content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in resp.headers.items():
+                self.send_header(name, value)
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            if self.command != "HEAD" and payload:
+                self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        skew = self.server.app.faults.clock_skew
+        return email.utils.formatdate((timestamp or time.time()) + skew, usegmt=True)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the request log lives in /_emulator/requests
+
+
+class _BodyError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # a burst of 100+ clients connecting at once
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: ApiApp) -> None:
+        self.app = app
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("emulator: connection error from %s", client_address, exc_info=True)
+
+
+def make_server(app: ApiApp, host: str = "127.0.0.1", port: int = 0) -> _Server:
+    return _Server((host, port), app)

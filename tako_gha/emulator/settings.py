@@ -1,0 +1,278 @@
+"""The world file ``DIR/emulator.yml``: secrets, tokens, repo metadata, limits, runner,
+faults. Parsed once at load into plain dataclasses; every problem is a ``WorldError``
+naming the key and what was expected (docs/emulator.md describes the format).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import secrets as _secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tako_gha.core.durations import DurationError, parse_duration
+
+WORLD_FILE = "emulator.yml"
+_TOP_KEYS = {"secrets", "tokens", "repos", "limits", "runner", "faults", "admin_token"}
+_REPO_META_KEYS = {
+    "archived", "fork", "disabled", "private", "topics", "default_branch", "description",
+}
+
+
+class WorldError(ValueError):
+    """The world directory or its emulator.yml is unusable; the message says where."""
+
+
+@dataclass
+class TokenPolicy:
+    """Which repos a token sees, whether it may dispatch, and its hourly budgets."""
+
+    repos: list[str] = field(default_factory=lambda: ["*"])
+    dispatch: bool = True
+    core_limit: int | None = None  # None: the world default
+    graphql_limit: int | None = None
+
+    def sees(self, full_name: str) -> bool:
+        name = full_name.lower()
+        return any(fnmatch.fnmatchcase(name, glob.lower()) for glob in self.repos)
+
+
+@dataclass
+class Limits:
+    """Rate limits, as on github.com unless the world file says otherwise."""
+
+    core: int = 5000  # requests per token per window
+    graphql: int = 5000  # points per token per window
+    search: int = 30
+    run_token_core: int = 1000  # a run's GITHUB_TOKEN, per repository (as on GitHub)
+    window: float = 3600.0  # seconds until a budget resets
+    content_per_minute: int = 80  # secondary: content-creating POSTs per token
+    content_per_hour: int = 500
+    concurrency: int = 100  # secondary: requests in flight per token
+    enabled: bool = True
+
+
+@dataclass
+class RepoMeta:
+    archived: bool = False
+    fork: bool = False
+    disabled: bool = False
+    private: bool = False
+    topics: list[str] = field(default_factory=list)
+    default_branch: str | None = None  # None: the repository's HEAD branch
+    description: str | None = None
+
+
+@dataclass
+class WorldSettings:
+    secrets: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, TokenPolicy] | None = None  # None: any token sees every repo
+    repos: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (glob, meta)
+    limits: Limits = field(default_factory=Limits)
+    runner_capacity: int | None = None
+    faults: dict[str, Any] = field(default_factory=dict)
+    admin_token: str = ""
+
+    def repo_meta(self, full_name: str) -> RepoMeta:
+        """Metadata of one repo: every matching ``repos:`` entry applied in file order."""
+        merged: dict[str, Any] = {}
+        name = full_name.lower()
+        for glob, meta in self.repos:
+            if fnmatch.fnmatchcase(name, glob.lower()):
+                merged.update(meta)
+        return RepoMeta(**merged)
+
+    def policy(self, token: str) -> TokenPolicy | None:
+        """The policy of a token; None for an unknown token when tokens are declared."""
+        if self.tokens is None:
+            return TokenPolicy()
+        return self.tokens.get(token)
+
+
+def load_settings(world_dir: Path) -> WorldSettings:
+    """Read ``world_dir/emulator.yml`` (absent = defaults)."""
+    path = world_dir / WORLD_FILE
+    if not path.is_file():
+        return finish_settings(WorldSettings())
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise WorldError(f"{path}: cannot read: {exc}") from None
+    return parse_settings(raw, where=str(path))
+
+
+def parse_settings(raw: Any, where: str = WORLD_FILE) -> WorldSettings:
+    if raw is None:
+        raw = {}
+    _expect(isinstance(raw, dict), where, "the top level", "a mapping")
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise WorldError(
+            f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_TOP_KEYS))})"
+        )
+    settings = WorldSettings()
+    settings.secrets = _parse_secrets(raw.get("secrets"), where)
+    settings.tokens = _parse_tokens(raw.get("tokens"), where)
+    settings.repos = _parse_repos(raw.get("repos"), where)
+    settings.limits = parse_limits(raw.get("limits"), where)
+    settings.runner_capacity = _parse_runner(raw.get("runner"), where)
+    faults = raw.get("faults") or {}
+    _expect(isinstance(faults, dict), where, "faults", "a mapping")
+    settings.faults = faults
+    admin = raw.get("admin_token")
+    if admin is not None:
+        _expect(isinstance(admin, str) and admin, where, "admin_token", "a non-empty string")
+        settings.admin_token = admin
+    return finish_settings(settings)
+
+
+def finish_settings(settings: WorldSettings) -> WorldSettings:
+    """Pick the admin token: explicit, else the first all-seeing dispatching token,
+    else a fresh one added to the declared tokens."""
+    if settings.admin_token:
+        if settings.tokens is not None and settings.admin_token not in settings.tokens:
+            settings.tokens[settings.admin_token] = TokenPolicy()
+        return settings
+    if settings.tokens is None:
+        settings.admin_token = "emu-admin-" + _secrets.token_hex(8)
+        return settings
+    for token, policy in settings.tokens.items():
+        if policy.dispatch and any(g in ("*", "*/*") for g in policy.repos):
+            settings.admin_token = token
+            return settings
+    settings.admin_token = "emu-admin-" + _secrets.token_hex(8)
+    settings.tokens[settings.admin_token] = TokenPolicy()
+    return settings
+
+
+def _expect(ok: bool, where: str, key: str, what: str) -> None:
+    if not ok:
+        raise WorldError(f"{where}: {key}: expected {what}")
+
+
+def _parse_secrets(raw: Any, where: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    _expect(isinstance(raw, dict), where, "secrets", "a mapping NAME: value")
+    out: dict[str, str] = {}
+    for name, value in raw.items():
+        _expect(isinstance(name, str), where, f"secrets.{name}", "a string name")
+        _expect(isinstance(value, (str, int, float, bool)), where, f"secrets.{name}", "a scalar")
+        out[name] = str(value)
+    return out
+
+
+def _parse_tokens(raw: Any, where: str) -> dict[str, TokenPolicy] | None:
+    if raw is None:
+        return None
+    _expect(isinstance(raw, dict), where, "tokens", "a mapping TOKEN: {repos, dispatch}")
+    out: dict[str, TokenPolicy] = {}
+    for token, spec in raw.items():
+        key = "tokens.<a token>"  # never echo a token value in a message
+        _expect(isinstance(token, str) and bool(token), where, key, "a non-empty string")
+        spec = spec or {}
+        _expect(isinstance(spec, dict), where, key, "a mapping {repos, dispatch}")
+        extra = sorted(set(spec) - {"repos", "dispatch", "rate_limit", "graphql_limit"})
+        if extra:
+            raise WorldError(f"{where}: {key}: unknown key {extra[0]!r}")
+        repos = spec.get("repos", ["*"])
+        if isinstance(repos, str):
+            repos = [repos]
+        _expect(
+            isinstance(repos, list) and all(isinstance(r, str) for r in repos),
+            where, f"{key}.repos", "a list of owner/repo globs",
+        )
+        dispatch = spec.get("dispatch", True)
+        _expect(isinstance(dispatch, bool), where, f"{key}.dispatch", "true or false")
+        out[token] = TokenPolicy(
+            repos=repos,
+            dispatch=dispatch,
+            core_limit=_opt_int(spec.get("rate_limit"), where, f"{key}.rate_limit"),
+            graphql_limit=_opt_int(spec.get("graphql_limit"), where, f"{key}.graphql_limit"),
+        )
+    return out
+
+
+def _parse_repos(raw: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
+    if raw is None:
+        return []
+    _expect(isinstance(raw, dict), where, "repos", "a mapping OWNER/REPO-GLOB: {archived, ...}")
+    out: list[tuple[str, dict[str, Any]]] = []
+    for glob, meta in raw.items():
+        key = f"repos.{glob}"
+        _expect(isinstance(glob, str) and "/" in glob, where, key, "an owner/repo glob as key")
+        meta = meta or {}
+        _expect(isinstance(meta, dict), where, key, "a mapping")
+        extra = sorted(set(meta) - _REPO_META_KEYS)
+        if extra:
+            raise WorldError(
+                f"{where}: {key}: unknown key {extra[0]!r} "
+                f"(known: {', '.join(sorted(_REPO_META_KEYS))})"
+            )
+        for flag in ("archived", "fork", "disabled", "private"):
+            if flag in meta:
+                _expect(isinstance(meta[flag], bool), where, f"{key}.{flag}", "true or false")
+        if "topics" in meta:
+            topics = meta["topics"]
+            _expect(
+                isinstance(topics, list) and all(isinstance(t, str) for t in topics),
+                where, f"{key}.topics", "a list of strings",
+            )
+        for text in ("default_branch", "description"):
+            if text in meta:
+                _expect(isinstance(meta[text], str), where, f"{key}.{text}", "a string")
+        out.append((glob, dict(meta)))
+    return out
+
+
+def parse_limits(raw: Any, where: str = WORLD_FILE, base: Limits | None = None) -> Limits:
+    limits = Limits(**vars(base)) if base else Limits()
+    if raw is None:
+        return limits
+    _expect(isinstance(raw, dict), where, "limits", "a mapping")
+    for key, value in raw.items():
+        if key == "window":
+            limits.window = _duration(value, where, "limits.window")
+        elif key == "enabled":
+            _expect(isinstance(value, bool), where, "limits.enabled", "true or false")
+            limits.enabled = value
+        elif key in Limits.__dataclass_fields__:
+            number = _opt_int(value, where, f"limits.{key}")
+            setattr(limits, key, number)
+        else:
+            known = ", ".join(sorted(Limits.__dataclass_fields__))
+            raise WorldError(f"{where}: limits: unknown key {key!r} (known: {known})")
+    return limits
+
+
+def _parse_runner(raw: Any, where: str) -> int | None:
+    if raw is None:
+        return None
+    _expect(isinstance(raw, dict), where, "runner", "a mapping {capacity: N}")
+    extra = sorted(set(raw) - {"capacity"})
+    if extra:
+        raise WorldError(f"{where}: runner: unknown key {extra[0]!r} (known: capacity)")
+    cap = _opt_int(raw.get("capacity"), where, "runner.capacity")
+    if cap is not None and cap < 1:
+        raise WorldError(f"{where}: runner.capacity: expected an integer >= 1")
+    return cap
+
+
+def _opt_int(value: Any, where: str, key: str) -> int | None:
+    if value is None:
+        return None
+    _expect(
+        isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+        where, key, "a non-negative integer",
+    )
+    return int(value)
+
+
+def _duration(value: Any, where: str, key: str) -> float:
+    try:
+        return parse_duration(str(value))
+    except DurationError as exc:
+        raise WorldError(f"{where}: {key}: {exc}") from None

@@ -1,0 +1,275 @@
+"""The world: ``DIR/<owner>/<repo>/`` git repositories and their metadata.
+
+A directory that is not yet a git repository is made one at load (GitPython: its
+files committed on ``main``). What the API serves is the default branch's committed
+content, read from git objects on every request (cheap: refs are files, objects are
+cached by sha), so a commit made while the server runs is seen by the next request.
+Implements ``state.WorldView`` / ``state.WorldRepoView`` for the runner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from tako_gha.emulator import gitstore
+from tako_gha.emulator.gitstore import STORE, CommitInfo, TreeEntry
+from tako_gha.emulator.settings import RepoMeta, WorldError, WorldSettings, load_settings
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_SKIP_FILES = {".git"}
+
+
+def stable_id(text: str) -> int:
+    """A stable positive id from a name (48 bits: no collisions at world sizes)."""
+    return int(hashlib.sha1(text.lower().encode()).hexdigest()[:12], 16)
+
+
+@dataclass
+class FileEntry:
+    path: str
+    name: str
+    kind: str  # file | dir | symlink | submodule
+    sha: str
+    size: int
+
+
+class WorldRepo:
+    """One repository of the world (``state.WorldRepoView``)."""
+
+    def __init__(self, owner: str, name: str, path: Path, git_dir: Path, meta: RepoMeta):
+        self.owner = owner
+        self.name = name
+        self.full_name = f"{owner}/{name}"
+        self.path = path
+        self.git_dir = git_dir
+        self.meta = meta
+        self.id = stable_id("repo:" + self.full_name)
+        self.owner_id = stable_id("owner:" + owner)
+        self._objects = gitstore.object_dirs(git_dir)
+
+    # -- state.WorldRepoView -------------------------------------------------------
+    @property
+    def default_branch(self) -> str:
+        return self.meta.default_branch or gitstore.head_ref(self.git_dir) or "main"
+
+    def head_sha(self) -> str:
+        return gitstore.resolve_branch(self.git_dir, self.default_branch) or ""
+
+    def list_files(self, prefix: str) -> list[str]:
+        commit = self.head_commit()
+        if commit is None:
+            return []
+        out: list[str] = []
+        self._walk(commit.tree, "", out)
+        return [p for p in out if p.startswith(prefix)]
+
+    def read_file(self, path: str) -> bytes | None:
+        entry = self.entry(path)
+        if entry is None or entry.kind not in ("file", "symlink"):
+            return None
+        return self.blob(entry.sha)
+
+    def checkout_to(self, dest: Path) -> None:
+        commit = self.head_commit()
+        dest.mkdir(parents=True, exist_ok=True)
+        if commit is not None:
+            self._materialise(commit.tree, dest)
+
+    # -- reading -------------------------------------------------------------------
+    def head_commit(self, sha: str | None = None) -> CommitInfo | None:
+        sha = sha or self.head_sha()
+        if not sha:
+            return None
+        kind, data = STORE.read(self._objects, sha)
+        if kind != "commit":
+            return None
+        return gitstore.parse_commit(sha, data)
+
+    def resolve_ref(self, ref: str | None) -> str | None:
+        """Commit sha for ``?ref=`` (branch, or a full/abbreviated... full sha only)."""
+        if not ref:
+            return self.head_sha() or None
+        ref = ref.removeprefix("refs/heads/")
+        sha = gitstore.resolve_branch(self.git_dir, ref)
+        if sha:
+            return sha
+        if re.fullmatch(r"[0-9a-f]{40}", ref):
+            try:
+                kind, _ = STORE.read(self._objects, ref)
+            except gitstore.ObjectMissing:
+                return None
+            return ref if kind == "commit" else None
+        return None
+
+    def entry(self, path: str, commit_sha: str | None = None) -> FileEntry | None:
+        commit = self.head_commit(commit_sha)
+        if commit is None:
+            return None
+        parts = [p for p in path.strip("/").split("/") if p]
+        if not parts:
+            return FileEntry("", "", "dir", commit.tree, 0)
+        tree = commit.tree
+        for i, part in enumerate(parts):
+            found = _find(STORE.tree(self._objects, tree), part)
+            if found is None:
+                return None
+            if i == len(parts) - 1:
+                return self._file_entry("/".join(parts), found)
+            if found.kind != "dir":
+                return None
+            tree = found.sha
+        return None
+
+    def list_dir(self, tree_sha: str, base: str) -> list[FileEntry]:
+        entries = STORE.tree(self._objects, tree_sha)
+        prefix = f"{base}/" if base else ""
+        return [self._file_entry(prefix + e.name, e) for e in entries]
+
+    def blob(self, sha: str) -> bytes:
+        kind, data = STORE.read(self._objects, sha)
+        if kind != "blob":
+            raise gitstore.ObjectMissing(f"{sha} is a {kind}")
+        return data
+
+    def _file_entry(self, path: str, entry: TreeEntry) -> FileEntry:
+        size = 0
+        if entry.kind in ("file", "symlink"):
+            size = len(self.blob(entry.sha))
+        return FileEntry(path, entry.name, entry.kind, entry.sha, size)
+
+    def _walk(self, tree: str, base: str, out: list[str]) -> None:
+        for entry in STORE.tree(self._objects, tree):
+            path = f"{base}{entry.name}"
+            if entry.kind == "dir":
+                self._walk(entry.sha, path + "/", out)
+            elif entry.kind in ("file", "symlink"):
+                out.append(path)
+
+    def _materialise(self, tree: str, dest: Path) -> None:
+        for entry in STORE.tree(self._objects, tree):
+            target = dest / entry.name
+            if entry.kind == "dir":
+                target.mkdir(exist_ok=True)
+                self._materialise(entry.sha, target)
+            elif entry.kind == "symlink":
+                os.symlink(self.blob(entry.sha).decode("utf-8", "surrogateescape"), target)
+            elif entry.kind == "file":
+                target.write_bytes(self.blob(entry.sha))
+                if entry.mode == "100755":
+                    target.chmod(0o755)
+
+
+def _find(entries: list[TreeEntry], name: str) -> TreeEntry | None:
+    for entry in entries:
+        if entry.name == name:
+            return entry
+    return None
+
+
+class World:
+    """Every repo under ``root`` (``state.WorldView``), with the world file's settings."""
+
+    def __init__(self, root: Path, settings: WorldSettings | None = None) -> None:
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise WorldError(
+                f"world directory {root} does not exist (expected DIR/<owner>/<repo>/)"
+            )
+        self.settings = settings if settings is not None else load_settings(self.root)
+        self._lock = threading.RLock()
+        self._repos: dict[str, WorldRepo] = {}
+        self._sorted: list[WorldRepo] | None = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Scan the directory: new repos appear, deleted ones vanish."""
+        found: dict[str, WorldRepo] = {}
+        for owner_dir in sorted(self.root.iterdir()):
+            if not _is_world_dir(owner_dir):
+                continue
+            for repo_dir in sorted(owner_dir.iterdir()):
+                if not _is_world_dir(repo_dir):
+                    continue
+                key = f"{owner_dir.name}/{repo_dir.name}".lower()
+                existing = self._repos.get(key)
+                found[key] = existing or self._load(owner_dir.name, repo_dir)
+        with self._lock:
+            self._repos = found
+            self._sorted = None
+
+    def _load(self, owner: str, path: Path) -> WorldRepo:
+        git_dir = gitstore.find_git_dir(path)
+        if git_dir is None:
+            git_dir = make_git_repo(path)
+        name = path.name.removesuffix(".git") if git_dir == path else path.name
+        meta = self.settings.repo_meta(f"{owner}/{name}")
+        return WorldRepo(owner, name, path, git_dir, meta)
+
+    # -- state.WorldView -------------------------------------------------------------
+    def repo(self, full_name: str) -> WorldRepo | None:
+        key = full_name.lower()
+        found = self._repos.get(key)
+        if found is None and "/" in key:
+            found = self._late_repo(full_name)
+        return found
+
+    def _late_repo(self, full_name: str) -> WorldRepo | None:
+        """A repo directory created after load becomes visible on first lookup."""
+        owner, _, name = full_name.partition("/")
+        if not (_NAME.match(owner) and _NAME.match(name)):
+            return None
+        for owner_dir in _ci_children(self.root, owner):
+            for repo_dir in _ci_children(owner_dir, name):
+                with self._lock:
+                    repo = self._load(owner_dir.name, repo_dir)
+                    self._repos[repo.full_name.lower()] = repo
+                    self._sorted = None
+                return repo
+        return None
+
+    def all_repos(self) -> list[WorldRepo]:
+        with self._lock:
+            if self._sorted is None:
+                self._sorted = sorted(self._repos.values(), key=lambda r: r.full_name.lower())
+            return self._sorted
+
+    def repos_of(self, owner: str) -> list[WorldRepo]:
+        wanted = owner.lower()
+        return [r for r in self.all_repos() if r.owner.lower() == wanted]
+
+    def owner_exists(self, owner: str) -> bool:
+        wanted = owner.lower()
+        return any(r.owner.lower() == wanted for r in self.all_repos())
+
+
+def _is_world_dir(path: Path) -> bool:
+    return path.is_dir() and not path.name.startswith(".") and path.name not in _SKIP_FILES
+
+
+def _ci_children(parent: Path, name: str) -> list[Path]:
+    exact = parent / name
+    if exact.is_dir():
+        return [exact]
+    try:
+        return [p for p in parent.iterdir() if p.name.lower() == name.lower() and p.is_dir()]
+    except OSError:
+        return []
+
+
+def make_git_repo(path: Path, branch: str = "main") -> Path:
+    """Turn a plain directory into a git repository with its files committed."""
+    import git  # GitPython; imported here so reading worlds never needs it
+
+    try:
+        repo = git.Repo.init(path, initial_branch=branch)
+        repo.git.add("--all", ".")
+        actor = git.Actor("Tako Emulator", "emulator@tako.invalid")
+        repo.index.commit("Initial world content", author=actor, committer=actor)
+    except (git.GitError, OSError, ValueError) as exc:
+        raise WorldError(f"{path}: cannot make it a git repository: {exc}") from None
+    return Path(repo.git_dir)
