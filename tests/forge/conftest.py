@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fakehub import FakeHub
 
 from tako_gha.forge.github import GitHubForge
 from tako_gha.forge.transport import RetryPolicy, WaitEvent
-from fakehub import FakeHub
 
 
 @pytest.fixture

@@ -54,8 +54,8 @@ class FakeHub:
                 status, headers, body = answer
                 data = b"" if body is None else (
                     body.encode() if isinstance(body, str) else json.dumps(body).encode())
-                self.send_response(status)
-                base = {"Content-Type": "application/json",
+                self.send_response_only(status)
+                base = {"Content-Type": "application/json", "Date": self.date_time_string(),
                         "x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4999",
                         "x-ratelimit-reset": str(int(time.time()) + 3600),
                         "x-ratelimit-resource": "core"}
