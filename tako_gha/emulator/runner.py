@@ -943,10 +943,11 @@ class WorkflowRunner:
                 kill_at = now + (0 if ctx.hard_kill else self.kill_grace)
             if kill_at is not None and (now >= kill_at or ctx.hard_kill):
                 _killpg(proc.pid, signal.SIGKILL)
-            if reason:
-                time.sleep(POLL_SECONDS)
-            else:  # wakes at once on cancel
-                ctx.cancel.wait(min(POLL_SECONDS, max(0.001, deadline - now)))
+            # wait on the process itself: a step that exits is noticed at once,
+            # cancel and deadlines within POLL_SECONDS
+            wait = POLL_SECONDS if reason else min(POLL_SECONDS, max(0.001, deadline - now))
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=wait)
         return reason
 
     def _signal_procs(self, ctx: _RunContext, sig: int) -> None:
