@@ -14,4 +14,1093 @@ INTERFACE (agreed):
     activation_for(event: Event, subscriber: str) -> dict
         variables ``event`` (type, schema_version, source, payload) and
         ``subscriber`` (repo).
+
+Added (compatible): ``FilterLimits.max_value_size`` (default 100,000: the longest
+string/list a filter may build); ``FilterError.line/.column/.hint`` (1-based position
+inside the expression, 0 when unknown); ``FilterOutcome.error`` (True when the
+filter failed rather than evaluated to false) and ``FilterOutcome.limit``;
+``FUNCTIONS`` (name -> one-line help, for docs and lint hints).
+
+How it works. celpy parses the source into a lark tree; we then check it (limits,
+known names, static result type), rewrite ``semver.major(x)`` -- which CEL parses as a
+method call on an identifier ``semver`` -- into a flat function call named
+``semver.major`` (a name no user can type, so no clash), and evaluate it with
+celpy's ``Evaluator``, subclassed so that every tree node visited checks a
+wall-clock deadline. Operations that could blow up in a single step (string or
+list concatenation, ``replace``, ``join``) check a size cap first; ``matches`` uses
+RE2 (linear time) inside celpy already. Together these bound every evaluation.
 """
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import celpy
+import celpy.evaluation
+import lark
+from celpy import celtypes
+from celpy.celparser import CELParseError
+from celpy.evaluation import Activation, CELEvalError, Evaluator
+
+from tako_gha.core.versions import RangeError, VersionError, parse_range, parse_version
+
+if TYPE_CHECKING:
+    from tako_gha.core.events import Event
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "FUNCTIONS",
+    "CompiledFilter",
+    "FilterError",
+    "FilterLimits",
+    "FilterOutcome",
+    "activation_for",
+    "compile_filter",
+]
+
+
+@dataclass(frozen=True)
+class FilterLimits:
+    """Caps against hostile or accidental cost; each breach names its field."""
+
+    max_length: int = 2000  # characters of source
+    max_ast_nodes: int = 1000  # syntax nodes (literals, names, operators, calls)
+    max_depth: int = 50  # nesting of operators, calls, parentheses, lists, macros
+    max_eval_seconds: float = 0.25  # wall clock per evaluation
+    max_value_size: int = 100_000  # longest string/list built by +, replace, join
+
+
+DEFAULT_LIMITS = FilterLimits()
+
+VARIABLES = ("event", "subscriber")
+
+
+class FilterError(ValueError):
+    """A filter that does not compile, or breaks a limit (``.limit`` names it)."""
+
+    def __init__(
+        self,
+        message: str,
+        limit: str | None = None,
+        *,
+        line: int = 0,
+        column: int = 0,
+        hint: str = "",
+    ) -> None:
+        self.message = message
+        self.limit = limit
+        self.line = line
+        self.column = column
+        self.hint = hint
+        text = message
+        if line:
+            text += f" (line {line}, column {column})" if line > 1 else f" (column {column})"
+        if hint:
+            text += f"; hint: {hint}"
+        super().__init__(text)
+
+
+@dataclass(frozen=True)
+class FilterOutcome:
+    """Whether a subscription's filter matched, and if not, why (for ``plan``)."""
+
+    matched: bool
+    reason: str = ""
+    error: bool = False  # the filter failed (missing field, type error, limit, non-bool)
+    limit: str | None = None  # the limit that stopped it, if any
+
+
+# --------------------------------------------------------------------------- celpy speed
+
+
+class _AnyAlias:
+    """Stands in for ``typing.Tuple`` & co. inside celpy's evaluator (see below)."""
+
+    def __getitem__(self, item: object) -> type:
+        return object
+
+
+def _speed_up_celpy() -> None:
+    """Make celpy 0.5's evaluator ~3x faster without changing what it computes.
+
+    celpy.evaluation writes ``cast(Tuple[lark.Tree, lark.Token], x)`` in its hottest
+    methods; subscripting a typing alias at run time hashes big ``Union`` types on
+    every call, which was 60-70 % of an evaluation's time (profiled). ``cast`` ignores
+    its first argument, so those module-level names are swapped for a cheap
+    stand-in. Only names used in run-time casts are replaced; ``Mapping`` and
+    ``Sequence`` (used in isinstance checks) are left alone. Limited to the 0.5 line
+    we have read.
+    """
+    if not getattr(celpy, "__version__", "0.5").startswith("0.5"):  # pragma: no cover
+        return
+    stand_in = _AnyAlias()
+    for name in (
+        "Tuple",
+        "List",
+        "Iterable",
+        "Callable",
+        "Dict",
+        "Optional",
+        "Union",
+        "Type",
+        "Iterator",
+    ):
+        if hasattr(celpy.evaluation, name):
+            setattr(celpy.evaluation, name, stand_in)
+
+
+_speed_up_celpy()
+
+
+# --------------------------------------------------------------------------- functions
+
+
+class _Abort(BaseException):
+    """Stops an evaluation outright (a limit was hit).
+
+    A BaseException on purpose: celpy turns ordinary exceptions raised inside
+    functions into CEL error *values*, which ``||``/``exists`` may then swallow; a
+    breached limit must end the evaluation instead.
+    """
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.message = message
+
+
+def _str_arg(name: str, value: object, what: str = "a string") -> str:
+    if isinstance(value, str):
+        return str(value)
+    raise TypeError(f"{name} expects {what}, got {_cel_type_name(value)}")
+
+
+def _version_arg(name: str, value: object) -> str:
+    # JSON payloads sometimes carry a bare major version as a number ("version": 2).
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(int(value))
+    return _str_arg(name, value, "a version string")
+
+
+def _cel_function(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Wrap a Python helper so bad input becomes a readable CEL error value.
+
+    celpy reports a TypeError as "no such overload" and a ValueError as "return error
+    for overflow"; returning our own CELEvalError keeps the real reason.
+    """
+
+    def wrap(impl: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(impl)
+        def call(*args: Any) -> Any:
+            try:
+                return impl(*args)
+            except (RangeError, VersionError) as exc:
+                return CELEvalError(f"{name}: {exc.reason}", type(exc), exc.args)
+            except (TypeError, ValueError) as exc:
+                message = str(exc) if str(exc).startswith(name) else f"{name}: {exc}"
+                return CELEvalError(message, type(exc), exc.args)
+
+        return call
+
+    return wrap
+
+
+def _semver_part(part: str) -> Callable[[object], celtypes.IntType]:
+    @_cel_function(f"semver.{part}")
+    def extract(version: object) -> celtypes.IntType:
+        parsed = parse_version(_version_arg(f"semver.{part}", version))
+        return celtypes.IntType(getattr(parsed, part))
+
+    return extract
+
+
+@_cel_function("semver.compare")
+def _semver_compare(a: object, b: object) -> celtypes.IntType:
+    left = parse_version(_version_arg("semver.compare", a))
+    right = parse_version(_version_arg("semver.compare", b))
+    return celtypes.IntType(left.compare(right))
+
+
+@_cel_function("semver.satisfies")
+def _semver_satisfies(version: object, range_text: object) -> celtypes.BoolType:
+    ranged = parse_range(_str_arg("semver.satisfies", range_text, "a range string"))
+    return celtypes.BoolType(ranged.contains(_version_arg("semver.satisfies", version)))
+
+
+@_cel_function("trim")
+def _trim(text: object) -> celtypes.StringType:
+    return celtypes.StringType(_str_arg("trim", text).strip())
+
+
+@_cel_function("lower")
+def _lower(text: object) -> celtypes.StringType:
+    return celtypes.StringType(_str_arg("lower", text).lower())
+
+
+@_cel_function("upper")
+def _upper(text: object) -> celtypes.StringType:
+    return celtypes.StringType(_str_arg("upper", text).upper())
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+@_cel_function("lowerAscii")
+def _lower_ascii(text: object) -> celtypes.StringType:
+    return celtypes.StringType(_str_arg("lowerAscii", text).translate(_ASCII_LOWER))
+
+
+@_cel_function("upperAscii")
+def _upper_ascii(text: object) -> celtypes.StringType:
+    return celtypes.StringType(_str_arg("upperAscii", text).translate(_ASCII_UPPER))
+
+
+@_cel_function("split")
+def _split(text: object, separator: object, limit: object = -1) -> celtypes.ListType:
+    """CEL strings extension: ``s.split(sep)``, ``s.split(sep, n)`` (n < 0: no limit)."""
+    value, sep = _str_arg("split", text), _str_arg("split", separator, "a string separator")
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        raise TypeError(f"split expects an int limit, got {_cel_type_name(limit)}")
+    count = int(limit)
+    if count == 0:
+        return celtypes.ListType()
+    if sep == "":
+        parts = list(value)
+        if count > 0 and len(parts) > count:
+            parts = [*parts[: count - 1], "".join(parts[count - 1 :])]
+    else:
+        parts = value.split(sep, count - 1 if count > 0 else -1)
+    return celtypes.ListType(celtypes.StringType(p) for p in parts)
+
+
+def _make_size_bounded(limits: FilterLimits) -> dict[str, Callable[..., Any]]:
+    """Functions whose result size depends on their input: checked before building."""
+    cap = limits.max_value_size
+
+    def check(size: int, what: str) -> None:
+        if size > cap:
+            raise _Abort(
+                "max_value_size",
+                f"{what} would build a value of {size:,} items, over the max_value_size "
+                f"limit of {cap:,}",
+            )
+
+    def add(left: Any, right: Any) -> Any:
+        if isinstance(left, (str, bytes, list)) and isinstance(right, (str, bytes, list)):
+            check(len(left) + len(right), "'+'")
+        return celpy.evaluation.base_functions["_+_"](left, right)
+
+    def multiply(left: Any, right: Any) -> Any:
+        # Python would repeat a string or list ("ab" * 10**9); CEL has no such overload.
+        if isinstance(left, (str, bytes, list)) or isinstance(right, (str, bytes, list)):
+            raise TypeError(f"no '*' for {_cel_type_name(left)} and {_cel_type_name(right)}")
+        return celpy.evaluation.base_functions["_*_"](left, right)
+
+    @_cel_function("replace")
+    def replace(text: object, old: object, new: object, limit: object = -1) -> Any:
+        value = _str_arg("replace", text)
+        old_s, new_s = _str_arg("replace", old), _str_arg("replace", new)
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            raise TypeError(f"replace expects an int limit, got {_cel_type_name(limit)}")
+        hits = value.count(old_s) if old_s else len(value) + 1
+        if int(limit) >= 0:
+            hits = min(hits, int(limit))
+        check(len(value) + hits * (len(new_s) - len(old_s)), "replace()")
+        return celtypes.StringType(value.replace(old_s, new_s, int(limit)))
+
+    @_cel_function("join")
+    def join(items: object, separator: object = "") -> Any:
+        if not isinstance(items, list):
+            raise TypeError(f"join expects a list of strings, got {_cel_type_name(items)}")
+        sep = _str_arg("join", separator, "a string separator")
+        parts = [_str_arg("join", item, "a list of strings") for item in items]
+        check(sum(map(len, parts)) + len(sep) * max(len(parts) - 1, 0), "join()")
+        return celtypes.StringType(sep.join(parts))
+
+    return {"_+_": add, "_*_": multiply, "replace": replace, "join": join}
+
+
+# User-visible functions beyond standard CEL (docs/filters.md lists the same).
+FUNCTIONS: dict[str, str] = {
+    "semver.major(v)": "major version of v as an int ('2.1.0' -> 2)",
+    "semver.minor(v)": "minor version of v as an int",
+    "semver.patch(v)": "patch version of v as an int",
+    "semver.compare(a, b)": "-1, 0 or 1 by semver precedence",
+    "semver.satisfies(v, range)": "whether v is inside a range such as '^1.2' (SPEC §3)",
+    "s.split(sep[, n])": "list of the parts of s between sep (at most n parts)",
+    "s.trim()": "s without leading/trailing whitespace",
+    "s.lower() / s.upper()": "case-converted s (also lowerAscii / upperAscii)",
+    "s.replace(old, new[, n])": "s with old replaced by new (first n only)",
+    "list.join([sep])": "the strings of list joined with sep",
+    "s.contains(x) / s.startsWith(x) / s.endsWith(x)": "substring tests",
+    "s.matches(re)": "RE2 regular-expression search",
+}
+
+_SEMVER_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "semver.major": _semver_part("major"),
+    "semver.minor": _semver_part("minor"),
+    "semver.patch": _semver_part("patch"),
+    "semver.compare": _semver_compare,
+    "semver.satisfies": _semver_satisfies,
+}
+_SEMVER_ARITY = {"major": 1, "minor": 1, "patch": 1, "compare": 2, "satisfies": 2}
+
+_STRING_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "split": _split,
+    "trim": _trim,
+    "lower": _lower,
+    "upper": _upper,
+    "lowerAscii": _lower_ascii,
+    "upperAscii": _upper_ascii,
+}
+
+_MACROS = frozenset({"map", "filter", "all", "exists", "exists_one"})
+# Methods callable as ``x.name(...)``: ours, plus the celpy built-ins worth offering.
+_METHODS = frozenset(
+    {
+        *_STRING_FUNCTIONS,
+        "replace",
+        "join",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "matches",
+        "size",
+        "getDate",
+        "getDayOfMonth",
+        "getDayOfWeek",
+        "getDayOfYear",
+        "getFullYear",
+        "getMonth",
+        "getHours",
+        "getMilliseconds",
+        "getMinutes",
+        "getSeconds",
+    }
+)
+_GLOBAL_FUNCTIONS = frozenset(
+    {
+        "has",
+        "dyn",
+        "size",
+        "type",
+        "bool",
+        "bytes",
+        "double",
+        "duration",
+        "int",
+        "string",
+        "timestamp",
+        "uint",
+        "matches",
+        "contains",
+        "startsWith",
+        "endsWith",
+        *_SEMVER_FUNCTIONS,
+    }
+)
+# Type names usable as values, e.g. ``type(x) == string``.
+_TYPE_NAMES = frozenset(
+    {
+        "bool",
+        "bytes",
+        "double",
+        "duration",
+        "int",
+        "string",
+        "timestamp",
+        "uint",
+        "list",
+        "map",
+        "null_type",
+        "type",
+    }
+)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+class _Budget:
+    """A wall-clock deadline shared by an evaluation and its macro sub-evaluations."""
+
+    __slots__ = ("deadline", "seconds", "ticks")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.ticks = 0
+
+    def check(self) -> None:
+        # Reading the clock every node is cheap, but every 16th is cheaper still and a
+        # node costs microseconds, so the cap is still honoured to well under 1 ms.
+        self.ticks += 1
+        if self.ticks & 15 == 0 and time.monotonic() > self.deadline:
+            raise _Abort(
+                "max_eval_seconds",
+                f"evaluation took longer than the max_eval_seconds limit of {self.seconds:g} s",
+            )
+
+
+class _BoundedEvaluator(Evaluator):
+    """celpy's tree-walking evaluator, checking the budget at every node it visits."""
+
+    def __init__(self, ast: lark.Tree, activation: Activation, budget: _Budget) -> None:
+        super().__init__(ast, activation)
+        self._budget = budget
+
+    def sub_evaluator(self, ast: lark.Tree) -> Evaluator:
+        # Macros (map/filter/all/exists) evaluate their body with a nested evaluator:
+        # it must share the same deadline.
+        return _BoundedEvaluator(ast, self.activation, self._budget)
+
+    def visit(self, tree: lark.Tree) -> Any:
+        self._budget.check()
+        return super().visit(tree)
+
+    def visit_children(self, tree: lark.Tree) -> list[Any]:
+        self._budget.check()
+        return super().visit_children(tree)
+
+
+_CEL_TYPE_NAMES: tuple[tuple[type, str], ...] = (
+    (celtypes.BoolType, "bool"),
+    (bool, "bool"),
+    (celtypes.UintType, "uint"),
+    (celtypes.IntType, "int"),
+    (int, "int"),
+    (float, "double"),
+    (str, "string"),
+    (bytes, "bytes"),
+    (list, "list"),
+    (dict, "map"),
+    (celtypes.TimestampType, "timestamp"),
+    (celtypes.DurationType, "duration"),
+    (type, "type"),
+    (type(None), "null"),
+)
+
+
+def _cel_type_name(value: object) -> str:
+    for cls, name in _CEL_TYPE_NAMES:
+        if isinstance(value, cls):
+            return name
+    return type(value).__name__
+
+
+_OP_NAMES = {
+    "addition_add": "+",
+    "addition_sub": "-",
+    "multiplication_mul": "*",
+    "multiplication_div": "/",
+    "multiplication_mod": "%",
+    "relation_lt": "<",
+    "relation_le": "<=",
+    "relation_gt": ">",
+    "relation_ge": ">=",
+    "relation_eq": "==",
+    "relation_ne": "!=",
+    "relation_in": "in",
+}
+_CLASS_RE = re.compile(r"<class '(?:celpy\.celtypes\.)?(\w+)'>")
+_WRAPPED_RE = re.compile(r"\b[A-Z]\w*Type\(([^()]*)\)")
+_RULE_RE = re.compile(r"Token\('RULE', '(\w+)'\)")
+_CEL_CLASS_NAMES = {
+    "BoolType": "bool",
+    "IntType": "int",
+    "UintType": "uint",
+    "DoubleType": "double",
+    "StringType": "string",
+    "BytesType": "bytes",
+    "ListType": "list",
+    "MapType": "map",
+    "NoneType": "null",
+    "TimestampType": "timestamp",
+    "DurationType": "duration",
+}
+
+
+def _plain(value: object) -> object:
+    """A celpy value as the plain Python value it wraps (for messages)."""
+    for cls in (str, bool, int, float, bytes):
+        if isinstance(value, cls):
+            return cls(value)
+    return value
+
+
+def _readable_eval_error(error: CELEvalError) -> str:
+    """celpy's messages name Python classes and grammar rules; say it in CEL terms."""
+    message = str(error.args[0]) if error.args else "evaluation failed"
+    message = _RULE_RE.sub(lambda m: repr(_OP_NAMES.get(m[1], m[1])), message)
+    message = _CLASS_RE.sub(lambda m: _CEL_CLASS_NAMES.get(m[1], m[1]), message)
+    message = message.replace("found no matching overload for", "no operator")
+    missing = re.fullmatch(r"no such member in mapping: '(.*)'", message)
+    if missing:
+        message = f"no field {missing[1]!r} (use has(...) to test for optional fields)"
+    elif message == "no such key" and len(error.args) > 2 and error.args[2]:
+        message = f"no key {_plain(error.args[2][0])!r}"
+    elif message == "return error for overflow" and error.args[1] is ValueError:
+        detail = error.args[2][0] if len(error.args) > 2 and error.args[2] else "invalid value"
+        message = f"bad value: {detail}"
+    elif message == "invalid_argument" and error.args[1] is IndexError:
+        message = "list index out of range"
+    elif message.startswith("undeclared reference to"):
+        message = message.split(" (in activation", 1)[0]
+    message = _WRAPPED_RE.sub(lambda m: m[1], message)
+    column = getattr(error, "column", None)
+    if column:
+        message += f" (column {column})"
+    return message if len(message) <= 300 else message[:297] + "..."
+
+
+class CompiledFilter:
+    """One filter, parsed and checked once; ``evaluate`` runs it against an event."""
+
+    __slots__ = ("_activation", "_ast", "_memo", "_uses_subscriber", "limits", "source")
+
+    def __init__(
+        self, source: str, ast: lark.Tree, limits: FilterLimits, uses_subscriber: bool
+    ) -> None:
+        self.source = source
+        self.limits = limits
+        self._ast = ast
+        self._uses_subscriber = uses_subscriber
+        functions: dict[str, Callable[..., Any]] = {
+            **_SEMVER_FUNCTIONS,
+            **_STRING_FUNCTIONS,
+            **_make_size_bounded(limits),
+        }
+        # Built once: celpy would otherwise rebuild it (with protobuf annotations we do
+        # not use) for every evaluation.
+        self._activation = Activation(functions=functions)
+        # (event value, outcome) of the last evaluation: filters are pure, and matching
+        # evaluates the same filter against the same event once per subscriber.
+        self._memo: tuple[object, FilterOutcome] | None = None
+
+    def __repr__(self) -> str:
+        return f"CompiledFilter({self.source!r})"
+
+    def evaluate(self, activation: Mapping[str, Any]) -> FilterOutcome:
+        """Run the filter; problems become ``FilterOutcome(False, reason, error=True)``."""
+        event = activation.get("event")
+        memo = self._memo
+        if memo is not None and memo[0] is event and not self._uses_subscriber:
+            return memo[1]
+        try:
+            context = {name: _to_cel(value) for name, value in activation.items()}
+        except (TypeError, ValueError) as exc:
+            outcome = self._failed(f"the event cannot be given to CEL: {exc}")
+        else:
+            outcome = self._run(context)
+        if event is not None and not self._uses_subscriber:
+            self._memo = (event, outcome)
+        return outcome
+
+    def _run(self, context: dict[str, Any]) -> FilterOutcome:
+        budget = _Budget(self.limits.max_eval_seconds)
+        try:
+            value = _BoundedEvaluator(self._ast, self._activation, budget).evaluate(context)
+        except CELEvalError as exc:
+            return self._failed(_readable_eval_error(exc))
+        except _Abort as exc:
+            return self._failed(exc.message, exc.limit)
+        except RecursionError:
+            return self._failed("nested too deeply to evaluate", "max_depth")
+        except MemoryError:  # pragma: no cover - guarded by max_value_size
+            return self._failed("ran out of memory", "max_value_size")
+        except Exception as exc:  # a bug in celpy must not crash a cascade
+            return self._failed(f"internal error: {type(exc).__name__}: {exc}")
+        if isinstance(value, CELEvalError):  # pragma: no cover - celpy raises these
+            return self._failed(_readable_eval_error(value))
+        if not isinstance(value, (bool, celtypes.BoolType)):
+            return self._failed(f"the filter returned {_cel_type_name(value)}, not bool")
+        if value:
+            return FilterOutcome(True)
+        return FilterOutcome(False, f"filter is false: {self.source}")
+
+    def _failed(self, why: str, limit: str | None = None) -> FilterOutcome:
+        return FilterOutcome(False, f"filter {self.source!r} failed: {why}", True, limit)
+
+
+_CEL_VALUE_TYPES = (
+    celtypes.BoolType,
+    celtypes.IntType,
+    celtypes.UintType,
+    celtypes.DoubleType,
+    celtypes.StringType,
+    celtypes.BytesType,
+    celtypes.ListType,
+    celtypes.MapType,
+    celtypes.TimestampType,
+    celtypes.DurationType,
+)
+
+
+def _to_cel(value: Any) -> Any:
+    """Accept plain JSON values in an activation as well as celpy ones."""
+    if value is None or isinstance(value, _CEL_VALUE_TYPES):
+        return value
+    return celpy.json_to_cel(value)
+
+
+_last_event: tuple[object, Any] | None = None
+
+
+def activation_for(event: Event, subscriber: str) -> dict[str, Any]:
+    """The variables a filter sees: ``event`` and ``subscriber``.
+
+    The event is converted to CEL values once per Event object, so matching one
+    event against 10,000 subscriptions converts its payload once.
+    """
+    global _last_event
+    cached = _last_event
+    if cached is not None and cached[0] is event:
+        event_value = cached[1]
+    else:
+        event_value = celpy.json_to_cel(event.to_json())
+        _last_event = (event, event_value)
+    return {"event": event_value, "subscriber": celtypes.StringType(subscriber)}
+
+
+# --------------------------------------------------------------------------- compiling
+
+_ENVIRONMENT: celpy.Environment | None = None
+
+
+def _environment() -> celpy.Environment:
+    # Building the LALR parser takes ~0.1 s: once per process, and only when needed.
+    global _ENVIRONMENT
+    if _ENVIRONMENT is None:
+        _ENVIRONMENT = celpy.Environment()
+    return _ENVIRONMENT
+
+
+def compile_filter(source: str, limits: FilterLimits = DEFAULT_LIMITS) -> CompiledFilter:
+    """Parse and check ``source`` once per process; raises FilterError.
+
+    The same (source, limits) always gives the same CompiledFilter object. Failures
+    are not cached (they are rare and cheap: the length cap bounds the parse).
+    """
+    return _compile_cached(source, limits)
+
+
+@functools.lru_cache(maxsize=65536)
+def _compile_cached(source: str, limits: FilterLimits) -> CompiledFilter:
+    if not isinstance(source, str):
+        raise FilterError(
+            f"a filter must be a CEL expression string, not {type(source).__name__}",
+            hint="quote it in YAML, e.g. - 'event.payload.build_status == \"success\"'",
+        )
+    if not source.strip():
+        raise FilterError("the filter is empty", hint="write a CEL expression such as true")
+    if len(source) > limits.max_length:
+        raise FilterError(
+            f"the filter is {len(source):,} characters long, over the max_length limit of "
+            f"{limits.max_length:,}",
+            "max_length",
+            hint="split it into several filters (all must be true)",
+        )
+    ast = _parse(source)
+    _check_size(ast, limits)
+    uses_subscriber = _check_names(ast)
+    _check_result_type(ast)
+    return CompiledFilter(source, _collapse(ast), limits, uses_subscriber)
+
+
+def _parse(source: str) -> lark.Tree:
+    try:
+        return _environment().compile(source)
+    except CELParseError as exc:
+        raise FilterError(
+            f"the filter does not parse: {_describe_parse_error(exc)}",
+            line=exc.line or 0,
+            column=exc.column or 0,
+            hint="check for a missing operand, quote or parenthesis at that position",
+        ) from None
+    except RecursionError:  # pragma: no cover - the LALR parser is not recursive
+        raise FilterError("the filter is nested too deeply", "max_depth") from None
+
+
+def _describe_parse_error(exc: CELParseError) -> str:
+    cause = exc.__context__
+    if isinstance(cause, lark.exceptions.UnexpectedToken):
+        token = cause.token
+        if token.type == "$END":
+            return "it ends too early"
+        expected = sorted(_terminal_text(name) for name in cause.expected)
+        shown = ", ".join(expected[:8]) + (", ..." if len(expected) > 8 else "")
+        return f"unexpected {str(token)!r}; expected one of: {shown}"
+    if isinstance(cause, lark.exceptions.UnexpectedCharacters):
+        return f"unexpected character {cause.char!r}"
+    return str(exc).splitlines()[0] if str(exc) else "syntax error"
+
+
+@functools.lru_cache(maxsize=1)
+def _terminal_patterns() -> dict[str, str]:
+    parser = celpy.celparser.CELParser.CEL_PARSER
+    return {t.name: t.pattern.value for t in parser.terminals} if parser else {}
+
+
+_TERMINAL_WORDS = {
+    "IDENT": "a name",
+    "INT_LIT": "a number",
+    "UINT_LIT": "a number",
+    "FLOAT_LIT": "a number",
+    "STRING_LIT": "a string",
+    "MLSTRING_LIT": "a string",
+    "BYTES_LIT": "bytes",
+    "BOOL_LIT": "true/false",
+    "NULL_LIT": "null",
+}
+
+
+def _terminal_text(name: str) -> str:
+    if name in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[name]
+    pattern = _terminal_patterns().get(name)
+    return repr(pattern) if isinstance(pattern, str) and len(pattern) <= 3 else name.lower()
+
+
+# Grammar rules that merely pass their single child through (operator precedence
+# levels). They are not nodes a user wrote, so they count toward neither limit.
+_PASS_THROUGH = frozenset(
+    {
+        "expr",
+        "conditionalor",
+        "conditionaland",
+        "relation",
+        "addition",
+        "multiplication",
+        "unary",
+        "member",
+        "primary",
+        "exprlist",
+    }
+)
+
+
+def _is_pass_through(node: lark.Tree) -> bool:
+    return (
+        node.data in _PASS_THROUGH
+        and len(node.children) == 1
+        and isinstance(node.children[0], lark.Tree)
+    )
+
+
+# The precedence levels celpy's evaluator handles as "visit my only child and return
+# it": dropping them from the tree changes no result, halves evaluation time and the
+# Python stack a deep expression needs. (``primary`` stays: its method inspects its
+# child; ``exprlist`` stays: calls and macros read its children.)
+_EVAL_PASS_THROUGH = _PASS_THROUGH - {"primary", "exprlist"}
+
+
+def _collapse(ast: lark.Tree) -> lark.Tree:
+    def skip(node: lark.Tree) -> lark.Tree:
+        while (
+            node.data in _EVAL_PASS_THROUGH
+            and len(node.children) == 1
+            and isinstance(node.children[0], lark.Tree)
+        ):
+            node = node.children[0]
+        return node
+
+    root = skip(ast)
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for index, child in enumerate(node.children):
+            if isinstance(child, lark.Tree):
+                node.children[index] = skip(child)
+                stack.append(node.children[index])
+    return root
+
+
+def _position(node: lark.Tree) -> dict[str, int]:
+    meta = node.meta
+    if getattr(meta, "empty", True):
+        return {}
+    return {"line": meta.line, "column": meta.column}
+
+
+def _token_position(token: object) -> dict[str, int]:
+    line, column = getattr(token, "line", None), getattr(token, "column", None)
+    return {"line": line, "column": column} if line and column else {}
+
+
+def _check_size(ast: lark.Tree, limits: FilterLimits) -> None:
+    """Count syntax nodes and nesting depth without recursion (the input may be hostile)."""
+    nodes = 0
+    stack: list[tuple[lark.Tree, int]] = [(ast, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if not _is_pass_through(node):
+            nodes += 1
+            depth += 1
+            if nodes > limits.max_ast_nodes:
+                raise FilterError(
+                    f"the filter has more than {limits.max_ast_nodes} syntax nodes, the "
+                    "max_ast_nodes limit",
+                    "max_ast_nodes",
+                    hint="simplify it, or split it into several filters",
+                )
+            if depth > limits.max_depth:
+                raise FilterError(
+                    f"the filter nests deeper than the max_depth limit of {limits.max_depth}",
+                    "max_depth",
+                    **_position(node),
+                    hint="nest less, or split a long && chain into several filters "
+                    "(every filter must be true)",
+                )
+        stack.extend((child, depth) for child in node.children if isinstance(child, lark.Tree))
+
+
+def _walk(node: lark.Tree) -> Iterator[lark.Tree]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(c for c in reversed(current.children) if isinstance(c, lark.Tree))
+
+
+def _semver_call(node: lark.Tree) -> str | None:
+    """``semver.NAME(...)`` as parsed: member_dot_arg(member(primary(ident semver)), NAME)."""
+    if node.data != "member_dot_arg":
+        return None
+    target = node.children[0]
+    while isinstance(target, lark.Tree) and _is_pass_through(target):
+        target = target.children[0]
+    if (
+        isinstance(target, lark.Tree)
+        and target.data == "ident"
+        and str(target.children[0]) == "semver"
+    ):
+        return str(node.children[1])
+    return None
+
+
+def _check_names(ast: lark.Tree) -> bool:
+    """Rewrite ``semver.*`` calls, reject unknown names; True if ``subscriber`` is used."""
+    uses_subscriber = False
+    for node in list(_walk(ast)):
+        for index, child in enumerate(node.children):
+            if isinstance(child, lark.Tree) and _semver_call(child) is not None:
+                node.children[index] = _flatten_semver_call(child)
+    for node, scope in _scoped(ast):
+        if node.data == "ident":
+            name = str(node.children[0])
+            uses_subscriber = uses_subscriber or (name == "subscriber" and name not in scope)
+            _check_identifier(node, name, scope)
+        elif node.data == "ident_arg":
+            _check_function(node)
+        elif node.data == "member_dot_arg":
+            _check_method(node)
+        elif node.data in ("member_object", "dot_ident", "dot_ident_arg"):
+            raise FilterError(
+                "message construction and leading-dot names are not supported in filters",
+                **_position(node),
+            )
+    return uses_subscriber
+
+
+def _flatten_semver_call(member_dot_arg: lark.Tree) -> lark.Tree:
+    name = str(member_dot_arg.children[1])
+    if name not in _SEMVER_ARITY:
+        raise FilterError(
+            f"unknown function semver.{name}",
+            **_token_position(member_dot_arg.children[1]),
+            hint="the semver functions are " + ", ".join(f"semver.{n}" for n in _SEMVER_ARITY),
+        )
+    args = member_dot_arg.children[2:] if len(member_dot_arg.children) > 2 else []
+    given = len(args[0].children) if args else 0
+    if given != _SEMVER_ARITY[name]:
+        raise FilterError(
+            f"semver.{name} takes {_SEMVER_ARITY[name]} argument(s), got {given}",
+            **_position(member_dot_arg),
+        )
+    if name == "satisfies":
+        _check_literal_range(args[0].children[1])
+    token = lark.Token.new_borrow_pos("IDENT", f"semver.{name}", member_dot_arg.children[1])
+    call = lark.Tree("ident_arg", [token, *args], member_dot_arg.meta)
+    return lark.Tree(
+        "member", [lark.Tree("primary", [call], member_dot_arg.meta)], member_dot_arg.meta
+    )
+
+
+def _check_literal_range(arg: lark.Tree) -> None:
+    """``semver.satisfies(v, "^1.2")``: a literal range is checked now, not per event."""
+    while _is_pass_through(arg):
+        arg = arg.children[0]
+    if arg.data != "literal" or arg.children[0].type not in ("STRING_LIT",):
+        return
+    text = str(arg.children[0])
+    if text[:1] in "rR" or len(text) < 2:
+        return
+    try:
+        parse_range(text[1:-1])
+    except RangeError as exc:
+        raise FilterError(
+            f"semver.satisfies: {exc.reason}", **_position(arg), hint=exc.hint
+        ) from None
+
+
+def _scoped(ast: lark.Tree) -> Iterator[tuple[lark.Tree, frozenset[str]]]:
+    """Every node with the macro variables in scope there (``s`` in ``x.map(s, ...)``)."""
+    stack: list[tuple[lark.Tree, frozenset[str]]] = [(ast, frozenset())]
+    while stack:
+        node, scope = stack.pop()
+        yield node, scope
+        children = [c for c in node.children if isinstance(c, lark.Tree)]
+        if node.data == "member_dot_arg" and str(node.children[1]) in _MACROS:
+            variable, body = _macro_parts(node)
+            stack.append((children[0], scope))
+            stack.append((body, scope | {variable}))
+            continue
+        stack.extend((child, scope) for child in reversed(children))
+
+
+def _macro_parts(node: lark.Tree) -> tuple[str, lark.Tree]:
+    name = str(node.children[1])
+    args = node.children[2].children if len(node.children) > 2 else []
+    if len(args) != 2:
+        raise FilterError(
+            f"{name}() takes a variable and an expression, e.g. list.{name}(x, x > 0)",
+            **_position(node),
+        )
+    variable = args[0]
+    while isinstance(variable, lark.Tree) and _is_pass_through(variable):
+        variable = variable.children[0]
+    if not (isinstance(variable, lark.Tree) and variable.data == "ident"):
+        raise FilterError(
+            f"the first argument of {name}() must be a variable name",
+            **_position(node),
+            hint=f"write list.{name}(x, ...)",
+        )
+    return str(variable.children[0]), args[1]
+
+
+def _check_identifier(node: lark.Tree, name: str, scope: frozenset[str]) -> None:
+    if name in scope or name in VARIABLES or name in _TYPE_NAMES:
+        return
+    if name == "semver":
+        raise FilterError(
+            "semver is not a value",
+            **_position(node),
+            hint="call one of its functions, e.g. semver.major(event.payload.version)",
+        )
+    raise FilterError(
+        f"unknown name {name!r}",
+        **_position(node),
+        hint="the variables are event (type, schema_version, source, payload) and subscriber",
+    )
+
+
+def _check_function(node: lark.Tree) -> None:
+    name = str(node.children[0])
+    if name in _GLOBAL_FUNCTIONS:
+        return
+    hint = "see docs/filters.md for the functions available"
+    if name in _METHODS:
+        hint = f"{name} is a method: write value.{name}(...)"
+    raise FilterError(f"unknown function {name}()", **_token_position(node.children[0]), hint=hint)
+
+
+def _check_method(node: lark.Tree) -> None:
+    name = str(node.children[1])
+    if name in _METHODS or name in _MACROS:
+        return
+    raise FilterError(
+        f"unknown method .{name}()",
+        **_token_position(node.children[1]),
+        hint="see docs/filters.md for the functions available",
+    )
+
+
+# The static result type of the whole expression, when the syntax alone tells.
+_METHOD_TYPES = {
+    "size": "int",
+    "map": "list",
+    "filter": "list",
+    "split": "list",
+    "all": "bool",
+    "exists": "bool",
+    "exists_one": "bool",
+    "contains": "bool",
+    "startsWith": "bool",
+    "endsWith": "bool",
+    "matches": "bool",
+    "trim": "string",
+    "lower": "string",
+    "upper": "string",
+    "lowerAscii": "string",
+    "upperAscii": "string",
+    "replace": "string",
+    "join": "string",
+}
+_FUNCTION_TYPES = {
+    "semver.major": "int",
+    "semver.minor": "int",
+    "semver.patch": "int",
+    "semver.compare": "int",
+    "semver.satisfies": "bool",
+    "has": "bool",
+    "size": "int",
+    **{
+        name: name
+        for name in ("bool", "bytes", "double", "duration", "int", "string", "timestamp", "uint")
+    },
+}
+_LITERAL_TYPES = {
+    "INT_LIT": "int",
+    "UINT_LIT": "uint",
+    "FLOAT_LIT": "double",
+    "STRING_LIT": "string",
+    "MLSTRING_LIT": "string",
+    "BYTES_LIT": "bytes",
+    "BOOL_LIT": "bool",
+    "NULL_LIT": "null",
+}
+
+
+def _static_type(node: lark.Tree) -> str | None:
+    while _is_pass_through(node):
+        node = node.children[0]
+    data, children = node.data, node.children
+    if data == "expr" and len(children) == 3:  # a ? b : c
+        then, other = _static_type(children[1]), _static_type(children[2])
+        return then if then == other else None
+    if data in ("conditionalor", "conditionaland", "relation"):
+        return "bool"
+    if data in ("addition", "multiplication"):
+        return _static_type(children[1]) or "a number"
+    if data == "unary":
+        if children[0].data == "unary_not":
+            return "bool"
+        return _static_type(children[1]) or "a number"
+    if data == "member_dot_arg":
+        return _METHOD_TYPES.get(str(children[1]))
+    if data == "ident_arg":
+        name = str(children[0])
+        if name == "dyn" and len(children) > 1:
+            return _static_type(children[1])
+        return _FUNCTION_TYPES.get(name)
+    if data == "literal":
+        return _LITERAL_TYPES.get(children[0].type)
+    if data == "paren_expr":
+        return _static_type(children[0])
+    return {"list_lit": "list", "map_lit": "map"}.get(data)
+
+
+def _check_result_type(ast: lark.Tree) -> None:
+    result = _static_type(ast)
+    if result is not None and result != "bool":
+        raise FilterError(
+            f"the filter returns {result}, not bool",
+            hint="a filter must be true or false: compare the value, e.g. "
+            "semver.major(event.payload.version) >= 2",
+        )

@@ -1,0 +1,503 @@
+"""CEL filters (SPEC §4): functions, errors, caching, limits, and the seed filters."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from celpy import celtypes
+
+from tako_gha.core import filters as filters_module
+from tako_gha.core.events import Event
+from tako_gha.core.filters import (
+    DEFAULT_LIMITS,
+    FUNCTIONS,
+    CompiledFilter,
+    FilterError,
+    FilterLimits,
+    FilterOutcome,
+    activation_for,
+    compile_filter,
+)
+
+SEED_SERVICES = "'user-service' in event.payload.services.split(',').map(s, s.trim().lower())"
+SEED_MAJOR = "semver.major(event.payload.version) >= 2"
+SEED_STATUS = 'event.payload.build_status == "success"'
+
+
+def make_event(**payload: Any) -> Event:
+    base: dict[str, Any] = {
+        "version": "2.1.0",
+        "services": "billing, User-Service ,search",
+        "build_status": "success",
+    }
+    base.update(payload)
+    return Event(
+        type="library_built", source="my-org/core-lib", payload=base, schema_version="1.2.0"
+    )
+
+
+def run(source: str, subscriber: str = "my-org/app", **payload: Any) -> FilterOutcome:
+    return compile_filter(source).evaluate(activation_for(make_event(**payload), subscriber))
+
+
+# --- the seed filters, exactly as users write them -----------------------------------
+
+
+def test_seed_filters_match() -> None:
+    for source in (SEED_SERVICES, SEED_MAJOR, SEED_STATUS):
+        outcome = run(source)
+        assert outcome == FilterOutcome(True), source
+
+
+@pytest.mark.parametrize(
+    ("source", "payload"),
+    [
+        (SEED_SERVICES, {"services": "billing,search"}),
+        (SEED_SERVICES, {"services": "user-service-v2"}),
+        (SEED_MAJOR, {"version": "1.9.9"}),
+        (SEED_MAJOR, {"version": "v1.0"}),
+        (SEED_STATUS, {"build_status": "failure"}),
+    ],
+)
+def test_seed_filters_do_not_match_with_reason(source: str, payload: dict[str, Any]) -> None:
+    outcome = run(source, **payload)
+    assert not outcome.matched and not outcome.error
+    assert outcome.reason == f"filter is false: {source}"
+
+
+def test_seed_major_accepts_partial_and_prerelease_versions() -> None:
+    assert run(SEED_MAJOR, version="2").matched
+    assert run(SEED_MAJOR, version="3.0.0-rc.1").matched
+    assert run(SEED_MAJOR, version=2).matched  # a JSON number is a bare major version
+
+
+# --- functions -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "semver.major('2.1.3') == 2",
+        "semver.minor('2.1.3') == 1",
+        "semver.patch('2.1.3') == 3",
+        "semver.patch('v4') == 0",
+        "semver.compare('1.2.3', '1.10.0') == -1",
+        "semver.compare('2.0.0', '2.0.0+build') == 0",
+        "semver.compare('2.0.0', '2.0.0-rc.1') == 1",
+        "semver.satisfies('1.4.0', '^1.2')",
+        "!semver.satisfies('2.0.0-rc.1', '^1.2')",
+        "semver.satisfies(event.payload.version, '[2.0.0...3.0.0)')",
+        "semver.satisfies(event.payload.version, event.payload.range)",
+        "'a, b ,c'.split(',') == ['a', ' b ', 'c']",
+        "'a,b,c'.split(',', 2) == ['a', 'b,c']",
+        "'a,b'.split(',', 0) == []",
+        "'abc'.split('') == ['a', 'b', 'c']",
+        "'abc'.split('', 2) == ['a', 'bc']",
+        "'  x \\t'.trim() == 'x'",
+        "'MiXeD'.lower() == 'mixed' && 'MiXeD'.upper() == 'MIXED'",
+        "'Straße'.upperAscii() == 'STRAßE' && 'ÀB'.lowerAscii() == 'Àb'",
+        "'a-b-c'.replace('-', '+') == 'a+b+c'",
+        "'a-b-c'.replace('-', '+', 1) == 'a+b-c'",
+        "['a', 'b'].join() == 'ab' && ['a', 'b'].join('/') == 'a/b'",
+        "'user-service'.contains('serv')",
+        "'user-service'.startsWith('user') && 'user-service'.endsWith('service')",
+        "'release-2.1'.matches('^release-[0-9]+\\\\.[0-9]+$')",
+        "matches('abc', 'b') && contains('abc', 'c') && startsWith('abc', 'a')",
+        "size('abc') == 3 && 'abc'.size() == 3 && size([1, 2]) == 2",
+        "subscriber == 'my-org/app' && subscriber.startsWith('my-org/')",
+        "event.type == 'library_built' && event.source == 'my-org/core-lib'",
+        "event.schema_version == '1.2.0'",
+        "has(event.payload.version) && !has(event.payload.nothing)",
+        "event.payload.tags.exists(t, t == 'lts') && event.payload.tags.all(t, t.size() > 1)",
+        "event.payload.tags.filter(t, t.startsWith('l')).size() == 1",
+        "event.payload.tags.exists_one(t, t == 'lts')",
+        "event.payload.count + 1 == 4 && event.payload.ratio > 0.4",
+        "event.payload.count * 2 == 6 && 'a' + 'b' == 'ab' && [1] + [2] == [1, 2]",
+        "event.payload.nested.deep.flag",
+        "event.payload['build_status'] == 'success'",
+        "type(event.payload.count) == int",
+        "dyn(true)",
+        "true ? true : false",
+        "(event.payload.count > 1) == true",
+    ],
+)
+def test_functions_and_standard_cel(source: str) -> None:
+    outcome = run(
+        source,
+        range="^2",
+        tags=["lts", "stable"],
+        count=3,
+        ratio=0.5,
+        nested={"deep": {"flag": True}},
+    )
+    assert outcome == FilterOutcome(True), outcome.reason
+
+
+def test_functions_table_documents_every_extra() -> None:
+    text = " ".join(FUNCTIONS)
+    for name in (
+        "semver.major",
+        "semver.minor",
+        "semver.patch",
+        "semver.compare",
+        "semver.satisfies",
+        "split",
+        "trim",
+        "lower",
+        "upper",
+        "replace",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "matches",
+    ):
+        assert name in text
+
+
+# --- run-time failures: not matched, with a reason naming the filter ------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("event.payload.missing == 'x'", "no field 'missing'"),
+        ("event.payload.obj['k'] == 1", "no key 'k'"),
+        ("event.payload.tags[5] == 'x'", "list index out of range"),
+        ("event.payload.count + 'a' == 'b'", "no operator '+' applied to '(int, string)'"),
+        ("event.payload.count.trim() == ''", "trim expects a string, got int"),
+        ("semver.major(event.payload.bad) == 1", "semver.major: 'not-a-version' is not a semantic"),
+        ("semver.major(event.payload.ratio) == 1", "expects a version string, got double"),
+        ("semver.compare(event.payload.bad, '1.0.0') == 0", "semver.compare: 'not-a-version'"),
+        ("semver.satisfies('1.0.0', event.payload.bad)", "semver.satisfies: 'not-a-version'"),
+        ("semver.satisfies('1.0.0', event.payload.count)", "expects a range string, got int"),
+        ("'a'.split(event.payload.count) == []", "split expects a string separator, got int"),
+        ("'a'.split(',', 'x') == []", "split expects an int limit, got string"),
+        ("'a'.replace('a', 'b', 'x') == ''", "replace expects an int limit, got string"),
+        ("event.payload.count.join() == ''", "join expects a list of strings, got int"),
+        ("[1, 2].join() == ''", "join expects a list of strings, got int"),
+        ("int('x') == 1", "bad value: invalid literal for int() with base 10: 'x'"),
+        ("1 / event.payload.zero == 1", "divide by zero"),
+        ("[1] * 3 == [1, 1, 1]", "no operator '*'"),
+        ("event.payload.count > 'a'", "no operator '>'"),
+        ("event.payload.version", "the filter returned string, not bool"),
+        ("event.payload.count", "the filter returned int, not bool"),
+        ("event.payload.tags", "the filter returned list, not bool"),
+        ("event.payload.obj", "the filter returned map, not bool"),
+        ("event.payload.nothing_here_is_null", "no field"),
+        ("event.payload.null_value", "the filter returned null, not bool"),
+    ],
+)
+def test_runtime_failures_do_not_match_and_say_why(source: str, words: str) -> None:
+    outcome = run(
+        source,
+        bad="not-a-version",
+        tags=["a"],
+        count=3,
+        ratio=0.5,
+        obj={},
+        zero=0,
+        null_value=None,
+    )
+    assert not outcome.matched
+    assert outcome.error
+    assert outcome.reason.startswith(f"filter {source!r} failed: ")
+    assert words in outcome.reason
+
+
+def test_errors_in_a_short_circuited_branch_do_not_matter() -> None:
+    assert run("true || event.payload.missing == 1").matched
+    assert not run("false && event.payload.missing == 1").error
+    assert run("has(event.payload.missing) && event.payload.missing == 1").reason.startswith(
+        "filter is false"
+    )
+
+
+def test_plain_json_activation_is_accepted() -> None:
+    f = compile_filter("event.payload.n > 1 && subscriber == 'o/r'")
+    assert f.evaluate({"event": {"payload": {"n": 2}}, "subscriber": "o/r"}).matched
+    assert f.evaluate({"event": {"payload": {"n": 0}}, "subscriber": "o/r"}).matched is False
+
+
+def test_activation_for_exposes_event_and_subscriber() -> None:
+    event = make_event()
+    activation = activation_for(event, "my-org/app")
+    assert set(activation) == {"event", "subscriber"}
+    assert activation["event"]["payload"]["version"] == "2.1.0"
+    assert isinstance(activation["subscriber"], celtypes.StringType)
+    # converted once per Event object, shared by every subscriber's activation
+    assert activation_for(event, "my-org/other")["event"] is activation["event"]
+    assert activation_for(make_event(), "my-org/app")["event"] is not activation["event"]
+    no_version = Event(type="t", source="o/r", payload={})
+    assert (
+        compile_filter("event.schema_version == null")
+        .evaluate(activation_for(no_version, "o/r"))
+        .matched
+    )
+
+
+def test_result_is_memoised_per_event_unless_subscriber_is_used() -> None:
+    f = compile_filter("event.payload.n > 1")
+    event = {"payload": {"n": 2}}
+    first = f.evaluate({"event": event, "subscriber": "a/b"})
+    assert f.evaluate({"event": event, "subscriber": "c/d"}) is first
+    g = compile_filter("event.payload.n > 1 && subscriber == 'a/b'")
+    assert g.evaluate({"event": event, "subscriber": "a/b"}).matched
+    assert not g.evaluate({"event": event, "subscriber": "c/d"}).matched
+    # a macro variable called "subscriber" is not the subscriber
+    h = compile_filter("['x'].exists(subscriber, subscriber == 'x')")
+    assert h.evaluate({"event": event, "subscriber": "a/b"}).matched
+
+
+# --- compile-time errors ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "words", "column"),
+    [
+        ("event.payload.version ==", "ends too early", 23),
+        ("1 +* 2", "unexpected '*'", 4),
+        ("'unterminated", "unexpected character", 1),
+        ("event..x == 1", "unexpected '.'", 7),
+        ("evnt.payload.x == 1", "unknown name 'evnt'", 1),
+        ("semver == 1", "semver is not a value", 1),
+        ("semver.mjr('1') == 1", "unknown function semver.mjr", 8),
+        ("semver.major('1', '2') == 1", "semver.major takes 1 argument(s), got 2", 1),
+        ("semver.compare('1') == 1", "semver.compare takes 2 argument(s), got 1", 1),
+        ("semver.satisfies('1.0.0', '^^1')", "semver.satisfies:", 27),
+        ("foo(1)", "unknown function foo()", 1),
+        ("trim('a') == 'a'", "unknown function trim()", 1),
+        ("event.payload.x.reduce(a, b, 0, a + b) == 1", "unknown method .reduce()", 17),
+        ("[1].map(1, 2) == []", "first argument of map() must be a variable name", 1),
+        ("[1].all(x) == []", "all() takes a variable and an expression", 1),
+        ("Foo{a: 1} == 1", "message construction", 1),
+        (".event == 1", "leading-dot", 1),
+        ("1", "the filter returns int, not bool", 0),
+        ("'success'", "returns string, not bool", 0),
+        ("event.payload.count + 1", "returns int, not bool", 0),
+        ("-event.payload.count", "returns a number, not bool", 0),
+        ("-1", "returns int, not bool", 0),
+        ("semver.major(event.payload.version)", "returns int, not bool", 0),
+        ("event.payload.services.split(',')", "returns list, not bool", 0),
+        ("event.payload.a.trim()", "returns string, not bool", 0),
+        ("true ? 1 : 2", "returns int, not bool", 0),
+        ("[true]", "returns list", 0),
+        ("{'a': true}", "returns map", 0),
+        ("null", "returns null", 0),
+        ("(1.5)", "returns double", 0),
+        ("dyn(1)", "returns int", 0),
+        ("string(true)", "returns string", 0),
+        ("", "empty", 0),
+        ("   ", "empty", 0),
+    ],
+)
+def test_compile_errors_are_readable(source: str, words: str, column: int) -> None:
+    with pytest.raises(FilterError) as info:
+        compile_filter(source)
+    assert words in str(info.value)
+    assert info.value.limit is None
+    assert info.value.column == column
+    assert isinstance(info.value, ValueError)
+
+
+def test_compile_error_position_on_later_lines() -> None:
+    with pytest.raises(FilterError) as info:
+        compile_filter("true &&\n  bar(2)")
+    assert (info.value.line, info.value.column) == (2, 3)
+    assert "(line 2, column 3)" in str(info.value)
+    assert info.value.hint
+
+
+def test_non_string_filter_is_refused() -> None:
+    with pytest.raises(FilterError, match="must be a CEL expression string, not bool"):
+        compile_filter(True)  # type: ignore[arg-type]
+
+
+def test_statically_unknown_types_are_checked_at_run_time() -> None:
+    # ``x ? a : b`` with different branch types, a field, an index: only run time knows
+    for source in ("true ? 1 == 1 : 2", "event.payload.flag", "[true][0]"):
+        compile_filter(source)
+
+
+# --- caching ---------------------------------------------------------------------------
+
+
+def test_compile_once_per_source_and_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    parses: list[str] = []
+    real_parse = filters_module._parse
+
+    def counting_parse(source: str) -> Any:
+        parses.append(source)
+        return real_parse(source)
+
+    monkeypatch.setattr(filters_module, "_parse", counting_parse)
+    filters_module._compile_cached.cache_clear()
+    source = "event.payload.version.startsWith('7.')"
+    first = compile_filter(source)
+    assert compile_filter(source) is first
+    assert compile_filter(source, DEFAULT_LIMITS) is first
+    assert compile_filter(source, limits=FilterLimits()) is first
+    assert parses == [source]
+    other = compile_filter(source, FilterLimits(max_eval_seconds=0.5))
+    assert other is not first and other.source == first.source
+    assert parses == [source, source]
+    assert isinstance(first, CompiledFilter) and repr(first) == f"CompiledFilter({source!r})"
+
+
+def test_compiled_filter_evaluates_many_times() -> None:
+    f = compile_filter(SEED_MAJOR)
+    versions = {"1.0.0": False, "2.0.0": True, "10.3.1": True, "0.9.0": False}
+    for version, expected in versions.items():
+        assert f.evaluate(activation_for(make_event(version=version), "o/r")).matched is expected
+
+
+# --- limits: refused or stopped within one second, the limit named ---------------------
+
+
+def _refused(source: str, limit: str, limits: FilterLimits = DEFAULT_LIMITS) -> None:
+    started = time.monotonic()
+    with pytest.raises(FilterError) as info:
+        compile_filter(source, limits)
+    assert time.monotonic() - started < 1.0
+    assert info.value.limit == limit
+    assert limit in str(info.value)
+
+
+def _stopped(source: str, limit: str, payload: dict[str, Any]) -> FilterOutcome:
+    f = compile_filter(source)
+    started = time.monotonic()
+    outcome = f.evaluate({"event": {"payload": payload}, "subscriber": "o/r"})
+    assert time.monotonic() - started < 1.0
+    assert not outcome.matched and outcome.error
+    assert outcome.limit == limit
+    assert limit in outcome.reason
+    return outcome
+
+
+def test_limit_max_length() -> None:
+    _refused("true && " * 300 + "true", "max_length")
+
+
+def test_limit_max_depth_parentheses() -> None:
+    _refused("(" * 60 + "true" + ")" * 60, "max_depth")
+
+
+def test_limit_max_depth_macros() -> None:
+    source = "".join(f"[1].all(x{i}, " for i in range(55)) + "true" + ")" * 55
+    _refused(source, "max_depth")
+
+
+def test_limit_max_depth_long_and_chain() -> None:
+    _refused(" && ".join(["true"] * 60), "max_depth")
+
+
+def test_limit_max_ast_nodes() -> None:
+    source = "[" + ",".join(["!!1"] * 300) + "].size() > 0"
+    assert len(source) < DEFAULT_LIMITS.max_length
+    _refused(source, "max_ast_nodes")
+
+
+def test_depth_just_under_the_limit_still_evaluates() -> None:
+    nested = "(" * 45 + "true" + ")" * 45
+    assert compile_filter(nested).evaluate({"event": {}}).matched
+    macros = "".join(f"[1].all(x{i}, " for i in range(24)) + "true" + ")" * 24
+    assert compile_filter(macros).evaluate({"event": {}}).matched
+
+
+def test_limit_max_eval_seconds_nested_macros_over_payload_lists() -> None:
+    items = list(range(1000))
+    source = (
+        "event.payload.items.map(x, event.payload.items.map(y, "
+        "event.payload.items.map(z, x + y + z))).size() > 0"
+    )
+    outcome = _stopped(source, "max_eval_seconds", {"items": items})
+    assert "longer than the max_eval_seconds limit of 0.25 s" in outcome.reason
+
+
+def test_limit_max_eval_seconds_nested_literal_lists() -> None:
+    numbers = ",".join(str(i) for i in range(120))
+    source = f"[{numbers}].all(x, [{numbers}].all(y, [{numbers}].all(z, x + y + z >= 0)))"
+    assert len(source) < DEFAULT_LIMITS.max_length
+    _stopped(source, "max_eval_seconds", {})
+
+
+def test_limit_max_eval_seconds_exists_cannot_swallow_it() -> None:
+    source = (
+        "event.payload.items.exists(x, event.payload.items.exists(y, "
+        "event.payload.items.exists(z, x + y + z < 0)))"
+    )
+    _stopped(source, "max_eval_seconds", {"items": list(range(1000))})
+
+
+def test_each_evaluation_gets_its_own_time_budget() -> None:
+    f = compile_filter("event.payload.items.all(x, x >= 0)", FilterLimits(max_eval_seconds=0.5))
+    for _ in range(3):
+        assert f.evaluate({"event": {"payload": {"items": list(range(200))}}}).matched
+
+
+def test_limit_max_value_size_string_concatenation() -> None:
+    big = "x" * 60_000
+    source = "event.payload.items.map(i, event.payload.big + event.payload.big).size() > 0"
+    outcome = _stopped(source, "max_value_size", {"items": list(range(1000)), "big": big})
+    assert "120,000" in outcome.reason
+
+
+def test_limit_max_value_size_replace_and_join() -> None:
+    text = "a" * 2_000
+    _stopped("event.payload.s.replace('a', event.payload.s) == ''", "max_value_size", {"s": text})
+    _stopped(
+        "event.payload.parts.join(event.payload.s) == ''",
+        "max_value_size",
+        {"s": text, "parts": ["p"] * 100},
+    )
+    _stopped("event.payload.l + event.payload.l == []", "max_value_size", {"l": [0] * 60_000})
+
+
+def test_regex_is_linear_time() -> None:
+    # A classic catastrophic-backtracking pattern: RE2 answers at once.
+    source = "event.payload.s.matches('^(a+)+$')"
+    started = time.monotonic()
+    outcome = compile_filter(source).evaluate({"event": {"payload": {"s": "a" * 50_000 + "!"}}})
+    assert time.monotonic() - started < 1.0
+    assert outcome.matched is False and not outcome.error
+
+
+def test_string_repetition_is_not_a_thing() -> None:
+    outcome = run("'ab' * 1000000000 == ''")
+    assert outcome.error and "no operator '*'" in outcome.reason
+
+
+def test_limits_are_configurable_and_hashable() -> None:
+    tight = FilterLimits(max_length=10, max_ast_nodes=3, max_depth=2, max_eval_seconds=0.1)
+    assert hash(tight) == hash(FilterLimits(10, 3, 2, 0.1))
+    _refused("1 == 1 && 2 == 2", "max_length", tight)
+    _refused("[1,2,3]==[]", "max_ast_nodes", FilterLimits(max_ast_nodes=3))
+    _refused("!(!true)", "max_depth", FilterLimits(max_depth=2))
+    assert DEFAULT_LIMITS.max_length == 2000
+    assert DEFAULT_LIMITS.max_eval_seconds <= 0.25
+
+
+def test_python_recursion_is_caught_when_limits_are_raised() -> None:
+    # With the depth cap lifted, a very deep expression exhausts Python's stack: the
+    # evaluation still ends with a reason naming the limit to lower, not a crash.
+    huge = FilterLimits(max_length=10_000, max_ast_nodes=100_000, max_depth=100_000)
+    f = compile_filter("(" * 1200 + "true" + ")" * 1200, huge)
+    outcome = f.evaluate({"event": {}})
+    assert not outcome.matched and outcome.limit == "max_depth"
+
+
+def test_values_celpy_cannot_take_are_a_reason_not_a_crash() -> None:
+    outcome = compile_filter("true").evaluate({"event": {"payload": {"s": {1, 2}}}})
+    assert outcome.error and "cannot be given to CEL" in outcome.reason
+
+
+def test_unexpected_internal_errors_are_a_reason_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def boom(self: object, context: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(filters_module._BoundedEvaluator, "evaluate", boom)
+    outcome = compile_filter("1 == 1").evaluate({"event": {"x": 1}})
+    assert outcome.error and "internal error: RuntimeError: boom" in outcome.reason
