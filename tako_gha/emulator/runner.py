@@ -948,6 +948,8 @@ class WorkflowRunner:
             wait = POLL_SECONDS if reason else min(POLL_SECONDS, max(0.001, deadline - now))
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=wait)
+        if not reason and proc.returncode != 0 and ctx.cancel.is_set():
+            reason = "cancelled"  # cancel() signalled it before this loop looked
         return reason
 
     def _signal_procs(self, ctx: _RunContext, sig: int) -> None:
