@@ -514,14 +514,16 @@ jobs:
 def test_cancel_queued_run_and_capacity_limit(tmp_path: Path) -> None:
     world, store, host = FakeWorld(), RunStore(), FakeHost()
     runner = WorkflowRunner(world, store, host, capacity=1)
-    marks = tmp_path / "marks"
+    marks, gate = tmp_path / "marks", tmp_path / "gate"
+    # each run holds its slot until the test opens the gate: no timing assumptions
     body = f"""
 jobs:
   j:
     steps:
       - run: |
           echo "start $GITHUB_RUN_ID $(date +%s.%N)" >> {marks}
-          sleep 0.3
+          while [ ! -f {gate} ]; do sleep 0.01; done
+          sleep 0.05
           echo "end $GITHUB_RUN_ID $(date +%s.%N)" >> {marks}
 """
     world.add("acme/app", {".github/workflows/ci.yml": wf(body)})
@@ -529,11 +531,16 @@ jobs:
         first = runner.dispatch("acme/app", "go", {}, "a")[0]
         second = runner.dispatch("acme/app", "go", {}, "a")[0]
         third = runner.dispatch("acme/app", "go", {}, "a")[0]
-        time.sleep(0.1)
+        deadline = time.monotonic() + 10
+        while not marks.exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(0.1)  # were capacity ignored, the others would start meanwhile
         assert first.status == "in_progress"
         assert second.status == "queued" and third.status == "queued"
         assert runner.cancel(third.id) is True
         assert third.status == "completed" and third.conclusion == "cancelled"
+        gate.write_text("open")
         wait_done(store, [first, second, third])
         assert first.conclusion == second.conclusion == "success"
         events = [line.split() for line in marks.read_text().splitlines()]
