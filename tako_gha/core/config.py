@@ -44,6 +44,7 @@ import jsonschema
 import yaml
 
 from tako_gha.core.diagnostics import Diagnostic, Severity, has_errors
+from tako_gha.core.filters import FilterError, compile_filter
 from tako_gha.core.templates import TemplateError, parse_template
 from tako_gha.core.versions import RangeError, VersionError, parse_range, parse_version
 
@@ -281,6 +282,7 @@ class _Doc:
     marks: dict[Path, yaml.Mark] = field(default_factory=dict)
     key_marks: dict[Path, yaml.Mark] = field(default_factory=dict)
     raw: dict[Path, str] = field(default_factory=dict)
+    styles: dict[Path, str | None] = field(default_factory=dict)  # scalar quoting style
 
 
 class _Converter:
@@ -319,6 +321,7 @@ class _Converter:
 
     def scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
         self.doc.raw[path] = node.value
+        self.doc.styles[path] = node.style
         try:
             value = self.constructor.construct_object(node)
         except yaml.YAMLError:
@@ -655,8 +658,10 @@ _GENERIC_HINT = "see the tako.yml format in SPEC §2 (or point your editor at ta
 class _Builder:
     """Turns validated data into the model, running the checks the schema cannot."""
 
-    def __init__(self, doc: _Doc, report: _Reporter, path: str, repo: str | None) -> None:
+    def __init__(self, doc: _Doc, report: _Reporter, text: str, path: str,
+                 repo: str | None) -> None:
         self.doc = doc
+        self.lines = text.split("\n")
         self.report = report
         self.path = path
         self.repo = repo
@@ -835,20 +840,32 @@ class _Builder:
 
     def compile(self, path: Path, source: str) -> CompiledFilter | None:
         try:
-            from tako_gha.core.filters import FilterError, compile_filter
-        except ImportError:  # TEMPORARY until core.filters lands (helper B)
-            return None
-        try:
             return compile_filter(source)
         except FilterError as exc:
-            limit = getattr(exc, "limit", None)
-            code = "filter-limit" if limit else "bad-filter"
-            hint = getattr(exc, "hint", "") or (
-                "simplify the filter; see docs/filters.md for efficient patterns" if limit
-                else "check the CEL syntax; variables are `event` and `subscriber`")
-            self.report.error(path, self.mark(path), code,
-                              f"{_where(path)}: filter does not compile: {exc}", hint)
+            code = "filter-limit" if exc.limit else "bad-filter"
+            hint = exc.hint or (
+                "simplify the filter; see docs/filters.md for efficient patterns" if exc.limit
+                else "check the CEL syntax; the variables are `event` and `subscriber`")
+            self.report.error(path, self.filter_mark(path, source, exc.line, exc.column), code,
+                              f"{_where(path)}: {exc.message}", hint)
             return None
+
+    def filter_mark(self, path: Path, source: str, line: int, column: int) -> yaml.Mark | None:
+        """Where in the file column ``column`` of the expression is, when that is certain.
+
+        Only for an expression written on one line, plain or quoted, whose text in the
+        file is exactly the expression up to that column (no escapes before it);
+        otherwise the start of the filter."""
+        mark = self.mark(path)
+        style = self.doc.styles.get(path)
+        if mark is None or line > 1 or column < 1 or style not in (None, "", "'", '"'):
+            return mark
+        start = mark.column + (1 if style in ("'", '"') else 0)
+        row = self.lines[mark.line] if mark.line < len(self.lines) else ""
+        prefix = source[: column - 1]
+        if "\n" in prefix or row[start : start + len(prefix)] != prefix:
+            return mark
+        return yaml.Mark(mark.name, mark.index, mark.line, start + column - 1, None, None)
 
     def workflow(self, base: Path, value: Any) -> str | None:
         if not isinstance(value, str):
@@ -923,7 +940,7 @@ def _load(text: str, path: str, repo: str | None, report: _Reporter) -> RepoConf
     _SchemaMapper(doc, report).run()
     if report.errors_under(("version",)):
         return None  # another format version: nothing else can be trusted
-    return _Builder(doc, report, path, repo).build()
+    return _Builder(doc, report, text, path, repo).build()
 
 
 def _compose(text: str, report: _Reporter) -> yaml.Node | bool | None:

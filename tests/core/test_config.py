@@ -620,3 +620,61 @@ def test_unmarked_yaml_error(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_yaml_syntax_hints(text: str, hint: str) -> None:
     [diag] = _load(text).diagnostics
     assert diag.code == "yaml-syntax" and hint in diag.hint and diag.line >= 1
+
+
+# --------------------------------------------------------------------------- CEL filters
+
+
+def test_filters_are_compiled_once_and_kept() -> None:
+    from tako_gha.core.events import Event
+    from tako_gha.core.filters import activation_for, compile_filter
+
+    result = load_config((FIXTURES / "valid.yml").read_text())
+    filters = result.config.subscriptions[0].filters
+    assert [f.source for f in filters] == ['event.payload.build_status == "success"',
+                                           "semver.major(event.payload.version) >= 2"]
+    assert filters[0] is compile_filter('event.payload.build_status == "success"')
+    event = Event("library_built", "my-org/core-lib",
+                  {"build_status": "success", "version": "2.1.0"})
+    assert all(f.evaluate(activation_for(event, "acme/app")).matched for f in filters)
+
+
+def test_bad_filters_point_at_the_column_of_the_problem() -> None:
+    result = load_config((FIXTURES / "bad_filters.yml").read_text(), path="bad.yml")
+    got = [(d.code, d.line, d.col) for d in result.diagnostics]
+    assert got == [
+        ("bad-filter", 7, 27),   # plain scalar: the column inside the expression
+        ("bad-filter", 8, 12),   # double-quoted: after the quote
+        ("bad-filter", 9, 11),   # not a bool: no column, the start of the filter
+        ("bad-filter", 10, 11),  # '' escapes before the spot: the start of the filter
+        ("bad-filter", 11, 11),  # folded block scalar: the start of the filter
+        ("bad-filter", 13, 11),  # escapes: the start of the filter
+        ("bad-filter", 14, 20),
+    ]
+    messages = [d.message for d in result.diagnostics]
+    assert messages[1] == "subscriptions[0].filters[1]: unknown name 'foo'"
+    assert "not bool" in messages[2]
+    assert all(d.hint for d in result.diagnostics)
+    assert result.config.subscriptions == []
+
+
+def test_filter_over_a_limit_names_it() -> None:
+    deep = "(" * 80 + "true" + ")" * 80
+    result = _load(_sub(f"artifact: a/b\nevents: [x]\nfilters: ['{deep}']"))
+    [diag] = result.diagnostics
+    assert diag.code == "filter-limit" and "max_depth" in diag.message
+    assert (diag.line, diag.col) == (6, 68)  # the 51st "(" (the expression starts at 18)
+
+
+def test_annotated_fixture() -> None:
+    text = (FIXTURES / "invalid.yml").read_text()
+    expected = []
+    for number, row in enumerate(text.split("\n"), start=1):
+        found = re.search(r"# expect: ([a-z-]+)@(\d+)$", row)
+        if found:
+            expected.append((found.group(1), number, int(found.group(2))))
+    result = load_config(text, path="invalid.yml", repo="acme/app")
+    assert _codes(result.diagnostics) == expected
+    assert len(expected) >= 15
+    # survivors: the first subscription, its duplicate, the self-subscription (warnings)
+    assert [s.index for s in result.config.subscriptions] == [0, 8, 9]
