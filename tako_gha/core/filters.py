@@ -110,9 +110,12 @@ class FilterOutcome:
     """Whether a subscription's filter matched, and if not, why (for ``plan``)."""
 
     matched: bool
+    # ``reason`` names the filter ("filter is false: SRC" / "filter 'SRC' failed: ...");
+    # ``detail`` says the same without the source, for callers that show it already.
     reason: str = ""
     error: bool = False  # the filter failed (missing field, type error, limit, non-bool)
     limit: str | None = None  # the limit that stopped it, if any
+    detail: str = ""
 
 
 # --------------------------------------------------------------------------- celpy speed
@@ -554,8 +557,8 @@ def _readable_eval_error(error: CELEvalError) -> str:
         message = message.split(" (in activation", 1)[0]
     message = _WRAPPED_RE.sub(lambda m: m[1], message)
     column = getattr(error, "column", None)
-    if column:
-        message += f" (column {column})"
+    if isinstance(column, int) and column > 1:  # column 1 is the whole filter: no news
+        message += f" (at column {column})"
     return message if len(message) <= 300 else message[:297] + "..."
 
 
@@ -622,10 +625,12 @@ class CompiledFilter:
             return self._failed(f"the filter returned {_cel_type_name(value)}, not bool")
         if value:
             return FilterOutcome(True)
-        return FilterOutcome(False, f"filter is false: {self.source}")
+        return FilterOutcome(False, f"filter is false: {self.source}", detail="is false")
 
     def _failed(self, why: str, limit: str | None = None) -> FilterOutcome:
-        return FilterOutcome(False, f"filter {self.source!r} failed: {why}", True, limit)
+        return FilterOutcome(
+            False, f"filter {self.source!r} failed: {why}", True, limit, detail=f"failed: {why}"
+        )
 
 
 _CEL_VALUE_TYPES = (

@@ -501,3 +501,53 @@ def test_unexpected_internal_errors_are_a_reason_not_a_crash(
     monkeypatch.setattr(filters_module._BoundedEvaluator, "evaluate", boom)
     outcome = compile_filter("1 == 1").evaluate({"event": {"x": 1}})
     assert outcome.error and "internal error: RuntimeError: boom" in outcome.reason
+
+
+def _documented_filters() -> list[str]:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).parents[2] / "docs" / "filters.md").read_text(encoding="utf-8")
+    found: list[str] = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "filters":
+                    found.extend(value)
+                else:
+                    collect(value)
+        elif isinstance(node, list):
+            for item in node:
+                collect(item)
+
+    for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
+        collect(yaml.safe_load(block))
+    return found
+
+
+def test_every_filter_in_the_docs_compiles_and_runs() -> None:
+    documented = _documented_filters()
+    assert len(documented) >= 8
+    event = Event(
+        type="library_built",
+        source="my-org/core-lib",
+        payload={
+            "version": "2.1.0",
+            "build_status": "success",
+            "services": "User-Service, search",
+            "channel": "stable",
+            "ref": "refs/tags/v2.1.0",
+        },
+    )
+    for source in documented:
+        outcome = compile_filter(source).evaluate(activation_for(event, "my-org/user-service"))
+        assert outcome.matched, outcome.reason
+
+
+def test_docs_claims_about_versions_hold() -> None:
+    assert not run("'10.0.0' > '9.0.0'").matched
+    assert run("semver.compare('10.0.0', '9.0.0') == 1").matched
+    assert run("'api' in event.payload.services", services=["api", "web"]).matched
