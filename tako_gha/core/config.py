@@ -822,7 +822,7 @@ class _Builder:
             return parse_range(text)
         except RangeError as exc:
             path = (*base, "schema_version")
-            self.report.error(path, self.mark(path), "bad-range",
+            self.report.error(path, self.inner_mark(path, text, exc.column), "bad-range",
                               f"{_where(path)}: invalid version range {text!r}: {exc.reason}",
                               exc.hint)
             return None
@@ -846,19 +846,20 @@ class _Builder:
             hint = exc.hint or (
                 "simplify the filter; see docs/filters.md for efficient patterns" if exc.limit
                 else "check the CEL syntax; the variables are `event` and `subscriber`")
-            self.report.error(path, self.filter_mark(path, source, exc.line, exc.column), code,
+            mark = self.inner_mark(path, source, exc.column) if exc.line <= 1 else self.mark(path)
+            self.report.error(path, mark, code,
                               f"{_where(path)}: {exc.message}", hint)
             return None
 
-    def filter_mark(self, path: Path, source: str, line: int, column: int) -> yaml.Mark | None:
-        """Where in the file column ``column`` of the expression is, when that is certain.
+    def inner_mark(self, path: Path, source: str, column: int) -> yaml.Mark | None:
+        """Where in the file column ``column`` of a string value is, when that is certain.
 
-        Only for an expression written on one line, plain or quoted, whose text in the
-        file is exactly the expression up to that column (no escapes before it);
-        otherwise the start of the filter."""
+        Only for a value written on one line, plain or quoted, whose text in the file is
+        exactly the value up to that column (no escapes before it); otherwise the start
+        of the value. Used for CEL, range and template errors."""
         mark = self.mark(path)
         style = self.doc.styles.get(path)
-        if mark is None or line > 1 or column < 1 or style not in (None, "", "'", '"'):
+        if mark is None or column < 1 or style not in (None, "", "'", '"'):
             return mark
         start = mark.column + (1 if style in ("'", '"') else 0)
         row = self.lines[mark.line] if mark.line < len(self.lines) else ""
@@ -890,7 +891,7 @@ class _Builder:
             try:
                 out[name] = parse_template(text)
             except TemplateError as exc:
-                self.report.error(path, self.mark(path), "bad-template",
+                self.report.error(path, self.inner_mark(path, text, exc.column), "bad-template",
                                   f"{_where(path)}: {exc.message}", exc.hint or _TEMPLATE_HINT)
         return out
 

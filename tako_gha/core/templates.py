@@ -6,6 +6,7 @@ INTERFACE (agreed):
     Template.source: str
     Template.paths: tuple[str, ...]       # the dotted paths it reads, in order
     Template.render(context: dict) -> str # raises TemplateError naming the path that does not exist
+    TemplateError.message / .path / .hint / .column (1-based in the template, 0 if unknown)
     context_for(event: Event) -> dict     # {"event": event.to_json()}
 Non-string values render as JSON.
 
@@ -36,11 +37,13 @@ _EXAMPLE = "{{ .event.payload.version }}"
 class TemplateError(ValueError):
     """A template that cannot be parsed, or a path missing from the rendered event."""
 
-    def __init__(self, message: str, *, path: str | None = None, hint: str = "") -> None:
+    def __init__(self, message: str, *, path: str | None = None, hint: str = "",
+                 column: int = 0) -> None:
         super().__init__(message)
         self.message = message
         self.path = path
         self.hint = hint
+        self.column = column  # 1-based position in the template text; 0 when unknown
 
 
 @dataclass(frozen=True)
@@ -90,23 +93,29 @@ def parse_template(text: str) -> Template:
     pos = 0
     for match in _PLACEHOLDER.finditer(text):
         if match.start() > pos:
-            parts.append(_literal(text[pos : match.start()]))
-        parts.append(_parse_field(match.group(0), match.group(1).strip()))
+            parts.append(_literal(text, pos, match.start()))
+        try:
+            parts.append(_parse_field(match.group(0), match.group(1).strip()))
+        except TemplateError as exc:
+            exc.column = match.start() + 1
+            raise
         pos = match.end()
     if pos < len(text):
-        parts.append(_literal(text[pos:]))
+        parts.append(_literal(text, pos, len(text)))
     return Template(source=text, parts=tuple(parts))
 
 
-def _literal(text: str) -> str:
+def _literal(text: str, start: int, end: int) -> str:
     # Whatever remains between placeholders must not open one: an unclosed "{{"
     # is almost certainly a typo, and rendering it verbatim would hide it.
-    if "{{" in text:
+    opened = text.find("{{", start, end)
+    if opened >= 0:
         raise TemplateError(
             "unclosed '{{' in template",
             hint=f"close every placeholder with '}}}}', e.g. {_EXAMPLE}",
+            column=opened + 1,
         )
-    return text
+    return text[start:end]
 
 
 def _parse_field(written: str, inner: str) -> _Field:

@@ -182,3 +182,15 @@ def test_fuzz_parse_never_raises_anything_but_template_error(text: str) -> None:
 @given(st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=40))
 def test_text_without_braces_renders_as_itself(text: str) -> None:
     assert parse_template(text).render(CTX) == text
+
+
+@pytest.mark.parametrize(
+    ("source", "column"),
+    [("{{ .foo }}", 1), ("abc {{ .event.nope }}", 5), ("x {{ .event.type }} {{", 21),
+     ("{{ .event.type }}{{ }}", 18)],
+)
+def test_parse_errors_carry_the_column(source: str, column: int) -> None:
+    with pytest.raises(TemplateError) as info:
+        parse_template(source)
+    assert info.value.column == column
+    assert source[column - 1 : column + 1] == "{{"
