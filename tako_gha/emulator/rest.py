@@ -165,11 +165,22 @@ def _filter_repos(app: ApiApp, req: Request, repos: list[WorldRepo]) -> list[Wor
 
 def _repo_page(app: ApiApp, req: Request, repos: list[WorldRepo]) -> Response:
     chunk, headers = paginate(app, req, repos)
-    return Response(200, [app.render.repository(r) for r in chunk], headers)
+    return Response(200, [_caller_view(app, req, r, app.render.repository(r)) for r in chunk],
+                    headers)
 
 
 def get_repo(app: ApiApp, req: Request) -> Response:
-    return Response(200, app.render.repository(visible_repo(app, req), full=True))
+    repo = visible_repo(app, req)
+    return Response(200, _caller_view(app, req, repo, app.render.repository(repo, full=True)))
+
+
+def _caller_view(app: ApiApp, req: Request, repo: WorldRepo, body: dict[str, Any]) -> dict:
+    """``permissions`` as GitHub reports them for the caller: a token that may not
+    dispatch (emulator.yml ``dispatch: false``) has no push (preflight reads this)."""
+    push = app.can_dispatch(req, repo)
+    body["permissions"] = {"admin": False, "maintain": False, "push": push, "triage": push,
+                           "pull": True}
+    return body
 
 
 # -- contents -------------------------------------------------------------------------

@@ -294,6 +294,14 @@ class GitHubForge:
                                  owner=org, params={"per_page": 1})
         if resp.status == 401:
             raise self._error(resp, "list repositories")
+        # GitHub lists an org's repos to anyone, filtered to what the token may see:
+        # an empty page means this token reaches none of them.
+        if resp.status == 200 and resp.json() == []:
+            hint = (workflow_token_note() if _in_actions_with_workflow_token(self._token())
+                    else f"use a token that can read {org}'s repositories (a fine-grained "
+                         f"PAT or GitHub App installed on {org})")
+            raise NotFoundError(f"the token cannot see any repository of {org}", hint=hint,
+                                status=404)
         if resp.status in (403, 404):
             hint = (workflow_token_note() if _in_actions_with_workflow_token(self._token())
                     else f"check --org, and use a token that can read {org}'s repositories "

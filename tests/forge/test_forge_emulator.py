@@ -1,0 +1,230 @@
+"""The GitHub forge against the embedded emulator: discovery (GraphQL and REST)
+equal to the workspace reading of the same world, preflight, dispatch and runs, and
+behaviour under injected faults."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tako_gha.emulator import Emulator
+from tako_gha.emulator.worldgen import write_world
+from tako_gha.forge.base import (
+    AmbiguousDispatchError,
+    AuthError,
+    Discovery,
+    NotFoundError,
+    RepoSelection,
+)
+from tako_gha.forge.github import GitHubForge
+from tako_gha.forge.transport import RetryPolicy
+from tako_gha.forge.workspace import WorkspaceForge
+
+BUILD = """name: build
+run-name: ${{ github.event.client_payload.tako.title || github.workflow }}
+on:
+  repository_dispatch:
+    types: [library_built]
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "::error title=boom::it failed"; exit 1
+"""
+SUBSCRIBER = """version: 1
+events:
+  subscriptions:
+    - artifact: acme/core-lib
+      events: [library_built]
+      schema_version: "^1.0.0"
+"""
+PRODUCER = """version: 1
+events:
+  produces:
+    - type: library_built
+      schema_version: 1.2.0
+"""
+WORLD: dict[str, dict[str, str]] = {
+    "acme/core-lib": {"tako.yml": PRODUCER},
+    "acme/app": {"tako.yml": SUBSCRIBER, ".github/workflows/build.yml": BUILD},
+    "acme/docs": {"README.md": "docs\n"},
+    "acme/broken": {"tako.yml": "version: 1\nevents: [\n"},
+    "acme/typo": {"tako.yml": "version: 1\nevnets: {}\n"},
+}
+SETTINGS = {
+    "tokens": {"t-admin": {"repos": ["*"]},
+               "t-reader": {"repos": ["acme/*"], "dispatch": False},
+               "t-other": {"repos": ["other/*"]}},
+    "admin_token": "t-admin",
+}
+FAST = RetryPolicy(backoff_base=0.05, backoff_cap=0.2, secondary_min_wait=0.1)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Path:
+    return write_world(tmp_path / "world", WORLD, SETTINGS)
+
+
+@pytest.fixture
+def emu(world: Path) -> Iterator[Emulator]:
+    with Emulator(world) as running:
+        yield running
+
+
+@pytest.fixture
+def forges() -> Iterator[list[GitHubForge]]:
+    made: list[GitHubForge] = []
+    yield made
+    for forge in made:
+        forge.close()
+
+
+def connect(emu: Emulator, forges: list[GitHubForge], token: str | None = "t-admin",
+            **kw: Any) -> GitHubForge:
+    kw.setdefault("policy", FAST)
+    forge = GitHubForge(emu.base_url, token=token, write_interval=0.0, **kw)
+    forges.append(forge)
+    return forge
+
+
+def summary(d: Discovery) -> list[tuple]:
+    """What a user relies on from discovery, independent of where files were read."""
+    out = []
+    for r in d.repos:
+        c = r.config
+        subs = [(s.producer, s.artifact, tuple(s.events)) for s in c.config.subscriptions] \
+            if c and c.config else None
+        diags = [(x.severity.value, x.code, x.line) for x in c.diagnostics] if c else None
+        out.append((r.full_name, r.config_oid, c.missing if c else None, subs, diags))
+    return out
+
+
+@pytest.mark.parametrize("prefer_rest", [False, True], ids=["graphql", "rest"])
+def test_discovery_equals_the_workspace_reading(emu: Emulator, world: Path,
+                                                forges: list[GitHubForge],
+                                                prefer_rest: bool) -> None:
+    forge = connect(emu, forges, prefer_rest=prefer_rest)
+    got = forge.discover(RepoSelection(org="acme"))
+    expected = WorkspaceForge(world).discover(RepoSelection(org="acme"))
+    assert summary(got) == summary(expected)
+    broken = next(r for r in got.repos if r.full_name == "acme/broken")
+    assert not broken.config.ok  # a diagnostic on that repo, not a failed discovery
+
+
+def test_rest_fallback_when_graphql_is_disabled(emu: Emulator, world: Path,
+                                                forges: list[GitHubForge]) -> None:
+    emu.set_faults({"errors": [{"kind": "graphql", "status": 501, "rate": 1.0}]})
+    forge = connect(emu, forges)
+    got = forge.discover(RepoSelection(org="acme"))
+    assert forge.used_rest
+    assert summary(got) == summary(WorkspaceForge(world).discover(RepoSelection(org="acme")))
+
+
+def test_preflight_no_token(emu: Emulator, forges: list[GitHubForge]) -> None:
+    with pytest.raises(AuthError) as info:
+        connect(emu, forges, token=None).preflight("acme", ["acme/app"], dispatch=True)
+    assert "GITHUB_TOKEN" in info.value.hint
+
+
+def test_preflight_token_without_org_access(emu: Emulator, forges: list[GitHubForge]) -> None:
+    with pytest.raises(NotFoundError) as info:
+        connect(emu, forges, token="t-other").preflight("acme", ["acme/app"], dispatch=True)
+    assert "acme" in str(info.value) and "token that can read acme" in info.value.hint
+
+
+def test_preflight_bad_token(emu: Emulator, forges: list[GitHubForge]) -> None:
+    with pytest.raises(AuthError, match="401"):
+        connect(emu, forges, token="t-unknown").preflight("acme", ["acme/app"], dispatch=True)
+
+
+def test_preflight_missing_target(emu: Emulator, forges: list[GitHubForge]) -> None:
+    with pytest.raises(NotFoundError, match="cannot read acme/nope"):
+        connect(emu, forges).preflight("acme", ["acme/app", "acme/nope"], dispatch=True)
+
+
+def test_reader_token_cannot_dispatch(emu: Emulator, forges: list[GitHubForge]) -> None:
+    forge = connect(emu, forges, token="t-reader")
+    forge.preflight("acme", ["acme/app"], dispatch=False)
+    with pytest.raises(AuthError) as info:
+        forge.preflight("acme", ["acme/app"], dispatch=True)
+    assert "can read acme/app but cannot dispatch" in str(info.value)
+    assert "Contents: write" in info.value.hint
+    assert forge.ledger.calls.get("dispatch", 0) == 0  # told before any dispatch
+    with pytest.raises(AuthError):  # and GitHub's own refusal maps the same way
+        forge.dispatch("acme/app", "library_built", {})
+
+
+def wait_for_runs(forge: GitHubForge, repo: str, count: int = 1, timeout: float = 20) -> list:
+    end = time.time() + timeout
+    while time.time() < end:
+        runs = forge.list_runs(repo).runs
+        if len(runs) >= count:
+            return runs
+        time.sleep(0.1)
+    raise AssertionError(f"no run in {repo}")
+
+
+def test_dispatch_runs_etags_and_annotations(emu: Emulator, forges: list[GitHubForge]) -> None:
+    forge = connect(emu, forges)
+    forge.dispatch("acme/app", "library_built", {"tako": {"title": "tako:r1:d1"}})
+    (run,) = wait_for_runs(forge, "acme/app")
+    assert run.display_title == "tako:r1:d1" and run.event == "repository_dispatch"
+    assert run.workflow_path == ".github/workflows/build.yml"
+    emu.wait_idle(20)
+    done = forge.get_run("acme/app", run.id)
+    assert (done.status, done.conclusion) == ("completed", "failure")
+    again = forge.get_run("acme/app", run.id)
+    assert again == done and forge.ledger.not_modified["poll"] >= 1
+    notes = forge.run_annotations("acme/app", run.id)
+    assert any(n.level == "failure" and "it failed" in n.message for n in notes)
+    assert forge.cancel_run("acme/app", run.id) is False  # already finished
+    assert forge.ledger.calls["dispatch"] == 1 and forge.ledger.calls["cancel"] == 1
+    skew = abs((forge.now() - done.created_at).total_seconds())
+    assert skew < 60
+
+
+def test_dispatch_5xx_is_ambiguous_and_never_resent(emu: Emulator,
+                                                    forges: list[GitHubForge]) -> None:
+    emu.set_faults({"dispatch": {"fail_after_create": {"status": 502, "next": 1}}})
+    forge = connect(emu, forges)
+    with pytest.raises(AmbiguousDispatchError):
+        forge.dispatch("acme/app", "library_built", {"tako": {"title": "t"}})
+    dispatches = [r for r in emu.requests() if r.get("kind") == "dispatch"]
+    assert len(dispatches) == 1
+    assert len(wait_for_runs(forge, "acme/app")) == 1  # delivered once; the engine looks
+
+
+def test_polling_and_discovery_survive_faults(emu: Emulator, world: Path,
+                                              forges: list[GitHubForge]) -> None:
+    emu.set_faults({
+        "seed": 3,
+        "latency": {"*": "5ms..20ms"},
+        "errors": [{"kind": "runs_list", "status": 502, "next": 2},
+                   {"kind": "contents", "status": 503, "rate": 0.2},
+                   {"kind": "graphql", "status": 502, "next": 1}],
+        "secondary": {"kind": "repos_list", "status": 403, "retry_after": 1, "next": 1},
+    })
+    forge = connect(emu, forges)
+    got = forge.discover(RepoSelection(org="acme"))
+    assert summary(got) == summary(WorkspaceForge(world).discover(RepoSelection(org="acme")))
+    forge.list_runs("acme/app")
+    assert forge.ledger.retries["poll"] == 2
+    assert forge.ledger.retries["discovery"] >= 1
+    assert forge.ledger.waited_seconds > 0
+
+
+def test_primary_exhaustion_waits_for_a_reset_soon(world: Path,
+                                                   forges: list[GitHubForge]) -> None:
+    with Emulator(world, limits={"core": 3, "window": 1.5}) as emu:
+        forge = connect(emu, forges)
+        waits = []
+        forge.transport.on_wait = waits.append
+        for _ in range(5):
+            forge.list_runs("acme/app", event=None, created_after=None)
+            forge._etags.clear()  # no 304s: every call is charged
+        assert any(w.reason == "primary-limit" for w in waits)
+        assert forge.ledger.retries["poll"] >= 1
