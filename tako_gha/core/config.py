@@ -18,15 +18,31 @@ format for editors and is applied by the loader.
 Added (compatible):
     missing_config(repo, path="tako.yml") -> ConfigResult   # missing=True, no diagnostics
     parse_artifact_ref(text) -> (owner/repo, artifact)       # raises ArtifactRefError
+                                                             # (.message, .hint)
     schema_text() / schema() -> the JSON Schema (text / dict)
     Diagnostic codes (stable): see ``CODES``.
 
-How it works: the text is *composed* (not constructed) with PyYAML's SafeLoader, so
-every value keeps its node's start mark. The node tree is turned into plain JSON-like
-data while recording, for every JSON path, the mark of the value and of its key. The
-JSON Schema is applied to that data and each schema error is rewritten into a human
-message at the mark of the offending node. Checks the schema cannot express (owner
-and repo name rules, ranges, CEL, templates, duplicates) run afterwards in Python.
+Decisions where SPEC §2 is silent:
+- An empty file (or only comments) is a warning ``empty-file`` and a config with
+  nothing in it; a missing ``version`` is an error but the rest is still used;
+  ``version`` other than 1 makes the file unusable (config None).
+- Duplicate subscriptions = same producer (case-insensitive) and artifact, same set of
+  event types, same range and same set of filters; the later one warns, both are kept.
+  A subscription to the repo itself warns and is kept.
+- Version-like values are read as written (``schema_version: 1.10`` is 1.10, not the
+  float 1.1); YAML anchors and ``<<`` merge keys work; custom tags are errors.
+- Errors inside CEL, ranges and templates point at the column inside the value when
+  the value is on one line without escapes before that column.
+Editors: ``# yaml-language-server: $schema=<path or URL of tako.schema.json>`` at the top
+of a tako.yml gives completion and the same checks as far as JSON Schema can express.
+
+How it works: the text is *composed* (not constructed) with PyYAML's safe loader
+(libyaml when present), so every value keeps its node's start mark. The node tree is
+turned into plain JSON-like data while recording, for every JSON path, the mark of the
+value and of its key. The JSON Schema is applied to that data and each schema error is
+rewritten into a human message at the mark of the offending node. Checks the schema
+cannot express (owner and repo name rules, ranges, CEL, templates, duplicates) run
+afterwards in Python.
 """
 
 from __future__ import annotations
@@ -100,9 +116,9 @@ _NAME_CHARS_RE = re.compile(r"[A-Za-z0-9._-]+")
 _ARTIFACT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
-Path = tuple[str | int, ...]
-_SUBS: Path = ("events", "subscriptions")
-_PRODUCES: Path = ("events", "produces")
+JsonPath = tuple[str | int, ...]
+_SUBS: JsonPath = ("events", "subscriptions")
+_PRODUCES: JsonPath = ("events", "produces")
 
 
 @dataclass(frozen=True)
@@ -266,7 +282,7 @@ def _workflow_problem(value: str) -> tuple[str, str] | None:
 
 @dataclass
 class _Issue:
-    path: Path
+    path: JsonPath
     diagnostic: Diagnostic
 
 
@@ -279,10 +295,10 @@ class _Doc:
     """Plain data plus, per JSON path, the mark of the value, of its key, and raw text."""
 
     data: Any = None
-    marks: dict[Path, yaml.Mark] = field(default_factory=dict)
-    key_marks: dict[Path, yaml.Mark] = field(default_factory=dict)
-    raw: dict[Path, str] = field(default_factory=dict)
-    styles: dict[Path, str | None] = field(default_factory=dict)  # scalar quoting style
+    marks: dict[JsonPath, yaml.Mark] = field(default_factory=dict)
+    key_marks: dict[JsonPath, yaml.Mark] = field(default_factory=dict)
+    raw: dict[JsonPath, str] = field(default_factory=dict)
+    styles: dict[JsonPath, str | None] = field(default_factory=dict)  # scalar quoting style
 
 
 class _Converter:
@@ -300,7 +316,7 @@ class _Converter:
         self.doc.data = self.convert(node, (), frozenset())
         return self.doc
 
-    def convert(self, node: yaml.Node, path: Path, active: frozenset[int]) -> Any:
+    def convert(self, node: yaml.Node, path: JsonPath, active: frozenset[int]) -> Any:
         self.count += 1
         if self.count > MAX_NODES or len(path) > MAX_DEPTH:
             raise _TooLarge
@@ -319,7 +335,7 @@ class _Converter:
             return [self.convert(item, (*path, i), active) for i, item in enumerate(node.value)]
         return self.mapping(node, path, active)
 
-    def scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+    def scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
         self.doc.raw[path] = node.value
         self.doc.styles[path] = node.style
         try:
@@ -332,12 +348,12 @@ class _Converter:
         # Timestamps, binary and the like are not JSON: keep the text as written.
         return value if isinstance(value, self._KINDS) else node.value
 
-    def unknown_tag(self, node: yaml.Node, path: Path) -> None:
+    def unknown_tag(self, node: yaml.Node, path: JsonPath) -> None:
         self.report.error(path, node.start_mark, "unknown-tag",
                           f"{_where(path)} has an unsupported YAML tag {node.tag}",
                           "remove the tag; tako.yml uses plain YAML values")
 
-    def mapping(self, node: yaml.MappingNode, path: Path, active: frozenset[int]) -> Any:
+    def mapping(self, node: yaml.MappingNode, path: JsonPath, active: frozenset[int]) -> Any:
         own = {id(k) for k, _ in node.value if k.tag != _MERGE_TAG}
         if self.merges_itself(node):
             self.report.error(path, node.start_mark, "recursive-alias",
@@ -381,7 +397,7 @@ class _Converter:
                     return True
         return False
 
-    def key(self, node: yaml.Node, path: Path) -> str | None:
+    def key(self, node: yaml.Node, path: JsonPath) -> str | None:
         value: Any = node.value
         if isinstance(node, yaml.ScalarNode):
             try:
@@ -414,7 +430,7 @@ def _mark_of(exc: BaseException) -> yaml.Mark | None:
 # --------------------------------------------------------------------------- reporting
 
 
-def _where(path: Path) -> str:
+def _where(path: JsonPath) -> str:
     """``("events", "subscriptions", 0, "filters", 1)`` -> ``subscriptions[0].filters[1]``."""
     if not path:
         return "the top level"
@@ -436,22 +452,22 @@ class _Reporter:
         self.file = file
         self.issues: list[_Issue] = []
 
-    def add(self, severity: Severity, path: Path, mark: yaml.Mark | None, code: str,
+    def add(self, severity: Severity, path: JsonPath, mark: yaml.Mark | None, code: str,
             message: str, hint: str) -> None:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
         diag = Diagnostic(severity, message, file=self.file, line=line, col=col, hint=hint,
                           code=code)
         self.issues.append(_Issue(path, diag))
 
-    def error(self, path: Path, mark: yaml.Mark | None, code: str, message: str,
+    def error(self, path: JsonPath, mark: yaml.Mark | None, code: str, message: str,
               hint: str) -> None:
         self.add(Severity.ERROR, path, mark, code, message, hint)
 
-    def warning(self, path: Path, mark: yaml.Mark | None, code: str, message: str,
+    def warning(self, path: JsonPath, mark: yaml.Mark | None, code: str, message: str,
                 hint: str) -> None:
         self.add(Severity.WARNING, path, mark, code, message, hint)
 
-    def errors_under(self, prefix: Path) -> bool:
+    def errors_under(self, prefix: JsonPath) -> bool:
         n = len(prefix)
         return any(i.diagnostic.is_error and i.path[:n] == prefix for i in self.issues)
 
@@ -509,7 +525,7 @@ class _SchemaMapper:
     def __init__(self, doc: _Doc, report: _Reporter) -> None:
         self.doc = doc
         self.report = report
-        self.suggested: set[tuple[Path, str]] = set()  # (mapping path, key suggested there)
+        self.suggested: set[tuple[JsonPath, str]] = set()  # (mapping path, key suggested there)
 
     def run(self) -> None:
         # "required" is checked before "additionalProperties" within one mapping; explain
@@ -517,13 +533,13 @@ class _SchemaMapper:
         for err in _unknown_keys_first(_validator().iter_errors(self.doc.data)):
             self.explain(err)
 
-    def mark(self, path: Path) -> yaml.Mark | None:
+    def mark(self, path: JsonPath) -> yaml.Mark | None:
         while path not in self.doc.marks and path:
             path = path[:-1]
         return self.doc.marks.get(path)
 
     def explain(self, err: jsonschema.ValidationError) -> None:
-        path: Path = tuple(err.absolute_path)
+        path: JsonPath = tuple(err.absolute_path)
         sub: dict[str, Any] = err.schema if isinstance(err.schema, dict) else {}
         kw = err.validator
         where = _where(path)
@@ -542,7 +558,7 @@ class _SchemaMapper:
         self.report.error(path, self.mark(path), sub.get("x-code", "invalid"),
                           f"{where}: {err.message}", sub.get("x-hint", _GENERIC_HINT))
 
-    def explain_alternatives(self, err: jsonschema.ValidationError, path: Path,
+    def explain_alternatives(self, err: jsonschema.ValidationError, path: JsonPath,
                              sub: dict[str, Any], where: str) -> None:
         # When exactly one alternative has the instance's type, its errors say more
         # ("unknown key 'typ'") than "not valid under any of the given schemas".
@@ -559,7 +575,7 @@ class _SchemaMapper:
                           f"{where}: {message}, got {_kind(err.instance)}",
                           sub.get("x-hint", _GENERIC_HINT))
 
-    def on_type(self, err: jsonschema.ValidationError, path: Path, sub: dict[str, Any],
+    def on_type(self, err: jsonschema.ValidationError, path: JsonPath, sub: dict[str, Any],
                 where: str) -> None:
         types = [err.validator_value] if isinstance(err.validator_value, str) \
             else list(err.validator_value)
@@ -568,14 +584,14 @@ class _SchemaMapper:
         self.report.error(path, self.mark(path), "wrong-type",
                           f"{where} must be {wanted}, got {_kind(err.instance)}", hint)
 
-    def on_const(self, err: jsonschema.ValidationError, path: Path, sub: dict[str, Any],
+    def on_const(self, err: jsonschema.ValidationError, path: JsonPath, sub: dict[str, Any],
                  where: str) -> None:
         shown = json.dumps(err.instance, default=str)
         self.report.error(path, self.mark(path), sub.get("x-code", "invalid"),
                           f"{where} must be {json.dumps(err.validator_value)}, got {shown}",
                           sub.get("x-hint", _GENERIC_HINT))
 
-    def on_required(self, err: jsonschema.ValidationError, path: Path, sub: dict[str, Any],
+    def on_required(self, err: jsonschema.ValidationError, path: JsonPath, sub: dict[str, Any],
                     where: str) -> None:
         missing = [k for k in err.validator_value if k not in err.instance]
         if path == () and missing == ["version"]:
@@ -590,7 +606,7 @@ class _SchemaMapper:
                           f"{where} is missing the required key{plural} {names}",
                           sub.get("x-hint", f"add {names}"))
 
-    def on_additionalProperties(self, err: jsonschema.ValidationError, path: Path,
+    def on_additionalProperties(self, err: jsonschema.ValidationError, path: JsonPath,
                                 sub: dict[str, Any], where: str) -> None:
         allowed = list(sub.get("properties", {}))
         for key in err.instance:
@@ -607,22 +623,22 @@ class _SchemaMapper:
             if close:
                 self.suggested.add((path, close[0]))
 
-    def on_minItems(self, err: jsonschema.ValidationError, path: Path, sub: dict[str, Any],
+    def on_minItems(self, err: jsonschema.ValidationError, path: JsonPath, sub: dict[str, Any],
                     where: str) -> None:
         self.report.error(path, self.mark(path), sub.get("x-code", "invalid"),
                           f"{where} must not be empty", sub.get("x-hint", _GENERIC_HINT))
 
-    def on_minLength(self, err: jsonschema.ValidationError, path: Path, sub: dict[str, Any],
+    def on_minLength(self, err: jsonschema.ValidationError, path: JsonPath, sub: dict[str, Any],
                      where: str) -> None:
         self.on_minItems(err, path, sub, where)
 
-    def on_maxLength(self, err: jsonschema.ValidationError, path: Path, sub: dict[str, Any],
+    def on_maxLength(self, err: jsonschema.ValidationError, path: JsonPath, sub: dict[str, Any],
                      where: str) -> None:
         self.report.error(path, self.mark(path), sub.get("x-code", "invalid"),
                           f"{where} is {len(err.instance)} characters long, more than "
                           f"{err.validator_value}", sub.get("x-hint", _GENERIC_HINT))
 
-    def bad_key(self, path: Path, key: str, sub: dict[str, Any]) -> None:
+    def bad_key(self, path: JsonPath, key: str, sub: dict[str, Any]) -> None:
         if sub.get("x-check"):
             return  # artifact names: checked in Python
         key_path = (*path, key)
@@ -666,7 +682,7 @@ class _Builder:
         self.path = path
         self.repo = repo
 
-    def mark(self, path: Path) -> yaml.Mark | None:
+    def mark(self, path: JsonPath) -> yaml.Mark | None:
         return self.doc.marks.get(path)
 
     def build(self) -> RepoConfig:
@@ -717,7 +733,7 @@ class _Builder:
             out.append(produced)
         return out
 
-    def produced(self, base: Path, entry: Any) -> Produced | None:
+    def produced(self, base: JsonPath, entry: Any) -> Produced | None:
         line = self.line(base)
         if isinstance(entry, str):
             return Produced(type=entry, line=line)
@@ -733,7 +749,7 @@ class _Builder:
                                   f"{_where(vpath)}: {exc.reason}", exc.hint)
         return Produced(type=entry["type"], schema_version=version, line=line)
 
-    def version_text(self, base: Path, value: Any) -> str | None:
+    def version_text(self, base: JsonPath, value: Any) -> str | None:
         """A version as written: YAML reads ``1.10`` as the float 1.1, so use the raw text."""
         if isinstance(value, bool) or value is None:
             return None
@@ -741,7 +757,7 @@ class _Builder:
             return self.doc.raw.get((*base, "schema_version"), str(value))
         return value if isinstance(value, str) else None
 
-    def line(self, path: Path) -> int:
+    def line(self, path: JsonPath) -> int:
         mark = self.mark(path)
         return mark.line + 1 if mark is not None else 0
 
@@ -772,7 +788,7 @@ class _Builder:
             out.append(sub)
         return out
 
-    def warn_self(self, base: Path, sub: Subscription) -> None:
+    def warn_self(self, base: JsonPath, sub: Subscription) -> None:
         if self.repo and sub.producer.lower() == self.repo.lower():
             apath = (*base, "artifact")
             self.report.warning(apath, self.mark(apath), "self-subscription",
@@ -780,7 +796,8 @@ class _Builder:
                                 "a repository dispatching to itself loops (a cycle of "
                                 "length 1); subscribe to another repository")
 
-    def subscription(self, base: Path, index: int, entry: dict[str, Any]) -> Subscription | None:
+    def subscription(self, base: JsonPath, index: int,
+                     entry: dict[str, Any]) -> Subscription | None:
         producer_artifact = self.artifact_ref(base, entry.get("artifact"))
         events = self.events(entry.get("events"))
         schema_range = self.schema_range(base, entry.get("schema_version"))
@@ -794,7 +811,7 @@ class _Builder:
                             schema_range=schema_range, filters=filters, workflow=workflow,
                             inputs=inputs, index=index, line=self.line(base))
 
-    def artifact_ref(self, base: Path, value: Any) -> tuple[str, str] | None:
+    def artifact_ref(self, base: JsonPath, value: Any) -> tuple[str, str] | None:
         if not isinstance(value, str):
             return None
         try:
@@ -814,7 +831,7 @@ class _Builder:
                 out.append(name)
         return out
 
-    def schema_range(self, base: Path, value: Any) -> VersionRange | None:
+    def schema_range(self, base: JsonPath, value: Any) -> VersionRange | None:
         text = self.version_text(base, value)
         if text is None:
             return None
@@ -827,7 +844,7 @@ class _Builder:
                               exc.hint)
             return None
 
-    def filters(self, base: Path, value: Any) -> list[CompiledFilter]:
+    def filters(self, base: JsonPath, value: Any) -> list[CompiledFilter]:
         out: list[CompiledFilter] = []
         for j, source in enumerate(value if isinstance(value, list) else []):
             if not isinstance(source, str) or not source:
@@ -838,7 +855,7 @@ class _Builder:
                 out.append(compiled)
         return out
 
-    def compile(self, path: Path, source: str) -> CompiledFilter | None:
+    def compile(self, path: JsonPath, source: str) -> CompiledFilter | None:
         try:
             return compile_filter(source)
         except FilterError as exc:
@@ -851,7 +868,7 @@ class _Builder:
                               f"{_where(path)}: {exc.message}", hint)
             return None
 
-    def inner_mark(self, path: Path, source: str, column: int) -> yaml.Mark | None:
+    def inner_mark(self, path: JsonPath, source: str, column: int) -> yaml.Mark | None:
         """Where in the file column ``column`` of a string value is, when that is certain.
 
         Only for a value written on one line, plain or quoted, whose text in the file is
@@ -868,7 +885,7 @@ class _Builder:
             return mark
         return yaml.Mark(mark.name, mark.index, mark.line, start + column - 1, None, None)
 
-    def workflow(self, base: Path, value: Any) -> str | None:
+    def workflow(self, base: JsonPath, value: Any) -> str | None:
         if not isinstance(value, str):
             return None
         problem = _workflow_problem(value)
@@ -880,7 +897,7 @@ class _Builder:
             return None
         return value
 
-    def inputs(self, base: Path, value: Any) -> dict[str, Template]:
+    def inputs(self, base: JsonPath, value: Any) -> dict[str, Template]:
         out: dict[str, Template] = {}
         if not isinstance(value, dict):
             return out
