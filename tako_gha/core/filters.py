@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import celpy
 import celpy.evaluation
 import lark
+import re2
 from celpy import celtypes
 from celpy.celparser import CELParseError
 from celpy.evaluation import Activation, CELEvalError, Evaluator
@@ -282,6 +283,41 @@ def _split(text: object, separator: object, limit: object = -1) -> celtypes.List
     return celtypes.ListType(celtypes.StringType(p) for p in parts)
 
 
+def _re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print each bad pattern to stderr
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+
+@functools.lru_cache(maxsize=1024)
+def _regex(pattern: str) -> Any:
+    """Compile once per pattern (celpy recompiles on every call)."""
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
+def _re2_message(exc: Exception) -> str:
+    detail = exc.args[0] if exc.args else "invalid"
+    return detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+
+
+def _matches(text: object, pattern: object) -> Any:
+    """``s.matches(re)``: RE2 search (linear time, so no pattern can hang it)."""
+    if not isinstance(text, str) or not isinstance(pattern, str):
+        return CELEvalError(
+            f"matches expects strings, got {_cel_type_name(text)} and {_cel_type_name(pattern)}",
+            TypeError,
+            (),
+        )
+    try:
+        compiled = _regex(str(pattern))
+    except re2.error as exc:
+        return CELEvalError(f"invalid regular expression: {_re2_message(exc)}", ValueError, ())
+    return celtypes.BoolType(compiled.search(str(text)) is not None)
+
+
 def _make_size_bounded(limits: FilterLimits) -> dict[str, Callable[..., Any]]:
     """Functions whose result size depends on their input: checked before building."""
     cap = limits.max_value_size
@@ -361,6 +397,7 @@ _STRING_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "upper": _upper,
     "lowerAscii": _lower_ascii,
     "upperAscii": _upper_ascii,
+    "matches": _matches,
 }
 
 _MACROS = frozenset({"map", "filter", "all", "exists", "exists_one"})
@@ -597,7 +634,7 @@ class CompiledFilter:
             return memo[1]
         try:
             context = {name: _to_cel(value) for name, value in activation.items()}
-        except (TypeError, ValueError) as exc:
+        except ValueError as exc:
             outcome = self._failed(f"the event cannot be given to CEL: {exc}")
         else:
             outcome = self._run(context)
@@ -651,7 +688,12 @@ def _to_cel(value: Any) -> Any:
     """Accept plain JSON values in an activation as well as celpy ones."""
     if value is None or isinstance(value, _CEL_VALUE_TYPES):
         return value
-    return celpy.json_to_cel(value)
+    if isinstance(value, _Unusable):
+        raise ValueError(value.reason)
+    converted = _event_to_cel(value)
+    if isinstance(converted, _Unusable):
+        raise ValueError(converted.reason)
+    return converted
 
 
 _last_event: tuple[object, Any] | None = None
@@ -668,9 +710,25 @@ def activation_for(event: Event, subscriber: str) -> dict[str, Any]:
     if cached is not None and cached[0] is event:
         event_value = cached[1]
     else:
-        event_value = celpy.json_to_cel(event.to_json())
+        event_value = _event_to_cel(event.to_json())
         _last_event = (event, event_value)
     return {"event": event_value, "subscriber": celtypes.StringType(subscriber)}
+
+
+class _Unusable:
+    """Stands in for an event CEL cannot take; every filter then fails with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _event_to_cel(data: Any) -> Any:
+    try:
+        return celpy.json_to_cel(data)
+    except RecursionError:
+        return _Unusable("the payload is nested too deeply")
+    except (TypeError, ValueError) as exc:
+        return _Unusable(str(exc))
 
 
 # --------------------------------------------------------------------------- compiling
@@ -903,8 +961,12 @@ def _check_names(ast: lark.Tree) -> bool:
             _check_identifier(node, name, scope)
         elif node.data == "ident_arg":
             _check_function(node)
+            if str(node.children[0]) == "matches" and len(node.children) > 1:
+                _check_literal_regex(node.children[1].children[1:2], node)
         elif node.data == "member_dot_arg":
             _check_method(node)
+            if str(node.children[1]) == "matches" and len(node.children) > 2:
+                _check_literal_regex(node.children[2].children[:1], node)
         elif node.data in ("member_object", "dot_ident", "dot_ident_arg"):
             raise FilterError(
                 "message construction and leading-dot names are not supported in filters",
@@ -937,20 +999,40 @@ def _flatten_semver_call(member_dot_arg: lark.Tree) -> lark.Tree:
     )
 
 
-def _check_literal_range(arg: lark.Tree) -> None:
-    """``semver.satisfies(v, "^1.2")``: a literal range is checked now, not per event."""
+def _literal_string(arg: lark.Tree) -> str | None:
+    """The value of a string literal argument, None for anything else."""
     while _is_pass_through(arg):
         arg = arg.children[0]
-    if arg.data != "literal" or arg.children[0].type not in ("STRING_LIT",):
-        return
-    text = str(arg.children[0])
-    if text[:1] in "rR" or len(text) < 2:
+    if arg.data != "literal" or arg.children[0].type not in ("STRING_LIT", "MLSTRING_LIT"):
+        return None
+    return str(celpy.evaluation.celstr(arg.children[0]))
+
+
+def _check_literal_range(arg: lark.Tree) -> None:
+    """``semver.satisfies(v, "^1.2")``: a literal range is checked now, not per event."""
+    text = _literal_string(arg)
+    if text is None:
         return
     try:
-        parse_range(text[1:-1])
+        parse_range(text)
     except RangeError as exc:
         raise FilterError(
             f"semver.satisfies: {exc.reason}", **_position(arg), hint=exc.hint
+        ) from None
+
+
+def _check_literal_regex(args: list[Any], node: lark.Tree) -> None:
+    """``s.matches("(")``: a literal pattern is compiled now (RE2, as at run time)."""
+    pattern = _literal_string(args[0]) if args and isinstance(args[0], lark.Tree) else None
+    if pattern is None:
+        return
+    try:
+        _regex(pattern)
+    except re2.error as exc:
+        raise FilterError(
+            f"invalid regular expression {pattern!r}: {_re2_message(exc)}",
+            **_position(node),
+            hint="matches() takes RE2 syntax (no backreferences or lookaround)",
         ) from None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import celpy
 import pytest
 from celpy import celtypes
 
@@ -163,6 +164,10 @@ def test_functions_table_documents_every_extra() -> None:
     ("source", "words"),
     [
         ("event.payload.missing == 'x'", "no field 'missing'"),
+        (
+            "true && event.payload.missing == 'x'",
+            "no field 'missing' (use has(...) to test for optional fields) (at column 9)",
+        ),
         ("event.payload.obj['k'] == 1", "no key 'k'"),
         ("event.payload.tags[5] == 'x'", "list index out of range"),
         ("event.payload.count + 'a' == 'b'", "no operator '+' applied to '(int, string)'"),
@@ -180,6 +185,11 @@ def test_functions_table_documents_every_extra() -> None:
         ("int('x') == 1", "bad value: invalid literal for int() with base 10: 'x'"),
         ("1 / event.payload.zero == 1", "divide by zero"),
         ("[1] * 3 == [1, 1, 1]", "no operator '*'"),
+        (
+            "event.payload.bad.matches(event.payload.bad + '(')",
+            "invalid regular expression: missing )",
+        ),
+        ("event.payload.count.matches('a')", "matches expects strings, got int and string"),
         ("event.payload.count > 'a'", "no operator '>'"),
         ("event.payload.version", "the filter returned string, not bool"),
         ("event.payload.count", "the filter returned int, not bool"),
@@ -266,6 +276,9 @@ def test_result_is_memoised_per_event_unless_subscriber_is_used() -> None:
         ("semver.major('1', '2') == 1", "semver.major takes 1 argument(s), got 2", 1),
         ("semver.compare('1') == 1", "semver.compare takes 2 argument(s), got 1", 1),
         ("semver.satisfies('1.0.0', '^^1')", "semver.satisfies:", 27),
+        ('semver.satisfies(\'1.0.0\', """1.2.3.4""")', "more than three numbers", 27),
+        ("event.type.matches('(')", "invalid regular expression '(': missing )", 1),
+        ("matches(event.type, 'a{2000}')", "invalid regular expression 'a{2000}'", 1),
         ("foo(1)", "unknown function foo()", 1),
         ("trim('a') == 'a'", "unknown function trim()", 1),
         ("event.payload.x.reduce(a, b, 0, a + b) == 1", "unknown method .reduce()", 17),
@@ -364,10 +377,15 @@ def _refused(source: str, limit: str, limits: FilterLimits = DEFAULT_LIMITS) -> 
     assert limit in str(info.value)
 
 
-def _stopped(source: str, limit: str, payload: dict[str, Any]) -> FilterOutcome:
-    f = compile_filter(source)
+def _stopped(
+    source: str, limit: str, payload: dict[str, Any], limits: FilterLimits = DEFAULT_LIMITS
+) -> FilterOutcome:
+    f = compile_filter(source, limits)
+    # converted beforehand, as activation_for does once per event: the limits govern
+    # the evaluation itself
+    activation = {"event": celpy.json_to_cel({"payload": payload}), "subscriber": "o/r"}
     started = time.monotonic()
-    outcome = f.evaluate({"event": {"payload": payload}, "subscriber": "o/r"})
+    outcome = f.evaluate(activation)
     assert time.monotonic() - started < 1.0
     assert not outcome.matched and outcome.error
     assert outcome.limit == limit
@@ -451,7 +469,12 @@ def test_limit_max_value_size_replace_and_join() -> None:
         "max_value_size",
         {"s": text, "parts": ["p"] * 100},
     )
-    _stopped("event.payload.l + event.payload.l == []", "max_value_size", {"l": [0] * 60_000})
+    _stopped(
+        "event.payload.l + event.payload.l == []",
+        "max_value_size",
+        {"l": [0] * 600},
+        FilterLimits(max_value_size=1_000),
+    )
 
 
 def test_regex_is_linear_time() -> None:
@@ -551,3 +574,22 @@ def test_docs_claims_about_versions_hold() -> None:
     assert not run("'10.0.0' > '9.0.0'").matched
     assert run("semver.compare('10.0.0', '9.0.0') == 1").matched
     assert run("'api' in event.payload.services", services=["api", "web"]).matched
+
+
+def test_an_event_celpy_cannot_take_fails_every_filter_with_the_reason() -> None:
+    payload: dict[str, Any] = {}
+    cursor = payload
+    for _ in range(5_000):
+        cursor["a"] = {}
+        cursor = cursor["a"]
+    event = Event(type="t", source="o/r", payload=payload)
+    activation = activation_for(event, "o/r")  # does not raise
+    outcome = compile_filter("true").evaluate(activation)
+    assert outcome.error and "the payload is nested too deeply" in outcome.reason
+    raw = compile_filter("event.type == 't'").evaluate({"event": event.to_json()})
+    assert raw.error and "nested too deeply" in raw.reason
+
+
+def test_literal_regex_and_raw_strings() -> None:
+    assert run("'a1'.matches(r'\\d')").matched
+    assert run('\'abc\'.matches("""^a.c$""")').matched
