@@ -47,7 +47,8 @@ for _module in (cmd_config, cmd_cascade, cmd_emulator, cmd_demo, cmd_hook):
 def main(argv: list[str] | None = None) -> None:
     """Console entry: run the CLI, turning known errors into exit code 2."""
     try:
-        cli.main(args=argv, prog_name="tako-gha", standalone_mode=False)
+        # Without standalone mode click *returns* the code of ctx.exit(code).
+        code = cli.main(args=argv, prog_name="tako-gha", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -62,4 +63,4 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

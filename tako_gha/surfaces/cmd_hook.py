@@ -38,9 +38,10 @@ def pre_push(remote: str, url: str, config_path: str, plan: bool) -> None:
     from tako_gha.surfaces.hook import run_pre_push
 
     stdin_text = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
-    code = run_pre_push(stdin_text, [remote, url], os.environ, sys.stdout,
+    # Hooks report on stderr (git shows it; stdout is not always passed through).
+    code = run_pre_push(stdin_text, [remote, url], os.environ, sys.stderr,
                         config_path=config_path, plan=plan)
-    sys.stdout.flush()
+    sys.stderr.flush()
     click.get_current_context().exit(code)
 
 

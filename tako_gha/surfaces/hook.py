@@ -20,10 +20,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-from tako_gha.core.config import DEFAULT_CONFIG_PATH, ConfigResult, load_config
-
 if TYPE_CHECKING:
     import git
+
+    from tako_gha.core.config import ConfigResult
+
+# Not imported from core.config: the loader pulls in the CEL stack, which a push
+# that does not touch tako.yml never needs (start-up time is the hook's cost).
+DEFAULT_CONFIG_PATH = "tako.yml"
 
 ZERO_OID = "0" * 40
 _ZEROS = re.compile(r"^0+$")
@@ -47,7 +51,8 @@ class PushedRef:
 @dataclass
 class CheckedCommit:
     ref: PushedRef
-    result: ConfigResult | None  # None: no config file in that commit
+    result: ConfigResult | None  # None: no config file, or unchanged (below)
+    unchanged: bool = False  # same blob as on the remote already: nothing new to lint
 
     @property
     def label(self) -> str:
@@ -118,9 +123,20 @@ def read_blob(repo: git.Repo, oid: str, path: str) -> tuple[str, str] | None:
     return blob.hexsha, blob.data_stream.read().decode("utf-8", errors="replace")
 
 
+def _blob_oid(repo: git.Repo, oid: str, path: str) -> str | None:
+    """The config blob's oid in ``oid``, None if absent or ``oid`` is unknown here."""
+    import git
+
+    try:
+        return (repo.commit(oid).tree / path).hexsha
+    except (git.BadName, git.BadObject, ValueError, KeyError):
+        return None
+
+
 def check_push(refs: Sequence[PushedRef], *, git_dir: str = ".",
                config_path: str = DEFAULT_CONFIG_PATH, repo: str | None = None) -> HookResult:
-    """Lint the config of every pushed tip (deletions skipped, each blob once)."""
+    """Lint the config of every pushed tip (deletions skipped, each blob once, a blob
+    the remote ref already has skipped)."""
     started = time.perf_counter()
     result = HookResult()
     pushed = [ref for ref in refs if not ref.is_deletion]
@@ -134,7 +150,13 @@ def check_push(refs: Sequence[PushedRef], *, git_dir: str = ".",
             result.checked.append(CheckedCommit(ref, None))
             continue
         blob_oid, text = found
+        if not _ZEROS.match(ref.remote_oid) and \
+                _blob_oid(git_repo, ref.remote_oid, config_path) == blob_oid:
+            result.checked.append(CheckedCommit(ref, None, unchanged=True))
+            continue
         if blob_oid not in seen:
+            from tako_gha.core.config import load_config
+
             seen[blob_oid] = load_config(text, path=config_path, repo=repo)
         result.checked.append(CheckedCommit(ref, seen[blob_oid]))
     git_repo.close()
@@ -161,7 +183,7 @@ def report_lint(result: HookResult, out: TextIO) -> None:
 
 
 # ------------------------------------------------------------------ plan (optional)
-PlanPrinter = Callable[[str, ConfigResult, TextIO], None]
+PlanPrinter = Callable[[str, "ConfigResult", TextIO], None]
 
 
 def print_plan(repo: str, config: ConfigResult, out: TextIO, *, api_url: str, token: str,
@@ -238,3 +260,21 @@ def run_pre_push(stdin_text: str, argv: Sequence[str], env: Mapping[str, str], o
     if env.get("TAKO_HOOK_TIMING"):
         out.write(f"tako-gha: linted in {result.seconds * 1000:.0f} ms\n")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tako_gha.surfaces.hook pre-push [REMOTE [URL]]``: the hook without
+    the CLI's start-up (hooks/pre-push uses it when it can find the interpreter)."""
+    import os
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] != "pre-push":
+        sys.stderr.write("usage: python -m tako_gha.surfaces.hook pre-push [REMOTE [URL]]\n")
+        return 2
+    stdin_text = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+    return run_pre_push(stdin_text, args[1:], os.environ, sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

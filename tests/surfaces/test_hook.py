@@ -216,3 +216,29 @@ def test_pre_commit_hooks_file_declares_lint_and_plan() -> None:
     assert hooks["tako-plan"]["stages"] == ["pre-push"]
     assert hooks["tako-plan"]["entry"] == "tako-gha hook pre-push"
     assert hooks["tako-plan"]["pass_filenames"] is False
+
+
+def test_a_config_the_remote_already_has_is_not_linted_again(repo: Path) -> None:
+    first = _commit(repo, BAD)
+    assert _push(repo, "--no-verify").returncode == 0  # someone skipped the hook once
+    (repo / "README").write_text("unrelated")
+    _git(repo, "add", "README")
+    _git(repo, "commit", "-q", "-m", "unrelated")
+    head = _git(repo, "rev-parse", "HEAD").stdout.strip()
+    refs = [PushedRef("refs/heads/main", head, "refs/heads/main", first)]
+    result = check_push(refs, git_dir=str(repo))
+    assert result.checked[0].unchanged and not result.blocked
+    assert _push(repo).returncode == 0  # a push that does not touch tako.yml goes through
+    _commit(repo, BAD + "# still bad\n")
+    assert _push(repo).returncode != 0  # touching it again lints it again
+
+
+def test_module_entry_usage_and_exit_codes(repo: Path) -> None:
+    sha = _commit(repo, BAD)
+    line = f"refs/heads/main {sha} refs/heads/main {'0' * 40}\n"
+    proc = subprocess.run([sys.executable, "-m", "tako_gha.surfaces.hook", "pre-push", "origin",
+                           "x"], input=line, cwd=repo, capture_output=True, text=True,
+                          timeout=60, env=_hook_env(), check=False)
+    assert proc.returncode == 1
+    assert "tako.yml:4:17: error:" in proc.stderr
+    assert hook.main(["pre-pull"]) == 2
