@@ -252,6 +252,8 @@ def test_result_is_memoised_per_event_unless_subscriber_is_used() -> None:
     event = {"payload": {"n": 2}}
     first = f.evaluate({"event": event, "subscriber": "a/b"})
     assert f.evaluate({"event": event, "subscriber": "c/d"}) is first
+    fresh = f.evaluate({"event": event, "subscriber": "c/d"}, memo=False)
+    assert fresh == first and fresh is not first
     g = compile_filter("event.payload.n > 1 && subscriber == 'a/b'")
     assert g.evaluate({"event": event, "subscriber": "a/b"}).matched
     assert not g.evaluate({"event": event, "subscriber": "c/d"}).matched
