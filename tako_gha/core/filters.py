@@ -193,9 +193,14 @@ def _str_arg(name: str, value: object, what: str = "a string") -> str:
     raise TypeError(f"{name} expects {what}, got {_cel_type_name(value)}")
 
 
+def _is_int(value: object) -> bool:
+    # celpy's BoolType subclasses int (not bool): neither is a number here.
+    return isinstance(value, int) and not isinstance(value, (bool, celtypes.BoolType))
+
+
 def _version_arg(name: str, value: object) -> str:
     # JSON payloads sometimes carry a bare major version as a number ("version": 2).
-    if isinstance(value, int) and not isinstance(value, bool):
+    if _is_int(value):
         return str(int(value))
     return _str_arg(name, value, "a version string")
 
@@ -278,7 +283,7 @@ def _upper_ascii(text: object) -> celtypes.StringType:
 def _split(text: object, separator: object, limit: object = -1) -> celtypes.ListType:
     """CEL strings extension: ``s.split(sep)``, ``s.split(sep, n)`` (n < 0: no limit)."""
     value, sep = _str_arg("split", text), _str_arg("split", separator, "a string separator")
-    if not isinstance(limit, int) or isinstance(limit, bool):
+    if not _is_int(limit):
         raise TypeError(f"split expects an int limit, got {_cel_type_name(limit)}")
     count = int(limit)
     if count == 0:
@@ -354,7 +359,7 @@ def _make_size_bounded(limits: FilterLimits) -> dict[str, Callable[..., Any]]:
     def replace(text: object, old: object, new: object, limit: object = -1) -> Any:
         value = _str_arg("replace", text)
         old_s, new_s = _str_arg("replace", old), _str_arg("replace", new)
-        if not isinstance(limit, int) or isinstance(limit, bool):
+        if not _is_int(limit):
             raise TypeError(f"replace expects an int limit, got {_cel_type_name(limit)}")
         hits = value.count(old_s) if old_s else len(value) + 1
         if int(limit) >= 0:
@@ -1116,9 +1121,38 @@ def _check_function(node: lark.Tree) -> None:
     raise FilterError(f"unknown function {name}()", **_token_position(node.children[0]), hint=hint)
 
 
+# How many arguments (besides the receiver) each method takes: (fewest, most).
+_METHOD_ARITY = {
+    "trim": (0, 0),
+    "lower": (0, 0),
+    "upper": (0, 0),
+    "lowerAscii": (0, 0),
+    "upperAscii": (0, 0),
+    "size": (0, 0),
+    "split": (1, 2),
+    "replace": (2, 3),
+    "join": (0, 1),
+    "contains": (1, 1),
+    "startsWith": (1, 1),
+    "endsWith": (1, 1),
+    "matches": (1, 1),
+}
+
+
 def _check_method(node: lark.Tree) -> None:
     name = str(node.children[1])
-    if name in _METHODS or name in _MACROS:
+    if name in _MACROS:
+        return
+    if name in _METHODS:
+        fewest, most = _METHOD_ARITY.get(name, (0, 1))
+        given = len(node.children[2].children) if len(node.children) > 2 else 0
+        if not fewest <= given <= most:
+            wanted = str(fewest) if fewest == most else f"{fewest} to {most}"
+            raise FilterError(
+                f".{name}() takes {wanted} argument(s), got {given}",
+                **_token_position(node.children[1]),
+                hint="see docs/filters.md for the functions available",
+            )
         return
     raise FilterError(
         f"unknown method .{name}()",

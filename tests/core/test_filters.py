@@ -179,6 +179,8 @@ def test_functions_table_documents_every_extra() -> None:
         ("semver.satisfies('1.0.0', event.payload.count)", "expects a range string, got int"),
         ("'a'.split(event.payload.count) == []", "split expects a string separator, got int"),
         ("'a'.split(',', 'x') == []", "split expects an int limit, got string"),
+        ("'a'.split(',', true) == []", "split expects an int limit, got bool"),
+        ("semver.major(true) == 1", "semver.major expects a version string, got bool"),
         ("'a'.replace('a', 'b', 'x') == ''", "replace expects an int limit, got string"),
         ("event.payload.count.join() == ''", "join expects a list of strings, got int"),
         ("[1, 2].join() == ''", "join expects a list of strings, got int"),
@@ -282,6 +284,10 @@ def test_result_is_memoised_per_event_unless_subscriber_is_used() -> None:
         ("event.type.matches('(')", "invalid regular expression '(': missing )", 1),
         ("matches(event.type, 'a{2000}')", "invalid regular expression 'a{2000}'", 1),
         ("foo(1)", "unknown function foo()", 1),
+        ("'a'.trim(1) == 'a'", ".trim() takes 0 argument(s), got 1", 5),
+        ("'a'.split() == []", ".split() takes 1 to 2 argument(s), got 0", 5),
+        ("'a'.replace('a') == ''", ".replace() takes 2 to 3 argument(s), got 1", 5),
+        ("'a'.matches('a', 'b')", ".matches() takes 1 argument(s), got 2", 5),
         ("trim('a') == 'a'", "unknown function trim()", 1),
         ("event.payload.x.reduce(a, b, 0, a + b) == 1", "unknown method .reduce()", 17),
         ("[1].map(1, 2) == []", "first argument of map() must be a variable name", 1),
@@ -595,3 +601,13 @@ def test_an_event_celpy_cannot_take_fails_every_filter_with_the_reason() -> None
 def test_literal_regex_and_raw_strings() -> None:
     assert run("'a1'.matches(r'\\d')").matched
     assert run('\'abc\'.matches("""^a.c$""")').matched
+
+
+def test_celpy_speed_up_replaces_only_cast_aliases() -> None:
+    import typing
+
+    import celpy.evaluation as evaluation
+
+    assert evaluation.Tuple is not typing.Tuple  # swapped: only used in cast()
+    assert evaluation.Mapping is typing.Mapping  # used in isinstance checks: untouched
+    assert evaluation.Sequence is typing.Sequence
