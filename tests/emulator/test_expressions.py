@@ -241,3 +241,21 @@ def test_to_string_and_equality_helpers() -> None:
     assert to_string(False) == "false"
     assert loose_equals({"a": 1}, {"a": 1}) is False  # objects only equal themselves
     assert loose_equals(math.nan, math.nan) is False
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("github.event.client_payload.list['1']", None),  # arrays index by number only
+        ("github.event.client_payload.list[0.5]", None),
+        ("github.event.client_payload.tako[1]", None),  # objects: key "1"
+        ("github.event.client_payload.tako.*", ["tako [r1]", 2]),
+        ("github.event.client_payload.objs[*].n", [1, 2]),
+        ("github.event.client_payload.objs.*.missing", []),
+        ("github.workflow.*", []),
+        ("github.workflow.length", None),
+        ("fromJSON('{\"1\": \"one\"}')[1]", "one"),
+    ],
+)
+def test_property_access_edges(expr: str, expected: Any) -> None:
+    assert evaluate(expr, CTX) == expected

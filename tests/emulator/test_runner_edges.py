@@ -171,3 +171,51 @@ def test_job_continue_on_error_keeps_run_green(env) -> None:
     run = run_body(world, runner, store, body)
     assert [j.conclusion for j in run.jobs] == ["failure", "success"]
     assert run.conclusion == "success"
+
+
+def test_step_timeout_absorbed_by_continue_on_error_and_deleted_summary(env) -> None:
+    world, store, _, runner = env
+    body = """
+jobs:
+  j:
+    outputs:
+      bad: ${{ fromJSON('nope') }}
+    steps:
+      - continue-on-error: true
+        timeout-minutes: 0.005
+        run: sleep 10
+      - run: |
+          echo "# gone" >> "$GITHUB_STEP_SUMMARY"
+          rm "$GITHUB_STEP_SUMMARY"
+      - continue-on-error: ${{ nosuch }}
+        run: 'true'
+      - timeout-minutes: true
+        run: 'true'
+"""
+    run = run_body(world, runner, store, body)
+    steps = [s.conclusion for s in run.jobs[0].steps]
+    assert steps == ["success", "success", "success", "failure"]
+    assert run.conclusion == "failure"  # the bad timeout-minutes, not the absorbed timeout
+    text = messages(run)
+    assert "has timed out" in text
+    assert "timeout-minutes must be a number, not True" in text
+    assert "continue-on-error" in text and "outputs.bad" in text
+    assert runner.job_summary(run.jobs[0].id) == ""
+
+
+def test_bad_heredoc_name_and_broken_workflow_forms(env) -> None:
+    world, store, _, runner = env
+    body = ("jobs:\n  j:\n    steps:\n"
+            "      - run: echo '<<EOF' >> \"$GITHUB_OUTPUT\"\n")
+    run = run_body(world, runner, store, body)
+    assert "expected NAME<<DELIMITER" in messages(run)
+    world.add("acme/app", {
+        ".github/workflows/a.yml": "on: [repository_dispatch]\njobs: {}\n",
+        ".github/workflows/b.yml": "- just a list\n",
+        ".github/workflows/c.yml": "on:\n  repository_dispatch: {types: [other]}\njobs: 3\n",
+    })
+    runs = runner.dispatch("acme/app", "go", {}, "a")
+    assert [r.workflow_path for r in runs] == [".github/workflows/a.yml"]
+    wait_done(store, runs)
+    assert runs[0].conclusion == "failure"
+    assert len(runner.problems) == 2
