@@ -124,8 +124,8 @@ class TreeTracker:
         self.tracks[node.id] = track
         return track
 
-    def nodes(self) -> Iterable[Track]:
-        return (t for t in self.tracks.values() if t.node is not self.origin)
+    def nodes(self) -> list[Track]:
+        return [t for t in self.tracks.values() if t.node is not self.origin]
 
     def subscribers_of(self, repo: str) -> set[str]:
         return set(self.subscribers.get(repo.lower(), set()))

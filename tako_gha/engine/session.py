@@ -9,8 +9,9 @@ from tako_gha.core.durations import format_duration
 from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus, overall_status
 from tako_gha.engine.clock import Clock
 from tako_gha.engine.correlate import Track, TreeTracker
+from tako_gha.engine.handoff import node_from_annotation
 from tako_gha.engine.poller import FleetPoller, PollSchedule
-from tako_gha.forge.base import Forge, ForgeError, RateLimitError
+from tako_gha.forge.base import Annotation, Forge, ForgeError, RateLimitError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -100,28 +101,46 @@ class Session:
         return changed
 
     def annotate_failures(self) -> bool:
-        """Why a failed run failed, from its annotations: a child's fan-out step
-        records the cycle path, the timeout or the failing grandchild there."""
+        """Read the annotations of finished runs that matter: why a failed run
+        failed (a child's fan-out step records the cycle path, the timeout or the
+        failing grandchild there), and the ``tako-node`` notices of runs that may have
+        fanned out (nodes they refused or deduplicated, which have no run to find)."""
         changed = False
         for track in self.tracker.nodes():
             node = track.node
-            if track.annotated or not node.runs or not node.state.is_failure:
+            if track.annotated or not node.runs or not node.state.is_terminal:
                 continue
             if node.state is NodeState.DEDUPLICATED:
                 continue
+            failed = node.state.is_failure
+            fans_out = bool(self.tracker.subscribers_of(node.repo))
+            if not failed and not fans_out:
+                continue
             track.annotated = True
             for ref in node.runs:
-                if not ref.state.is_failure:
-                    continue
                 try:
                     notes = self.forge.run_annotations(node.repo, ref.run_id)
                 except ForgeError:
                     continue
-                text = next((a.message for a in notes if a.level == "failure"), None)
-                if text:
-                    node.reason = text
+                changed |= self._adopt_notices(node, notes)
+                failures = [a for a in notes if a.level == "failure"]
+                # A tako step's own annotations (titled "tako…") say why; generic ones
+                # ("Process completed with exit code 1.") only say that it failed.
+                failures.sort(key=lambda a: not a.title.startswith("tako"))
+                if failed and failures and ref.state.is_failure and not node.reason:
+                    node.reason = failures[0].message
                     changed = True
-                    break
+        return changed
+
+    def _adopt_notices(self, parent: Node, notes: list[Annotation]) -> bool:
+        changed = False
+        for note in notes:
+            found = node_from_annotation(note)
+            if found is None or found.id in self.tracker.tracks:
+                continue
+            found.depth = parent.depth + 1
+            self.tracker.add(parent, found, own=False)
+            changed = True
         return changed
 
     # ------------------------------------------------------------ cancelling
@@ -210,13 +229,11 @@ class Session:
     def finish(self) -> TreeReport:
         explain_failures(self.tracker.origin)
         report = self.report()
+        # The origin is the run doing this fan-out: never a failure state of its own
+        # (failures belong to the nodes that failed; the overall result is `status`).
         origin = self.tracker.origin
-        origin.state = {
-            TreeStatus.SUCCESS: NodeState.SUCCESS,
-            TreeStatus.FAILURE: NodeState.FAILURE,
-            TreeStatus.TIMED_OUT: NodeState.TIMED_OUT,
-            TreeStatus.RUNNING: NodeState.IN_PROGRESS,
-        }[report.status]
+        origin.state = (NodeState.SUCCESS if report.status is TreeStatus.SUCCESS
+                        else NodeState.IN_PROGRESS)
         self.emit()
         return report
 

@@ -1,7 +1,353 @@
-"""CLI commands; see tako_gha.surfaces.cli."""
+"""``fan-out``, ``status`` and ``cancel`` (SPEC §9).
+
+Exit codes: 0 success, 1 a node failed, 2 usage or configuration error, 3 timed out.
+Credentials come from the environment only (``surfaces.connect.open_forge``). When
+run inside an Actions run that a tako dispatch started, ``fan-out`` continues that
+tree (root, depth, chain, deadline from ``client_payload.tako``).
+
+Polling and pacing knobs that are not flags (tests, impatient people) are read from
+the environment like the action entry does: ``TAKO_POLL_MIN_INTERVAL``,
+``TAKO_POLL_MAX_INTERVAL``, ``TAKO_SIBLING_GRACE`` (seconds),
+``TAKO_DISPATCHES_PER_MINUTE``, ``TAKO_DISPATCHES_PER_HOUR``.
+"""
 
 from __future__ import annotations
 
-import click
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
-COMMANDS: list[click.Command] = []
+import click
+from rich.console import Console
+
+from tako_gha.core.durations import DurationError, parse_duration
+from tako_gha.core.events import Event
+from tako_gha.core.tree import TreeReport
+from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
+from tako_gha.forge.base import ForgeError
+from tako_gha.surfaces.errors import UserError
+
+REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_REMOTE_RE = re.compile(r"[:/](?P<owner>[A-Za-z0-9-]+)/(?P<repo>[A-Za-z0-9._-]+?)(?:\.git)?/?$")
+ENV_KNOBS = {
+    "TAKO_POLL_MIN_INTERVAL": "poll_min_interval",
+    "TAKO_POLL_MAX_INTERVAL": "poll_max_interval",
+    "TAKO_SIBLING_GRACE": "sibling_grace",
+    "TAKO_DISPATCHES_PER_MINUTE": "dispatches_per_minute",
+    "TAKO_DISPATCHES_PER_HOUR": "dispatches_per_hour",
+}
+
+
+# ------------------------------------------------------------------ inputs
+def _duration(value: str | None, flag: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except DurationError as exc:
+        raise UserError(f"{flag}: {exc}", hint="examples: 90, 90s, 2m, 1h30m") from None
+    if seconds <= 0:
+        raise UserError(f"{flag}: must be more than zero, got {value!r}")
+    return seconds
+
+
+def read_payload(value: str | None) -> dict[str, Any]:
+    """``--payload`` as JSON text or ``@FILE``; must be a JSON object."""
+    if value is None:
+        return {}
+    where = "--payload"
+    text = value
+    if value.startswith("@"):
+        path = Path(value[1:])
+        where = f"--payload {value}"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"{where}: cannot read {path}: {exc.strerror or exc}",
+                            hint="pass @PATH to a JSON file, or the JSON itself") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                        f"{exc.msg})", hint="""example: --payload '{"version": "2.0.0"}'"""
+                        ) from None
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: must be a JSON object, got {type(data).__name__}",
+                        hint="""wrap it: --payload '{"value": ...}'""")
+    return data
+
+
+def repo_from_remote(cwd: Path) -> str | None:
+    """``owner/repo`` of the ``origin`` remote of the git checkout at ``cwd``."""
+    try:
+        import git
+    except ImportError:  # pragma: no cover - GitPython is a declared dependency
+        return None
+    try:
+        repo = git.Repo(cwd, search_parent_directories=True)
+        url = repo.remotes.origin.url
+    except (git.exc.GitError, AttributeError, ValueError, IndexError):
+        return None
+    match = _REMOTE_RE.search(url.strip())
+    return f"{match.group('owner')}/{match.group('repo')}" if match else None
+
+
+def resolve_source(source: str | None, env: Mapping[str, str], cwd: Path) -> str:
+    value = source or env.get("GITHUB_REPOSITORY") or repo_from_remote(cwd)
+    if not value:
+        raise UserError("cannot tell which repository fans out",
+                        hint="pass --source OWNER/REPO (or run inside a checkout with an "
+                             "origin remote, or set GITHUB_REPOSITORY)")
+    if not REPO_RE.match(value):
+        raise UserError(f"--source: {value!r} is not OWNER/REPO")
+    return value
+
+
+def resolve_org(org: str | None, source: str | None) -> str:
+    if org:
+        return org
+    if source:
+        return source.split("/", 1)[0]
+    raise UserError("cannot tell which organization to look in", hint="pass --org ORG")
+
+
+def _repos(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    repos = tuple(r.strip() for r in value.split(",") if r.strip())
+    bad = [r for r in repos if not REPO_RE.match(r)]
+    if bad:
+        raise UserError(f"--repos: {', '.join(bad)} not OWNER/REPO",
+                        hint="a comma-separated list: --repos acme/a,acme/b")
+    return repos
+
+
+def env_tuning(options: FanOutOptions, env: Mapping[str, str]) -> FanOutOptions:
+    changes: dict[str, Any] = {}
+    for name, field_name in ENV_KNOBS.items():
+        raw = env.get(name)
+        if not raw:
+            continue
+        kind = int if field_name.startswith("dispatches") else float
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise UserError(f"{name}={raw!r} is not a number") from None
+        if value <= 0 and field_name.startswith("dispatches"):
+            raise UserError(f"{name} must be at least 1")
+        changes[field_name] = value
+    return replace(options, **changes) if changes else options
+
+
+def inherited_context(env: Mapping[str, str]) -> CascadeContext | None:
+    from tako_gha.engine.context import context_from_environment
+
+    try:
+        return context_from_environment(env)
+    except ValueError as exc:
+        raise UserError(f"cannot continue the cascade this run belongs to: {exc}",
+                        hint="the run's client_payload.tako was altered; start a new root "
+                             "outside it") from None
+
+
+# ------------------------------------------------------------------ outputs
+def _observer() -> Any:
+    from tako_gha.surfaces.reports import LiveTree
+
+    return LiveTree(Console(stderr=True))
+
+
+def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | None) -> None:
+    from tako_gha.surfaces.reports import render_markdown, render_text
+
+    if tree_json:
+        _write(tree_json, json.dumps(report.to_json(), indent=2) + "\n", "--tree-json")
+    if summary:
+        _write(summary, render_markdown(report), "--summary")
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        click.echo(render_text(report))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        # Inside a run: the failures become annotations, which is how a child's reason
+        # (a cycle's path, a timeout, the failing grandchild) reaches the root.
+        from tako_gha.engine.handoff import notice_lines
+        from tako_gha.surfaces.action import annotation_lines
+
+        for line in [*annotation_lines(report), *notice_lines(report)]:
+            click.echo(line)
+    sys.stdout.flush()
+
+
+def _write(path: str, text: str, flag: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _forge(api_url: str | None) -> Any:
+    from tako_gha.surfaces.connect import open_forge
+
+    return open_forge(api_url)
+
+
+def _forge_error(exc: ForgeError) -> UserError:
+    return UserError(exc.message, hint=exc.hint, exit_code=2)
+
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                      show_default=True, help="Final report: a text tree or tree JSON.")
+API_URL = click.option("--api-url", default=None, metavar="URL",
+                       help="GitHub API URL (default GITHUB_API_URL, else api.github.com).")
+ORG = click.option("--org", default=None, help="Organization (default: the source's owner).")
+
+
+# ------------------------------------------------------------------ fan-out
+@click.command("fan-out")
+@click.option("--event", "event_type", required=True, metavar="TYPE", help="Event type.")
+@click.option("--payload", default=None, metavar="JSON|@FILE", help="Event payload object.")
+@click.option("--schema-version", default=None, metavar="V",
+              help="Event schema version (default: what the source's tako.yml produces).")
+@click.option("--source", default=None, metavar="OWNER/REPO",
+              help="Repo that fans out (default GITHUB_REPOSITORY, then the origin remote).")
+@ORG
+@click.option("--repos", default=None, metavar="A,B",
+              help="Only these repositories (comma-separated OWNER/REPO).")
+@click.option("--config-path", default="tako.yml", show_default=True,
+              help="Path of tako.yml in each repository.")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Wait on the whole tree, or dispatch and return the root id.")
+@click.option("--timeout", default="30m", show_default=True, help="Whole wait (e.g. 30m).")
+@click.option("--discovery-timeout", default="2m", show_default=True,
+              help="How long a dispatch's run may take to appear.")
+@click.option("--concurrency", default=20, show_default=True, type=int,
+              help="Children in flight at once.")
+@click.option("--max-depth", default=10, show_default=True, type=int)
+@click.option("--max-children", default=250, show_default=True, type=int,
+              help="Refuse a bigger fan-out unless raised.")
+@click.option("--dedupe", type=click.Choice(list(DEDUPE_MODES)), default="none",
+              show_default=True, help="root: one run per repo and event type in a tree.")
+@click.option("--fail-fast", is_flag=True, help="Cancel the rest on the first failure.")
+@click.option("--cancel-on-timeout", is_flag=True,
+              help="On timeout, cancel the still-running runs of the tree.")
+@click.option("--dry-run", is_flag=True, help="Plan and show the tree; dispatch nothing.")
+@click.option("--tree-json", default=None, metavar="PATH", help="Write the tree JSON here.")
+@click.option("--summary", default=None, metavar="PATH", help="Write a Markdown summary here.")
+@API_URL
+@FORMAT
+def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None,
+                source: str | None, org: str | None, repos: str | None, config_path: str,
+                wait: bool, timeout: str, discovery_timeout: str, concurrency: int,
+                max_depth: int, max_children: int, dedupe: str, fail_fast: bool,
+                cancel_on_timeout: bool, dry_run: bool, tree_json: str | None,
+                summary: str | None, api_url: str | None, fmt: str) -> None:
+    """Dispatch EVENT to every subscribed repository and wait on the run tree.
+
+    \b
+    Examples:
+      tako-gha fan-out --event library_built --payload '{"version": "2.0.0"}'
+      tako-gha fan-out --event library_built --no-wait     # prints the root id
+      tako-gha fan-out --event library_built --dry-run --format json
+    """
+    env = os.environ
+    for flag, value, low in (("--concurrency", concurrency, 1), ("--max-depth", max_depth, 1),
+                             ("--max-children", max_children, 0)):
+        if value < low:
+            raise UserError(f"{flag}: must be at least {low}, got {value}")
+    if len(event_type) > 100 or not event_type.strip():
+        raise UserError(f"--event: must be 1 to 100 characters, got {len(event_type)}")
+    options = FanOutOptions(
+        wait=wait, timeout=_duration(timeout, "--timeout") or 0,
+        discovery_timeout=_duration(discovery_timeout, "--discovery-timeout") or 0,
+        concurrency_limit=concurrency, max_children=max_children, max_depth=max_depth,
+        fail_fast=fail_fast, cancel_on_timeout=cancel_on_timeout, dedupe=dedupe,
+        dry_run=dry_run)
+    options = env_tuning(options, env)
+    event_payload = read_payload(payload)
+    src = resolve_source(source, env, Path.cwd())
+    context = inherited_context(env)
+    request = FanOutRequest(
+        event=Event(type=event_type, source=src, payload=event_payload,
+                    schema_version=schema_version),
+        org=resolve_org(org, src), repos=_repos(repos), config_path=config_path,
+        context=context)
+    from tako_gha.engine.fanout import fan_out
+
+    forge = _forge(api_url)
+    observer = _observer()
+    where = (f"continuing tree {context.root} at depth {context.depth}" if context
+             else "new cascade")
+    observer.on_message(f"fanning out {event_type} from {src} in {request.org} ({where})")
+    try:
+        report = fan_out(forge, request, options, observer)
+    except ForgeError as exc:
+        raise _forge_error(exc) from None
+    finally:
+        observer.close()
+    _emit(report, fmt, tree_json, summary)
+    if not wait:
+        click.echo(f"root: {report.root}  (follow it: tako-gha status {report.root} --wait)",
+                   err=True)
+    raise SystemExit(report.status.exit_code)
+
+
+# ------------------------------------------------------------------ status
+@click.command("status")
+@click.argument("root")
+@ORG
+@click.option("--wait", is_flag=True, help="Wait until the whole tree has finished.")
+@click.option("--timeout", default="30m", show_default=True, help="With --wait: how long.")
+@API_URL
+@FORMAT
+def status_cmd(root: str, org: str | None, wait: bool, timeout: str, api_url: str | None,
+               fmt: str) -> None:
+    """Show the tree of cascade ROOT, rebuilt from the runs API (any machine)."""
+    from tako_gha.engine.watch import watch
+
+    env = os.environ
+    source = env.get("GITHUB_REPOSITORY") or (None if org else repo_from_remote(Path.cwd()))
+    organisation = resolve_org(org, source)
+    options = env_tuning(FanOutOptions(wait=wait, timeout=_duration(timeout, "--timeout") or 0),
+                         env)
+    forge = _forge(api_url)
+    observer = _observer() if wait else None
+    try:
+        report = watch(forge, root.strip(), organisation, options, observer)
+    except ForgeError as exc:
+        raise _forge_error(exc) from None
+    finally:
+        if observer is not None:
+            observer.close()
+    _emit(report, fmt, None, None)
+    raise SystemExit(report.status.exit_code)
+
+
+# ------------------------------------------------------------------ cancel
+@click.command("cancel")
+@click.argument("root")
+@ORG
+@API_URL
+def cancel_cmd(root: str, org: str | None, api_url: str | None) -> None:
+    """Cancel every still-running run of cascade ROOT."""
+    from tako_gha.engine.watch import cancel_tree
+
+    env = os.environ
+    source = env.get("GITHUB_REPOSITORY") or (None if org else repo_from_remote(Path.cwd()))
+    organisation = resolve_org(org, source)
+    forge = _forge(api_url)
+    try:
+        cancelled = cancel_tree(forge, root.strip(), organisation)
+    except ForgeError as exc:
+        raise _forge_error(exc) from None
+    for repo, run_id in cancelled:
+        click.echo(f"cancelled {repo} run {run_id}")
+    click.echo(f"{len(cancelled)} run(s) cancelled in tree {root.strip()}")
+
+
+COMMANDS: list[click.Command] = [fan_out_cmd, status_cmd, cancel_cmd]
