@@ -31,7 +31,7 @@ Decisions where SPEC §2 is silent:
   A subscription to the repo itself warns and is kept.
 - Version-like values are read as written (``schema_version: 1.10`` is 1.10, not the
   float 1.1); YAML anchors and ``<<`` merge keys work; custom tags are errors.
-- Errors inside CEL, ranges and templates point at the column inside the value when
+- Errors inside CEL filters and templates point at the column inside the value when
   the value is on one line without escapes before that column.
 Editors: ``# yaml-language-server: $schema=<path or URL of tako.schema.json>`` at the top
 of a tako.yml gives completion and the same checks as far as JSON Schema can express.
@@ -839,7 +839,8 @@ class _Builder:
             return parse_range(text)
         except RangeError as exc:
             path = (*base, "schema_version")
-            self.report.error(path, self.inner_mark(path, text, exc.column), "bad-range",
+            # The start of the value: ranges are short and the message quotes the bad part.
+            self.report.error(path, self.mark(path), "bad-range",
                               f"{_where(path)}: invalid version range {text!r}: {exc.reason}",
                               exc.hint)
             return None
@@ -873,7 +874,7 @@ class _Builder:
 
         Only for a value written on one line, plain or quoted, whose text in the file is
         exactly the value up to that column (no escapes before it); otherwise the start
-        of the value. Used for CEL, range and template errors."""
+        of the value. Used for CEL and template errors."""
         mark = self.mark(path)
         style = self.doc.styles.get(path)
         if mark is None or column < 1 or style not in (None, "", "'", '"'):
@@ -971,7 +972,11 @@ def _compose(text: str, report: _Reporter) -> yaml.Node | bool | None:
         if not exc.context:
             message = f"invalid YAML: {problem}"
         elif exc.context.startswith("while"):
-            message = f"invalid YAML {exc.context}: {problem}"
+            # e.g. an unclosed "[" is found at the end of the file: say where it opened
+            started = exc.context_mark
+            where = "" if started is None or mark is None or started.line == mark.line \
+                else f" (started on line {started.line + 1}, column {started.column + 1})"
+            message = f"invalid YAML {exc.context}{where}: {problem}"
         else:
             message = f"invalid YAML: {exc.context}, {problem}"
         report.error((), mark, "yaml-syntax", message, _yaml_hint(message))
@@ -1003,6 +1008,10 @@ def _yaml_hint(problem: str) -> str:
         ("'<stream end>'", "a quote or bracket is not closed"),
         ("expected <block end>", "check the indentation: this line does not line up with "
                                  "the lines above it"),
+        ("expected ',' or ']'", "a [list] is not closed with ']', or its items are not "
+                                "separated by commas"),
+        ("expected ',' or '}'", "a {mapping} is not closed with '}', or its items are not "
+                                "separated by commas"),
         ("did not find expected key", "check the indentation: items of one mapping must "
                                       "line up"),
         ("did not find expected '-'", "check the indentation: items of one list must "

@@ -125,9 +125,9 @@ POSITIONS = [
      "unknown key 'typ' in subscriptions[0].events[0]; did you mean 'type'?"),
     ("event-empty-string", _sub("artifact: a/b\nevents: ['']"), "bad-event-type", 5, 16,
      "subscriptions[0].events[0] must not be empty"),
-    # range and template errors point inside the value (after the quote)
     ("bad-range", _sub("artifact: a/b\nevents: [x]\nschema_version: '>>1.0'"), "bad-range",
-     6, 25, "invalid version range '>>1.0'"),
+     6, 23, "invalid version range '>>1.0'"),
+    # template errors point inside the value (after the quote), at the placeholder
     ("bad-template", _sub("artifact: a/b\nevents: [x]\ninputs:\n  v: 'v{{ .version }}'"),
      "bad-template", 7, 14, "subscriptions[0].inputs.v: template path .version names no field"),
     ("unclosed-template", _sub("artifact: a/b\nevents: [x]\ninputs:\n  v: a {{ .event.type"),
@@ -618,6 +618,8 @@ def test_unmarked_yaml_error(monkeypatch: pytest.MonkeyPatch) -> None:
         ("a: *nope\n", "define the anchor"),
         ("a:\n  - x\n - y\n", "line up"),
         ("version: 1\n\tevents: {}\n", "tabs"),
+        ("a: [x, y\nb: 1\n", "not closed with ']'"),
+        ("a: {x: 1\nb: 1\n", "not closed with '}'"),
     ],
 )
 def test_yaml_syntax_hints(text: str, hint: str) -> None:
@@ -681,3 +683,9 @@ def test_annotated_fixture() -> None:
     assert len(expected) >= 15
     # survivors: the first subscription, its duplicate, the self-subscription (warnings)
     assert [s.index for s in result.config.subscriptions] == [0, 8, 9]
+
+
+def test_unclosed_bracket_says_where_it_opened() -> None:
+    [diag] = _load(_sub("artifact: a/b\nevents: [x\nworkflow: a.yml")).diagnostics
+    assert diag.code == "yaml-syntax"
+    assert "(started on line 5, column 15)" in diag.message
