@@ -1,7 +1,673 @@
-"""CLI commands; see tako_gha.surfaces.cli."""
+"""``lint``, ``discover``, ``graph``, ``plan``: the commands that read configs (SPEC §9).
+
+They work offline on a workspace (``--workspace DIR`` laid out ``DIR/<owner>/<repo>/``)
+or against GitHub (``--org ORG``, token from the environment). Exit codes: 0 fine,
+1 lint found errors (or warnings with ``--strict``), 2 usage/configuration error.
+"""
 
 from __future__ import annotations
 
-import click
+import functools
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
 
-COMMANDS: list[click.Command] = []
+import click
+import yaml
+
+from tako_gha.core.config import DEFAULT_CONFIG_PATH, ConfigResult, RepoConfig
+from tako_gha.core.diagnostics import Diagnostic, Severity
+from tako_gha.core.events import Event
+from tako_gha.core.graph import SubscriptionGraph
+from tako_gha.core.matching import Plan, plan_fanout
+from tako_gha.core.versions import VersionError, parse_version
+from tako_gha.forge.base import Discovery, ForgeError, RepoSelection
+from tako_gha.forge.workspace import WorkspaceForge, read_config_file
+from tako_gha.surfaces.errors import UserError, report_error
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+TITLE_EXPR = "github.event.client_payload.tako.title"
+RUN_NAME_HINT = ("add at the top of the workflow: "
+                 "run-name: ${{ " + TITLE_EXPR + " || github.workflow }}")
+DEPTH_WARNING = 7  # SPEC §7: max_depth defaults to 10, warn from 7
+SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv"}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """Turn known errors into ``error: …`` + hint and an exact exit code, under both
+    the console entry and click's test runner."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except UserError as exc:
+            report_error(exc)
+            raise click.exceptions.Exit(exc.exit_code) from None
+        except ForgeError as exc:
+            report_error(UserError(exc.message, hint=exc.hint))
+            raise click.exceptions.Exit(EXIT_USAGE) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# ================================================================ lint
+@dataclass
+class LintFile:
+    path: Path
+    repo: str | None = None  # "owner/repo" when known (workspace layout)
+
+
+@dataclass
+class LintRun:
+    files: list[LintFile] = field(default_factory=list)
+    workspaces: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WorkflowInfo:
+    """What lint needs to know of one ``.github/workflows/*.yml``."""
+
+    path: Path
+    listens: bool = False  # has an ``on: repository_dispatch`` trigger
+    types: list[str] | None = None  # None: every event type
+    line: int = 0
+    col: int = 0
+    run_name: str | None = None
+    run_name_line: int = 0
+    run_name_col: int = 0
+
+
+def _config_name(config_path: str) -> str:
+    return Path(config_path).name
+
+
+def _is_workspace(path: Path, config_path: str) -> bool:
+    return any(True for _ in path.glob(f"*/*/{config_path}"))
+
+
+def _find_configs(root: Path, name: str) -> list[Path]:
+    found: list[Path] = []
+    for current, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        if name in files:
+            found.append(Path(current) / name)
+    return sorted(found)
+
+
+def collect_lint_targets(paths: Iterable[str], config_path: str) -> LintRun:
+    """Files to lint from the PATH arguments (see the ``lint`` help)."""
+    run = LintRun()
+    name = _config_name(config_path)
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            run.files.append(LintFile(path))
+        elif not path.is_dir():
+            raise UserError(f"{raw}: no such file or directory",
+                            hint="pass tako.yml files, repository checkouts or a workspace DIR")
+        elif (path / config_path).is_file():
+            run.files.append(LintFile(path / config_path))
+        elif _is_workspace(path, config_path):
+            run.workspaces.append(path)
+            for full_name, repo_dir in WorkspaceForge(path).repo_dirs():
+                if (repo_dir / config_path).is_file():
+                    run.files.append(LintFile(repo_dir / config_path, repo=full_name))
+        else:
+            found = _find_configs(path, name)
+            if not found:
+                # A directory of config files named freely (good.yml, bad-range.yml…).
+                found = sorted([*path.glob("*.yml"), *path.glob("*.yaml")])
+            if not found:
+                run.notes.append(f"{raw}: no {name} found")
+            run.files.extend(LintFile(p) for p in found)
+    return run
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _dispatch_trigger(on: yaml.Node) -> tuple[yaml.Node | None, list[str] | None]:
+    """The node naming ``repository_dispatch`` under ``on:`` and its ``types``."""
+    if isinstance(on, yaml.ScalarNode):
+        return (on, None) if on.value == "repository_dispatch" else (None, None)
+    if isinstance(on, yaml.SequenceNode):
+        hit = next((n for n in on.value if isinstance(n, yaml.ScalarNode)
+                    and n.value == "repository_dispatch"), None)
+        return hit, None
+    if isinstance(on, yaml.MappingNode):
+        for key, value in on.value:
+            if key.value == "repository_dispatch":
+                return key, _types_of(value)
+    return None, None
+
+
+def _types_of(node: yaml.Node) -> list[str] | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for key, value in node.value:
+        if key.value != "types":
+            continue
+        if isinstance(value, yaml.SequenceNode):
+            return [str(item.value) for item in value.value if isinstance(item, yaml.ScalarNode)]
+        if isinstance(value, yaml.ScalarNode):
+            return [value.value]
+    return None
+
+
+def read_workflow(path: Path, text: str) -> WorkflowInfo | Diagnostic:
+    """Parse a workflow for its dispatch trigger and ``run-name`` (with positions)."""
+    info = WorkflowInfo(path)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return Diagnostic(Severity.WARNING, f"cannot parse this workflow: {exc}",
+                          file=str(path), line=mark.line + 1 if mark else 0,
+                          col=mark.column + 1 if mark else 0, code="workflow-yaml",
+                          hint="fix the YAML so GitHub (and lint) can read it")
+    if not isinstance(root, yaml.MappingNode):
+        return info
+    for key, value in root.value:
+        if key.value == "on":
+            trigger, info.types = _dispatch_trigger(value)
+            if trigger is not None:
+                info.listens = True
+                info.line, info.col = _mark(trigger)
+        elif key.value == "run-name" and isinstance(value, yaml.ScalarNode):
+            info.run_name = value.value
+            info.run_name_line, info.run_name_col = _mark(value)
+    return info
+
+
+def lint_workflows(repo_dir: Path) -> tuple[list[WorkflowInfo], list[Diagnostic]]:
+    """Receiving workflows of a checkout and the run-name warnings (SPEC §6)."""
+    folder = repo_dir / ".github" / "workflows"
+    infos: list[WorkflowInfo] = []
+    problems: list[Diagnostic] = []
+    for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
+        try:
+            parsed = read_workflow(path, path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Diagnostic(Severity.WARNING, f"cannot read this workflow: {exc}",
+                                       file=str(path), code="workflow-read"))
+            continue
+        if isinstance(parsed, Diagnostic):
+            problems.append(parsed)
+            continue
+        infos.append(parsed)
+        if not parsed.listens:
+            continue
+        if parsed.run_name is None:
+            problems.append(Diagnostic(
+                Severity.WARNING,
+                "workflow listens for repository_dispatch but sets no run-name with the "
+                "tako title; its runs can only be correlated heuristically",
+                file=str(path), line=parsed.line, col=parsed.col, hint=RUN_NAME_HINT,
+                code="run-name"))
+        elif TITLE_EXPR not in parsed.run_name:
+            problems.append(Diagnostic(
+                Severity.WARNING,
+                f"run-name does not use {TITLE_EXPR}; runs of this workflow can only be "
+                "correlated heuristically",
+                file=str(path), line=parsed.run_name_line, col=parsed.run_name_col,
+                hint=RUN_NAME_HINT, code="run-name"))
+    return infos, problems
+
+
+def _listening_warnings(result: ConfigResult, workflows: list[WorkflowInfo]) -> list[Diagnostic]:
+    """Subscribed event types no workflow of the repo listens for (-> not_started)."""
+    if result.config is None:
+        return []
+    problems: list[Diagnostic] = []
+    listening = [w for w in workflows if w.listens]
+    for sub in result.config.subscriptions:
+        for event_type in sub.events:
+            if any(w.types is None or event_type in w.types for w in listening):
+                continue
+            problems.append(Diagnostic(
+                Severity.WARNING,
+                f"no workflow in .github/workflows listens for repository_dispatch type "
+                f"{event_type!r}; its dispatches would end not_started",
+                file=result.path, line=sub.line, code="no-listener",
+                hint=f"add `on: repository_dispatch: types: [{event_type}]` to a workflow"))
+    return problems
+
+
+def _subscription_line(result: ConfigResult | None, producer: str) -> int:
+    if result is None or result.config is None:
+        return 0
+    return next((s.line for s in result.config.subscriptions
+                 if s.producer.lower() == producer.lower()), 0)
+
+
+def lint_graph(results: list[ConfigResult]) -> list[Diagnostic]:
+    """Workspace-wide checks: cycles, unproduced subscriptions, deep cascades."""
+    graph = SubscriptionGraph.from_configs(results)
+    by_name = {r.repo.lower(): r for r in results}
+    problems: list[Diagnostic] = []
+    report = graph.find_cycles()
+    for cycle in report.cycles:
+        # cycle[0] subscribes to cycle[-2]: point at that subscription.
+        owner = by_name.get(cycle[0].lower())
+        problems.append(Diagnostic(
+            Severity.WARNING, f"subscription cycle: {' → '.join(cycle)}",
+            file=owner.path if owner else cycle[0],
+            line=_subscription_line(owner, cycle[-2]), code="cycle",
+            hint="at run time the dispatch closing the cycle is refused (state cycle); "
+                 "break it unless that is what you want"))
+    if report.truncated:
+        problems.append(Diagnostic(Severity.WARNING, f"more than {len(report.cycles)} cycles; "
+                                   "only the first are listed", code="cycle"))
+    for item in graph.unproduced:
+        owner = by_name.get(item.subscriber.lower())
+        problems.append(Diagnostic(
+            Severity.WARNING, item.message(), file=owner.path if owner else item.subscriber,
+            line=_subscription_line(owner, item.producer), code="unproduced",
+            hint="fix the event type, or declare it in the producer's events.produces"))
+    for repo, depth in graph.cascade_depths().items():
+        if depth >= DEPTH_WARNING:
+            owner = by_name.get(repo.lower())
+            problems.append(Diagnostic(
+                Severity.WARNING, f"a cascade from {repo} can be {depth} levels deep "
+                f"(max_depth defaults to 10)", file=owner.path if owner else repo,
+                code="deep-cascade", hint="raise max_depth deliberately or flatten the chain"))
+    return problems
+
+
+def run_lint(paths: Iterable[str], config_path: str = DEFAULT_CONFIG_PATH
+             ) -> tuple[LintRun, list[Diagnostic]]:
+    """Lint everything the PATH arguments name; diagnostics in file order."""
+    run = collect_lint_targets(paths, config_path)
+    problems: list[Diagnostic] = []
+    results: dict[Path, ConfigResult] = {}
+    for item in run.files:
+        result, _ = read_config_file(item.path, repo=item.repo)
+        results[item.path] = result
+        problems.extend(result.diagnostics)
+        checkout = item.path.parent
+        if item.path.name == _config_name(config_path) and (checkout / ".github").is_dir():
+            workflows, found = lint_workflows(checkout)
+            problems.extend(found)
+            if (checkout / ".github" / "workflows").is_dir():
+                problems.extend(_listening_warnings(result, workflows))
+    for workspace in run.workspaces:
+        members = [results[f.path] for f in run.files
+                   if f.repo and workspace in f.path.parents]
+        problems.extend(lint_graph(members))
+    return run, problems
+
+
+def _summary(files: int, problems: list[Diagnostic]) -> str:
+    errors = sum(1 for d in problems if d.is_error)
+    warnings = len(problems) - errors
+    noun = "file" if files == 1 else "files"
+    if not problems:
+        return f"checked {files} {noun}: no problems"
+    return (f"checked {files} {noun}: {errors} error{'s' if errors != 1 else ''}, "
+            f"{warnings} warning{'s' if warnings != 1 else ''}")
+
+
+@click.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="text for people, json for machines")
+@click.option("--strict", is_flag=True, help="exit 1 on warnings too")
+@click.option("--config-path", default=DEFAULT_CONFIG_PATH, show_default=True,
+              help="config file name inside each repository")
+@friendly
+def lint_command(paths: tuple[str, ...], fmt: str, strict: bool, config_path: str) -> None:
+    """Check tako.yml files: one line per problem, `file:line:col: error: message`,
+    then a hint.
+
+    PATH may be a tako.yml file, a repository checkout (a directory with tako.yml;
+    its .github/workflows are checked for the run-name tako needs), or a workspace
+    DIR/<owner>/<repo>/ (also checked for subscription cycles). A directory that is
+    none of these is searched for tako.yml files, else its *.yml files are linted.
+    Default: the current directory.
+
+    Exit 0 when there are no errors (warnings do not fail unless --strict), 1 when
+    there are errors, 2 on bad arguments.
+
+    \b
+    Examples:
+      tako-gha lint                         # the checkout you are in
+      tako-gha lint tako.yml other/tako.yml
+      tako-gha lint ./workspace --format json
+    """
+    run, problems = run_lint(paths or (".",), config_path)
+    errors = sum(1 for d in problems if d.is_error)
+    if fmt == "json":
+        click.echo(json.dumps({
+            "files": [str(f.path) for f in run.files],
+            "diagnostics": [d.to_json() for d in problems],
+            "errors": errors, "warnings": len(problems) - errors,
+        }, indent=2))
+    else:
+        for problem in problems:
+            click.echo(problem.format())
+        for note in run.notes:
+            click.echo(f"note: {note}", err=True)
+        click.echo(_summary(len(run.files), problems))
+    if errors or (strict and problems):
+        raise click.exceptions.Exit(EXIT_FAILED)
+
+
+# ================================================================ discovery
+def _source_options(func: F) -> F:
+    options = [
+        click.option("--org", help="GitHub organization (token from GITHUB_TOKEN/GH_TOKEN)"),
+        click.option("--workspace", type=click.Path(),
+                     help="local workspace DIR/<owner>/<repo>/ instead of GitHub"),
+        click.option("--repo", "repos", multiple=True, metavar="OWNER/REPO",
+                     help="only these repositories (repeatable)"),
+        click.option("--name", "names", multiple=True, metavar="GLOB",
+                     help="only repos whose name matches (repeatable)"),
+        click.option("--topic", "topics", multiple=True,
+                     help="only repos with every given topic (repeatable)"),
+        click.option("--config-path", default=DEFAULT_CONFIG_PATH, show_default=True,
+                     help="config file path inside each repository"),
+        click.option("--api-url", envvar="GITHUB_API_URL", default=None,
+                     help="GitHub API base URL [default: $GITHUB_API_URL or api.github.com]"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@dataclass(frozen=True)
+class Source:
+    org: str | None
+    workspace: str | None
+    repos: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    config_path: str = DEFAULT_CONFIG_PATH
+    api_url: str | None = None
+
+
+def _check_repo_name(value: str, flag: str) -> str:
+    if not REPO_RE.match(value):
+        raise UserError(f"{flag} {value!r} is not OWNER/REPO",
+                        hint=f"for example {flag} my-org/core-lib")
+    return value
+
+
+def discover_from(source: Source) -> Discovery:
+    """Run discovery on the workspace or the org (lazy import: the GitHub forge is
+    only needed for --org)."""
+    for name in source.repos:
+        _check_repo_name(name, "--repo")
+    org = source.org or ""
+    selection = RepoSelection(org=org, repos=source.repos, topics=source.topics,
+                              name_globs=source.names, config_path=source.config_path)
+    if source.workspace is not None:
+        if not Path(source.workspace).is_dir():
+            raise UserError(f"--workspace {source.workspace}: not a directory",
+                            hint="pass a directory laid out as DIR/<owner>/<repo>/tako.yml")
+        return WorkspaceForge(Path(source.workspace)).discover(selection)
+    if not org:
+        raise UserError("say where the repositories are: --org ORG or --workspace DIR",
+                        hint="e.g. --workspace ./examples or --org my-org")
+    from tako_gha.surfaces.connect import open_forge  # lazy: only --org needs GitHub
+
+    return open_forge(source.api_url).discover(selection)
+
+
+def _default_org() -> str | None:
+    repository = os.environ.get("GITHUB_REPOSITORY", "")
+    return repository.split("/", 1)[0] if "/" in repository else None
+
+
+def _config_state(result: ConfigResult | None) -> str:
+    if result is None or result.missing:
+        return "missing"
+    if result.config is None:
+        return "invalid"
+    errors = sum(1 for d in result.diagnostics if d.is_error)
+    return f"{errors} error(s)" if errors else "ok"
+
+
+def discovery_json(discovery: Discovery) -> dict[str, Any]:
+    repos = []
+    for repo in discovery.repos:
+        result = repo.config
+        config = result.config if result else None
+        repos.append({
+            "repo": repo.full_name,
+            "config": _config_state(result),
+            "config_oid": repo.config_oid,
+            "produces": [{"type": p.type, "schema_version": p.schema_version}
+                         for p in (config.produces if config else [])],
+            "subscriptions": [{
+                "index": s.index, "artifact": s.artifact_ref, "events": list(s.events),
+                "schema_version": s.schema_range.text if s.schema_range else None,
+                "filters": [f.source for f in s.filters], "workflow": s.workflow,
+                "inputs": {k: t.source for k, t in s.inputs.items()},
+            } for s in (config.subscriptions if config else [])],
+            "diagnostics": [d.to_json() for d in (result.diagnostics if result else [])],
+        })
+    return {"org": discovery.org, "repos": repos,
+            "skipped": [{"repo": r, "reason": why} for r, why in discovery.skipped]}
+
+
+def discovery_table(discovery: Discovery) -> str:
+    rows = [("REPO", "CONFIG", "SUBSCRIPTIONS", "PRODUCES")]
+    for repo in discovery.repos:
+        config = repo.config.config if repo.config else None
+        subs = ", ".join(f"{s.producer}[{','.join(s.events)}]"
+                         for s in config.subscriptions) if config else ""
+        produces = ", ".join(p.type for p in config.produces) if config else ""
+        rows.append((repo.full_name, _config_state(repo.config), subs or "-", produces or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
+        lines.append("  ".join([*cells, row[3]]).rstrip())
+    with_config = sum(1 for r in discovery.repos if r.config and not r.config.missing)
+    lines.append(f"\n{len(discovery.repos)} repositories, {with_config} with a tako.yml")
+    lines.extend(f"skipped {name}: {why}" for name, why in discovery.skipped)
+    return "\n".join(lines)
+
+
+@click.command("discover")
+@_source_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@friendly
+def discover_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
+                     names: tuple[str, ...], topics: tuple[str, ...], config_path: str,
+                     api_url: str | None, fmt: str) -> None:
+    """List the repositories and what their tako.yml subscribes to.
+
+    \b
+    Examples:
+      tako-gha discover --workspace ./workspace
+      tako-gha discover --org my-org --name 'svc-*' --format json
+    """
+    source = Source(org or (None if workspace else _default_org()), workspace, repos, names,
+                    topics, config_path, api_url)
+    discovery = discover_from(source)
+    if fmt == "json":
+        click.echo(json.dumps(discovery_json(discovery), indent=2))
+    else:
+        click.echo(discovery_table(discovery))
+
+
+@click.command("graph")
+@_source_options
+@click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "dot", "json"]),
+              default="text", show_default=True,
+              help="mermaid renders in GitHub Markdown (```mermaid fence); dot for Graphviz")
+@friendly
+def graph_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
+                  names: tuple[str, ...], topics: tuple[str, ...], config_path: str,
+                  api_url: str | None, fmt: str) -> None:
+    """Show who triggers whom: producer -> subscriber edges labelled with event types,
+    every subscription cycle as a path (a → b → a), and the depth of the longest
+    cascade each producer can start.
+
+    \b
+    Examples:
+      tako-gha graph --workspace ./workspace
+      tako-gha graph --org my-org --format mermaid > graph.md
+      tako-gha graph --workspace ./workspace --format dot | dot -Tsvg > graph.svg
+    """
+    source = Source(org or (None if workspace else _default_org()), workspace, repos, names,
+                    topics, config_path, api_url)
+    graph = SubscriptionGraph.from_configs(discover_from(source).configs())
+    click.echo(graph.render(fmt))
+
+
+# ================================================================ plan
+def parse_payload(raw: str | None) -> dict[str, Any]:
+    """``--payload`` as JSON text, ``@FILE`` or ``@-`` (stdin); must be an object."""
+    if raw is None:
+        return {}
+    where = "--payload"
+    text = raw
+    if raw.startswith("@"):
+        name = raw[1:]
+        where = f"--payload @{name}"
+        if name == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                text = Path(name).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UserError(f"{where}: cannot read the file ({exc.__class__.__name__}: "
+                                f"{getattr(exc, 'strerror', None) or exc})",
+                                hint="give @PATH of a readable JSON file") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno} "
+                        f"column {exc.colno}",
+                        hint="""pass a JSON object, e.g. --payload '{"version": "2.1.0"}' """
+                             "or --payload @payload.json") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{where} must be a JSON object, got {type(data).__name__}",
+                        hint="""wrap it, e.g. --payload '{"version": "2.1.0"}'""")
+    return data
+
+
+def _origin_repo() -> str | None:
+    """OWNER/REPO of the ``origin`` remote of the current checkout, if any."""
+    try:
+        import git  # lazy: slow to import
+
+        url = git.Repo(".", search_parent_directories=True).remotes.origin.url
+    except Exception:  # not a checkout, no origin, no git: no default
+        return None
+    match = re.search(r"[:/]([^/:]+/[^/]+?)(?:\.git)?/?$", url)
+    return match.group(1) if match else None
+
+
+def resolve_source(value: str | None) -> str:
+    """``--source``, else ``GITHUB_REPOSITORY``, else the ``origin`` remote (SPEC §9)."""
+    if value:
+        return _check_repo_name(value, "--source")
+    fallback = os.environ.get("GITHUB_REPOSITORY") or _origin_repo()
+    if not fallback:
+        raise UserError("no --source given and none could be guessed",
+                        hint="pass --source OWNER/REPO (the repository that publishes the event)")
+    return _check_repo_name(fallback, "--source")
+
+
+def _source_config(where: Source, configs: list[ConfigResult], source: str
+                   ) -> RepoConfig | None:
+    """The source's config, read separately when the selection left it out (its
+    ``produces`` gives the event's default schema_version)."""
+    found = next((c for c in configs if c.repo.lower() == source.lower()), None)
+    if found is None and (where.repos or where.names or where.topics):
+        only_source = Source(where.org or source.split("/")[0], where.workspace, (source,),
+                             config_path=where.config_path, api_url=where.api_url)
+        found = next(iter(discover_from(only_source).configs()), None)
+    return found.config if found else None
+
+
+def plan_text(plan: Plan) -> str:
+    event = plan.event
+    version = event.schema_version or "none"
+    lines = [f"plan: {event.type} from {event.source} (schema_version {version})"]
+    lines.append(f"targets ({len(plan.targets)}):")
+    width = max((len(t.repo) for t in [*plan.targets, *plan.skipped]), default=0)
+    for target in plan.targets:
+        extra = f"  workflow {target.workflow}" if target.workflow else ""
+        lines.append(f"  {target.repo.ljust(width)}  {target.subscription.describe()}{extra}")
+        lines.extend(f"      {name} = {value}" for name, value in target.inputs.items())
+        if target.also_matched:
+            others = ", ".join(f"subscriptions[{i}]" for i in target.also_matched)
+            lines.append(f"      (also matched: {others}; the first one wins)")
+    lines.append(f"skipped ({len(plan.skipped)}):")
+    for skip in plan.skipped:
+        mark = "error: " if skip.error else ""
+        lines.append(f"  {skip.repo.ljust(width)}  {mark}{skip.reason}")
+    for problem in plan.diagnostics:
+        lines.append(problem.format())
+    return "\n".join(lines)
+
+
+@click.command("plan")
+@_source_options
+@click.option("--source", help="OWNER/REPO publishing the event "
+              "[default: $GITHUB_REPOSITORY, else the origin remote]")
+@click.option("--event", "event_type", required=True, help="event type, e.g. library_built")
+@click.option("--schema-version", help="event schema version "
+              "[default: what the source declares in events.produces]")
+@click.option("--payload", help="event payload: JSON text, @FILE, or @- for stdin")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@friendly
+def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
+                 names: tuple[str, ...], topics: tuple[str, ...], config_path: str,
+                 api_url: str | None, source: str | None, event_type: str,
+                 schema_version: str | None, payload: str | None, fmt: str) -> None:
+    """Dry run of a fan-out: which repositories would receive the event, with which
+    inputs, and why every other repository would not. Nothing is dispatched.
+
+    \b
+    Examples:
+      tako-gha plan --workspace ./workspace --source my-org/core-lib \\
+          --event library_built --payload '{"version": "2.1.0"}'
+      tako-gha plan --org my-org --source my-org/core-lib --event library_built \\
+          --payload @event.json --format json
+    """
+    source_repo = resolve_source(source)
+    if not event_type.strip() or len(event_type) > 100:
+        raise UserError(f"--event {event_type!r} must be 1 to 100 characters",
+                        hint="GitHub limits repository_dispatch event_type to 100 characters")
+    if schema_version is not None:
+        try:
+            parse_version(schema_version)
+        except VersionError as exc:
+            raise UserError(f"--schema-version {schema_version!r} is not a version: "
+                            f"{exc.reason}", hint=exc.hint) from None
+    event = Event(type=event_type, source=source_repo, payload=parse_payload(payload),
+                  schema_version=schema_version)
+    where = Source(org or (None if workspace else source_repo.split("/")[0]), workspace, repos,
+                   names, topics, config_path, api_url)
+    discovery = discover_from(where)
+    configs = discovery.configs()
+    plan = plan_fanout(event, configs, source_config=_source_config(where, configs, source_repo))
+    if fmt == "json":
+        data = plan.to_json()
+        data["skipped"].extend({"repo": name, "reason": why, "kind": "not-selected",
+                                "subscription_index": None, "error": False}
+                               for name, why in discovery.skipped)
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(plan_text(plan))
+
+
+COMMANDS: list[click.Command] = [lint_command, discover_command, graph_command, plan_command]

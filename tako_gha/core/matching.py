@@ -1,0 +1,235 @@
+"""Matching an event against the organization's subscriptions (SPEC §2–5).
+
+``plan_fanout(event, repos)`` answers, for every repository, "is it a target, and
+with which inputs?" or "why not?". A subscription matches when, in this order:
+
+1. its artifact's producer is the event's source (owner/repo, case-insensitive);
+2. when the source's ``tako.yml`` declares ``artifacts``, the subscription's
+   artifact is one of them (an event is published by the repo for all its
+   artifacts; a subscription to an artifact the producer does not publish is dead);
+3. the event type is one of its ``events``;
+4. it has no ``schema_version`` range, or the range contains the event's schema
+   version (an event without a version never satisfies a range);
+5. every CEL filter evaluates to true (the first one that does not is named).
+
+The event's ``schema_version`` defaults to what the source declares in
+``events.produces`` for that type; a type the source does not declare is a warning.
+Each repo is a target at most once: its first matching subscription wins, later
+matches are recorded in ``Target.also_matched``. Inputs are rendered from the
+subscription's templates; a template naming a path the event does not have skips
+that repo with an error (it is reported, the rest of the plan goes on). A repo with
+an unusable ``tako.yml`` is reported for that repo only. The source itself is never
+a target. Targets and skips are ordered by repo name.
+
+Pure: no I/O. Filters are compiled by the config loader (once per process, cached)
+and only evaluated here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tako_gha.core.config import ConfigResult, RepoConfig, Subscription
+from tako_gha.core.diagnostics import Diagnostic, Severity
+from tako_gha.core.events import Event
+from tako_gha.core.filters import activation_for
+from tako_gha.core.templates import TemplateError, context_for
+
+# Skip kinds, stable for --format json and tests.
+NO_CONFIG = "no-config"
+CONFIG_ERROR = "config-error"
+NO_SUBSCRIPTION = "no-subscription"
+NO_MATCH = "no-match"
+TEMPLATE_ERROR = "template-error"
+IS_SOURCE = "source"
+
+
+@dataclass(frozen=True)
+class Target:
+    repo: str
+    subscription: Subscription
+    inputs: dict[str, str]
+    workflow: str | None = None
+    also_matched: tuple[int, ...] = ()  # indexes of later subscriptions that matched too
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repo": self.repo,
+            "subscription": {"index": self.subscription.index,
+                             "artifact": self.subscription.artifact_ref,
+                             "line": self.subscription.line},
+            "inputs": dict(self.inputs),
+            "workflow": self.workflow,
+            "also_matched": list(self.also_matched),
+        }
+
+
+@dataclass(frozen=True)
+class Skip:
+    repo: str
+    reason: str
+    subscription_index: int | None = None
+    kind: str = NO_MATCH
+    error: bool = False  # a problem to fix (bad config, template), not just "not subscribed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"repo": self.repo, "reason": self.reason, "kind": self.kind,
+                "subscription_index": self.subscription_index, "error": self.error}
+
+
+@dataclass
+class Plan:
+    event: Event  # with schema_version resolved from the source's produces
+    targets: list[Target] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Skip]:
+        return [s for s in self.skipped if s.error]
+
+    def target_repos(self) -> list[str]:
+        return [t.repo for t in self.targets]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.event.to_json(),
+            "targets": [t.to_json() for t in self.targets],
+            "skipped": [s.to_json() for s in self.skipped],
+            "diagnostics": [d.to_json() for d in self.diagnostics],
+        }
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    matched: bool
+    reason: str = ""
+
+
+def plan_fanout(event: Event, repos: Sequence[ConfigResult], *,
+                source_config: RepoConfig | None = None) -> Plan:
+    """Targets (with rendered inputs) and, for every other repo, the reason."""
+    source_key = event.source.lower()
+    if source_config is None:
+        source_config = next((r.config for r in repos
+                              if r.repo.lower() == source_key and r.config is not None), None)
+    plan = Plan(event=_resolve_event(event, source_config))
+    plan.diagnostics.extend(_source_diagnostics(event, source_config))
+    template_context = context_for(plan.event)
+    for result in sorted(repos, key=lambda r: r.repo.lower()):
+        outcome = _plan_repo(plan.event, result, source_config, template_context)
+        errors = [d for d in result.diagnostics if d.is_error]
+        if isinstance(outcome, Target):
+            plan.targets.append(outcome)
+        elif errors and outcome.kind in (NO_SUBSCRIPTION, NO_MATCH):
+            # Some subscriptions were dropped as invalid: say so, the reason may hinge on it.
+            plan.skipped.append(replace(outcome, reason=f"{outcome.reason} (its tako.yml has "
+                                        f"{len(errors)} error(s); run tako-gha lint)"))
+        else:
+            plan.skipped.append(outcome)
+        plan.diagnostics.extend(errors)
+    return plan
+
+
+def _resolve_event(event: Event, source: RepoConfig | None) -> Event:
+    if event.schema_version is not None or source is None:
+        return event
+    declared = source.produced_version(event.type)
+    return replace(event, schema_version=declared) if declared else event
+
+
+def _source_diagnostics(event: Event, source: RepoConfig | None) -> list[Diagnostic]:
+    if source is None or source.produces_type(event.type):
+        return []
+    declared = ", ".join(p.type for p in source.produces) or "nothing"
+    return [Diagnostic(
+        Severity.WARNING,
+        f"{event.source} does not declare event type {event.type!r} in events.produces "
+        f"(it declares: {declared})",
+        file=source.path, code="undeclared-event",
+        hint=f"add `- type: {event.type}` under events.produces in {event.source}'s tako.yml",
+    )]
+
+
+def _plan_repo(event: Event, result: ConfigResult, source: RepoConfig | None,
+               template_context: dict[str, Any]) -> Target | Skip:
+    repo = result.repo
+    if repo.lower() == event.source.lower():
+        return Skip(repo, "the source repository is never its own target", kind=IS_SOURCE)
+    if result.missing:
+        return Skip(repo, "no tako.yml", kind=NO_CONFIG)
+    if result.config is None:
+        first = next((d for d in result.diagnostics if d.is_error), None)
+        why = f"{first.location()}: {first.message}" if first else "unusable"
+        return Skip(repo, f"tako.yml could not be used: {why}", kind=CONFIG_ERROR, error=True)
+    relevant = [s for s in result.config.subscriptions
+                if s.producer.lower() == event.source.lower()]
+    if not relevant:
+        return Skip(repo, f"no subscription to {event.source}", kind=NO_SUBSCRIPTION)
+    activation = activation_for(event, repo)
+    verdicts = [(sub, evaluate_subscription(sub, event, activation, source)) for sub in relevant]
+    matched = [sub for sub, verdict in verdicts if verdict.matched]
+    if not matched:
+        return Skip(repo, _no_match_reason(verdicts),
+                    subscription_index=verdicts[0][0].index if len(verdicts) == 1 else None)
+    return _target(repo, matched[0], matched[1:], template_context)
+
+
+def evaluate_subscription(sub: Subscription, event: Event, activation: dict[str, Any],
+                          source: RepoConfig | None = None) -> _Verdict:
+    """Does ``sub`` (already known to subscribe to ``event.source``) take ``event``?"""
+    if source is not None and source.artifacts and sub.artifact not in source.artifacts:
+        declared = ", ".join(sorted(source.artifacts))
+        return _Verdict(False, f"{event.source} publishes no artifact {sub.artifact!r} "
+                               f"(it declares: {declared})")
+    if event.type not in sub.events:
+        return _Verdict(False, f"event type {event.type!r} is not in its events "
+                               f"[{', '.join(sub.events)}]")
+    range_verdict = _check_range(sub, event)
+    if range_verdict is not None:
+        return range_verdict
+    for position, compiled in enumerate(sub.filters):
+        outcome = compiled.evaluate(activation)
+        if not outcome.matched:
+            why = outcome.reason or "is false"
+            return _Verdict(False, f"filters[{position}] `{compiled.source}`: {why}")
+    return _Verdict(True)
+
+
+def _check_range(sub: Subscription, event: Event) -> _Verdict | None:
+    if sub.schema_range is None:
+        return None
+    wanted = sub.schema_range.text
+    if event.schema_version is None:
+        return _Verdict(False, f"event has no schema_version and the subscription requires "
+                               f"{wanted!r} (pass --schema-version or declare it in the "
+                               f"source's events.produces)")
+    try:
+        inside = sub.schema_range.contains(event.schema_version)
+    except (ValueError, TypeError) as exc:  # an unparsable version in the event
+        why = getattr(exc, "reason", None) or str(exc)
+        return _Verdict(False, f"event schema_version {event.schema_version!r} is not a "
+                               f"version: {why}")
+    if not inside:
+        return _Verdict(False, f"schema_version {event.schema_version} is outside {wanted!r}")
+    return None
+
+
+def _no_match_reason(verdicts: list[tuple[Subscription, _Verdict]]) -> str:
+    if len(verdicts) == 1:
+        return verdicts[0][1].reason
+    return "; ".join(f"subscriptions[{sub.index}]: {verdict.reason}" for sub, verdict in verdicts)
+
+
+def _target(repo: str, sub: Subscription, others: list[Subscription],
+            template_context: dict[str, Any]) -> Target | Skip:
+    inputs: dict[str, str] = {}
+    for name, template in sub.inputs.items():
+        try:
+            inputs[name] = template.render(template_context)
+        except TemplateError as exc:
+            return Skip(repo, f"{sub.describe()} inputs.{name} `{template.source}`: {exc}",
+                        subscription_index=sub.index, kind=TEMPLATE_ERROR, error=True)
+    return Target(repo, sub, inputs, sub.workflow, tuple(s.index for s in others))

@@ -1,0 +1,431 @@
+"""CLI: lint, discover, graph, plan (SPEC §9) — outputs and exact exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tako_gha.forge.workspace import WorkspaceForge
+from tako_gha.surfaces.cli import cli
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "workspaces"
+CASCADE = str(FIXTURES / "cascade")
+PAYLOAD = '{"version": "2.1.0", "build_status": "success", "services": "api, User-Service ,web"}'
+
+VALID = """\
+version: 1
+events:
+  subscriptions:
+    - artifact: my-org/core-lib
+      events: [library_built]
+      schema_version: "^1.0.0"
+"""
+INVALID_TWO = """\
+version: 1
+events:
+  subscriptions:
+    - artifact: my-org/core-lib
+      events: [library_built]
+      schema_version: "^1.x.y"
+      colour: red
+"""
+INVALID_TEMPLATE = """\
+version: 1
+events:
+  subscriptions:
+    - artifact: my-org/core-lib
+      events: [library_built]
+      inputs:
+        v: "{{ .evnt.payload }}"
+"""
+INVALID_YAML = "version: 1\nevents: [\n"
+
+
+def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), input=input)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+# ================================================================ lint
+def test_lint_directory_prints_one_diagnostic_per_problem_with_lines(tmp_path: Path) -> None:
+    write(tmp_path, {"good/tako.yml": VALID, "two/tako.yml": INVALID_TWO,
+                     "tmpl/tako.yml": INVALID_TEMPLATE, "yaml/tako.yml": INVALID_YAML})
+    code, out, _ = run("lint", str(tmp_path))
+    assert code == 1
+    errors = [line for line in out.splitlines() if ": error: " in line]
+    # file:line of each problem (columns are the loader's business, checked there)
+    located = sorted(":".join(line.split(": error: ")[0].replace(str(tmp_path) + "/", "")
+                              .split(":")[:2]) for line in errors)
+    assert located == ["tmpl/tako.yml:7", "two/tako.yml:6", "two/tako.yml:7", "yaml/tako.yml:3"]
+    assert any(line.endswith("two/tako.yml:7:7: error: unknown key 'colour' in subscriptions[0]")
+               for line in errors)
+    # every diagnostic is followed by its hint
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        if ": error: " in line:
+            assert lines[i + 1].startswith("  hint: ")
+    assert out.splitlines()[-1] == "checked 4 files: 4 errors, 0 warnings"
+
+
+def test_lint_valid_files_and_checkouts_exit_zero(tmp_path: Path) -> None:
+    write(tmp_path, {"a/tako.yml": VALID, "b.yml": VALID})
+    code, out, _ = run("lint", str(tmp_path / "a"), str(tmp_path / "b.yml"))
+    assert (code, out.strip()) == (0, "checked 2 files: no problems")
+
+
+def test_lint_defaults_to_the_current_directory(tmp_path: Path, monkeypatch) -> None:
+    write(tmp_path, {"tako.yml": INVALID_TWO})
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("lint")
+    assert code == 1 and re.match(r"tako\.yml:6:\d+: error: ", out)
+
+
+def test_lint_a_directory_of_freely_named_files(tmp_path: Path) -> None:
+    write(tmp_path, {"ok.yml": VALID, "bad.yaml": INVALID_TWO})
+    code, out, _ = run("lint", str(tmp_path))
+    assert code == 1
+    assert "bad.yaml:7:7: error: unknown key 'colour'" in out
+    assert out.splitlines()[-1] == "checked 2 files: 2 errors, 0 warnings"
+
+
+def test_lint_json_format(tmp_path: Path) -> None:
+    write(tmp_path, {"tako.yml": INVALID_TWO})
+    code, out, _ = run("lint", str(tmp_path), "--format", "json")
+    data = json.loads(out)
+    assert code == 1 and data["errors"] == 2 and data["warnings"] == 0
+    assert [(d["line"], d["severity"], d["code"]) for d in data["diagnostics"]] == [
+        (6, "error", "bad-range"), (7, "error", "unknown-key")]
+    assert data["diagnostics"][1]["col"] == 7
+    assert data["files"] == [str(tmp_path / "tako.yml")]
+
+
+WORKFLOW_NO_RUN_NAME = """\
+name: rebuild
+on:
+  push: {}
+  repository_dispatch:
+    types: [library_built]
+jobs: {}
+"""
+WORKFLOW_OTHER_RUN_NAME = """\
+name: rebuild
+run-name: "Rebuild ${{ github.sha }}"
+on: repository_dispatch
+jobs: {}
+"""
+
+
+def test_lint_warns_about_receivers_without_the_tako_run_name(tmp_path: Path) -> None:
+    write(tmp_path, {"tako.yml": VALID,
+                     ".github/workflows/a.yml": WORKFLOW_NO_RUN_NAME,
+                     ".github/workflows/b.yaml": WORKFLOW_OTHER_RUN_NAME,
+                     ".github/workflows/c.yml": "on: push\njobs: {}\n"})
+    code, out, _ = run("lint", str(tmp_path))
+    assert code == 0  # warnings do not fail
+    wf = tmp_path / ".github" / "workflows"
+    assert f"{wf}/a.yml:4:3: warning: workflow listens for repository_dispatch" in out
+    assert f"{wf}/b.yaml:2:11: warning: run-name does not use" in out
+    assert "c.yml" not in out
+    assert "hint: add at the top of the workflow: run-name: ${{ github.event.client_payload" in out
+    assert out.splitlines()[-1] == "checked 1 file: 0 errors, 2 warnings"
+    strict, _, _ = run("lint", str(tmp_path), "--strict")
+    assert strict == 1
+
+
+def test_lint_warns_when_no_workflow_listens_for_a_subscribed_type(tmp_path: Path) -> None:
+    write(tmp_path, {"tako.yml": VALID + "    - artifact: my-org/other\n      events: [x]\n",
+                     ".github/workflows/a.yml":
+                         "run-name: ${{ github.event.client_payload.tako.title }}\n"
+                         "on: {repository_dispatch: {types: [x]}}\njobs: {}\n",
+                     ".github/workflows/broken.yml": "on: [\n"})
+    code, out, _ = run("lint", str(tmp_path))
+    assert code == 0
+    assert (f"{tmp_path}/tako.yml:4: warning: no workflow in .github/workflows listens for "
+            "repository_dispatch type 'library_built'") in out
+    assert "type 'x'" not in out
+    assert "broken.yml:2:1: warning: cannot parse this workflow" in out
+
+
+def test_lint_workspace_reports_cycles(tmp_path: Path) -> None:
+    code, out, _ = run("lint", str(FIXTURES / "cycle"))
+    assert code == 0
+    assert f"{FIXTURES}/cycle/acme/a/tako.yml:5: warning: subscription cycle: " \
+           "acme/a → acme/b → acme/a" in out
+    code, out, _ = run("lint", str(FIXTURES / "diamond"), "--strict")
+    assert (code, out.strip()) == (0, "checked 4 files: no problems")
+
+
+def test_lint_workspace_reports_unproduced_and_deep_cascades(tmp_path: Path) -> None:
+    files = {"o/r0/tako.yml": "version: 1\nevents:\n  produces: [{type: e}]\n"}
+    for i in range(1, 9):
+        files[f"o/r{i}/tako.yml"] = (f"version: 1\nevents:\n  produces: [{{type: e}}]\n"
+                                     f"  subscriptions:\n    - artifact: o/r{i - 1}\n"
+                                     f"      events: [e]\n")
+    files["o/odd/tako.yml"] = ("version: 1\nevents:\n  subscriptions:\n"
+                               "    - artifact: o/r0\n      events: [nope]\n")
+    write(tmp_path, files)
+    code, out, _ = run("lint", str(tmp_path))
+    assert code == 0
+    assert "o/odd/tako.yml:4: warning: o/odd subscriptions[0] (o/r0:default) listens for nope" \
+        in out
+    assert "warning: a cascade from o/r0 can be 8 levels deep" in out
+    assert "warning: a cascade from o/r1 can be 7 levels deep" in out
+    assert "o/r2 can be" not in out
+
+
+def test_lint_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    code, out, err = run("lint", str(tmp_path / "nope"))
+    assert code == 2 and out == ""
+    assert err.splitlines()[0] == f"error: {tmp_path / 'nope'}: no such file or directory"
+    assert err.splitlines()[1].startswith("  hint: ")
+
+
+def test_lint_empty_directory_notes_it(tmp_path: Path) -> None:
+    code, out, err = run("lint", str(tmp_path))
+    assert code == 0 and "no tako.yml found" in err and "checked 0 files" in out
+
+
+# ================================================================ discover
+def test_discover_table_and_json() -> None:
+    code, out, _ = run("discover", "--workspace", str(FIXTURES / "diamond"))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["REPO", "CONFIG", "SUBSCRIPTIONS", "PRODUCES"]
+    assert lines[4].split() == ["acme/d", "ok", "acme/b[built],", "acme/c[built]", "-"]
+    assert "4 repositories, 4 with a tako.yml" in out
+    code, out, _ = run("discover", "--workspace", CASCADE, "--format", "json", "--org", "my-org")
+    data = json.loads(out)
+    states = {r["repo"]: r["config"] for r in data["repos"]}
+    assert states["my-org/no-config"] == "missing"
+    assert states["my-org/broken"] == "invalid"
+    assert "other-org/consumer" not in states
+    api = next(r for r in data["repos"] if r["repo"] == "my-org/api")
+    assert api["subscriptions"][0]["schema_version"] == "^1.0.0"
+    assert api["subscriptions"][0]["workflow"] == "rebuild.yml"
+
+
+def test_discover_needs_a_source(monkeypatch) -> None:
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    code, _, err = run("discover")
+    assert code == 2 and err.startswith("error: say where the repositories are")
+
+
+def test_discover_bad_repo_and_workspace(tmp_path: Path) -> None:
+    code, _, err = run("discover", "--workspace", str(tmp_path / "x"))
+    assert code == 2 and "not a directory" in err
+    code, _, err = run("discover", "--workspace", str(tmp_path), "--repo", "nope")
+    assert code == 2 and "error: --repo 'nope' is not OWNER/REPO" in err
+
+
+# ================================================================ graph
+def test_graph_reports_the_cycle_and_the_acyclic_diamond() -> None:
+    code, out, _ = run("graph", "--workspace", str(FIXTURES / "cycle"))
+    assert code == 0
+    assert "cycles (1):\n  acme/a → acme/b → acme/a" in out
+    code, out, _ = run("graph", "--workspace", str(FIXTURES / "diamond"))
+    assert code == 0
+    assert "cycles: none (acyclic)" in out
+    assert "acme/a: 2" in out
+    code, out, _ = run("graph", "--workspace", str(FIXTURES / "diamond"), "--format", "json")
+    data = json.loads(out)
+    assert data["cycles"] == [] and data["longest_cascade"]["acme/a"] == 2
+
+
+def test_graph_mermaid_and_dot() -> None:
+    code, out, _ = run("graph", "--workspace", CASCADE, "--format", "mermaid")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "flowchart LR"
+    assert any('["my-org/core-lib"]' in line for line in lines)
+    assert any('-->|"library_built"|' in line for line in lines)
+    code, out, _ = run("graph", "--workspace", str(FIXTURES / "cycle"), "--format", "dot")
+    assert '"acme/a" -> "acme/b" [label="a_built"];' in out
+
+
+def test_graph_via_org_uses_open_forge(monkeypatch) -> None:
+    seen: list[str | None] = []
+
+    def open_forge(api_url: str | None) -> WorkspaceForge:
+        seen.append(api_url)
+        return WorkspaceForge(FIXTURES / "cycle")
+
+    fake = types.ModuleType("tako_gha.surfaces.connect")
+    fake.open_forge = open_forge  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tako_gha.surfaces.connect", fake)
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:1")
+    code, out, _ = run("graph", "--org", "acme")
+    assert code == 0 and "acme/a → acme/b → acme/a" in out
+    assert seen == ["http://127.0.0.1:1"]
+
+
+def test_forge_errors_become_clean_messages(monkeypatch) -> None:
+    from tako_gha.forge.base import AuthError
+
+    def open_forge(api_url: str | None) -> WorkspaceForge:
+        raise AuthError("no token", hint="set GITHUB_TOKEN")
+
+    fake = types.ModuleType("tako_gha.surfaces.connect")
+    fake.open_forge = open_forge  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tako_gha.surfaces.connect", fake)
+    code, _, err = run("discover", "--org", "acme")
+    assert (code, err) == (2, "error: no token\n  hint: set GITHUB_TOKEN\n")
+
+
+# ================================================================ plan
+def plan_json(*extra: str) -> dict:
+    code, out, err = run("plan", "--workspace", CASCADE, "--source", "my-org/core-lib",
+                         "--event", "library_built", "--format", "json", *extra)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_plan_json_lists_exactly_the_matching_repos_with_reasons() -> None:
+    data = plan_json("--payload", PAYLOAD)
+    assert [t["repo"] for t in data["targets"]] == [
+        "my-org/api", "my-org/multi", "my-org/user-service", "my-org/v2-only",
+        "other-org/consumer"]
+    api = data["targets"][0]
+    assert api["subscription"] == {"index": 0, "artifact": "my-org/core-lib:default", "line": 6}
+    assert api["inputs"] == {"version": "2.1.0", "source": "my-org/core-lib", "schema": "1.2.0"}
+    reasons = {s["repo"]: s["reason"] for s in data["skipped"]}
+    assert reasons["my-org/legacy"] == "schema_version 1.2.0 is outside '[0.1.0...1.0.0)'"
+    assert reasons["my-org/no-config"] == "no tako.yml"
+    assert reasons["my-org/frontend"] == "no subscription to my-org/core-lib"
+    assert reasons["my-org/billing"].startswith("filters[1]")
+    assert len(data["skipped"]) == 10
+    assert data["event"]["schema_version"] == "1.2.0"
+
+
+def test_plan_schema_version_and_payload_file(tmp_path: Path) -> None:
+    payload = tmp_path / "event.json"
+    payload.write_text('{"version": "1.0.0", "build_status": "success", "services": "x"}')
+    data = plan_json("--payload", f"@{payload}", "--schema-version", "1.9.0")
+    assert [t["repo"] for t in data["targets"]] == ["my-org/api", "my-org/multi"]
+    reasons = {s["repo"]: s["reason"] for s in data["skipped"]}
+    assert reasons["other-org/consumer"] == "schema_version 1.9.0 is outside '~1.2'"
+    assert reasons["my-org/v2-only"].startswith("filters[0] `semver.major(")
+
+
+def test_plan_payload_from_stdin() -> None:
+    code, out, _ = run("plan", "--workspace", CASCADE, "--source", "my-org/core-lib",
+                       "--event", "library_built", "--payload", "@-", "--format", "json",
+                       input=PAYLOAD)
+    assert code == 0 and len(json.loads(out)["targets"]) == 5
+
+
+def test_plan_text_output() -> None:
+    code, out, _ = run("plan", "--workspace", CASCADE, "--source", "my-org/core-lib",
+                       "--event", "library_built", "--payload", PAYLOAD)
+    assert code == 0
+    assert out.startswith("plan: library_built from my-org/core-lib (schema_version 1.2.0)\n"
+                          "targets (5):\n")
+    assert "      version = 2.1.0" in out
+    assert "(also matched: subscriptions[1]; the first one wins)" in out
+    assert "skipped (10):" in out
+    assert "error: tako.yml could not be used" in out  # the broken repo, flagged
+    assert "broken/tako.yml:6:1: error: invalid YAML" in out
+
+
+def test_plan_source_defaults_to_github_repository(monkeypatch) -> None:
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/a")
+    code, out, _ = run("plan", "--workspace", str(FIXTURES / "cycle"), "--event", "a_built",
+                       "--format", "json")
+    assert code == 0 and [t["repo"] for t in json.loads(out)["targets"]] == ["acme/b"]
+
+
+def test_plan_selection_skips_are_listed(tmp_path: Path) -> None:
+    data = plan_json("--payload", PAYLOAD, "--name", "api*")
+    assert [t["repo"] for t in data["targets"]] == ["my-org/api"]
+    assert {"repo": "my-org/multi", "reason": "name matches none of api*"}.items() <= next(
+        s for s in data["skipped"] if s["repo"] == "my-org/multi").items()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--payload", "{nope"], "error: --payload is not valid JSON: Expecting property name"),
+    (["--payload", "[1, 2]"], "error: --payload must be a JSON object, got list"),
+    (["--payload", "@/nonexistent/event.json"], "error: --payload @/nonexistent/event.json: "
+                                                "cannot read the file"),
+    (["--source", "core-lib"], "error: --source 'core-lib' is not OWNER/REPO"),
+    (["--schema-version", "one"], "error: --schema-version 'one' is not a version"),
+    (["--event", "x" * 101], "must be 1 to 100 characters"),
+])
+def test_plan_bad_input_is_a_clear_usage_error(args: list[str], message: str) -> None:
+    base = {"--source": "my-org/core-lib", "--event": "library_built"}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value
+    argv = ["plan", "--workspace", CASCADE]
+    for flag, value in base.items():
+        argv += [flag, value]
+    code, out, err = run(*argv)
+    assert code == 2 and out == ""
+    assert message in err.splitlines()[0]
+    assert err.splitlines()[1].startswith("  hint: ")
+
+
+def test_plan_without_source_outside_a_checkout(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run("plan", "--workspace", CASCADE, "--event", "library_built")
+    assert code == 2 and "no --source given" in err
+
+
+def test_plan_source_from_the_origin_remote(tmp_path: Path, monkeypatch) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin",
+                    "git@github.com:acme/a.git"], check=True)
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("plan", "--workspace", str(FIXTURES / "cycle"), "--event", "a_built")
+    assert code == 0 and out.startswith("plan: a_built from acme/a")
+
+
+def test_help_texts_teach_with_examples() -> None:
+    for command in ("lint", "discover", "graph", "plan"):
+        code, out, _ = run(command, "--help")
+        assert code == 0 and "Examples:" in out and f"tako-gha {command}" in out
+
+
+# ================================================================ real process
+def _tako() -> list[str]:
+    exe = shutil.which("tako-gha")
+    return [exe] if exe else [sys.executable, "-m", "tako_gha"]
+
+
+def test_real_process_plan_and_lint_exit_codes(tmp_path: Path) -> None:
+    env = {**os.environ, "NO_COLOR": "1"}
+    done = subprocess.run([*_tako(), "plan", "--workspace", CASCADE, "--source",
+                           "my-org/core-lib", "--event", "library_built", "--payload", PAYLOAD,
+                           "--format", "json"], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["targets"]) == 5
+    write(tmp_path, {"tako.yml": INVALID_TWO})
+    lint = subprocess.run([*_tako(), "lint", str(tmp_path)], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert lint.returncode == 1 and re.search(r"tako\.yml:6:\d+: error: ", lint.stdout)
+    bad = subprocess.run([*_tako(), "plan", "--workspace", CASCADE, "--source", "x/y",
+                          "--event", "e", "--payload", "{"], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --payload is not valid JSON")
+    assert "Traceback" not in bad.stderr
