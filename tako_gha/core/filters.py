@@ -297,6 +297,49 @@ def _split(text: object, separator: object, limit: object = -1) -> celtypes.List
     return celtypes.ListType(celtypes.StringType(p) for p in parts)
 
 
+def _int_arg(name: str, value: object) -> int:
+    if not _is_int(value):
+        raise TypeError(f"{name} expects an int, got {_cel_type_name(value)}")
+    return int(value)  # type: ignore[call-overload]
+
+
+def _code_point_index(name: str, text: str, index: int) -> int:
+    if index < 0 or index > len(text):
+        raise ValueError(f"{name}: index {index} is out of range for a string of {len(text)}")
+    return index
+
+
+@_cel_function("substring")
+def _substring(text: object, start: object, end: object = None) -> celtypes.StringType:
+    """CEL strings extension: ``s.substring(start[, end])``, code-point indices."""
+    value = _str_arg("substring", text)
+    first = _code_point_index("substring", value, _int_arg("substring", start))
+    last = len(value) if end is None else _int_arg("substring", end)
+    _code_point_index("substring", value, last)
+    if last < first:
+        raise ValueError(f"substring: end {last} is before start {first}")
+    return celtypes.StringType(value[first:last])
+
+
+@_cel_function("charAt")
+def _char_at(text: object, index: object) -> celtypes.StringType:
+    value = _str_arg("charAt", text)
+    at = _code_point_index("charAt", value, _int_arg("charAt", index))
+    return celtypes.StringType(value[at : at + 1])  # "" at the end, as in CEL
+
+
+@_cel_function("indexOf")
+def _index_of(text: object, part: object, offset: object = 0) -> celtypes.IntType:
+    value, needle = _str_arg("indexOf", text), _str_arg("indexOf", part)
+    start = _code_point_index("indexOf", value, _int_arg("indexOf", offset))
+    return celtypes.IntType(value.find(needle, start))
+
+
+@_cel_function("lastIndexOf")
+def _last_index_of(text: object, part: object) -> celtypes.IntType:
+    return celtypes.IntType(_str_arg("lastIndexOf", text).rfind(_str_arg("lastIndexOf", part)))
+
+
 def _re2_options() -> Any:
     options = re2.Options()
     options.log_errors = False  # RE2 would print each bad pattern to stderr
@@ -390,6 +433,8 @@ FUNCTIONS: dict[str, str] = {
     "s.trim()": "s without leading/trailing whitespace",
     "s.lower() / s.upper()": "case-converted s (also lowerAscii / upperAscii)",
     "s.replace(old, new[, n])": "s with old replaced by new (first n only)",
+    "s.substring(start[, end]) / s.charAt(i)": "part of s by code-point index",
+    "s.indexOf(x[, from]) / s.lastIndexOf(x)": "position of x in s, -1 when absent",
     "list.join([sep])": "the strings of list joined with sep",
     "s.contains(x) / s.startsWith(x) / s.endsWith(x)": "substring tests",
     "s.matches(re)": "RE2 regular-expression search",
@@ -412,6 +457,10 @@ _STRING_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "lowerAscii": _lower_ascii,
     "upperAscii": _upper_ascii,
     "matches": _matches,
+    "substring": _substring,
+    "charAt": _char_at,
+    "indexOf": _index_of,
+    "lastIndexOf": _last_index_of,
 }
 
 _MACROS = frozenset({"map", "filter", "all", "exists", "exists_one"})
@@ -1136,6 +1185,10 @@ _METHOD_ARITY = {
     "startsWith": (1, 1),
     "endsWith": (1, 1),
     "matches": (1, 1),
+    "substring": (1, 2),
+    "charAt": (1, 1),
+    "indexOf": (1, 2),
+    "lastIndexOf": (1, 1),
 }
 
 
@@ -1181,6 +1234,10 @@ _METHOD_TYPES = {
     "upperAscii": "string",
     "replace": "string",
     "join": "string",
+    "substring": "string",
+    "charAt": "string",
+    "indexOf": "int",
+    "lastIndexOf": "int",
 }
 _FUNCTION_TYPES = {
     "semver.major": "int",

@@ -7,7 +7,10 @@ from typing import Any
 
 import celpy
 import pytest
+import semver
 from celpy import celtypes
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tako_gha.core import filters as filters_module
 from tako_gha.core.events import Event
@@ -102,6 +105,11 @@ def test_seed_major_accepts_partial_and_prerelease_versions() -> None:
         "'a-b-c'.replace('-', '+') == 'a+b+c'",
         "'a-b-c'.replace('-', '+', 1) == 'a+b-c'",
         "['a', 'b'].join() == 'ab' && ['a', 'b'].join('/') == 'a/b'",
+        "'hello'.substring(1, 3) == 'el' && 'hello'.substring(2) == 'llo'",
+        "'héllo'.charAt(1) == 'é' && 'hello'.charAt(5) == ''",
+        "'hello'.indexOf('l') == 2 && 'hello'.indexOf('l', 3) == 3 && 'a'.indexOf('z') == -1",
+        "'hello'.lastIndexOf('l') == 3",
+        "event.payload.version.substring(0, event.payload.version.indexOf('.')) == '2'",
         "'user-service'.contains('serv')",
         "'user-service'.startsWith('user') && 'user-service'.endsWith('service')",
         "'release-2.1'.matches('^release-[0-9]+\\\\.[0-9]+$')",
@@ -179,6 +187,10 @@ def test_functions_table_documents_every_extra() -> None:
         ("semver.satisfies('1.0.0', event.payload.count)", "expects a range string, got int"),
         ("'a'.split(event.payload.count) == []", "split expects a string separator, got int"),
         ("'a'.split(',', 'x') == []", "split expects an int limit, got string"),
+        ("'hello'.substring(3, 1) == ''", "substring: end 1 is before start 3"),
+        ("'hello'.substring(9) == ''", "substring: index 9 is out of range for a string of 5"),
+        ("'hello'.charAt(-1) == ''", "charAt: index -1 is out of range"),
+        ("'hello'.indexOf('l', 'x') == 1", "indexOf expects an int, got string"),
         ("'a'.split(',', true) == []", "split expects an int limit, got bool"),
         ("semver.major(true) == 1", "semver.major expects a version string, got bool"),
         ("'a'.replace('a', 'b', 'x') == ''", "replace expects an int limit, got string"),
@@ -612,3 +624,28 @@ def test_celpy_speed_up_replaces_only_cast_aliases() -> None:
         assert getattr(evaluation, name) is not getattr(typing, name)
     for name in ("Mapping", "Sequence"):  # used in isinstance checks: untouched
         assert getattr(evaluation, name) is getattr(typing, name)
+
+
+_versions = st.builds(
+    semver.Version,
+    st.integers(0, 3),
+    st.integers(0, 3),
+    st.integers(0, 3),
+    st.one_of(st.none(), st.sampled_from(["alpha", "alpha.1", "beta.2", "rc.1", "0"])),
+)
+
+
+@given(_versions, _versions)
+def test_semver_functions_agree_with_the_semver_package(
+    a: semver.Version, b: semver.Version
+) -> None:
+    activation = {"event": {"payload": {"a": str(a), "b": str(b)}}}
+    compare = compile_filter(f"semver.compare(event.payload.a, event.payload.b) == {a.compare(b)}")
+    assert compare.evaluate(activation, memo=False).matched
+    parts = compile_filter(
+        f"semver.major(event.payload.a) == {a.major} && semver.minor(event.payload.a) == "
+        f"{a.minor} && semver.patch(event.payload.a) == {a.patch}"
+    )
+    assert parts.evaluate(activation, memo=False).matched
+    inside = compile_filter("semver.satisfies(event.payload.a, '>=' + event.payload.b)")
+    assert inside.evaluate(activation, memo=False).matched is (a.compare(b) >= 0)
