@@ -109,6 +109,7 @@ CODES = {
 
 # A pathological file (alias bombs, absurd nesting) must be refused quickly.
 MAX_NODES = 100_000
+MAX_CHARS = 1_000_000  # GitHub's contents API serves files up to 1 MB inline anyway
 MAX_DEPTH = 64
 
 _OWNER_RE = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9])*")
@@ -920,9 +921,11 @@ _TEMPLATE_HINT = "templates read event fields, e.g. {{ .event.payload.version }}
 # --------------------------------------------------------------------------- entry point
 
 
-def load_config(text: str, *, path: str = DEFAULT_CONFIG_PATH,
+def load_config(text: str | bytes, *, path: str = DEFAULT_CONFIG_PATH,
                 repo: str | None = None) -> ConfigResult:
-    """Parse and check one ``tako.yml``. Never raises: problems become diagnostics."""
+    """Parse and check one ``tako.yml``. Never raises: problems become diagnostics.
+
+    ``text`` may also be the raw bytes of the blob (decoded as UTF-8)."""
     report = _Reporter(path)
     try:
         config = _load(text, path, repo, report)
@@ -935,7 +938,21 @@ def load_config(text: str, *, path: str = DEFAULT_CONFIG_PATH,
                         diagnostics=report.diagnostics())
 
 
-def _load(text: str, path: str, repo: str | None, report: _Reporter) -> RepoConfig | None:
+def _load(text: str | bytes, path: str, repo: str | None,
+          report: _Reporter) -> RepoConfig | None:
+    if isinstance(text, bytes):  # raw blob contents: tako.yml is UTF-8 text
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            report.error((), _START, "yaml-syntax", f"the file is not UTF-8 text: {exc.reason} "
+                         f"at byte {exc.start}", "save tako.yml as UTF-8")
+            return None
+    if len(text) > MAX_CHARS:
+        report.error((), _START, "too-large",
+                     f"the file is {len(text):,} characters long, over the limit of "
+                     f"{MAX_CHARS:,}", "a tako.yml needs a few kilobytes; remove what is not "
+                     "configuration")
+        return None
     node = _compose(text, report)
     if node is False:
         return None

@@ -377,6 +377,7 @@ def test_bad_merge_keeps_own_keys() -> None:
          "too-large"),
         ("x:\n" + "".join("  " * i + "- \n" for i in range(1, 80)), "too-large"),
     ],
+    ids=["self-alias", "nested-self-alias", "deep-brackets", "alias-bomb", "deep-blocks"],
 )
 def test_hostile_yaml_is_refused_quickly(text: str, code: str) -> None:
     result = _load(text)
@@ -689,3 +690,23 @@ def test_unclosed_bracket_says_where_it_opened() -> None:
     [diag] = _load(_sub("artifact: a/b\nevents: [x\nworkflow: a.yml")).diagnostics
     assert diag.code == "yaml-syntax"
     assert "(started on line 5, column 15)" in diag.message
+
+
+def test_bytes_are_decoded_as_utf8() -> None:
+    text = (FIXTURES / "valid.yml").read_bytes()
+    assert load_config(b"\xef\xbb\xbf" + text).diagnostics == []
+    result = load_config(b"version: 1\nx: \xff\n")
+    assert _codes(result.diagnostics) == [("yaml-syntax", 1, 1)]
+    assert "not UTF-8" in result.diagnostics[0].message and result.config is None
+
+
+def test_oversized_file_is_refused() -> None:
+    result = _load("version: 1\n" + "# padding\n" * 120_000)
+    assert [d.code for d in result.diagnostics] == ["too-large"]
+    assert result.config is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=100))
+def test_fuzz_random_bytes_never_raise(data: bytes) -> None:
+    _check_result(load_config(data))
