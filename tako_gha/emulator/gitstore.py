@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,12 +198,39 @@ def object_dirs(git_dir: Path) -> list[Path]:
     return seen
 
 
+_local = threading.local()
+
+
+@contextmanager
+def snapshot() -> Iterator[None]:
+    """Within one API request, read each ref file once: a consistent view of the world
+    that costs a few file reads per repo, while the next request sees new commits."""
+    outer = getattr(_local, "files", None)
+    if outer is None:
+        _local.files = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _local.files = None
+
+
+def _read_text(path: Path) -> str | None:
+    memo: dict[Path, str | None] | None = getattr(_local, "files", None)
+    if memo is not None and path in memo:
+        return memo[path]
+    try:
+        text: str | None = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        text = None
+    if memo is not None:
+        memo[path] = text
+    return text
+
+
 def head_ref(git_dir: Path) -> str | None:
     """The branch HEAD points at (``main``), None when detached."""
-    try:
-        text = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
+    text = (_read_text(git_dir / "HEAD") or "").strip()
     if text.startswith("ref: refs/heads/"):
         return text[len("ref: refs/heads/") :]
     return None
@@ -213,13 +242,11 @@ def resolve_branch(git_dir: Path, branch: str) -> str | None:
     if (git_dir / "commondir").is_file():
         common = (git_dir / (git_dir / "commondir").read_text().strip()).resolve()
     ref = f"refs/heads/{branch}"
-    try:
-        return (common / ref).read_text(encoding="utf-8").strip() or None
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        pass
-    try:
-        packed = (common / "packed-refs").read_text(encoding="utf-8")
-    except FileNotFoundError:
+    loose = _read_text(common / ref)
+    if loose is not None:
+        return loose.strip() or None
+    packed = _read_text(common / "packed-refs")
+    if packed is None:
         return None
     for line in packed.splitlines():
         if line.endswith(" " + ref) and not line.startswith(("#", "^")):

@@ -48,6 +48,7 @@ class Response:
     body: Any = None  # JSON-able, or bytes sent as is
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json; charset=utf-8"
+    cost: int = 1  # points charged against the budget (GraphQL queries may cost more)
 
     def payload(self) -> bytes:
         if self.body is None:

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tako_gha.emulator import graphql, rest
+from tako_gha.emulator import gitstore, graphql, rest
 from tako_gha.emulator.admin import RequestLog
 from tako_gha.emulator.faults import FaultError, Faults
 from tako_gha.emulator.httpkit import ApiError, Request, Response, Route, Router
@@ -72,6 +72,10 @@ class ApiApp:
             self.run_tokens[token] = repo
             self._run_token_count += 1
         return token
+
+    def sees_all(self, req: Request) -> bool:
+        """The token sees every repo (skip per-repo checks on big listings)."""
+        return not req.is_run_token and req.policy is not None and req.policy.sees_everything
 
     def can_see(self, req: Request, repo: WorldRepo) -> bool:
         if req.is_run_token:
@@ -133,7 +137,8 @@ class ApiApp:
         req.params = params
         kind = route.kind if route else "unknown"
         resource = route.resource if route else "core"
-        resp = self._guarded(lambda: self._pipeline(req, route, kind, resource))
+        with gitstore.snapshot():
+            resp = self._guarded(lambda: self._pipeline(req, route, kind, resource))
         self._finish(req, resp, kind, resource)
         self.log.record(method, raw_path, resp.status, req.token_id, kind,
                         time.monotonic() - started)
@@ -225,7 +230,7 @@ class ApiApp:
         if req.token is not None and kind not in FREE_KINDS and kind != "unknown":
             bucket = self.limiter.bucket(req.rate_key, resource, self.budget_limit(req, resource))
             if charged:
-                self.limiter.charge(bucket, getattr(resp, "cost", 1))
+                self.limiter.charge(bucket, resp.cost)
             headers.update({
                 "x-ratelimit-limit": str(bucket.limit),
                 "x-ratelimit-remaining": str(bucket.remaining),

@@ -35,9 +35,24 @@ class TokenPolicy:
     core_limit: int | None = None  # None: the world default
     graphql_limit: int | None = None
 
+    def __post_init__(self) -> None:
+        self._everything = any(g in ("*", "*/*") for g in self.repos)
+        self._seen: dict[str, bool] = {}
+
+    @property
+    def sees_everything(self) -> bool:
+        return self._everything
+
     def sees(self, full_name: str) -> bool:
-        name = full_name.lower()
-        return any(fnmatch.fnmatchcase(name, glob.lower()) for glob in self.repos)
+        if self._everything:
+            return True
+        found = self._seen.get(full_name)
+        if found is None:
+            name = full_name.lower()
+            found = any(fnmatch.fnmatchcase(name, glob.lower()) for glob in self.repos)
+            if len(self._seen) < 100_000:
+                self._seen[full_name] = found
+        return found
 
 
 @dataclass

@@ -184,6 +184,7 @@ class World:
         self._lock = threading.RLock()
         self._repos: dict[str, WorldRepo] = {}
         self._sorted: list[WorldRepo] | None = None
+        self._by_owner: dict[str, list[WorldRepo]] = {}
         self.refresh()
 
     def refresh(self) -> None:
@@ -233,18 +234,23 @@ class World:
         return None
 
     def all_repos(self) -> list[WorldRepo]:
+        """Every repo, sorted by full name (case-insensitive)."""
         with self._lock:
             if self._sorted is None:
                 self._sorted = sorted(self._repos.values(), key=lambda r: r.full_name.lower())
+                by_owner: dict[str, list[WorldRepo]] = {}
+                for repo in self._sorted:
+                    by_owner.setdefault(repo.owner.lower(), []).append(repo)
+                self._by_owner = by_owner
             return self._sorted
 
     def repos_of(self, owner: str) -> list[WorldRepo]:
-        wanted = owner.lower()
-        return [r for r in self.all_repos() if r.owner.lower() == wanted]
+        """The repos of one owner, sorted by name (a shared list: do not mutate)."""
+        self.all_repos()
+        return self._by_owner.get(owner.lower(), [])
 
     def owner_exists(self, owner: str) -> bool:
-        wanted = owner.lower()
-        return any(r.owner.lower() == wanted for r in self.all_repos())
+        return bool(self.repos_of(owner))
 
 
 def _is_world_dir(path: Path) -> bool:

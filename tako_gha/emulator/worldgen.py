@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -85,8 +86,11 @@ def build_bare_world(
         stdin=stream,
     )
     shas = _read_marks(marks_file)
-    for name, mark in zip(names, commit_marks, strict=True):
-        _bare_repo(root / name, store, branch, shas[mark])
+    jobs = [(root / name, store, branch, shas[mark])
+            for name, mark in zip(names, commit_marks, strict=True)]
+    # Creating directories and small files is all system calls: threads overlap them.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda job: _bare_repo(*job), jobs))
     if settings is not None:
         (root / WORLD_FILE).write_text(yaml.safe_dump(dict(settings), sort_keys=False))
     return root
@@ -137,16 +141,21 @@ def _bare_repo(path: Path, store: Path, branch: str, sha: str) -> None:
     base = str(path)
     os.makedirs(base + "/objects/info", exist_ok=True)
     os.makedirs(base + "/refs", exist_ok=True)
-    rel = f"../../../{SHARED_STORE}/objects"
     ref = f"refs/heads/{branch}"
     for name, text in (
-        ("HEAD", f"ref: refs/heads/{branch}\n"),
-        ("config", "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n"),
-        ("objects/info/alternates", rel + "\n"),
+        ("HEAD", f"ref: {ref}\n"),
+        ("config", _BARE_CONFIG),
+        ("objects/info/alternates", f"../../../{SHARED_STORE}/objects\n"),
         ("packed-refs", f"# pack-refs with: peeled fully-peeled sorted \n{sha} {ref}\n"),
     ):
-        with open(f"{base}/{name}", "w", encoding="utf-8") as handle:
-            handle.write(text)
+        fd = os.open(f"{base}/{name}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+
+
+_BARE_CONFIG = "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n"
 
 
 def _checked_name(full_name: str) -> str:
