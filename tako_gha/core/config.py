@@ -112,7 +112,9 @@ MAX_NODES = 100_000
 MAX_CHARS = 1_000_000  # GitHub's contents API serves files up to 1 MB inline anyway
 MAX_DEPTH = 64
 
-_OWNER_RE = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9])*")
+# New GitHub accounts may not use "--" or a trailing "-", but older ones do, and their
+# repositories are listed by discovery: only the first character is strict.
+_OWNER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _NAME_CHARS_RE = re.compile(r"[A-Za-z0-9._-]+")
 _ARTIFACT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -241,14 +243,14 @@ _ARTIFACT_HINT = (
 
 
 def _check_owner(text: str, owner: str) -> None:
-    rules = "GitHub owner names are letters, digits and single hyphens, at most 39 characters"
+    rules = "GitHub owner names are letters, digits and hyphens, at most 39 characters"
     if not owner:
         raise ArtifactRefError(f"'{text}' has an empty owner", "write owner/repo")
     if len(owner) > 39:
         raise ArtifactRefError(f"owner '{owner}' in '{text}' is longer than 39 characters", rules)
     if not _OWNER_RE.fullmatch(owner):
         raise ArtifactRefError(f"owner '{owner}' in '{text}' is not a valid GitHub owner name",
-                               rules + ", not starting or ending with a hyphen")
+                               rules + ", not starting with a hyphen")
 
 
 def _check_repo(text: str, repo: str) -> None:
