@@ -1,0 +1,223 @@
+"""``tako-gha fan-out / status / cancel`` against the emulator, in process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tako_gha.emulator import Emulator
+from tako_gha.emulator.worldgen import write_world
+from tako_gha.surfaces.cli import main
+from tako_gha.surfaces.cmd_cascade import read_payload, repo_from_remote, resolve_source
+from tako_gha.surfaces.errors import UserError
+
+TOKEN = "t-admin"
+
+
+def _workflow(event: str, work: str) -> str:
+    return (
+        "name: on-tako\n"
+        "run-name: ${{ github.event.client_payload.tako.title || github.workflow }}\n"
+        f"on:\n  repository_dispatch:\n    types: [{event}]\n"
+        "jobs:\n  work:\n    runs-on: ubuntu-latest\n    steps:\n"
+        f"      - name: work\n        run: {work}\n"
+    )
+
+
+def _sub(event: str) -> str:
+    return (f"version: 1\nevents:\n  subscriptions:\n    - artifact: acme/a\n"
+            f"      events: [{event}]\n")
+
+
+WORLD = {
+    "acme/a": {"tako.yml": "version: 1\n"},
+    "acme/b": {"tako.yml": _sub("ok"), ".github/workflows/w.yml": _workflow("ok", "echo ok")},
+    "acme/c": {"tako.yml": _sub("ok"), ".github/workflows/w.yml": _workflow("ok", "echo ok")},
+    "acme/f": {"tako.yml": _sub("boom"), ".github/workflows/w.yml": _workflow("boom", "exit 1")},
+    "acme/h": {"tako.yml": _sub("hang"),
+               ".github/workflows/w.yml": _workflow("hang", "sleep 30")},
+}
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    root = write_world(tmp_path_factory.mktemp("cli") / "world", WORLD,
+                       {"tokens": {TOKEN: {"repos": ["*"]}}, "admin_token": TOKEN,
+                        "runner": {"capacity": 6}})
+    emulator = Emulator(root, port=0).start()
+    yield emulator
+    emulator.stop()
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def invoke(emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+           capsys: pytest.CaptureFixture[str]) -> Any:
+    """Runs the real console entry (``main``): exit codes and error reporting included."""
+    for name in ("GITHUB_REPOSITORY", "GITHUB_EVENT_PATH", "GITHUB_ACTIONS", "GH_TOKEN",
+                 "GITHUB_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    base = {"GITHUB_TOKEN": TOKEN, "TAKO_CACHE_DIR": str(tmp_path / "cache"),
+            "TAKO_POLL_MIN_INTERVAL": "0.1", "TAKO_POLL_MAX_INTERVAL": "0.5",
+            "TAKO_SIBLING_GRACE": "0.2"}
+
+    def _invoke(*args: str, env: dict[str, str] | None = None) -> Outcome:
+        with monkeypatch.context() as patch:
+            for name, value in {**base, **(env or {})}.items():
+                patch.setenv(name, value)
+            capsys.readouterr()
+            try:
+                main([*args, "--api-url", emu.base_url])
+            except SystemExit as done:
+                code = int(done.code or 0)
+            else:  # pragma: no cover - main always exits
+                code = 0
+        out, err = capsys.readouterr()
+        return Outcome(code, out, err)
+
+    return _invoke
+
+
+def test_fan_out_waits_and_writes_reports(invoke: Any, tmp_path: Path) -> None:
+    tree, summary = tmp_path / "tree.json", tmp_path / "summary.md"
+    result = invoke("fan-out", "--event", "ok", "--source", "acme/a", "--payload",
+                    '{"version": "1.0"}', "--tree-json", str(tree), "--summary", str(summary))
+    assert result.exit_code == 0, result.output
+    assert "acme/b" in result.output and "success" in result.output
+    data = json.loads(tree.read_text())
+    assert data["status"] == "success" and data["tree"]["repo"] == "acme/a"
+    assert sorted(c["repo"] for c in data["tree"]["children"]) == ["acme/b", "acme/c"]
+    assert all(c["run_id"] and c["correlation"] == "strict" for c in data["tree"]["children"])
+    assert "acme/b" in summary.read_text()
+
+
+def test_failure_exit_1_and_json_format(invoke: Any) -> None:
+    result = invoke("fan-out", "--event", "boom", "--source", "acme/a", "--format", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["status"] == "failure"
+    assert data["tree"]["children"][0]["state"] == "failure"
+
+
+def test_timeout_exit_3_then_cancel(invoke: Any, emu: Emulator) -> None:
+    result = invoke("fan-out", "--event", "hang", "--source", "acme/a", "--timeout", "1.5s",
+                    "--format", "json")
+    assert result.exit_code == 3
+    data = json.loads(result.stdout)
+    assert data["status"] == "timed_out"
+    assert data["tree"]["children"][0]["state"] == "timed_out"
+    root = data["root"]
+    status = invoke("status", root, "--org", "acme", "--format", "json")
+    assert status.exit_code == 0
+    assert json.loads(status.stdout)["tree"]["children"][0]["state"] == "in_progress"
+    cancelled = invoke("cancel", root, "--org", "acme")
+    assert cancelled.exit_code == 0, cancelled.output
+    assert "1 run(s) cancelled" in cancelled.output
+    run_id = data["tree"]["children"][0]["run_id"]
+    record = emu.runs.get(run_id)
+    assert record is not None and record.conclusion == "cancelled"
+
+
+def test_dry_run_dispatches_nothing(invoke: Any, emu: Emulator) -> None:
+    before = len(emu.runs.all_runs())
+    result = invoke("fan-out", "--event", "ok", "--source", "acme/a", "--dry-run",
+                    "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [c["state"] for c in data["tree"]["children"]] == ["planned", "planned"]
+    assert len(emu.runs.all_runs()) == before
+
+
+def test_max_children_is_a_usage_error(invoke: Any) -> None:
+    result = invoke("fan-out", "--event", "ok", "--source", "acme/a", "--max-children", "1")
+    assert result.exit_code == 2
+    assert "max_children (1)" in result.output and "--max-children" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--payload", "{nope"], "not valid JSON"),
+    (["--payload", "[1]"], "must be a JSON object"),
+    (["--payload", "@/does/not/exist.json"], "cannot read"),
+    (["--timeout", "soon"], "--timeout"),
+    (["--concurrency", "0"], "--concurrency"),
+    (["--repos", "not-a-repo"], "--repos"),
+    (["--source", "nope"], "not OWNER/REPO"),
+])
+def test_bad_flags_are_clean_usage_errors(invoke: Any, args: list[str], message: str) -> None:
+    base = ["fan-out", "--event", "ok"]
+    if "--source" not in args:
+        base += ["--source", "acme/a"]
+    result = invoke(*base, *args)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_missing_credentials_and_source(invoke: Any) -> None:
+    result = invoke("fan-out", "--event", "ok", "--source", "acme/a",
+                    env={"GITHUB_TOKEN": ""})
+    assert result.exit_code == 2 and "credentials" in result.output
+    result = invoke("fan-out", "--event", "ok")
+    assert result.exit_code == 2 and "--source" in result.output
+
+
+def test_continues_the_tree_inside_a_dispatched_run(invoke: Any, tmp_path: Path) -> None:
+    root, parent = "ab" * 6, "cd" * 6
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"client_payload": {"tako": {
+        "root": root, "parent": None, "id": parent, "depth": 1,
+        "chain": ["acme/x", "acme/a"]}}}))
+    env = {"GITHUB_EVENT_PATH": str(event), "GITHUB_REPOSITORY": "acme/a",
+           "GITHUB_EVENT_NAME": "repository_dispatch", "GITHUB_ACTIONS": "true"}
+    result = invoke("fan-out", "--event", "boom", "--format", "json", env=env)
+    assert result.exit_code == 1
+    data = json.loads(result.stdout.split("\n::", 1)[0])
+    assert data["root"] == root and data["tree"]["id"] == parent
+    child = data["tree"]["children"][0]
+    assert child["depth"] == 2
+    assert "::error title=tako%3A acme/f failure::" in result.stdout
+    event.write_text(json.dumps({"client_payload": {"tako": {"root": "bad", "id": parent}}}))
+    result = invoke("fan-out", "--event", "boom", env=env)
+    assert result.exit_code == 2 and "tako.root" in result.output
+
+
+def test_status_of_a_bad_root_id(invoke: Any) -> None:
+    result = invoke("status", "main", "--org", "acme")
+    assert result.exit_code == 2 and "not a tako root id" in result.output
+
+
+def test_payload_from_file(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('{"version": "2.0.0"}')
+    assert read_payload(f"@{path}") == {"version": "2.0.0"}
+    assert read_payload(None) == {}
+
+
+def test_source_from_git_remote(tmp_path: Path) -> None:
+    import git
+
+    repo = git.Repo.init(tmp_path / "co")
+    repo.create_remote("origin", "git@github.com:acme/core-lib.git")
+    assert repo_from_remote(tmp_path / "co") == "acme/core-lib"
+    assert resolve_source(None, {}, tmp_path / "co") == "acme/core-lib"
+    assert resolve_source(None, {"GITHUB_REPOSITORY": "acme/x"}, tmp_path / "co") == "acme/x"
+    repo.remotes.origin.set_url("https://github.com/acme/svc.git")
+    assert repo_from_remote(tmp_path / "co") == "acme/svc"
+    assert repo_from_remote(tmp_path) is None
+    with pytest.raises(UserError):
+        resolve_source(None, {}, tmp_path)
