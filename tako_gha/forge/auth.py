@@ -51,7 +51,7 @@ def _read_private_key(value: str) -> str:
     it) or a path to a PEM file."""
     text = value.strip()
     if "-----BEGIN" in text:
-        return text.replace("\\n", "\n")
+        return text.replace("\\n", "\n").strip() + "\n"
     path = Path(text).expanduser()
     try:
         if path.is_file():

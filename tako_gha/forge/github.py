@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 import github
-from github import Auth
+from github import Auth, GithubException
 
 from tako_gha import __version__
 from tako_gha.forge import auth as auth_mod
@@ -189,7 +189,15 @@ class GitHubForge:
 
     def _send(self, verb: str, url: str, params: dict[str, Any] | None,
               headers: dict[str, str], body: Any) -> tuple[int, dict, str]:
-        return self._client().requester.requestJson(verb, url, params, headers, body)
+        try:
+            return self._client().requester.requestJson(verb, url, params, headers, body)
+        except GithubException as exc:
+            # Only the App auth makes PyGithub requests of its own (installation tokens).
+            raise AuthError(
+                f"could not get a GitHub App installation token (HTTP {exc.status})",
+                hint=f"check {auth_mod.APP_ID_VAR}, {auth_mod.APP_KEY_VAR} and "
+                     f"{auth_mod.APP_INSTALLATION_VAR}, and that the app is installed",
+                status=exc.status) from None
 
     @property
     def graphql_url(self) -> str:
