@@ -193,7 +193,8 @@ def evaluate_subscription(sub: Subscription, event: Event, activation: dict[str,
     for position, compiled in enumerate(sub.filters):
         outcome = compiled.evaluate(activation)
         if not outcome.matched:
-            why = outcome.reason or "is false"
+            # ``detail`` says why without repeating the source we already show.
+            why = getattr(outcome, "detail", "") or outcome.reason or "is false"
             return _Verdict(False, f"filters[{position}] `{compiled.source}`: {why}")
     return _Verdict(True)
 
