@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -266,6 +267,7 @@ class WorkflowRunner:
         self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._stopped = False
+        self._parsed: dict[tuple[str, bytes], Workflow] = {}
 
     # ----------------------------------------------------------------- public API
 
@@ -374,24 +376,46 @@ class WorkflowRunner:
         self, view: WorldRepoView, event_type: str
     ) -> list[tuple[str, Workflow | None, str | None]]:
         found: list[tuple[str, Workflow | None, str | None]] = []
-        for path in sorted(view.list_files(WORKFLOWS_DIR)):
-            if not is_workflow_path(path):
-                continue
-            content = view.read_file(path)
+        try:
+            files = [(p, view.read_file(p)) for p in sorted(view.list_files(WORKFLOWS_DIR))
+                     if is_workflow_path(p)]
+        except Exception as exc:  # a broken world repo: no runs, and say why
+            self._problem(f"{view.full_name}: cannot read workflows: {exc}")
+            return found
+        for path, content in files:
             if content is None:
                 continue
             try:
-                workflow = parse_workflow(path, content)
+                workflow = self._parse_cached(path, content)
             except WorkflowError as exc:
                 # a broken file that still listens gets a failed run, as on GitHub
                 if _listens_leniently(content, event_type):
                     found.append((path, None, str(exc)))
                 else:
-                    self.problems.append(f"{view.full_name}: {exc}")
+                    self._problem(f"{view.full_name}: {exc}")
                 continue
             if workflow.listens_to(EVENT_NAME, event_type):
                 found.append((path, workflow, None))
         return found
+
+    def _parse_cached(self, path: str, content: bytes) -> Workflow:
+        """Parse once per (path, content): a fan-out to 1,000 repos re-reads the same
+        few workflow files (Workflow objects are never mutated)."""
+        key = (path, content)
+        with self._lock:
+            cached = self._parsed.get(key)
+        if cached is None:
+            cached = parse_workflow(path, content)  # raises WorkflowError: not cached
+            with self._lock:
+                if len(self._parsed) >= 1024:
+                    self._parsed.clear()
+                self._parsed[key] = cached
+        return cached
+
+    def _problem(self, text: str) -> None:
+        with self._lock:
+            if len(self.problems) < 1000:
+                self.problems.append(text)
 
     def _create_run(self, view: WorldRepoView, path: str, workflow: Workflow | None,
                     error: str | None, event_type: str, client_payload: dict | None,
@@ -523,11 +547,30 @@ class WorkflowRunner:
         records = dict(zip(job_order(workflow), list(ctx.run.jobs), strict=True))
         results: dict[str, str] = {}
         needs_ctx: dict[str, Any] = {}
-        for job_id, record in records.items():
-            job = workflow.jobs[job_id]
-            conclusion, outputs = self._job(ctx, job, record, results, needs_ctx, masks)
-            results[job_id] = conclusion
-            needs_ctx[job_id] = {"result": conclusion, "outputs": outputs}
+        pending = list(records)
+        running: dict[str, Future[tuple[str, dict[str, str]]]] = {}
+        # as on GitHub, jobs whose needs are done run side by side
+        with ThreadPoolExecutor(max_workers=len(records),
+                                thread_name_prefix=f"tako-run{ctx.run.id}") as pool:
+            while pending or running:
+                for job_id in [j for j in pending
+                               if all(n in results for n in workflow.jobs[j].needs)]:
+                    pending.remove(job_id)
+                    running[job_id] = pool.submit(
+                        self._job, ctx, workflow.jobs[job_id], records[job_id],
+                        dict(results), dict(needs_ctx), masks)
+                done, _ = wait(running.values(), return_when=FIRST_COMPLETED)
+                for job_id, future in list(running.items()):
+                    if future in done:
+                        del running[job_id]
+                        try:
+                            conclusion, outputs = future.result()
+                        except Exception:
+                            ctx.cancel.set()  # a runner bug: stop the sibling jobs too
+                            self._signal_procs(ctx, signal.SIGKILL)
+                            raise
+                        results[job_id] = conclusion
+                        needs_ctx[job_id] = {"result": conclusion, "outputs": outputs}
         with self.store.lock:
             ctx.run.status = "completed"
             ctx.run.conclusion = _run_conclusion(ctx, workflow, results)

@@ -666,3 +666,32 @@ def test_uses_local_action_that_is_not_tako_is_a_noop(env) -> None:
     wait_done(store, [run])
     assert run.conclusion == "success"
     assert "no-op" in runner.job_log(run.jobs[0].id)
+
+
+def test_independent_jobs_run_side_by_side(env, tmp_path: Path) -> None:
+    world, store, _, runner = env
+    # each job waits for the other's mark: only finishes if both run at once
+    body = f"""
+jobs:
+  left:
+    timeout-minutes: 0.1
+    steps:
+      - run: |
+          touch {tmp_path}/left
+          while [ ! -f {tmp_path}/right ]; do sleep 0.01; done
+  right:
+    timeout-minutes: 0.1
+    steps:
+      - run: |
+          touch {tmp_path}/right
+          while [ ! -f {tmp_path}/left ]; do sleep 0.01; done
+  after:
+    needs: [left, right]
+    steps:
+      - run: test -f {tmp_path}/left -a -f {tmp_path}/right
+"""
+    run = dispatch_one(world, runner, store, wf(body))
+    assert [j.conclusion for j in run.jobs] == ["success", "success", "success"]
+    assert run.conclusion == "success"
+    left, right, after = run.jobs
+    assert after.started_at >= max(left.completed_at, right.completed_at)

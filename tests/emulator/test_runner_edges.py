@@ -219,3 +219,15 @@ def test_bad_heredoc_name_and_broken_workflow_forms(env) -> None:
     wait_done(store, runs)
     assert runs[0].conclusion == "failure"
     assert len(runner.problems) == 2
+
+
+def test_unreadable_world_repo_gives_no_runs_and_a_problem(env) -> None:
+    world, _, _, runner = env
+
+    class Unreadable(FakeRepo):
+        def list_files(self, prefix: str) -> list[str]:
+            raise OSError("bad object")
+
+    world.repos["acme/app"] = Unreadable("acme/app", {})
+    assert runner.dispatch("acme/app", "go", {}, "a") == []
+    assert runner.problems == ["acme/app: cannot read workflows: bad object"]
