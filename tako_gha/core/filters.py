@@ -552,7 +552,13 @@ class _Budget:
 
 
 class _BoundedEvaluator(Evaluator):
-    """celpy's tree-walking evaluator, checking the budget at every node it visits."""
+    """celpy's tree-walking evaluator, checking the budget at every node it visits.
+
+    It also short-circuits ``&&``, ``||``, ``exists`` and ``all``, which celpy 0.5
+    evaluates in full (it only combines the results commutatively). The results are
+    the same -- CEL defines ``false && x`` as false whatever ``x`` is, errors
+    included -- but "cheap checks first" then really saves the expensive ones.
+    """
 
     def __init__(self, ast: lark.Tree, activation: Activation, budget: _Budget) -> None:
         super().__init__(ast, activation)
@@ -570,6 +576,52 @@ class _BoundedEvaluator(Evaluator):
     def visit_children(self, tree: lark.Tree) -> list[Any]:
         self._budget.check()
         return super().visit_children(tree)
+
+    def conditionaland(self, tree: lark.Tree) -> Any:
+        return self._logical(tree, decisive=False, combine=celtypes.logical_and, op="&&")
+
+    def conditionalor(self, tree: lark.Tree) -> Any:
+        return self._logical(tree, decisive=True, combine=celtypes.logical_or, op="||")
+
+    def _logical(
+        self, tree: lark.Tree, *, decisive: bool, combine: Callable[..., Any], op: str
+    ) -> Any:
+        if len(tree.children) != 2:
+            return self.visit(tree.children[0])
+        left = self.visit(tree.children[0])
+        if isinstance(left, celtypes.BoolType) and bool(left) is decisive:
+            return left  # false && _ is false, true || _ is true
+        return _combine(combine, op, left, self.visit(tree.children[1]))
+
+    def member_dot_arg(self, tree: lark.Tree) -> Any:
+        name = str(tree.children[1])
+        if name not in ("exists", "all") or len(tree.children) != 3:
+            return super().member_dot_arg(tree)
+        items = self.visit(tree.children[0])
+        if isinstance(items, CELEvalError):
+            return items
+        body = self.build_ss_macro_eval(tree)
+        decisive = name == "exists"  # one true decides exists(), one false decides all()
+        combine = celtypes.logical_or if decisive else celtypes.logical_and
+        result: Any = celtypes.BoolType(not decisive)
+        for item in items:
+            value = body(item)
+            if isinstance(value, celtypes.BoolType) and bool(value) is decisive:
+                return value
+            result = _combine(combine, name, result, value)
+        return result
+
+
+def _combine(combine: Callable[..., Any], op: str, left: Any, right: Any) -> Any:
+    """celpy's commutative logic on two values; non-bools become an error value."""
+    try:
+        return combine(left, right)
+    except TypeError as exc:
+        return CELEvalError(
+            f"no operator {op!r} for {_cel_type_name(left)} and {_cel_type_name(right)}",
+            TypeError,
+            exc.args,
+        )
 
 
 _CEL_TYPE_NAMES: tuple[tuple[type, str], ...] = (
@@ -842,7 +894,7 @@ def _compile_cached(source: str, limits: FilterLimits) -> CompiledFilter:
             "max_length",
             hint="split it into several filters (all must be true)",
         )
-    ast = _parse(source)
+    ast = _rebalance(_parse(source))
     _check_size(ast, limits)
     uses_subscriber = _check_names(ast)
     _check_result_type(ast)
@@ -964,6 +1016,60 @@ def _position(node: lark.Tree) -> dict[str, int]:
     return {"line": meta.line, "column": meta.column}
 
 
+_CHAINS = ("conditionaland", "conditionalor")
+
+
+def _chain_operands(top: lark.Tree) -> list[lark.Tree]:
+    """``a && b && c`` parses left-deep as ((a && b) && c): its operands, in order."""
+    operands: list[lark.Tree] = []
+    node = top
+    while True:
+        left, right = node.children
+        operands.append(right)
+        if isinstance(left, lark.Tree) and left.data == top.data and len(left.children) == 2:
+            node = left
+        else:
+            operands.append(left)
+            break
+    operands.reverse()
+    return operands
+
+
+def _rebalance(ast: lark.Tree) -> lark.Tree:
+    """Turn long ``&&``/``||`` chains into balanced trees.
+
+    A chain of 200 conditions is flat to its author but 200 levels deep as parsed,
+    which would count against max_depth and against Python's stack. Both operators
+    are associative and evaluated left to right (with short-circuit) either way, so
+    ``(a && b) && (c && d)`` means exactly ``((a && b) && c) && d``.
+    """
+    built: set[int] = set()  # balanced nodes made here: already final
+
+    def balanced(data: str, operands: list[lark.Tree], meta: Any) -> lark.Tree:
+        if len(operands) == 1:
+            return operands[0]
+        middle = len(operands) // 2
+        halves = [balanced(data, operands[:middle], meta), balanced(data, operands[middle:], meta)]
+        node = lark.Tree(data, halves, meta)
+        built.add(id(node))
+        return node
+
+    def fix(node: lark.Tree) -> lark.Tree:
+        if id(node) in built or node.data not in _CHAINS or len(node.children) != 2:
+            return node
+        return balanced(node.data, _chain_operands(node), node.meta)
+
+    root = fix(ast)
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for index, child in enumerate(node.children):
+            if isinstance(child, lark.Tree):
+                node.children[index] = fix(child)
+                stack.append(node.children[index])
+    return root
+
+
 def _token_position(token: object) -> dict[str, int]:
     line, column = getattr(token, "line", None), getattr(token, "column", None)
     return {"line": line, "column": column} if line and column else {}
@@ -990,8 +1096,8 @@ def _check_size(ast: lark.Tree, limits: FilterLimits) -> None:
                     f"the filter nests deeper than the max_depth limit of {limits.max_depth}",
                     "max_depth",
                     **_position(node),
-                    hint="nest less, or split a long && chain into several filters "
-                    "(every filter must be true)",
+                    hint="nest fewer parentheses, calls, lists or macros inside each other "
+                    "(long && / || chains are fine)",
                 )
         stack.extend((child, depth) for child in node.children if isinstance(child, lark.Tree))
 

@@ -177,6 +177,7 @@ def test_functions_table_documents_every_extra() -> None:
             "no field 'missing' (use has(...) to test for optional fields) (at column 9)",
         ),
         ("event.payload.obj['k'] == 1", "no key 'k'"),
+        ("event.payload.missing.exists(x, x == 1)", "no field 'missing'"),
         ("event.payload.tags[5] == 'x'", "list index out of range"),
         ("event.payload.count + 'a' == 'b'", "no operator '+' applied to '(int, string)'"),
         ("event.payload.count.trim() == ''", "trim expects a string, got int"),
@@ -426,8 +427,74 @@ def test_limit_max_depth_macros() -> None:
     _refused(source, "max_depth")
 
 
-def test_limit_max_depth_long_and_chain() -> None:
-    _refused(" && ".join(["true"] * 60), "max_depth")
+def test_long_and_or_chains_are_flat_not_deep() -> None:
+    # 240 conditions: nested 240 deep as parsed, balanced before the depth check
+    chain = " && ".join(["true"] * 240)
+    assert len(chain) < DEFAULT_LIMITS.max_length
+    assert compile_filter(chain).evaluate({"event": {}}).matched
+    repos = " || ".join(f"subscriber == 'my-org/r{i}'" for i in range(60))
+    f = compile_filter(repos)
+    assert f.evaluate({"event": {}, "subscriber": "my-org/r59"}).matched
+    assert not f.evaluate({"event": {}, "subscriber": "my-org/r60"}).matched
+
+
+_bool_exprs = st.recursive(
+    st.sampled_from(["true", "false"]),
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from([" && ", " || "]), inner).map("".join),
+        inner.map(lambda e: f"({e})"),
+        inner.map(lambda e: f"!{e}"),
+    ),
+    max_leaves=25,
+)
+
+
+@given(st.lists(_bool_exprs, min_size=1, max_size=8), st.lists(st.sampled_from(["&&", "||"])))
+def test_logic_agrees_with_python(parts: list[str], ops: list[str]) -> None:
+    source = parts[0]
+    for part, op in zip(parts[1:], ops, strict=False):
+        source += f" {op} {part}"
+    python = source.replace("&&", " and ").replace("||", " or ").replace("!", " not ")
+    python = python.replace("true", "True").replace("false", "False")
+    expected = eval(python)  # only true, false, and, or, not and parentheses
+    limits = FilterLimits(max_depth=200)
+    assert compile_filter(source, limits).evaluate({"event": {}}).matched is expected
+
+
+def test_and_or_short_circuit_skips_the_expensive_side() -> None:
+    expensive = (
+        "event.payload.items.all(x, event.payload.items.all(y, "
+        "event.payload.items.all(z, x + y + z >= 0)))"
+    )
+    activation = {"event": celpy.json_to_cel({"payload": {"items": list(range(1000))}})}
+    started = time.monotonic()
+    assert not compile_filter(f"false && {expensive}").evaluate(activation).matched
+    assert compile_filter(f"true || {expensive}").evaluate(activation).matched
+    assert not compile_filter(f"1 == 2 && ({expensive})").evaluate(activation).error
+    assert time.monotonic() - started < 0.2
+
+
+def test_exists_and_all_stop_at_the_deciding_element() -> None:
+    expensive = "event.payload.items.all(y, event.payload.items.all(z, y + z >= 0))"
+    activation = {"event": celpy.json_to_cel({"payload": {"items": list(range(1000))}})}
+    started = time.monotonic()
+    first_hit = f"event.payload.items.exists(x, x == 0 || {expensive})"
+    assert compile_filter(first_hit).evaluate(activation).matched
+    first_miss = f"event.payload.items.all(x, x != 0 && {expensive})"
+    assert not compile_filter(first_miss).evaluate(activation).matched
+    assert time.monotonic() - started < 0.2
+
+
+def test_errors_follow_cel_commutative_logic() -> None:
+    # an error on one side does not matter when the other side decides
+    assert not run("event.payload.missing == 1 && false").error
+    assert run("event.payload.missing == 1 || true").matched
+    assert run("['a', 1].exists(x, x == 1)").matched  # 'a' == 1 is an error, 1 == 1 decides
+    assert not run("['a', 1].all(x, x == 'b')").matched
+    undecided = run("event.payload.missing == 1 && true")
+    assert undecided.error and "no field 'missing'" in undecided.reason
+    assert "no operator '&&' for int and int" in run("(1 && 2) == 1").reason
+    assert run("[0, 1].exists(x, x)").error  # not bools, nothing decides
 
 
 def test_limit_max_ast_nodes() -> None:
