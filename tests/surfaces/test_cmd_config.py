@@ -429,3 +429,36 @@ def test_real_process_plan_and_lint_exit_codes(tmp_path: Path) -> None:
                          env=env, timeout=60)
     assert bad.returncode == 2 and bad.stderr.startswith("error: --payload is not valid JSON")
     assert "Traceback" not in bad.stderr
+
+
+# ================================================================ --org on the emulator
+def test_plan_and_graph_via_org_on_the_emulator_match_the_workspace(tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    """The same configs served by the GitHub-compatible emulator give the same plan
+    through real discovery (open_forge, GraphQL) as the local workspace does."""
+    from tako_gha.emulator import Emulator
+
+    world = tmp_path / "world"
+    shutil.copytree(FIXTURES / "cascade", world)
+    emulator = Emulator(world, port=0).start()
+    try:
+        monkeypatch.setenv("GITHUB_TOKEN", emulator.admin_token)
+        monkeypatch.setenv("TAKO_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.delenv("GH_TOKEN", raising=False)
+        common = ["--source", "my-org/core-lib", "--event", "library_built",
+                  "--payload", PAYLOAD, "--format", "json"]
+        code, out, err = run("plan", "--org", "my-org", "--api-url", emulator.base_url,
+                             *common)
+        assert code == 0, err
+        remote = json.loads(out)
+        code, out, _ = run("plan", "--workspace", CASCADE, "--org", "my-org", *common)
+        local = json.loads(out)
+        assert [t["repo"] for t in remote["targets"]] == [
+            "my-org/api", "my-org/multi", "my-org/user-service", "my-org/v2-only"]
+        assert remote["targets"] == local["targets"]
+        assert [(s["repo"], s["kind"]) for s in remote["skipped"]] == [
+            (s["repo"], s["kind"]) for s in local["skipped"]]
+        code, out, _ = run("graph", "--org", "my-org", "--api-url", emulator.base_url)
+        assert code == 0 and "my-org/core-lib -> my-org/api" in out.replace("  ", " ")
+    finally:
+        emulator.stop()
