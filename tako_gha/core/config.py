@@ -450,6 +450,14 @@ def _where(path: JsonPath) -> str:
     return out
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    """Messages quote user text; keep each diagnostic on one line whatever it holds."""
+    return _CONTROL.sub(lambda m: json.dumps(m.group())[1:-1], text)
+
+
 class _Reporter:
     def __init__(self, file: str) -> None:
         self.file = file
@@ -458,8 +466,8 @@ class _Reporter:
     def add(self, severity: Severity, path: JsonPath, mark: yaml.Mark | None, code: str,
             message: str, hint: str) -> None:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-        diag = Diagnostic(severity, message, file=self.file, line=line, col=col, hint=hint,
-                          code=code)
+        diag = Diagnostic(severity, _one_line(message), file=self.file, line=line, col=col,
+                          hint=_one_line(hint), code=code)
         self.issues.append(_Issue(path, diag))
 
     def error(self, path: JsonPath, mark: yaml.Mark | None, code: str, message: str,

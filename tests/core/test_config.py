@@ -512,11 +512,12 @@ def test_every_code_is_documented() -> None:
 # --------------------------------------------------------------------------- never raises
 
 _KEYS = ["version", "artifacts", "events", "produces", "subscriptions", "artifact", "type",
-         "filters", "inputs", "workflow", "schema_version", "description", "x"]
+         "filters", "inputs", "workflow", "schema_version", "description", "x", "a\nb"]
 _SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True),
     st.sampled_from(["a/b", "acme/lib:docs", "^1.0", ">>", "rebuild.yml", "{{ .event.type }}",
-                     "{{ .x }}", "1.2.0", "", "x", "event.payload.ok == true"]),
+                     "{{ .x }}", "1.2.0", "", "x", "event.payload.ok == true", "a\n/b",
+                     "{{\n.event.type}}", "event.type ==\n"]),
     st.text(max_size=8),
 )
 _TREES = st.recursive(
@@ -532,6 +533,7 @@ def _check_result(result: ConfigResult) -> None:
     for d in result.diagnostics:
         assert d.code in CODES and d.code != "internal-error", d.format()
         assert d.hint and d.message
+        assert "\n" not in d.hint and "\n" not in d.message, d.format()
         assert d.line >= 1, d.format()
 
 
@@ -711,3 +713,13 @@ def test_oversized_file_is_refused() -> None:
 @given(st.binary(max_size=100))
 def test_fuzz_random_bytes_never_raise(data: bytes) -> None:
     _check_result(load_config(data))
+
+
+def test_messages_stay_on_one_line_whatever_the_input() -> None:
+    text = 'version: 1\n"a\\nb": 1\nevents:\n  subscriptions:\n' \
+           '    - {artifact: "x\\ny", events: [e], inputs: {v: "{{\\n.x }}"}}\n'
+    result = _load(text)
+    assert [d.code for d in result.diagnostics] == ["unknown-key", "bad-artifact",
+                                                    "bad-template"]
+    assert "unknown key 'a\\nb'" in result.diagnostics[0].message
+    _check_result(result)
