@@ -54,8 +54,13 @@ class Unproduced:
     subscription: str  # Subscription.describe()
     producer: str
     events: tuple[str, ...]
+    artifact: str | None = None  # set when the artifact itself is not published
+    line: int = 0  # of the subscription in the subscriber's file
 
     def message(self) -> str:
+        if self.artifact is not None:
+            return (f"{self.subscriber} {self.subscription} subscribes to artifact "
+                    f"{self.artifact!r}, which {self.producer} does not declare in artifacts")
         types = ", ".join(self.events)
         return (f"{self.subscriber} {self.subscription} listens for {types}, "
                 f"which {self.producer} does not declare in events.produces")
@@ -121,12 +126,20 @@ class SubscriptionGraph:
             for sub in config.subscriptions:
                 if sub.producer.lower() == name.lower():
                     continue  # self-subscription: a warning of its own, never an edge
-                types = _carried_types(sub, by_name.get(sub.producer.lower()))
+                producer = by_name.get(sub.producer.lower())
+                if producer is not None and producer.artifacts \
+                        and sub.artifact not in producer.artifacts:
+                    # Matching never selects it either (core.matching rule 2).
+                    unproduced.append(Unproduced(name, sub.describe(), sub.producer,
+                                                 tuple(sub.events), artifact=sub.artifact,
+                                                 line=sub.line))
+                    continue
+                types = _carried_types(sub, producer)
                 if types:
                     edges.append(Edge(sub.producer, name, types))
                 else:
                     unproduced.append(Unproduced(name, sub.describe(), sub.producer,
-                                                 tuple(sub.events)))
+                                                 tuple(sub.events), line=sub.line))
         produces = {name: tuple(p.type for p in config.produces) for name, config in repo_configs}
         return cls([name for name, _ in repo_configs], edges,
                    configured=[name for name, _ in repo_configs], produces=produces,
@@ -197,7 +210,8 @@ class SubscriptionGraph:
             "cycles_truncated": report.truncated,
             "longest_cascade": self.cascade_depths(),
             "unproduced": [{"subscriber": u.subscriber, "subscription": u.subscription,
-                            "producer": u.producer, "events": list(u.events)}
+                            "producer": u.producer, "events": list(u.events),
+                            "artifact": u.artifact, "message": u.message()}
                            for u in self.unproduced],
         }
 

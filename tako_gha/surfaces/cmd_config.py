@@ -116,7 +116,9 @@ def collect_lint_targets(paths: Iterable[str], config_path: str) -> LintRun:
             raise UserError(f"{raw}: no such file or directory",
                             hint="pass tako.yml files, repository checkouts or a workspace DIR")
         elif (path / config_path).is_file():
-            run.files.append(LintFile(path / config_path))
+            # A checkout's own name lets the loader flag subscriptions to itself.
+            run.files.append(LintFile(path / config_path,
+                                      repo=_origin_repo(path, search_parents=False)))
         elif _is_workspace(path, config_path):
             run.workspaces.append(path)
             for full_name, repo_dir in WorkspaceForge(path).repo_dirs():
@@ -271,10 +273,13 @@ def lint_graph(results: list[ConfigResult]) -> list[Diagnostic]:
                                    "only the first are listed", code="cycle"))
     for item in graph.unproduced:
         owner = by_name.get(item.subscriber.lower())
+        hint = ("fix the artifact name, or declare it under artifacts in the producer's "
+                "tako.yml" if item.artifact is not None else
+                "fix the event type, or declare it in the producer's events.produces")
         problems.append(Diagnostic(
             Severity.WARNING, item.message(), file=owner.path if owner else item.subscriber,
-            line=_subscription_line(owner, item.producer), code="unproduced",
-            hint="fix the event type, or declare it in the producer's events.produces"))
+            line=item.line, code="unpublished-artifact" if item.artifact else "unproduced",
+            hint=hint))
     for repo, depth in graph.cascade_depths().items():
         if depth >= DEPTH_WARNING:
             owner = by_name.get(repo.lower())
@@ -561,12 +566,14 @@ def parse_payload(raw: str | None) -> dict[str, Any]:
     return data
 
 
-def _origin_repo() -> str | None:
-    """OWNER/REPO of the ``origin`` remote of the current checkout, if any."""
+def _origin_repo(path: Path | str = ".", *, search_parents: bool = True) -> str | None:
+    """OWNER/REPO of the ``origin`` remote of the checkout at ``path``, if any."""
+    if not search_parents and not (Path(path) / ".git").exists():
+        return None  # not a repository root: do not borrow an enclosing repo's name
     try:
         import git  # lazy: slow to import
 
-        url = git.Repo(".", search_parent_directories=True).remotes.origin.url
+        url = git.Repo(path, search_parent_directories=search_parents).remotes.origin.url
     except Exception:  # not a checkout, no origin, no git: no default
         return None
     match = re.search(r"[:/]([^/:]+/[^/]+?)(?:\.git)?/?$", url)

@@ -218,3 +218,19 @@ def test_text_lists_deep_cascades_and_unproduced_warnings() -> None:
     ])
     text = graph.render_text()
     assert "warning: o/app subscriptions[0] (o/lib:default) listens for b" in text
+
+
+def test_subscription_to_an_unpublished_artifact_is_no_edge() -> None:
+    lib = repo("o/lib", produces=["built"])
+    lib.config.artifacts = {"default": "", "docs": ""}
+    graph = SubscriptionGraph.from_configs([
+        lib,
+        repo("o/app", [Subscription("o/lib", "sdk", ["built"])]),
+        repo("o/site", [Subscription("o/lib", "docs", ["built"])]),
+    ])
+    assert [(e.producer, e.subscriber) for e in graph.edges] == [("o/lib", "o/site")]
+    (dead,) = graph.unproduced
+    assert dead.artifact == "sdk"
+    assert dead.message() == ("o/app subscriptions[0] (o/lib:sdk) subscribes to artifact 'sdk', "
+                              "which o/lib does not declare in artifacts")
+    assert graph.to_json()["unproduced"][0]["artifact"] == "sdk"

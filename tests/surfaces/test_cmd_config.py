@@ -462,3 +462,15 @@ def test_plan_and_graph_via_org_on_the_emulator_match_the_workspace(tmp_path: Pa
         assert code == 0 and "my-org/core-lib -> my-org/api" in out.replace("  ", " ")
     finally:
         emulator.stop()
+
+
+def test_lint_checkout_knows_its_name_from_origin(tmp_path: Path) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    write(tmp_path, {"tako.yml": VALID.replace("my-org/core-lib", "acme/self")})
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin",
+                    "https://github.com/acme/self.git"], check=True)
+    code, out, _ = run("lint", str(tmp_path))
+    assert code == 0
+    assert re.search(r"tako\.yml:4:\d+: warning: .*acme/self to its own events", out), out
