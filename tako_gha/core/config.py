@@ -626,8 +626,14 @@ class _SchemaMapper:
             close = _suggest(key, allowed)
             hint = "allowed keys here: " + ", ".join(allowed)
             place = "at the top level" if not path else f"in {where}"
-            message = f"unknown key '{key}' {place}" + (
-                f"; did you mean '{close[0]}'?" if close else "")
+            parent = _parent_of(key, sub)
+            if close:
+                message = f"unknown key '{key}' {place}; did you mean '{close[0]}'?"
+            elif parent:
+                message = f"unknown key '{key}' {place}; it belongs under '{parent}:'"
+                hint = f"indent '{key}:' under '{parent}:'"
+            else:
+                message = f"unknown key '{key}' {place}"
             key_path = (*path, key)
             self.report.error(key_path, self.doc.key_marks.get(key_path) or self.mark(path),
                               "unknown-key", message, hint)
@@ -656,6 +662,14 @@ class _SchemaMapper:
         self.report.error(key_path, self.doc.key_marks.get(key_path) or self.mark(path),
                           "invalid", f"key '{key}' in {_where(path)} is not allowed",
                           sub.get("x-hint", "keys here must be non-empty"))
+
+
+def _parent_of(key: str, sub: dict[str, Any]) -> str | None:
+    """The property of ``sub`` whose own mapping has ``key`` (``subscriptions`` -> events)."""
+    for name, child in sub.get("properties", {}).items():
+        if key in _resolve(child).get("properties", {}):
+            return name
+    return None
 
 
 def _suggest(key: str, allowed: list[str]) -> list[str]:

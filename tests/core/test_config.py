@@ -723,3 +723,12 @@ def test_messages_stay_on_one_line_whatever_the_input() -> None:
                                                     "bad-template"]
     assert "unknown key 'a\\nb'" in result.diagnostics[0].message
     _check_result(result)
+
+
+def test_a_key_at_the_wrong_level_says_where_it_belongs() -> None:
+    result = _load("version: 1\nsubscriptions:\n  - {artifact: a/b, events: [x]}\n")
+    [diag] = result.diagnostics
+    assert diag.message == "unknown key 'subscriptions' at the top level; it belongs under " \
+                           "'events:'"
+    assert diag.hint == "indent 'subscriptions:' under 'events:'"
+    assert (diag.line, diag.col) == (2, 1)
