@@ -221,10 +221,11 @@ class SubscriptionGraph:
     def render_text(self, cycle_limit: int = MAX_CYCLES) -> str:
         lines = [f"{len(self.nodes)} repositories, {len(self.edges)} subscription edges"]
         if self.edges:
-            width = max(len(e.producer) for e in self.edges)
+            left = max(len(e.producer) for e in self.edges)
+            right = max(len(e.subscriber) for e in self.edges)
             lines.append("")
-            lines.extend(f"  {e.producer.ljust(width)} -> {e.subscriber}  [{', '.join(e.events)}]"
-                         for e in self.edges)
+            lines.extend(f"  {e.producer.ljust(left)} -> {e.subscriber.ljust(right)}  "
+                         f"[{', '.join(e.events)}]" for e in self.edges)
         isolated = [n for n in self.nodes if n not in self._touched()]
         if isolated:
             lines.append(f"\nno edges: {', '.join(isolated)}")
@@ -251,6 +252,8 @@ class SubscriptionGraph:
         ``-``, ``/`` or ``.`` are not valid ids), names go in quoted labels."""
         ids = {name: f"n{i}" for i, name in enumerate(self.nodes)}
         lines = ["flowchart LR"]
+        if not ids:  # an empty flowchart is a Mermaid error on some renderers
+            lines.append('  empty["no tako.yml subscriptions found"]')
         for name, node_id in ids.items():
             shape = f'["{_mermaid_text(name)}"]' if name in self.configured \
                 else f'(["{_mermaid_text(name)}"])'

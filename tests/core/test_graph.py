@@ -234,3 +234,12 @@ def test_subscription_to_an_unpublished_artifact_is_no_edge() -> None:
     assert dead.message() == ("o/app subscriptions[0] (o/lib:sdk) subscribes to artifact 'sdk', "
                               "which o/lib does not declare in artifacts")
     assert graph.to_json()["unproduced"][0]["artifact"] == "sdk"
+
+
+def test_empty_graph_renders_everywhere() -> None:
+    graph = SubscriptionGraph.from_configs([])
+    assert graph.render_mermaid().splitlines() == [
+        "flowchart LR", '  empty["no tako.yml subscriptions found"]']
+    assert graph.render_text().startswith("0 repositories, 0 subscription edges")
+    assert graph.render_dot() == 'digraph tako {\n  rankdir=LR;\n  node [shape=box];\n}'
+    assert graph.longest_cascade("o/nobody") == 0 and graph.descendants("o/nobody") == []
