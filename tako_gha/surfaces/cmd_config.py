@@ -132,6 +132,11 @@ def collect_lint_targets(paths: Iterable[str], config_path: str) -> LintRun:
             if not found:
                 run.notes.append(f"{raw}: no {name} found")
             run.files.extend(LintFile(p) for p in found)
+    # The same file named twice (``lint . tako.yml``) is linted once.
+    unique: dict[Path, LintFile] = {}
+    for item in run.files:
+        unique.setdefault(item.path.resolve(), item)
+    run.files = list(unique.values())
     return run
 
 

@@ -97,6 +97,8 @@ def test_lint_defaults_to_the_current_directory(tmp_path: Path, monkeypatch) -> 
     monkeypatch.chdir(tmp_path)
     code, out, _ = run("lint")
     assert code == 1 and re.match(r"tako\.yml:6:\d+: error: ", out)
+    code, out, _ = run("lint", ".", "tako.yml")  # named twice, linted once
+    assert code == 1 and out.splitlines()[-1] == "checked 1 file: 2 errors, 0 warnings"
 
 
 def test_lint_a_directory_of_freely_named_files(tmp_path: Path) -> None:
