@@ -7,6 +7,8 @@ import json
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tako_gha.core.config import ConfigResult, Produced, RepoConfig, Subscription
 from tako_gha.core.graph import (
@@ -243,3 +245,42 @@ def test_empty_graph_renders_everywhere() -> None:
     assert graph.render_text().startswith("0 repositories, 0 subscription edges")
     assert graph.render_dot() == 'digraph tako {\n  rankdir=LR;\n  node [shape=box];\n}'
     assert graph.longest_cascade("o/nobody") == 0 and graph.descendants("o/nobody") == []
+
+
+def _brute_cycles(nodes: list[str], adj: set[tuple[str, str]]) -> set[tuple[str, ...]]:
+    found = set()
+    for k in range(2, len(nodes) + 1):
+        for perm in itertools.permutations(nodes, k):
+            if perm[0] == min(perm) and all((perm[i], perm[(i + 1) % k]) in adj
+                                            for i in range(k)):
+                found.add((*perm, perm[0]))
+    return found
+
+
+def _brute_longest(start: str, adj: set[tuple[str, str]]) -> int:
+    best = 0
+
+    def walk(node: str, seen: frozenset[str]) -> None:
+        nonlocal best
+        best = max(best, len(seen) - 1)
+        for a, b in adj:
+            if a == node and b not in seen:
+                walk(b, seen | {b})
+
+    walk(start, frozenset({start}))
+    return best
+
+
+NODE_NAMES = ["a", "b", "c", "d", "e", "f"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sets(st.tuples(st.sampled_from(NODE_NAMES), st.sampled_from(NODE_NAMES))
+               .filter(lambda p: p[0] != p[1]), max_size=18))
+def test_cycles_and_longest_cascade_match_brute_force(pairs: set[tuple[str, str]]) -> None:
+    graph = edges_graph(sorted(pairs))
+    nodes = sorted({x for p in pairs for x in p})
+    assert {tuple(c) for c in graph.cycles()} == _brute_cycles(nodes, pairs)
+    assert len(graph.cycles()) == len(_brute_cycles(nodes, pairs))  # each listed once
+    for node in nodes:
+        assert graph.longest_cascade(node) == _brute_longest(node, pairs)
