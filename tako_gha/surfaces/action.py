@@ -15,7 +15,8 @@ the emulator does the same for ``uses:`` steps. This module:
 
 Tuning knobs that are not inputs (for tests and impatient people) are read from
 the environment: ``TAKO_POLL_MIN_INTERVAL``, ``TAKO_POLL_MAX_INTERVAL`` (seconds),
-``TAKO_MAX_CHILDREN``, ``TAKO_DISPATCHES_PER_MINUTE``, ``TAKO_DISPATCHES_PER_HOUR``.
+``TAKO_MAX_CHILDREN``, ``TAKO_DISPATCHES_PER_MINUTE``, ``TAKO_DISPATCHES_PER_HOUR``,
+``TAKO_SIBLING_GRACE`` (seconds to wait for more runs of one dispatch).
 """
 
 from __future__ import annotations
@@ -172,7 +173,8 @@ def _options(env: Mapping[str, str]) -> FanOutOptions:
                             ("TAKO_POLL_MAX_INTERVAL", "poll_max_interval", float),
                             ("TAKO_MAX_CHILDREN", "max_children", int),
                             ("TAKO_DISPATCHES_PER_MINUTE", "dispatches_per_minute", int),
-                            ("TAKO_DISPATCHES_PER_HOUR", "dispatches_per_hour", int)):
+                            ("TAKO_DISPATCHES_PER_HOUR", "dispatches_per_hour", int),
+                            ("TAKO_SIBLING_GRACE", "sibling_grace", float)):
         value = _env_number(env, var)
         if value is not None:
             tuning[attr] = cast(value)

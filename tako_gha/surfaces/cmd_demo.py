@@ -88,7 +88,7 @@ def run_demo(world: Path, *, fmt: str, timeout: float, console: Console) -> int:
                                 org=DEMO_ORG)
         options = FanOutOptions(timeout=timeout, discovery_timeout=min(20.0, timeout),
                                 concurrency_limit=10, poll_min_interval=0.25,
-                                poll_max_interval=1.0)
+                                poll_max_interval=1.0, sibling_grace=1.0)
         live = LiveTree(console)
         try:
             report = fan_out(forge, request, options, live)

@@ -54,7 +54,8 @@ def test_every_input_is_read() -> None:
         TAKO_INPUT_MAX_DEPTH="4", TAKO_INPUT_DEDUPE="root", TAKO_INPUT_ORG="other",
         TAKO_INPUT_REPOS="acme/a, acme/b\nacme/c", TAKO_INPUT_CONFIG_PATH=".tako.yml",
         TAKO_INPUT_TOKEN="t-input", TAKO_INPUT_API_URL="https://ghe.example/api/v3/",
-        TAKO_INPUT_DRY_RUN="true", TAKO_POLL_MIN_INTERVAL="0.1", TAKO_MAX_CHILDREN="500"))
+        TAKO_INPUT_DRY_RUN="true", TAKO_POLL_MIN_INTERVAL="0.1", TAKO_MAX_CHILDREN="500",
+        TAKO_SIBLING_GRACE="0.5"))
     assert inputs.payload == {"version": "2.0.0"}
     assert inputs.schema_version == "1.2.0"
     assert inputs.org == "other" and inputs.token == "t-input"
@@ -66,7 +67,7 @@ def test_every_input_is_read() -> None:
     assert (opts.concurrency_limit, opts.max_depth, opts.dedupe) == (3, 4, "root")
     assert opts.fail_fast and opts.cancel_on_timeout and opts.dry_run
     assert opts.poll_min_interval == 0.1 and opts.poll_max_interval == pytest.approx(0.4)
-    assert opts.max_children == 500
+    assert opts.max_children == 500 and opts.sibling_grace == 0.5
 
 
 @pytest.mark.parametrize(("extra", "needle"), [
