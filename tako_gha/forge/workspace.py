@@ -5,6 +5,10 @@ per repository with its files: ``tako.yml``, ``.github/workflows/*.yml``, anythi
 else. ``WorkspaceForge`` answers ``discover`` from it so ``discover``, ``graph`` and
 ``plan`` work offline on exactly the configs a real org would have.
 
+A repository directory that is a *bare* git repository (how the emulator's fast
+world builder lays out large worlds) is read from its ``HEAD`` commit instead of a
+work tree, so ``--workspace`` also works on those worlds.
+
 It is a discovery source only: it does not implement ``dispatch``, ``list_runs``,
 ``cancel_run`` and the other ``Forge`` methods, because a directory has no runs
 (use the emulator for a working GitHub). Workspace repos have no topics and are
@@ -52,6 +56,38 @@ def read_config_file(path: Path, *, repo: str | None, display: str | None = None
     return result, blob_oid(data)
 
 
+def is_bare_repo(path: Path) -> bool:
+    return (path / "HEAD").is_file() and (path / "objects").is_dir() \
+        and not (path / ".git").exists()
+
+
+def read_bare_config(repo_dir: Path, config_path: str, *, repo: str
+                     ) -> tuple[ConfigResult, str | None]:
+    """Load ``config_path`` from the ``HEAD`` commit of a bare repository."""
+    shown = f"{repo_dir}:{config_path}"
+    try:
+        import git  # lazy: only bare worlds need it
+
+        tree = git.Repo(repo_dir).head.commit.tree
+        blob = tree / config_path
+        data = blob.data_stream.read()
+    except KeyError:  # no such path in the tree
+        return ConfigResult(repo=repo, path=shown, config=None, missing=True), None
+    except (ValueError, OSError, git.GitError) as exc:  # empty repo, broken objects
+        problem = Diagnostic(Severity.ERROR, f"cannot read {config_path} from git: {exc}",
+                             file=shown, code="unreadable",
+                             hint="check that the repository has a commit on its default branch")
+        return ConfigResult(repo=repo, path=shown, config=None, diagnostics=[problem]), None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = Diagnostic(Severity.ERROR, f"cannot read the file: {exc}", file=shown,
+                             hint="save tako.yml as UTF-8 text", code="unreadable")
+        return ConfigResult(repo=repo, path=shown, config=None, diagnostics=[problem]), None
+    result = load_config(text, path=shown, repo=repo)
+    return result, blob.hexsha
+
+
 def _visible_dirs(path: Path) -> list[Path]:
     return sorted((p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")),
                   key=lambda p: p.name.lower())
@@ -92,8 +128,11 @@ class WorkspaceForge:
             if reason:
                 discovery.skipped.append((full_name, reason))
                 continue
-            config, oid = read_config_file(path / selection.config_path, repo=full_name,
-                                           display=str(path / selection.config_path))
+            if is_bare_repo(path):
+                config, oid = read_bare_config(path, selection.config_path, repo=full_name)
+            else:
+                config, oid = read_config_file(path / selection.config_path, repo=full_name,
+                                               display=str(path / selection.config_path))
             self.ledger.record("discovery")
             discovery.repos.append(DiscoveredRepo(full_name=full_name, config=config,
                                                   config_oid=oid))

@@ -98,3 +98,32 @@ def test_fixture_workspace_is_discoverable() -> None:
     discovery = WorkspaceForge(FIXTURES / "cascade").discover(RepoSelection(org=""))
     assert "my-org/core-lib" in [r.full_name for r in discovery.repos]
     assert "other-org/consumer" in [r.full_name for r in discovery.repos]
+
+
+def test_bare_repositories_are_read_from_head(tmp_path: Path) -> None:
+    """Large emulator worlds are bare repos; --workspace reads their HEAD commit."""
+    import shutil
+
+    from tako_gha.emulator.worldgen import build_bare_world
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    build_bare_world(tmp_path, {"acme/app": {"tako.yml": GOOD},
+                                "acme/lib": {"README.md": "x"},
+                                "acme/bad": {"tako.yml": "version: 1\nevents: [\n"}})
+    app, bad, lib = WorkspaceForge(tmp_path).discover(RepoSelection(org="acme")).repos
+    assert app.full_name == "acme/app" and app.config is not None and app.config.ok
+    assert [s.producer for s in app.config.config.subscriptions] == ["acme/lib"]
+    assert app.config_oid == blob_oid(GOOD.encode())
+    assert lib.config is not None and lib.config.missing
+    assert bad.config is not None and not bad.config.ok
+    assert bad.config.diagnostics[0].file == f"{tmp_path / 'acme' / 'bad'}:tako.yml"
+
+
+def test_an_empty_bare_repository_is_reported(tmp_path: Path) -> None:
+    import git
+
+    git.Repo.init(tmp_path / "acme" / "empty", bare=True)
+    (repo,) = WorkspaceForge(tmp_path).discover(RepoSelection(org="acme")).repos
+    assert repo.config is not None and not repo.config.ok
+    assert "cannot read tako.yml from git" in repo.config.diagnostics[0].message
