@@ -15,6 +15,7 @@ import logging
 import secrets as _secrets
 import threading
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -353,6 +354,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """Malformed HTTP (bad request line, oversize headers): a JSON answer with a
+        status line, whatever the client sent, then the connection closes."""
+        self.request_version = "HTTP/1.1"
+        text = message or HTTPStatus(code).phrase
+        self._send(Response(code, error_body(text)), close=True)
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         skew = self.server.app.faults.clock_skew

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import call
 from github import Auth, Github
+
+from tako_gha.emulator.testing import call
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
