@@ -425,6 +425,11 @@ def discover_from(source: Source) -> Discovery:
         if not Path(source.workspace).is_dir():
             raise UserError(f"--workspace {source.workspace}: not a directory",
                             hint="pass a directory laid out as DIR/<owner>/<repo>/tako.yml")
+        if (Path(source.workspace) / source.config_path).is_file():
+            raise UserError(f"--workspace {source.workspace} holds a {source.config_path} "
+                            "itself: it looks like one repository, not a workspace",
+                            hint="a workspace is DIR/<owner>/<repo>/tako.yml; to check one "
+                                 "checkout run tako-gha lint DIR")
         return WorkspaceForge(Path(source.workspace)).discover(selection)
     if not org:
         raise UserError("say where the repositories are: --org ORG or --workspace DIR",

@@ -231,6 +231,14 @@ def test_discover_needs_a_source(monkeypatch) -> None:
     assert code == 2 and err.startswith("error: say where the repositories are")
 
 
+def test_workspace_that_is_a_checkout_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, {"tako.yml": VALID})
+    code, out, err = run("graph", "--workspace", str(tmp_path))
+    assert code == 2 and out == ""
+    assert "looks like one repository, not a workspace" in err.splitlines()[0]
+    assert "tako-gha lint" in err.splitlines()[1]
+
+
 def test_discover_bad_repo_and_workspace(tmp_path: Path) -> None:
     code, _, err = run("discover", "--workspace", str(tmp_path / "x"))
     assert code == 2 and "not a directory" in err
