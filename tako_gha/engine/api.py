@@ -46,7 +46,7 @@ class FanOutOptions:
     poll_max_interval: float = 30.0
     rate_reserve: float = 0.1  # never spend the last 10% of the budget on polling
     # Added by the engine work (compatible: defaults keep old callers valid).
-    sibling_grace: float = 5.0  # after a dispatch's first run, wait this long for siblings
+    sibling_grace: float = 2.0  # after a dispatch's first run, wait this long for siblings
     redispatch_grace: float = 30.0  # after an ambiguous dispatch, look this long before re-sending
     cancel_confirm_timeout: float = 30.0  # wait this long for a cancel to show as cancelled
 

@@ -48,6 +48,7 @@ class FanOut:
         self.pacer = DispatchPacer(clock, options.dispatches_per_minute,
                                    options.dispatches_per_hour)
         self.own: list[Track] = []
+        self._last_forced = -math.inf
 
     # ------------------------------------------------------------ setup
     def run(self) -> TreeReport:
@@ -259,12 +260,17 @@ class FanOut:
 
     def _check_discovery(self, now: float) -> bool:
         """True when a discovery or re-send deadline has passed since the last
-        listing: poll now so the decision rests on fresh data."""
+        listing: poll now so the decision rests on fresh data. At most one forced
+        round per minimum interval, so a repo whose listing keeps failing cannot
+        make the loop spin."""
+        if now - self._last_forced < max(self.options.poll_min_interval, 0.05):
+            return False
         for track in self.own:
             if track.dispatched_at is None or track.node.runs or track.node.state.is_terminal:
                 continue
             due = self._discovery_due(track)
             if now >= due and self._last_polled(track) < due:
+                self._last_forced = now
                 return True
         return False
 
@@ -285,7 +291,15 @@ class FanOut:
             if track.dispatched_at is None or node.runs or node.state.is_terminal:
                 continue
             due = self._discovery_due(track)
-            if now < due or self._last_polled(track) < due:
+            if now < due:
+                continue
+            if self._last_polled(track) < due:
+                failed = self.session.poller.last_error.get(node.repo.lower())
+                if failed is not None and failed[0] >= due:
+                    node.state = NodeState.ERROR
+                    node.reason = f"its runs could not be listed: {failed[1]}"
+                    node.hint = "the token needs Actions: read on the target repository"
+                    changed = True
                 continue
             if track.ambiguous_dispatch and not track.resent:
                 # No run after the grace: it was not delivered. Same id, so a late
@@ -330,7 +344,9 @@ class FanOut:
         for track in self.own:
             if track.dispatched_at is None or track.node.state.is_terminal or track.node.runs:
                 continue
-            wake = min(wake, self._discovery_due(track))
+            due = self._discovery_due(track)
+            if due > now:
+                wake = min(wake, due)
         for track in self.own:
             if track.first_run_at is not None and track.node.runs:
                 settle = track.first_run_at + self.options.sibling_grace

@@ -68,6 +68,8 @@ class FleetPoller:
         self.tracker = tracker
         self.since = since  # fixed for the whole session so conditional requests hit
         self.stats = PollStats()
+        self.last_error: dict[str, tuple[float, str]] = {}  # repo -> (when, message)
+        self.now = 0.0  # time of the round in progress
 
     def list_repo(self, repo: str) -> list[RunInfo] | None:
         try:
@@ -77,6 +79,7 @@ class FleetPoller:
             raise
         except ForgeError as exc:
             self.stats.errors += 1
+            self.last_error[repo.lower()] = (self.now, str(exc))
             self.tracker.on_message(f"listing runs of {repo} failed: {exc}")
             return None
         self.stats.list_calls += 1
@@ -87,6 +90,7 @@ class FleetPoller:
     def poll_round(self, repos: set[str], now: float) -> tuple[bool, int]:
         """Poll ``repos``; returns (changed, calls that were not 304)."""
         self.stats.rounds += 1
+        self.now = now
         changed, paid = False, 0
         for repo in sorted(repos):
             before = self.stats.not_modified

@@ -428,3 +428,22 @@ def test_low_budget_slows_polling() -> None:
     report = run(forge, clock, ["acme/b"], poll_max_interval=60)
     assert report.status is TreeStatus.SUCCESS
     assert report.cost["engine"]["poll_rounds"] <= 10
+
+
+def test_a_repo_whose_runs_cannot_be_listed_ends_in_error_without_spinning() -> None:
+    from tako_gha.forge.base import ForgeError, RunListing
+
+    forge, clock = world(b=[FakeWorkflow()])
+    real = forge.list_runs
+
+    def list_runs(repo: str, **kwargs: Any) -> RunListing:
+        if repo == "acme/b":
+            raise ForgeError("403 Resource not accessible by integration")
+        return real(repo, **kwargs)
+
+    forge.list_runs = list_runs  # type: ignore[method-assign]
+    report = run(forge, clock, ["acme/b"])
+    node = report.origin.children[0]
+    assert node.state is NodeState.ERROR and "403" in (node.reason or "")
+    assert node.hint and "Actions: read" in node.hint
+    assert len(clock.sleeps) < 200

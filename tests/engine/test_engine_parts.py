@@ -218,3 +218,64 @@ def test_node_states_are_strict_about_conclusions() -> None:
     assert aggregate_state([ref("in_progress", None), ref("queued", None)]) is \
         NodeState.IN_PROGRESS
     assert aggregate_state([ref("completed", "stale")]) is NodeState.FAILURE
+
+
+def test_runless_nodes_travel_to_the_root_as_notices() -> None:
+    from tako_gha.core.tree import TreeReport, TreeStatus
+    from tako_gha.engine.handoff import NOTICE_TITLE, node_from_annotation, notice_lines
+    from tako_gha.forge.base import Annotation
+
+    origin = Node(repo="acme/b", id=PARENT)
+    cyc = Node(repo="acme/a", id="1" * 12, state=NodeState.CYCLE, event_type="built",
+               reason="cycle: acme/a → acme/b → acme/a\nline two %")
+    ran = Node(repo="acme/c", id="2" * 12, state=NodeState.SUCCESS)
+    from tako_gha.core.tree import RunRef
+
+    ran.runs.append(RunRef(5, "u", "w", "completed", "success", "strict"))
+    origin.children += [cyc, ran]
+    lines = notice_lines(TreeReport(ROOT, TreeStatus.FAILURE, origin))
+    assert len(lines) == 1 and lines[0].startswith(f"::notice title={NOTICE_TITLE}::")
+    assert "\n" not in lines[0]
+    message = lines[0].split("::", 2)[2].replace("%0A", "\n").replace("%25", "%")
+    back = node_from_annotation(Annotation("notice", message, NOTICE_TITLE))
+    assert back is not None
+    assert (back.repo, back.id, back.state, back.reason) == (cyc.repo, cyc.id, cyc.state,
+                                                             cyc.reason)
+    assert node_from_annotation(Annotation("notice", message, "other")) is None
+    assert node_from_annotation(Annotation("notice", "{bad json", NOTICE_TITLE)) is None
+    assert node_from_annotation(Annotation("notice", '{"id": "x", "state": "cycle"}',
+                                           NOTICE_TITLE)) is None
+
+
+def test_poller_falls_back_to_single_run_reads_and_survives_errors() -> None:
+    from fakes import FakeForge, FakeWorkflow
+
+    from tako_gha.engine.poller import FleetPoller
+    from tako_gha.forge.base import ForgeError, RunListing
+
+    clock = FakeClock()
+    forge = FakeForge(clock, {"acme/b": [FakeWorkflow(duration=3)]})
+    title = make_title("built", "acme/a", TitleTag(ROOT, None, PARENT))
+    forge._create("acme/b", "built", {"tako": {"title": title}}, 0.0)
+    origin = Node(repo="acme/a", id=ROOT)
+    tracker = TreeTracker(ROOT, origin, {})
+    messages: list[str] = []
+    tracker.on_message = messages.append
+    poller = FleetPoller(forge, tracker, None)
+    clock.t = 1.5
+    changed, paid = poller.poll_round({"acme/b"}, 1.0)
+    assert changed and paid == 1 and origin.children[0].state is NodeState.IN_PROGRESS
+    # The run falls off the first page: one GET for it instead.
+    real = forge.list_runs
+    forge.list_runs = lambda *a, **k: RunListing([])  # type: ignore[method-assign]
+    clock.t = 10
+    poller.poll_round({"acme/b"}, 10.0)
+    assert forge.calls["get_run"] == 1 and origin.children[0].state is NodeState.SUCCESS
+
+    def broken(*a: object, **k: object) -> RunListing:
+        raise ForgeError("502 from the API")
+
+    forge.list_runs = broken  # type: ignore[method-assign]
+    assert poller.poll_round({"acme/b"}, 11.0) == (False, 0)
+    assert poller.stats.errors == 1 and "502" in messages[-1]
+    forge.list_runs = real  # type: ignore[method-assign]
