@@ -13,6 +13,7 @@ import email.utils
 import hashlib
 import logging
 import secrets as _secrets
+import socket
 import threading
 import time
 from http import HTTPStatus
@@ -289,6 +290,13 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "GitHub.com"
     sys_version = ""
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in two writes; with Nagle's algorithm on, the body
+        # waits for the client's delayed ACK: ~40 ms per request (measured 43 ms ->
+        # 2.3 ms per GET). Added by the forge work (helper F).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:
         self._serve()
