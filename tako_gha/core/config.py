@@ -807,7 +807,7 @@ class _Builder:
                 self.report.warning(base, self.mark(base), "duplicate-subscription",
                                     f"{_where(base)} duplicates subscriptions[{first.index}] "
                                     f"(line {first.line})",
-                                    "remove one of them, or they will be reported twice")
+                                    "remove one of them: when both match, only the first is used")
             else:
                 seen[key] = sub
             out.append(sub)
