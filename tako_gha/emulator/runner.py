@@ -55,6 +55,7 @@ from tako_gha.emulator.workflows import (
     Step,
     Workflow,
     WorkflowError,
+    expand_matrix,
     is_workflow_path,
     job_order,
     parse_workflow,
@@ -88,6 +89,18 @@ class _RunContext:
     hard_kill: bool = False
     token: str = ""
     procs: set[subprocess.Popen[bytes]] = field(default_factory=set)
+    units: list[_Unit] = field(default_factory=list)
+
+
+@dataclass
+class _Unit:
+    """One job record to execute: a job, or one combination of a matrix job."""
+
+    job_id: str
+    record: JobRecord
+    matrix: dict[str, Any] | None = None
+    index: int = 0
+    total: int = 1
 
 
 @dataclass
@@ -314,7 +327,8 @@ class WorkflowRunner:
             run.run_attempt += 1
             run.status, run.conclusion = "queued", None
             run.run_started_at = None
-            run.jobs = self._new_jobs(run.id, ctx.workflow, ctx.startup_error)
+            ctx.units = self._new_units(run, ctx.event, ctx.workflow, ctx.startup_error)
+            run.jobs = [u.record for u in ctx.units]
             run.touch()
             ctx.cancel = threading.Event()
             ctx.hard_kill = False
@@ -451,9 +465,12 @@ class WorkflowRunner:
                 run.display_title = title.strip() or name
             except ex.ExpressionError as exc:
                 error = f"{path}: run-name: {exc}"
-        run.jobs = self._new_jobs(run.id, workflow, error)
+        if workflow is not None and error is None:
+            error = self._matrix_error(run, event, workflow)
         ctx = _RunContext(run=run, repo=view, workflow=workflow, startup_error=error,
                           event=event)
+        ctx.units = self._new_units(run, event, workflow, error)
+        run.jobs = [u.record for u in ctx.units]
         with self._lock:
             self._contexts[run.id] = ctx
         self.store.add(run)
@@ -463,20 +480,60 @@ class WorkflowRunner:
         return {"github": self._github_context(run, event, job_id=""), "inputs": {},
                 "vars": {}}
 
-    def _new_jobs(self, run_id: int, workflow: Workflow | None,
-                  error: str | None) -> list[JobRecord]:
+    def _new_units(self, run: RunRecord, event: dict[str, Any], workflow: Workflow | None,
+                   error: str | None) -> list[_Unit]:
         if workflow is None or error is not None:
             # the run fails at startup; one job carries the explanation
-            return [JobRecord(id=self.store.new_job_id(), run_id=run_id,
-                              name="Set up workflow")]
-        jobs: list[JobRecord] = []
+            return [_Unit("", JobRecord(id=self.store.new_job_id(), run_id=run.id,
+                                        name="Set up workflow"))]
+        units: list[_Unit] = []
         for job_id in job_order(workflow):
             job = workflow.jobs[job_id]
-            steps = [StepRecord(number=i + 1, name=s.display_name())
-                     for i, s in enumerate(job.steps)]
-            jobs.append(JobRecord(id=self.store.new_job_id(), run_id=run_id,
-                                  name=job.name or job_id, steps=steps))
-        return jobs
+            combos = self._matrix(run, event, job)
+            for index, combo in enumerate(combos or [None]):
+                steps = [StepRecord(number=i + 1, name=s.display_name())
+                         for i, s in enumerate(job.steps)]
+                name = self._job_name(run, event, job, combo)
+                record = JobRecord(id=self.store.new_job_id(), run_id=run.id, name=name,
+                                   steps=steps)
+                units.append(_Unit(job_id, record, combo, index, len(combos or [None])))
+        return units
+
+    def _matrix(self, run: RunRecord, event: dict[str, Any],
+                job: Job) -> list[dict[str, Any]] | None:
+        """A matrix job's combinations (None for a plain job); raises on bad input."""
+        if job.matrix is None:
+            return None
+        contexts = self._title_contexts(run, event)
+        matrix = _eval_scalar(job.matrix, contexts)
+        if isinstance(matrix, dict):
+            matrix = {k: _eval_scalar(v, contexts) for k, v in matrix.items()}
+        return expand_matrix(f"{run.workflow_path}: jobs.{job.id}", matrix)
+
+    def _matrix_error(self, run: RunRecord, event: dict[str, Any],
+                      workflow: Workflow) -> str | None:
+        for job in workflow.jobs.values():
+            try:
+                self._matrix(run, event, job)
+            except (WorkflowError, ex.ExpressionError) as exc:
+                text = str(exc)
+                return text if text.startswith(run.workflow_path) else \
+                    f"{run.workflow_path}: jobs.{job.id}.strategy.matrix: {text}"
+        return None
+
+    def _job_name(self, run: RunRecord, event: dict[str, Any], job: Job,
+                  combo: dict[str, Any] | None) -> str:
+        """GitHub's job names: ``name`` (expressions evaluated), a matrix job gets its
+        values appended unless its name already uses them."""
+        name = job.name or job.id
+        if "${{" in name:
+            with contextlib.suppress(ex.ExpressionError):
+                return ex.interpolate(name, {**self._title_contexts(run, event),
+                                             "matrix": combo or {}})
+            return name
+        if combo:
+            return f"{name} ({', '.join(ex.to_string(v) for v in combo.values())})"
+        return name
 
     def _schedule(self, ctx: _RunContext) -> None:
         # lock order: never take store.lock while holding self._lock (the HTTP layer
@@ -544,33 +601,39 @@ class WorkflowRunner:
             self._fail_startup(ctx, masks)
             return
         workflow = ctx.workflow
-        records = dict(zip(job_order(workflow), list(ctx.run.jobs), strict=True))
+        by_job: dict[str, list[_Unit]] = {}
+        for unit in ctx.units:
+            by_job.setdefault(unit.job_id, []).append(unit)
         results: dict[str, str] = {}
         needs_ctx: dict[str, Any] = {}
-        pending = list(records)
-        running: dict[str, Future[tuple[str, dict[str, str]]]] = {}
-        # as on GitHub, jobs whose needs are done run side by side
-        with ThreadPoolExecutor(max_workers=len(records),
+        unit_results: dict[str, list[tuple[str, dict[str, str]]]] = {j: [] for j in by_job}
+        pending = list(by_job)
+        running: dict[Future[tuple[str, dict[str, str]]], _Unit] = {}
+        # as on GitHub, jobs whose needs are done (and matrix combinations) run side
+        # by side
+        with ThreadPoolExecutor(max_workers=len(ctx.units),
                                 thread_name_prefix=f"tako-run{ctx.run.id}") as pool:
             while pending or running:
                 for job_id in [j for j in pending
                                if all(n in results for n in workflow.jobs[j].needs)]:
                     pending.remove(job_id)
-                    running[job_id] = pool.submit(
-                        self._job, ctx, workflow.jobs[job_id], records[job_id],
-                        dict(results), dict(needs_ctx), masks)
-                done, _ = wait(running.values(), return_when=FIRST_COMPLETED)
-                for job_id, future in list(running.items()):
-                    if future in done:
-                        del running[job_id]
-                        try:
-                            conclusion, outputs = future.result()
-                        except Exception:
-                            ctx.cancel.set()  # a runner bug: stop the sibling jobs too
-                            self._signal_procs(ctx, signal.SIGKILL)
-                            raise
-                        results[job_id] = conclusion
-                        needs_ctx[job_id] = {"result": conclusion, "outputs": outputs}
+                    for unit in by_job[job_id]:
+                        future = pool.submit(self._job, ctx, workflow.jobs[job_id], unit,
+                                             dict(results), dict(needs_ctx), masks)
+                        running[future] = unit
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    unit = running.pop(future)
+                    try:
+                        unit_results[unit.job_id].append(future.result())
+                    except Exception:
+                        ctx.cancel.set()  # a runner bug: stop the sibling jobs too
+                        self._signal_procs(ctx, signal.SIGKILL)
+                        raise
+                    if len(unit_results[unit.job_id]) == len(by_job[unit.job_id]):
+                        conclusion, outputs = _aggregate(unit_results[unit.job_id])
+                        results[unit.job_id] = conclusion
+                        needs_ctx[unit.job_id] = {"result": conclusion, "outputs": outputs}
         with self.store.lock:
             ctx.run.status = "completed"
             ctx.run.conclusion = _run_conclusion(ctx, workflow, results)
@@ -594,8 +657,9 @@ class WorkflowRunner:
             self._jobs[record.id] = state
         return state
 
-    def _job(self, ctx: _RunContext, job: Job, record: JobRecord, results: dict[str, str],
+    def _job(self, ctx: _RunContext, job: Job, unit: _Unit, results: dict[str, str],
              needs_ctx: dict[str, Any], masks: set[str]) -> tuple[str, dict[str, str]]:
+        record = unit.record
         state = self._job_state(record, masks)
         ancestors = _ancestors(ctx.workflow, job.id) if ctx.workflow else set()
         status = ex.Status(
@@ -604,7 +668,8 @@ class WorkflowRunner:
             blocked=any(results[a] != "success" for a in ancestors),
         )
         contexts = {"github": self._github_context(ctx.run, ctx.event, job.id),
-                    "needs": {n: needs_ctx[n] for n in job.needs}, "inputs": {}, "vars": {}}
+                    "needs": {n: needs_ctx[n] for n in job.needs}, "inputs": {}, "vars": {},
+                    "matrix": unit.matrix or {}}
         try:
             runs = ex.evaluate_condition(job.if_, contexts, status)
         except ex.ExpressionError as exc:
@@ -620,7 +685,7 @@ class WorkflowRunner:
             ctx.run.touch()
         workdir = Path(tempfile.mkdtemp(prefix=f"tako-run{ctx.run.id}-{job.id}-"))
         try:
-            conclusion, outputs = self._job_steps(ctx, job, record, state, workdir, needs_ctx)
+            conclusion, outputs = self._job_steps(ctx, job, unit, state, workdir, needs_ctx)
         finally:
             self._end_job_processes(state)
             shutil.rmtree(workdir, ignore_errors=True)
@@ -638,9 +703,10 @@ class WorkflowRunner:
                         step.completed_at = now
             record.status, record.conclusion, record.completed_at = "completed", conclusion, now
 
-    def _job_steps(self, ctx: _RunContext, job: Job, record: JobRecord, state: _JobState,
+    def _job_steps(self, ctx: _RunContext, job: Job, unit: _Unit, state: _JobState,
                    workdir: Path, needs_ctx: dict[str, Any]) -> tuple[str, dict[str, str]]:
         assert ctx.workflow is not None
+        record = unit.record
         wf = ctx.workflow
         workspace, temp = workdir / "workspace", workdir / "temp"
         workspace.mkdir()
@@ -656,8 +722,11 @@ class WorkflowRunner:
         github["workspace"] = str(workspace)
         job_env: dict[str, str] = {}
         base = {"github": github, "needs": {n: needs_ctx[n] for n in job.needs},
-                "inputs": {}, "vars": {}, "secrets": self._secrets(ctx), "matrix": {},
-                "strategy": {}, "runner": _runner_context(temp),
+                "inputs": {}, "vars": {}, "secrets": self._secrets(ctx),
+                "matrix": unit.matrix or {},
+                "strategy": {"fail-fast": False, "job-index": unit.index,
+                             "job-total": unit.total, "max-parallel": unit.total},
+                "runner": _runner_context(temp),
                 "job": {"status": "success"}, "steps": {}}
         try:
             for scope in (wf.env, job.env):
@@ -1066,6 +1135,20 @@ def _ancestors(workflow: Workflow, job_id: str) -> set[str]:
             seen.add(need)
             todo.extend(workflow.jobs[need].needs)
     return seen
+
+
+def _aggregate(parts: list[tuple[str, dict[str, str]]]) -> tuple[str, dict[str, str]]:
+    """A job's result over its matrix combinations (``needs.<job>.result``)."""
+    conclusions = [c for c, _ in parts]
+    outputs: dict[str, str] = {}
+    for _, out in parts:
+        outputs.update(out)
+    for worst in ("failure", "timed_out", "cancelled"):
+        if worst in conclusions:
+            return worst, outputs
+    if all(c == "skipped" for c in conclusions):
+        return "skipped", outputs
+    return "success", outputs
 
 
 def _run_conclusion(ctx: _RunContext, workflow: Workflow, results: dict[str, str]) -> str:

@@ -3,8 +3,9 @@
 Only the parts of GitHub's workflow syntax the emulator runs are modelled (``on``,
 ``name``, ``run-name``, ``env``, ``defaults.run``, ``jobs.<id>`` with ``name``,
 ``needs``, ``if``, ``env``, ``timeout-minutes``, ``outputs``, ``continue-on-error``,
-``steps``); other keys (``runs-on``, ``permissions``, ``concurrency``…) are accepted
-and ignored. Structural problems raise :class:`WorkflowError` naming the file and key.
+``strategy.matrix``, ``steps``); other keys (``runs-on``, ``permissions``,
+``concurrency``, ``strategy.fail-fast``…) are accepted and ignored. Structural
+problems raise :class:`WorkflowError` naming the file and key.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Job:
     outputs: dict[str, Any] = field(default_factory=dict)
     continue_on_error: Any = False
     defaults_run: dict[str, Any] = field(default_factory=dict)
+    matrix: Any = None  # strategy.matrix: a mapping, or an expression giving one
 
 
 @dataclass
@@ -199,7 +201,62 @@ def _parse_job(path: str, job_id: str, raw: Any) -> Job:
         outputs=_mapping(path, f"{where}.outputs", raw.get("outputs")),
         continue_on_error=raw.get("continue-on-error", False),
         defaults_run=_defaults_run(path, raw.get("defaults")),
+        matrix=_strategy_matrix(path, where, raw.get("strategy")),
     )
+
+
+def _strategy_matrix(path: str, where: str, raw: Any) -> Any:
+    strategy = _mapping(path, f"{where}.strategy", raw)
+    matrix = strategy.get("matrix")
+    if matrix is None or isinstance(matrix, (dict, str)):
+        return matrix
+    raise WorkflowError(f"{path}: '{where}.strategy.matrix' must be a mapping of lists "
+                        "(or an expression such as ${{ fromJSON(...) }})")
+
+
+MAX_MATRIX_JOBS = 256  # GitHub's limit per workflow run matrix
+
+
+def expand_matrix(where: str, matrix: Any) -> list[dict[str, Any]]:
+    """The combinations of a (fully evaluated) ``strategy.matrix``, GitHub's rules:
+    cartesian product of the list-valued keys, minus ``exclude`` entries, then each
+    ``include`` entry extends every combination whose original values it does not
+    overwrite, or becomes a combination of its own."""
+    if not isinstance(matrix, dict):
+        raise WorkflowError(f"{where}: strategy.matrix must be a mapping")
+    include = _entries(where, "include", matrix.get("include"))
+    exclude = _entries(where, "exclude", matrix.get("exclude"))
+    axes = {str(k): v for k, v in matrix.items() if k not in ("include", "exclude")}
+    combos: list[dict[str, Any]] = [{}] if axes else []
+    for key, values in axes.items():
+        if not isinstance(values, list) or not values:
+            raise WorkflowError(f"{where}: strategy.matrix.{key} must be a non-empty list")
+        combos = [{**c, key: v} for c in combos for v in values]
+    combos = [c for c in combos
+              if not any(all(c.get(k) == v for k, v in drop.items()) for drop in exclude)]
+    originals = [dict(c) for c in combos]
+    for extra in include:
+        matched = False
+        for combo, original in zip(combos, originals, strict=False):
+            if all(original[k] == v for k, v in extra.items() if k in original):
+                combo.update(extra)
+                matched = True
+        if not matched:
+            combos.append(dict(extra))
+    if not combos:
+        raise WorkflowError(f"{where}: strategy.matrix has no combinations left")
+    if len(combos) > MAX_MATRIX_JOBS:
+        raise WorkflowError(f"{where}: strategy.matrix makes {len(combos)} jobs; "
+                            f"the limit is {MAX_MATRIX_JOBS}")
+    return combos
+
+
+def _entries(where: str, name: str, raw: Any) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
+        raise WorkflowError(f"{where}: strategy.matrix.{name} must be a list of mappings")
+    return [{str(k): v for k, v in e.items()} for e in raw]
 
 
 def _parse_step(path: str, job_where: str, index: int, raw: Any) -> Step:

@@ -695,3 +695,91 @@ jobs:
     assert run.conclusion == "success"
     left, right, after = run.jobs
     assert after.started_at >= max(left.completed_at, right.completed_at)
+
+
+def test_matrix_jobs_expand_with_include_exclude(env) -> None:
+    world, store, _, runner = env
+    body = """
+jobs:
+  test:
+    strategy:
+      matrix:
+        py: ['3.10', '3.11']
+        os: [linux, mac]
+        exclude:
+          - os: mac
+            py: '3.10'
+        include:
+          - os: linux
+            extra: yes-linux
+          - os: windows
+            py: '3.12'
+    outputs:
+      last: ${{ matrix.py }}
+    steps:
+      - env:
+          AT: ${{ strategy.job-index }}/${{ strategy.job-total }}
+        run: echo "combo ${{ matrix.os }} ${{ matrix.py }} ${{ matrix.extra }} $AT"
+  named:
+    strategy:
+      matrix: ${{ fromJSON('{"v":[1,2]}') }}
+    name: Named ${{ matrix.v }}
+    steps:
+      - run: test ${{ matrix.v }} -le 2
+  after:
+    needs: [test, named]
+    steps:
+      - run: echo "after ${{ needs.test.result }}"
+"""
+    run = dispatch_one(world, runner, store, wf(body))
+    names = [j.name for j in run.jobs]
+    assert names == ["test (3.10, linux, yes-linux)", "test (3.11, linux, yes-linux)",
+                     "test (3.11, mac)", "test (windows, 3.12)", "Named 1", "Named 2", "after"]
+    assert run.conclusion == "success"
+    logs = "\n".join(runner.job_log(j.id) for j in run.jobs)
+    assert "combo linux 3.10 yes-linux 0/4" in logs
+    assert "combo mac 3.11  2/4" in logs
+    assert "combo windows 3.12  3/4" in logs
+    assert "after success" in logs
+
+
+def test_failing_matrix_combination_fails_the_job_result(env) -> None:
+    world, store, _, runner = env
+    body = """
+jobs:
+  t:
+    strategy:
+      matrix:
+        n: [1, 2, 3]
+    steps:
+      - run: test ${{ matrix.n }} != 2
+  report:
+    needs: t
+    if: always()
+    steps:
+      - run: echo "t was ${{ needs.t.result }}"
+"""
+    run = dispatch_one(world, runner, store, wf(body))
+    assert [j.conclusion for j in run.jobs] == ["success", "failure", "success", "success"]
+    assert "t was failure" in runner.job_log(run.jobs[3].id)
+    assert run.conclusion == "failure"
+
+
+@pytest.mark.parametrize(
+    ("matrix", "message"),
+    [
+        ("matrix:\n        n: []", "strategy.matrix.n must be a non-empty list"),
+        ("matrix:\n        n: [1]\n        exclude: [{n: 1}]", "no combinations left"),
+        ("matrix: ${{ fromJSON('[1]') }}", "must be a mapping"),
+        ("matrix:\n        n: [1]\n        include: [3]", "include must be a list of mappings"),
+        ("matrix: ${{ nope }}", "Unrecognized named-value"),
+    ],
+)
+def test_bad_matrix_fails_the_run_at_startup(env, matrix: str, message: str) -> None:
+    world, store, _, runner = env
+    body = f"jobs:\n  t:\n    strategy:\n      {matrix}\n    steps:\n      - run: 'true'\n"
+    run = dispatch_one(world, runner, store, wf(body))
+    assert run.conclusion == "failure"
+    assert len(run.jobs) == 1
+    note = run.jobs[0].annotations[0].message
+    assert message in note and note.startswith(".github/workflows/ci.yml: jobs.t")

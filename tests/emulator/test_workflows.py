@@ -6,6 +6,7 @@ import pytest
 
 from tako_gha.emulator.workflows import (
     WorkflowError,
+    expand_matrix,
     is_workflow_path,
     job_order,
     parse_workflow,
@@ -143,3 +144,45 @@ def test_workflow_paths_and_ids() -> None:
     assert a == workflow_id_for("ACME/App", ".github/workflows/ci.yml")
     assert a != workflow_id_for("acme/app", ".github/workflows/other.yml")
     assert 10_000_000 <= a < 100_000_000
+
+
+def test_expand_matrix_follows_githubs_include_example() -> None:
+    # the worked example of GitHub's "Expanding or adding matrix configurations"
+    matrix = {
+        "fruit": ["apple", "pear"],
+        "animal": ["cat", "dog"],
+        "include": [
+            {"color": "green"},
+            {"color": "pink", "animal": "cat"},
+            {"fruit": "apple", "shape": "circle"},
+            {"fruit": "banana"},
+            {"fruit": "banana", "animal": "cat"},
+        ],
+    }
+    assert expand_matrix("w.yml", matrix) == [
+        {"fruit": "apple", "animal": "cat", "color": "pink", "shape": "circle"},
+        {"fruit": "apple", "animal": "dog", "color": "green", "shape": "circle"},
+        {"fruit": "pear", "animal": "cat", "color": "pink"},
+        {"fruit": "pear", "animal": "dog", "color": "green"},
+        {"fruit": "banana"},
+        {"fruit": "banana", "animal": "cat"},
+    ]
+
+
+def test_expand_matrix_exclude_only_include_and_limits() -> None:
+    assert expand_matrix("w", {"os": ["a", "b"], "v": [1, 2],
+                               "exclude": [{"os": "a", "v": 2}]}) == [
+        {"os": "a", "v": 1}, {"os": "b", "v": 1}, {"os": "b", "v": 2}]
+    assert expand_matrix("w", {"include": [{"x": 1}, {"x": 2}]}) == [{"x": 1}, {"x": 2}]
+    with pytest.raises(WorkflowError, match="limit is 256"):
+        expand_matrix("w", {"a": list(range(20)), "b": list(range(20))})
+    with pytest.raises(WorkflowError, match="exclude must be a list of mappings"):
+        expand_matrix("w", {"a": [1], "exclude": {"a": 1}})
+
+
+def test_strategy_matrix_is_parsed() -> None:
+    text = "on: push\njobs:\n  j:\n    strategy:\n      matrix: {n: [1, 2]}\n" + STEPS
+    assert parse_workflow("w.yml", text).jobs["j"].matrix == {"n": [1, 2]}
+    with pytest.raises(WorkflowError, match=r"strategy\.matrix' must be a mapping"):
+        parse_workflow("w.yml", "on: push\njobs:\n  j:\n    strategy:\n      matrix: [1]\n"
+                       + STEPS)
