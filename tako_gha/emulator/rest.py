@@ -218,6 +218,10 @@ def create_dispatch(app: ApiApp, req: Request) -> Response:
         message = ("Resource not accessible by integration" if req.is_run_token
                    else "Resource not accessible by personal access token")
         raise ApiError(403, message, DOC_DISPATCH)
+    if repo.meta.disabled:
+        raise ApiError(403, "Repository access blocked", DOC_DISPATCH)
+    if repo.meta.archived:
+        raise ApiError(403, "Repository was archived so is read-only.", DOC_DISPATCH)
     event_type, payload = _dispatch_body(req)
     retry = app.limiter.content_retry_after(req.rate_key)
     if retry is not None:

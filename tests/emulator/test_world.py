@@ -70,6 +70,9 @@ def test_metadata_globs_and_listing_filters(
     assert old["archived"] is True and old["topics"] == ["legacy"]
     forked = call(emu.base_url, "GET", "/repos/acme/forked", emu.admin_token).json()
     assert forked["visibility"] == "private" and forked["description"] == "a fork"
+    archived = call(emu.base_url, "POST", "/repos/acme/old-1/dispatches", emu.admin_token,
+                    {"event_type": "e"})
+    assert archived.status == 403 and "archived" in archived.json()["message"]
 
 
 def test_repos_added_while_serving_appear(emu: Emulator, small_world: Path) -> None:
