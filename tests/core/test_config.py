@@ -732,3 +732,10 @@ def test_a_key_at_the_wrong_level_says_where_it_belongs() -> None:
                            "'events:'"
     assert diag.hint == "indent 'subscriptions:' under 'events:'"
     assert (diag.line, diag.col) == (2, 1)
+
+
+def test_deep_nesting_with_the_pure_python_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(config_module, "_LOADER", yaml.SafeLoader)
+    result = _load("[" * 5000 + "]" * 5000)
+    assert _codes(result.diagnostics) == [("too-large", 1, 1)]
+    assert result.config is None
