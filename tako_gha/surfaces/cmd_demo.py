@@ -134,7 +134,8 @@ def demo(keep_world: Path | None, fmt: str, timeout: str) -> None:
                       f"  tako-gha graph --workspace {world}\n"
                       f"  tako-gha plan --workspace {world} --source {DEMO_SOURCE} "
                       f"--event {DEMO_EVENT} --payload '{json.dumps(DEMO_PAYLOAD)}'\n"
-                      f"  tako-gha emulator serve --world {world}")
+                      f"  tako-gha emulator serve --world {world}", soft_wrap=True,
+                      highlight=False, markup=False)
     else:
         temp = Path(tempfile.mkdtemp(prefix="tako-demo-"))
         try:
