@@ -350,6 +350,9 @@ SCHEMA: dict[str, dict[str, Resolver]] = {
         "defaultBranchRef": lambda ex, r, args: (_head_ref(r), "Ref"),
         "repositoryTopics": lambda ex, r, args: (_topics(r, args), "TopicConnection"),
         "object": _repo_object,
+        # the caller's role; a token that may not dispatch reads (forge preflight uses it)
+        "viewerPermission": lambda ex, r, args: (
+            "WRITE" if ex.app.can_dispatch(ex.req, r) else "READ", None),
     },
     "Ref": {
         "name": _scalar(lambda ref: ref["name"]),
