@@ -205,8 +205,23 @@ def schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.protocols.Validator:
-    cls = jsonschema.validators.validator_for(schema())
-    return cls(schema())
+    # The schema is not recursive, so its "$ref"s can be inlined once; resolving them on
+    # every validation was most of the cost of loading a file.
+    data = schema()
+    cls = jsonschema.validators.validator_for(data)
+    return cls(_inline_refs(data, data["$defs"]))
+
+
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _inline_refs(v, defs) for k, v in node.items() if k not in ("$ref", "$defs")}
+    if "$ref" in node:
+        target = _inline_refs(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+        out = {**target, **out}  # keywords beside the $ref win, as annotations do
+    return out
 
 
 # --------------------------------------------------------------------------- artifact refs

@@ -739,3 +739,13 @@ def test_deep_nesting_with_the_pure_python_loader(monkeypatch: pytest.MonkeyPatc
     result = _load("[" * 5000 + "]" * 5000)
     assert _codes(result.diagnostics) == [("too-large", 1, 1)]
     assert result.config is None
+
+
+def test_inlined_schema_judges_like_the_shipped_one() -> None:
+    shipped = jsonschema.Draft202012Validator(schema())
+    for name in ("valid.yml", "invalid.yml", "bad_filters.yml"):
+        data = yaml.safe_load((FIXTURES / name).read_text())
+        expected = sorted((list(e.absolute_path), e.validator) for e in shipped.iter_errors(data))
+        got = sorted((list(e.absolute_path), e.validator)
+                     for e in config_module._validator().iter_errors(data))
+        assert got == expected
