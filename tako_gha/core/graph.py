@@ -175,6 +175,18 @@ class SubscriptionGraph:
         seen.discard(start)
         return sorted(seen, key=str.lower)
 
+    def reachable_from(self, repo: str) -> SubscriptionGraph:
+        """The part of the graph a cascade from ``repo`` can touch (``repo`` and its
+        descendants, and the edges between them)."""
+        start = self.name(repo)
+        keep = {start, *self.descendants(start)}
+        return SubscriptionGraph(
+            sorted(keep, key=str.lower),
+            [e for e in self.edges if e.producer in keep and e.subscriber in keep],
+            configured=[n for n in self.configured if n in keep],
+            produces={k: v for k, v in self.produces.items() if k in keep},
+            unproduced=[u for u in self.unproduced if u.subscriber in keep])
+
     def find_cycles(self, limit: int = MAX_CYCLES) -> CycleReport:
         """Every elementary cycle (up to ``limit``), each starting at its least node."""
         adjacency = {n: self.successors(n) for n in self.nodes}

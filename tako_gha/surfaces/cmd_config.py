@@ -524,10 +524,12 @@ def discover_command(org: str | None, workspace: str | None, repos: tuple[str, .
 @click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "dot", "json"]),
               default="text", show_default=True,
               help="mermaid renders in GitHub Markdown (```mermaid fence); dot for Graphviz")
+@click.option("--from", "start", metavar="OWNER/REPO",
+              help="only what a cascade from this repository can reach")
 @friendly
 def graph_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
                   names: tuple[str, ...], topics: tuple[str, ...], config_path: str,
-                  api_url: str | None, fmt: str) -> None:
+                  api_url: str | None, fmt: str, start: str | None) -> None:
     """Show who triggers whom: producer -> subscriber edges labelled with event types,
     every subscription cycle as a path (a → b → a), and the depth of the longest
     cascade each producer can start.
@@ -537,10 +539,15 @@ def graph_command(org: str | None, workspace: str | None, repos: tuple[str, ...]
       tako-gha graph --workspace ./workspace
       tako-gha graph --org my-org --format mermaid > graph.md
       tako-gha graph --workspace ./workspace --format dot | dot -Tsvg > graph.svg
+      tako-gha graph --workspace ./workspace --from my-org/core-lib
     """
+    if start is not None:
+        _check_repo_name(start, "--from")
     source = Source(org or (None if workspace else _default_org()), workspace, repos, names,
                     topics, config_path, api_url)
     graph = SubscriptionGraph.from_configs(discover_from(source).configs())
+    if start is not None:
+        graph = graph.reachable_from(start)
     click.echo(graph.render(fmt))
 
 

@@ -284,3 +284,12 @@ def test_cycles_and_longest_cascade_match_brute_force(pairs: set[tuple[str, str]
     assert len(graph.cycles()) == len(_brute_cycles(nodes, pairs))  # each listed once
     for node in nodes:
         assert graph.longest_cascade(node) == _brute_longest(node, pairs)
+
+
+def test_reachable_from_keeps_descendants_only() -> None:
+    graph = edges_graph([("a", "b"), ("b", "c"), ("x", "b"), ("c", "a")])
+    part = graph.reachable_from("B")
+    assert part.nodes == ["a", "b", "c"]
+    assert [(e.producer, e.subscriber) for e in part.edges] == [("a", "b"), ("b", "c"),
+                                                                ("c", "a")]
+    assert part.cycles() == [["a", "b", "c", "a"]]

@@ -484,3 +484,15 @@ def test_lint_checkout_knows_its_name_from_origin(tmp_path: Path) -> None:
     code, out, _ = run("lint", str(tmp_path))
     assert code == 0
     assert re.search(r"tako\.yml:4:\d+: warning: .*acme/self to its own events", out), out
+
+
+def test_graph_from_a_repo_shows_only_what_it_reaches(tmp_path: Path) -> None:
+    code, out, _ = run("graph", "--workspace", CASCADE, "--from", "my-org/api",
+                       "--format", "json")
+    data = json.loads(out)
+    assert code == 0
+    assert [n["repo"] for n in data["nodes"]] == ["my-org/api", "my-org/frontend"]
+    assert data["edges"] == [{"from": "my-org/api", "to": "my-org/frontend",
+                              "events": ["service_deployed"]}]
+    code, _, err = run("graph", "--workspace", CASCADE, "--from", "api")
+    assert code == 2 and "--from 'api' is not OWNER/REPO" in err
