@@ -113,6 +113,12 @@ def _in_actions_with_workflow_token(token: str | None) -> bool:
     return token.startswith("ghs_") and token == os.environ.get("GITHUB_TOKEN")
 
 
+def _others(count: int, joiner: str) -> str:
+    if count <= 0:
+        return ""
+    return f" {joiner} {count} other target" + ("s" if count > 1 else "")
+
+
 def workflow_token_note(repo: str | None = None) -> str:
     own = os.environ.get("GITHUB_REPOSITORY", "its own repository")
     target = f" such as {repo}" if repo else ""
@@ -275,7 +281,7 @@ class GitHubForge:
             if dispatch and can_push is False:
                 read_only.append(target)
         if unreadable:
-            more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+            more = _others(len(unreadable) - 1, "or")
             hint = (workflow_token_note(unreadable[0])
                     if _in_actions_with_workflow_token(self._token())
                     else f"check the name, and give the token read access to {unreadable[0]}")
@@ -284,13 +290,14 @@ class GitHubForge:
         if dispatch:
             self._preflight_scopes()
         if read_only:
-            more = f" (and {len(read_only) - 1} more)" if len(read_only) > 1 else ""
+            more = _others(len(read_only) - 1, "and")
             hint = (workflow_token_note(read_only[0])
                     if _in_actions_with_workflow_token(self._token()) else
                     f"use a token with Contents: write on {read_only[0]} (fine-grained PAT "
                     "or GitHub App) or the repo scope (classic PAT)")
+            them = "them" if more else "it"
             raise AuthError(f"the token can read {read_only[0]}{more} but cannot dispatch "
-                            "to it", hint=hint, status=403)
+                            f"to {them}", hint=hint, status=403)
 
     def _preflight_org(self, org: str) -> None:
         if org.lower() in self._orgs_ok:

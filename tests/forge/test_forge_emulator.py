@@ -109,6 +109,7 @@ def test_discovery_equals_the_workspace_reading(emu: Emulator, world: Path,
                                                 prefer_rest: bool) -> None:
     forge = connect(emu, forges, prefer_rest=prefer_rest)
     got = forge.discover(RepoSelection(org="acme"))
+    assert forge.used_rest is prefer_rest
     expected = WorkspaceForge(world).discover(RepoSelection(org="acme"))
     assert summary(got) == summary(expected)
     broken = next(r for r in got.repos if r.full_name == "acme/broken")
@@ -156,6 +157,43 @@ def test_reader_token_cannot_dispatch(emu: Emulator, forges: list[GitHubForge]) 
     assert forge.ledger.calls.get("dispatch", 0) == 0  # told before any dispatch
     with pytest.raises(AuthError):  # and GitHub's own refusal maps the same way
         forge.dispatch("acme/app", "library_built", {})
+
+
+def test_reader_is_known_from_discovery_without_extra_calls(
+        emu: Emulator, forges: list[GitHubForge]) -> None:
+    forge = connect(emu, forges, token="t-reader")
+    forge.discover(RepoSelection(org="acme"))
+    before = forge.ledger.total
+    with pytest.raises(AuthError,
+                       match="can read acme/app and 1 other target but cannot dispatch to them"):
+        forge.preflight("acme", ["acme/app", "acme/core-lib"], dispatch=True)
+    assert forge.ledger.total == before  # the org and both targets were known
+
+
+def big_world(n: int) -> dict[str, dict[str, str]]:
+    return {f"acme/svc-{i:04d}": ({"tako.yml": SUBSCRIBER + f"# {i}\n"} if i % 3 == 0
+                                  else {"README.md": "x\n"}) for i in range(n)}
+
+
+def test_large_world_costs_one_query_per_100_repos_and_warm_fetches_no_blob(
+        tmp_path: Path, forges: list[GitHubForge]) -> None:
+    from tako_gha.emulator.worldgen import build_bare_world
+    world = build_bare_world(tmp_path / "big", big_world(1000), SETTINGS)
+    cache = tmp_path / "cache"
+    with Emulator(world) as emu:
+        cold = connect(emu, forges, cache_dir=cache)
+        first = cold.discover(RepoSelection(org="acme"))
+        assert emu.stats()["total"] == 10 and cold.ledger.calls["discovery"] == 10
+        assert len([r for r in first.repos if r.config_oid]) == 334
+        emu.reset_stats()
+        since = time.time()
+        warm = connect(emu, forges, cache_dir=cache)
+        second = warm.discover(RepoSelection(org="acme"))
+        assert emu.stats()["total"] == 10
+        assert all(e.get("kind") == "graphql" for e in emu.requests(since))
+        assert summary(second) == summary(first)
+        # the warm listing asked for oids only: no blob text crossed the wire
+        assert warm.ledger.calls == {"discovery": 10}
 
 
 def wait_for_runs(forge: GitHubForge, repo: str, count: int = 1, timeout: float = 20) -> list:

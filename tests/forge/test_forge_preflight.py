@@ -58,7 +58,7 @@ def test_target_that_cannot_be_read(hub: FakeHub, make_forge) -> None:
     with pytest.raises(NotFoundError) as info:
         make_forge().preflight("acme", ["acme/a", "acme/gone", "acme/gone2"], dispatch=True)
     text = one_sentence(info.value)
-    assert "cannot read acme/gone (and 1 more)" in text
+    assert "cannot read acme/gone or 1 other target" in text
 
 
 def test_token_that_can_read_but_not_dispatch(hub: FakeHub, make_forge) -> None:
