@@ -208,8 +208,25 @@ class SubscriptionGraph:
         return self.longest_cascade_info(producer).depth
 
     def cascade_depths(self) -> dict[str, int]:
-        """Longest cascade from every repo that has at least one subscriber."""
-        return {n: self.longest_cascade(n) for n in self.nodes if self._out.get(n)}
+        """Longest cascade from every repo that has at least one subscriber.
+
+        Repos that cannot reach a cycle share one memoised pass over the acyclic part
+        (a 10,000-repo chain stays linear); the others are searched one by one."""
+        adjacency = {n: self.successors(n) for n in self.nodes}
+        on_cycle = [n for c in strongly_connected(adjacency) if len(c) > 1 for n in c]
+        tainted: set[str] = set()
+        reverse = _reverse(adjacency)
+        for node in on_cycle:
+            if node not in tainted:
+                tainted |= _reachable(reverse, node, set(adjacency))
+        memo: dict[str, int] = {}
+        depths: dict[str, int] = {}
+        for node in self.nodes:
+            if not self._out.get(node):
+                continue
+            depths[node] = (self.longest_cascade(node) if node in tainted
+                            else _dag_longest(adjacency, node, memo))
+        return depths
 
     # ------------------------------------------------------------ renderers
     def to_json(self, cycle_limit: int = MAX_CYCLES) -> dict[str, Any]:
@@ -462,9 +479,13 @@ def _circuits(adjacency: dict[str, list[str]], start: str, allowed: set[str],
     return False
 
 
-def _dag_longest(adjacency: dict[str, list[str]], start: str) -> int:
-    """Longest path (edges) from ``start`` in an acyclic graph, iterative post-order."""
-    depth: dict[str, int] = {}
+def _dag_longest(adjacency: dict[str, list[str]], start: str,
+                 depth: dict[str, int] | None = None) -> int:
+    """Longest path (edges) from ``start`` in an acyclic graph, iterative post-order.
+    ``depth`` memoises across calls (the same graph): all starts cost one pass."""
+    depth = {} if depth is None else depth
+    if start in depth:
+        return depth[start]
     frames: list[tuple[str, Iterator[str]]] = [(start, iter(adjacency.get(start, ())))]
     while frames:
         node, it = frames[-1]

@@ -284,6 +284,8 @@ def test_cycles_and_longest_cascade_match_brute_force(pairs: set[tuple[str, str]
     assert len(graph.cycles()) == len(_brute_cycles(nodes, pairs))  # each listed once
     for node in nodes:
         assert graph.longest_cascade(node) == _brute_longest(node, pairs)
+    assert graph.cascade_depths() == {n: _brute_longest(n, pairs) for n in nodes
+                                      if any(a == n for a, _ in pairs)}
 
 
 def test_reachable_from_keeps_descendants_only() -> None:
@@ -293,3 +295,16 @@ def test_reachable_from_keeps_descendants_only() -> None:
     assert [(e.producer, e.subscriber) for e in part.edges] == [("a", "b"), ("b", "c"),
                                                                 ("c", "a")]
     assert part.cycles() == [["a", "b", "c", "a"]]
+
+
+def test_cascade_depths_of_a_long_chain_are_linear_time() -> None:
+    import time
+
+    names = [f"o/r{i:05d}" for i in range(10_000)]
+    graph = edges_graph([*itertools.pairwise(names), ("x/a", "x/b"), ("x/b", "x/a"),
+                         ("x/b", names[0])])
+    start = time.perf_counter()
+    depths = graph.cascade_depths()
+    assert time.perf_counter() - start < 5  # quadratic would be minutes
+    assert depths[names[0]] == 9_999 and depths[names[-2]] == 1
+    assert depths["x/a"] == 10_001 and depths["x/b"] == 10_000
