@@ -66,3 +66,46 @@ def test_serve_bad_world_file_names_the_key(
 def test_serve_help_lists_options() -> None:
     result = CliRunner().invoke(cli, ["emulator", "serve", "--help"])
     assert result.exit_code == 0 and "--world" in result.output and "--port" in result.output
+
+
+def test_serve_in_process_until_sigterm(
+    make_world: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same command in this process (so its lines count for coverage): a helper
+    thread waits for the signal handler to be installed, then sends SIGTERM."""
+    import os
+    import threading
+    import time
+
+    world = make_world({"acme/a": {"tako.yml": "version: 1\n"}})
+    original = signal.getsignal(signal.SIGTERM)
+
+    def stopper() -> None:
+        deadline = time.monotonic() + 20
+        while signal.getsignal(signal.SIGTERM) is original and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=stopper)
+    thread.start()
+    code, err = _run(["emulator", "serve", "--world", str(world)], capsys)
+    thread.join()
+    assert code == 0
+    assert "serving 1 repositories" in err and "emulator stopped" in err
+    assert signal.getsignal(signal.SIGTERM) is original
+
+
+def test_serve_port_in_use_is_a_usage_error(
+    make_world: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    world = make_world({"acme/a": {"f": "1"}})
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code, err = _run(["emulator", "serve", "--world", str(world), "--port", str(port)],
+                         capsys)
+    assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err
