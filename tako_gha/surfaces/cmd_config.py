@@ -64,6 +64,7 @@ def friendly(func: F) -> F:
 class LintFile:
     path: Path
     repo: str | None = None  # "owner/repo" when known (workspace layout)
+    checkout: Path | None = None  # the repository directory, when the file is its config
 
 
 @dataclass
@@ -111,19 +112,22 @@ def collect_lint_targets(paths: Iterable[str], config_path: str) -> LintRun:
     for raw in paths:
         path = Path(raw)
         if path.is_file():
-            run.files.append(LintFile(path))
+            # ``lint tako.yml`` inside a checkout also checks that checkout's workflows.
+            run.files.append(LintFile(path, checkout=path.parent if path.name == name else None))
         elif not path.is_dir():
             raise UserError(f"{raw}: no such file or directory",
                             hint="pass tako.yml files, repository checkouts or a workspace DIR")
         elif (path / config_path).is_file():
             # A checkout's own name lets the loader flag subscriptions to itself.
             run.files.append(LintFile(path / config_path,
-                                      repo=_origin_repo(path, search_parents=False)))
+                                      repo=_origin_repo(path, search_parents=False),
+                                      checkout=path))
         elif _is_workspace(path, config_path):
             run.workspaces.append(path)
             for full_name, repo_dir in WorkspaceForge(path).repo_dirs():
                 if (repo_dir / config_path).is_file():
-                    run.files.append(LintFile(repo_dir / config_path, repo=full_name))
+                    run.files.append(LintFile(repo_dir / config_path, repo=full_name,
+                                              checkout=repo_dir))
         else:
             found = _find_configs(path, name)
             if not found:
@@ -131,7 +135,8 @@ def collect_lint_targets(paths: Iterable[str], config_path: str) -> LintRun:
                 found = sorted([*path.glob("*.yml"), *path.glob("*.yaml")])
             if not found:
                 run.notes.append(f"{raw}: no {name} found")
-            run.files.extend(LintFile(p) for p in found)
+            run.files.extend(LintFile(p, checkout=p.parent if p.name == name else None)
+                             for p in found)
     # The same file named twice (``lint . tako.yml``) is linted once.
     unique: dict[Path, LintFile] = {}
     for item in run.files:
@@ -305,8 +310,8 @@ def run_lint(paths: Iterable[str], config_path: str = DEFAULT_CONFIG_PATH
         result, _ = read_config_file(item.path, repo=item.repo)
         results[item.path] = result
         problems.extend(result.diagnostics)
-        checkout = item.path.parent
-        if item.path.name == _config_name(config_path) and (checkout / ".github").is_dir():
+        checkout = item.checkout
+        if checkout is not None and (checkout / ".github").is_dir():
             workflows, found = lint_workflows(checkout)
             problems.extend(found)
             if (checkout / ".github" / "workflows").is_dir():

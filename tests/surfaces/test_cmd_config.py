@@ -496,3 +496,12 @@ def test_graph_from_a_repo_shows_only_what_it_reaches(tmp_path: Path) -> None:
                               "events": ["service_deployed"]}]
     code, _, err = run("graph", "--workspace", CASCADE, "--from", "api")
     assert code == 2 and "--from 'api' is not OWNER/REPO" in err
+
+
+def test_lint_with_a_config_path_checks_the_checkout_workflows(tmp_path: Path) -> None:
+    write(tmp_path, {"acme/app/.github/tako.yml": VALID,
+                     "acme/app/.github/workflows/a.yml": WORKFLOW_NO_RUN_NAME})
+    code, out, _ = run("lint", str(tmp_path), "--config-path", ".github/tako.yml")
+    assert code == 0
+    assert "a.yml:4:3: warning: workflow listens for repository_dispatch" in out
+    assert out.splitlines()[-1] == "checked 1 file: 0 errors, 1 warning"
