@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from tako_gha.core.events import Event
-from tako_gha.core.ids import make_title, new_root_id, parse_title
+from tako_gha.core.ids import TitleTag, make_title, new_root_id, parse_title
 from tako_gha.emulator.worldgen import write_world
 from tako_gha.engine.api import FanOutOptions, FanOutRequest
 from tako_gha.engine.fanout import fan_out
@@ -54,17 +54,18 @@ from tako_gha.surfaces.connect import open_forge
 
 ROOT_TOKEN, INNER_TOKEN = "t-root", "t-inner"
 INTERVAL = 0.5  # both strategies start polling at this interval
+FLAT_WORK = "sleep 2"  # each flat child runs a while, so waiting spans several rounds
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 # ------------------------------------------------------------------ worlds
-def _workflow(event: str, fan: bool) -> str:
+def _workflow(event: str, fan: bool, work: str = "echo working") -> str:
     text = (
         "name: on-tako\n"
         "run-name: ${{ github.event.client_payload.tako.title || github.workflow }}\n"
         f"on:\n  repository_dispatch:\n    types: [{event}]\n"
         "jobs:\n  work:\n    runs-on: ubuntu-latest\n    steps:\n"
-        "      - name: work\n        run: echo working\n"
+        f"      - name: work\n        run: {work}\n"
     )
     if fan:
         text += (
@@ -88,7 +89,7 @@ def flat_world(children: int) -> dict[str, dict[str, str]]:
     world = {"bench/src": {"tako.yml": "version: 1\n"}}
     for i in range(children):
         world[f"bench/c{i:04d}"] = {"tako.yml": _tako_yml("bench/src", "built"),
-                                    ".github/workflows/w.yml": _workflow("built", False)}
+                                    ".github/workflows/w.yml": _workflow("built", False, FLAT_WORK)}
     return world
 
 
@@ -113,7 +114,7 @@ SETTINGS = {"secrets": {"TAKO_TOKEN": INNER_TOKEN},
             "tokens": {ROOT_TOKEN: {"repos": ["*"]}, INNER_TOKEN: {"repos": ["*"]}},
             "admin_token": ROOT_TOKEN,
             "limits": {"enabled": False},
-            "runner": {"capacity": 32}}
+            "runner": {"capacity": 250}}
 
 
 class Server:
@@ -170,6 +171,7 @@ class Figures:
     wall: float = 0.0
     peak_mib: float = 0.0
     status: str = ""
+    discovery_s: float = 0.0
 
     @property
     def polls(self) -> int:
@@ -184,6 +186,17 @@ def run_tako(url: str, repos: tuple[str, ...], max_children: int, cache: Path) -
                             concurrency_limit=max_children, max_children=max_children,
                             dispatches_per_minute=1_000_000, dispatches_per_hour=1_000_000,
                             poll_min_interval=INTERVAL, poll_max_interval=5.0)
+    discover = forge.discover
+    spent = [0.0]
+
+    def timed_discover(selection: Any) -> Any:
+        began = time.monotonic()
+        try:
+            return discover(selection)
+        finally:
+            spent[0] += time.monotonic() - began
+
+    forge.discover = timed_discover  # type: ignore[method-assign]
     tracemalloc.start()
     started = time.monotonic()
     report = fan_out(forge, request, options)
@@ -192,30 +205,30 @@ def run_tako(url: str, repos: tuple[str, ...], max_children: int, cache: Path) -
     tracemalloc.stop()
     ledger = forge.ledger.to_json()
     figures = Figures("tako", nodes_seen=sum(1 for _ in report.origin.walk()) - 1,
-                      wall=wall, peak_mib=peak / 2**20, status=report.status.value)
+                      wall=wall, peak_mib=peak / 2**20, status=report.status.value,
+                      discovery_s=spent[0])
     figures.calls.update(ledger["calls"])
     figures.not_modified = sum(ledger["not_modified"].values())
     return figures
 
 
-def run_naive(url: str, targets: list[str]) -> Figures:
+def run_naive(url: str, targets: list[str], cache: Path) -> Figures:
     """One independent waiter per child, interleaved in one loop (as N actions would
-    run side by side): dispatch, find the run by its id in the title, GET it until done."""
+    run side by side): dispatch, list the repo's runs until the one with its id in
+    the title appears (backoff 0.2 s doubling), then GET that run every interval
+    until it completes. Same HTTP client as tako, so per-call costs compare."""
+    forge = open_forge(url, token=ROOT_TOKEN, cache_dir=cache)
     figures = Figures("naive")
     root = new_root_id()
+    event = Event("built", "bench/src", {"v": 1})
     tracemalloc.start()
     started = time.monotonic()
     pending: dict[str, dict[str, Any]] = {}
     for repo in targets:
         node_id = new_root_id()
-        from tako_gha.core.ids import TitleTag
-
         title = make_title("built", "bench/src", TitleTag(root, None, node_id))
         meta = TakoMeta(root, None, node_id, 1, ("bench/src", repo), None, title)
-        payload = build_client_payload(Event("built", "bench/src", {"v": 1}), {}, meta)
-        _http(url, "POST", f"/repos/{repo}/dispatches",
-              {"event_type": "built", "client_payload": payload})
-        figures.calls["dispatch"] += 1
+        forge.dispatch(repo, "built", build_client_payload(event, {}, meta))
         pending[repo] = {"id": node_id, "run": None, "next": time.monotonic() + 0.2,
                          "backoff": 0.2}
     done: dict[str, str] = {}
@@ -225,19 +238,16 @@ def run_naive(url: str, targets: list[str]) -> Figures:
             if state["next"] > now:
                 continue
             if state["run"] is None:
-                body = _http(url, "GET", f"/repos/{repo}/actions/runs?event=repository_dispatch")
-                figures.calls["poll"] += 1
-                for run in (body or {}).get("workflow_runs", []):
-                    tag = parse_title(run.get("display_title"))
+                for run in forge.list_runs(repo).runs:
+                    tag = parse_title(run.display_title)
                     if tag and tag.id == state["id"]:
-                        state["run"] = run["id"]
+                        state["run"] = run.id
                 state["backoff"] = min(state["backoff"] * 2, INTERVAL)
                 state["next"] = now + state["backoff"]
                 continue
-            run = _http(url, "GET", f"/repos/{repo}/actions/runs/{state['run']}")
-            figures.calls["poll"] += 1
-            if run and run.get("status") == "completed":
-                done[repo] = run.get("conclusion") or ""
+            info = forge.get_run(repo, state["run"])
+            if info.status == "completed":
+                done[repo] = info.conclusion or ""
                 del pending[repo]
             else:
                 state["next"] = now + INTERVAL
@@ -245,39 +255,47 @@ def run_naive(url: str, targets: list[str]) -> Figures:
     figures.wall = time.monotonic() - started
     figures.peak_mib = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
+    ledger = forge.ledger.to_json()
+    figures.calls.update(ledger["calls"])
+    figures.not_modified = sum(ledger["not_modified"].values())
     figures.nodes_seen = len(done)
-    ok = all(c == "success" for c in done.values())
-    figures.status = "success" if ok else "failure"
+    figures.status = "success" if all(c == "success" for c in done.values()) else "failure"
     return figures
 
 
 # ------------------------------------------------------------------ scenarios
 def scenario(name: str, world: dict[str, dict[str, str]], workdir: Path,
              max_children: int) -> list[Figures]:
+    """Both strategies, each on a fresh emulator over the same world."""
     root = write_world(workdir / name, world, SETTINGS)
-    server = Server(root)
-    try:
-        targets = sorted(r for r in world if r != "bench/src"
-                         and _tako_yml("bench/src", "built") == world[r]["tako.yml"])
-        results = [run_tako(server.url, (), max_children, workdir / f"{name}-cache")]
-        server.idle()
-        results.append(run_naive(server.url, targets))
-        server.idle()
-    finally:
-        server.stop()
+    targets = sorted(r for r in world if r != "bench/src"
+                     and _tako_yml("bench/src", "built") == world[r]["tako.yml"])
+    results = []
+    for strategy in ("tako", "naive"):
+        server = Server(root)
+        try:
+            cache = workdir / f"{name}-{strategy}-cache"
+            if strategy == "tako":
+                results.append(run_tako(server.url, (), max_children, cache))
+            else:
+                results.append(run_naive(server.url, targets, cache))
+            server.idle()
+        finally:
+            server.stop()
     return results
 
 
 def table(title: str, rows: list[Figures], nodes: int) -> str:
     lines = [f"**{title}** ({nodes} nodes in the tree)", "",
              "| strategy | status | nodes seen by the origin | dispatch calls | poll calls "
-             "(304s) | discovery calls | other calls | wall time | peak client memory |",
+             "(304s) | discovery calls | other calls | wall time (discovery) "
+             "| peak client memory |",
              "|---|---|---|---|---|---|---|---|---|"]
     for f in rows:
         other = sum(v for k, v in f.calls.items() if k not in ("dispatch", "poll", "discovery"))
         lines.append(f"| {f.strategy} | {f.status} | {f.nodes_seen} | {f.calls['dispatch']} | "
                      f"{f.polls} ({f.not_modified}) | {f.calls['discovery']} | {other} | "
-                     f"{f.wall:.1f} s | {f.peak_mib:.1f} MiB |")
+                     f"{f.wall:.1f} s ({f.discovery_s:.1f} s) | {f.peak_mib:.1f} MiB |")
     return "\n".join(lines)
 
 
@@ -314,16 +332,19 @@ def main() -> None:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         text = "\n\n".join([
             "`python benchmarks/bench_fanout.py --write` — the origin's wait, measured on "
-            "the emulator (served from a subprocess, so memory is the client's alone). "
-            "tako: the engine's fleet poller (one conditional `list_runs` per repo per "
-            "round, 304s free, interval 0.5 s growing to 5 s while quiet, descendants "
-            "found by title tags). naive: per child, as single-repo dispatch actions do: "
-            "dispatch, list the repo's runs until the run with its id appears, then GET "
-            "the run every 0.5 s until it completes (plain requests, no ETags). Both "
-            "strategies run in the same process against the same emulator; calls are "
-            "counted client-side (tako: its cost ledger; 'other' = discovery, "
-            "annotations). In the tree, inner fan-outs run tako inside the emulated runs "
-            "in both cases; the table counts only the origin's calls.",
+            "the emulator (served from a subprocess, so memory is the client's alone; each "
+            "strategy gets a fresh emulator over the same world). tako: the engine — "
+            "org discovery and matching, then one conditional `list_runs` per repo per "
+            "round for the whole fleet, interval 0.5 s growing ×1.5 to 5 s while quiet, "
+            "descendants found by title tags. naive: per child, as single-repo dispatch "
+            "actions do: dispatch, list the repo's runs until the run with its id appears "
+            "(backoff from 0.2 s), then GET that run every 0.5 s until it completes; it is "
+            "given the target list (no discovery) and sees only the origin's direct "
+            "children. Both use the same HTTP client (tako's GitHubForge, whose GETs are "
+            f"conditional for both), so per-call costs compare. Flat children run "
+            f"`{FLAT_WORK}`; in the tree, inner nodes fan out again with `python -m "
+            "tako_gha fan-out` inside their emulated runs (tako in both cases) and the "
+            "table counts only the origin's calls.",
             f"Measured {stamp} on CPython {platform.python_version()}, "
             f"{platform.machine()}, 2 cores shared with other work.",
             table(f"flat fan-out to {args.children} children", flat, args.children),

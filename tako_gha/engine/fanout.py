@@ -203,6 +203,8 @@ class FanOut:
                 break
             if opts.wait and not planned and self.tracker.complete(self.clock.monotonic()):
                 break
+            if not planned:
+                session.hurry_final_scan(self.clock.monotonic())
             self._sleep(planned)
         return session.finish()
 

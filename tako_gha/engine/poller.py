@@ -16,6 +16,7 @@ from tako_gha.engine.correlate import TreeTracker
 from tako_gha.forge.base import Forge, ForgeError, RateLimitError, RunInfo
 
 QUIET_GROWTH = 1.5
+CHANGES_PER_RUN = 3  # queued, in_progress, completed: paid listings per run
 
 
 @dataclass
@@ -31,8 +32,14 @@ class PollSchedule:
         self.interval = self.min_interval
 
     def after_round(self, *, changed: bool, paid_calls: int, remaining: int | None,
-                    limit: int | None, time_left: float) -> float:
-        """The pause before the next round."""
+                    limit: int | None, active: int = 0) -> float:
+        """The pause before the next round.
+
+        Budget: unchanged listings answer 304 and cost nothing, so what polling will
+        still cost is about one paid call per state change still to come — a few per
+        active run (queued, in progress, completed) — not rounds × repos. When the
+        budget above the reserve cannot cover that, poll at the slowest interval
+        (a slower poll observes fewer intermediate states, so it pays less)."""
         if changed:
             self.interval = self.min_interval
         else:
@@ -40,13 +47,11 @@ class PollSchedule:
                                 max(self.interval * QUIET_GROWTH, self.min_interval or 0.05))
         if remaining is not None and limit:
             spendable = remaining - self.reserve * limit
-            if spendable <= 0:
-                # Only 304s are free, and a round may not be all 304s: poll rarely.
+            needed = max(paid_calls, CHANGES_PER_RUN * active)
+            if spendable <= needed:
                 self.interval = self.max_interval
-            elif paid_calls > 0:
-                rounds = spendable / paid_calls
-                needed = time_left / rounds if rounds > 0 else self.max_interval
-                self.interval = max(self.interval, min(needed, self.max_interval))
+            elif spendable <= 2 * needed:
+                self.interval = max(self.interval, (self.min_interval + self.max_interval) / 2)
         return self.interval
 
 

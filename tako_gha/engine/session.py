@@ -94,11 +94,18 @@ class Session:
             return False
         changed |= self.annotate_failures()
         ledger = self.forge.ledger
+        active = sum(1 for _, ref in self.tracker.all_runs() if ref.status != "completed")
         pause = self.schedule.after_round(
             changed=changed, paid_calls=paid, remaining=ledger.rate_remaining,
-            limit=ledger.rate_limit, time_left=max(0.0, self.deadline - now))
+            limit=ledger.rate_limit, active=active)
         self.next_poll = self.clock.monotonic() + pause
         return changed
+
+    def hurry_final_scan(self, now: float) -> None:
+        """Every node has finished and only the last look for late children is left:
+        take it at the minimum interval instead of the quiet, stretched one."""
+        if all(t.node.state.is_terminal for t in self.tracker.nodes()):
+            self.next_poll = min(self.next_poll, now + self.schedule.min_interval)
 
     def annotate_failures(self) -> bool:
         """Read the annotations of finished runs that matter: why a failed run

@@ -70,6 +70,7 @@ def watch(forge: Forge, root: str, org: str, options: FanOutOptions,
         if now >= session.deadline:
             session.handle_timeout()
             break
+        session.hurry_final_scan(now)
         clock.sleep(max(0.01, min(session.next_poll, session.deadline) - now))
         if session.poll_due(clock.monotonic(), extra=candidates):
             session.emit()

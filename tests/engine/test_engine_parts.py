@@ -122,18 +122,21 @@ def test_pacer_never_exceeds_either_window() -> None:
 
 def test_poll_schedule_adapts_to_activity_and_budget() -> None:
     sched = PollSchedule(2.0, 30.0, 0.1)
-    quiet = [sched.after_round(changed=False, paid_calls=0, remaining=None, limit=None,
-                               time_left=1000) for _ in range(10)]
+    quiet = [sched.after_round(changed=False, paid_calls=0, remaining=None, limit=None)
+             for _ in range(10)]
     assert quiet[0] == 3.0 and quiet[-1] == 30.0 and quiet == sorted(quiet)
-    assert sched.after_round(changed=True, paid_calls=1, remaining=None, limit=None,
-                             time_left=1000) == 2.0
-    # 10 paid calls a round, 1000 spendable above the reserve, 3000 s left: ≥ 30 s.
+    assert sched.after_round(changed=True, paid_calls=1, remaining=None, limit=None) == 2.0
+    # Plenty above the 10 % reserve for the changes 10 active runs still cause.
     assert sched.after_round(changed=True, paid_calls=10, remaining=1500, limit=5000,
-                             time_left=3000) == 30.0
-    assert sched.after_round(changed=True, paid_calls=1, remaining=1500, limit=5000,
-                             time_left=3000) == 3.0
-    assert sched.after_round(changed=True, paid_calls=0, remaining=400, limit=5000,
-                             time_left=3000) == 30.0
+                             active=10) == 2.0
+    # Tight: 1000 spendable, 400 runs to follow (≈ 1200 paid calls): slowest interval.
+    assert sched.after_round(changed=True, paid_calls=10, remaining=1500, limit=5000,
+                             active=400) == 30.0
+    # Close: halfway between the bounds.
+    assert sched.after_round(changed=True, paid_calls=10, remaining=1500, limit=5000,
+                             active=200) == 16.0
+    # Below the reserve: the slowest interval whatever the activity.
+    assert sched.after_round(changed=True, paid_calls=0, remaining=400, limit=5000) == 30.0
 
 
 def _run(run_id: int, title: str, created: float, workflow: str = ".github/workflows/w.yml"
