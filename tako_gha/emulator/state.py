@@ -93,6 +93,7 @@ class RunStore:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self._runs: dict[int, RunRecord] = {}
+        self._by_repo: dict[str, list[RunRecord]] = {}  # index: listings stay O(runs of repo)
         self._next_run_id = 1000
         self._next_job_id = 50000
         self._run_numbers: dict[tuple[str, str], int] = {}
@@ -115,6 +116,10 @@ class RunStore:
 
     def add(self, run: RunRecord) -> None:
         with self.lock:
+            old = self._runs.get(run.id)
+            if old is not None:  # a replaced record leaves the index too
+                self._by_repo[old.repo.lower()].remove(old)
+            self._by_repo.setdefault(run.repo.lower(), []).append(run)
             self._runs[run.id] = run
 
     def get(self, run_id: int) -> RunRecord | None:
@@ -124,8 +129,7 @@ class RunStore:
     def list_runs(self, repo: str) -> list[RunRecord]:
         """Runs of one repo, newest first (by id)."""
         with self.lock:
-            wanted = repo.lower()
-            runs = [r for r in self._runs.values() if r.repo.lower() == wanted]
+            runs = list(self._by_repo.get(repo.lower(), ()))
         return sorted(runs, key=lambda r: r.id, reverse=True)
 
     def all_runs(self) -> list[RunRecord]:
