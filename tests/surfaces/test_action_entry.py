@@ -193,3 +193,109 @@ def test_skipped_repositories_become_warnings_errors_first(tmp_path: Path) -> No
     action.publish(sample_report(), {"GITHUB_STEP_SUMMARY": str(summary)}, out, notes)
     assert "### Notes (14)" in summary.read_text()
     assert "::warning title=tako%3A skipped acme/broken::" in out.getvalue()
+
+
+# ------------------------------------------------------------------ in process, on the emulator
+RECEIVER = """name: on-tako
+run-name: ${{ github.event.client_payload.tako.title || github.workflow }}
+on:
+  repository_dispatch:
+    types: [built]
+jobs:
+  work:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo ok
+"""
+SUBSCRIBER = ("version: 1\nevents:\n  subscriptions:\n    - artifact: acme/core\n"
+              "      events: [built]\n")
+
+
+@pytest.fixture
+def emulator(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from tako_gha.emulator import Emulator
+    from tako_gha.emulator.worldgen import write_world
+
+    world = write_world(tmp_path / "world", {
+        "acme/core": {"tako.yml": "version: 1\nevents:\n  produces: [built]\n"},
+        "acme/a": {"tako.yml": SUBSCRIBER, ".github/workflows/on-tako.yml": RECEIVER},
+    }, {"tokens": {"t-ok": {"repos": ["*"]}}})
+    with Emulator(world, port=0) as emu:
+        yield emu
+
+
+def _live_env(emu, tmp_path: Path, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"TAKO_INPUT_EVENT_TYPE": "built", "GITHUB_REPOSITORY": "acme/core",
+            "TAKO_INPUT_TOKEN": "t-ok", "TAKO_INPUT_API_URL": emu.base_url,
+            "TAKO_INPUT_TIMEOUT": "60s", "TAKO_POLL_MIN_INTERVAL": "0.1",
+            "TAKO_SIBLING_GRACE": "0.2", "GITHUB_OUTPUT": str(tmp_path / "out"),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"), **extra}
+
+
+def test_the_entry_fans_out_and_publishes(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    code = action.run(_live_env(emulator, tmp_path), out)
+    log = out.getvalue()
+    assert code == 0, log
+    assert log.startswith("::add-mask::t-ok\ntako: fanning out built from acme/core in acme "
+                          "(a new cascade)")
+    assert "acme/a: dispatched → " in log or "acme/a: planned → dispatched" in log
+    values = parse_output_file((tmp_path / "out").read_text())
+    assert (values["status"], values["dispatched"], values["failed"]) == ("success", "1", "0")
+    (child,) = json.loads(values["tree"])["tree"]["children"]
+    assert child["repo"] == "acme/a" and child["state"] == "success"
+    assert "## ✅ tako cascade" in (tmp_path / "summary.md").read_text()
+
+
+def test_the_entry_continues_the_tree_it_runs_in(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"action": "up_built", "client_payload": {
+        "event": {"type": "up_built", "source": "acme/up", "payload": {}},
+        "tako": {"root": "a1" * 6, "parent": None, "id": "b2" * 6, "depth": 1,
+                 "chain": ["acme/up", "acme/core"], "deadline": None, "title": "t"}}}))
+    out = io.StringIO()
+    env = _live_env(emulator, tmp_path, GITHUB_EVENT_PATH=str(event),
+                    GITHUB_EVENT_NAME="repository_dispatch")
+    assert action.run(env, out) == 0, out.getvalue()
+    assert f"(tree {'a1' * 6} at depth 2)" in out.getvalue()
+    (run,) = emulator.runs.list_runs("acme/a")
+    tako = run.client_payload["tako"]
+    assert (tako["root"], tako["parent"], tako["depth"]) == ("a1" * 6, "b2" * 6, 2)
+    assert tako["chain"] == ["acme/up", "acme/core", "acme/a"]
+
+
+def test_a_malformed_tako_context_is_an_input_error(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"client_payload": {"tako": {"root": "nope", "id": "x"}}}))
+    out = io.StringIO()
+    assert action.run(_env(GITHUB_EVENT_PATH=str(event)), out) == 2
+    assert "cannot continue the cascade this run belongs to: client_payload.tako.root" \
+        in out.getvalue()
+
+
+def test_a_token_the_api_refuses_is_a_clear_error(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    code = action.run(_live_env(emulator, tmp_path, TAKO_INPUT_TOKEN="t-unknown"), out)
+    assert code == 2
+    errors = [line for line in out.getvalue().splitlines() if line.startswith("::error")]
+    assert len(errors) == 1 and "t-unknown" not in errors[0]
+    assert emulator.runs.all_runs() == []
+
+
+def test_main_turns_a_bug_into_one_error_line(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(env: object, out: object) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(action, "run", broken)
+    monkeypatch.delenv("RUNNER_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as info:
+        action.main()
+    assert info.value.code == 2
+    assert capsys.readouterr().out == ("::error title=tako-gha internal error::internal error: "
+                                       "RuntimeError: boom\n")
+
+
+def test_tuning_numbers_must_be_positive() -> None:
+    with pytest.raises(InputError, match="TAKO_MAX_CHILDREN: must be positive"):
+        read_inputs(_env(TAKO_MAX_CHILDREN="0"))

@@ -242,3 +242,49 @@ def test_module_entry_usage_and_exit_codes(repo: Path) -> None:
     assert proc.returncode == 1
     assert "tako.yml:4:17: error:" in proc.stderr
     assert hook.main(["pre-pull"]) == 2
+
+
+def test_with_a_token_the_plan_of_the_push_is_printed(repo: Path, tmp_path: Path) -> None:
+    from tako_gha.emulator import Emulator
+    from tako_gha.emulator.worldgen import write_world
+
+    sub = "version: 1\nevents:\n  subscriptions:\n    - artifact: acme/core-lib\n" \
+          "      events: [library_built]\n      schema_version: '{rng}'\n"
+    world = write_world(tmp_path / "world", {
+        "acme/core-lib": {"tako.yml": GOOD},
+        "acme/svc-new": {"tako.yml": sub.format(rng="^1.0.0")},
+        "acme/svc-old": {"tako.yml": sub.format(rng="^0.9.0")},
+        "acme/docs": {"README.md": "no tako.yml"},
+    }, {"tokens": {"t-hook": {"repos": ["*"], "dispatch": False}}})
+    sha = _commit(repo, GOOD)
+    line = f"refs/heads/main {sha} refs/heads/main {'0' * 40}\n"
+    with Emulator(world, port=0) as emu:
+        out = io.StringIO()
+        code = run_pre_push(line, ["origin", "git@github.com:acme/core-lib.git"],
+                            {"GITHUB_TOKEN": "t-hook", "GITHUB_API_URL": emu.base_url}, out,
+                            git_dir=str(repo))
+        dispatches = [r for r in emu.requests() if r["path"].endswith("/dispatches")]
+    text = out.getvalue()
+    assert code == 0, text
+    assert "library_built from acme/core-lib would start: acme/svc-new" in text
+    assert "skipped acme/svc-old: schema_version 1.2.0 is outside '^0.9.0'" in text
+    assert dispatches == []  # a plan, nothing sent
+
+
+def test_the_cli_command_reads_stdin_and_exits_1_on_errors(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from tako_gha.surfaces.cli import cli
+
+    sha = _commit(repo, BAD)
+    monkeypatch.chdir(repo)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    monkeypatch.delenv("PRE_COMMIT", raising=False)
+    line = f"refs/heads/main {sha} refs/heads/main {'0' * 40}\n"
+    result = CliRunner().invoke(cli, ["hook", "pre-push", "origin", "x"], input=line)
+    assert result.exit_code == 1
+    assert "tako.yml:4:17: error:" in result.stderr
+    result = CliRunner().invoke(cli, ["hook", "pre-push", "--no-plan"], input="")
+    assert result.exit_code == 0
