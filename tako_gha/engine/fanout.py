@@ -1,4 +1,25 @@
-"""``fan_out``: plan, refuse, dispatch (paced, bounded), correlate, wait (SPEC §6, §7)."""
+"""``fan_out``: plan, refuse, dispatch (paced, bounded), correlate, wait (SPEC §6, §7).
+
+One thread, one loop: dispatch what the concurrency limit and the pacer allow, poll
+the fleet when due (``engine.poller``), decide discovery deadlines and re-sends,
+then sleep until the next thing is due. Per-node problems become node states; only
+a refusal of the whole fan-out (bad options, ``max_children``, preflight) raises,
+and then before anything was dispatched.
+
+Known limits, by design:
+- ``dedupe: root`` across processes (the diamond's B and C both reaching D): each
+  lists D's runs before dispatching and skips if one of this root and event type
+  exists; when both check before either dispatch lands, the dispatch whose run came
+  first wins and the later one cancels its own run and reports ``deduplicated``
+  (so D may start twice for a moment, never finish twice). The origin applies the
+  same rule to the runs it sees.
+- Runs are found on the first page (100 newest ``repository_dispatch`` runs since
+  the fan-out started) of each repo; a repo starting more than that during one
+  cascade can hide a run from discovery (known runs are still read one by one).
+- Heuristic correlation (receivers without ``run-name``) cannot tell an unrelated
+  untagged run created in the window from ours: such nodes say ``heuristic``, and
+  two dispatches competing for one run say ``ambiguous`` in their reason.
+"""
 
 from __future__ import annotations
 

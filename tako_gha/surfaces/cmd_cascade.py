@@ -169,6 +169,13 @@ def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | No
         _write(tree_json, json.dumps(report.to_json(), indent=2) + "\n", "--tree-json")
     if summary:
         _write(summary, render_markdown(report), "--summary")
+    elif os.environ.get("GITHUB_ACTIONS") == "true" and os.environ.get("GITHUB_STEP_SUMMARY"):
+        # Inside a workflow step the job summary is where people look.
+        try:
+            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
+                handle.write(render_markdown(report))
+        except OSError:
+            pass  # a summary is a courtesy; the tree is on stdout anyway
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

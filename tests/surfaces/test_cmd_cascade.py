@@ -182,8 +182,10 @@ def test_continues_the_tree_inside_a_dispatched_run(invoke: Any, tmp_path: Path)
     event.write_text(json.dumps({"client_payload": {"tako": {
         "root": root, "parent": None, "id": parent, "depth": 1,
         "chain": ["acme/x", "acme/a"]}}}))
+    step_summary = tmp_path / "step-summary.md"
     env = {"GITHUB_EVENT_PATH": str(event), "GITHUB_REPOSITORY": "acme/a",
-           "GITHUB_EVENT_NAME": "repository_dispatch", "GITHUB_ACTIONS": "true"}
+           "GITHUB_EVENT_NAME": "repository_dispatch", "GITHUB_ACTIONS": "true",
+           "GITHUB_STEP_SUMMARY": str(step_summary)}
     result = invoke("fan-out", "--event", "boom", "--format", "json", env=env)
     assert result.exit_code == 1
     data = json.loads(result.stdout.split("\n::", 1)[0])
@@ -191,6 +193,7 @@ def test_continues_the_tree_inside_a_dispatched_run(invoke: Any, tmp_path: Path)
     child = data["tree"]["children"][0]
     assert child["depth"] == 2
     assert "::error title=tako%3A acme/f failure::" in result.stdout
+    assert "acme/f" in step_summary.read_text()
     event.write_text(json.dumps({"client_payload": {"tako": {"root": "bad", "id": parent}}}))
     result = invoke("fan-out", "--event", "boom", env=env)
     assert result.exit_code == 2 and "tako.root" in result.output
