@@ -15,6 +15,7 @@ prints the cascade the pushed ``produces`` events would start; any failure there
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 # Not imported from core.config: the loader pulls in the CEL stack, which a push
 # that does not touch tako.yml never needs (start-up time is the hook's cost).
 DEFAULT_CONFIG_PATH = "tako.yml"
+PLAN_BUDGET_SECONDS = 10.0  # the longest a push waits for the (optional) plan
 
 ZERO_OID = "0" * 40
 _ZEROS = re.compile(r"^0+$")
@@ -196,7 +198,12 @@ def print_plan(repo: str, config: ConfigResult, out: TextIO, *, api_url: str, to
 
     if config.config is None or not config.config.produces:
         return
-    forge = open_forge(api_url, token=token)
+    from tako_gha.forge.transport import RetryPolicy
+
+    # A hook must not stall a push: one quick retry, no long waits on rate limits.
+    quick = RetryPolicy(max_retries=1, backoff_base=0.5, backoff_cap=1.0,
+                        secondary_min_wait=1.0, max_secondary_retries=0, max_rate_wait=0.0)
+    forge = open_forge(api_url, token=token, policy=quick)
     owner = repo.split("/")[0]
     discovery = forge.discover(RepoSelection(org=owner, config_path=config_path))
     configs = [c for c in discovery.configs() if c.repo.lower() != repo.lower()] + [config]
@@ -223,20 +230,49 @@ def maybe_plan(result: HookResult, repo: str | None, env: Mapping[str, str], out
                   "no cascade plan printed\n")
         return
     api_url = env.get("GITHUB_API_URL") or "https://api.github.com"
+    budget = _plan_budget(env)
+
+    def default_printer(name: str, cfg: ConfigResult, stream: TextIO) -> None:
+        print_plan(name, cfg, stream, api_url=api_url, token=token, config_path=config_path)
+
+    show = printer or default_printer
     for checked in result.checked:
-        if checked.result is None or checked.result.config is None:
+        config = checked.result
+        if config is None or config.config is None:
             continue
-        try:
-            if printer is not None:
-                printer(repo, checked.result, out)
-            else:
-                print_plan(repo, checked.result, out, api_url=api_url, token=token,
-                           config_path=config_path)
-        except Exception as exc:  # network, auth, anything: a note, never a block
-            out.write(f"tako-gha: note: could not print the cascade plan "
-                      f"({type(exc).__name__}: {exc}); the push goes on\n")
-            return
+        _run_bounded(lambda cfg=config: show(repo, cfg, out), budget, out)
         break  # one plan per push: the pushed tips share an org
+
+
+def _plan_budget(env: Mapping[str, str]) -> float:
+    try:
+        return max(0.1, float(env.get("TAKO_HOOK_PLAN_TIMEOUT") or PLAN_BUDGET_SECONDS))
+    except ValueError:
+        return PLAN_BUDGET_SECONDS
+
+
+def _run_bounded(work: Callable[[], None], budget: float, out: TextIO) -> None:
+    """Run ``work`` for at most ``budget`` seconds; any failure or overrun is a note
+    (network, auth, anything): the push is never blocked by the plan."""
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work()
+        except Exception as exc:
+            failure.append(exc)
+
+    # A daemon thread: if the API hangs, the hook returns and the process exits anyway.
+    thread = threading.Thread(target=target, name="tako-hook-plan", daemon=True)
+    thread.start()
+    thread.join(budget)
+    if thread.is_alive():
+        out.write(f"tako-gha: note: the cascade plan took longer than {budget:g}s "
+                  "(TAKO_HOOK_PLAN_TIMEOUT); the push goes on\n")
+    elif failure:
+        exc = failure[0]
+        out.write(f"tako-gha: note: could not print the cascade plan "
+                  f"({type(exc).__name__}: {exc}); the push goes on\n")
 
 
 def run_pre_push(stdin_text: str, argv: Sequence[str], env: Mapping[str, str], out: TextIO,
