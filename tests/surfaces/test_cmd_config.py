@@ -505,3 +505,18 @@ def test_lint_with_a_config_path_checks_the_checkout_workflows(tmp_path: Path) -
     assert code == 0
     assert "a.yml:4:3: warning: workflow listens for repository_dispatch" in out
     assert out.splitlines()[-1] == "checked 1 file: 0 errors, 1 warning"
+
+
+def test_lint_mixed_fixture_workspace() -> None:
+    """The committed example: five broken files, two valid ones."""
+    root = FIXTURES / "lint-mixed"
+    code, out, _ = run("lint", str(root))
+    assert code == 1
+    located = [line.split(": error: ")[0].replace(f"{root}/acme/", "").rsplit(":", 1)[0]
+               for line in out.splitlines() if ": error: " in line]
+    assert located == ["bad-filter/tako.yml:7", "bad-range/tako.yml:6",
+                       "bad-template/tako.yml:7", "unknown-key/tako.yml:5",
+                       "yaml-error/tako.yml:5"]
+    assert out.splitlines()[-1] == "checked 7 files: 5 errors, 0 warnings"
+    code, out, _ = run("lint", str(root / "acme" / "valid-lib"), str(root / "acme" / "valid-app"))
+    assert (code, out.strip()) == (0, "checked 2 files: no problems")
