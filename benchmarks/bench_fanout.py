@@ -54,7 +54,8 @@ from tako_gha.surfaces.connect import open_forge
 
 ROOT_TOKEN, INNER_TOKEN = "t-root", "t-inner"
 INTERVAL = 0.5  # both strategies start polling at this interval
-FLAT_WORK = "sleep 2"  # each flat child runs a while, so waiting spans several rounds
+FLAT_WORK = "sleep 2"  # each flat child runs a little
+LONG_WORK = "sleep 20"  # ... or long enough that waiting spans many poll rounds
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
@@ -85,11 +86,11 @@ def _tako_yml(producer: str, event: str) -> str:
             f"      events: [{event}]\n")
 
 
-def flat_world(children: int) -> dict[str, dict[str, str]]:
+def flat_world(children: int, work: str = "sleep 2") -> dict[str, dict[str, str]]:
     world = {"bench/src": {"tako.yml": "version: 1\n"}}
     for i in range(children):
         world[f"bench/c{i:04d}"] = {"tako.yml": _tako_yml("bench/src", "built"),
-                                    ".github/workflows/w.yml": _workflow("built", False, FLAT_WORK)}
+                                    ".github/workflows/w.yml": _workflow("built", False, work)}
     return world
 
 
@@ -313,6 +314,8 @@ def write_section(text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--children", type=int, default=1000)
+    parser.add_argument("--long", type=int, default=100,
+                        help="children of the long-runs scenario (each runs 20 s)")
     parser.add_argument("--levels", default="3,2,2,1",
                         help="fan-out per level of the tree scenario (4 levels)")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
@@ -321,8 +324,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         t0 = time.monotonic()
-        flat = scenario("flat", flat_world(args.children), workdir, args.children)
+        flat = scenario("flat", flat_world(args.children, FLAT_WORK), workdir, args.children)
         print(table(f"flat fan-out to {args.children} children", flat, args.children),
+              flush=True)
+        long = scenario("long", flat_world(args.long, LONG_WORK), workdir, args.long)
+        print(table(f"flat fan-out to {args.long} children running 20 s", long, args.long),
               flush=True)
         world, nodes = tree_world(levels)
         tree = scenario("tree", world, workdir, max(levels))
@@ -341,13 +347,16 @@ def main() -> None:
             "(backoff from 0.2 s), then GET that run every 0.5 s until it completes; it is "
             "given the target list (no discovery) and sees only the origin's direct "
             "children. Both use the same HTTP client (tako's GitHubForge, whose GETs are "
-            f"conditional for both), so per-call costs compare. Flat children run "
-            f"`{FLAT_WORK}`; in the tree, inner nodes fan out again with `python -m "
+            "conditional for both), so per-call costs compare. In the tree, inner nodes "
+            "fan out again with `python -m "
             "tako_gha fan-out` inside their emulated runs (tako in both cases) and the "
             "table counts only the origin's calls.",
             f"Measured {stamp} on CPython {platform.python_version()}, "
             f"{platform.machine()}, 2 cores shared with other work.",
-            table(f"flat fan-out to {args.children} children", flat, args.children),
+            table(f"flat fan-out to {args.children} children (`{FLAT_WORK}`)", flat,
+                  args.children),
+            table(f"flat fan-out to {args.long} children running longer (`{LONG_WORK}`)",
+                  long, args.long),
             table(f"{len(levels)}-level tree ({'×'.join(map(str, levels))} = {nodes} runs)",
                   tree, nodes),
         ])

@@ -286,3 +286,18 @@ def test_status_of_unknown_root_is_a_clear_error(emu: Emulator) -> None:
     result = _cli(emu, "status", "0" * 12, "--org", "acme")
     assert result.returncode == 2
     assert "carries root" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_lost_dispatch_is_resent_once_and_runs_once(forge: Any, emu: Emulator) -> None:
+    repos = [f"acme/p{i}" for i in range(5)]
+    before = len(runs_of(emu, *repos))
+    emu.set_faults({"errors": [{"kind": "dispatch", "status": 502, "next": 1}]})
+    try:
+        report = cascade(forge, "faulty", redispatch_grace=1.0)
+    finally:
+        emu.set_faults({})
+    assert report.status is TreeStatus.SUCCESS, shape(report.origin)
+    assert report.cost["engine"]["redispatched"] == 1
+    resent = [n for n in report.origin.children if "re-sent once" in (n.reason or "")]
+    assert len(resent) == 1
+    assert len(runs_of(emu, *repos)) - before == 5  # one run per child, none twice
