@@ -53,12 +53,15 @@ def register(router: Router) -> None:
     router.add("GET", "/repos/{owner}/{repo}/contents/{path*}", "contents", get_contents)
     router.add("POST", "/repos/{owner}/{repo}/dispatches", "dispatch", create_dispatch)
     router.add("GET", "/repos/{owner}/{repo}/actions/workflows", "workflows", list_workflows)
+    router.add("GET", "/repos/{owner}/{repo}/actions/workflows/{workflow}", "workflows",
+               get_workflow)
     router.add("GET", "/repos/{owner}/{repo}/actions/runs", "runs_list", list_runs)
     router.add(
         "GET", "/repos/{owner}/{repo}/actions/workflows/{workflow}/runs", "runs_list", list_runs
     )
     router.add("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}", "run", get_run)
     router.add("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", "jobs", list_jobs)
+    router.add("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}", "jobs", get_job)
     router.add("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel", "cancel", cancel_run)
     router.add("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun", "rerun", rerun_run)
     router.add(
@@ -294,6 +297,16 @@ def list_workflows(app: ApiApp, req: Request) -> Response:
     return Response(200, {"total_count": len(items), "workflows": chunk}, headers)
 
 
+def get_workflow(app: ApiApp, req: Request) -> Response:
+    repo = visible_repo(app, req)
+    wanted = req.params["workflow"]
+    for path, name in _workflow_files(repo):
+        number = workflow_id_for(repo.full_name, path)
+        if wanted == str(number) or wanted == path.rsplit("/", 1)[-1]:
+            return Response(200, app.render.workflow(repo, path, number, name))
+    raise not_found("https://docs.github.com/rest/actions/workflows#get-a-workflow")
+
+
 def _workflow_files(repo: WorldRepo) -> list[tuple[str, str]]:
     return [(path, _workflow_name(repo, path))
             for path in repo.list_files(".github/workflows/") if is_workflow_path(path)]
@@ -424,6 +437,20 @@ def list_jobs(app: ApiApp, req: Request) -> Response:
     return Response(200, {"total_count": len(jobs), "jobs": chunk}, headers)
 
 
+def get_job(app: ApiApp, req: Request) -> Response:
+    repo = visible_repo(app, req)
+    try:
+        job = app.store.find_job(int(req.params["job_id"]))
+    except ValueError:
+        job = None
+    run = app.store.get(job.run_id) if job else None
+    if job is None or run is None or run.repo.lower() != repo.full_name.lower() \
+            or not app.run_visible(run):
+        raise not_found("https://docs.github.com/rest/actions/workflow-jobs#get-a-job-for-a-workflow-run")
+    with app.store.lock:
+        return Response(200, app.render.job(run, job))
+
+
 def cancel_run(app: ApiApp, req: Request) -> Response:
     repo, run = _visible_run(app, req)
     if not app.can_dispatch(req, repo):
@@ -438,7 +465,12 @@ def rerun_run(app: ApiApp, req: Request) -> Response:
     doc = "https://docs.github.com/rest/actions/workflow-runs#re-run-a-workflow"
     if not app.can_dispatch(req, repo):
         raise ApiError(403, "Resource not accessible by personal access token", doc)
-    if run.status != "completed" or not app.runner.rerun(run.id):
+    if run.status != "completed":
+        raise ApiError(403, "This workflow is already running", doc)
+    retry = app.limiter.content_retry_after(req.rate_key)
+    if retry is not None:
+        raise ApiError(403, SECONDARY_MESSAGE, RATE_DOCS, headers={"retry-after": str(retry)})
+    if not app.runner.rerun(run.id):
         raise ApiError(403, "This workflow is already running", doc)
     return Response(201, {})
 

@@ -137,10 +137,15 @@ def test_dispatch_and_run_endpoints_match_the_description(openapi: Any, emu: Emu
           "&status=success&created=%3E%3D2020-01-01", 200)
     check(openapi, emu, "GET", "/repos/acme/app/actions/workflows/build.yml/runs", 200)
     check(openapi, emu, "GET", f"/repos/acme/app/actions/workflows/{workflow_id}/runs", 200)
+    check(openapi, emu, "GET", f"/repos/acme/app/actions/workflows/{workflow_id}", 200)
+    check(openapi, emu, "GET", "/repos/acme/app/actions/workflows/build.yml", 200)
+    check(openapi, emu, "GET", "/repos/acme/app/actions/workflows/nope.yml", 404)
     check(openapi, emu, "GET", f"/repos/acme/app/actions/runs/{run_id}", 200)
     check(openapi, emu, "GET", "/repos/acme/app/actions/runs/1", 404)
     jobs = check(openapi, emu, "GET", f"/repos/acme/app/actions/runs/{run_id}/jobs", 200).json()
     job_id = jobs["jobs"][0]["id"]
+    check(openapi, emu, "GET", f"/repos/acme/app/actions/jobs/{job_id}", 200)
+    check(openapi, emu, "GET", "/repos/acme/app/actions/jobs/1", 404)
     notes = check(openapi, emu, "GET", f"/repos/acme/app/check-runs/{job_id}/annotations", 200)
     assert notes.json()[0]["annotation_level"] == "warning"
     check(openapi, emu, "POST", f"/repos/acme/app/actions/runs/{run_id}/cancel", 409)

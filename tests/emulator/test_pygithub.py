@@ -63,6 +63,11 @@ def test_pygithub_lists_reads_dispatches_and_follows_runs(
     assert again.status == "completed" and again.run_attempt == 1
     assert [j.name for j in again.jobs()] == ["check"]
     assert list(app.get_workflow_runs(status="in_progress")) == []
+    workflow = app.get_workflow("l.yml")
+    assert workflow.name == "listener" and workflow.path == ".github/workflows/l.yml"
+    assert workflow.get_runs().totalCount == 2
+    job = again.jobs()[0]
+    assert app.get_workflow_run(again.id).jobs()[0].id == job.id
     remaining, limit = gh.rate_limiting
     assert limit == 5000 and remaining < limit
 
