@@ -101,6 +101,8 @@ class _Unit:
     matrix: dict[str, Any] | None = None
     index: int = 0
     total: int = 1
+    # shared by the combinations of one matrix job: set to cancel them (fail-fast)
+    group: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -112,8 +114,14 @@ class _StepResult:
 class _JobState:
     """Per-job bookkeeping: masks, capped log, summaries, annotations."""
 
-    def __init__(self, record: JobRecord, store: RunStore, masks: set[str]) -> None:
+    def __init__(self, record: JobRecord, store: RunStore, masks: set[str],
+                 group: threading.Event | None = None) -> None:
         self.record = record
+        self.group = group or threading.Event()  # fail-fast of a matrix job
+        # the running step was started *after* cancellation (if: always()/cancelled()):
+        # a cancel does not kill it, only stop() does (GitHub's force-cancel)
+        self.cancel_immune = False
+        self.live: set[subprocess.Popen[bytes]] = set()
         self.store = store
         self.masks = set(masks)
         self.lock = threading.Lock()
@@ -307,6 +315,8 @@ class WorkflowRunner:
         with self.store.lock:
             if ctx.run.status == "completed":
                 return False
+            if ctx.cancel.is_set():
+                return True  # already cancelling: leave its cleanup steps alone
             ctx.cancel.set()
             if ctx.run.status == "queued":
                 # never started: it completes at once, the worker will skip it
@@ -490,13 +500,15 @@ class WorkflowRunner:
         for job_id in job_order(workflow):
             job = workflow.jobs[job_id]
             combos = self._matrix(run, event, job)
+            group = threading.Event()
             for index, combo in enumerate(combos or [None]):
                 steps = [StepRecord(number=i + 1, name=s.display_name())
                          for i, s in enumerate(job.steps)]
                 name = self._job_name(run, event, job, combo)
                 record = JobRecord(id=self.store.new_job_id(), run_id=run.id, name=name,
                                    steps=steps)
-                units.append(_Unit(job_id, record, combo, index, len(combos or [None])))
+                units.append(_Unit(job_id, record, combo, index, len(combos or [None]),
+                                   group))
         return units
 
     def _matrix(self, run: RunRecord, event: dict[str, Any],
@@ -630,6 +642,8 @@ class WorkflowRunner:
                         ctx.cancel.set()  # a runner bug: stop the sibling jobs too
                         self._signal_procs(ctx, signal.SIGKILL)
                         raise
+                    if unit_results[unit.job_id][-1][0] == "failure":
+                        self._fail_fast(workflow.jobs[unit.job_id], by_job[unit.job_id])
                     if len(unit_results[unit.job_id]) == len(by_job[unit.job_id]):
                         conclusion, outputs = _aggregate(unit_results[unit.job_id])
                         results[unit.job_id] = conclusion
@@ -638,6 +652,17 @@ class WorkflowRunner:
             ctx.run.status = "completed"
             ctx.run.conclusion = _run_conclusion(ctx, workflow, results)
             ctx.run.touch()
+
+    def _fail_fast(self, job: Job, units: list[_Unit]) -> None:
+        """A failed matrix combination cancels its siblings (strategy.fail-fast)."""
+        if not job.fail_fast or len(units) < 2 or units[0].group.is_set():
+            return
+        units[0].group.set()
+        with self._lock:
+            states = [self._jobs.get(u.record.id) for u in units]
+        for state in states:
+            for proc in list(state.live) if state else []:
+                _killpg(proc.pid, signal.SIGINT)
 
     def _fail_startup(self, ctx: _RunContext, masks: set[str]) -> None:
         record = ctx.run.jobs[0]
@@ -651,8 +676,9 @@ class WorkflowRunner:
             ctx.run.status, ctx.run.conclusion = "completed", "failure"
             ctx.run.touch()
 
-    def _job_state(self, record: JobRecord, masks: set[str]) -> _JobState:
-        state = _JobState(record, self.store, masks)
+    def _job_state(self, record: JobRecord, masks: set[str],
+                   group: threading.Event | None = None) -> _JobState:
+        state = _JobState(record, self.store, masks, group)
         with self._lock:
             self._jobs[record.id] = state
         return state
@@ -660,11 +686,11 @@ class WorkflowRunner:
     def _job(self, ctx: _RunContext, job: Job, unit: _Unit, results: dict[str, str],
              needs_ctx: dict[str, Any], masks: set[str]) -> tuple[str, dict[str, str]]:
         record = unit.record
-        state = self._job_state(record, masks)
+        state = self._job_state(record, masks, unit.group)
         ancestors = _ancestors(ctx.workflow, job.id) if ctx.workflow else set()
         status = ex.Status(
             failed=any(results[a] in ("failure", "timed_out", "cancelled") for a in ancestors),
-            cancelled=ctx.cancel.is_set(),
+            cancelled=_cancelled(ctx, state),
             blocked=any(results[a] != "success" for a in ancestors),
         )
         contexts = {"github": self._github_context(ctx.run, ctx.event, job.id),
@@ -677,7 +703,7 @@ class WorkflowRunner:
             self._complete_job(record, "failure", skip_steps=True)
             return "failure", {}
         if not runs:
-            self._complete_job(record, "cancelled" if ctx.cancel.is_set() else "skipped",
+            self._complete_job(record, "cancelled" if _cancelled(ctx, state) else "skipped",
                                skip_steps=True)
             return record.conclusion or "skipped", {}
         with self.store.lock:
@@ -724,7 +750,7 @@ class WorkflowRunner:
         base = {"github": github, "needs": {n: needs_ctx[n] for n in job.needs},
                 "inputs": {}, "vars": {}, "secrets": self._secrets(ctx),
                 "matrix": unit.matrix or {},
-                "strategy": {"fail-fast": False, "job-index": unit.index,
+                "strategy": {"fail-fast": job.fail_fast, "job-index": unit.index,
                              "job-total": unit.total, "max-parallel": unit.total},
                 "runner": _runner_context(temp),
                 "job": {"status": "success"}, "steps": {}}
@@ -743,7 +769,7 @@ class WorkflowRunner:
         steps_ctx: dict[str, Any] = {}
         failed = timed_out = False
         for step, step_rec in zip(job.steps, record.steps, strict=True):
-            status = ex.Status(failed=failed, cancelled=ctx.cancel.is_set())
+            status = ex.Status(failed=failed, cancelled=_cancelled(ctx, state))
             base["job"] = {"status": "cancelled" if status.cancelled else
                            ("failure" if failed else "success")}
             contexts = {**base, "env": dict(job_env), "steps": steps_ctx}
@@ -760,7 +786,7 @@ class WorkflowRunner:
                                                  "steps": steps_ctx})
         if timed_out:
             return "timed_out", outputs
-        if ctx.cancel.is_set():
+        if _cancelled(ctx, state):
             return "cancelled", outputs
         return ("failure" if failed else "success"), outputs
 
@@ -842,6 +868,7 @@ class WorkflowRunner:
         with self.store.lock:
             rec.status, rec.started_at = "in_progress", utcnow()
             ctx.run.touch()
+        state.cancel_immune = status.cancelled
         outcome, timed_out, outputs = self._step_body(
             ctx, job, step, rec, state, contexts, job_env, run_env, workspace, temp,
             deadline, where)
@@ -1022,29 +1049,31 @@ class WorkflowRunner:
         state.pgids.add(proc.pid)
         with self._lock:
             ctx.procs.add(proc)
-        if ctx.cancel.is_set():  # cancelled between the check and the start
+            state.live.add(proc)
+        if _must_stop(ctx, state):  # cancelled between the check and the start
             _killpg(proc.pid, signal.SIGKILL if ctx.hard_kill else signal.SIGINT)
         reader = threading.Thread(target=_pump, args=(proc, state), daemon=True)
         reader.start()
         state.readers.append(reader)
         reason = ""
         try:
-            reason = self._supervise(ctx, proc, deadline)
+            reason = self._supervise(ctx, state, proc, deadline)
         finally:
             with self._lock:
                 ctx.procs.discard(proc)
+                state.live.discard(proc)
         if reason:
             _killpg(proc.pid, signal.SIGKILL)  # leftovers of a killed step go too
         reader.join(0.5)
         return proc.returncode, reason
 
-    def _supervise(self, ctx: _RunContext, proc: subprocess.Popen[bytes],
-                   deadline: float) -> str:
+    def _supervise(self, ctx: _RunContext, state: _JobState,
+                   proc: subprocess.Popen[bytes], deadline: float) -> str:
         reason = ""
         kill_at: float | None = None
         while proc.poll() is None:
             now = time.monotonic()
-            if not reason and ctx.cancel.is_set():
+            if not reason and _must_stop(ctx, state):
                 reason = "cancelled"
             elif not reason and now >= deadline:
                 reason = "timeout"
@@ -1060,7 +1089,7 @@ class WorkflowRunner:
             wait = POLL_SECONDS if reason else min(POLL_SECONDS, max(0.001, deadline - now))
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=wait)
-        if not reason and proc.returncode != 0 and ctx.cancel.is_set():
+        if not reason and proc.returncode != 0 and _must_stop(ctx, state):
             reason = "cancelled"  # cancel() signalled it before this loop looked
         return reason
 
@@ -1135,6 +1164,16 @@ def _ancestors(workflow: Workflow, job_id: str) -> set[str]:
             seen.add(need)
             todo.extend(workflow.jobs[need].needs)
     return seen
+
+
+def _cancelled(ctx: _RunContext, state: _JobState) -> bool:
+    """The run was cancelled, or (fail-fast) a sibling matrix combination failed."""
+    return ctx.cancel.is_set() or state.group.is_set()
+
+
+def _must_stop(ctx: _RunContext, state: _JobState) -> bool:
+    """Should the running step process be killed for a cancellation?"""
+    return ctx.hard_kill or (not state.cancel_immune and _cancelled(ctx, state))
 
 
 def _aggregate(parts: list[tuple[str, dict[str, str]]]) -> tuple[str, dict[str, str]]:

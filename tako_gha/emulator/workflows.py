@@ -4,7 +4,7 @@ Only the parts of GitHub's workflow syntax the emulator runs are modelled (``on`
 ``name``, ``run-name``, ``env``, ``defaults.run``, ``jobs.<id>`` with ``name``,
 ``needs``, ``if``, ``env``, ``timeout-minutes``, ``outputs``, ``continue-on-error``,
 ``strategy.matrix``, ``steps``); other keys (``runs-on``, ``permissions``,
-``concurrency``, ``strategy.fail-fast``…) are accepted and ignored. Structural
+``concurrency``, ``strategy.max-parallel``…) are accepted and ignored. Structural
 problems raise :class:`WorkflowError` naming the file and key.
 """
 
@@ -61,6 +61,7 @@ class Job:
     continue_on_error: Any = False
     defaults_run: dict[str, Any] = field(default_factory=dict)
     matrix: Any = None  # strategy.matrix: a mapping, or an expression giving one
+    fail_fast: bool = True  # strategy.fail-fast (GitHub's default: true)
 
 
 @dataclass
@@ -202,6 +203,7 @@ def _parse_job(path: str, job_id: str, raw: Any) -> Job:
         continue_on_error=raw.get("continue-on-error", False),
         defaults_run=_defaults_run(path, raw.get("defaults")),
         matrix=_strategy_matrix(path, where, raw.get("strategy")),
+        fail_fast=_fail_fast(path, where, raw.get("strategy")),
     )
 
 
@@ -212,6 +214,15 @@ def _strategy_matrix(path: str, where: str, raw: Any) -> Any:
         return matrix
     raise WorkflowError(f"{path}: '{where}.strategy.matrix' must be a mapping of lists "
                         "(or an expression such as ${{ fromJSON(...) }})")
+
+
+def _fail_fast(path: str, where: str, raw: Any) -> bool:
+    value = _mapping(path, f"{where}.strategy", raw).get("fail-fast", True)
+    if isinstance(value, bool):
+        return value
+    if str(value).strip().lower() in ("true", "false"):
+        return str(value).strip().lower() == "true"
+    raise WorkflowError(f"{path}: '{where}.strategy.fail-fast' must be true or false")
 
 
 MAX_MATRIX_JOBS = 256  # GitHub's limit per workflow run matrix

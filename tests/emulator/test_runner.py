@@ -487,6 +487,8 @@ jobs:
           echo $$ > {pidfile}
           sleep 30
       - run: echo never
+      - if: always()
+        run: sleep 0.2; echo cleaned-up
   later:
     needs: j
     steps:
@@ -501,11 +503,14 @@ jobs:
     assert run.status == "in_progress"
     started = time.monotonic()
     assert runner.cancel(run.id) is True
+    time.sleep(0.1)  # the cleanup step (if: always()) is running now
+    assert runner.cancel(run.id) is True  # a second cancel spares the cleanup step
     wait_done(store, [run])
     assert time.monotonic() - started < 3
     assert run.conclusion == "cancelled"
     assert [j.conclusion for j in run.jobs] == ["cancelled", "cancelled"]
-    assert [s.conclusion for s in run.jobs[0].steps] == ["cancelled", "skipped"]
+    assert [s.conclusion for s in run.jobs[0].steps] == ["cancelled", "skipped", "success"]
+    assert "cleaned-up" in runner.job_log(run.jobs[0].id)
     assert not pid_alive(int(pidfile.read_text()))
     assert runner.cancel(run.id) is False  # already completed (the API's 409)
     assert runner.cancel(999_999) is False
@@ -749,6 +754,7 @@ def test_failing_matrix_combination_fails_the_job_result(env) -> None:
 jobs:
   t:
     strategy:
+      fail-fast: false
       matrix:
         n: [1, 2, 3]
     steps:
@@ -783,3 +789,31 @@ def test_bad_matrix_fails_the_run_at_startup(env, matrix: str, message: str) -> 
     assert len(run.jobs) == 1
     note = run.jobs[0].annotations[0].message
     assert message in note and note.startswith(".github/workflows/ci.yml: jobs.t")
+
+
+def test_matrix_fail_fast_cancels_sibling_combinations(env, tmp_path: Path) -> None:
+    world, store, _, runner = env
+    body = f"""
+jobs:
+  t:
+    strategy:
+      matrix:
+        n: [1, 2]
+    steps:
+      - run: |
+          if [ ${{{{ matrix.n }}}} = 1 ]; then
+            echo $$ > {tmp_path}/pid
+            sleep 30
+          fi
+          while [ ! -f {tmp_path}/pid ]; do sleep 0.01; done
+          exit 1
+      - if: cancelled()
+        run: echo "cleanup ${{{{ matrix.n }}}} ${{{{ strategy.fail-fast }}}}"
+"""
+    started = time.monotonic()
+    run = dispatch_one(world, runner, store, wf(body))
+    assert time.monotonic() - started < 10
+    assert [j.conclusion for j in run.jobs] == ["cancelled", "failure"]
+    assert run.conclusion == "failure"
+    assert "cleanup 1 true" in runner.job_log(run.jobs[0].id)
+    assert not pid_alive(int((tmp_path / "pid").read_text()))

@@ -186,3 +186,17 @@ def test_strategy_matrix_is_parsed() -> None:
     with pytest.raises(WorkflowError, match=r"strategy\.matrix' must be a mapping"):
         parse_workflow("w.yml", "on: push\njobs:\n  j:\n    strategy:\n      matrix: [1]\n"
                        + STEPS)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("false", False), ("'true'", True),
+                                                 ("'FALSE'", False)])
+def test_fail_fast_values(value: str, expected: bool) -> None:
+    text = f"on: push\njobs:\n  j:\n    strategy:\n      fail-fast: {value}\n" + STEPS
+    assert parse_workflow("w.yml", text).jobs["j"].fail_fast is expected
+    assert parse_workflow("w.yml", "on: push\njobs:\n  j:\n" + STEPS).jobs["j"].fail_fast
+
+
+def test_fail_fast_must_be_boolean() -> None:
+    with pytest.raises(WorkflowError, match="fail-fast' must be true or false"):
+        parse_workflow("w.yml", "on: push\njobs:\n  j:\n    strategy:\n      fail-fast: 3\n"
+                       + STEPS)
