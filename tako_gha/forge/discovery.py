@@ -333,10 +333,12 @@ class Discoverer:
                 if owner is None:
                     break  # not this kind of account: try the next field
                 conn = owner.get("repositories") or {}
+                failed = _failed_nodes(body, owner_field)
                 try:
-                    for node in conn.get("nodes") or []:
+                    for i, node in enumerate(conn.get("nodes") or []):
                         if node:
-                            out.append((meta_from_node(node), blob_from_node(node)))
+                            blob = BlobRef(present=True) if i in failed else blob_from_node(node)
+                            out.append((meta_from_node(node), blob))
                 except (KeyError, TypeError, AttributeError) as exc:
                     raise GraphQLUnavailable(f"unexpected node shape: {exc}") from None
                 first = False
@@ -426,7 +428,7 @@ class Discoverer:
         missing: list[str] = []
         for full in dict.fromkeys(explicit):
             resp = self.t.request(CallKind.DISCOVERY, "GET", f"/repos/{full}", safe=True)
-            if resp.status == 404:
+            if resp.status in (403, 404):  # 403: e.g. SSO not authorised for this org
                 missing.append(full)
                 continue
             _raise_listing(resp, full)
@@ -452,6 +454,9 @@ class Discoverer:
             if etag:
                 self.cache.put_etag(key, etag, None)
             return BlobRef(present=False)
+        if resp.status == 403:  # this repo only (rate limits were handled by the transport)
+            return BlobRef(present=True, unreadable="GitHub refused to read it (HTTP 403: "
+                           f"{resp.message or 'forbidden'})")
         _raise_listing(resp, url)
         blob = _blob_from_contents(resp.json())
         etag = resp.headers.get("etag")
@@ -479,6 +484,18 @@ def _blob_from_contents(data: Any) -> BlobRef:
     except (binascii.Error, UnicodeDecodeError):
         return BlobRef(present=True, oid=oid, unreadable="it is binary")
     return BlobRef(present=True, oid=oid, text=text)
+
+
+def _failed_nodes(body: dict[str, Any], owner_field: str) -> set[int]:
+    """Indexes of listing nodes an error points into (their blob must be asked again,
+    since a null ``config`` there does not mean "no file")."""
+    failed: set[int] = set()
+    for err in body.get("errors") or []:
+        path = err.get("path") if isinstance(err, dict) else None
+        if (isinstance(path, list) and len(path) > 3 and path[:3] == [
+                owner_field, "repositories", "nodes"] and isinstance(path[3], int)):
+            failed.add(path[3])
+    return failed
 
 
 def _error_text(body: dict[str, Any]) -> str:

@@ -351,8 +351,9 @@ class Transport:
             if status in RETRYABLE_STATUSES and safe and errors < self.policy.max_retries:
                 errors += 1
                 retry_after = _header_int(resp.headers, "retry-after")
-                wait = float(retry_after) if retry_after is not None else self.policy.backoff(
-                    errors)
+                # honour a server's retry-after, but a 5xx never parks us for long
+                wait = self.policy.backoff(errors) if retry_after is None else min(
+                    float(retry_after), 60.0)
                 self._wait("server-error", wait, path, attempt)
                 continue
             return resp

@@ -45,6 +45,7 @@ class FakeOrg:
         self.repos = {r.full: r for r in repos}
         self.org = org
         self.graphql_errors: list[dict] = []  # added to every GraphQL answer
+        self.fail_blobs: set[str] = set()  # listing answers null + an error for these
         hub.handle("POST", "/graphql", self.graphql)
         hub.handle("GET", f"/orgs/{org}/repos", self.rest_list)
         for r in repos:
@@ -79,9 +80,15 @@ class FakeOrg:
                 start = int(variables.get("cursor") or 0)
                 page = names[start:start + 100]
                 more = start + 100 < len(names)
+                nodes = [self.node(self.repos[n], with_text) for n in page]
+                for i, n in enumerate(page):
+                    if n in self.fail_blobs:
+                        nodes[i]["config"] = None
+                        errors.append({"message": "Something went wrong", "path": [
+                            field_name, "repositories", "nodes", i, "config"]})
                 data[field_name] = {"repositories": {
                     "pageInfo": {"hasNextPage": more, "endCursor": str(start + 100)},
-                    "nodes": [self.node(self.repos[n], with_text) for n in page]}}
+                    "nodes": nodes}}
         else:
             for alias, owner, name in re.findall(
                     r'(r\d+): repository\(owner: "([^"]+)", name: "([^"]+)"\)', query):
@@ -229,6 +236,17 @@ def test_partial_graphql_errors_keep_the_data(hub: FakeHub, make_forge) -> None:
     org.graphql_errors = [{"type": "SOMETHING", "message": "one field failed"}]
     result = make_forge().discover(RepoSelection(org="acme"))
     assert len(result.repos) == 17
+
+
+def test_a_blob_error_in_the_listing_is_asked_again(hub: FakeHub, make_forge) -> None:
+    org = FakeOrg(hub, world(20))
+    org.fail_blobs = {"acme/svc-0003", "acme/svc-0005"}
+    result = make_forge().discover(RepoSelection(org="acme"))
+    by_name = {r.full_name: r for r in result.repos}
+    assert by_name["acme/svc-0003"].config.ok and by_name["acme/svc-0003"].config.config
+    assert by_name["acme/svc-0005"].config.missing  # asked again: truly no file
+    assert len(gql_calls(hub)) == 2
+    assert 'name: "svc-0003"' in gql_calls(hub)[1]["body"]["query"]
 
 
 def test_explicit_repo_list_batches_aliases(hub: FakeHub, make_forge) -> None:

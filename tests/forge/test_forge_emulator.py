@@ -196,6 +196,20 @@ def test_large_world_costs_one_query_per_100_repos_and_warm_fetches_no_blob(
         assert warm.ledger.calls == {"discovery": 10}
 
 
+def test_graphql_budget_exhaustion_waits_for_the_reset(tmp_path: Path,
+                                                       forges: list[GitHubForge]) -> None:
+    from tako_gha.emulator.worldgen import build_bare_world
+    world = build_bare_world(tmp_path / "mid", big_world(300), SETTINGS)
+    with Emulator(world, limits={"graphql": 2, "window": 1.0}) as emu:
+        forge = connect(emu, forges)
+        waits = []
+        forge.transport.on_wait = waits.append
+        got = forge.discover(RepoSelection(org="acme"))
+        assert len(got.repos) == 300 and not forge.used_rest
+        assert [w.reason for w in waits] == ["primary-limit"]
+        assert forge.ledger.retries["discovery"] == 1 and forge.ledger.waited_seconds > 0
+
+
 def wait_for_runs(forge: GitHubForge, repo: str, count: int = 1, timeout: float = 20) -> list:
     end = time.time() + timeout
     while time.time() < end:

@@ -77,6 +77,14 @@ def test_dispatch_timeout_is_ambiguous(hub: FakeHub, make_forge) -> None:
     assert len(hub.calls("POST", "/repos/acme/a/dispatches")) == 1
 
 
+def test_slow_get_times_out_and_is_retried(hub: FakeHub, make_forge, sleeps) -> None:
+    hub.add("GET", RUNS_PATH, ("sleep", 1.5, (200, {}, RUNS)), (200, {}, RUNS))
+    forge = make_forge(timeout=1)
+    assert [r.id for r in forge.list_runs("acme/a").runs] == [7]
+    assert len(hub.calls("GET", RUNS_PATH)) == 2
+    assert forge.ledger.retries["poll"] == 1 and len(sleeps) == 1
+
+
 def test_dispatch_sends_the_documented_body_and_user_agent(hub: FakeHub, make_forge) -> None:
     hub.add("POST", "/repos/acme/a/dispatches", (204, {}, None))
     forge = make_forge()
