@@ -50,7 +50,14 @@ class WorldRepo:
         self.meta = meta
         self.id = stable_id("repo:" + self.full_name)
         self.owner_id = stable_id("owner:" + owner)
-        self._objects = gitstore.object_dirs(git_dir)
+        self._object_dirs: list[Path] | None = None
+
+    @property
+    def _objects(self) -> list[Path]:
+        """Object directories (own + alternates), found on first read."""
+        if self._object_dirs is None:
+            self._object_dirs = gitstore.object_dirs(self.git_dir)
+        return self._object_dirs
 
     # -- state.WorldRepoView -------------------------------------------------------
     @property
