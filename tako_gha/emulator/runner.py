@@ -4,13 +4,22 @@
 
 - ``dispatch`` creates one queued run per workflow of the repo's default branch whose
   ``on: repository_dispatch`` types match, and hands it to ``capacity`` worker threads
-  (the runner capacity: other runs stay ``queued``);
-- a run executes its jobs in ``needs`` order, each in a temporary checkout, ``run:``
-  steps in ``bash --noprofile --norc -eo pipefail``, the tako action's ``uses:`` as
-  ``python -m tako_gha.surfaces.action``; every step process is its own process
-  group, so ``timeout-minutes``, ``cancel`` and ``stop`` kill the whole tree;
+  (the runner capacity: other runs stay ``queued``); a listening workflow file that
+  does not parse still gets a run, which fails with an "Invalid workflow file"
+  annotation (as on GitHub);
+- a run executes its jobs in ``needs`` order (independent jobs and matrix
+  combinations side by side), each in a temporary checkout, ``run:`` steps in
+  ``bash --noprofile --norc -eo pipefail`` (or ``sh``/``python``/``cmd {0}``), the
+  tako action's ``uses:`` (``./`` with tako's action.yml, or ``<owner>/tako-gha@ref``)
+  as ``python -m tako_gha.surfaces.action`` with ``TAKO_INPUT_*``; other ``uses:``
+  are logged no-ops;
+- every step process is its own process group: ``timeout-minutes`` (job or step)
+  kills it and concludes the job and run ``timed_out``; ``cancel`` sends SIGINT, then
+  SIGKILL after ``kill_grace`` seconds, and concludes ``cancelled`` (steps chosen by
+  ``always()``/``cancelled()`` after that still run); ``stop`` SIGKILLs everything;
 - workflow commands on stdout become annotations (``::error::`` …) or masks
-  (``::add-mask::``); masked values and secrets never reach what is recorded.
+  (``::add-mask::``); masked values, secrets and the run token never reach what is
+  recorded (annotations, the capped job log, step summaries).
 """
 
 from __future__ import annotations
