@@ -328,7 +328,9 @@ def list_runs(app: ApiApp, req: Request) -> Response:
     if filtered:
         runs = runs[:MAX_FILTERED_RESULTS]
     chunk, headers = paginate(app, req, runs)
-    body = {"total_count": len(runs), "workflow_runs": [app.render_run(r) for r in chunk]}
+    repo_json = app.render.repository(repo) if chunk else None  # one repo: render it once
+    body = {"total_count": len(runs),
+            "workflow_runs": [app.render_run(r, repo_json) for r in chunk]}
     return Response(200, body, headers)
 
 

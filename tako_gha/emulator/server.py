@@ -93,9 +93,11 @@ class ApiApp:
     def run_visible(self, run: RunRecord) -> bool:
         return run.visible_at is None or run.visible_at <= utcnow()
 
-    def render_run(self, run: RunRecord) -> dict[str, Any]:
+    def render_run(self, run: RunRecord, repo_json: dict[str, Any] | None = None
+                   ) -> dict[str, Any]:
+        """A run's JSON; ``repo_json`` reuses one repository rendering across a listing."""
         with self.store.lock:
-            return self.render.run(run, self.world.repo(run.repo))
+            return self.render.run(run, self.world.repo(run.repo), repo_json)
 
     def dispatch(self, repo: str, event_type: str, payload: dict, login: str) -> list[RunRecord]:
         if self.runner is None:

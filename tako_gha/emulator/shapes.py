@@ -251,10 +251,12 @@ class Renderer:
         return body
 
     # -- runs -----------------------------------------------------------------------
-    def run(self, run: RunRecord, repo: WorldRepo | None) -> dict[str, Any]:
+    def run(self, run: RunRecord, repo: WorldRepo | None,
+            repo_json: dict[str, Any] | None = None) -> dict[str, Any]:
         api = f"{self.base}/repos/{run.repo}"
         run_url = f"{api}/actions/runs/{run.id}"
-        repo_json = self.repository(repo) if repo else self._missing_repo(run.repo)
+        if repo_json is None:
+            repo_json = self.repository(repo) if repo else self._missing_repo(run.repo)
         suite_id = stable_id(f"suite:{run.id}:{run.run_attempt}")
         return {
             "id": run.id,
