@@ -112,6 +112,8 @@ class TreeTracker:
     orphans: dict[int, tuple[str, RunInfo, TitleTag]] = field(default_factory=dict)
     last_polled: dict[str, float] = field(default_factory=dict)
     on_message: Callable[[str], None] = lambda text: None
+    by_repo: dict[str, list[Track]] = field(default_factory=dict)  # lower-case repo
+    _touched: list[Track] = field(default_factory=list)  # attached to during an ingest
 
     def __post_init__(self) -> None:
         self.tracks[self.origin.id] = Track(self.origin, own=False)
@@ -122,7 +124,11 @@ class TreeTracker:
         parent.children.append(node)
         track = Track(node, own=own, workflow=workflow)
         self.tracks[node.id] = track
+        self.by_repo.setdefault(node.repo.lower(), []).append(track)
         return track
+
+    def in_repo(self, repo: str) -> list[Track]:
+        return self.by_repo.get(repo.lower(), [])
 
     def nodes(self) -> list[Track]:
         return [t for t in self.tracks.values() if t.node is not self.origin]
@@ -189,7 +195,10 @@ class TreeTracker:
         changed |= self._adopt_orphans(now)
         if self.dedupe != "none":
             changed |= self._dedupe(repo, runs)
-        changed |= self.refresh(now)
+        # Only this repo's nodes can have changed (plus descendants just added,
+        # which are refreshed when attached): keeps a round over N repos O(N).
+        touched, self._touched = self._touched, []
+        changed |= self.refresh(now, [*self.in_repo(repo), *touched])
         return changed
 
     def update_run(self, run: RunInfo) -> bool:
@@ -236,6 +245,7 @@ class TreeTracker:
         self.on_message(f"found {node.repo} (depth {node.depth}) under {parent.repo}")
 
     def _attach(self, track: Track, run: RunInfo, correlation: str, now: float) -> None:
+        self._touched.append(track)
         self.run_owner[run.id] = track.node.id
         track.node.runs.append(_ref(run, correlation))
         track.node.runs.sort(key=lambda r: r.run_id)
@@ -263,9 +273,8 @@ class TreeTracker:
 
     def _ingest_untagged(self, repo: str, runs: list[RunInfo], now: float) -> bool:
         changed = False
-        pending = [t for t in self.nodes()
-                   if t.own and t.node.repo.lower() == repo.lower()
-                   and t.accepting(now, self.sibling_grace, self.discovery_timeout)]
+        pending = [t for t in self.in_repo(repo)
+                   if t.own and t.accepting(now, self.sibling_grace, self.discovery_timeout)]
         if not pending:
             for run in runs:
                 changed |= self.update_run(run)
@@ -316,9 +325,9 @@ class TreeTracker:
             if etype not in first or run.id < first[etype][0]:
                 first[etype] = (run.id, tag.id)
         changed = False
-        for track in self.nodes():
+        for track in self.in_repo(repo):
             node = track.node
-            if node.repo.lower() != repo.lower() or not node.runs:
+            if not node.runs:
                 continue
             if node.state is NodeState.DEDUPLICATED:
                 continue
@@ -337,9 +346,9 @@ class TreeTracker:
         return changed
 
     # ------------------------------------------------------------ states
-    def refresh(self, now: float) -> bool:
+    def refresh(self, now: float, tracks: Iterable[Track] | None = None) -> bool:
         changed = False
-        for track in self.nodes():
+        for track in self.nodes() if tracks is None else tracks:
             node = track.node
             if node.state is NodeState.DEDUPLICATED or (not node.runs and node.state.is_terminal):
                 if node.state.is_terminal and track.done_at is None:

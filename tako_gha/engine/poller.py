@@ -113,10 +113,8 @@ class FleetPoller:
         """Known unfinished runs that fell off the listing's first page: ask singly."""
         listed = {r.id for r in runs}
         changed = False
-        for track, ref in self.tracker.all_runs():
-            if track.node.repo.lower() != repo.lower() or ref.run_id in listed:
-                continue
-            if ref.status == "completed":
+        for track, ref in [(t, r) for t in self.tracker.in_repo(repo) for r in t.node.runs]:
+            if ref.run_id in listed or ref.status == "completed":
                 continue
             try:
                 run = self.forge.get_run(track.node.repo, ref.run_id)
