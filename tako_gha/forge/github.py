@@ -160,7 +160,6 @@ class GitHubForge:
         self._host = parsed.netloc
         self._credentials = credentials
         self._timeout = timeout
-        self._write_interval = write_interval
         self._github: github.Github | None = None
         self._etags: OrderedDict[str, tuple[str, Any]] = OrderedDict()
         self._etag_entries = etag_entries
@@ -168,7 +167,7 @@ class GitHubForge:
         self._orgs_ok: set[str] = set()
         self._cache = BlobCache(cache_dir)
         self.transport = Transport(self._send, self.ledger, policy=policy, sleep=sleep,
-                                   clock=clock, on_wait=on_wait)
+                                   clock=clock, on_wait=on_wait, write_interval=write_interval)
 
     def __repr__(self) -> str:
         who = self._credentials.describe() if self._credentials else "no credentials"
@@ -190,7 +189,8 @@ class GitHubForge:
             self._github = github.Github(
                 auth=auth, base_url=self.api_url, timeout=self._timeout,
                 user_agent=USER_AGENT, per_page=100, retry=None, lazy=True,
-                seconds_between_requests=0.0, seconds_between_writes=self._write_interval)
+                # pacing lives in the transport, where the sleep is injectable
+                seconds_between_requests=0.0, seconds_between_writes=0.0)
         return self._github
 
     def _send(self, verb: str, url: str, params: dict[str, Any] | None,

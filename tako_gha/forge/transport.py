@@ -179,8 +179,12 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         on_wait: Callable[[WaitEvent], None] | None = None,
+        write_interval: float = 0.0,
     ) -> None:
         self._send = send
+        # GitHub asks for >= 1 s between mutating requests (secondary limits)
+        self.write_interval = write_interval
+        self._last_write = float("-inf")
         self.ledger = ledger
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
@@ -276,6 +280,13 @@ class Transport:
             return "secondary-limit", -1.0, None  # caller computes backoff
         return None
 
+    def _pace_write(self) -> None:
+        gap = self._last_write + self.write_interval - time.monotonic()
+        if gap > 0:
+            log.debug("pacing writes: %.2fs before the next one", gap)
+            self._sleep(gap)
+        self._last_write = time.monotonic()
+
     # ------------------------------------------------------------ request
     def request(
         self,
@@ -287,13 +298,20 @@ class Transport:
         headers: dict[str, str] | None = None,
         body: Any = None,
         safe: bool,
+        write: bool | None = None,
     ) -> Response:
         """One logical request; returns the final response (any status).
 
         ``safe`` requests are retried on 5xx/connection errors; unsafe ones raise
-        ``TransportAmbiguous`` on a lost answer and return a 5xx as is.
+        ``TransportAmbiguous`` on a lost answer and return a 5xx as is. ``write``
+        (default: a non-GET that is not a GraphQL query) paces mutations
+        ``write_interval`` apart.
         """
+        if write is None:  # GraphQL queries are POSTs but not mutations
+            write = verb not in ("GET", "HEAD") and not url.split("?", 1)[0].endswith("/graphql")
         with self._lock:
+            if write:
+                self._pace_write()
             return self._request(kind, verb, url, params, headers, body, safe)
 
     def _request(self, kind: CallKind, verb: str, url: str, params: dict[str, Any] | None,

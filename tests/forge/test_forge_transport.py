@@ -234,3 +234,18 @@ def test_backoff_is_bounded_and_jittered() -> None:
     assert len({policy.backoff(5) for _ in range(20)}) > 1
     floor = [RetryPolicy(jitter=False).backoff(n, 60.0) for n in (1, 2, 3)]
     assert floor == [60.0, 120.0, 240.0]
+
+
+def test_writes_are_paced_but_graphql_queries_and_reads_are_not(hub: FakeHub, make_forge,
+                                                                sleeps) -> None:
+    hub.add("POST", "/repos/acme/a/dispatches", (204, {}, None))
+    hub.add("POST", "/graphql", (200, {}, {"data": {}}))
+    hub.add("GET", RUNS_PATH, (200, {}, RUNS))
+    forge = make_forge(write_interval=5.0)
+    for _ in range(3):
+        forge.transport.request("other", "POST", "/graphql", body={"query": "{x}"}, safe=True)
+        forge.list_runs("acme/a")
+    assert sleeps == []
+    forge.dispatch("acme/a", "e", {})
+    forge.dispatch("acme/a", "e", {})
+    assert len(sleeps) == 1 and 4.0 < sleeps[0] <= 5.0
