@@ -222,6 +222,20 @@ def _query_organization(ex: Executor, _src: Any, args: dict[str, Any]) -> tuple[
     return repo.owner, "Organization"
 
 
+def _query_user(ex: Executor, _src: Any, args: dict[str, Any]) -> tuple[Any, str | None]:
+    """Every owner of the world is an organization, so no login resolves to a user."""
+    raise GraphQLError(f"Could not resolve to a User with the login of '{args.get('login')}'.",
+                       type="NOT_FOUND")
+
+
+def _query_repository_owner(ex: Executor, src: Any, args: dict[str, Any]
+                            ) -> tuple[Any, str | None]:
+    try:
+        return _query_organization(ex, src, args)
+    except GraphQLError:
+        return None, None  # repositoryOwner is simply null for an unknown login
+
+
 def _query_repository(ex: Executor, _src: Any, args: dict[str, Any]) -> tuple[Any, str | None]:
     full = f"{args.get('owner')}/{args.get('name')}"
     repo = ex.app.world.repo(full)
@@ -304,13 +318,20 @@ SCHEMA: dict[str, dict[str, Resolver]] = {
         "repository": _query_repository,
         "rateLimit": lambda ex, src, args: (ex, "RateLimit"),
         "viewer": lambda ex, src, args: (ex.req.login, "User"),
+        "user": _query_user,
+        "repositoryOwner": _query_repository_owner,
     },
     "Organization": {
         "login": _scalar(lambda login: login),
         "name": _scalar(lambda login: login),
         "repositories": lambda ex, login, args: _org_repositories(ex, login, args),
     },
-    "User": {"login": _scalar(lambda login: login)},
+    "User": {
+        "login": _scalar(lambda login: login),
+        # world owners are organizations: a user never owns repos here
+        "repositories": lambda ex, login, args: (
+            _page([], args, "repositories", lambda r: r.name), "RepositoryConnection"),
+    },
     "RepositoryOwner": {"login": _scalar(lambda login: login)},
     "RepositoryConnection": {
         "totalCount": _scalar(lambda c: c.total),
@@ -400,6 +421,12 @@ ARGS: dict[tuple[str, str], set[str]] = {
     ("Query", "organization"): {"login"},
     ("Query", "repository"): {"owner", "name", "followRenames"},
     ("Query", "rateLimit"): {"dryRun"},
+    ("Query", "user"): {"login"},
+    ("Query", "repositoryOwner"): {"login"},
+    ("User", "repositories"): _CONNECTION_ARGS | {
+        "isArchived", "isFork", "privacy", "visibility", "orderBy", "affiliations",
+        "ownerAffiliations", "isLocked", "hasIssuesEnabled",
+    },
     ("Organization", "repositories"): _CONNECTION_ARGS | {
         "isArchived", "isFork", "privacy", "visibility", "orderBy", "affiliations",
         "ownerAffiliations", "isLocked", "hasIssuesEnabled",
@@ -411,6 +438,8 @@ ARGS: dict[tuple[str, str], set[str]] = {
 FIELD_TYPES: dict[tuple[str, str], str] = {
     ("Query", "organization"): "Organization", ("Query", "repository"): "Repository",
     ("Query", "rateLimit"): "RateLimit", ("Query", "viewer"): "User",
+    ("Query", "user"): "User", ("Query", "repositoryOwner"): "Organization",
+    ("User", "repositories"): "RepositoryConnection",
     ("Organization", "repositories"): "RepositoryConnection",
     ("RepositoryConnection", "pageInfo"): "PageInfo",
     ("RepositoryConnection", "nodes"): "Repository",

@@ -155,3 +155,14 @@ def test_pygithub_graphql_query(emu: Emulator) -> None:
     gh = Github(auth=Auth.Token(emu.admin_token), base_url=emu.base_url, retry=None)
     _, data = gh.requester.graphql_query(DISCOVERY, {"org": "acme", "cursor": None})
     assert data["data"]["organization"]["repositories"]["pageInfo"]["hasNextPage"] is True
+
+
+def test_owner_lookups_behave_like_an_organization_world(emu: Emulator) -> None:
+    user = gql(emu, '{ user(login: "acme") { login repositories(first: 5) { totalCount } } }')
+    assert user.json()["data"] == {"user": None}
+    assert user.json()["errors"][0]["type"] == "NOT_FOUND"
+    owners = gql(emu, '{ a: repositoryOwner(login: "acme") { login } '
+                      'b: repositoryOwner(login: "nobody") { login } }').json()
+    assert owners == {"data": {"a": {"login": "acme"}, "b": None}}
+    perm = gql(emu, '{ repository(owner: "acme", name: "a") { viewerPermission } }').json()
+    assert perm["data"]["repository"]["viewerPermission"] == "WRITE"
