@@ -61,9 +61,9 @@ class Faults:
     """Parsed faults; every decision is taken under one lock with one seeded RNG."""
 
     def __init__(self, spec: dict[str, Any] | None = None) -> None:
+        if spec is not None and not isinstance(spec, dict):
+            raise FaultError("faults: expected a mapping (see docs/emulator.md)")
         spec = dict(spec or {})
-        if not isinstance(spec, dict):
-            raise FaultError("faults: expected a mapping")
         unknown = sorted(set(spec) - _TOP)
         if unknown:
             known = ", ".join(sorted(_TOP))

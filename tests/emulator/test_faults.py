@@ -113,6 +113,10 @@ def test_budget_fault_and_admin_endpoint(emu: Emulator) -> None:
     assert limited.headers["x-ratelimit-limit"] == "7"
     bad = call(emu.base_url, "POST", "/_emulator/faults", None, {"errors": [{"status": 500}]})
     assert bad.status == 400 and "rate" in bad.json()["message"]
+    assert call(emu.base_url, "POST", "/_emulator/faults", None, ["x"]).status == 400
+    assert call(emu.base_url, "POST", "/_emulator/faults", None, raw=b"{").status == 400
+    cleared = call(emu.base_url, "POST", "/_emulator/faults", None, raw=b"")
+    assert cleared.status == 200 and cleared.json() == {}
 
 
 @pytest.mark.parametrize(
@@ -127,9 +131,19 @@ def test_budget_fault_and_admin_endpoint(emu: Emulator) -> None:
         ({"budgets": {"cpu": 1}}, "unknown resource"),
         ({"seed": "x"}, "seed"),
         ({"dispatch": {"explode": {}}}, "drop / fail_after_create"),
+        (["ab"], "expected a mapping"),
+        ({"errors": "all"}, "expected a list of rules"),
+        ({"errors": ["x"]}, "expected a mapping {kind"),
+        ({"errors": [{"status": 500, "next": 1, "color": 1}]}, "unknown key 'color'"),
+        ({"errors": [{"status": 500, "next": -1}]}, "non-negative integer"),
+        ({"secondary": {"next": 1, "retry_after": "soon"}}, "whole seconds"),
+        ({"latency": {"teapot": "1s"}}, "not an endpoint kind"),
+        ({"clock_skew": "sideways"}, "clock_skew"),
+        ({"budgets": [1]}, "expected a mapping {core"),
+        ({"budgets": {"core": -1}}, "non-negative integer"),
     ],
 )
-def test_bad_fault_specs_name_the_key(spec: dict, fragment: str) -> None:
+def test_bad_fault_specs_name_the_key(spec: object, fragment: str) -> None:
     with pytest.raises(FaultError) as err:
         Faults(spec)
     assert fragment in str(err.value)
