@@ -46,6 +46,7 @@ MAX_OUTPUT_BYTES = 1_000_000  # GitHub: 1 MB per output
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
 REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _ERRORISH = ("could not be used", "error")
+_PROGRESS = ("dispatched ", "found ")
 _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off", ""}
 # Nodes for which a dispatch was actually sent.
 _SENT = {NodeState.DISPATCHED, NodeState.QUEUED, NodeState.IN_PROGRESS, NodeState.SUCCESS,
@@ -322,7 +323,10 @@ class _RecordingObserver:
         self.live.on_update(report)
 
     def on_message(self, text: str) -> None:
-        self.notes.append(text)
+        # Progress chatter is in the log and the tree already; notes keep the rest
+        # (skipped repositories, warnings, re-sent dispatches, API trouble).
+        if not text.startswith(_PROGRESS):
+            self.notes.append(text)
         self.live.on_message(text)
 
 

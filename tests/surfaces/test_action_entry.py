@@ -299,3 +299,15 @@ def test_main_turns_a_bug_into_one_error_line(monkeypatch: pytest.MonkeyPatch,
 def test_tuning_numbers_must_be_positive() -> None:
     with pytest.raises(InputError, match="TAKO_MAX_CHILDREN: must be positive"):
         read_inputs(_env(TAKO_MAX_CHILDREN="0"))
+
+
+def test_notes_keep_what_the_tree_does_not_show() -> None:
+    from rich.console import Console
+
+    from tako_gha.surfaces.reports import LiveTree
+
+    recorder = action._RecordingObserver(LiveTree(Console(file=io.StringIO())))
+    for text in ("dispatched built to acme/a", "found acme/b (depth 2) under acme/a",
+                 "skipped acme/c: no match", "re-sent built to acme/d"):
+        recorder.on_message(text)
+    assert recorder.notes == ["skipped acme/c: no match", "re-sent built to acme/d"]
