@@ -15,7 +15,7 @@ from tako_gha.emulator import Emulator, WorldError
 from tako_gha.emulator.settings import parse_settings
 from tako_gha.emulator.testing import call
 from tako_gha.emulator.world import World
-from tako_gha.emulator.worldgen import build_bare_world, write_world
+from tako_gha.emulator.worldgen import build_bare_world, commit_files, write_world
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -197,3 +197,20 @@ def test_missing_world_dir(tmp_path: Path) -> None:
         Emulator(tmp_path / "nope")
     with pytest.raises(WorldError, match="does not exist"):
         World(tmp_path / "nope")
+
+
+def test_packed_objects_and_refs_after_gc_and_clone(
+    tmp_path: Path, start_emulator: Callable[..., Emulator]
+) -> None:
+    source = write_world(tmp_path / "src", {"acme/a": {"tako.yml": "packed\n"}})
+    world = tmp_path / "world"
+    (world / "acme").mkdir(parents=True)
+    git.Repo.clone_from(source / "acme" / "a", world / "acme" / "a")  # packs + packed-refs
+    emu = start_emulator(world)
+    body = call(emu.base_url, "GET", "/repos/acme/a/contents/tako.yml", emu.admin_token).json()
+    assert body["content"].strip() == "cGFja2VkCg=="
+    commit_files(world / "acme" / "a", {"tako.yml": "after gc\n"})
+    # the new commit moves into a new pack while the server runs
+    git.Repo(world / "acme" / "a").git.gc("--quiet")
+    served = emu.world.repo("acme/a")
+    assert served is not None and served.read_file("tako.yml") == b"after gc\n"
