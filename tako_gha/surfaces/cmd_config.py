@@ -697,6 +697,8 @@ def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
         click.echo(json.dumps(data, indent=2))
     else:
         click.echo(plan_text(plan))
+        for name, why in discovery.skipped:
+            click.echo(f"not selected: {name}: {why}")
 
 
 COMMANDS: list[click.Command] = [lint_command, discover_command, graph_command, plan_command]

@@ -363,6 +363,9 @@ def test_plan_source_defaults_to_github_repository(monkeypatch) -> None:
 
 
 def test_plan_selection_skips_are_listed(tmp_path: Path) -> None:
+    code, out, _ = run("plan", "--workspace", CASCADE, "--source", "my-org/core-lib",
+                       "--event", "library_built", "--payload", PAYLOAD, "--name", "api*")
+    assert code == 0 and "not selected: my-org/multi: name matches none of api*" in out
     data = plan_json("--payload", PAYLOAD, "--name", "api*")
     assert [t["repo"] for t in data["targets"]] == ["my-org/api"]
     assert {"repo": "my-org/multi", "reason": "name matches none of api*"}.items() <= next(
