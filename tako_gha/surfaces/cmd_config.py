@@ -665,6 +665,11 @@ def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
     """Dry run of a fan-out: which repositories would receive the event, with which
     inputs, and why every other repository would not. Nothing is dispatched.
 
+    The event's schema_version defaults to what the source declares in its
+    events.produces. A repository whose tako.yml is broken, or whose input template
+    names a missing field, is listed with an error and the plan goes on (exit 0);
+    bad arguments exit 2.
+
     \b
     Examples:
       tako-gha plan --workspace ./workspace --source my-org/core-lib \\
