@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tako_gha.core.config import ConfigResult, Produced, RepoConfig, Subscription, load_config
 from tako_gha.core.events import Event
@@ -248,3 +250,20 @@ def test_all_filters_must_be_true(filters: tuple[str, ...], matched: bool) -> No
     assert bool(result.targets) is matched
     if not matched:
         assert reasons(result)["o/app"].startswith("filters[1] `subscriber == 'o/web'`")
+
+
+@settings(max_examples=60, deadline=None)
+@given(major=st.integers(0, 5), minor=st.integers(0, 3), patch=st.integers(0, 3),
+       schema=st.sampled_from(["0.0.9", "0.1.0", "0.9.9", "1.0.0", "1.2.0", "1.2.7", "1.3.0",
+                               "2.0.0"]))
+def test_targets_follow_version_filters_and_ranges(major: int, minor: int, patch: int,
+                                                   schema: str) -> None:
+    version = f"{major}.{minor}.{patch}"
+    result = plan({**PAYLOAD, "version": version}, schema_version=schema)
+    targets = set(result.target_repos())
+    assert ("my-org/v2-only" in targets) == (major >= 2)
+    s = tuple(int(x) for x in schema.split("."))
+    assert ("my-org/legacy" in targets) == ((0, 1, 0) <= s < (1, 0, 0))
+    assert ("my-org/api" in targets) == ((1, 0, 0) <= s < (2, 0, 0))
+    assert ("other-org/consumer" in targets) == ((1, 2, 0) <= s < (1, 3, 0))
+    assert "my-org/multi" in targets  # its second subscription takes any version
