@@ -130,7 +130,7 @@ def test_a_child_that_hangs_past_the_timeout(world: World, out_dir: Path) -> Non
     repos = {
         "acme/core": {"tako.yml": tako_yml(produces=["built"]),
                       ".github/workflows/cascade.yml": trigger(
-                          out_dir, "built", timeout="4s", cancel_on_timeout="true")},
+                          out_dir, "built", timeout="8s", cancel_on_timeout="true")},
         "acme/quick": {"tako.yml": tako_yml(subscriptions=[sub("acme/core", "built")]),
                        ".github/workflows/on-tako.yml": receiver(["built"], [work_step()])},
         "acme/stuck": {"tako.yml": tako_yml(subscriptions=[sub("acme/core", "built")]),
