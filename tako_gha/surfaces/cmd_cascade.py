@@ -315,6 +315,22 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
 def status_cmd(root: str, org: str | None, wait: bool, timeout: str, api_url: str | None,
                fmt: str) -> None:
     """Show the tree of cascade ROOT, rebuilt from the runs API (any machine)."""
+    _status(root, org, wait, timeout, api_url, fmt)
+
+
+@click.command("wait")
+@click.argument("root")
+@ORG
+@click.option("--timeout", default="30m", show_default=True, help="How long to wait.")
+@API_URL
+@FORMAT
+def wait_cmd(root: str, org: str | None, timeout: str, api_url: str | None, fmt: str) -> None:
+    """Wait until the whole tree of cascade ROOT has finished (same as status --wait)."""
+    _status(root, org, True, timeout, api_url, fmt)
+
+
+def _status(root: str, org: str | None, wait: bool, timeout: str, api_url: str | None,
+            fmt: str) -> None:
     from tako_gha.engine.watch import watch
 
     env = os.environ
@@ -357,4 +373,4 @@ def cancel_cmd(root: str, org: str | None, api_url: str | None) -> None:
     click.echo(f"{len(cancelled)} run(s) cancelled in tree {root.strip()}")
 
 
-COMMANDS: list[click.Command] = [fan_out_cmd, status_cmd, cancel_cmd]
+COMMANDS: list[click.Command] = [fan_out_cmd, status_cmd, wait_cmd, cancel_cmd]

@@ -126,6 +126,9 @@ def test_timeout_exit_3_then_cancel(invoke: Any, emu: Emulator) -> None:
     status = invoke("status", root, "--org", "acme", "--format", "json")
     assert status.exit_code == 0
     assert json.loads(status.stdout)["tree"]["children"][0]["state"] == "in_progress"
+    waited = invoke("wait", root, "--org", "acme", "--timeout", "1s", "--format", "json")
+    assert waited.exit_code == 3
+    assert json.loads(waited.stdout)["status"] == "timed_out"
     cancelled = invoke("cancel", root, "--org", "acme")
     assert cancelled.exit_code == 0, cancelled.output
     assert "1 run(s) cancelled" in cancelled.output
