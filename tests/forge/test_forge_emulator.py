@@ -256,17 +256,35 @@ def test_polling_and_discovery_survive_faults(emu: Emulator, world: Path,
         "seed": 3,
         "latency": {"*": "5ms..20ms"},
         "errors": [{"kind": "runs_list", "status": 502, "next": 2},
-                   {"kind": "contents", "status": 503, "rate": 0.2},
+                   {"kind": "contents", "status": 503, "rate": 0.3},
                    {"kind": "graphql", "status": 502, "next": 1}],
-        "secondary": {"kind": "repos_list", "status": 403, "retry_after": 1, "next": 1},
+        "secondary": {"kind": "run", "status": 403, "retry_after": 1, "next": 1},
     })
+    expected = summary(WorkspaceForge(world).discover(RepoSelection(org="acme")))
     forge = connect(emu, forges)
-    got = forge.discover(RepoSelection(org="acme"))
-    assert summary(got) == summary(WorkspaceForge(world).discover(RepoSelection(org="acme")))
-    forge.list_runs("acme/app")
-    assert forge.ledger.retries["poll"] == 2
-    assert forge.ledger.retries["discovery"] >= 1
-    assert forge.ledger.waited_seconds > 0
+    assert summary(forge.discover(RepoSelection(org="acme"))) == expected
+    assert forge.ledger.retries["discovery"] == 1  # the GraphQL 502
+    rest = connect(emu, forges, prefer_rest=True)
+    assert summary(rest.discover(RepoSelection(org="acme"))) == expected
+    assert rest.ledger.retries["discovery"] >= 1  # contents 503s
+    forge.dispatch("acme/app", "library_built", {"tako": {"title": "t"}})
+    (run,) = wait_for_runs(forge, "acme/app")  # after two 502s
+    waits = []
+    forge.transport.on_wait = waits.append
+    assert forge.get_run("acme/app", run.id).id == run.id  # after a secondary limit
+    assert [w.reason for w in waits] == ["secondary-limit"] and waits[0].seconds == 1
+    assert forge.ledger.retries["poll"] == 3
+    assert forge.ledger.calls["dispatch"] == 1
+    assert len([r for r in emu.requests() if r.get("kind") == "dispatch"]) == 1
+
+
+def test_a_slow_answer_times_out_and_the_poll_is_retried(emu: Emulator,
+                                                         forges: list[GitHubForge]) -> None:
+    # seed 15 draws 1.93 s then 0.02 s: the first listing outlives the 1 s timeout
+    emu.set_faults({"seed": 15, "latency": {"runs_list": "0ms..2s"}})
+    forge = connect(emu, forges, timeout=1)
+    assert forge.list_runs("acme/app").runs == []
+    assert forge.ledger.calls["poll"] == 2 and forge.ledger.retries["poll"] == 1
 
 
 def test_primary_exhaustion_waits_for_a_reset_soon(world: Path,
