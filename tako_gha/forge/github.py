@@ -101,16 +101,16 @@ def _workflow_file(workflow: str) -> str:
 
 
 def _in_actions_with_workflow_token(token: str | None) -> bool:
-    """Heuristic: inside GitHub Actions with the job's own ``GITHUB_TOKEN``.
+    """Heuristic: inside GitHub Actions with what looks like the job's own token.
 
-    Installation tokens (which a workflow token is) start with ``ghs_``, and the
-    workflow passes it as ``GITHUB_TOKEN``. Equality alone would also flag a PAT the
-    action exported under that name, so both must hold; an App token minted in the
-    workflow may match too, which only adds a note to an error it already has.
+    A workflow's ``GITHUB_TOKEN`` is an installation token (``ghs_`` prefix); the
+    action receives it through its ``token`` input, not necessarily as an environment
+    variable, so the prefix is the signal. An App installation token minted in the
+    workflow looks the same; it only gets a note added to an error it already has.
     """
     if os.environ.get("GITHUB_ACTIONS") != "true" or not token:
         return False
-    return token.startswith("ghs_") and token == os.environ.get("GITHUB_TOKEN")
+    return token.startswith("ghs_")
 
 
 def _others(count: int, joiner: str) -> str:
