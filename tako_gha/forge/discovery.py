@@ -223,6 +223,9 @@ class Discoverer:
     # ------------------------------------------------------------ entry
     def discover(self, sel: RepoSelection) -> Discovery:
         explicit = [r.strip() for r in sel.repos if r.strip()]
+        if not explicit and (not sel.org.strip() or sel.org.strip() == "*"):
+            raise ForgeError("discovery on GitHub needs an organization or user name",
+                             hint="pass --org ORG (or a list of owner/repo names)")
         for full in explicit:
             if not REPO_NAME.match(full):
                 raise ForgeError(f"{full!r} is not an owner/repo name",

@@ -260,6 +260,8 @@ def test_explicit_repo_list_batches_aliases(hub: FakeHub, make_forge) -> None:
 
 
 def test_bad_explicit_repo_name(make_forge) -> None:
+    with pytest.raises(ForgeError, match="needs an organization"):
+        make_forge().discover(RepoSelection(org=""))
     with pytest.raises(ForgeError, match="not an owner/repo"):
         make_forge().discover(RepoSelection(org="acme", repos=["just-a-name"]))
 
