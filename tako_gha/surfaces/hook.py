@@ -101,9 +101,13 @@ def repo_from_remote(url: str) -> str | None:
 
 
 def open_repo(git_dir: str) -> git.Repo:
+    """The repository being pushed from; ValueError when ``git_dir`` is not in one."""
     import git  # imported here to keep the hook's start-up small
 
-    return git.Repo(git_dir, search_parent_directories=True)
+    try:
+        return git.Repo(git_dir, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        raise ValueError(f"{git_dir} is not inside a git repository") from exc
 
 
 def read_blob(repo: git.Repo, oid: str, path: str) -> tuple[str, str] | None:

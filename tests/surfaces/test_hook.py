@@ -288,3 +288,10 @@ def test_the_cli_command_reads_stdin_and_exits_1_on_errors(
     assert "tako.yml:4:17: error:" in result.stderr
     result = CliRunner().invoke(cli, ["hook", "pre-push", "--no-plan"], input="")
     assert result.exit_code == 0
+
+
+def test_outside_a_repository_is_a_note(tmp_path: Path) -> None:
+    out = io.StringIO()
+    line = f"refs/heads/main {'ab' * 20} refs/heads/main {'0' * 40}\n"
+    assert run_pre_push(line, [], {}, out, git_dir=str(tmp_path)) == 0
+    assert "is not inside a git repository; tako.yml not checked" in out.getvalue()
