@@ -38,6 +38,7 @@ from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
 from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
 from tako_gha.surfaces.action_contract import INPUT_DEFAULTS, env_name
 from tako_gha.surfaces.reports import LiveTree, render_markdown
+from tako_gha.surfaces.reports.common import one_line
 from tako_gha.surfaces.workflow_commands import command, mask_lines, write_outputs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMED_OUT = 0, 1, 2, 3
@@ -372,8 +373,8 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
     live = LiveTree(Console(file=out, force_terminal=False, width=200, soft_wrap=True))
     observer = _RecordingObserver(live)
     where = f"tree {context.root} at depth {context.depth}" if context else "a new cascade"
-    out.write(f"tako: fanning out {inputs.event_type} from {inputs.source} in "
-              f"{inputs.org} ({where})\n")
+    out.write(one_line(f"tako: fanning out {inputs.event_type} from {inputs.source} in "
+                       f"{inputs.org} ({where})") + "\n")
     try:
         forge = open_forge(inputs.api_url, token=inputs.token)
         report = fan_out(forge, request, inputs.options, observer)

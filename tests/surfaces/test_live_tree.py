@@ -79,3 +79,12 @@ def test_terminal_redraws_are_throttled() -> None:
     assert len(out.getvalue()) == size
     live.close()  # the final frame is always drawn
     assert "acme/renamed" in out.getvalue()
+
+
+def test_plain_lines_cannot_smuggle_workflow_commands() -> None:
+    live, out = _plain()
+    report = sample_report()
+    report.origin.children[0].children[0].reason = "boom\n::error::forged\r\n::add-mask::x"
+    live.on_update(report)
+    live.on_message("note\n::warning::forged")
+    assert not any(line.startswith("::") for line in out.getvalue().splitlines())

@@ -139,3 +139,10 @@ def test_markdown_notes_list_skipped_repositories_after_failures() -> None:
     assert "- skipped acme/broken: tako.yml could not be used: tako.yml:3:1: bad" in text
     many = render_markdown(sample_report(), notes=[f"skipped acme/r{i}: x" for i in range(150)])
     assert "_… 50 more notes not shown._" in many
+
+
+def test_text_keeps_user_text_on_one_line() -> None:
+    report = sample_report()
+    report.origin.children[1].reason = "x\n::error::forged"
+    report.origin.children[1].hint = "y\n::error::forged"
+    assert not any(line.startswith("::") for line in render_text(report).splitlines())

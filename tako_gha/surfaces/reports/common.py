@@ -29,6 +29,12 @@ STATE_ICON: dict[NodeState, str] = {
 STATUS_ICON = {"success": "✅", "failure": "❌", "timed_out": "⏱️", "running": "🔄"}
 
 
+def one_line(text: str) -> str:
+    """User-controlled text (reasons come from other repos' annotations) on one line:
+    a newline followed by ``::error::`` in a log would be a workflow command."""
+    return " ".join(text.splitlines())
+
+
 def descendants(report: TreeReport) -> list[Node]:
     """Every node below the origin (the dispatched ones), depth-first."""
     return [n for n in report.origin.walk() if n is not report.origin]

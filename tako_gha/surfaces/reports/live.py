@@ -17,7 +17,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from tako_gha.core.tree import Node, NodeState, TreeReport
-from tako_gha.surfaces.reports.common import STATE_ICON, descendants, progress
+from tako_gha.surfaces.reports.common import STATE_ICON, descendants, one_line, progress
 
 STATE_STYLE: dict[NodeState, str] = {
     NodeState.SUCCESS: "green",
@@ -55,7 +55,7 @@ class LiveTree:
         if self.console.is_terminal:
             self.console.print(Text(text, style="dim"))
         else:
-            self.console.print(f"{self._clock()} {text}", highlight=False, markup=False,
+            self.console.print(f"{self._clock()} {one_line(text)}", highlight=False, markup=False,
                                soft_wrap=True)
 
     # -------------------------------------------------------------- lifetime
@@ -94,7 +94,7 @@ class LiveTree:
             if node.runs:
                 line += " (" + ", ".join(f"run {r.run_id}" for r in node.runs) + ")"
             if node.reason and node.state.is_terminal:
-                line += f" — {node.reason}"
+                line += f" — {one_line(node.reason)}"
             line += f"  [{done}/{total} done, {failed} failed]"
             self.console.print(line, highlight=False, markup=False, soft_wrap=True)
 

@@ -8,6 +8,7 @@ from tako_gha.surfaces.reports.common import (
     counts_phrase,
     elapsed_text,
     failure_paths,
+    one_line,
 )
 
 
@@ -28,9 +29,9 @@ def node_line(node: Node, *, origin: bool = False) -> str:
         parts.append(f"(same as {node.duplicate_of})")
     text = "  ".join(parts)
     if node.reason:
-        text += f" — {node.reason}"
+        text += f" — {one_line(node.reason)}"
     if node.hint:
-        text += f" (hint: {node.hint})"
+        text += f" (hint: {one_line(node.hint)})"
     return text
 
 
@@ -63,9 +64,9 @@ def render_text(report: TreeReport) -> str:
             route = " → ".join(n.repo for n in path)
             line = f"  {route}: {node.state.value}"
             if node.reason:
-                line += f" — {node.reason}"
+                line += f" — {one_line(node.reason)}"
             lines.append(line)
             if node.hint:
-                lines.append(f"    hint: {node.hint}")
+                lines.append(f"    hint: {one_line(node.hint)}")
     lines += ["", "cost: " + cost_phrase(report.cost)]
     return "\n".join(lines) + "\n"
