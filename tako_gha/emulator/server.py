@@ -261,7 +261,13 @@ def admin_handle(app: ApiApp, req: Request) -> Response:
     path, method = req.path, req.method
     if path == "/_emulator/requests" and method == "GET":
         since = req.arg("since")
-        return Response(200, app.log.entries(float(since) if since else None))
+        try:
+            moment = float(since) if since else None
+        except ValueError:
+            raise ApiError(400, f"since={since!r}: expected epoch seconds") from None
+        return Response(200, app.log.entries(moment))
+    if path.startswith("/_emulator/raw/") and method in ("GET", "HEAD"):
+        return _raw_file(app, path.removeprefix("/_emulator/raw/"))
     if path == "/_emulator/stats" and method == "GET":
         return Response(200, app.log.stats())
     if path == "/_emulator/reset-stats" and method == "POST":
@@ -283,6 +289,19 @@ def admin_handle(app: ApiApp, req: Request) -> Response:
         return Response(200, [app.render_run(r) for r in app.store.all_runs()])
     if path == "/_emulator/health" and method == "GET":
         return Response(200, {"ok": True, "repos": len(app.world.all_repos())})
+    raise ApiError(404, "Not Found")
+
+
+def _raw_file(app: ApiApp, rest: str) -> Response:
+    """``download_url`` targets: ``/_emulator/raw/{owner}/{repo}/{ref}/{path}``, like
+    raw.githubusercontent.com (no token; the emulator listens on loopback only)."""
+    parts = rest.split("/", 3)
+    if len(parts) == 4:
+        repo = app.world.repo(f"{parts[0]}/{parts[1]}")
+        commit = repo.resolve_ref(parts[2]) if repo else None
+        entry = repo.entry(parts[3], commit) if repo and commit else None
+        if repo is not None and entry is not None and entry.kind == "file":
+            return Response(200, repo.blob(entry.sha), content_type="text/plain; charset=utf-8")
     raise ApiError(404, "Not Found")
 
 

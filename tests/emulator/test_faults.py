@@ -185,4 +185,7 @@ def test_admin_log_and_stats(emu: Emulator) -> None:
     assert call(emu.base_url, "POST", "/_emulator/reset-stats", None).status == 204
     assert emu.stats()["total"] == 0 and emu.requests() == []
     assert call(emu.base_url, "GET", "/_emulator/nope", None).status == 404
+    assert call(emu.base_url, "GET", "/_emulator/requests?since=soon", None).status == 400
+    later = call(emu.base_url, "GET", f"/_emulator/requests?since={time.time() + 60}", None)
+    assert later.json() == []
     assert call(emu.base_url, "GET", "/_emulator/health", None).json()["repos"] == 3

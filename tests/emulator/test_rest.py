@@ -57,7 +57,7 @@ def test_repo_json_points_at_the_emulator(http: Callable[..., Reply], emu: Emula
     assert body["archived"] is False and body["topics"] == []
 
 
-def test_contents_file_dir_raw_and_missing(http: Callable[..., Reply]) -> None:
+def test_contents_file_dir_raw_and_missing(http: Callable[..., Reply], emu: Emulator) -> None:
     reply = http("GET", "/repos/acme/docs/contents/guide/intro.md")
     body = reply.json()
     assert body["type"] == "file" and body["encoding"] == "base64"
@@ -69,6 +69,9 @@ def test_contents_file_dir_raw_and_missing(http: Callable[..., Reply]) -> None:
     raw = http("GET", "/repos/acme/docs/contents/README.md",
                headers={"Accept": "application/vnd.github.raw+json"})
     assert raw.body == b"docs\n"
+    downloaded = call(emu.base_url, "GET", body["download_url"].removeprefix(emu.base_url))
+    assert downloaded.status == 200 and downloaded.body == b"hello\n"
+    assert call(emu.base_url, "GET", "/_emulator/raw/acme/docs/main/nope").status == 404
     missing = http("GET", "/repos/acme/docs/contents/nope.yml")
     assert missing.status == 404 and missing.json()["message"] == "Not Found"
     assert "documentation_url" in missing.json()
