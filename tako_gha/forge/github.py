@@ -399,26 +399,28 @@ class GitHubForge:
                 f"{MAX_PAYLOAD_BYTES}", hint="send less payload (e.g. a URL to the data)")
 
     # ------------------------------------------------------------ runs
-    def _conditional_get(self, kind: CallKind, url: str, params: dict[str, Any],
-                         owner: str) -> tuple[Response, Any, bool]:
+    def _conditional_get(self, kind: CallKind, url: str, params: dict[str, Any], owner: str,
+                         convert: Callable[[Response], Any]) -> tuple[Any, bool]:
         """GET with If-None-Match from the last answer for the same URL+query.
 
-        Returns (response, parsed JSON or the cached value, not_modified)."""
+        ``convert`` turns a 2xx answer into the value returned (and raises on a bad
+        one); that value, not the raw JSON, is what the ETag cache keeps, so a fleet's
+        worth of entries stays small. Returns (value, not_modified)."""
         key = url + "?" + "&".join(f"{k}={params[k]}" for k in sorted(params))
         cached = self._etags.get(key)
         headers = {"If-None-Match": cached[0]} if cached else {}
         resp = self._request(kind, "GET", url, owner=owner, params=params, headers=headers)
         if resp.status == 304 and cached is not None:
             self._etags.move_to_end(key)
-            return resp, cached[1], True
-        data = resp.json() if resp.status < 300 else None
+            return cached[1], True
+        value = convert(resp)
         etag = resp.headers.get("etag")
         if resp.status == 200 and etag:
-            self._etags[key] = (etag, data)
+            self._etags[key] = (etag, value)
             self._etags.move_to_end(key)
             while len(self._etags) > self._etag_entries:
                 self._etags.popitem(last=False)
-        return resp, data, False
+        return value, False
 
     def list_runs(self, repo: str, *, event: str | None = "repository_dispatch",
                   created_after: datetime | None = None,
@@ -431,27 +433,34 @@ class GitHubForge:
         if created_after is not None:
             stamp = created_after.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             params["created"] = ">=" + stamp
-        resp, data, not_modified = self._conditional_get(CallKind.POLL, url, params,
-                                                         repo.split("/", 1)[0])
-        if resp.status >= 300 and not not_modified:
-            if resp.status == 404 and workflow:
-                raise NotFoundError(f"workflow {workflow} not found in {repo}", status=404,
-                                    hint="check the subscription's workflow file name")
-            raise self._error(resp, f"list the workflow runs of {repo}", repo)
-        if not isinstance(data, dict) or not isinstance(data.get("workflow_runs"), list):
-            raise ForgeError(f"unexpected workflow runs data from GitHub for {repo}",
-                             hint="is --api-url a GitHub API endpoint?")
-        runs = [run_from_json(r, repo) for r in data["workflow_runs"]]
-        runs.sort(key=lambda r: (r.created_at, r.id), reverse=True)
-        return RunListing(runs=runs, not_modified=not_modified)
+
+        def convert(resp: Response) -> list[RunInfo]:
+            if resp.status >= 300:
+                if resp.status == 404 and workflow:
+                    raise NotFoundError(f"workflow {workflow} not found in {repo}", status=404,
+                                        hint="check the subscription's workflow file name")
+                raise self._error(resp, f"list the workflow runs of {repo}", repo)
+            data = resp.json()
+            if not isinstance(data, dict) or not isinstance(data.get("workflow_runs"), list):
+                raise ForgeError(f"unexpected workflow runs data from GitHub for {repo}",
+                                 hint="is --api-url a GitHub API endpoint?")
+            runs = [run_from_json(r, repo) for r in data["workflow_runs"]]
+            runs.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+            return runs
+
+        runs, not_modified = self._conditional_get(CallKind.POLL, url, params,
+                                                   repo.split("/", 1)[0], convert)
+        return RunListing(runs=list(runs), not_modified=not_modified)
 
     def get_run(self, repo: str, run_id: int) -> RunInfo:
-        resp, data, not_modified = self._conditional_get(
-            CallKind.POLL, f"/repos/{repo}/actions/runs/{int(run_id)}", {},
-            repo.split("/", 1)[0])
-        if resp.status >= 300 and not not_modified:
-            raise self._error(resp, f"read run {run_id} of {repo}", repo)
-        return run_from_json(data, repo)
+        def convert(resp: Response) -> RunInfo:
+            if resp.status >= 300:
+                raise self._error(resp, f"read run {run_id} of {repo}", repo)
+            return run_from_json(resp.json(), repo)
+
+        run, _ = self._conditional_get(CallKind.POLL, f"/repos/{repo}/actions/runs/{int(run_id)}",
+                                       {}, repo.split("/", 1)[0], convert)
+        return run
 
     def cancel_run(self, repo: str, run_id: int) -> bool:
         # Safe to retry: cancelling twice is harmless (the second answers 409).

@@ -144,15 +144,23 @@ def is_primary_limit(status: int, headers: dict[str, str], message: str) -> bool
     return any(lowered.startswith(m) for m in PRIMARY_MARKERS)
 
 
+def _graphql_errors(resp: Response) -> list[dict[str, Any]]:
+    if resp.status != 200 or not resp.text.startswith("{"):
+        return []
+    data = resp.json()
+    errors = data.get("errors") if isinstance(data, dict) else None
+    return [e for e in errors or [] if isinstance(e, dict)]
+
+
 def graphql_rate_limited(resp: Response) -> bool:
     """GraphQL reports an exhausted primary limit as HTTP 200 with an error body."""
-    data = resp.json()
-    if resp.status != 200 or not isinstance(data, dict):
-        return False
-    for err in data.get("errors") or []:
-        if isinstance(err, dict) and str(err.get("type", "")).upper() == "RATE_LIMITED":
-            return True
-    return False
+    return any(str(e.get("type", "")).upper() == "RATE_LIMITED" for e in _graphql_errors(resp))
+
+
+def graphql_secondary_limited(resp: Response) -> bool:
+    """...and a secondary limit as 403, or as 200 with the secondary-limit message."""
+    return any(any(m in str(e.get("message", "")).lower() for m in SECONDARY_MARKERS)
+               for e in _graphql_errors(resp))
 
 
 def _is_connect_failure(exc: BaseException) -> bool:
@@ -274,7 +282,8 @@ class Transport:
                 # reset is server epoch; +1 s because GitHub's reset is inclusive
                 return "primary-limit", float(reset) - self.server_epoch() + 1.0, float(reset)
             return "primary-limit", self.policy.secondary_min_wait, None
-        if is_secondary_limit(resp.status, headers, message) or resp.status == 429:
+        if (is_secondary_limit(resp.status, headers, message) or resp.status == 429
+                or graphql_secondary_limited(resp)):
             if retry_after is not None:
                 return "secondary-limit", float(retry_after), None
             return "secondary-limit", -1.0, None  # caller computes backoff

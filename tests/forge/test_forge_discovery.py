@@ -309,3 +309,21 @@ def test_link_parsing_and_skip_reasons() -> None:
     sel = RepoSelection(org="acme", topics=["a", "B"], name_globs=["svc-*"])
     assert skip_reason(RepoMeta("acme/svc-1", topics=["b", "a"]), sel) is None
     assert skip_reason(RepoMeta("acme/lib", topics=["b", "a"]), sel).startswith("name does")
+
+
+def test_graphql_secondary_limit_in_a_200_is_waited_out(hub: FakeHub, make_forge,
+                                                        sleeps) -> None:
+    org = FakeOrg(hub, world(12))
+    state = {"n": 0}
+
+    def limited(entry: dict):
+        state["n"] += 1
+        if state["n"] == 1:
+            return (200, {}, {"errors": [{"message": "You have exceeded a secondary rate "
+                                                     "limit. Please wait a few minutes."}]})
+        return org.graphql(entry)
+
+    hub.handle("POST", "/graphql", limited)
+    forge = make_forge()
+    assert len(forge.discover(RepoSelection(org="acme")).repos) == 9
+    assert sleeps == [60.0] and not forge.used_rest
