@@ -310,6 +310,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "GitHub.com"
     sys_version = ""
+    timeout = 300  # an idle keep-alive connection frees its thread after 5 minutes
     server: _Server
 
     def setup(self) -> None:
