@@ -164,8 +164,14 @@ class FanOut:
         return build_client_payload(self.event, target.inputs, meta)
 
     def _report_skipped(self, plan: PlanOutcome) -> None:
+        for diagnostic in plan.diagnostics:
+            self.session.message(diagnostic.format())
         for repo, reason in plan.skipped:
             self.session.message(f"skipped {repo}: {reason}")
+        if not plan.targets:
+            self.session.message(f"no repository of {self.request.org} subscribes to "
+                                 f"{self.event.type} from {self.event.source}: nothing to "
+                                 "dispatch")
 
     def _resume_check(self) -> None:
         """Inside a tree (a re-run, or a sibling that got there first): list each

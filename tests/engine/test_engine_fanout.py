@@ -447,3 +447,61 @@ def test_a_repo_whose_runs_cannot_be_listed_ends_in_error_without_spinning() -> 
     assert node.state is NodeState.ERROR and "403" in (node.reason or "")
     assert node.hint and "Actions: read" in node.hint
     assert len(clock.sleeps) < 200
+
+
+def test_no_targets_is_an_empty_success_with_a_message() -> None:
+    from tako_gha.core.diagnostics import Diagnostic, Severity
+    from tako_gha.engine.planning import PlanOutcome
+
+    class Planner:
+        def plan(self, forge: Any, request: FanOutRequest) -> PlanOutcome:
+            return PlanOutcome(event=request.event, targets=[],
+                               skipped=[("acme/x", "filter is false")],
+                               diagnostics=[Diagnostic(Severity.WARNING,
+                                                       "acme/a does not declare built")])
+
+    forge, clock = world()
+    recorder = Recorder()
+    report = fan_out(forge, FanOutRequest(event=Event("built", SOURCE), org="acme"),
+                     FanOutOptions(**FAST), recorder, planner=Planner(), clock=clock)
+    assert report.status is TreeStatus.SUCCESS and report.origin.children == []
+    assert forge.calls["dispatch"] == 0 and forge.calls["preflight"] == 0
+    assert any("nothing to dispatch" in m for m in recorder.messages)
+    assert any("skipped acme/x: filter is false" in m for m in recorder.messages)
+    assert any("does not declare built" in m for m in recorder.messages)
+
+
+def test_default_planner_discovers_matches_and_renders_inputs() -> None:
+    from tako_gha.core.config import load_config
+    from tako_gha.forge.base import DiscoveredRepo, Discovery, RepoSelection
+
+    texts = {
+        "acme/a": "version: 1\nevents:\n  produces:\n    - type: built\n"
+                  "      schema_version: 1.2.0\n",
+        "acme/b": "version: 1\nevents:\n  subscriptions:\n    - artifact: acme/a\n"
+                  "      events: [built]\n      schema_version: ^1.0.0\n"
+                  "      workflow: rebuild.yml\n"
+                  "      inputs:\n        version: \"{{ .event.payload.version }}\"\n",
+        "acme/c": "version: 1\nevents:\n  subscriptions:\n    - artifact: acme/a\n"
+                  "      events: [built]\n      filters:\n"
+                  "        - event.payload.version == \"9\"\n",
+    }
+
+    class Org(FakeForge):
+        def discover(self, selection: RepoSelection) -> Discovery:
+            self.calls["discover"] += 1
+            return Discovery(selection.org, [
+                DiscoveredRepo(full_name=name, config=load_config(text, repo=name))
+                for name, text in texts.items()])
+
+    clock = FakeClock()
+    forge = Org(clock, {"acme/b": [FakeWorkflow(path=".github/workflows/rebuild.yml")]})
+    recorder = Recorder()
+    request = FanOutRequest(event=Event("built", SOURCE, {"version": "2.0.0"}), org="acme")
+    report = fan_out(forge, request, FanOutOptions(**FAST), recorder, clock=clock)
+    assert [n.repo for n in report.origin.children] == ["acme/b"]
+    assert report.status is TreeStatus.SUCCESS
+    payload = forge.dispatches[0][2]
+    assert payload["inputs"] == {"version": "2.0.0"}
+    assert payload["event"]["schema_version"] == "1.2.0"  # from acme/a's produces
+    assert any(m.startswith("skipped acme/c") for m in recorder.messages)
