@@ -43,7 +43,7 @@ from tako_gha.engine.payload import (
 )
 from tako_gha.engine.planning import DiscoveryPlanner, Planner, PlanOutcome, Target
 from tako_gha.engine.session import Session
-from tako_gha.forge.base import AmbiguousDispatchError, Forge, ForgeError
+from tako_gha.forge.base import AmbiguousDispatchError, Forge, ForgeError, RateLimitError
 
 # Runs are listed from a little before the start (server clock vs the forge's view).
 LISTING_SKEW = timedelta(minutes=2)
@@ -183,7 +183,11 @@ class FanOut:
             node = track.node
             if node.state is not NodeState.PLANNED:
                 continue
-            runs = self.session.poller.list_repo(node.repo)
+            try:
+                runs = self.session.poller.list_repo(node.repo)
+            except RateLimitError as exc:
+                self.session.message(f"cannot check {node.repo} before dispatching: {exc}")
+                continue
             if runs is None:
                 continue
             track.watermark = max((r.id for r in runs), default=0)

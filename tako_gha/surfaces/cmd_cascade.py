@@ -191,6 +191,22 @@ def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | No
     sys.stdout.flush()
 
 
+def _resume_context(root: str, source: str,
+                    inherited: CascadeContext | None) -> CascadeContext:
+    """The context of a root fan-out being run again: same root, so the same
+    deterministic dispatch ids, and the engine adopts runs that already exist."""
+    from tako_gha.core.ids import is_id
+
+    if inherited is not None:
+        raise UserError("--resume: this run already continues tree "
+                        f"{inherited.root}; --resume is for a root fan-out")
+    if not is_id(root.strip()):
+        raise UserError(f"--resume: {root!r} is not a tako root id",
+                        hint="use the 12-hex-digit root id the first fan-out printed")
+    return CascadeContext(root=root.strip(), parent=None, depth=1, chain=(source,),
+                          deadline=None)
+
+
 def _write(path: str, text: str, flag: str) -> None:
     try:
         Path(path).write_text(text, encoding="utf-8")
@@ -244,6 +260,8 @@ ORG = click.option("--org", default=None, help="Organization (default: the sourc
 @click.option("--cancel-on-timeout", is_flag=True,
               help="On timeout, cancel the still-running runs of the tree.")
 @click.option("--dry-run", is_flag=True, help="Plan and show the tree; dispatch nothing.")
+@click.option("--resume", "resume_root", default=None, metavar="ROOT",
+              help="Resume cascade ROOT: dispatches whose runs exist are not sent again.")
 @click.option("--tree-json", default=None, metavar="PATH", help="Write the tree JSON here.")
 @click.option("--summary", default=None, metavar="PATH", help="Write a Markdown summary here.")
 @API_URL
@@ -252,7 +270,8 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
                 source: str | None, org: str | None, repos: str | None, config_path: str,
                 wait: bool, timeout: str, discovery_timeout: str, concurrency: int,
                 max_depth: int, max_children: int, dedupe: str, fail_fast: bool,
-                cancel_on_timeout: bool, dry_run: bool, tree_json: str | None,
+                cancel_on_timeout: bool, dry_run: bool, resume_root: str | None,
+                tree_json: str | None,
                 summary: str | None, api_url: str | None, fmt: str) -> None:
     """Dispatch EVENT to every subscribed repository and wait on the run tree.
 
@@ -279,6 +298,8 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
     event_payload = read_payload(payload)
     src = resolve_source(source, env, Path.cwd())
     context = inherited_context(env)
+    if resume_root is not None:
+        context = _resume_context(resume_root, src, context)
     request = FanOutRequest(
         event=Event(type=event_type, source=src, payload=event_payload,
                     schema_version=schema_version),

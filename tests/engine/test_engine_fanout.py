@@ -505,3 +505,17 @@ def test_default_planner_discovers_matches_and_renders_inputs() -> None:
     assert payload["inputs"] == {"version": "2.0.0"}
     assert payload["event"]["schema_version"] == "1.2.0"  # from acme/a's produces
     assert any(m.startswith("skipped acme/c") for m in recorder.messages)
+
+
+def test_resuming_a_root_sends_only_what_was_not_sent() -> None:
+    forge, clock = world(b=[FakeWorkflow()], c=[FakeWorkflow()], d=[FakeWorkflow()])
+    first = run(forge, clock, ["acme/b", "acme/c", "acme/d"], dispatches_per_minute=1,
+                timeout=30)
+    assert first.status is TreeStatus.TIMED_OUT
+    assert forge.calls["dispatch"] == 1
+    ctx = CascadeContext(root=first.root, parent=None, depth=1, chain=(SOURCE,), deadline=None)
+    again = run(forge, clock, ["acme/b", "acme/c", "acme/d"], context=ctx)
+    assert again.root == first.root and again.status is TreeStatus.SUCCESS
+    assert forge.calls["dispatch"] == 3  # the two that were never sent
+    assert sorted(len(n.runs) for n in again.origin.children) == [1, 1, 1]
+    assert again.cost["engine"]["adopted"] == 1

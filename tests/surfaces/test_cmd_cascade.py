@@ -227,3 +227,18 @@ def test_source_from_git_remote(tmp_path: Path) -> None:
     assert repo_from_remote(tmp_path) is None
     with pytest.raises(UserError):
         resolve_source(None, {}, tmp_path)
+
+
+def test_resume_sends_nothing_twice(invoke: Any, emu: Emulator) -> None:
+    first = invoke("fan-out", "--event", "ok", "--source", "acme/a", "--format", "json")
+    assert first.exit_code == 0
+    root = json.loads(first.stdout)["root"]
+    before = len(emu.runs.all_runs())
+    again = invoke("fan-out", "--event", "ok", "--source", "acme/a", "--resume", root,
+                   "--format", "json")
+    assert again.exit_code == 0, again.output
+    data = json.loads(again.stdout)
+    assert data["root"] == root and data["status"] == "success"
+    assert len(emu.runs.all_runs()) == before
+    bad = invoke("fan-out", "--event", "ok", "--source", "acme/a", "--resume", "nope")
+    assert bad.exit_code == 2 and "not a tako root id" in bad.output
