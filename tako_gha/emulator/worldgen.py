@@ -86,6 +86,8 @@ def build_bare_world(
         stdin=stream,
     )
     shas = _read_marks(marks_file)
+    _pack_refs(store, {f"refs/tako/{name}": shas[mark]
+                       for name, mark in zip(names, commit_marks, strict=True)})
     jobs = [(root / name, store, branch, shas[mark])
             for name, mark in zip(names, commit_marks, strict=True)]
     # Creating directories and small files is all system calls: threads overlap them.
@@ -116,7 +118,10 @@ def _fast_import_stream(
         commit_marks.append(mark)
         message = f"Initial content of {name}".encode()
         chunks.append(
-            b"commit refs/tako/%s\nmark :%d\n" % (name.encode(), mark)
+            # One scratch branch, reset before each root commit: fast-import then writes a
+            # single ref instead of 10,000 ref files; the per-repo refs go into
+            # packed-refs below (they keep every commit reachable for git gc).
+            b"reset refs/tako-build\ncommit refs/tako-build\nmark :%d\n" % mark
             + b"author Tako Emulator <emulator@tako.invalid> %s\n" % _STAMP.encode()
             + b"committer Tako Emulator <emulator@tako.invalid> %s\n" % _STAMP.encode()
             + b"data %d\n%s\n" % (len(message), message)
@@ -124,6 +129,21 @@ def _fast_import_stream(
             + b"\n"
         )
     return b"".join(chunks), commit_marks
+
+
+def _pack_refs(store: Path, refs: dict[str, str]) -> None:
+    """Add refs to the store's packed-refs (sorted, as git writes it)."""
+    packed = store / "packed-refs"
+    existing: dict[str, str] = {}
+    if packed.is_file():
+        for line in packed.read_text().splitlines():
+            if line and not line.startswith(("#", "^")):
+                sha, _, ref = line.partition(" ")
+                existing[ref] = sha
+    existing.update(refs)
+    lines = [f"{sha} {ref}" for ref, sha in sorted(existing.items())]
+    packed.write_text("# pack-refs with: peeled fully-peeled sorted \n" + "\n".join(lines) + "\n")
+    (store / "refs" / "tako-build").unlink(missing_ok=True)
 
 
 def _read_marks(path: Path) -> dict[int, str]:
