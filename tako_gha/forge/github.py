@@ -237,15 +237,22 @@ class GitHubForge:
         return self.transport.request(kind, verb, url, safe=safe, **kw)
 
     # ------------------------------------------------------------ errors
-    def _error(self, resp: Response, what: str, repo: str | None = None) -> ForgeError:
+    def _error(self, resp: Response, what: str, repo: str | None = None,
+               permission: str = "Actions: read") -> ForgeError:
+        """The ForgeError for a refused request; ``permission`` is what a fine-grained
+        token needs for it (named in the 403 hint)."""
         msg = resp.message or f"HTTP {resp.status}"
         if resp.status == 401:
-            return AuthError("GitHub rejected the token (401 Bad credentials)",
-                             hint="set GITHUB_TOKEN or GH_TOKEN to a valid, unexpired token",
+            hint = (f"check {auth_mod.APP_ID_VAR} and {auth_mod.APP_KEY_VAR}"
+                    if self._credentials is not None and self._credentials.is_app
+                    else "set GITHUB_TOKEN or GH_TOKEN to a valid, unexpired token")
+            return AuthError("GitHub rejected the token (401 Bad credentials)", hint=hint,
                              status=401)
         if resp.status == 403:
             hint = (workflow_token_note(repo) if _in_actions_with_workflow_token(self._token())
-                    else DISPATCH_HINT)
+                    else DISPATCH_HINT if permission == "Contents: write"
+                    else f"use a token with {permission} on {repo or 'the repository'} "
+                         "(fine-grained PAT or GitHub App) or the repo scope (classic PAT)")
             return AuthError(f"the token may not {what} ({msg})", hint=hint, status=403)
         if resp.status == 404:
             hint = (workflow_token_note(repo) if _in_actions_with_workflow_token(self._token())
@@ -338,7 +345,7 @@ class GitHubForge:
             unreadable.append(target)
             return None
         if resp.status >= 300:
-            raise self._error(resp, f"read {target}", target)
+            raise self._error(resp, f"read {target}", target, permission="Metadata: read")
         data = resp.json()
         perms = data.get("permissions") if isinstance(data, dict) else None
         can_push: bool | None = None
@@ -379,7 +386,8 @@ class GitHubForge:
                 "not have been delivered", hint="look for its run before sending it again",
                 status=resp.status)
         if resp.status >= 300:
-            raise self._error(resp, f"dispatch {event_type} to {repo}", repo)
+            raise self._error(resp, f"dispatch {event_type} to {repo}", repo,
+                              permission="Contents: write")
 
     @staticmethod
     def _check_dispatch(repo: str, event_type: str, payload: dict[str, Any]) -> None:
@@ -471,7 +479,8 @@ class GitHubForge:
             return True
         if resp.status == 409:
             return False
-        raise self._error(resp, f"cancel run {run_id} of {repo}", repo)
+        raise self._error(resp, f"cancel run {run_id} of {repo}", repo,
+                          permission="Actions: write")
 
     def run_annotations(self, repo: str, run_id: int) -> list[Annotation]:
         owner = repo.split("/", 1)[0]

@@ -103,6 +103,8 @@ def test_dispatch_refusals_map_to_errors_with_hints(hub: FakeHub, make_forge, st
     with pytest.raises(exc) as info:
         make_forge().dispatch("acme/a", "built", {})
     assert info.value.hint
+    if status == 403:
+        assert "Contents: write" in info.value.hint
     assert len(hub.calls("POST", "/repos/acme/a/dispatches")) == 1
 
 
@@ -201,9 +203,10 @@ def test_primary_exhaustion_longer_than_max_wait_raises(hub: FakeHub, make_forge
 
 def test_plain_403_is_not_mistaken_for_a_rate_limit(hub: FakeHub, make_forge, sleeps) -> None:
     hub.add("GET", RUNS_PATH, (403, {}, {"message": "Resource not accessible by integration"}))
-    with pytest.raises(AuthError):
+    with pytest.raises(AuthError) as info:
         make_forge().list_runs("acme/a")
     assert sleeps == [] and len(hub.calls("GET", RUNS_PATH)) == 1
+    assert "Actions: read on acme/a" in info.value.hint  # what listing runs needs
 
 
 def test_budget_is_taken_from_headers(hub: FakeHub, make_forge) -> None:
