@@ -35,7 +35,8 @@ log = logging.getLogger("tako_gha.emulator")
 
 MAX_BODY = 25 * 1024 * 1024
 ADMIN_PREFIX = "/_emulator/"
-FREE_KINDS = {"rate_limit"}  # GET /rate_limit does not count against the budget
+FREE_KINDS = {"rate_limit"}
+WRITE_KINDS = {"dispatch", "cancel", "rerun"}  # GET /rate_limit does not count against the budget
 
 
 class ApiApp:
@@ -88,7 +89,9 @@ class ApiApp:
     def can_dispatch(self, req: Request, repo: WorldRepo) -> bool:
         if req.is_run_token:
             return repo.full_name.lower() == (req.run_repo or "").lower()
-        return req.policy is not None and req.policy.dispatch and req.policy.sees(repo.full_name)
+        policy = req.policy
+        return (policy is not None and policy.dispatch and policy.sees(repo.full_name)
+                and policy.scope_allows_write(repo.meta.private))
 
     def run_visible(self, run: RunRecord) -> bool:
         return run.visible_at is None or run.visible_at <= utcnow()
@@ -242,6 +245,10 @@ class ApiApp:
                 "x-ratelimit-reset": str(int(bucket.reset_at + self.faults.clock_skew)),
                 "x-ratelimit-resource": resource,
             })
+        if req.policy is not None and req.policy.scopes is not None and not req.is_run_token:
+            headers["x-oauth-scopes"] = ", ".join(req.policy.scopes)
+            if kind in WRITE_KINDS:
+                headers["x-accepted-oauth-scopes"] = "repo"
         headers["x-github-request-id"] = _secrets.token_hex(8).upper()
         headers["x-github-api-version-selected"] = "2022-11-28"
         headers["x-github-media-type"] = "github.v3; format=json"

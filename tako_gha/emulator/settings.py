@@ -34,6 +34,7 @@ class TokenPolicy:
     dispatch: bool = True
     core_limit: int | None = None  # None: the world default
     graphql_limit: int | None = None
+    scopes: list[str] | None = None  # a classic PAT's scopes (x-oauth-scopes); None: fine-grained
 
     def __post_init__(self) -> None:
         self._everything = any(g in ("*", "*/*") for g in self.repos)
@@ -42,6 +43,12 @@ class TokenPolicy:
     @property
     def sees_everything(self) -> bool:
         return self._everything
+
+    def scope_allows_write(self, private: bool) -> bool:
+        """A classic PAT writes with ``repo`` (any repo) or ``public_repo`` (public)."""
+        if self.scopes is None:
+            return True
+        return "repo" in self.scopes or (not private and "public_repo" in self.scopes)
 
     def sees(self, full_name: str) -> bool:
         if self._everything:
@@ -190,7 +197,7 @@ def _parse_tokens(raw: Any, where: str) -> dict[str, TokenPolicy] | None:
         _expect(isinstance(token, str) and bool(token), where, key, "a non-empty string")
         spec = spec or {}
         _expect(isinstance(spec, dict), where, key, "a mapping {repos, dispatch}")
-        extra = sorted(set(spec) - {"repos", "dispatch", "rate_limit", "graphql_limit"})
+        extra = sorted(set(spec) - {"repos", "dispatch", "rate_limit", "graphql_limit", "scopes"})
         if extra:
             raise WorldError(f"{where}: {key}: unknown key {extra[0]!r}")
         repos = spec.get("repos", ["*"])
@@ -202,11 +209,18 @@ def _parse_tokens(raw: Any, where: str) -> dict[str, TokenPolicy] | None:
         )
         dispatch = spec.get("dispatch", True)
         _expect(isinstance(dispatch, bool), where, f"{key}.dispatch", "true or false")
+        scopes = spec.get("scopes")
+        if isinstance(scopes, str):
+            scopes = [s.strip() for s in scopes.split(",") if s.strip()]
+        _expect(scopes is None or (isinstance(scopes, list)
+                                   and all(isinstance(s, str) for s in scopes)),
+                where, f"{key}.scopes", "a list of OAuth scopes (e.g. [repo, workflow])")
         out[token] = TokenPolicy(
             repos=repos,
             dispatch=dispatch,
             core_limit=_opt_int(spec.get("rate_limit"), where, f"{key}.rate_limit"),
             graphql_limit=_opt_int(spec.get("graphql_limit"), where, f"{key}.graphql_limit"),
+            scopes=scopes,
         )
     return out
 

@@ -118,3 +118,25 @@ def test_run_token_reaches_its_repo_only(
     # GITHUB_TOKEN budget: per repository, 3 here (all three calls above counted)
     assert call(base, "GET", "/repos/acme/a", token).status == 403
     assert emu.wait_idle(20)
+
+
+def test_classic_token_scopes(
+    make_world: Callable[..., Path], start_emulator: Callable[..., Emulator]
+) -> None:
+    world = make_world(
+        {"acme/pub": {"f": "1"}, "acme/priv": {"f": "1"}},
+        settings={"repos": {"acme/priv": {"private": True}},
+                  "tokens": {"t-admin": {}, "t-public": {"scopes": "public_repo, workflow"},
+                             "t-read": {"scopes": ["read:org"]}}},
+    )
+    emu = start_emulator(world)
+    base = emu.base_url
+    read = call(base, "GET", "/repos/acme/pub", "t-public")
+    assert read.headers["x-oauth-scopes"] == "public_repo, workflow"
+    assert "x-oauth-scopes" not in call(base, "GET", "/repos/acme/pub", "t-admin").headers
+    ok = call(base, "POST", "/repos/acme/pub/dispatches", "t-public", {"event_type": "e"})
+    assert ok.status == 204 and ok.headers["x-accepted-oauth-scopes"] == "repo"
+    assert call(base, "POST", "/repos/acme/priv/dispatches", "t-public",
+                {"event_type": "e"}).status == 403
+    assert call(base, "POST", "/repos/acme/pub/dispatches", "t-read",
+                {"event_type": "e"}).status == 403
