@@ -146,7 +146,11 @@ class Session:
             if found is None or found.id in self.tracker.tracks:
                 continue
             found.depth = parent.depth + 1
-            self.tracker.add(parent, found, own=False)
+            track = self.tracker.add(parent, found, own=False)
+            for ref in found.runs:  # heuristic runs: followed like any other from now on
+                self.tracker.run_owner.setdefault(ref.run_id, found.id)
+            if found.runs:
+                track.first_run_at = self.clock.monotonic()
             changed = True
         return changed
 

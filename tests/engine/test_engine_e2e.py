@@ -99,6 +99,9 @@ def build_world() -> dict[str, dict[str, str]]:
         "acme/n": repo([(a, "nl")]),
         # receiver without run-name
         "acme/u": repo([(a, "heur")], {"w.yml": workflow("heur", run_name=False)}),
+        # ... one level down: only its parent's fan-out can match it
+        "acme/v1": repo([(a, "hdeep")], {"w.yml": workflow("hdeep", fan_out="")}),
+        "acme/v2": repo([("acme/v1", "hdeep")], {"w.yml": workflow("hdeep", run_name=False)}),
     }
     for i in range(10):
         world[f"acme/k{i}"] = repo([(a, "conc")], {"w.yml": workflow("conc", work="sleep 0.4")})
@@ -219,6 +222,14 @@ def test_receiver_without_run_name_is_found_heuristically(forge: Any) -> None:
     report = cascade(forge, "heur")
     node = report.origin.children[0]
     assert node.state is NodeState.SUCCESS and node.correlation == "heuristic"
+
+
+def test_heuristic_grandchild_is_handed_to_the_root(forge: Any) -> None:
+    report = cascade(forge, "hdeep")
+    assert report.status is TreeStatus.SUCCESS
+    assert shape(report.origin) == [(1, "acme/v1", "success"), (2, "acme/v2", "success")]
+    v2 = report.origin.children[0].children[0]
+    assert v2.correlation == "heuristic" and v2.runs and v2.runs[0].run_id
 
 
 def test_concurrency_limit_two_over_ten(forge: Any, emu: Emulator) -> None:

@@ -235,9 +235,16 @@ def test_runless_nodes_travel_to_the_root_as_notices() -> None:
     from tako_gha.core.tree import RunRef
 
     ran.runs.append(RunRef(5, "u", "w", "completed", "success", "strict"))
-    origin.children += [cyc, ran]
+    guessed = Node(repo="acme/d", id="3" * 12, state=NodeState.SUCCESS,
+                   correlation="heuristic")
+    guessed.runs.append(RunRef(7, "u7", "w.yml", "completed", "success", "heuristic"))
+    origin.children += [cyc, ran, guessed]
     lines = notice_lines(TreeReport(ROOT, TreeStatus.FAILURE, origin))
-    assert len(lines) == 1 and lines[0].startswith(f"::notice title={NOTICE_TITLE}::")
+    assert len(lines) == 2 and lines[0].startswith(f"::notice title={NOTICE_TITLE}::")
+    found = node_from_annotation(Annotation("notice", lines[1].split("::", 2)[2],
+                                            NOTICE_TITLE))
+    assert found is not None and found.correlation == "heuristic"
+    assert [(r.run_id, r.url, r.conclusion) for r in found.runs] == [(7, "u7", "success")]
     assert "\n" not in lines[0]
     message = lines[0].split("::", 2)[2].replace("%0A", "\n").replace("%25", "%")
     back = node_from_annotation(Annotation("notice", message, NOTICE_TITLE))
