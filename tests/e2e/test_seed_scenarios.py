@@ -248,3 +248,29 @@ def test_configuration_hell(world: World, out_dir: Path) -> None:
 
 def test_shutil_which_bash_is_available() -> None:
     assert shutil.which("bash"), "the emulator runs steps in bash"
+
+
+def test_a_child_can_fan_out_with_the_cli_in_a_run_step(world: World, out_dir: Path) -> None:
+    """The other way in from a workflow: `run: tako-gha fan-out` in B continues A's
+    tree just as the action does (GITHUB_EVENT_PATH carries client_payload.tako)."""
+    cli_step = {"name": "fan out with the CLI",
+                "env": {"GITHUB_TOKEN": "${{ secrets.TAKO_TOKEN }}"},
+                "run": "python -m tako_gha fan-out --event e2 --timeout 60s "
+                       "--discovery-timeout 30s"}
+    repos = {
+        "acme/a": {"tako.yml": tako_yml(produces=["e1"]),
+                   ".github/workflows/cascade.yml": trigger(out_dir, "e1")},
+        "acme/b": {"tako.yml": tako_yml(["e2"], [sub("acme/a", "e1")]),
+                   ".github/workflows/on-tako.yml": receiver(["e1"], [cli_step])},
+        "acme/c": {"tako.yml": tako_yml(subscriptions=[sub("acme/b", "e2")]),
+                   ".github/workflows/on-tako.yml": receiver(["e2"], [work_step()])},
+    }
+    emu = world(repos)
+    result = start_cascade(emu, "acme/a", out_dir)
+    assert result.status == "success", result.tree
+    (b_node,) = result.origin["children"]
+    (c_node,) = b_node["children"]
+    assert (b_node["repo"], c_node["repo"], c_node["state"]) == ("acme/b", "acme/c", "success")
+    (c_run,) = _runs_of(emu, "acme/c")
+    assert c_run.client_payload["tako"]["root"] == result.root
+    assert c_run.client_payload["tako"]["chain"] == ["acme/a", "acme/b", "acme/c"]
