@@ -186,8 +186,10 @@ def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | No
         from tako_gha.engine.handoff import notice_lines
         from tako_gha.surfaces.action import annotation_lines
 
+        # With --format json, stdout stays one JSON document: the runner reads workflow
+        # commands from stderr too.
         for line in [*annotation_lines(report), *notice_lines(report)]:
-            click.echo(line)
+            click.echo(line, err=fmt == "json")
     sys.stdout.flush()
 
 

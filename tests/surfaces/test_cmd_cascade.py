@@ -191,11 +191,11 @@ def test_continues_the_tree_inside_a_dispatched_run(invoke: Any, tmp_path: Path)
            "GITHUB_STEP_SUMMARY": str(step_summary)}
     result = invoke("fan-out", "--event", "boom", "--format", "json", env=env)
     assert result.exit_code == 1
-    data = json.loads(result.stdout.split("\n::", 1)[0])
+    data = json.loads(result.stdout)
     assert data["root"] == root and data["tree"]["id"] == parent
     child = data["tree"]["children"][0]
     assert child["depth"] == 2
-    assert "::error title=tako%3A acme/f failure::" in result.stdout
+    assert "::error title=tako%3A acme/f failure::" in result.stderr
     assert "acme/f" in step_summary.read_text()
     event.write_text(json.dumps({"client_payload": {"tako": {"root": "bad", "id": parent}}}))
     result = invoke("fan-out", "--event", "boom", env=env)
