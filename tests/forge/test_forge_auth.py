@@ -128,3 +128,22 @@ def test_open_forge_uses_the_cache_dir(clean_env: pytest.MonkeyPatch, tmp_path: 
     forge = open_forge(hub.base_url, token="t")
     assert [r.full_name for r in forge.discover(RepoSelection(org="acme")).repos] == ["acme/a"]
     assert (tmp_path / "c" / "discovery-cache.json").is_file()
+
+
+def test_app_installation_token_is_refreshed_before_expiry(hub: FakeHub, pem: str) -> None:
+    soon = (datetime.now(timezone.utc) + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    later = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    hub.add("POST", "/app/installations/9/access_tokens",
+            (201, {}, {"token": "ghs_first", "expires_at": soon}),
+            (201, {}, {"token": "ghs_second", "expires_at": later}))
+    hub.add("GET", "/repos/acme/a/actions/runs", (200, {}, {"workflow_runs": []}))
+    forge = GitHubForge(hub.base_url, credentials=Credentials(app_id="12", private_key=pem,
+                                                              installation_id=9))
+    for _ in range(3):
+        forge.list_runs("acme/a")
+    sent = [c["headers"]["authorization"] for c in hub.calls("GET", "/repos/acme/a/actions/runs")]
+    # the first token is within PyGithub's refresh margin of its expiry after its first
+    # use, so the next request fetches a new one before the old one has expired
+    assert sent == ["token ghs_first", "token ghs_second", "token ghs_second"]
+    assert len(hub.calls("POST", "/app/installations/9/access_tokens")) == 2
+    forge.close()
