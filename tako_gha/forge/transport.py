@@ -365,8 +365,11 @@ class Transport:
                 reason, seconds, reset_at = rate
                 if reason == "secondary-limit":
                     if limited >= self.policy.max_secondary_retries:
-                        raise self._rate_error("secondary rate limit persists", 0, None,
-                                               f"after {limited} retries")
+                        raise RateLimitError(
+                            f"GitHub's secondary rate limit refused {verb} {path} "
+                            f"{limited + 1} time(s) in a row; stopped instead of waiting more",
+                            hint="make fewer requests at once (lower --concurrency) and try "
+                                 "again in a few minutes")
                     limited += 1
                     if seconds < 0:
                         seconds = self.policy.backoff(limited, self.policy.secondary_min_wait)

@@ -158,7 +158,7 @@ def test_secondary_limit_is_retried_for_a_dispatch_too(hub: FakeHub, make_forge,
 def test_persistent_secondary_limit_stops_with_a_clear_error(hub: FakeHub, make_forge) -> None:
     hub.add("GET", RUNS_PATH, (429, {"retry-after": "1"}, {"message": "slow down"}))
     forge = make_forge(policy=RetryPolicy(jitter=False, max_secondary_retries=2))
-    with pytest.raises(RateLimitError, match="secondary rate limit"):
+    with pytest.raises(RateLimitError, match="secondary rate limit refused GET .* 3 time"):
         forge.list_runs("acme/a")
     assert len(hub.calls("GET", RUNS_PATH)) == 3
 
