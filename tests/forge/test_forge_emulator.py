@@ -287,6 +287,15 @@ def test_a_slow_answer_times_out_and_the_poll_is_retried(emu: Emulator,
     assert forge.ledger.calls["poll"] == 2 and forge.ledger.retries["poll"] == 1
 
 
+def test_now_follows_a_skewed_server_clock(emu: Emulator, forges: list[GitHubForge]) -> None:
+    from datetime import datetime, timezone
+    emu.set_faults({"clock_skew": "-90s"})
+    forge = connect(emu, forges)
+    forge.list_runs("acme/app")
+    behind = (datetime.now(timezone.utc) - forge.now()).total_seconds()
+    assert 85 <= behind <= 95  # watermarks are taken on the server's clock
+
+
 def test_primary_exhaustion_waits_for_a_reset_soon(world: Path,
                                                    forges: list[GitHubForge]) -> None:
     with Emulator(world, limits={"core": 3, "window": 1.5}) as emu:
