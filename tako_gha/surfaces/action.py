@@ -36,6 +36,7 @@ from tako_gha.core.durations import DurationError, parse_duration
 from tako_gha.core.events import Event
 from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
 from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
+from tako_gha.engine.handoff import notice_lines
 from tako_gha.surfaces.action_contract import INPUT_DEFAULTS, env_name
 from tako_gha.surfaces.reports import LiveTree, render_markdown
 from tako_gha.surfaces.reports.common import one_line
@@ -308,7 +309,10 @@ def publish(report: TreeReport, env: Mapping[str, str], out: TextIO,
     if env.get("GITHUB_STEP_SUMMARY"):
         with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
             handle.write(render_markdown(report, notes=notes))
-    for line in annotation_lines(report) + note_annotations(notes):
+    # Children without a run (refused, deduplicated, not started) or matched only
+    # heuristically leave no tag the root can follow: hand them up as notices.
+    for line in [*annotation_lines(report), *note_annotations(notes),
+                 *notice_lines(report)]:
         out.write(line + "\n")
     out.flush()
 

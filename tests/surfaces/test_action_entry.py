@@ -311,3 +311,25 @@ def test_notes_keep_what_the_tree_does_not_show() -> None:
                  "skipped acme/c: no match", "re-sent built to acme/d"):
         recorder.on_message(text)
     assert recorder.notes == ["skipped acme/c: no match", "re-sent built to acme/d"]
+
+
+def test_publish_hands_runless_children_up_as_notices() -> None:
+    """A cycle refused inside a child's action step must reach the root's tree:
+    the root can only learn of it from this notice (the refused node has no run)."""
+    from tako_gha.engine.handoff import node_from_annotation
+    from tako_gha.forge.base import Annotation
+
+    origin = Node("acme/b", "a" * 12, NodeState.IN_PROGRESS)
+    refused = Node("acme/a", "b" * 12, NodeState.CYCLE, event_type="built", depth=2,
+                   reason="cycle: acme/a → acme/b → acme/a")
+    origin.children.append(refused)
+    out = io.StringIO()
+    action.publish(TreeReport("c" * 12, TreeStatus.FAILURE, origin), {}, out)
+    notices = [line for line in out.getvalue().splitlines()
+               if line.startswith("::notice title=tako-node::")]
+    assert len(notices) == 1
+    message = notices[0].split("::", 2)[2]
+    node = node_from_annotation(Annotation("notice", message, "tako-node"))
+    assert node is not None
+    assert (node.repo, node.state, node.reason) == (
+        "acme/a", NodeState.CYCLE, "cycle: acme/a → acme/b → acme/a")
