@@ -245,7 +245,8 @@ class Discoverer:
                               else self._rest_owner(sel.org))
             metas = self.fill_rest_blobs(metas, sel)
         result = self._assemble(sel, metas, missing)
-        self.cache.mark_org(self._org_key(sel.org))
+        if not explicit:  # a repo list does not fill the cache for the whole org
+            self.cache.mark_org(self._org_key(sel.org))
         self.cache.save()
         return result
 
