@@ -220,6 +220,16 @@ class GitHubForge:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def on_wait(self) -> Callable[[WaitEvent], None] | None:
+        """Called before every retry wait (rate limits, 5xx, connection errors), so a
+        surface can show why nothing moves; the ledger's ``waited_seconds`` sums them."""
+        return self.transport.on_wait
+
+    @on_wait.setter
+    def on_wait(self, callback: Callable[[WaitEvent], None] | None) -> None:
+        self.transport.on_wait = callback
+
     def set_deadline(self, when: datetime | None) -> None:
         """Rate-limit waits that would end after ``when`` raise RateLimitError instead."""
         self.transport.deadline = when.timestamp() if when is not None else None

@@ -124,9 +124,10 @@ def test_secondary_limit_with_retry_after_waits_exactly_that(hub: FakeHub, make_
     hub.add("GET", RUNS_PATH, (429, {"retry-after": "3"}, {"message": "slow down"}),
             (200, {}, RUNS))
     waits: list[WaitEvent] = []
-    forge = make_forge(on_wait=waits.append)
+    forge = make_forge()
+    forge.on_wait = waits.append
     forge.list_runs("acme/a")
-    assert sleeps == [3.0]
+    assert sleeps == [3.0] and forge.on_wait == waits.append
     assert waits[0].reason == "secondary-limit" and waits[0].path == RUNS_PATH
     assert forge.ledger.retries["poll"] == 1
 
@@ -158,7 +159,7 @@ def test_secondary_limit_is_retried_for_a_dispatch_too(hub: FakeHub, make_forge,
 def test_persistent_secondary_limit_stops_with_a_clear_error(hub: FakeHub, make_forge) -> None:
     hub.add("GET", RUNS_PATH, (429, {"retry-after": "1"}, {"message": "slow down"}))
     forge = make_forge(policy=RetryPolicy(jitter=False, max_secondary_retries=2))
-    with pytest.raises(RateLimitError, match="secondary rate limit refused GET .* 3 time"):
+    with pytest.raises(RateLimitError, match=r"secondary rate limit refused GET .* 3 time"):
         forge.list_runs("acme/a")
     assert len(hub.calls("GET", RUNS_PATH)) == 3
 
