@@ -125,7 +125,10 @@ def plan_fanout(event: Event, repos: Sequence[ConfigResult], *,
             plan.targets.append(outcome)
         elif errors and outcome.kind in (NO_SUBSCRIPTION, NO_MATCH):
             # Some subscriptions were dropped as invalid: say so, the reason may hinge on it.
-            plan.skipped.append(replace(outcome, reason=f"{outcome.reason} (its tako.yml has "
+            # An error flag keeps it visible: a dropped subscription may be the one
+            # that should have matched, and the cascade report must say so.
+            plan.skipped.append(replace(outcome, error=True,
+                                        reason=f"{outcome.reason} (its tako.yml has "
                                         f"{len(errors)} error(s); run tako-gha lint)"))
         else:
             plan.skipped.append(outcome)

@@ -215,6 +215,8 @@ def test_partially_broken_config_says_so_in_the_reason() -> None:
     result = plan_fanout(Event(type="built", source="o/lib"), [broken])
     assert reasons(result)["o/app"] == ("no subscription to o/lib (its tako.yml has 1 error(s); "
                                         "run tako-gha lint)")
+    # flagged as an error so the cascade report lists it instead of staying quiet
+    assert result.skipped[0].error is True
     assert len(result.diagnostics) == 1
 
 
