@@ -52,6 +52,16 @@ REPO_FIELDS = (
 class GraphQLUnavailable(Exception):
     """GraphQL cannot be used here; discovery switches to REST."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# GitHub stops GraphQL queries after ~10 s with 502/504: a page that keeps timing out
+# is asked again with half as many repositories, down to this many.
+MIN_PAGE = 12
+TIMEOUT_STATUSES = frozenset({502, 504})
+
 
 @dataclass
 class RepoMeta:
@@ -126,12 +136,12 @@ def _blob_selection(with_text: bool) -> str:
     return "... on Blob { oid text isBinary }" if with_text else "... on Blob { oid }"
 
 
-def owner_query(owner_field: str, config_path: str, with_text: bool) -> str:
+def owner_query(owner_field: str, config_path: str, with_text: bool, first: int = PAGE) -> str:
     expression = _gql_str(f"HEAD:{config_path}")
     return (
         "query($login: String!, $cursor: String) { "
         f"{owner_field}(login: $login) {{ "
-        f"repositories(first: {PAGE}, after: $cursor) {{ "
+        f"repositories(first: {first}, after: $cursor) {{ "
         "pageInfo { hasNextPage endCursor } "
         f"nodes {{ {REPO_FIELDS} config: object(expression: {expression}) "
         f"{{ {_blob_selection(with_text)} }} }} }} }} "
@@ -305,7 +315,8 @@ class Discoverer:
                             hint="set GITHUB_TOKEN or GH_TOKEN to a valid, unexpired token",
                             status=401)
         if resp.status in GRAPHQL_UNAVAILABLE or resp.status >= 500:
-            raise GraphQLUnavailable(f"HTTP {resp.status} from {self.graphql_url}")
+            raise GraphQLUnavailable(f"HTTP {resp.status} from {self.graphql_url}",
+                                     status=resp.status)
         body = resp.json()
         if resp.status != 200 or not isinstance(body, dict):
             raise GraphQLUnavailable(f"unexpected answer (HTTP {resp.status})")
@@ -319,14 +330,19 @@ class Discoverer:
                                                           list[str]]:
         with_text = not self._warm(sel)
         for owner_field in ("organization", "user"):
-            query = owner_query(owner_field, sel.config_path, with_text)
+            size = PAGE
             out: list[tuple[RepoMeta, BlobRef | None]] = []
             cursor: str | None = None
             first = True
             while True:
+                query = owner_query(owner_field, sel.config_path, with_text, size)
                 try:
                     body = self._graphql(query, {"login": sel.org, "cursor": cursor})
-                except GraphQLUnavailable:
+                except GraphQLUnavailable as exc:
+                    if exc.status in TIMEOUT_STATUSES and size > MIN_PAGE:
+                        size //= 2  # same cursor, smaller page
+                        log.info("GraphQL page timed out; asking %d repos at a time", size)
+                        continue
                     if first:
                         raise
                     # Mid-listing failure after retries: REST would restart from zero.

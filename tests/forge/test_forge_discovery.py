@@ -46,6 +46,7 @@ class FakeOrg:
         self.org = org
         self.graphql_errors: list[dict] = []  # added to every GraphQL answer
         self.fail_blobs: set[str] = set()  # listing answers null + an error for these
+        self.max_page = 100  # bigger pages time out (502)
         hub.handle("POST", "/graphql", self.graphql)
         hub.handle("GET", f"/orgs/{org}/repos", self.rest_list)
         for r in repos:
@@ -78,8 +79,11 @@ class FakeOrg:
             else:
                 names = sorted(self.repos)
                 start = int(variables.get("cursor") or 0)
-                page = names[start:start + 100]
-                more = start + 100 < len(names)
+                size = int(re.search(r"repositories\(first: (\d+)", query).group(1))
+                if size > self.max_page:  # too heavy: GitHub's 10 s timeout
+                    return (502, {}, {"message": "Server Error"})
+                page = names[start:start + size]
+                more = start + size < len(names)
                 nodes = [self.node(self.repos[n], with_text) for n in page]
                 for i, n in enumerate(page):
                     if n in self.fail_blobs:
@@ -87,7 +91,7 @@ class FakeOrg:
                         errors.append({"message": "Something went wrong", "path": [
                             field_name, "repositories", "nodes", i, "config"]})
                 data[field_name] = {"repositories": {
-                    "pageInfo": {"hasNextPage": more, "endCursor": str(start + 100)},
+                    "pageInfo": {"hasNextPage": more, "endCursor": str(start + size)},
                     "nodes": nodes}}
         else:
             for alias, owner, name in re.findall(
@@ -327,3 +331,14 @@ def test_graphql_secondary_limit_in_a_200_is_waited_out(hub: FakeHub, make_forge
     forge = make_forge()
     assert len(forge.discover(RepoSelection(org="acme")).repos) == 9
     assert sleeps == [60.0] and not forge.used_rest
+
+
+def test_pages_that_time_out_are_asked_again_smaller(hub: FakeHub, make_forge) -> None:
+    from tako_gha.forge.transport import RetryPolicy
+    org = FakeOrg(hub, world(250))
+    org.max_page = 30
+    forge = make_forge(policy=RetryPolicy(max_retries=0, jitter=False))
+    result = forge.discover(RepoSelection(org="acme"))
+    assert len(result.repos) == 247 and not forge.used_rest
+    sizes = [re.search(r"first: (\d+)", c["body"]["query"]).group(1) for c in gql_calls(hub)]
+    assert sizes == ["100", "50", "25"] + ["25"] * 9  # 250 repos in pages of 25
