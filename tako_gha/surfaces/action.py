@@ -34,6 +34,7 @@ from rich.console import Console
 
 from tako_gha.core.durations import DurationError, parse_duration
 from tako_gha.core.events import Event
+from tako_gha.core.names import is_repo_name
 from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
 from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
 from tako_gha.engine.handoff import notice_lines
@@ -46,7 +47,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMED_OUT = 0, 1, 2, 3
 MAX_EVENT_TYPE = 100
 MAX_OUTPUT_BYTES = 1_000_000  # GitHub: 1 MB per output
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
-REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _ERRORISH = ("could not be used", "error")
 _PROGRESS = ("dispatched ", "found ")
 _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off", ""}
@@ -142,14 +142,14 @@ def _payload(env: Mapping[str, str]) -> dict[str, Any]:
 def _repos(env: Mapping[str, str]) -> list[str]:
     names = [part.strip() for part in re.split(r"[,\n]", _raw(env, "repos")) if part.strip()]
     for name in names:
-        if not REPO_RE.match(name):
+        if not is_repo_name(name):
             raise InputError(f"input repos: {name!r} is not owner/repo")
     return names
 
 
 def _source(env: Mapping[str, str]) -> str:
     source = env.get("GITHUB_REPOSITORY", "").strip()
-    if not REPO_RE.match(source):
+    if not is_repo_name(source):
         raise InputError("GITHUB_REPOSITORY is not set to owner/repo: the action must run "
                          "inside a GitHub Actions job (it names the repo that fans out)")
     return source

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
@@ -27,13 +26,13 @@ from rich.console import Console
 
 from tako_gha.core.durations import DurationError, parse_duration
 from tako_gha.core.events import Event
+from tako_gha.core.names import is_repo_name
 from tako_gha.core.tree import TreeReport
 from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
 from tako_gha.forge.base import ForgeError
+from tako_gha.surfaces import gitinfo
 from tako_gha.surfaces.errors import UserError
 
-REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
-_REMOTE_RE = re.compile(r"[:/](?P<owner>[A-Za-z0-9-]+)/(?P<repo>[A-Za-z0-9._-]+?)(?:\.git)?/?$")
 ENV_KNOBS = {
     "TAKO_POLL_MIN_INTERVAL": "poll_min_interval",
     "TAKO_POLL_MAX_INTERVAL": "poll_max_interval",
@@ -84,28 +83,11 @@ def read_payload(value: str | None) -> dict[str, Any]:
 
 def repo_from_remote(cwd: Path) -> str | None:
     """``owner/repo`` of the ``origin`` remote of the git checkout at ``cwd``."""
-    try:
-        import git
-    except ImportError:  # pragma: no cover - GitPython is a declared dependency
-        return None
-    try:
-        repo = git.Repo(cwd, search_parent_directories=True)
-        url = repo.remotes.origin.url
-    except (git.exc.GitError, AttributeError, ValueError, IndexError):
-        return None
-    match = _REMOTE_RE.search(url.strip())
-    return f"{match.group('owner')}/{match.group('repo')}" if match else None
+    return gitinfo.origin_repo(cwd)
 
 
 def resolve_source(source: str | None, env: Mapping[str, str], cwd: Path) -> str:
-    value = source or env.get("GITHUB_REPOSITORY") or repo_from_remote(cwd)
-    if not value:
-        raise UserError("cannot tell which repository fans out",
-                        hint="pass --source OWNER/REPO (or run inside a checkout with an "
-                             "origin remote, or set GITHUB_REPOSITORY)")
-    if not REPO_RE.match(value):
-        raise UserError(f"--source: {value!r} is not OWNER/REPO")
-    return value
+    return gitinfo.resolve_source(source, env, cwd)
 
 
 def resolve_org(org: str | None, source: str | None) -> str:
@@ -120,7 +102,7 @@ def _repos(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
     repos = tuple(r.strip() for r in value.split(",") if r.strip())
-    bad = [r for r in repos if not REPO_RE.match(r)]
+    bad = [r for r in repos if not is_repo_name(r)]
     if bad:
         raise UserError(f"--repos: {', '.join(bad)} not OWNER/REPO",
                         hint="a comma-separated list: --repos acme/a,acme/b")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,10 +27,11 @@ from tako_gha.core.matching import Plan, plan_fanout
 from tako_gha.core.versions import VersionError, parse_version
 from tako_gha.forge.base import Discovery, ForgeError, RepoSelection
 from tako_gha.forge.workspace import WorkspaceForge, read_config_file
+from tako_gha.surfaces import gitinfo
 from tako_gha.surfaces.errors import UserError, report_error
+from tako_gha.surfaces.gitinfo import check_repo_name, origin_repo
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 TITLE_EXPR = "github.event.client_payload.tako.title"
 RUN_NAME_HINT = ("add at the top of the workflow: "
                  "run-name: ${{ " + TITLE_EXPR + " || github.workflow }}")
@@ -120,7 +120,7 @@ def collect_lint_targets(paths: Iterable[str], config_path: str) -> LintRun:
         elif (path / config_path).is_file():
             # A checkout's own name lets the loader flag subscriptions to itself.
             run.files.append(LintFile(path / config_path,
-                                      repo=_origin_repo(path, search_parents=False),
+                                      repo=origin_repo(path, search_parents=False),
                                       checkout=path))
         elif _is_workspace(path, config_path):
             run.workspaces.append(path)
@@ -411,18 +411,11 @@ class Source:
     api_url: str | None = None
 
 
-def _check_repo_name(value: str, flag: str) -> str:
-    if not REPO_RE.match(value):
-        raise UserError(f"{flag} {value!r} is not OWNER/REPO",
-                        hint=f"for example {flag} my-org/core-lib")
-    return value
-
-
 def discover_from(source: Source) -> Discovery:
     """Run discovery on the workspace or the org (lazy import: the GitHub forge is
     only needed for --org)."""
     for name in source.repos:
-        _check_repo_name(name, "--repo")
+        check_repo_name(name, "--repo")
     org = source.org or ""
     selection = RepoSelection(org=org, repos=source.repos, topics=source.topics,
                               name_globs=source.names, config_path=source.config_path)
@@ -547,7 +540,7 @@ def graph_command(org: str | None, workspace: str | None, repos: tuple[str, ...]
       tako-gha graph --workspace ./workspace --from my-org/core-lib
     """
     if start is not None:
-        _check_repo_name(start, "--from")
+        check_repo_name(start, "--from")
     source = Source(org or (None if workspace else _default_org()), workspace, repos, names,
                     topics, config_path, api_url)
     graph = SubscriptionGraph.from_configs(discover_from(source).configs())
@@ -588,29 +581,9 @@ def parse_payload(raw: str | None) -> dict[str, Any]:
     return data
 
 
-def _origin_repo(path: Path | str = ".", *, search_parents: bool = True) -> str | None:
-    """OWNER/REPO of the ``origin`` remote of the checkout at ``path``, if any."""
-    if not search_parents and not (Path(path) / ".git").exists():
-        return None  # not a repository root: do not borrow an enclosing repo's name
-    try:
-        import git  # lazy: slow to import
-
-        url = git.Repo(path, search_parent_directories=search_parents).remotes.origin.url
-    except Exception:  # not a checkout, no origin, no git: no default
-        return None
-    match = re.search(r"[:/]([^/:]+/[^/]+?)(?:\.git)?/?$", url)
-    return match.group(1) if match else None
-
-
 def resolve_source(value: str | None) -> str:
     """``--source``, else ``GITHUB_REPOSITORY``, else the ``origin`` remote (SPEC §9)."""
-    if value:
-        return _check_repo_name(value, "--source")
-    fallback = os.environ.get("GITHUB_REPOSITORY") or _origin_repo()
-    if not fallback:
-        raise UserError("no --source given and none could be guessed",
-                        hint="pass --source OWNER/REPO (the repository that publishes the event)")
-    return _check_repo_name(fallback, "--source")
+    return gitinfo.resolve_source(value, os.environ, Path.cwd())
 
 
 def _source_config(where: Source, configs: list[ConfigResult], source: str

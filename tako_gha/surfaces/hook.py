@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
+from tako_gha.core.names import repo_from_remote_url as repo_from_remote
+
 if TYPE_CHECKING:
     import git
 
@@ -33,9 +35,6 @@ PLAN_BUDGET_SECONDS = 10.0  # the longest a push waits for the (optional) plan
 
 ZERO_OID = "0" * 40
 _ZEROS = re.compile(r"^0+$")
-# git@github.com:owner/repo.git, https://host/owner/repo(.git), ssh://git@host/owner/repo
-_REMOTE_RE = re.compile(r"[:/](?P<owner>[A-Za-z0-9][A-Za-z0-9-]*)/(?P<repo>[A-Za-z0-9._-]+?)"
-                        r"(?:\.git)?/?$")
 
 
 @dataclass(frozen=True)
@@ -90,14 +89,6 @@ def refs_from_pre_commit(env: Mapping[str, str]) -> list[PushedRef]:
     from_ref = env.get("PRE_COMMIT_FROM_REF") or env.get("PRE_COMMIT_ORIGIN") or ZERO_OID
     return [PushedRef(env.get("PRE_COMMIT_LOCAL_BRANCH", "HEAD"), to_ref,
                       env.get("PRE_COMMIT_REMOTE_BRANCH", ""), from_ref)]
-
-
-def repo_from_remote(url: str) -> str | None:
-    """``owner/repo`` from a GitHub-style remote URL, None for local paths."""
-    if not url or url.startswith(("/", ".", "file:")) or ("://" not in url and "@" not in url):
-        return None
-    match = _REMOTE_RE.search(url)
-    return f"{match['owner']}/{match['repo']}" if match else None
 
 
 def open_repo(git_dir: str) -> git.Repo:
