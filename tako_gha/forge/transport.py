@@ -43,6 +43,7 @@ SECONDARY_MARKERS = (
     "abuse detection",
 )
 PRIMARY_MARKERS = ("api rate limit exceeded", "rate limit exceeded")
+MAX_PRIMARY_WAITS = 3
 RETRYABLE_STATUSES = frozenset({408, 500, 502, 503, 504}) | frozenset(range(505, 600))
 
 
@@ -329,6 +330,7 @@ class Transport:
         attempt = 0  # HTTP attempts made
         errors = 0  # 5xx/connection retries used
         limited = 0  # secondary-limit retries used
+        exhausted = 0  # primary-limit waits used (a reset that does not reset ends it)
         while True:
             retry = attempt > 0
             attempt += 1
@@ -375,6 +377,14 @@ class Transport:
                         seconds = self.policy.backoff(limited, self.policy.secondary_min_wait)
                     self._check_deadline(seconds, "secondary rate limit hit", reset_at)
                 else:
+                    exhausted += 1
+                    if exhausted > MAX_PRIMARY_WAITS:
+                        raise RateLimitError(
+                            f"GitHub's API rate limit was still exhausted after {exhausted - 1} "
+                            f"waits for its reset ({verb} {path})", reset_at=reset_at,
+                            hint="check the machine's clock, or wait and try again")
+                    # a reset already past (clock skew) still gets a short pause
+                    seconds = max(seconds, 1.0)
                     self._check_deadline(seconds, "API rate limit exhausted", reset_at)
                 self._wait(reason, seconds, path, attempt)
                 continue

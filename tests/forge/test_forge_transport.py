@@ -253,3 +253,13 @@ def test_writes_are_paced_but_graphql_queries_and_reads_are_not(hub: FakeHub, ma
     forge.dispatch("acme/a", "e", {})
     forge.dispatch("acme/a", "e", {})
     assert len(sleeps) == 1 and 4.0 < sleeps[0] <= 5.0
+
+
+def test_a_reset_that_does_not_reset_is_not_waited_forever(hub: FakeHub, make_forge,
+                                                           sleeps) -> None:
+    past = str(int(time.time()) - 30)  # a server whose reset is already over
+    hub.add("GET", RUNS_PATH, (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": past},
+                               {"message": "API rate limit exceeded"}))
+    with pytest.raises(RateLimitError, match="still exhausted after 3 waits"):
+        make_forge().list_runs("acme/a")
+    assert sleeps == [1.0, 1.0, 1.0]
