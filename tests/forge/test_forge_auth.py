@@ -11,8 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fakehub import FakeHub
 
 from tako_gha.forge.auth import Credentials, credentials_from_env
-from tako_gha.forge.base import AuthError, NotFoundError
+from tako_gha.forge.base import AuthError, ForgeError, NotFoundError
 from tako_gha.forge.github import GitHubForge
+from tako_gha.forge.transport import RetryPolicy
 from tako_gha.surfaces.connect import open_forge
 from tako_gha.surfaces.errors import UserError
 
@@ -147,3 +148,21 @@ def test_app_installation_token_is_refreshed_before_expiry(hub: FakeHub, pem: st
     assert sent == ["token ghs_first", "token ghs_second", "token ghs_second"]
     assert len(hub.calls("POST", "/app/installations/9/access_tokens")) == 2
     forge.close()
+
+
+@pytest.mark.parametrize("status,error,text", [(401, AuthError, "JWT"),
+                                               (500, ForgeError, "HTTP 500")])
+def test_app_lookup_failures(hub: FakeHub, pem: str, status: int, error: type,
+                             text: str) -> None:
+    hub.add("GET", "/orgs/acme/installation", (status, {}, {"message": "nope"}))
+    forge = GitHubForge(hub.base_url, credentials=Credentials(app_id="12", private_key=pem),
+                        policy=RetryPolicy(max_retries=0))
+    with pytest.raises(error, match=text):
+        forge.preflight("acme", [], dispatch=False)
+
+
+def test_app_without_installation_or_owner(pem: str) -> None:
+    forge = GitHubForge("http://127.0.0.1:9", credentials=Credentials(app_id="1",
+                                                                      private_key=pem))
+    with pytest.raises(AuthError, match="installation is unknown"):
+        forge.graphql_url  # noqa: B018 - building the client needs the owner
