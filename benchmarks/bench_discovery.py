@@ -32,10 +32,12 @@ from tako_gha.emulator.testing import call
 from tako_gha.emulator.worldgen import build_bare_world
 from tako_gha.forge.base import RepoSelection
 from tako_gha.forge.github import GitHubForge
+from tako_gha.forge.workspace import WorkspaceForge
 
 TOKEN = "t-bench"
 ORG = "acme"
 RESULTS = Path(__file__).with_name("RESULTS.md")
+SKIPPED = {f"{ORG}/svc-0000{i}" for i in (1, 2, 3, 4)}  # archived/fork: GitHub skips them
 
 
 def world_files(i: int) -> dict[str, str]:
@@ -61,7 +63,7 @@ def build(root: Path, size: int) -> Path:
     settings = {
         "tokens": {TOKEN: {"repos": ["*"]}},
         "admin_token": TOKEN,
-        "repos": {f"{ORG}/svc-0000[1-3]": {"archived": True}, f"{ORG}/svc-0000[4]": {"fork": True}},
+        "repos": {f"{ORG}/svc-0000[1-3]": {"archived": True}, f"{ORG}/svc-00004": {"fork": True}},
         # generous budgets: the benchmark measures cost, it does not hit the limit
         "limits": {"core": 10_000_000, "graphql": 10_000_000},
     }
@@ -150,6 +152,7 @@ def run_size(size: int, tmp: Path, memory: bool) -> list[Row]:
     print(f"built {size} repos in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     rows: list[Row] = []
     found: dict[str, set[str]] = {}
+    graphql_result: Any = None
     with Emulator(world) as emu:
         for name, fn, configured, is_tako in strategies(emu, tmp / f"caches-{size}"):
             since, before, (core0, gql0) = time.time(), int(emu.stats()["total"]), budget_used(emu)
@@ -161,6 +164,8 @@ def run_size(size: int, tmp: Path, memory: bool) -> list[Row]:
             note = "fell back to REST" if is_tako and out[1].used_rest and "REST" not in name \
                 else ""
             found[name] = configured(out)
+            if name == "tako GraphQL, cold":
+                graphql_result = out
             rows.append(Row(size, name, calls, core1 - core0, gql1 - gql0,
                             content_answers(emu, since, name, calls), seconds, None,
                             len(found[name]), note))
@@ -176,7 +181,16 @@ def run_size(size: int, tmp: Path, memory: bool) -> list[Row]:
     for name, names in found.items():
         if names != reference:
             raise SystemExit(f"{name} found {len(names)} configs, naive {len(reference)}")
+    # and the same repos, blob oids and parse outcomes as reading the world on disk
+    local = WorkspaceForge(world).discover(RepoSelection(org=ORG))
+    if outcome(local) != outcome(graphql_result[0]):
+        raise SystemExit("GraphQL discovery differs from the workspace reading of the world")
     return rows
+
+
+def outcome(d: Any) -> list[tuple[str, str | None, bool, int]]:
+    return [(r.full_name, r.config_oid, r.config.missing, len(r.config.diagnostics))
+            for r in d.repos if r.full_name not in SKIPPED]
 
 
 def table(rows: list[Row]) -> str:
@@ -250,7 +264,9 @@ def main() -> None:
             "`tako.yml` on emulator worlds (a third of the repos subscribe, every 50th "
             "produces, ~1 % malformed, 3 archived + 1 fork skipped), each strategy in the "
             "same run against the same emulator; calls counted by the emulator. All "
-            "strategies find the same set of configured repos (checked). Cold = empty "
+            "strategies find the same set of configured repos, and tako's GraphQL "
+            "discovery the same repos, blob oids and parse outcomes as reading the world "
+            "directory locally (`WorkspaceForge`) (both checked in the run). Cold = empty "
             "cache; warm = the cache file from the cold run (GraphQL asks for blob oids "
             "only) or the stored ETags (REST, answered 304, free against the rate limit). "
             "Times include parsing every tako.yml (the config loader) for tako's "
