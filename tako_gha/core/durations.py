@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 
+# Longer than any GitHub Actions run may live (35 days) by far, and small enough for
+# datetime arithmetic: a wait beyond it is a typo, not a plan.
+MAX_SECONDS = 366 * 86400
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
@@ -21,8 +25,12 @@ def parse_duration(text: str) -> float:
         value = float(raw)
     except ValueError:
         value = _parse_units(raw, text)
+    if math.isnan(value):
+        raise DurationError(f"cannot read duration {text!r} (examples: 90, 90s, 2m, 1h30m)")
     if value < 0:
         raise DurationError(f"duration {text!r} is negative")
+    if value > MAX_SECONDS:
+        raise DurationError(f"duration {text!r} is longer than a year (366d)")
     return value
 
 

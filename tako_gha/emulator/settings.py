@@ -121,6 +121,12 @@ def load_settings(world_dir: Path) -> WorldSettings:
         return finish_settings(WorldSettings())
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        # One line, file:line:col first, like tako.yml diagnostics (PyYAML's own text
+        # spans several lines and names "<unicode string>").
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise WorldError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise WorldError(f"{path}: cannot read: {exc}") from None
     return parse_settings(raw, where=str(path))

@@ -108,7 +108,7 @@ class FanOut:
         if self.options.dry_run:
             for track in self.own:
                 if track.node.state is NodeState.PLANNED:
-                    track.node.reason = "dry run: not dispatched"
+                    self._dry_run_check(track)
             return self.session.finish()
         dispatchable = [t.node.repo for t in self.own if t.node.state is NodeState.PLANNED]
         if dispatchable:
@@ -259,6 +259,17 @@ class FanOut:
             if track.dispatched_at is not None:
                 slots -= 1
         return changed
+
+    def _dry_run_check(self, track: Track) -> None:
+        """A dry run shows what a real run would: a dispatch GitHub would refuse
+        (oversize payload, too many keys) is an error here too, not 'planned'."""
+        node = track.node
+        try:
+            check_dispatch(node.event_type, track.payload or {})
+        except PayloadError as exc:
+            node.state, node.reason, node.hint = NodeState.ERROR, exc.message, exc.hint
+            return
+        node.reason = "dry run: not dispatched"
 
     def _dispatch(self, track: Track, *, again: bool = False) -> None:
         node = track.node

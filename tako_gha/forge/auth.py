@@ -70,11 +70,12 @@ def credentials_from_env(env: Mapping[str, str] | None = None,
     variables. None when nothing is set."""
     env = os.environ if env is None else env
     if token:
-        return Credentials(token=token.strip(), source="input")
+        return Credentials(token=_checked_token(token.strip(), "the token input"),
+                           source="input")
     for name in TOKEN_VARS:
         value = env.get(name, "").strip()
         if value:
-            return Credentials(token=value, source=name)
+            return Credentials(token=_checked_token(value, name), source=name)
     app_id = env.get(APP_ID_VAR, "").strip()
     key = env.get(APP_KEY_VAR, "").strip()
     if app_id or key:
@@ -92,6 +93,16 @@ def credentials_from_env(env: Mapping[str, str] | None = None,
         return Credentials(app_id=app_id, private_key=_read_private_key(key),
                            installation_id=installation, source="app")
     return None
+
+
+def _checked_token(token: str, where: str) -> str:
+    """A token is printable ASCII without spaces; anything else (a pasted line break,
+    ``Bearer xyz``) cannot go into an HTTP header and would only fail as a retried
+    transport error. The message names the variable, never the value."""
+    if all(33 <= ord(char) < 127 for char in token):
+        return token
+    raise AuthError(f"{where} holds a space, line break or other character no token has",
+                    hint="set it to the token alone (no 'Bearer ', quotes or newline)")
 
 
 def token_auth(token: str) -> Auth.Auth:

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from tako_gha.core.config import ConfigResult, load_config
 from tako_gha.core.diagnostics import Diagnostic, Severity
+from tako_gha.core.names import is_repo_name
 from tako_gha.forge.base import (
     AuthError,
     CallKind,
@@ -38,7 +39,6 @@ from tako_gha.forge.transport import Response, Transport
 log = logging.getLogger("tako_gha.forge")
 
 PAGE = 100  # GraphQL `first` maximum and REST per_page maximum
-REPO_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 PUSH_PERMISSIONS = frozenset({"ADMIN", "MAINTAIN", "WRITE"})
 # Statuses meaning "this server has no usable GraphQL" -> use REST instead.
 GRAPHQL_UNAVAILABLE = frozenset({400, 403, 404, 405, 410, 501})
@@ -237,7 +237,7 @@ class Discoverer:
             raise ForgeError("discovery on GitHub needs an organization or user name",
                              hint="pass --org ORG (or a list of owner/repo names)")
         for full in explicit:
-            if not REPO_NAME.match(full):
+            if not is_repo_name(full):
                 raise ForgeError(f"{full!r} is not an owner/repo name",
                                  hint="list repositories as owner/name, e.g. acme/service")
         metas: list[tuple[RepoMeta, BlobRef | None]]

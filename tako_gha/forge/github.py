@@ -146,7 +146,13 @@ class GitHubForge:
         clock: Callable[[], float] = time.time,
     ) -> None:
         url = (api_url or DEFAULT_API_URL).strip().rstrip("/")
-        parsed = urlparse(url)
+        try:
+            parsed = urlparse(url)
+            parsed.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535"
+            raise ForgeError(f"API URL {url!r} is not a valid URL: {exc}",
+                             hint="pass --api-url like https://api.github.com or "
+                                  "https://ghe.example.com/api/v3") from None
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ForgeError(f"API URL {url!r} is not an http(s) URL",
                              hint="pass --api-url like https://api.github.com or "

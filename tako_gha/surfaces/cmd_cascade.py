@@ -49,7 +49,9 @@ def _duration(value: str | None, flag: str) -> float | None:
     try:
         seconds = parse_duration(value)
     except DurationError as exc:
-        raise UserError(f"{flag}: {exc}", hint="examples: 90, 90s, 2m, 1h30m") from None
+        # Some messages already carry the examples; say them once.
+        hint = "" if "examples:" in str(exc) else "examples: 90, 90s, 2m, 1h30m"
+        raise UserError(f"{flag}: {exc}", hint=hint) from None
     if seconds <= 0:
         raise UserError(f"{flag}: must be more than zero, got {value!r}")
     return seconds
@@ -69,6 +71,9 @@ def read_payload(value: str | None) -> dict[str, Any]:
         except OSError as exc:
             raise UserError(f"{where}: cannot read {path}: {exc.strerror or exc}",
                             hint="pass @PATH to a JSON file, or the JSON itself") from None
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{where}: {path} is not UTF-8 text (byte {exc.start})",
+                            hint="pass @PATH to a JSON file saved as UTF-8") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -142,6 +147,35 @@ def _observer() -> Any:
     from tako_gha.surfaces.reports import LiveTree
 
     return LiveTree(Console(stderr=True))
+
+
+class _Remembering:
+    """Observer wrapper that keeps the latest tree, so Ctrl-C can name the root."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.report: TreeReport | None = None
+
+    def on_update(self, report: TreeReport) -> None:
+        self.report = report
+        self.inner.on_update(report)
+
+    def on_message(self, text: str) -> None:
+        self.inner.on_message(text)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _interrupted(report: TreeReport | None, org: str, dry_run: bool) -> UserError:
+    """Ctrl-C during a fan-out: the runs it started go on, so say how to reach them."""
+    if report is None or dry_run:
+        return UserError("interrupted before anything was dispatched", exit_code=130)
+    return UserError(f"interrupted: runs already dispatched in cascade {report.root} keep "
+                     "going without this wait",
+                     hint=f"follow it: tako-gha status {report.root} --org {org} --wait; "
+                          f"stop it: tako-gha cancel {report.root} --org {org}",
+                     exit_code=130)
 
 
 def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | None) -> None:
@@ -292,7 +326,7 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
     from tako_gha.engine.fanout import fan_out
 
     forge = _forge(api_url)
-    observer = _observer()
+    observer = _Remembering(_observer())
     where = (f"continuing tree {context.root} at depth {context.depth}" if context
              else "new cascade")
     observer.on_message(f"fanning out {event_type} from {src} in {request.org} ({where})")
@@ -300,6 +334,8 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
         report = fan_out(forge, request, options, observer)
     except ForgeError as exc:
         raise _forge_error(exc) from None
+    except KeyboardInterrupt:
+        raise _interrupted(observer.report, request.org, dry_run) from None
     finally:
         observer.close()
     _emit(report, fmt, tree_json, summary)

@@ -428,6 +428,7 @@ def discover_from(source: Source) -> Discovery:
                             "itself: it looks like one repository, not a workspace",
                             hint="a workspace is DIR/<owner>/<repo>/tako.yml; to check one "
                                  "checkout run tako-gha lint DIR")
+        _check_workspace_level(Path(source.workspace), source.config_path)
         return WorkspaceForge(Path(source.workspace)).discover(selection)
     if not org:
         raise UserError("say where the repositories are: --org ORG or --workspace DIR",
@@ -435,6 +436,18 @@ def discover_from(source: Source) -> Discovery:
     from tako_gha.surfaces.connect import open_forge  # lazy: only --org needs GitHub
 
     return open_forge(source.api_url).discover(selection)
+
+
+def _check_workspace_level(workspace: Path, config_path: str) -> None:
+    """An owner directory given as the workspace (DIR/<repo>/tako.yml) would read as
+    an empty organization and plan nothing, silently: say which directory to pass."""
+    if any(True for _ in workspace.glob(f"*/*/{config_path}")):
+        return
+    if any(True for _ in workspace.glob(f"*/{config_path}")):
+        raise UserError(f"--workspace {workspace} holds repositories directly "
+                        f"(<repo>/{config_path}); it looks like one owner's directory",
+                        hint=f"pass its parent: --workspace {workspace.resolve().parent} "
+                             "(the layout is DIR/<owner>/<repo>/)")
 
 
 def _default_org() -> str | None:
@@ -564,10 +577,12 @@ def parse_payload(raw: str | None) -> dict[str, Any]:
         else:
             try:
                 text = Path(name).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise UserError(f"{where}: cannot read the file ({exc.__class__.__name__}: "
-                                f"{getattr(exc, 'strerror', None) or exc})",
+            except OSError as exc:
+                raise UserError(f"{where}: cannot read the file: {exc.strerror or exc}",
                                 hint="give @PATH of a readable JSON file") from None
+            except UnicodeDecodeError as exc:
+                raise UserError(f"{where}: the file is not UTF-8 text (byte {exc.start})",
+                                hint="give @PATH of a JSON file saved as UTF-8") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

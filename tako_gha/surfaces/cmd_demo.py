@@ -126,6 +126,9 @@ def demo(keep_world: Path | None, fmt: str, timeout: str) -> None:
         seconds = parse_duration(timeout)
     except DurationError as exc:
         raise UserError(f"--timeout: {exc}") from None
+    if seconds <= 0:  # before the emulator starts, in the flag's own words
+        raise UserError(f"--timeout: must be more than zero, got {timeout!r}",
+                        hint="the demo needs about 10s; the default is 55s")
     console = Console(stderr=True)
     if keep_world is not None:
         world = copy_demo_world(keep_world.resolve())

@@ -57,7 +57,10 @@ def open_forge(
     if creds is None and require_credentials:
         raise UserError("no GitHub credentials found in the environment",
                         hint=NO_CREDENTIALS_HINT)
-    host = urlparse(url).hostname or ""
+    try:
+        host = urlparse(url).hostname or ""
+    except ValueError:
+        host = ""  # GitHubForge below says what is wrong with the URL
     try:
         return GitHubForge(
             url,

@@ -265,9 +265,21 @@ def _run_bounded(work: Callable[[], None], budget: float, out: TextIO) -> None:
         out.write(f"tako-gha: note: the cascade plan took longer than {budget:g}s "
                   "(TAKO_HOOK_PLAN_TIMEOUT); the push goes on\n")
     elif failure:
-        exc = failure[0]
         out.write(f"tako-gha: note: could not print the cascade plan "
-                  f"({type(exc).__name__}: {exc}); the push goes on\n")
+                  f"({_why(failure[0])}); the push goes on\n")
+
+
+def _why(exc: BaseException) -> str:
+    """A failure in the user's words: known errors by their message and hint; only an
+    unexpected exception names its class (that is a bug worth reporting)."""
+    from tako_gha.forge.base import ForgeError
+    from tako_gha.surfaces.errors import UserError
+
+    if isinstance(exc, ForgeError):
+        return str(exc)  # message (hint); never holds a token
+    if isinstance(exc, UserError):
+        return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+    return f"{type(exc).__name__}: {exc}"
 
 
 def run_pre_push(stdin_text: str, argv: Sequence[str], env: Mapping[str, str], out: TextIO,

@@ -126,7 +126,8 @@ def test_bad_world_files_name_the_key(tmp_path: Path, raw: str, fragment: str) -
 
 def test_unreadable_world_file(tmp_path: Path) -> None:
     (tmp_path / "emulator.yml").write_text("tokens: {a: [\n")
-    with pytest.raises(WorldError, match="cannot read"):
+    # One line, file:line:col first, like tako.yml diagnostics.
+    with pytest.raises(WorldError, match=r"emulator\.yml:2:1: invalid YAML: expected"):
         Emulator(tmp_path)
 
 
