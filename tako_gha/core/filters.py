@@ -988,6 +988,21 @@ def _is_pass_through(node: lark.Tree) -> bool:
 _EVAL_PASS_THROUGH = _PASS_THROUGH - {"primary", "exprlist"}
 
 
+def _rewrite(ast: lark.Tree, replace: Callable[[lark.Tree], lark.Tree]) -> lark.Tree:
+    """Replace every subtree by ``replace(subtree)``, top-down, in place.
+
+    Iterative, not recursive: a hostile filter may nest deeper than Python's stack."""
+    root = replace(ast)
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for index, child in enumerate(node.children):
+            if isinstance(child, lark.Tree):
+                node.children[index] = replace(child)
+                stack.append(node.children[index])
+    return root
+
+
 def _collapse(ast: lark.Tree) -> lark.Tree:
     def skip(node: lark.Tree) -> lark.Tree:
         while (
@@ -998,15 +1013,7 @@ def _collapse(ast: lark.Tree) -> lark.Tree:
             node = node.children[0]
         return node
 
-    root = skip(ast)
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        for index, child in enumerate(node.children):
-            if isinstance(child, lark.Tree):
-                node.children[index] = skip(child)
-                stack.append(node.children[index])
-    return root
+    return _rewrite(ast, skip)
 
 
 def _position(node: lark.Tree) -> dict[str, int]:
@@ -1059,15 +1066,7 @@ def _rebalance(ast: lark.Tree) -> lark.Tree:
             return node
         return balanced(node.data, _chain_operands(node), node.meta)
 
-    root = fix(ast)
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        for index, child in enumerate(node.children):
-            if isinstance(child, lark.Tree):
-                node.children[index] = fix(child)
-                stack.append(node.children[index])
-    return root
+    return _rewrite(ast, fix)
 
 
 def _token_position(token: object) -> dict[str, int]:

@@ -24,7 +24,6 @@ from typing import Any
 import click
 from rich.console import Console
 
-from tako_gha.core.durations import DurationError, parse_duration
 from tako_gha.core.events import Event
 from tako_gha.core.names import is_repo_name
 from tako_gha.core.tree import TreeReport
@@ -32,6 +31,7 @@ from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, Fan
 from tako_gha.forge.base import ForgeError
 from tako_gha.surfaces import gitinfo
 from tako_gha.surfaces.errors import UserError
+from tako_gha.surfaces.flags import read_duration, read_payload
 
 ENV_KNOBS = {
     "TAKO_POLL_MIN_INTERVAL": "poll_min_interval",
@@ -44,46 +44,7 @@ ENV_KNOBS = {
 
 # ------------------------------------------------------------------ inputs
 def _duration(value: str | None, flag: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = parse_duration(value)
-    except DurationError as exc:
-        # Some messages already carry the examples; say them once.
-        hint = "" if "examples:" in str(exc) else "examples: 90, 90s, 2m, 1h30m"
-        raise UserError(f"{flag}: {exc}", hint=hint) from None
-    if seconds <= 0:
-        raise UserError(f"{flag}: must be more than zero, got {value!r}")
-    return seconds
-
-
-def read_payload(value: str | None) -> dict[str, Any]:
-    """``--payload`` as JSON text or ``@FILE``; must be a JSON object."""
-    if value is None:
-        return {}
-    where = "--payload"
-    text = value
-    if value.startswith("@"):
-        path = Path(value[1:])
-        where = f"--payload {value}"
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UserError(f"{where}: cannot read {path}: {exc.strerror or exc}",
-                            hint="pass @PATH to a JSON file, or the JSON itself") from None
-        except UnicodeDecodeError as exc:
-            raise UserError(f"{where}: {path} is not UTF-8 text (byte {exc.start})",
-                            hint="pass @PATH to a JSON file saved as UTF-8") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                        f"{exc.msg})", hint="""example: --payload '{"version": "2.0.0"}'"""
-                        ) from None
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: must be a JSON object, got {type(data).__name__}",
-                        hint="""wrap it: --payload '{"value": ...}'""")
-    return data
+    return None if value is None else read_duration(value, flag)
 
 
 def repo_from_remote(cwd: Path) -> str | None:

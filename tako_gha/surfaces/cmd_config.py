@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from tako_gha.forge.base import Discovery, ForgeError, RepoSelection
 from tako_gha.forge.workspace import WorkspaceForge, read_config_file
 from tako_gha.surfaces import gitinfo
 from tako_gha.surfaces.errors import UserError, report_error
+from tako_gha.surfaces.flags import read_payload
 from tako_gha.surfaces.gitinfo import check_repo_name, origin_repo
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -563,39 +563,6 @@ def graph_command(org: str | None, workspace: str | None, repos: tuple[str, ...]
 
 
 # ================================================================ plan
-def parse_payload(raw: str | None) -> dict[str, Any]:
-    """``--payload`` as JSON text, ``@FILE`` or ``@-`` (stdin); must be an object."""
-    if raw is None:
-        return {}
-    where = "--payload"
-    text = raw
-    if raw.startswith("@"):
-        name = raw[1:]
-        where = f"--payload @{name}"
-        if name == "-":
-            text = sys.stdin.read()
-        else:
-            try:
-                text = Path(name).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise UserError(f"{where}: cannot read the file: {exc.strerror or exc}",
-                                hint="give @PATH of a readable JSON file") from None
-            except UnicodeDecodeError as exc:
-                raise UserError(f"{where}: the file is not UTF-8 text (byte {exc.start})",
-                                hint="give @PATH of a JSON file saved as UTF-8") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno} "
-                        f"column {exc.colno}",
-                        hint="""pass a JSON object, e.g. --payload '{"version": "2.1.0"}' """
-                             "or --payload @payload.json") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{where} must be a JSON object, got {type(data).__name__}",
-                        hint="""wrap it, e.g. --payload '{"version": "2.1.0"}'""")
-    return data
-
-
 def resolve_source(value: str | None) -> str:
     """``--source``, else ``GITHUB_REPOSITORY``, else the ``origin`` remote (SPEC §9)."""
     return gitinfo.resolve_source(value, os.environ, Path.cwd())
@@ -675,7 +642,7 @@ def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
         except VersionError as exc:
             raise UserError(f"--schema-version {schema_version!r} is not a version: "
                             f"{exc.reason}", hint=exc.hint) from None
-    event = Event(type=event_type, source=source_repo, payload=parse_payload(payload),
+    event = Event(type=event_type, source=source_repo, payload=read_payload(payload),
                   schema_version=schema_version)
     where = Source(org or (None if workspace else source_repo.split("/")[0]), workspace, repos,
                    names, topics, config_path, api_url)

@@ -21,9 +21,9 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from tako_gha.core.durations import DurationError, parse_duration
 from tako_gha.core.events import Event
 from tako_gha.surfaces.errors import UserError
+from tako_gha.surfaces.flags import read_duration
 
 DEMO_ORG = "acme"
 DEMO_SOURCE = "acme/core-lib"
@@ -122,13 +122,7 @@ def demo(keep_world: Path | None, fmt: str, timeout: str) -> None:
     docs-site are subscribed but filtered out by range and CEL filter.
     The live tree goes to standard error, the summary to standard output.
     """
-    try:
-        seconds = parse_duration(timeout)
-    except DurationError as exc:
-        raise UserError(f"--timeout: {exc}") from None
-    if seconds <= 0:  # before the emulator starts, in the flag's own words
-        raise UserError(f"--timeout: must be more than zero, got {timeout!r}",
-                        hint="the demo needs about 10s; the default is 55s")
+    seconds = read_duration(timeout, "--timeout")  # before the emulator starts
     console = Console(stderr=True)
     if keep_world is not None:
         world = copy_demo_world(keep_world.resolve())

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_world import Outcome, receiver, subscription
 
 from tako_gha.emulator import Emulator
 from tako_gha.emulator.worldgen import write_world
@@ -20,18 +20,11 @@ TOKEN = "t-admin"
 
 
 def _workflow(event: str, work: str) -> str:
-    return (
-        "name: on-tako\n"
-        "run-name: ${{ github.event.client_payload.tako.title || github.workflow }}\n"
-        f"on:\n  repository_dispatch:\n    types: [{event}]\n"
-        "jobs:\n  work:\n    runs-on: ubuntu-latest\n    steps:\n"
-        f"      - name: work\n        run: {work}\n"
-    )
+    return receiver(event, work)
 
 
 def _sub(event: str) -> str:
-    return (f"version: 1\nevents:\n  subscriptions:\n    - artifact: acme/a\n"
-            f"      events: [{event}]\n")
+    return subscription("acme/a", event)
 
 
 WORLD = {
@@ -52,17 +45,6 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     emulator = Emulator(root, port=0).start()
     yield emulator
     emulator.stop()
-
-
-@dataclass
-class Outcome:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
 
 
 @pytest.fixture

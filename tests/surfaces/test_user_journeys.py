@@ -15,11 +15,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_world import Outcome, receiver, subscription
 
 from tako_gha.emulator import Emulator
 from tako_gha.emulator.worldgen import write_world
@@ -33,18 +33,11 @@ READER = "ghp_QAjourneyReader7777"
 
 
 def _workflow(event: str, work: str) -> str:
-    return (
-        "name: on-tako\n"
-        "run-name: ${{ github.event.client_payload.tako.title || github.workflow }}\n"
-        f"on:\n  repository_dispatch:\n    types: [{event}]\n"
-        "jobs:\n  work:\n    runs-on: ubuntu-latest\n    timeout-minutes: 2\n"
-        f"    steps:\n      - name: work\n        run: {work}\n"
-    )
+    return receiver(event, work, timeout_minutes=2)
 
 
 def _sub(event: str) -> str:
-    return (f"version: 1\nevents:\n  subscriptions:\n    - artifact: qa/src\n"
-            f"      events: [{event}]\n")
+    return subscription("qa/src", event)
 
 
 WORLD = {
@@ -65,17 +58,6 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     emulator = Emulator(root, port=0).start()
     yield emulator
     emulator.stop()
-
-
-@dataclass
-class Outcome:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
 
 
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
