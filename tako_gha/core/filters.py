@@ -16,7 +16,8 @@ INTERFACE (agreed):
         ``subscriber`` (repo).
 
 Added (compatible): ``FilterLimits.max_value_size`` (default 100,000: the longest
-string/list a filter may build); ``FilterError.line/.column/.hint`` (1-based position
+string/list a filter may build); ``FilterLimits.max_match_work`` (default 50,000,000:
+pattern size x text length of one ``matches()``); ``FilterError.line/.column/.hint`` (1-based position
 inside the expression, 0 when unknown); ``FilterOutcome.error`` (True when the
 filter failed rather than evaluated to false), ``FilterOutcome.limit`` and
 ``FilterOutcome.detail`` (the reason without the filter's source);
@@ -30,7 +31,8 @@ method call on an identifier ``semver`` -- into a flat function call named
 celpy's ``Evaluator``, subclassed so that every tree node visited checks a
 wall-clock deadline. Operations that could blow up in a single step (string or
 list concatenation, ``replace``, ``join``) check a size cap first; ``matches`` uses
-RE2 (linear time), each pattern compiled once. Together these bound every
+RE2 (linear time), each pattern compiled once, and checks pattern size x text length
+first. Together these bound every
 evaluation. celpy's evaluator is pure Python; see ``_speed_up_celpy`` and
 ``_collapse`` for the two things done to make it ~5x faster.
 """
@@ -80,6 +82,11 @@ class FilterLimits:
     max_depth: int = 50  # nesting of operators, calls, parentheses, lists, macros
     max_eval_seconds: float = 0.25  # wall clock per evaluation
     max_value_size: int = 100_000  # longest string/list built by +, replace, join
+    # One matches() call: RE2 program size x text length. RE2 is linear in the text but
+    # its slowest path costs about (pattern size x text length), ~4e8 units a second:
+    # a 50,000-character pattern from the payload run on itself took 6 s, in C, where
+    # the per-node clock cannot stop it. So the cost is bounded before the search.
+    max_match_work: int = 50_000_000
 
 
 DEFAULT_LIMITS = FilterLimits()
@@ -360,21 +367,6 @@ def _re2_message(exc: Exception) -> str:
     return detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
 
 
-def _matches(text: object, pattern: object) -> Any:
-    """``s.matches(re)``: RE2 search (linear time, so no pattern can hang it)."""
-    if not isinstance(text, str) or not isinstance(pattern, str):
-        return CELEvalError(
-            f"matches expects strings, got {_cel_type_name(text)} and {_cel_type_name(pattern)}",
-            TypeError,
-            (),
-        )
-    try:
-        compiled = _regex(str(pattern))
-    except re2.error as exc:
-        return CELEvalError(f"invalid regular expression: {_re2_message(exc)}", ValueError, ())
-    return celtypes.BoolType(compiled.search(str(text)) is not None)
-
-
 def _make_size_bounded(limits: FilterLimits) -> dict[str, Callable[..., Any]]:
     """Functions whose result size depends on their input: checked before building."""
     cap = limits.max_value_size
@@ -419,7 +411,32 @@ def _make_size_bounded(limits: FilterLimits) -> dict[str, Callable[..., Any]]:
         check(sum(map(len, parts)) + len(sep) * max(len(parts) - 1, 0), "join()")
         return celtypes.StringType(sep.join(parts))
 
-    return {"_+_": add, "_*_": multiply, "replace": replace, "join": join}
+    def matches(text: object, pattern: object) -> Any:
+        """``s.matches(re)``: RE2 search, its worst-case cost bounded before it runs."""
+        if not isinstance(text, str) or not isinstance(pattern, str):
+            return CELEvalError(
+                f"matches expects strings, got {_cel_type_name(text)} and "
+                f"{_cel_type_name(pattern)}",
+                TypeError,
+                (),
+            )
+        try:
+            compiled = _regex(str(pattern))
+        except re2.error as exc:
+            return CELEvalError(
+                f"invalid regular expression: {_re2_message(exc)}", ValueError, ()
+            )
+        work = compiled.programsize * max(len(text), 1)
+        if work > limits.max_match_work:
+            raise _Abort(
+                "max_match_work",
+                f"matches() of a {compiled.programsize:,}-instruction pattern over "
+                f"{len(text):,} characters would cost {work:,}, over the max_match_work "
+                f"limit of {limits.max_match_work:,}",
+            )
+        return celtypes.BoolType(compiled.search(str(text)) is not None)
+
+    return {"_+_": add, "_*_": multiply, "replace": replace, "join": join, "matches": matches}
 
 
 # User-visible functions beyond standard CEL (docs/filters.md lists the same).
@@ -456,7 +473,6 @@ _STRING_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "upper": _upper,
     "lowerAscii": _lower_ascii,
     "upperAscii": _upper_ascii,
-    "matches": _matches,
     "substring": _substring,
     "charAt": _char_at,
     "indexOf": _index_of,

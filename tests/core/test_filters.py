@@ -573,6 +573,21 @@ def test_regex_is_linear_time() -> None:
     assert outcome.matched is False and not outcome.error
 
 
+def test_limit_max_match_work_payload_pattern_over_payload_text() -> None:
+    # RE2 is linear in the text, but a pattern taken from the payload can be huge too:
+    # a 50,000-character pattern over 50,000 characters ran 6 s inside one C call,
+    # out of reach of the per-node clock. The cost is refused before the search.
+    outcome = _stopped(
+        "event.payload.s.matches(event.payload.s)", "max_match_work", {"s": "9" * 50_000}
+    )
+    assert "over the max_match_work limit of 50,000,000" in outcome.reason
+    # An ordinary pattern over a long text is well within the limit.
+    assert run("event.payload.s.matches('^9+$')", s="9" * 500_000).matched
+    # ... and the cap is a limit like the others: configurable.
+    _stopped("event.payload.s.matches('^9+$')", "max_match_work", {"s": "9" * 100},
+             FilterLimits(max_match_work=100))
+
+
 def test_string_repetition_is_not_a_thing() -> None:
     outcome = run("'ab' * 1000000000 == ''")
     assert outcome.error and "no operator '*'" in outcome.reason
