@@ -556,10 +556,35 @@ def graph_command(org: str | None, workspace: str | None, repos: tuple[str, ...]
         check_repo_name(start, "--from")
     source = Source(org or (None if workspace else _default_org()), workspace, repos, names,
                     topics, config_path, api_url)
-    graph = SubscriptionGraph.from_configs(discover_from(source).configs())
+    configs = discover_from(source).configs()
+    graph = SubscriptionGraph.from_configs(configs)
     if start is not None:
         graph = graph.reachable_from(start)
     click.echo(graph.render(fmt))
+    # On stderr, so mermaid/dot/json on stdout stay parseable.
+    for note in _graph_gaps(configs):
+        click.echo(note, err=True)
+
+
+def _graph_gaps(configs: Iterable[ConfigResult]) -> list[str]:
+    """Repos whose tako.yml errors keep subscriptions out of the graph: without a
+    word, a cycle behind a broken file would read as "acyclic"."""
+    notes = []
+    for result in configs:
+        errors = [d for d in result.diagnostics if d.is_error]
+        if result.missing or not errors:
+            continue
+        if result.config is None:
+            first = errors[0]
+            notes.append(f"warning: {result.repo}: tako.yml could not be used, so it is not "
+                         f"in the graph: {first.location()}: {first.message}")
+        else:
+            notes.append(f"warning: {result.repo}: tako.yml has {len(errors)} error(s); the "
+                         "subscriptions they drop are not in the graph")
+    if notes:
+        notes.append("  hint: run tako-gha lint on the workspace or checkouts to see every "
+                     "problem")
+    return notes
 
 
 # ================================================================ plan

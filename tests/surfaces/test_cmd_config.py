@@ -260,6 +260,28 @@ def test_graph_reports_the_cycle_and_the_acyclic_diamond() -> None:
     assert data["cycles"] == [] and data["longest_cascade"]["acme/a"] == 2
 
 
+def test_graph_says_which_repos_broken_files_leave_out(tmp_path: Path) -> None:
+    # b's broken file hides the edge b -> a that closes the cycle a -> b -> a: the
+    # graph cannot show it, but it must not pass the gap off silently as acyclic.
+    write(tmp_path, {
+        "acme/a/tako.yml": VALID.replace("my-org/core-lib", "acme/b"),
+        "acme/b/tako.yml": "version: 1\nevents: [\n",
+        "acme/c/tako.yml": INVALID_TWO.replace("my-org/core-lib", "acme/a"),
+    })
+    for fmt in ("text", "mermaid", "json"):
+        code, out, err = run("graph", "--workspace", str(tmp_path), "--format", fmt)
+        assert code == 0
+        assert "acme/b: tako.yml could not be used, so it is not in the graph: " in err
+        assert "acme/b/tako.yml:3:1:" in err
+        assert "acme/c: tako.yml has 2 error(s); the subscriptions they drop" in err
+        assert "tako-gha lint" in err
+        assert "could not be used" not in out  # stdout stays the graph alone
+    _, out, _ = run("graph", "--workspace", str(tmp_path), "--format", "json")
+    json.loads(out)
+    code, _, err = run("graph", "--workspace", str(FIXTURES / "diamond"))
+    assert code == 0 and err == ""
+
+
 def test_graph_mermaid_and_dot() -> None:
     code, out, _ = run("graph", "--workspace", CASCADE, "--format", "mermaid")
     assert code == 0
