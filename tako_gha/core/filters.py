@@ -17,8 +17,8 @@ INTERFACE (agreed):
 
 Added (compatible): ``FilterLimits.max_value_size`` (default 100,000: the longest
 string/list a filter may build); ``FilterLimits.max_match_work`` (default 50,000,000:
-pattern size x text length of one ``matches()``); ``FilterError.line/.column/.hint`` (1-based position
-inside the expression, 0 when unknown); ``FilterOutcome.error`` (True when the
+pattern size x text length of one ``matches()``); ``FilterError.line/.column/.hint``
+(1-based position inside the expression, 0 when unknown); ``FilterOutcome.error`` (True when the
 filter failed rather than evaluated to false), ``FilterOutcome.limit`` and
 ``FilterOutcome.detail`` (the reason without the filter's source);
 ``CompiledFilter.evaluate(..., memo=False)`` (skip the per-event memo); ``FUNCTIONS``
