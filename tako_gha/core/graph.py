@@ -328,9 +328,17 @@ def _carried_types(sub: Subscription, producer: RepoConfig | None) -> tuple[str,
     return tuple(t for t in sub.events if producer.produces_type(t))
 
 
+# Inside a quoted Mermaid label '"' breaks parsing, '<' '>' '&' are read as HTML,
+# '#name;' as an entity and a leading backtick as Markdown: write each as an entity
+# ('#' first, so the entities themselves survive).
+_MERMAID_ENTITIES = (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"),
+                     ("&", "#amp;"), ("`", "#96;"))
+
+
 def _mermaid_text(text: str) -> str:
-    # Inside a quoted Mermaid label only '"' breaks parsing; #quot; is its entity.
-    return text.replace('"', "#quot;")
+    for char, entity in _MERMAID_ENTITIES:
+        text = text.replace(char, entity)
+    return text
 
 
 def _dot_id(text: str) -> str:

@@ -189,6 +189,14 @@ def test_mermaid_renders_in_github_markdown_shape() -> None:
     assert "classDef" not in out  # acyclic: nothing highlighted
 
 
+def test_mermaid_labels_escape_html_entities_and_markdown() -> None:
+    # Event types are free text: '<b>' would be HTML in the rendered label, a literal
+    # '#quot;' would turn into '"', a backtick would start Markdown.
+    graph = SubscriptionGraph([], [Edge("o/a", "o/b", ("p<b>&q", "#quot;", "`md`"))])
+    edge = next(ln for ln in graph.render_mermaid().splitlines() if "-->" in ln)
+    assert edge == '  n0 -->|"#35;quot;, #96;md#96;, p#lt;b#gt;#amp;q"| n1'
+
+
 def test_mermaid_highlights_nodes_on_cycles() -> None:
     out = edges_graph([("a", "b"), ("b", "a"), ("b", "c")]).render_mermaid()
     assert "classDef cycle" in out
