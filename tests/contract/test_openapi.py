@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from github import Auth, Github
@@ -215,3 +215,72 @@ def test_spec_cache_is_reused(github_spec: dict[str, Any]) -> None:
     assert github_spec["info"]["version"] == "23.0.2"
     assert "/repos/{owner}/{repo}/dispatches" in github_spec["paths"]
     assert any(p.name.startswith("api.github.com") for p in Path(cache_dir()).iterdir())
+
+
+def test_requests_the_forge_sends_match_the_description(
+    openapi: Any, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The project's own client (GitHubForge) asks only what GitHub's description allows:
+    every REST request it sends in discovery (REST path), preflight, dispatch and polling."""
+    from datetime import datetime, timedelta, timezone
+
+    from tako_gha.forge.base import RepoSelection
+    from tako_gha.forge.github import GitHubForge
+
+    app = emu._app
+    sent: list[tuple[str, str, dict[str, str], bytes]] = []
+    original = app.handle
+
+    def recording(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        sent.append((method, path, headers, body))
+        return original(method, path, headers, body)
+
+    monkeypatch.setattr(app, "handle", recording)
+    forge = GitHubForge(emu.base_url, token=emu.admin_token, write_interval=0.0,
+                        prefer_rest=True)
+    try:
+        assert len(forge.discover(RepoSelection(org="acme")).repos) == 2
+        forge.discover(RepoSelection(org="acme", repos=["acme/lib"]))
+        forge.preflight("acme", ["acme/app"], dispatch=True)
+        since = forge.now() - timedelta(seconds=5)
+        forge.dispatch("acme/app", "built", {"title": "from the forge", "sleep": "20"})
+        deadline = time.monotonic() + 10
+        run = None
+        while run is None and time.monotonic() < deadline:
+            listed = forge.list_runs("acme/app", created_after=since).runs
+            run = next((r for r in listed if r.display_title == "from the forge"), None)
+        assert run is not None
+        forge.list_runs("acme/app", workflow="build.yml",
+                        created_after=datetime.now(timezone.utc) - timedelta(hours=1))
+        forge.get_run("acme/app", run.id)
+        forge.get_run("acme/app", run.id)  # conditional: If-None-Match
+        forge.run_annotations("acme/app", run.id)
+        assert forge.cancel_run("acme/app", run.id) is True
+    finally:
+        forge.close()
+    assert emu.wait_idle(30)
+    kinds = set()
+    for method, path, headers, body in sent:
+        if path.startswith("/graphql"):
+            continue  # GraphQL is not part of the REST description
+        request, _ = to_openapi(method, date_part_of_created(path), body=body or None,
+                                headers=headers)
+        openapi.validate_request(request)
+        kinds.add((method, urlsplit(path).path.split("/")[-1]))
+    # discovery listing + contents, preflight, dispatch, runs, jobs, annotations, cancel
+    assert {("GET", "repos"), ("GET", "tako.yml"), ("POST", "dispatches"), ("GET", "runs"),
+            ("GET", "jobs"), ("GET", "annotations"), ("POST", "cancel")} <= kinds
+
+
+def date_part_of_created(path_qs: str) -> str:
+    """The description types ``created`` as a date-time while its own text (and GitHub)
+    take search syntax (``>=2026-01-01T00:00:00Z``): keep the operator out of the check,
+    so the date-time itself is still validated."""
+    parts = urlsplit(path_qs)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if "created" in query:
+        value = query["created"][0]
+        date = value.lstrip("<>=")
+        assert value[: len(value) - len(date)] in ("", ">=", ">", "<=", "<"), value
+        query["created"] = [date]
+    return parts.path + ("?" + urlencode(query, doseq=True) if query else "")
