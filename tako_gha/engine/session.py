@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -158,6 +159,11 @@ class Session:
     def cancel_tracks(self, tracks: list[Track]) -> list[tuple[str, int]]:
         """Cancel every unfinished run of ``tracks`` and wait (bounded) until the
         cancels show; returns the (repo, run id) whose cancel was accepted."""
+        accepted = self._send_cancels(tracks)
+        self.confirm(accepted, tracks)
+        return accepted
+
+    def _send_cancels(self, tracks: list[Track]) -> list[tuple[str, int]]:
         accepted: list[tuple[str, int]] = []
         for track in tracks:
             for ref in track.node.runs:
@@ -173,13 +179,32 @@ class Session:
                 if ok:
                     accepted.append((track.node.repo, ref.run_id))
                     self.stats.cancelled += 1
-        self.confirm(accepted)
         return accepted
 
-    def confirm(self, runs: list[tuple[str, int]]) -> None:
+    def look_before_cancelling(self) -> None:
+        """One listing of every repo still of interest, whatever the poll schedule:
+        a run that exists but was not seen yet (dispatched since the last round, or
+        polling is slow) must be cancelled too, not left running."""
+        self.poll_due(self.clock.monotonic(), force=True)
+
+    def _runless(self, tracks: list[Track]) -> list[Track]:
+        """Dispatched by us, no run found yet: its run may still appear."""
+        return [t for t in tracks if t.own and t.dispatched_at is not None
+                and not t.node.runs and not t.node.state.is_terminal]
+
+    def confirm(self, runs: list[tuple[str, int]], tracks: list[Track] | None = None) -> None:
+        """Wait (bounded) until accepted cancels show; meanwhile, runs of dispatched
+        ``tracks`` that appear late are cancelled as they are found."""
         pending = list(runs)
         until = self.clock.monotonic() + self.options.cancel_confirm_timeout
         while pending:
+            runless = self._runless(tracks or [])
+            if runless:
+                # A second chance only: a failed listing leaves the cancels above standing.
+                with contextlib.suppress(ForgeError):
+                    self.poller.poll_round({t.node.repo.lower() for t in runless},
+                                           self.clock.monotonic())
+                pending += self._send_cancels(runless)
             still: list[tuple[str, int]] = []
             for repo, run_id in pending:
                 try:
@@ -202,6 +227,8 @@ class Session:
     def handle_timeout(self) -> None:
         self.timed_out = True
         waited = format_duration(self.clock.monotonic() - self.started)
+        if self.options.cancel_on_timeout:
+            self.look_before_cancelling()
         active = self.active_tracks()
         if self.options.cancel_on_timeout and active:
             self.cancel_tracks(active)
@@ -220,6 +247,7 @@ class Session:
     def fail_fast(self, failed: Node) -> None:
         why = f"fail_fast: {failed.repo} ended {failed.state.value}"
         self.message(why + "; cancelling the rest")
+        self.look_before_cancelling()
         active = self.active_tracks()
         self.cancel_tracks(active)
         for track in active:

@@ -313,3 +313,18 @@ def test_a_lost_dispatch_is_resent_once_and_runs_once(forge: Any, emu: Emulator)
     resent = [n for n in report.origin.children if "re-sent once" in (n.reason or "")]
     assert len(resent) == 1
     assert len(runs_of(emu, *repos)) - before == 5  # one run per child, none twice
+
+
+def test_cancel_on_timeout_reaches_runs_not_seen_yet(forge: Any, emu: Emulator) -> None:
+    """The timeout can fall before any poll has seen the child's run (it was dispatched
+    a moment ago, or polling is slow): cancel_on_timeout must still cancel that run
+    instead of leaving it going with 'cancel not confirmed'."""
+    report = cascade(forge, "hang", timeout=1.0, cancel_on_timeout=True,
+                     poll_min_interval=5.0, poll_max_interval=5.0)
+    assert report.status is TreeStatus.TIMED_OUT
+    node = report.origin.children[0]
+    mine = [r for r in runs_of(emu, "acme/h")
+            if r.client_payload and r.client_payload["tako"]["root"] == report.root]
+    assert len(mine) == 1
+    assert mine[0].status == "completed" and mine[0].conclusion == "cancelled"
+    assert node.state is NodeState.CANCELLED and node.runs[0].run_id == mine[0].id
