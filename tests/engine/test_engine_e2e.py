@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -282,10 +283,18 @@ def test_faults_nothing_dispatched_twice_nothing_missing(forge: Any, emu: Emulat
         "run_delay": "0.2s..0.8s",
         "secondary": {"kind": "*", "rate": 0.3, "status": 429, "retry_after": 0},
     })
+    since = time.time()
     try:
         report = cascade(forge, "faulty", redispatch_grace=5.0)
     finally:
         emu.set_faults({})
+    # From the emulator's request log: the 5xx-after-create did happen, and every
+    # repo got exactly one dispatch that created a run (204, or 502 after creating).
+    created = [e["path"] for e in emu.requests(since) if e["method"] == "POST"
+               and e["path"].endswith("/dispatches") and e["status"] in (204, 502)]
+    assert sum(1 for e in emu.requests(since) if e["path"].endswith("/dispatches")
+               and e["status"] == 502) == 2
+    assert sorted(created) == [f"/repos/{r}/dispatches" for r in repos]
     assert report.status is TreeStatus.SUCCESS, shape(report.origin)
     assert sorted(n.repo for n in report.origin.children) == repos
     runs = runs_of(emu, *repos)
