@@ -238,13 +238,13 @@ class ApiApp:
             bucket = self.limiter.bucket(req.rate_key, resource, self.budget_limit(req, resource))
             if charged:
                 self.limiter.charge(bucket, resp.cost)
-            headers.update({
-                "x-ratelimit-limit": str(bucket.limit),
-                "x-ratelimit-remaining": str(bucket.remaining),
-                "x-ratelimit-used": str(bucket.used),
-                "x-ratelimit-reset": str(int(bucket.reset_at + self.faults.clock_skew)),
-                "x-ratelimit-resource": resource,
-            })
+            headers.update(self._rate_headers(bucket, resource))
+        elif kind in FREE_KINDS:
+            # GET /rate_limit is free but, as on GitHub, still reports the core budget
+            # in its headers: PyGithub's ``Github.rate_limiting`` reads only those.
+            snapshot = self.rate_snapshot(req, resource)
+            headers.update({f"x-ratelimit-{k}": str(v) for k, v in snapshot.items()})
+            headers["x-ratelimit-resource"] = resource
         if req.policy is not None and req.policy.scopes is not None and not req.is_run_token:
             headers["x-oauth-scopes"] = ", ".join(req.policy.scopes)
             if kind in WRITE_KINDS:
@@ -252,6 +252,15 @@ class ApiApp:
         headers["x-github-request-id"] = _secrets.token_hex(8).upper()
         headers["x-github-api-version-selected"] = "2022-11-28"
         headers["x-github-media-type"] = "github.v3; format=json"
+
+    def _rate_headers(self, bucket: Any, resource: str) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit": str(bucket.limit),
+            "x-ratelimit-remaining": str(bucket.remaining),
+            "x-ratelimit-used": str(bucket.used),
+            "x-ratelimit-reset": str(int(bucket.reset_at + self.faults.clock_skew)),
+            "x-ratelimit-resource": resource,
+        }
 
 
 def _etag_matches(header: str, etag: str) -> bool:

@@ -67,6 +67,21 @@ def test_primary_budget_exhaustion(
         gh.get_repo("acme/a")
 
 
+def test_rate_limit_endpoint_reports_the_budget_in_headers_too(emu: Emulator) -> None:
+    """PyGithub's ``Github.rate_limiting`` asks GET /rate_limit and reads only the
+    ``x-ratelimit-*`` headers of the answer, as GitHub sends them there too."""
+    assert call(emu.base_url, "GET", "/repos/acme/app", emu.admin_token).status == 200
+    gh = Github(auth=Auth.Token(emu.admin_token), base_url=emu.base_url, retry=None)
+    remaining, limit = gh.rate_limiting  # a fresh client: no header seen yet
+    assert (remaining, limit) == (4999, 5000)
+    assert gh.rate_limiting_resettime > time.time()
+    reply = call(emu.base_url, "GET", "/rate_limit", emu.admin_token)
+    assert reply.headers["x-ratelimit-remaining"] == "4999"  # still free
+    assert reply.headers["x-ratelimit-resource"] == "core"
+    anonymous = call(emu.base_url, "GET", "/rate_limit")
+    assert anonymous.status == 200 and anonymous.headers["x-ratelimit-limit"] == "60"
+
+
 def test_content_creation_limit_answers_403_with_retry_after(
     make_world: Callable[..., Path], start_emulator: Callable[..., Emulator]
 ) -> None:
