@@ -79,10 +79,11 @@ def run_demo(world: Path, *, fmt: str, timeout: float, console: Console) -> int:
     repos = demo_repos(world)
     started = time.monotonic()
     with Emulator(world, port=0, runner_capacity=8) as emu:
+        # soft_wrap: in a log or a pipe each message stays one line (no wrap at 80).
         console.print(f"[bold]tako-gha demo[/]: emulator at {emu.base_url} serving "
-                      f"org [cyan]{DEMO_ORG}[/] ({len(repos)} repositories)")
+                      f"org [cyan]{DEMO_ORG}[/] ({len(repos)} repositories)", soft_wrap=True)
         console.print(f"fanning out [bold]{DEMO_EVENT}[/] {DEMO_PAYLOAD['version']} from "
-                      f"[cyan]{DEMO_SOURCE}[/] and waiting on the whole tree…")
+                      f"[cyan]{DEMO_SOURCE}[/] and waiting on the whole tree…", soft_wrap=True)
         forge = open_forge(emu.base_url, token=emu.admin_token)
         request = FanOutRequest(event=Event(DEMO_EVENT, DEMO_SOURCE, dict(DEMO_PAYLOAD)),
                                 org=DEMO_ORG)

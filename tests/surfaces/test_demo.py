@@ -40,6 +40,12 @@ def test_demo_runs_the_whole_tree_and_keeps_the_world(tmp_path: Path) -> None:
     assert not (world / "README.md").exists()
     assert "acme/legacy-app" in demo_repos(world)
     assert "the world is kept in" in result.stderr
+    # Not a terminal: whole plain lines, never a sentence wrapped at 80 columns.
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("tako-gha demo: emulator at http://127.0.0.1:")
+    assert lines[0].endswith("serving org acme (10 repositories)")
+    assert lines[1] == ("fanning out library_built 2.1.0 from acme/core-lib and waiting on "
+                        "the whole tree…")
 
 
 def _main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
