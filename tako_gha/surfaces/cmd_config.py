@@ -7,6 +7,7 @@ or against GitHub (``--org ORG``, token from the environment). Exit codes: 0 fin
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import os
@@ -605,6 +606,28 @@ def _source_config(where: Source, configs: list[ConfigResult], source: str
     return found.config if found else None
 
 
+def _unknown_source(where: Source, discovery: Discovery, plan: Plan) -> Diagnostic | None:
+    """A --source that is not among the repositories and that nothing subscribes to is
+    almost always a typo; the plan would just list every repo as "no subscription"."""
+    if where.repos or where.names or where.topics:
+        return None  # a selection leaves repos out on purpose
+    source = plan.event.source
+    known = [r.full_name for r in discovery.repos] + [name for name, _ in discovery.skipped]
+    if source.lower() in {name.lower() for name in known}:
+        return None
+    if plan.targets or any(s.kind not in ("no-subscription", "no-config", "config-error")
+                           for s in plan.skipped):
+        return None  # someone subscribes to it: an outside producer, fine
+    place = f"workspace {where.workspace}" if where.workspace is not None else \
+        f"organization {where.org}"
+    close = difflib.get_close_matches(source, known, n=1)
+    hint = (f"did you mean --source {close[0]}?" if close
+            else "check the spelling of --source OWNER/REPO")
+    return Diagnostic(Severity.WARNING,
+                      f"{source} is not a repository of the {place}, and nothing there "
+                      "subscribes to it", file="--source", code="unknown-source", hint=hint)
+
+
 def plan_text(plan: Plan) -> str:
     event = plan.event
     version = event.schema_version or "none"
@@ -674,6 +697,9 @@ def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
     discovery = discover_from(where)
     configs = discovery.configs()
     plan = plan_fanout(event, configs, source_config=_source_config(where, configs, source_repo))
+    unknown = _unknown_source(where, discovery, plan)
+    if unknown is not None:
+        plan.diagnostics.insert(0, unknown)
     if fmt == "json":
         data = plan.to_json()
         data["skipped"].extend({"repo": name, "reason": why, "kind": "not-selected",

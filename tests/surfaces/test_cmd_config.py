@@ -260,6 +260,35 @@ def test_graph_reports_the_cycle_and_the_acyclic_diamond() -> None:
     assert data["cycles"] == [] and data["longest_cascade"]["acme/a"] == 2
 
 
+def test_plan_warns_about_a_source_nobody_knows(tmp_path: Path) -> None:
+    # A typo in --source used to list every repo as "no subscription", silently.
+    write(tmp_path, {
+        "my-org/core-lib/tako.yml": "version: 1\n",
+        "my-org/app/tako.yml": VALID,
+        "my-org/tool/tako.yml": VALID.replace("my-org/core-lib", "ext-org/outside"),
+    })
+    code, out, _ = run("plan", "--workspace", str(tmp_path), "--source", "my-org/corelib",
+                       "--event", "library_built")
+    assert code == 0
+    assert ("--source: warning: my-org/corelib is not a repository of the workspace "
+            f"{tmp_path}, and nothing there subscribes to it") in out
+    assert "hint: did you mean --source my-org/core-lib?" in out
+    code, out, _ = run("plan", "--workspace", str(tmp_path), "--source", "my-org/corelib",
+                       "--event", "library_built", "--format", "json")
+    (warning,) = json.loads(out)["diagnostics"]
+    assert warning["code"] == "unknown-source" and warning["severity"] == "warning"
+    # A producer outside the workspace that someone subscribes to is normal: no warning.
+    _, out, _ = run("plan", "--workspace", str(tmp_path), "--source", "ext-org/outside",
+                    "--event", "library_built", "--schema-version", "1.0.0", "--format", "json")
+    data = json.loads(out)
+    assert [t["repo"] for t in data["targets"]] == ["my-org/tool"] and not data["diagnostics"]
+    # ... nor for the real source, nor when --repo narrows the selection on purpose.
+    for extra in ([], ["--repo", "my-org/app"]):
+        _, out, _ = run("plan", "--workspace", str(tmp_path), "--source", "my-org/core-lib",
+                        "--event", "library_built", "--format", "json", *extra)
+        assert not [d for d in json.loads(out)["diagnostics"] if d["code"] == "unknown-source"]
+
+
 def test_graph_says_which_repos_broken_files_leave_out(tmp_path: Path) -> None:
     # b's broken file hides the edge b -> a that closes the cycle a -> b -> a: the
     # graph cannot show it, but it must not pass the gap off silently as acyclic.
