@@ -337,3 +337,24 @@ def test_cancel_on_timeout_reaches_runs_not_seen_yet(forge: Any, emu: Emulator) 
     assert len(mine) == 1
     assert mine[0].status == "completed" and mine[0].conclusion == "cancelled"
     assert node.state is NodeState.CANCELLED and node.runs[0].run_id == mine[0].id
+
+
+def test_fire_and_forget_deep_chain_then_status_wait_has_every_level(emu: Emulator) -> None:
+    """The fresh process knows only the root id: it must still find the grandchildren
+    and great-grandchildren (dispatched by the children's own runs) through title tags."""
+    fired = _cli(emu, "fan-out", "--event", "chain", "--source", "acme/a", "--no-wait",
+                 "--format", "json")
+    assert fired.returncode == 0, fired.stderr
+    sent = json.loads(fired.stdout)
+    assert [n["repo"] for n in sent["tree"]["children"]] == ["acme/b3"]
+    done = _cli(emu, "status", sent["root"], "--org", "acme", "--wait", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    tree = json.loads(done.stdout)
+    assert tree["status"] == "success"
+    path, node = [], tree["tree"]
+    while node["children"]:
+        (node,) = node["children"]
+        path.append((node["repo"], node["depth"], node["state"], node["correlation"]))
+    assert path == [("acme/b3", 1, "success", "strict"), ("acme/c3", 2, "success", "strict"),
+                    ("acme/d3", 3, "success", "strict")]
+    assert tree["tree"]["children"][0]["id"] == sent["tree"]["children"][0]["id"]
