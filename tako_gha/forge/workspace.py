@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tako_gha.core.config import ConfigResult, load_config
 from tako_gha.core.diagnostics import Diagnostic, Severity
+from tako_gha.core.names import is_repo_name
 from tako_gha.forge.base import CostLedger, DiscoveredRepo, Discovery, ForgeError, RepoSelection
 
 ANY_ORG = ("", "*")
@@ -143,6 +144,11 @@ class WorkspaceForge:
 
     @staticmethod
     def _excluded(full_name: str, selection: RepoSelection) -> str | None:
+        if not is_repo_name(full_name):
+            # GitHub could not hold it: planning a dispatch to it, or listing it as a
+            # repo that --source and --repo then refuse, would only mislead.
+            return ("not a GitHub repository name (owner: letters, digits and '-'; "
+                    "repository: letters, digits, '.', '_' and '-')")
         name = full_name.split("/", 1)[1].lower()
         globs = selection.name_globs
         if globs and not any(fnmatch.fnmatchcase(name, g.lower()) for g in globs):

@@ -289,6 +289,24 @@ def test_plan_warns_about_a_source_nobody_knows(tmp_path: Path) -> None:
         assert not [d for d in json.loads(out)["diagnostics"] if d["code"] == "unknown-source"]
 
 
+def test_workspace_directories_github_could_not_hold_are_skipped(tmp_path: Path) -> None:
+    # "my.org" cannot be a GitHub owner: it was listed, planned as a target, and then
+    # refused as --source/--repo. Now it is skipped with the reason, everywhere.
+    sub = VALID.replace('      schema_version: "^1.0.0"\n', "")
+    write(tmp_path, {"my-org/core-lib/tako.yml": "version: 1\n",
+                     "my-org/app/tako.yml": sub, "my.org/app/tako.yml": sub,
+                     "my-org/has space/tako.yml": sub})
+    code, out, _ = run("plan", "--workspace", str(tmp_path), "--source", "my-org/core-lib",
+                       "--event", "library_built", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and [t["repo"] for t in data["targets"]] == ["my-org/app"]
+    skipped = {s["repo"]: s for s in data["skipped"] if s["kind"] == "not-selected"}
+    assert set(skipped) == {"my.org/app", "my-org/has space"}
+    assert "not a GitHub repository name" in skipped["my.org/app"]["reason"]
+    _, out, _ = run("discover", "--workspace", str(tmp_path))
+    assert "skipped my.org/app: not a GitHub repository name" in out
+
+
 def test_graph_says_which_repos_broken_files_leave_out(tmp_path: Path) -> None:
     # b's broken file hides the edge b -> a that closes the cycle a -> b -> a: the
     # graph cannot show it, but it must not pass the gap off silently as acyclic.
