@@ -197,7 +197,8 @@ class Span(NamedTuple):
 
     def describe(self) -> str:
         parts = []
-        if self.lo is not None and self.hi is not None and self.lo == self.hi:
+        # '=' only for [v...v]; (v...v) is empty and shown as its two bounds.
+        if self.lo is not None and self.lo == self.hi and self.lo.inclusive:
             parts.append("=" + _key_text(self.lo.key))
         else:
             if self.lo is not None:

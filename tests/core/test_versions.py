@@ -224,6 +224,14 @@ def test_describe_gives_the_canonical_form(text: str, canonical: str) -> None:
     assert parse_range(text).describe() == canonical
 
 
+def test_an_empty_point_interval_is_not_described_as_that_point() -> None:
+    # (1.0.0...1.0.0) holds nothing; its error used to say "(=1.0.0)", the opposite.
+    with pytest.raises(RangeError) as info:
+        parse_range("(1.0.0...1.0.0)")
+    assert "can match no version (>1.0.0 <1.0.0)" in str(info.value)
+    assert parse_range("[1.0.0...1.0.0]").describe() == "=1.0.0"
+
+
 def test_range_is_hashable_immutable_and_cached() -> None:
     a = parse_range("^1.2")
     assert a is parse_range(" ^1.2 ")  # parsed once per process
