@@ -46,7 +46,10 @@ def read_config_file(path: Path, *, repo: str | None, display: str | None = None
     try:
         data = path.read_bytes()
         text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        problem = _not_utf8(data, exc, shown)
+        return ConfigResult(repo=name, path=shown, config=None, diagnostics=[problem]), None
+    except OSError as exc:
         problem = Diagnostic(Severity.ERROR, f"cannot read the file: {exc}", file=shown,
                              hint="save tako.yml as UTF-8 text readable by this user",
                              code="unreadable")
@@ -55,6 +58,19 @@ def read_config_file(path: Path, *, repo: str | None, display: str | None = None
     if result.repo != name:
         result.repo = name
     return result, blob_oid(data)
+
+
+def _not_utf8(data: bytes, exc: UnicodeDecodeError, shown: str) -> Diagnostic:
+    """Where the first byte that is not UTF-8 sits, as line:col like every diagnostic
+    (the column counts the characters before it on its line)."""
+    before = data[:exc.start]
+    line_start = before.rfind(b"\n") + 1
+    col = len(before[line_start:].decode("utf-8", errors="replace")) + 1
+    return Diagnostic(Severity.ERROR,
+                      f"cannot read the file: it is not UTF-8 text: byte 0x{data[exc.start]:02x} "
+                      f"({exc.reason})", file=shown, line=before.count(b"\n") + 1, col=col,
+                      hint="save tako.yml as UTF-8 (a Latin-1 or UTF-16 editor setting, or "
+                           "a binary file)", code="unreadable")
 
 
 def is_bare_repo(path: Path) -> bool:
@@ -82,8 +98,7 @@ def read_bare_config(repo_dir: Path, config_path: str, *, repo: str
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        problem = Diagnostic(Severity.ERROR, f"cannot read the file: {exc}", file=shown,
-                             hint="save tako.yml as UTF-8 text", code="unreadable")
+        problem = _not_utf8(data, exc, shown)
         return ConfigResult(repo=repo, path=shown, config=None, diagnostics=[problem]), None
     result = load_config(text, path=shown, repo=repo)
     return result, blob.hexsha

@@ -307,6 +307,18 @@ def test_workspace_directories_github_could_not_hold_are_skipped(tmp_path: Path)
     assert "skipped my.org/app: not a GitHub repository name" in out
 
 
+def test_lint_points_at_the_first_byte_that_is_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "latin1.yml").write_bytes(
+        b"version: 1\nevents:\n  subscriptions:\n    - artifact: o/r\n"
+        b"      events: [caf\xe9]\n")
+    (tmp_path / "binary.yml").write_bytes(b"\x9b\x00\x01binary")
+    code, out, _ = run("lint", str(tmp_path / "latin1.yml"), str(tmp_path / "binary.yml"))
+    assert code == 1
+    assert (f"{tmp_path / 'latin1.yml'}:5:19: error: cannot read the file: it is not UTF-8 "
+            "text: byte 0xe9") in out
+    assert f"{tmp_path / 'binary.yml'}:1:1: error: cannot read the file" in out
+
+
 def test_graph_says_which_repos_broken_files_leave_out(tmp_path: Path) -> None:
     # b's broken file hides the edge b -> a that closes the cycle a -> b -> a: the
     # graph cannot show it, but it must not pass the gap off silently as acyclic.
