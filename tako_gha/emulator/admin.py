@@ -17,10 +17,12 @@ class RequestLog:
         self._lock = threading.Lock()
         self._entries: list[dict[str, Any]] = []
         self._by_kind: Counter[tuple[str, int]] = Counter()
+        self._blobs: Counter[str] = Counter()  # file contents served, by endpoint kind
         self._dropped = 0
 
     def record(
-        self, method: str, path: str, status: int, token_id: str, kind: str, duration: float
+        self, method: str, path: str, status: int, token_id: str, kind: str, duration: float,
+        blobs: int = 0,
     ) -> None:
         entry = {
             "time": time.time(),
@@ -30,6 +32,7 @@ class RequestLog:
             "token_id": token_id,
             "kind": kind,
             "duration_ms": round(duration * 1000, 3),
+            "blobs": blobs,
         }
         with self._lock:
             self._entries.append(entry)
@@ -38,6 +41,8 @@ class RequestLog:
                 del self._entries[:drop]
                 self._dropped += drop
             self._by_kind[(kind, status)] += 1
+            if blobs:
+                self._blobs[kind] += blobs
 
     def entries(self, since: float | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -47,9 +52,13 @@ class RequestLog:
         return [dict(e) for e in items]
 
     def stats(self) -> dict[str, Any]:
-        """``{"total": N, "by_kind": {kind: {status: n, "total": n}}, "by_status": {...}}``."""
+        """``{"total": N, "by_kind": {kind: {status: n, "total": n}}, "by_status": {...},
+        "blobs": {"total": n, kind: n}}``; ``blobs`` counts file contents served (a
+        contents answer for a file, each GraphQL ``Blob.text``), so a caller can tell a
+        listing that carried file text from one that carried only oids."""
         with self._lock:
             counts = dict(self._by_kind)
+            blobs = dict(self._blobs)
         by_kind: dict[str, dict[str, int]] = {}
         by_status: dict[str, int] = {}
         for (kind, status), n in sorted(counts.items()):
@@ -57,10 +66,12 @@ class RequestLog:
             slot[str(status)] = slot.get(str(status), 0) + n
             slot["total"] += n
             by_status[str(status)] = by_status.get(str(status), 0) + n
-        return {"total": sum(counts.values()), "by_kind": by_kind, "by_status": by_status}
+        return {"total": sum(counts.values()), "by_kind": by_kind, "by_status": by_status,
+                "blobs": {"total": sum(blobs.values()), **dict(sorted(blobs.items()))}}
 
     def reset(self) -> None:
         with self._lock:
             self._entries.clear()
             self._by_kind.clear()
+            self._blobs.clear()
             self._dropped = 0

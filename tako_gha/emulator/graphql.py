@@ -94,6 +94,7 @@ class Executor:
         self.doc = doc
         self.vars = variables
         self.errors: list[dict[str, Any]] = []
+        self.blobs = 0  # Blob.text fields answered: file content that crossed the wire
         self.cost = cost
         self.remaining, self.reset_at, self.limit, self.used = remaining, reset_at, limit, used
 
@@ -289,6 +290,13 @@ def _blob_text(blob: Blob) -> str | None:
     return text
 
 
+def _counted_text(ex: Executor, blob: Blob, _args: dict[str, Any]) -> tuple[Any, None]:
+    text = _blob_text(blob)
+    if text is not None:
+        ex.blobs += 1
+    return text, None
+
+
 def _is_binary(blob: Blob) -> bool:
     return _blob_text(blob) is None and len(blob.data) > 0
 
@@ -385,7 +393,7 @@ SCHEMA: dict[str, dict[str, Resolver]] = {
     "Blob": {
         "oid": _scalar(lambda b: b.oid),
         "abbreviatedOid": _scalar(lambda b: b.oid[:7]),
-        "text": _scalar(_blob_text),
+        "text": _counted_text,
         "byteSize": _scalar(lambda b: len(b.data)),
         "isBinary": _scalar(_is_binary),
         "isTruncated": _scalar(lambda b: len(b.data) > TEXT_LIMIT),
@@ -590,7 +598,7 @@ def execute(app: ApiApp, req: Request) -> Response:
     out: dict[str, Any] = {"data": data}
     if ex.errors:
         out["errors"] = ex.errors
-    resp = Response(200, out)
+    resp = Response(200, out, blobs=ex.blobs)
     resp.cost = cost
     return resp
 

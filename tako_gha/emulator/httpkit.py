@@ -49,6 +49,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json; charset=utf-8"
     cost: int = 1  # points charged against the budget (GraphQL queries may cost more)
+    blobs: int = 0  # file contents carried (contents of a file, GraphQL Blob.text)
 
     def payload(self) -> bytes:
         if self.body is None:

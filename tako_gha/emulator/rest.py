@@ -210,8 +210,9 @@ def get_contents(app: ApiApp, req: Request) -> Response:
         return Response(200, listing)
     data = repo.blob(entry.sha)
     if any(kind in accept for kind in RAW_TYPES):
-        return Response(200, data, content_type="application/vnd.github.raw; charset=utf-8")
-    return Response(200, app.render.content_file(repo, entry, shown_ref, data))
+        return Response(200, data, content_type="application/vnd.github.raw; charset=utf-8",
+                        blobs=1)
+    return Response(200, app.render.content_file(repo, entry, shown_ref, data), blobs=1)
 
 
 # -- dispatch -------------------------------------------------------------------------

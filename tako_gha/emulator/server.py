@@ -148,7 +148,7 @@ class ApiApp:
             resp = self._guarded(lambda: self._pipeline(req, route, kind, resource))
         self._finish(req, resp, kind, resource)
         self.log.record(method, raw_path, resp.status, req.token_id, kind,
-                        time.monotonic() - started)
+                        time.monotonic() - started, blobs=resp.blobs)
         return resp
 
     def _guarded(self, work: Any) -> Response:
@@ -233,6 +233,7 @@ class ApiApp:
             headers.setdefault("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
             if _etag_matches(req.headers.get("if-none-match", ""), etag):
                 resp.status, resp.body = 304, None
+                resp.blobs = 0
                 charged = False  # conditional hits are free, as on GitHub
         if req.token is not None and kind not in FREE_KINDS and kind != "unknown":
             bucket = self.limiter.bucket(req.rate_key, resource, self.budget_limit(req, resource))

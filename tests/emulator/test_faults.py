@@ -189,3 +189,31 @@ def test_admin_log_and_stats(emu: Emulator) -> None:
     later = call(emu.base_url, "GET", f"/_emulator/requests?since={time.time() + 60}", None)
     assert later.json() == []
     assert call(emu.base_url, "GET", "/_emulator/health", None).json()["repos"] == 3
+
+
+def test_stats_count_file_contents_served(emu: Emulator) -> None:
+    """``blobs`` tells a listing that carried file text from one that carried oids only
+    (how tests and benchmarks check that a warm rediscovery fetched no blob)."""
+    def graphql(blob_fields: str) -> None:
+        query = ('{ organization(login: "acme") { repositories(first: 10) { nodes { '
+                 f'object(expression: "HEAD:tako.yml") {{ ... on Blob {{ {blob_fields} }} }} '
+                 '} } } }')
+        body = call(emu.base_url, "POST", "/graphql", emu.admin_token, {"query": query}).json()
+        assert "errors" not in body
+
+    graphql("oid")
+    assert emu.stats()["blobs"] == {"total": 0}
+    graphql("oid text")  # acme/core-lib and acme/app have a tako.yml, acme/docs none
+    assert emu.stats()["blobs"] == {"total": 2, "graphql": 2}
+    path = "/repos/acme/app/contents/tako.yml"
+    first = call(emu.base_url, "GET", path, emu.admin_token)
+    call(emu.base_url, "GET", path, emu.admin_token,
+         headers={"Accept": "application/vnd.github.raw"})
+    again = call(emu.base_url, "GET", path, emu.admin_token,
+                 headers={"If-None-Match": first.headers["etag"]})
+    assert again.status == 304  # nothing crossed the wire: not counted
+    call(emu.base_url, "GET", "/repos/acme/app/contents/.github", emu.admin_token)  # a dir
+    assert emu.stats()["blobs"] == {"total": 4, "contents": 2, "graphql": 2}
+    assert [e["blobs"] for e in emu.requests()] == [0, 2, 1, 1, 0, 0]
+    emu.reset_stats()
+    assert emu.stats()["blobs"] == {"total": 0}

@@ -117,12 +117,19 @@ def test_discovery_equals_the_workspace_reading(emu: Emulator, world: Path,
 
 
 def test_rest_fallback_when_graphql_is_disabled(emu: Emulator, world: Path,
-                                                forges: list[GitHubForge]) -> None:
+                                                forges: list[GitHubForge],
+                                                tmp_path: Path) -> None:
     emu.set_faults({"errors": [{"kind": "graphql", "status": 501, "rate": 1.0}]})
-    forge = connect(emu, forges)
+    forge = connect(emu, forges, cache_dir=tmp_path / "cache")
     got = forge.discover(RepoSelection(org="acme"))
     assert forge.used_rest
     assert summary(got) == summary(WorkspaceForge(world).discover(RepoSelection(org="acme")))
+    assert emu.stats()["blobs"] == {"total": 4, "contents": 4}  # 4 of 5 repos have one
+    emu.reset_stats()
+    warm = connect(emu, forges, cache_dir=tmp_path / "cache")
+    assert summary(warm.discover(RepoSelection(org="acme"))) == summary(got)
+    assert emu.stats()["blobs"] == {"total": 0}  # every contents answer was a 304
+    assert emu.stats()["by_kind"]["contents"] == {"total": 5, "304": 4, "404": 1}
 
 
 def test_preflight_no_token(emu: Emulator, forges: list[GitHubForge]) -> None:
@@ -185,6 +192,7 @@ def test_large_world_costs_one_query_per_100_repos_and_warm_fetches_no_blob(
         first = cold.discover(RepoSelection(org="acme"))
         assert emu.stats()["total"] == 10 and cold.ledger.calls["discovery"] == 10
         assert len([r for r in first.repos if r.config_oid]) == 334
+        assert emu.stats()["blobs"] == {"total": 334, "graphql": 334}  # texts in the listing
         emu.reset_stats()
         since = time.time()
         warm = connect(emu, forges, cache_dir=cache)
@@ -193,6 +201,7 @@ def test_large_world_costs_one_query_per_100_repos_and_warm_fetches_no_blob(
         assert all(e.get("kind") == "graphql" for e in emu.requests(since))
         assert summary(second) == summary(first)
         # the warm listing asked for oids only: no blob text crossed the wire
+        assert emu.stats()["blobs"] == {"total": 0}
         assert warm.ledger.calls == {"discovery": 10}
 
 
