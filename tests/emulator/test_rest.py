@@ -155,6 +155,19 @@ def test_bad_dispatch_bodies(http: Callable[..., Reply], emu: Emulator, raw: byt
     assert http("GET", "/repos/acme/app").status == 200  # the server lives on
 
 
+
+def test_dispatch_limits_accept_up_to_the_boundary(http: Callable[..., Reply],
+                                                   emu: Emulator) -> None:
+    """GitHub's limits are inclusive maxima: 100 characters, 10 keys, under 64 KB."""
+    def sent(body: dict) -> int:
+        return http("POST", "/repos/acme/docs/dispatches", body=body).status
+
+    assert sent({"event_type": "x" * 100}) == 204
+    assert sent({"event_type": "e", "client_payload": {str(i): i for i in range(10)}}) == 204
+    # compact JSON of {"k":"..."} is 8 bytes plus the value: 65,535 bytes in all
+    assert sent({"event_type": "e", "client_payload": {"k": "x" * 65_527}}) == 204
+    assert sent({"event_type": "e", "client_payload": {"k": "x" * 65_528}}) == 422
+
 def test_dispatch_to_unknown_repo_is_404(http: Callable[..., Reply]) -> None:
     reply = http("POST", "/repos/acme/ghost/dispatches", body={"event_type": "x"})
     assert reply.status == 404
