@@ -904,20 +904,24 @@ class _Builder:
             hint = exc.hint or (
                 "simplify the filter; see docs/filters.md for efficient patterns" if exc.limit
                 else "check the CEL syntax; the variables are `event` and `subscriber`")
-            mark = self.inner_mark(path, source, exc.column) if exc.line <= 1 else self.mark(path)
+            mark = self.inner_mark(path, source, exc.column, max(exc.line, 1))
             self.report.error(path, mark, code,
                               f"{_where(path)}: {exc.message}", hint)
             return None
 
-    def inner_mark(self, path: JsonPath, source: str, column: int) -> yaml.Mark | None:
-        """Where in the file column ``column`` of a string value is, when that is certain.
+    def inner_mark(self, path: JsonPath, source: str, column: int,
+                   line: int = 1) -> yaml.Mark | None:
+        """Where in the file (``line``, ``column``) of a string value is, when certain.
 
-        Only for a value written on one line, plain or quoted, whose text in the file is
-        exactly the value up to that column (no escapes before it); otherwise the start
-        of the value. Used for CEL and template errors."""
+        For a value written on one line, plain or quoted, whose text in the file is
+        exactly the value up to that column (no escapes before it), and for literal
+        (``|``) and folded (``>``) blocks whose lines are the value's; otherwise the
+        start of the value. Used for CEL and template errors."""
         mark = self.mark(path)
         style = self.doc.styles.get(path)
-        if mark is None or column < 1 or style not in (None, "", "'", '"'):
+        if mark is not None and column >= 1 and style in ("|", ">"):
+            return self._block_mark(mark, style, source, line, column) or mark
+        if mark is None or column < 1 or line > 1 or style not in (None, "", "'", '"'):
             return mark
         start = mark.column + (1 if style in ("'", '"') else 0)
         row = self.lines[mark.line] if mark.line < len(self.lines) else ""
@@ -925,6 +929,36 @@ class _Builder:
         if "\n" in prefix or row[start : start + len(prefix)] != prefix:
             return mark
         return yaml.Mark(mark.name, mark.index, mark.line, start + column - 1, None, None)
+
+    def _block_mark(self, mark: yaml.Mark, style: str, source: str, line: int,
+                    column: int) -> yaml.Mark | None:
+        """(line, column) of a ``|`` or ``>`` block value, mapped to its file row; None
+        when the rows are not plainly the value (blank or more-indented lines)."""
+        rows: list[str] = []
+        indent = -1
+        for row in self.lines[mark.line + 1:]:
+            lead = len(row) - len(row.lstrip(" "))
+            if not row.strip() or (indent >= 0 and lead < indent):
+                break
+            indent = lead if indent < 0 else indent
+            rows.append(row[indent:].rstrip())
+        if not rows or any(row.startswith(" ") for row in rows):
+            return None
+        if style == "|":
+            wanted = source.split("\n")
+            if wanted[: len(rows)] != rows or line > len(rows):
+                return None
+            row, col = line - 1, column - 1
+        else:
+            if line > 1 or " ".join(rows) != source.rstrip("\n"):
+                return None
+            row, col = 0, column - 1
+            while row < len(rows) - 1 and col > len(rows[row]):
+                col -= len(rows[row]) + 1  # the space a line break folded into
+                row += 1
+        if col > len(rows[row]):
+            return None  # a column past its row (a multi-line template's offset)
+        return yaml.Mark(mark.name, mark.index, mark.line + 1 + row, indent + col, None, None)
 
     def workflow(self, base: JsonPath, value: Any) -> str | None:
         if not isinstance(value, str):

@@ -656,7 +656,7 @@ def test_bad_filters_point_at_the_column_of_the_problem() -> None:
         ("bad-filter", 8, 12),   # double-quoted: after the quote
         ("bad-filter", 9, 11),   # not a bool: no column, the start of the filter
         ("bad-filter", 10, 11),  # '' escapes before the spot: the start of the filter
-        ("bad-filter", 11, 11),  # folded block scalar: the start of the filter
+        ("bad-filter", 12, 22),  # folded block scalar: its row and column
         ("bad-filter", 13, 11),  # escapes: the start of the filter
         ("bad-filter", 14, 20),
     ]
@@ -665,6 +665,44 @@ def test_bad_filters_point_at_the_column_of_the_problem() -> None:
     assert "not bool" in messages[2]
     assert all(d.hint for d in result.diagnostics)
     assert result.config.subscriptions == []
+
+
+def test_errors_inside_block_scalars_point_at_their_row() -> None:
+    # Long filters are often written as | or > blocks; lint pointed at the '|' line,
+    # two or more rows above the mistake.
+    text = """\
+version: 1
+events:
+  subscriptions:
+    - artifact: a/b
+      events: [x]
+      filters:
+        - |
+          event.payload.ok &&
+          semver.nope(1)
+        - >-
+          event.payload.ok &&
+          evnt.x
+        - |-
+          event.payload.ok
+            && evnt.x
+      inputs:
+        a: >-
+          {{ .event.type }}
+          {{ .event.typo }}
+        b: |
+          line one
+          {{ .evnt.x }}
+"""
+    result = load_config(text, path="blocks.yml")
+    got = [(d.line, d.col) for d in result.diagnostics]
+    assert got == [
+        (9, 18),   # literal block: semver.nope, 'nope' as on one line
+        (12, 11),  # folded block: evnt on the second row
+        (13, 11),  # a more-indented row: not plainly the value, so the block's start
+        (19, 11),  # folded template: the second placeholder
+        (20, 12),  # a template's column is an offset in the whole text: the start
+    ]
 
 
 def test_filter_over_a_limit_names_it() -> None:
