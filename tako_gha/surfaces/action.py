@@ -48,7 +48,8 @@ MAX_EVENT_TYPE = 100
 MAX_OUTPUT_BYTES = 1_000_000  # GitHub: 1 MB per output
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
 _ERRORISH = ("could not be used", "error")
-_PROGRESS = ("dispatched ", "found ")
+# Progress chatter: in the log and the tree already, left out of the summary notes.
+PROGRESS_PREFIXES = ("dispatched ", "found ", "fanning out ")
 _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off", ""}
 # Nodes for which a dispatch was actually sent.
 _SENT = {NodeState.DISPATCHED, NodeState.QUEUED, NodeState.IN_PROGRESS, NodeState.SUCCESS,
@@ -330,7 +331,7 @@ class _RecordingObserver:
     def on_message(self, text: str) -> None:
         # Progress chatter is in the log and the tree already; notes keep the rest
         # (skipped repositories, warnings, re-sent dispatches, API trouble).
-        if not text.startswith(_PROGRESS):
+        if not text.startswith(PROGRESS_PREFIXES):
             self.notes.append(text)
         self.live.on_message(text)
 

@@ -116,12 +116,17 @@ class _Remembering:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.report: TreeReport | None = None
+        self.notes: list[str] = []  # for --summary, as the action keeps them
 
     def on_update(self, report: TreeReport) -> None:
         self.report = report
         self.inner.on_update(report)
 
     def on_message(self, text: str) -> None:
+        from tako_gha.surfaces.action import PROGRESS_PREFIXES
+
+        if not text.startswith(PROGRESS_PREFIXES):
+            self.notes.append(text)
         self.inner.on_message(text)
 
     def close(self) -> None:
@@ -139,18 +144,19 @@ def _interrupted(report: TreeReport | None, org: str, dry_run: bool) -> UserErro
                      exit_code=130)
 
 
-def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | None) -> None:
+def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | None,
+          notes: list[str] | None = None) -> None:
     from tako_gha.surfaces.reports import render_markdown, render_text
 
     if tree_json:
         _write(tree_json, json.dumps(report.to_json(), indent=2) + "\n", "--tree-json")
     if summary:
-        _write(summary, render_markdown(report), "--summary")
+        _write(summary, render_markdown(report, notes=notes or ()), "--summary")
     elif os.environ.get("GITHUB_ACTIONS") == "true" and os.environ.get("GITHUB_STEP_SUMMARY"):
         # Inside a workflow step the job summary is where people look.
         try:
             with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
-                handle.write(render_markdown(report))
+                handle.write(render_markdown(report, notes=notes or ()))
         except OSError:
             pass  # a summary is a courtesy; the tree is on stdout anyway
     if fmt == "json":
@@ -299,7 +305,7 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
         raise _interrupted(observer.report, request.org, dry_run) from None
     finally:
         observer.close()
-    _emit(report, fmt, tree_json, summary)
+    _emit(report, fmt, tree_json, summary, observer.notes)
     if not wait:
         click.echo(f"root: {report.root}  (follow it: tako-gha status {report.root} --wait)",
                    err=True)

@@ -224,3 +224,17 @@ def test_resume_sends_nothing_twice(invoke: Any, emu: Emulator) -> None:
     assert len(emu.runs.all_runs()) == before
     bad = invoke("fan-out", "--event", "ok", "--source", "acme/a", "--resume", "nope")
     assert bad.exit_code == 2 and "not a tako root id" in bad.output
+
+
+def test_summary_keeps_the_notes_like_the_action(invoke: Any, tmp_path: Path) -> None:
+    """`--summary` writes what the action writes to the job summary, notes included
+    (why repositories were skipped; here, that nothing subscribes)."""
+    summary = tmp_path / "summary.md"
+    result = invoke("fan-out", "--event", "nobody", "--source", "acme/a", "--summary",
+                    str(summary))
+    assert result.exit_code == 0, result.output
+    text = summary.read_text()
+    assert "### Notes (6)" in text
+    assert "- skipped acme/b: event type 'nobody' is not in its events \\[ok\\]" in text
+    assert "no repository of acme subscribes to nobody from acme/a" in text
+    assert "fanning out" not in text  # progress chatter stays in the log
