@@ -316,3 +316,37 @@ def test_primary_exhaustion_waits_for_a_reset_soon(world: Path,
             forge._etags.clear()  # no 304s: every call is charged
         assert any(w.reason == "primary-limit" for w in waits)
         assert forge.ledger.retries["poll"] >= 1
+
+
+@pytest.mark.parametrize("prefer_rest", [False, True], ids=["graphql", "rest"])
+def test_discovery_through_429_storms_5xx_and_a_spent_budget(world: Path, tmp_path: Path,
+                                                             forges: list[GitHubForge],
+                                                             prefer_rest: bool) -> None:
+    """Issue 5's fault list against the emulator, on both discovery paths: 429s with
+    retry-after, a 5xx burst, slow answers and a budget that runs out and resets soon.
+    The result is the workspace reading's; every retry is in the ledger."""
+    expected = summary(WorkspaceForge(world).discover(RepoSelection(org="acme")))
+    limits = {"core": 4, "graphql": 1, "window": 1.5}
+    with Emulator(world, limits=limits) as emu:
+        emu.set_faults({
+            "seed": 5,
+            "latency": {"*": "1ms..30ms"},
+            "secondary": {"kind": "*", "status": 429, "retry_after": 1, "next": 2},
+            "errors": [{"kind": "contents" if prefer_rest else "graphql", "status": 503,
+                        "next": 2}],
+        })
+        forge = connect(emu, forges, prefer_rest=prefer_rest, cache_dir=tmp_path / "c")
+        waits = []
+        forge.transport.on_wait = waits.append
+        assert summary(forge.discover(RepoSelection(org="acme"))) == expected
+        assert forge.used_rest is prefer_rest
+        answered = [e["status"] for e in emu.requests()]
+        assert answered.count(429) == 2 and answered.count(503) == 2
+        reasons = [w.reason for w in waits]
+        assert "server-error" in reasons and "primary-limit" in reasons
+        # With one GraphQL point a 429 may also say x-ratelimit-remaining: 0; it is then
+        # waited out until the reset (as GitHub asks), so only REST names it secondary.
+        if prefer_rest:
+            assert "secondary-limit" in reasons
+        assert forge.ledger.retries["discovery"] == len(waits) >= 5
+        assert forge.ledger.waited_seconds >= 2  # at least the two retry-after: 1
