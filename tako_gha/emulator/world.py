@@ -197,15 +197,16 @@ class World:
     def refresh(self) -> None:
         """Scan the directory: new repos appear, deleted ones vanish."""
         found: dict[str, WorldRepo] = {}
+        loaded = {repo.path: repo for repo in self._repos.values()}
         for owner_dir in sorted(self.root.iterdir()):
             if not _is_world_dir(owner_dir):
                 continue
             for repo_dir in sorted(owner_dir.iterdir()):
                 if not _is_world_dir(repo_dir):
                     continue
-                key = f"{owner_dir.name}/{repo_dir.name}".lower()
-                existing = self._repos.get(key)
-                found[key] = existing or self._load(owner_dir.name, repo_dir)
+                repo = loaded.get(repo_dir) or self._load(owner_dir.name, repo_dir)
+                # keyed by the repo's name, which drops a bare repository's ".git"
+                found[repo.full_name.lower()] = repo
         with self._lock:
             self._repos = found
             self._sorted = None
@@ -232,7 +233,9 @@ class World:
         if not (_NAME.match(owner) and _NAME.match(name)):
             return None
         for owner_dir in _ci_children(self.root, owner):
-            for repo_dir in _ci_children(owner_dir, name):
+            # a bare repository is often named "<repo>.git"
+            for repo_dir in _ci_children(owner_dir, name) or _ci_children(owner_dir,
+                                                                          name + ".git"):
                 with self._lock:
                     repo = self._load(owner_dir.name, repo_dir)
                     self._repos[repo.full_name.lower()] = repo

@@ -215,3 +215,24 @@ def test_packed_objects_and_refs_after_gc_and_clone(
     git.Repo(world / "acme" / "a").git.gc("--quiet")
     served = emu.world.repo("acme/a")
     assert served is not None and served.read_file("tako.yml") == b"after gc\n"
+
+
+def test_a_bare_repository_named_dot_git_is_served_under_its_name(
+    tmp_path: Path, start_emulator: Callable[..., Emulator]
+) -> None:
+    # A world of bare clones (`git clone --bare x x.git`): listed as acme/lib, but
+    # GET /repos/acme/lib used to be 404 (the world keyed it "acme/lib.git").
+    source = write_world(tmp_path / "src", {"acme/lib": {"tako.yml": "bare\n"}})
+    world = tmp_path / "world"
+    (world / "acme").mkdir(parents=True)
+    git.Repo.clone_from(source / "acme" / "lib", world / "acme" / "lib.git", bare=True)
+    emu = start_emulator(world)
+    listed = call(emu.base_url, "GET", "/orgs/acme/repos", emu.admin_token).json()
+    assert [r["full_name"] for r in listed] == ["acme/lib"]
+    body = call(emu.base_url, "GET", "/repos/acme/lib/contents/tako.yml", emu.admin_token)
+    assert body.status == 200 and body.json()["content"].strip() == "YmFyZQo="
+    # one added while serving is found on lookup, by its name too
+    git.Repo.clone_from(source / "acme" / "lib", world / "acme" / "late.git", bare=True)
+    assert call(emu.base_url, "GET", "/repos/acme/late", emu.admin_token).status == 200
+    emu.world.refresh()
+    assert [r.full_name for r in emu.world.all_repos()] == ["acme/late", "acme/lib"]
