@@ -11,21 +11,26 @@ work tree, so ``--workspace`` also works on those worlds.
 
 It is a discovery source only: it does not implement ``dispatch``, ``list_runs``,
 ``cancel_run`` and the other ``Forge`` methods, because a directory has no runs
-(use the emulator for a working GitHub). Workspace repos have no topics and are
-never archived, forks or disabled; a topic selection therefore matches nothing and
-says so in ``Discovery.skipped``.
+(use the emulator for a working GitHub). A directory says nothing of topics or of
+being archived, a fork or disabled: a caller that knows (an emulator world's
+``emulator.yml``) passes ``traits``, and then repos are left out for exactly the
+reasons GitHub discovery gives; without it, repos have no topics and none is archived.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from tako_gha.core.config import ConfigResult, load_config
 from tako_gha.core.diagnostics import Diagnostic, Severity
 from tako_gha.core.names import is_repo_name
 from tako_gha.forge.base import CostLedger, DiscoveredRepo, Discovery, ForgeError, RepoSelection
+from tako_gha.forge.discovery import RepoMeta, skip_reason
+
+# What a directory cannot say about a repo: topics, archived, fork, disabled.
+Traits = Callable[[str], RepoMeta]
 
 ANY_ORG = ("", "*")
 
@@ -112,8 +117,9 @@ def _visible_dirs(path: Path) -> list[Path]:
 class WorkspaceForge:
     """A discovery source over ``root/<owner>/<repo>/`` (see the module docstring)."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, traits: Traits | None = None) -> None:
         self.root = Path(root)
+        self.traits = traits
         if not self.root.is_dir():
             raise ForgeError(f"workspace {self.root} is not a directory",
                              hint="pass a directory laid out as DIR/<owner>/<repo>/tako.yml")
@@ -140,7 +146,8 @@ class WorkspaceForge:
             if wanted and key not in wanted:
                 continue
             seen.add(key)
-            reason = self._excluded(full_name, selection)
+            meta = self.traits(full_name) if self.traits else RepoMeta(full_name=full_name)
+            reason = self._excluded(meta, selection)
             if reason:
                 discovery.skipped.append((full_name, reason))
                 continue
@@ -150,24 +157,22 @@ class WorkspaceForge:
                 config, oid = read_config_file(path / selection.config_path, repo=full_name,
                                                display=str(path / selection.config_path))
             self.ledger.record("discovery")
-            discovery.repos.append(DiscoveredRepo(full_name=full_name, config=config,
-                                                  config_oid=oid))
+            discovery.repos.append(DiscoveredRepo(
+                full_name=full_name, archived=meta.archived, fork=meta.fork,
+                disabled=meta.disabled, topics=list(meta.topics), config=config,
+                config_oid=oid))
         for name in selection.repos:
             if name.lower() not in seen:
                 discovery.skipped.append((name, f"not in workspace {self.root}"))
         return discovery
 
-    @staticmethod
-    def _excluded(full_name: str, selection: RepoSelection) -> str | None:
-        if not is_repo_name(full_name):
+    def _excluded(self, meta: RepoMeta, selection: RepoSelection) -> str | None:
+        if not is_repo_name(meta.full_name):
             # GitHub could not hold it: planning a dispatch to it, or listing it as a
             # repo that --source and --repo then refuse, would only mislead.
             return ("not a GitHub repository name (owner: letters, digits and '-'; "
                     "repository: letters, digits, '.', '_' and '-')")
-        name = full_name.split("/", 1)[1].lower()
-        globs = selection.name_globs
-        if globs and not any(fnmatch.fnmatchcase(name, g.lower()) for g in globs):
-            return f"name matches none of {', '.join(globs)}"
-        if selection.topics:
-            return f"has no topic {selection.topics[0]} (workspace repos have no topics)"
-        return None
+        reason = skip_reason(meta, selection)
+        if reason and reason.startswith("missing topic") and self.traits is None:
+            reason += " (workspace repos have no topics)"
+        return reason

@@ -26,7 +26,8 @@ from tako_gha.core.graph import SubscriptionGraph
 from tako_gha.core.matching import Plan, plan_fanout
 from tako_gha.core.versions import VersionError, parse_version
 from tako_gha.forge.base import Discovery, ForgeError, RepoSelection
-from tako_gha.forge.workspace import WorkspaceForge, read_config_file
+from tako_gha.forge.discovery import RepoMeta
+from tako_gha.forge.workspace import Traits, WorkspaceForge, read_config_file
 from tako_gha.surfaces import gitinfo
 from tako_gha.surfaces.errors import UserError, report_error
 from tako_gha.surfaces.flags import read_payload
@@ -430,13 +431,37 @@ def discover_from(source: Source) -> Discovery:
                             hint="a workspace is DIR/<owner>/<repo>/tako.yml; to check one "
                                  "checkout run tako-gha lint DIR")
         _check_workspace_level(Path(source.workspace), source.config_path)
-        return WorkspaceForge(Path(source.workspace)).discover(selection)
+        traits = world_traits(Path(source.workspace))
+        return WorkspaceForge(Path(source.workspace), traits).discover(selection)
     if not org:
         raise UserError("say where the repositories are: --org ORG or --workspace DIR",
                         hint="e.g. --workspace ./examples or --org my-org")
     from tako_gha.surfaces.connect import open_forge  # lazy: only --org needs GitHub
 
     return open_forge(source.api_url).discover(selection)
+
+
+def world_traits(workspace: Path) -> Traits | None:
+    """Repo traits (archived, fork, disabled, topics) from an emulator world's
+    ``emulator.yml``, so ``--workspace`` on a world plans what the emulator serving
+    it would: an archived repo is skipped in both. None for a plain workspace."""
+    from tako_gha.emulator.settings import WORLD_FILE, WorldError, load_settings
+
+    if not (workspace / WORLD_FILE).is_file():
+        return None
+    try:
+        settings = load_settings(workspace)
+    except WorldError as exc:
+        raise UserError(f"--workspace {workspace}: {exc}",
+                        hint=f"fix {WORLD_FILE} (its repos: section says which repositories "
+                             "are archived, forks or have topics)") from None
+
+    def traits(full_name: str) -> RepoMeta:
+        meta = settings.repo_meta(full_name)
+        return RepoMeta(full_name=full_name, archived=meta.archived, fork=meta.fork,
+                        disabled=meta.disabled, topics=list(meta.topics))
+
+    return traits
 
 
 def _check_workspace_level(workspace: Path, config_path: str) -> None:

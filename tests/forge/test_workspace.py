@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tako_gha.forge.base import ForgeError, RepoSelection
+from tako_gha.forge.discovery import RepoMeta
 from tako_gha.forge.workspace import WorkspaceForge, blob_oid, read_config_file
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "workspaces"
@@ -51,7 +52,7 @@ def test_org_repos_and_name_globs_narrow_the_selection(tmp_path: Path) -> None:
     assert [r.full_name for r in by_org.repos] == ["acme/svc-a", "acme/svc-b", "acme/web"]
     globbed = forge.discover(RepoSelection(org="acme", name_globs=["SVC-*"]))
     assert [r.full_name for r in globbed.repos] == ["acme/svc-a", "acme/svc-b"]
-    assert globbed.skipped == [("acme/web", "name matches none of SVC-*")]
+    assert globbed.skipped == [("acme/web", "name does not match SVC-*")]
     explicit = forge.discover(RepoSelection(org="*", repos=["other/svc-c", "acme/gone"]))
     assert [r.full_name for r in explicit.repos] == ["other/svc-c"]
     assert explicit.skipped == [("acme/gone", f"not in workspace {tmp_path}")]
@@ -61,7 +62,25 @@ def test_topics_select_nothing_and_say_why(tmp_path: Path) -> None:
     make(tmp_path, {"acme/app/tako.yml": GOOD})
     discovery = WorkspaceForge(tmp_path).discover(RepoSelection(org="acme", topics=["x"]))
     assert discovery.repos == []
-    assert discovery.skipped == [("acme/app", "has no topic x (workspace repos have no topics)")]
+    assert discovery.skipped == [("acme/app", "missing topic x (workspace repos have no topics)")]
+
+
+def test_traits_leave_out_what_github_discovery_would(tmp_path: Path) -> None:
+    make(tmp_path, {f"acme/{name}/tako.yml": GOOD for name in ("app", "old", "copy", "tagged")})
+    traits = {"acme/old": RepoMeta("acme/old", archived=True),
+              "acme/copy": RepoMeta("acme/copy", fork=True),
+              "acme/tagged": RepoMeta("acme/tagged", topics=["svc"])}
+    forge = WorkspaceForge(tmp_path, lambda name: traits.get(name, RepoMeta(name)))
+    default = forge.discover(RepoSelection(org="acme"))
+    assert [r.full_name for r in default.repos] == ["acme/app", "acme/tagged"]
+    assert default.skipped == [("acme/copy", "fork"), ("acme/old", "archived")]
+    assert default.repos[1].topics == ["svc"]
+    topical = forge.discover(RepoSelection(org="acme", topics=["svc"]))
+    assert [r.full_name for r in topical.repos] == ["acme/tagged"]
+    everything = forge.discover(RepoSelection(org="acme", include_archived=True,
+                                              include_forks=True))
+    assert len(everything.repos) == 4
+    assert next(r for r in everything.repos if r.full_name == "acme/old").archived
 
 
 def test_config_path_is_honoured(tmp_path: Path) -> None:

@@ -446,10 +446,10 @@ def test_plan_source_defaults_to_github_repository(monkeypatch) -> None:
 def test_plan_selection_skips_are_listed(tmp_path: Path) -> None:
     code, out, _ = run("plan", "--workspace", CASCADE, "--source", "my-org/core-lib",
                        "--event", "library_built", "--payload", PAYLOAD, "--name", "api*")
-    assert code == 0 and "not selected: my-org/multi: name matches none of api*" in out
+    assert code == 0 and "not selected: my-org/multi: name does not match api*" in out
     data = plan_json("--payload", PAYLOAD, "--name", "api*")
     assert [t["repo"] for t in data["targets"]] == ["my-org/api"]
-    assert {"repo": "my-org/multi", "reason": "name matches none of api*"}.items() <= next(
+    assert {"repo": "my-org/multi", "reason": "name does not match api*"}.items() <= next(
         s for s in data["skipped"] if s["repo"] == "my-org/multi").items()
 
 
@@ -604,3 +604,23 @@ def test_lint_mixed_fixture_workspace() -> None:
     assert out.splitlines()[-1] == "checked 7 files: 5 errors, 0 warnings"
     code, out, _ = run("lint", str(root / "acme" / "valid-lib"), str(root / "acme" / "valid-app"))
     assert (code, out.strip()) == (0, "checked 2 files: no problems")
+
+
+def test_plan_on_an_emulator_world_skips_its_archived_repos(tmp_path: Path) -> None:
+    # The same world served by the emulator skips acme/old as archived; the offline
+    # plan must not list it as a target.
+    world = write(tmp_path, {"my-org/old/tako.yml": VALID, "my-org/new/tako.yml": VALID,
+                             "emulator.yml": "repos:\n  my-org/old: {archived: true}\n"})
+    code, out, _ = run("plan", "--workspace", str(world), "--source", "my-org/core-lib",
+                       "--event", "library_built", "--schema-version", "1.2.0",
+                       "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and [t["repo"] for t in data["targets"]] == ["my-org/new"]
+    assert {"repo": "my-org/old", "reason": "archived"}.items() <= next(
+        s for s in data["skipped"] if s["repo"] == "my-org/old").items()
+
+
+def test_workspace_with_a_broken_world_file_says_where(tmp_path: Path) -> None:
+    world = write(tmp_path, {"my-org/new/tako.yml": VALID, "emulator.yml": "repos: [\n"})
+    code, _, err = run("discover", "--workspace", str(world))
+    assert code == 2 and "emulator.yml:2:1: invalid YAML" in err and "Traceback" not in err
