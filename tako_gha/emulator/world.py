@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,15 +193,19 @@ class World:
         self._repos: dict[str, WorldRepo] = {}
         self._sorted: list[WorldRepo] | None = None
         self._by_owner: dict[str, list[WorldRepo]] = {}
+        # owner dir -> (its mtime, when it was scanned), both in ns
+        self._owner_stamps: dict[Path, tuple[int, int]] = {}
         self.refresh()
 
     def refresh(self) -> None:
         """Scan the directory: new repos appear, deleted ones vanish."""
         found: dict[str, WorldRepo] = {}
+        stamps: dict[Path, tuple[int, int]] = {}
         loaded = {repo.path: repo for repo in self._repos.values()}
         for owner_dir in sorted(self.root.iterdir()):
             if not _is_world_dir(owner_dir):
                 continue
+            stamps[owner_dir] = (_mtime(owner_dir), time.time_ns())
             for repo_dir in sorted(owner_dir.iterdir()):
                 if not _is_world_dir(repo_dir):
                     continue
@@ -209,7 +214,42 @@ class World:
                 found[repo.full_name.lower()] = repo
         with self._lock:
             self._repos = found
+            self._owner_stamps = stamps
             self._sorted = None
+
+    def _rescan_owner_if_changed(self, owner: str) -> None:
+        """Repos added to (or removed from) an owner directory while serving show in
+        the next listing: adding or removing an entry changes the directory's mtime,
+        so one stat per listing tells. Only git repositories are picked up here; a
+        plain directory may still be being written (lookup or reload loads those)."""
+        for owner_dir in _ci_children(self.root, owner):
+            stamp, now = _mtime(owner_dir), time.time_ns()
+            if not _needs_scan(self._owner_stamps.get(owner_dir), stamp, now):
+                continue
+            found = self._scan_owner(owner_dir)
+            with self._lock:
+                kept = {k: r for k, r in self._repos.items() if r.path.parent != owner_dir}
+                kept.update(found)
+                self._repos = kept
+                self._owner_stamps[owner_dir] = (stamp, now)
+                self._sorted = None
+
+    def _scan_owner(self, owner_dir: Path) -> dict[str, WorldRepo]:
+        loaded = {repo.path: repo for repo in self._repos.values()}
+        found: dict[str, WorldRepo] = {}
+        try:
+            children = sorted(owner_dir.iterdir())
+        except OSError:  # removed meanwhile: its repos go
+            children = []
+        for repo_dir in children:
+            if not _is_world_dir(repo_dir):
+                continue
+            repo = loaded.get(repo_dir)
+            if repo is None and gitstore.find_git_dir(repo_dir) is not None:
+                repo = self._load(owner_dir.name, repo_dir)
+            if repo is not None:
+                found[repo.full_name.lower()] = repo
+        return found
 
     def _load(self, owner: str, path: Path) -> WorldRepo:
         git_dir = gitstore.find_git_dir(path)
@@ -256,6 +296,7 @@ class World:
 
     def repos_of(self, owner: str) -> list[WorldRepo]:
         """The repos of one owner, sorted by name (a shared list: do not mutate)."""
+        self._rescan_owner_if_changed(owner)
         self.all_repos()
         return self._by_owner.get(owner.lower(), [])
 
@@ -265,6 +306,26 @@ class World:
 
 def _is_world_dir(path: Path) -> bool:
     return path.is_dir() and not path.name.startswith(".") and path.name not in _SKIP_FILES
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
+_SETTLE_NS = 2_000_000_000  # coarse file systems keep mtimes to 1-2 s
+_RECHECK_NS = 250_000_000
+
+
+def _needs_scan(last: tuple[int, int] | None, mtime: int, now: int) -> bool:
+    """Scan an owner directory again when its mtime moved, or (at most every 250 ms)
+    while the last scan was so close to the last change that a file system with
+    coarse timestamps could hide a second change made in the same tick."""
+    if last is None or last[0] != mtime or mtime < 0:
+        return True
+    return last[1] - mtime < _SETTLE_NS and now - last[1] > _RECHECK_NS
 
 
 def _ci_children(parent: Path, name: str) -> list[Path]:

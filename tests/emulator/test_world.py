@@ -236,3 +236,34 @@ def test_a_bare_repository_named_dot_git_is_served_under_its_name(
     assert call(emu.base_url, "GET", "/repos/acme/late", emu.admin_token).status == 200
     emu.world.refresh()
     assert [r.full_name for r in emu.world.all_repos()] == ["acme/late", "acme/lib"]
+
+
+def test_repos_added_or_removed_while_serving_show_in_the_next_listing(
+    make_world: Callable[..., Path], start_emulator: Callable[..., Emulator]
+) -> None:
+    # Used to need POST /_emulator/reload: discovery (org listing, GraphQL) did not
+    # see a repository created in the world after the server started.
+    world = make_world({"acme/a": {"tako.yml": "a\n"}})
+    emu = start_emulator(world)
+    token = emu.admin_token
+
+    def listed() -> list[str]:
+        rest = [r["full_name"] for r in
+                call(emu.base_url, "GET", "/orgs/acme/repos", token).json()]
+        query = '{ organization(login: "acme") { repositories(first: 10) { nodes { name } } } }'
+        nodes = call(emu.base_url, "POST", "/graphql", token, {"query": query}).json()[
+            "data"]["organization"]["repositories"]["nodes"]
+        assert [f"acme/{n['name']}" for n in nodes] == rest
+        return rest
+
+    assert listed() == ["acme/a"]
+    write_world(world, {"acme/b": {"tako.yml": "b\n"}})
+    assert listed() == ["acme/a", "acme/b"]
+    (world / "acme" / "half-written").mkdir()  # not a git repository (yet): left alone
+    assert listed() == ["acme/a", "acme/b"]
+    import shutil
+    shutil.rmtree(world / "acme" / "a")
+    assert listed() == ["acme/b"]
+    write_world(world, {"newco/x": {"f": "1"}})
+    assert [r["full_name"] for r in
+            call(emu.base_url, "GET", "/orgs/newco/repos", token).json()] == ["newco/x"]
