@@ -109,6 +109,14 @@ def read_bare_config(repo_dir: Path, config_path: str, *, repo: str
     return result, blob.hexsha
 
 
+def _repo_name(path: Path) -> str:
+    """A bare repository is often named ``<repo>.git``; the emulator serves it as
+    ``<repo>``, so the workspace names it the same way."""
+    if path.name.endswith(".git") and is_bare_repo(path):
+        return path.name.removesuffix(".git")
+    return path.name
+
+
 def _visible_dirs(path: Path) -> list[Path]:
     return sorted((p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")),
                   key=lambda p: p.name.lower())
@@ -131,7 +139,8 @@ class WorkspaceForge:
         for owner in _visible_dirs(self.root):
             if org not in ANY_ORG and owner.name.lower() != org.lower():
                 continue
-            found.extend((f"{owner.name}/{repo.name}", repo) for repo in _visible_dirs(owner))
+            found.extend((f"{owner.name}/{_repo_name(repo)}", repo)
+                         for repo in _visible_dirs(owner))
         return found
 
     def discover(self, selection: RepoSelection) -> Discovery:

@@ -146,3 +146,22 @@ def test_an_empty_bare_repository_is_reported(tmp_path: Path) -> None:
     (repo,) = WorkspaceForge(tmp_path).discover(RepoSelection(org="acme")).repos
     assert repo.config is not None and not repo.config.ok
     assert "cannot read tako.yml from git" in repo.config.diagnostics[0].message
+
+
+def test_a_bare_repository_named_dot_git_is_named_as_the_emulator_serves_it(
+        tmp_path: Path) -> None:
+    import git
+
+    from tako_gha.emulator import Emulator
+    from tako_gha.emulator.testing import call
+
+    source = git.Repo.init(tmp_path / "src")
+    (tmp_path / "src" / "tako.yml").write_text(GOOD)
+    source.index.add(["tako.yml"])
+    source.index.commit("add tako.yml")
+    git.Repo.clone_from(tmp_path / "src", tmp_path / "world" / "acme" / "app.git", bare=True)
+    (local,) = WorkspaceForge(tmp_path / "world").discover(RepoSelection(org="acme")).repos
+    assert local.full_name == "acme/app" and local.config is not None and local.config.ok
+    with Emulator(tmp_path / "world", port=0) as emu:
+        listing = call(emu.base_url, "GET", "/orgs/acme/repos", token="any").json()
+        assert [r["full_name"] for r in listing] == ["acme/app"]
