@@ -203,6 +203,16 @@ class GitHubForge:
               headers: dict[str, str], body: Any) -> tuple[int, dict, str]:
         try:
             return self._client().requester.requestJson(verb, url, params, headers, body)
+        except RuntimeError:
+            # PyGithub follows a 301 only on the same scheme and host and raises
+            # RuntimeError otherwise (and RecursionError, a subclass, on a redirect
+            # loop). Such an answer was not processed, so this is not ambiguous.
+            path = url.split("?", 1)[0]
+            raise ForgeError(
+                f"the API at {self.api_url} redirected {verb} {path} to another host, "
+                "scheme or back to itself; tako does not follow such redirects",
+                hint="check --api-url / GITHUB_API_URL (GitHub Enterprise Server: "
+                     "https://HOST/api/v3)") from None
         except GithubException as exc:
             # Only the App auth makes PyGithub requests of its own (installation tokens).
             raise AuthError(

@@ -9,7 +9,7 @@ from email.utils import format_datetime
 import pytest
 from fakehub import FakeHub
 
-from tako_gha.forge.base import AuthError, ForgeError, NotFoundError
+from tako_gha.forge.base import AmbiguousDispatchError, AuthError, ForgeError, NotFoundError
 from tako_gha.forge.github import GitHubForge
 
 TOKEN = "ghp_" + "s3cret" * 6
@@ -160,3 +160,22 @@ def test_ghes_base_url_shares_the_code_path(hub: FakeHub, make_forge) -> None:
     assert [r.id for r in forge.list_runs("acme/a").runs] == [1]
     assert forge.graphql_url == hub.base_url + "/api/graphql"
     forge.close()
+
+
+@pytest.mark.parametrize("location", ["http://elsewhere.invalid/x", "/repos/acme/svc/actions/runs",
+                                      "https://127.0.0.1/x"])
+def test_redirect_away_is_a_forge_error_and_a_dispatch_is_sent_once(hub, make_forge,
+                                                                    location) -> None:
+    """A 301 to another host, to https or to itself: PyGithub raises RuntimeError;
+    the forge says what happened instead, and never re-sends the dispatch."""
+    for method, path in (("GET", "/repos/acme/svc/actions/runs"),
+                         ("POST", "/repos/acme/svc/dispatches")):
+        hub.add(method, path, (301, {"Location": location}, ""))
+    forge = make_forge()
+    with pytest.raises(ForgeError, match="redirected GET /repos/acme/svc/actions/runs") as err:
+        forge.list_runs("acme/svc")
+    assert "--api-url" in err.value.hint
+    with pytest.raises(ForgeError, match="redirected POST") as err:
+        forge.dispatch("acme/svc", "built", {"a": 1})
+    assert not isinstance(err.value, AmbiguousDispatchError)
+    assert len(hub.calls("POST", "/repos/acme/svc/dispatches")) == 1
