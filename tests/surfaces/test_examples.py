@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from tako_gha.core.config import load_config
 from tako_gha.emulator.workflows import parse_workflow
+from tako_gha.surfaces.cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
@@ -50,3 +52,37 @@ def test_examples_reference_the_action_inputs_that_exist() -> None:
             for step in job["steps"]:
                 if "tako-gha@" in step.get("uses", ""):
                     assert set(step.get("with", {})) <= set(INPUT_DEFAULTS), path
+
+
+@pytest.mark.parametrize(("tako_file", "workflow"), [
+    ("tako-library.yml", "release.yml"),   # the producer
+    ("tako-service.yml", "on-tako.yml"),   # the subscriber
+])
+def test_each_example_checkout_lints_clean_with_its_workflow(tmp_path: Path, tako_file: str,
+                                                             workflow: str) -> None:
+    """A repository set up from the examples as docs/examples/README.md says gets no
+    warning either: every subscribed type has a listening workflow, with the run-name."""
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / "tako.yml").write_text((EXAMPLES / tako_file).read_text())
+    (tmp_path / ".github" / "workflows" / workflow).write_text(
+        (EXAMPLES / "workflows" / workflow).read_text())
+    result = CliRunner().invoke(cli, ["lint", "--strict", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "no problems" in result.output
+
+
+def test_the_fan_out_example_workflow_with_the_tako_yml_its_comment_describes(
+        tmp_path: Path) -> None:
+    """on-tako-and-fan-out.yml's header shows the tako.yml it needs: with it, no warning."""
+    workflow = EXAMPLES / "workflows" / "on-tako-and-fan-out.yml"
+    comment = [line[4:] for line in workflow.read_text().splitlines()
+               if line.startswith("#   ")]
+    produces = yaml.safe_load("\n".join(comment).split("subscriptions:")[0])
+    service = yaml.safe_load((EXAMPLES / "tako-service.yml").read_text())
+    first = {**service["events"]["subscriptions"][0], "workflow": workflow.name}
+    config = {"version": 1, "events": {**produces["events"], "subscriptions": [first]}}
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / workflow.name).write_text(workflow.read_text())
+    (tmp_path / "tako.yml").write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(cli, ["lint", "--strict", str(tmp_path)])
+    assert result.exit_code == 0, result.output
