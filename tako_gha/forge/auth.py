@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import github
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, GithubException
 
 from tako_gha.forge.base import AuthError, ForgeError, NotFoundError
@@ -51,17 +54,34 @@ def _read_private_key(value: str) -> str:
     it) or a path to a PEM file."""
     text = value.strip()
     if "-----BEGIN" in text:
-        return text.replace("\\n", "\n").strip() + "\n"
+        return _checked_key(text.replace("\\n", "\n").strip() + "\n", "")
     path = Path(text).expanduser()
     try:
         if path.is_file():
-            return path.read_text(encoding="utf-8")
-    except OSError:
+            return _checked_key(path.read_text(encoding="utf-8"), f" (file {path})")
+    except (OSError, UnicodeDecodeError):
         pass
     raise AuthError(
         f"{APP_KEY_VAR} is neither a PEM private key nor a readable key file",
         hint="set it to the app's private key (-----BEGIN ... KEY-----) or a path to the .pem file",
     )
+
+
+def _checked_key(pem: str, where: str) -> str:
+    """The PEM if it is an unencrypted RSA private key (what GitHub Apps sign their
+    JWTs with). Checked here because PyJWT only parses it at the first request and
+    fails there with an exception no user should see. The message never quotes it."""
+    try:
+        key = serialization.load_pem_private_key(pem.encode("utf-8"), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise AuthError(
+            f"{APP_KEY_VAR}{where} is not a readable, unencrypted PEM private key",
+            hint="use the .pem file GitHub generated for the app, unchanged "
+                 "(-----BEGIN RSA PRIVATE KEY----- ...)") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise AuthError(f"{APP_KEY_VAR}{where} is not an RSA private key",
+                        hint="use the .pem file GitHub generated for the app")
+    return pem
 
 
 def credentials_from_env(env: Mapping[str, str] | None = None,

@@ -166,3 +166,52 @@ def test_app_without_installation_or_owner(pem: str) -> None:
                                                                       private_key=pem))
     with pytest.raises(AuthError, match="installation is unknown"):
         forge.graphql_url  # noqa: B018 - building the client needs the owner
+
+
+def _bad_keys(pem: str) -> dict[str, str]:
+    """Keys a user may paste by mistake: each holds a secret-looking marker."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    marker = "KeyMaterialZq9"
+    rsa_key = serialization.load_pem_private_key(pem.encode(), password=None)
+    encrypted = rsa_key.private_bytes(  # type: ignore[union-attr]
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pw")).decode()
+    ec_key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    return {
+        "garbage": f"-----BEGIN RSA PRIVATE KEY-----\\n{marker}\\n-----END RSA PRIVATE KEY-----",
+        "truncated": pem[: len(pem) // 2],
+        "encrypted": encrypted,
+        "ec": ec_key,
+        "public": rsa_key.public_key().public_bytes(  # type: ignore[union-attr]
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
+    }
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "encrypted", "ec", "public"])
+def test_unusable_app_key_is_refused_up_front_without_echoing_it(
+        pem: str, tmp_path: Path, kind: str, clean_env: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """PyJWT parses the key only at the first request and raises InvalidKeyError
+    there (a traceback from the CLI); the key is checked when read instead."""
+    from tako_gha.surfaces.cli import main
+    key = _bad_keys(pem)[kind]
+    body_line = next(line for line in key.replace("\\n", "\n").splitlines()
+                     if line and not line.startswith("-----"))
+    key_file = tmp_path / "app.pem"
+    key_file.write_text(key.replace("\\n", "\n"))
+    for value in (key, str(key_file)):
+        with pytest.raises(AuthError, match="TAKO_APP_PRIVATE_KEY") as err:
+            credentials_from_env({"TAKO_APP_ID": "12", "TAKO_APP_PRIVATE_KEY": value})
+        assert body_line not in f"{err.value} {err.value!r} {err.value.hint}"
+    clean_env.setenv("TAKO_APP_ID", "12")
+    clean_env.setenv("TAKO_APP_PRIVATE_KEY", key)
+    clean_env.setenv("TAKO_APP_INSTALLATION_ID", "5")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["discover", "--org", "acme", "--api-url", "http://127.0.0.1:9"])
+    out = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert "error: TAKO_APP_PRIVATE_KEY" in out.err and "Traceback" not in out.err
+    assert body_line not in out.out + out.err
