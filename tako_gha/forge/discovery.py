@@ -192,7 +192,7 @@ def blob_from_node(node: dict[str, Any]) -> BlobRef:
 
 
 def meta_from_rest(item: dict[str, Any]) -> RepoMeta:
-    perms = item.get("permissions")
+    perms, topics = item.get("permissions"), item.get("topics")
     can_push = None
     if isinstance(perms, dict) and perms:
         can_push = bool(perms.get("push") or perms.get("admin") or perms.get("maintain"))
@@ -202,7 +202,7 @@ def meta_from_rest(item: dict[str, Any]) -> RepoMeta:
         archived=bool(item.get("archived")),
         disabled=bool(item.get("disabled")),
         fork=bool(item.get("fork")),
-        topics=[str(t) for t in item.get("topics") or []],
+        topics=[t for t in topics if isinstance(t, str)] if isinstance(topics, list) else [],
         can_push=can_push,
     )
 
@@ -352,20 +352,20 @@ class Discoverer:
                 owner = body["data"].get(owner_field)
                 if owner is None:
                     break  # not this kind of account: try the next field
-                conn = owner.get("repositories") or {}
-                failed = _failed_nodes(body, owner_field)
                 try:
+                    conn = owner.get("repositories") or {}
+                    failed = _failed_nodes(body, owner_field)
                     for i, node in enumerate(conn.get("nodes") or []):
                         if node:
                             blob = BlobRef(present=True) if i in failed else blob_from_node(node)
                             out.append((meta_from_node(node), blob))
+                    page = conn.get("pageInfo") or {}
+                    has_next, cursor = bool(page.get("hasNextPage")), page.get("endCursor")
                 except (KeyError, TypeError, AttributeError) as exc:
-                    raise GraphQLUnavailable(f"unexpected node shape: {exc}") from None
+                    raise GraphQLUnavailable(f"unexpected answer shape: {exc!r}") from None
                 first = False
-                page = conn.get("pageInfo") or {}
-                if not page.get("hasNextPage"):
+                if not has_next:
                     return out, []
-                cursor = page.get("endCursor")
                 if not cursor:
                     raise GraphQLUnavailable("hasNextPage without endCursor")
             if not first:
@@ -387,7 +387,7 @@ class Discoverer:
                 if not node:
                     missing.append(full)
                     continue
-                out.append((meta_from_node(node), blob_from_node(node)))
+                out.append(_node_pair(node))
         return out, missing
 
     def _fetch_texts(self, names: list[str], path: str) -> dict[str, BlobRef]:
@@ -402,7 +402,7 @@ class Discoverer:
                     for i, full in enumerate(batch):
                         node = data.get(f"r{i}")
                         if node:
-                            found[full] = blob_from_node(node)
+                            found[full] = _node_pair(node)[1]
                 return found
             except GraphQLUnavailable as exc:
                 log.info("GraphQL blob fetch failed (%s); using REST contents", exc)
@@ -438,7 +438,8 @@ class Discoverer:
             if not isinstance(page, list):
                 raise ForgeError(f"unexpected answer from GitHub for {path}",
                                  hint="is --api-url a GitHub API endpoint?")
-            items.extend(p for p in page if isinstance(p, dict) and "full_name" in p)
+            items.extend(p for p in page
+                         if isinstance(p, dict) and isinstance(p.get("full_name"), str))
             url, query = next_link(resp.headers), None  # next links carry their own query
         return items
 
@@ -452,7 +453,7 @@ class Discoverer:
                 missing.append(full)
                 continue
             _raise_listing(resp, full)
-            out.append((meta_from_rest(resp.json()), None))
+            out.append((_checked_rest_meta(resp.json(), full), None))
         return out, missing
 
     def _rest_blob(self, full: str, path: str) -> BlobRef:
@@ -491,6 +492,27 @@ class Discoverer:
                  if b is None and skip_reason(m, sel) is None else b) for m, b in metas]
 
 
+def _node_pair(node: Any) -> tuple[RepoMeta, BlobRef]:
+    """Meta and blob of one aliased ``repository`` node; a node of another shape makes
+    the GraphQL answer unusable (discovery then reads REST) rather than a traceback."""
+    try:
+        return meta_from_node(node), blob_from_node(node)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise GraphQLUnavailable(f"unexpected repository node: {exc!r}") from None
+
+
+def _checked_rest_meta(data: Any, what: str) -> RepoMeta:
+    """``meta_from_rest`` for an answer that must be a repository object."""
+    if not isinstance(data, dict) or not isinstance(data.get("full_name"), str):
+        raise ForgeError(f"unexpected answer from GitHub for {what}: not a repository",
+                         hint="is --api-url a GitHub API endpoint?")
+    try:
+        return meta_from_rest(data)
+    except (TypeError, AttributeError) as exc:
+        raise ForgeError(f"unexpected repository data from GitHub for {what}: {exc!r}",
+                         hint="is --api-url a GitHub API endpoint?") from None
+
+
 def _blob_from_contents(data: Any) -> BlobRef:
     if isinstance(data, list) or not isinstance(data, dict):
         return BlobRef(present=True, unreadable="it is a directory")
@@ -506,11 +528,16 @@ def _blob_from_contents(data: Any) -> BlobRef:
     return BlobRef(present=True, oid=oid, text=text)
 
 
+def _errors(body: dict[str, Any]) -> list[Any]:
+    errors = body.get("errors") or []
+    return errors if isinstance(errors, list) else [errors]
+
+
 def _failed_nodes(body: dict[str, Any], owner_field: str) -> set[int]:
     """Indexes of listing nodes an error points into (their blob must be asked again,
     since a null ``config`` there does not mean "no file")."""
     failed: set[int] = set()
-    for err in body.get("errors") or []:
+    for err in _errors(body):
         path = err.get("path") if isinstance(err, dict) else None
         if (isinstance(path, list) and len(path) > 3 and path[:3] == [
                 owner_field, "repositories", "nodes"] and isinstance(path[3], int)):
@@ -519,7 +546,7 @@ def _failed_nodes(body: dict[str, Any], owner_field: str) -> set[int]:
 
 
 def _error_text(body: dict[str, Any]) -> str:
-    errors = body.get("errors") or []
+    errors = _errors(body)
     msgs = [str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors]
     return "; ".join(msgs[:3]) or "no data"
 

@@ -150,7 +150,7 @@ def _graphql_errors(resp: Response) -> list[dict[str, Any]]:
         return []
     data = resp.json()
     errors = data.get("errors") if isinstance(data, dict) else None
-    return [e for e in errors or [] if isinstance(e, dict)]
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
 
 
 def graphql_rate_limited(resp: Response) -> bool:

@@ -165,3 +165,52 @@ def test_warm_blob_fetch_falls_back_to_rest(hub: FakeHub, make_forge, tmp_path: 
     (repo,) = forge.discover(SEL).repos
     assert repo.config.ok and repo.config.config is not None
     assert hub.calls("GET", "/repos/acme/a/contents/tako.yml")
+
+
+WRONG_SHAPES = [
+    (200, {}, "null"),
+    (200, {}, [1, 2]),
+    (200, {}, '"a string"'),
+    (200, {"Content-Type": "text/html"}, "<html>sign in</html>"),
+    (200, {}, '{"full_name": '),  # cut off
+    (200, {}, {}),  # no full_name
+    (200, {}, {"full_name": 7}),
+]
+
+
+@pytest.mark.parametrize("answer", WRONG_SHAPES)
+def test_a_repo_list_read_through_rest_with_a_wrong_answer_is_a_forge_error(
+        hub: FakeHub, make_forge, answer: tuple) -> None:
+    """``--repos`` on the REST path: GET /repos/o/r answering something that is not a
+    repository used to raise AttributeError/KeyError out of discovery."""
+    hub.add("GET", "/repos/acme/svc", answer)
+    with pytest.raises(ForgeError, match="unexpected answer from GitHub for acme/svc"):
+        make_forge(prefer_rest=True).discover(RepoSelection(org="acme", repos=["acme/svc"]))
+
+
+@pytest.mark.parametrize("data", [
+    {"organization": []},  # an owner that is not an object
+    {"organization": {"repositories": ["x"]}},
+    {"organization": {"repositories": {"nodes": [], "pageInfo": "p"}}},
+    {"organization": {"repositories": {"nodes": ["x", 5]}}},
+])
+def test_a_graphql_listing_of_the_wrong_shape_falls_back_to_rest(
+        hub: FakeHub, make_forge, data: dict) -> None:
+    hub.add("POST", "/graphql", (200, {}, {"data": data, "errors": 3}))
+    hub.add("GET", "/orgs/acme/repos", (200, {}, [
+        {"full_name": "acme/svc", "topics": 5}, {"full_name": 9}, "junk"]))
+    hub.add("GET", "/repos/acme/svc/contents/tako.yml", (404, {}, {"message": "Not Found"}))
+    forge = make_forge()
+    got = forge.discover(SEL)
+    assert forge.used_rest and [r.full_name for r in got.repos] == ["acme/svc"]
+
+
+@pytest.mark.parametrize("node_value", ["x", 5, ["a"], {"config": {}}])
+def test_repo_list_graphql_nodes_of_the_wrong_shape_fall_back_to_rest(
+        hub: FakeHub, make_forge, node_value: object) -> None:
+    hub.add("POST", "/graphql", (200, {}, {"data": {"r0": node_value}}))
+    hub.add("GET", "/repos/acme/svc", (200, {}, {"full_name": "acme/svc"}))
+    hub.add("GET", "/repos/acme/svc/contents/tako.yml", (404, {}, {"message": "Not Found"}))
+    forge = make_forge()
+    got = forge.discover(RepoSelection(org="acme", repos=["acme/svc"]))
+    assert forge.used_rest and [r.full_name for r in got.repos] == ["acme/svc"]
