@@ -515,19 +515,23 @@ class GitHubForge:
                              params={"per_page": 100})
         if resp.status >= 300:
             raise self._error(resp, f"list the jobs of run {run_id} in {repo}", repo)
-        jobs = (resp.json() or {}).get("jobs") or []
+        data = resp.json()
+        jobs = data.get("jobs") if isinstance(data, dict) else None
+        if not isinstance(jobs, list):
+            raise ForgeError(f"unexpected jobs data from GitHub for run {run_id} of {repo}",
+                             hint="is --api-url a GitHub API endpoint?")
         out: list[Annotation] = []
-        for job in jobs:
-            if not isinstance(job, dict) or "id" not in job:
-                continue
+        # a job id that is not an integer cannot name a check run: skip it, not crash
+        for job_id in [j["id"] for j in jobs if isinstance(j, dict) and type(j.get("id")) is int]:
             ann = self._request(CallKind.POLL, "GET",
-                                f"/repos/{repo}/check-runs/{int(job['id'])}/annotations",
+                                f"/repos/{repo}/check-runs/{job_id}/annotations",
                                 owner=owner, params={"per_page": 100})
             if ann.status == 404:
                 continue  # jobs without a check run (skipped) have no annotations
             if ann.status >= 300:
                 raise self._error(ann, f"read the annotations of run {run_id} in {repo}", repo)
-            for item in ann.json() or []:
+            items = ann.json()
+            for item in items if isinstance(items, list) else []:
                 if isinstance(item, dict) and item.get("message"):
                     out.append(Annotation(level=str(item.get("annotation_level") or "notice"),
                                           message=str(item["message"]),

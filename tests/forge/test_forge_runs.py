@@ -119,6 +119,28 @@ def test_run_annotations_reads_each_jobs_check_run(hub: FakeHub, make_forge) -> 
     assert forge.ledger.calls["poll"] == 3
 
 
+@pytest.mark.parametrize("jobs_body", [[1, 2], '"text"', {"jobs": "x"}, {"jobs": 3}])
+def test_run_annotations_with_a_jobs_answer_of_the_wrong_shape(hub: FakeHub, make_forge,
+                                                               jobs_body: object) -> None:
+    """Used to raise AttributeError/TypeError (the engine only catches ForgeError)."""
+    hub.add("GET", "/repos/acme/a/actions/runs/7/jobs", (200, {}, jobs_body))
+    with pytest.raises(ForgeError, match="unexpected jobs data"):
+        make_forge().run_annotations("acme/a", 7)
+
+
+def test_run_annotations_skip_jobs_and_items_of_the_wrong_shape(hub: FakeHub,
+                                                                make_forge) -> None:
+    hub.add("GET", "/repos/acme/a/actions/runs/7/jobs", (200, {}, {"jobs": [
+        {"id": "x"}, {"id": [1]}, {"id": 1.5}, "job", {"id": 70}, {"id": 71}]}))
+    hub.add("GET", "/repos/acme/a/check-runs/70/annotations",
+            (200, {}, {"message": "not a list"}))
+    hub.add("GET", "/repos/acme/a/check-runs/71/annotations",
+            (200, {}, ["junk", {"annotation_level": "failure", "message": "boom"}]))
+    forge = make_forge()
+    assert [a.message for a in forge.run_annotations("acme/a", 7)] == ["boom"]
+    assert len(hub.calls("GET")) == 3  # the jobs listing and the two integer ids
+
+
 def test_now_follows_the_server_clock(hub: FakeHub, make_forge) -> None:
     skewed = datetime.now(timezone.utc) - timedelta(seconds=90)
     hub.add("GET", "/repos/acme/a/actions/runs",
