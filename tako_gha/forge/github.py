@@ -73,6 +73,15 @@ def _parse_time(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def _opt_str(data: dict[str, Any], key: str) -> str | None:
+    """A field that is a string or null. Anything else (an object, a list) would
+    travel on into state lookups and the tree, and fail far from here."""
+    value = data.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"{key} is {type(value).__name__}, not a string")
+
+
 def run_from_json(data: Any, repo: str) -> RunInfo:
     """A ``RunInfo`` from GitHub's workflow-run JSON; ForgeError on a malformed one."""
     try:
@@ -81,13 +90,13 @@ def run_from_json(data: Any, repo: str) -> RunInfo:
             repo=str((data.get("repository") or {}).get("full_name") or repo),
             workflow_path=str(data.get("path") or ""),
             display_title=str(data.get("display_title") or data.get("name") or ""),
-            name=data.get("name"),
+            name=_opt_str(data, "name"),
             event=str(data.get("event") or ""),
-            status=data.get("status"),
-            conclusion=data.get("conclusion"),
+            status=_opt_str(data, "status"),
+            conclusion=_opt_str(data, "conclusion"),
             created_at=_parse_time(data["created_at"]),
             html_url=str(data.get("html_url") or ""),
-            head_branch=data.get("head_branch"),
+            head_branch=_opt_str(data, "head_branch"),
             run_attempt=int(data.get("run_attempt") or 1),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

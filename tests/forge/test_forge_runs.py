@@ -141,6 +141,23 @@ def test_run_annotations_skip_jobs_and_items_of_the_wrong_shape(hub: FakeHub,
     assert len(hub.calls("GET")) == 3  # the jobs listing and the two integer ids
 
 
+@pytest.mark.parametrize("field,value", [("status", {"a": 1}), ("conclusion", ["failure"]),
+                                         ("name", 3), ("head_branch", True)])
+def test_a_run_field_of_the_wrong_type_is_a_forge_error(hub: FakeHub, make_forge,
+                                                       field: str, value: object) -> None:
+    """An unhashable conclusion used to pass through and raise TypeError in the
+    conclusion -> state lookup of the tree."""
+    run = {"id": 5, "created_at": "2024-01-01T00:00:00Z", "status": "completed",
+           "conclusion": "success", field: value}
+    hub.add("GET", "/repos/acme/a/actions/runs", (200, {}, {"workflow_runs": [run]}))
+    hub.add("GET", "/repos/acme/a/actions/runs/5", (200, {}, run))
+    forge = make_forge()
+    with pytest.raises(ForgeError, match=f"unexpected workflow run data .*{field}"):
+        forge.list_runs("acme/a")
+    with pytest.raises(ForgeError, match=f"unexpected workflow run data .*{field}"):
+        forge.get_run("acme/a", 5)
+
+
 def test_now_follows_the_server_clock(hub: FakeHub, make_forge) -> None:
     skewed = datetime.now(timezone.utc) - timedelta(seconds=90)
     hub.add("GET", "/repos/acme/a/actions/runs",
