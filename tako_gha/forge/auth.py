@@ -154,6 +154,14 @@ def find_installation(app_auth: Auth.AppAuth, owner: str, *, base_url: str,
                 status=401) from None
         raise ForgeError(f"could not find the GitHub App installation on {owner}: "
                          f"HTTP {exc.status}", status=exc.status) from None
+    except (RuntimeError, AssertionError, TypeError, ValueError, KeyError,
+            AttributeError) as exc:
+        # PyGithub's object layer raises these on an answer that is not an
+        # installation (HTML, wrong types) or on a redirect it refuses to follow.
+        raise ForgeError(f"unexpected answer from {base_url} while looking up the GitHub "
+                         f"App installation on {owner} ({type(exc).__name__})",
+                         hint=f"check --api-url / GITHUB_API_URL, or set "
+                              f"{APP_INSTALLATION_VAR}") from None
     finally:
         integration.close()
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fakehub import FakeHub
 
 from tako_gha.forge.auth import Credentials, credentials_from_env
-from tako_gha.forge.base import AuthError, ForgeError, NotFoundError
+from tako_gha.forge.base import AuthError, ForgeError, NotFoundError, RepoSelection
 from tako_gha.forge.github import GitHubForge
 from tako_gha.forge.transport import RetryPolicy
 from tako_gha.surfaces.connect import open_forge
@@ -215,3 +215,23 @@ def test_unusable_app_key_is_refused_up_front_without_echoing_it(
     assert exit_info.value.code == 2
     assert "error: TAKO_APP_PRIVATE_KEY" in out.err and "Traceback" not in out.err
     assert body_line not in out.out + out.err
+
+
+@pytest.mark.parametrize("answer", [
+    (200, {"Content-Type": "text/html"}, "<html>sign in</html>"),
+    (200, {}, [1]),
+    (200, {}, {"id": "many"}),
+    (301, {"Location": "https://login.example.invalid/"}, ""),
+])
+def test_app_installation_lookup_with_a_hostile_answer(hub: FakeHub, pem: str,
+                                                       answer: tuple) -> None:
+    """PyGithub's object layer raised AssertionError / RuntimeError out of the lookup."""
+    hub.add("GET", "/orgs/acme/installation", answer)
+    forge = GitHubForge(hub.base_url, credentials=Credentials(app_id="12", private_key=pem),
+                        policy=RetryPolicy(jitter=False), timeout=2)
+    with pytest.raises(ForgeError, match="while looking up the GitHub App installation on "
+                                         "acme") as err:
+        forge.discover(RepoSelection(org="acme"))
+    assert "TAKO_APP_INSTALLATION_ID" in err.value.hint
+    assert "PRIVATE KEY" not in str(err.value)
+    forge.close()
