@@ -16,6 +16,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, GithubException
+from github.GithubException import BadAttributeException
 
 from tako_gha.forge.base import AuthError, ForgeError, NotFoundError
 
@@ -154,8 +155,8 @@ def find_installation(app_auth: Auth.AppAuth, owner: str, *, base_url: str,
                 status=401) from None
         raise ForgeError(f"could not find the GitHub App installation on {owner}: "
                          f"HTTP {exc.status}", status=exc.status) from None
-    except (RuntimeError, AssertionError, TypeError, ValueError, KeyError,
-            AttributeError) as exc:
+    except (RuntimeError, AssertionError, BadAttributeException, TypeError, ValueError,
+            KeyError, AttributeError) as exc:
         # PyGithub's object layer raises these on an answer that is not an
         # installation (HTML, wrong types) or on a redirect it refuses to follow.
         raise ForgeError(f"unexpected answer from {base_url} while looking up the GitHub "
