@@ -29,13 +29,18 @@ def cli() -> None:
 
     \b
     Offline (a local workspace DIR/<owner>/<repo>/tako.yml):
-      tako-gha lint .                       check tako.yml files
+      tako-gha lint .                       # check tako.yml files
       tako-gha plan --workspace W --source acme/core-lib --event library_built
-    Against GitHub (token from GITHUB_TOKEN or GH_TOKEN):
+    Against GitHub (token from GITHUB_TOKEN or GH_TOKEN, --api-url for GHES):
       tako-gha fan-out --event library_built --payload '{"version": "2.0.0"}'
-      tako-gha status ROOT --wait
-    Try it all offline:
+      tako-gha status ROOT --org acme --wait
+    Try it all offline, on the bundled GitHub emulator:
       tako-gha demo
+
+    \b
+    Exit codes: 0 success, 1 a node failed or lint found errors,
+    2 usage or configuration error, 3 timed out.
+    `tako-gha COMMAND --help` explains a command; docs/cli.md has the rest.
     """
 
 

@@ -210,45 +210,66 @@ def _forge_error(exc: ForgeError) -> UserError:
 
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                      show_default=True, help="Final report: a text tree or tree JSON.")
+                      show_default=True,
+                      help="Final report on stdout: a text tree, or the tree JSON.")
 API_URL = click.option("--api-url", default=None, metavar="URL",
-                       help="GitHub API URL (default GITHUB_API_URL, else api.github.com).")
-ORG = click.option("--org", default=None, help="Organization (default: the source's owner).")
+                       help="GitHub API base URL, for GitHub Enterprise Server or the "
+                            "emulator.  [default: $GITHUB_API_URL, else api.github.com]")
+ORG = click.option("--org", default=None,
+                   help="Organization whose repositories are discovered.  "
+                        "[default: the source's owner]")
+# status, wait and cancel have no --source: the owner comes from the checkout.
+TREE_ORG = click.option("--org", default=None,
+                        help="Organization the cascade ran in.  [default: owner of "
+                             "$GITHUB_REPOSITORY, else of the origin remote]")
 
 
 # ------------------------------------------------------------------ fan-out
-@click.command("fan-out")
-@click.option("--event", "event_type", required=True, metavar="TYPE", help="Event type.")
-@click.option("--payload", default=None, metavar="JSON|@FILE", help="Event payload object.")
+@click.command("fan-out",
+               short_help="Dispatch an event to every subscriber and wait on the run tree.")
+@click.option("--event", "event_type", required=True, metavar="TYPE",
+              help="Event type, sent as the repository_dispatch event_type (<= 100 chars).")
+@click.option("--payload", default=None, metavar="JSON|@FILE",
+              help="Event payload: a JSON object, @FILE, or @- for stdin.  [default: {}]")
 @click.option("--schema-version", default=None, metavar="V",
-              help="Event schema version (default: what the source's tako.yml produces).")
+              help="Event schema version.  [default: what the source's tako.yml produces]")
 @click.option("--source", default=None, metavar="OWNER/REPO",
-              help="Repo that fans out (default GITHUB_REPOSITORY, then the origin remote).")
+              help="Repository that fans out.  [default: $GITHUB_REPOSITORY, else the "
+                   "origin remote]")
 @ORG
 @click.option("--repos", default=None, metavar="A,B",
-              help="Only these repositories (comma-separated OWNER/REPO).")
+              help="Only these repositories (comma-separated OWNER/REPO) instead of "
+                   "discovering the org.")
 @click.option("--config-path", default="tako.yml", show_default=True,
-              help="Path of tako.yml in each repository.")
+              help="Path of the subscription file in each repository.")
 @click.option("--wait/--no-wait", default=True, show_default=True,
-              help="Wait on the whole tree, or dispatch and return the root id.")
-@click.option("--timeout", default="30m", show_default=True, help="Whole wait (e.g. 30m).")
-@click.option("--discovery-timeout", default="2m", show_default=True,
-              help="How long a dispatch's run may take to appear.")
-@click.option("--concurrency", default=20, show_default=True, type=int,
-              help="Children in flight at once.")
-@click.option("--max-depth", default=10, show_default=True, type=int)
-@click.option("--max-children", default=250, show_default=True, type=int,
-              help="Refuse a bigger fan-out unless raised.")
+              help="Wait on the whole tree, or dispatch and print the root id.")
+@click.option("--timeout", default="30m", show_default=True, metavar="DUR",
+              help="Longest wait for the whole tree (90s, 30m, 1h).")
+@click.option("--discovery-timeout", default="2m", show_default=True, metavar="DUR",
+              help="How long a dispatch's run may take to appear before the node is "
+                   "not_started.")
+@click.option("--concurrency", default=20, show_default=True, type=int, metavar="N",
+              help="Children in flight at once (dispatched, not finished).")
+@click.option("--max-depth", default=10, show_default=True, type=int, metavar="N",
+              help="Refuse dispatches deeper than this below the root (depth_exceeded).")
+@click.option("--max-children", default=250, show_default=True, type=int, metavar="N",
+              help="Refuse a fan-out to more repositories than this.")
 @click.option("--dedupe", type=click.Choice(list(DEDUPE_MODES)), default="none",
-              show_default=True, help="root: one run per repo and event type in a tree.")
-@click.option("--fail-fast", is_flag=True, help="Cancel the rest on the first failure.")
+              show_default=True,
+              help="root: one run per repository and event type in the whole tree "
+                   "(a diamond's bottom runs once).")
+@click.option("--fail-fast", is_flag=True,
+              help="Cancel the rest of the tree on the first failure.")
 @click.option("--cancel-on-timeout", is_flag=True,
               help="On timeout, cancel the still-running runs of the tree.")
 @click.option("--dry-run", is_flag=True, help="Plan and show the tree; dispatch nothing.")
 @click.option("--resume", "resume_root", default=None, metavar="ROOT",
-              help="Resume cascade ROOT: dispatches whose runs exist are not sent again.")
-@click.option("--tree-json", default=None, metavar="PATH", help="Write the tree JSON here.")
-@click.option("--summary", default=None, metavar="PATH", help="Write a Markdown summary here.")
+              help="Run the fan-out again as cascade ROOT: repositories whose runs exist "
+                   "are adopted, not dispatched twice.")
+@click.option("--tree-json", default=None, metavar="PATH", help="Also write the tree JSON here.")
+@click.option("--summary", default=None, metavar="PATH",
+              help="Also write the Markdown summary (the action's job summary) here.")
 @API_URL
 @FORMAT
 def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None,
@@ -258,11 +279,24 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
                 cancel_on_timeout: bool, dry_run: bool, resume_root: str | None,
                 tree_json: str | None,
                 summary: str | None, api_url: str | None, fmt: str) -> None:
-    """Dispatch EVENT to every subscribed repository and wait on the run tree.
+    """Dispatch an event to every repository whose tako.yml subscribes to it, find
+    the workflow runs it starts and wait on the whole tree, grandchildren included.
+
+    Credentials come from the environment only: GITHUB_TOKEN or GH_TOKEN (Contents:
+    write and Actions: read on the subscribers), or TAKO_APP_ID, TAKO_APP_PRIVATE_KEY
+    and TAKO_APP_INSTALLATION_ID. Run in a workflow that a tako dispatch started, it
+    continues that tree (same root, depth + 1, the root's deadline).
+
+    \b
+    Exit 0 when every node succeeded (or with --no-wait, when all were
+    dispatched), 1 when one failed, 2 on bad arguments, credentials or
+    configuration, 3 when the wait timed out.
 
     \b
     Examples:
       tako-gha fan-out --event library_built --payload '{"version": "2.0.0"}'
+      tako-gha fan-out --source my-org/core-lib --event library_built \\
+          --payload @event.json --timeout 1h --tree-json tree.json
       tako-gha fan-out --event library_built --no-wait     # prints the root id
       tako-gha fan-out --event library_built --dry-run --format json
     """
@@ -313,27 +347,52 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
 
 
 # ------------------------------------------------------------------ status
-@click.command("status")
+@click.command("status", short_help="Show the tree of cascade ROOT, from any machine.")
 @click.argument("root")
-@ORG
+@TREE_ORG
 @click.option("--wait", is_flag=True, help="Wait until the whole tree has finished.")
-@click.option("--timeout", default="30m", show_default=True, help="With --wait: how long.")
+@click.option("--timeout", default="30m", show_default=True, metavar="DUR",
+              help="With --wait: the longest wait.")
 @API_URL
 @FORMAT
 def status_cmd(root: str, org: str | None, wait: bool, timeout: str, api_url: str | None,
                fmt: str) -> None:
-    """Show the tree of cascade ROOT, rebuilt from the runs API (any machine)."""
+    """Show the tree of cascade ROOT (the root id a fan-out printed), rebuilt from the
+    run titles in the runs API: it works from any machine, any time later.
+
+    \b
+    Exit 0 when the tree succeeded or is still running, 1 when a node failed,
+    2 on bad arguments or credentials, 3 when --wait timed out.
+
+    \b
+    Examples:
+      tako-gha status 5210ea35be12 --org my-org
+      tako-gha status 5210ea35be12 --org my-org --wait --timeout 1h
+      tako-gha status 5210ea35be12 --org my-org --format json > tree.json
+    """
     _status(root, org, wait, timeout, api_url, fmt)
 
 
-@click.command("wait")
+@click.command("wait", short_help="Wait until the tree of cascade ROOT has finished.")
 @click.argument("root")
-@ORG
-@click.option("--timeout", default="30m", show_default=True, help="How long to wait.")
+@TREE_ORG
+@click.option("--timeout", default="30m", show_default=True, metavar="DUR",
+              help="The longest wait.")
 @API_URL
 @FORMAT
 def wait_cmd(root: str, org: str | None, timeout: str, api_url: str | None, fmt: str) -> None:
-    """Wait until the whole tree of cascade ROOT has finished (same as status --wait)."""
+    """Wait until the whole tree of cascade ROOT has finished (same as status --wait):
+    picks up a fire-and-forget fan-out (--no-wait) from any machine.
+
+    \b
+    Exit 0 when every node succeeded, 1 when one failed, 2 on bad arguments
+    or credentials, 3 when the wait timed out.
+
+    \b
+    Examples:
+      tako-gha wait 5210ea35be12 --org my-org
+      tako-gha wait 5210ea35be12 --org my-org --timeout 2h --format json
+    """
     _status(root, org, True, timeout, api_url, fmt)
 
 
@@ -362,10 +421,19 @@ def _status(root: str, org: str | None, wait: bool, timeout: str, api_url: str |
 # ------------------------------------------------------------------ cancel
 @click.command("cancel")
 @click.argument("root")
-@ORG
+@TREE_ORG
 @API_URL
 def cancel_cmd(root: str, org: str | None, api_url: str | None) -> None:
-    """Cancel every still-running run of cascade ROOT."""
+    """Cancel every still-running run of cascade ROOT.
+
+    The token needs Actions: write on the repositories of the tree. Prints one line
+    per cancelled run and a count. Exit 0 when done, 2 on bad arguments or
+    credentials.
+
+    \b
+    Example:
+      tako-gha cancel 5210ea35be12 --org my-org
+    """
     from tako_gha.engine.watch import cancel_tree
 
     env = os.environ

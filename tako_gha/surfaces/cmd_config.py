@@ -335,7 +335,8 @@ def _summary(files: int, problems: list[Diagnostic]) -> str:
             f"{warnings} warning{'s' if warnings != 1 else ''}")
 
 
-@click.command("lint")
+@click.command("lint", short_help="Check tako.yml files and the workflows that receive "
+                                  "dispatches.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text for people, json for machines")
@@ -383,19 +384,22 @@ def lint_command(paths: tuple[str, ...], fmt: str, strict: bool, config_path: st
 # ================================================================ discovery
 def _source_options(func: F) -> F:
     options = [
-        click.option("--org", help="GitHub organization (token from GITHUB_TOKEN/GH_TOKEN)"),
+        click.option("--org", help="GitHub organization to read (token from GITHUB_TOKEN/"
+                     "GH_TOKEN).  [default: plan: the source's owner; discover, graph: "
+                     "the owner of $GITHUB_REPOSITORY]"),
         click.option("--workspace", type=click.Path(),
                      help="local workspace DIR/<owner>/<repo>/ instead of GitHub"),
         click.option("--repo", "repos", multiple=True, metavar="OWNER/REPO",
                      help="only these repositories (repeatable)"),
         click.option("--name", "names", multiple=True, metavar="GLOB",
                      help="only repos whose name matches (repeatable)"),
-        click.option("--topic", "topics", multiple=True,
+        click.option("--topic", "topics", multiple=True, metavar="TOPIC",
                      help="only repos with every given topic (repeatable)"),
         click.option("--config-path", default=DEFAULT_CONFIG_PATH, show_default=True,
                      help="config file path inside each repository"),
-        click.option("--api-url", envvar="GITHUB_API_URL", default=None,
-                     help="GitHub API base URL [default: $GITHUB_API_URL or api.github.com]"),
+        click.option("--api-url", envvar="GITHUB_API_URL", default=None, metavar="URL",
+                     help="GitHub API base URL, for GitHub Enterprise Server or the "
+                          "emulator.  [default: $GITHUB_API_URL, else api.github.com]"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -535,12 +539,18 @@ def discovery_table(discovery: Discovery) -> str:
 @click.command("discover")
 @_source_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+              show_default=True,
+              help="table: one line per repository; json: repositories, subscriptions "
+                   "and diagnostics")
 @friendly
 def discover_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
                      names: tuple[str, ...], topics: tuple[str, ...], config_path: str,
                      api_url: str | None, fmt: str) -> None:
     """List the repositories and what their tako.yml subscribes to.
+
+    Archived, disabled and fork repositories are skipped (and listed as skipped).
+    Exit 0, also when some tako.yml files are broken (shown in the CONFIG column);
+    2 on bad arguments, credentials or an unreachable API.
 
     \b
     Examples:
@@ -556,7 +566,7 @@ def discover_command(org: str | None, workspace: str | None, repos: tuple[str, .
         click.echo(discovery_table(discovery))
 
 
-@click.command("graph")
+@click.command("graph", short_help="Show who triggers whom, and every subscription cycle.")
 @_source_options
 @click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "dot", "json"]),
               default="text", show_default=True,
@@ -570,6 +580,9 @@ def graph_command(org: str | None, workspace: str | None, repos: tuple[str, ...]
     """Show who triggers whom: producer -> subscriber edges labelled with event types,
     every subscription cycle as a path (a → b → a), and the depth of the longest
     cascade each producer can start.
+
+    Exit 0, cycles included (`tako-gha lint --strict` fails on them); 2 on bad
+    arguments, credentials or an unreachable API.
 
     \b
     Examples:
@@ -675,16 +688,21 @@ def plan_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-@click.command("plan")
+@click.command("plan", short_help="Dry run of a fan-out: who would receive the event, and why "
+                                  "not.")
 @_source_options
-@click.option("--source", help="OWNER/REPO publishing the event "
+@click.option("--source", metavar="OWNER/REPO", help="repository publishing the event  "
               "[default: $GITHUB_REPOSITORY, else the origin remote]")
-@click.option("--event", "event_type", required=True, help="event type, e.g. library_built")
-@click.option("--schema-version", help="event schema version "
+@click.option("--event", "event_type", required=True, metavar="TYPE",
+              help="event type, e.g. library_built")
+@click.option("--schema-version", metavar="V", help="event schema version  "
               "[default: what the source declares in events.produces]")
-@click.option("--payload", help="event payload: JSON text, @FILE, or @- for stdin")
+@click.option("--payload", metavar="JSON|@FILE",
+              help="event payload: a JSON object, @FILE, or @- for stdin  [default: {}]")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+              show_default=True,
+              help='json: {"targets": [{repo, subscription, inputs}], "skipped": '
+                   '[{repo, reason}], ...}')
 @friendly
 def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
                  names: tuple[str, ...], topics: tuple[str, ...], config_path: str,

@@ -105,13 +105,14 @@ def run_demo(world: Path, *, fmt: str, timeout: float, console: Console) -> int:
     return report.status.exit_code
 
 
-@click.command("demo")
+@click.command("demo", short_help="Run a whole cascade offline, on the emulator.")
 @click.option("--keep-world", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write the demo world to DIR and keep it (for emulator serve, graph, "
-                   "plan --workspace).")
+              metavar="DIR",
+              help="Write the demo world to DIR (new or empty) and keep it, for emulator "
+                   "serve, graph and plan --workspace.  [default: a temporary directory]")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Summary format on standard output.")
-@click.option("--timeout", default="55s", show_default=True,
+              show_default=True, help="Summary on standard output: text tree or tree JSON.")
+@click.option("--timeout", default="55s", show_default=True, metavar="DUR",
               help="Longest wait for the whole tree.")
 def demo(keep_world: Path | None, fmt: str, timeout: str) -> None:
     """Run a whole cascade offline: the emulator, an example org, a live tree.
@@ -122,6 +123,14 @@ def demo(keep_world: Path | None, fmt: str, timeout: str) -> None:
     chain), reaching notifications twice (a diamond) and frontend. legacy-app and
     docs-site are subscribed but filtered out by range and CEL filter.
     The live tree goes to standard error, the summary to standard output.
+    No network is needed. Exit codes as fan-out: 0 success, 1 a node failed,
+    2 bad arguments, 3 timed out.
+
+    \b
+    Examples:
+      tako-gha demo
+      tako-gha demo --keep-world /tmp/acme
+      tako-gha demo --format json > tree.json
     """
     seconds = read_duration(timeout, "--timeout")  # before the emulator starts
     console = Console(stderr=True)

@@ -17,12 +17,13 @@ import click
 from tako_gha.surfaces.errors import UserError
 
 
-@click.group("emulator")
+@click.group("emulator", short_help="The embedded GitHub: try cascades without GitHub.")
 def emulator_group() -> None:
-    """The embedded GitHub-compatible server (a world of git repos that runs workflows)."""
+    """The embedded GitHub-compatible server: a world of git repositories whose
+    repository_dispatch workflows it runs, on 127.0.0.1 only (docs/emulator.md)."""
 
 
-@emulator_group.command("serve")
+@emulator_group.command("serve", short_help="Serve a world directory; prints the base URL.")
 @click.option(
     "--world", "world_dir", required=True,
     type=click.Path(file_okay=False, path_type=Path),
@@ -31,7 +32,20 @@ def emulator_group() -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port on 127.0.0.1 (0 picks a free one).")
 def serve(world_dir: Path, port: int) -> None:
-    """Serve the world until interrupted; prints the base URL on the first line."""
+    """Serve the world directory until Ctrl-C or SIGTERM. The first line of standard
+    output is the base URL to pass as --api-url (or GITHUB_API_URL).
+
+    The world is DIR/<owner>/<repo>/ (tako.yml, .github/workflows/*.yml, ...), each a
+    git repository or a plain directory committed at load; DIR/emulator.yml may
+    declare tokens, secrets, repository traits, limits and faults. Without tokens
+    any token is accepted. Exit 0 when stopped, 2 on a bad world or port.
+
+    \b
+    Examples:
+      tako-gha demo --keep-world /tmp/acme    # a ready-made world
+      tako-gha emulator serve --world /tmp/acme --port 0
+      tako-gha emulator serve --world ./world --port 8765 &
+    """
     from tako_gha.emulator import Emulator, WorldError
 
     try:

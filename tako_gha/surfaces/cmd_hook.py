@@ -16,10 +16,10 @@ from tako_gha.core.config import DEFAULT_CONFIG_PATH
 
 @click.group("hook")
 def hook() -> None:
-    """Git hooks: check the tako.yml being pushed."""
+    """Git hooks: check the tako.yml being pushed (docs/hook.md)."""
 
 
-@hook.command("pre-push")
+@hook.command("pre-push", short_help="Lint the tako.yml being pushed; block only on errors.")
 @click.argument("remote", required=False, default="")
 @click.argument("url", required=False, default="")
 @click.option("--config-path", default=DEFAULT_CONFIG_PATH, show_default=True,
@@ -28,12 +28,21 @@ def hook() -> None:
               help="With a token (GITHUB_TOKEN/GH_TOKEN), print the cascade the pushed "
                    "produces events would start.")
 def pre_push(remote: str, url: str, config_path: str, plan: bool) -> None:
-    """Lint the tako.yml of the commits being pushed; block only on errors.
+    """Lint the tako.yml of the commits being pushed (read from git's objects, not
+    the work tree); block the push only on errors. With a token in the environment,
+    also print the cascade the pushed produces events would start.
 
     \b
     git calls it with REMOTE and URL and the pushed refs on stdin; under
     pre-commit the refs come from PRE_COMMIT_TO_REF. Offline it never blocks
-    for lack of network. Exit 1 blocks the push.
+    for lack of network. Exit 1 blocks the push (errors), 0 lets it through.
+    The repository is taken from URL, or TAKO_REPOSITORY.
+
+    \b
+    Examples:
+      cp hooks/pre-push .git/hooks/pre-push    # runs: tako-gha hook pre-push "$@"
+      git push --no-verify                     # skip it once
+      tako-gha hook pre-push origin git@github.com:my-org/app.git --no-plan < refs.txt
     """
     from tako_gha.surfaces.hook import run_pre_push
 
