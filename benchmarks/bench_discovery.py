@@ -139,11 +139,10 @@ def strategies(emu: Emulator, caches: Path) -> list[Strategy]:
     ]
 
 
-def content_answers(emu: Emulator, since: float, strategy: str, calls: int) -> int:
-    if "GraphQL" in strategy:
-        return calls if "cold" in strategy else 0  # cold pages carry the text; warm: oids
-    return sum(1 for e in emu.requests(since)
-               if e.get("kind") == "contents" and e.get("status") == 200)
+def content_answers(emu: Emulator, since: float) -> int:
+    """Answers that carried file text, as the emulator counted them (a contents
+    answer for a file, a GraphQL page with any Blob.text; 304s carry none)."""
+    return sum(1 for e in emu.requests(since) if e.get("blobs"))
 
 
 def run_size(size: int, tmp: Path, memory: bool) -> list[Row]:
@@ -167,7 +166,7 @@ def run_size(size: int, tmp: Path, memory: bool) -> list[Row]:
             if name == "tako GraphQL, cold":
                 graphql_result = out
             rows.append(Row(size, name, calls, core1 - core0, gql1 - gql0,
-                            content_answers(emu, since, name, calls), seconds, None,
+                            content_answers(emu, since), seconds, None,
                             len(found[name]), note))
             print(f"  {name}: {calls} calls in {seconds:.2f}s", file=sys.stderr)
         if memory:  # a second pass, traced, with fresh caches (tracing slows everything)
@@ -270,7 +269,9 @@ def main() -> None:
             "cache; warm = the cache file from the cold run (GraphQL asks for blob oids "
             "only) or the stored ETags (REST, answered 304, free against the rate limit). "
             "Times include parsing every tako.yml (the config loader) for tako's "
-            "strategies, not for the naive one, which only downloads. \"Core budget\" and "
+            "strategies, not for the naive one, which only downloads. \"Answers carrying "
+            "file content\" is counted by the emulator (a contents answer for a file, a "
+            "GraphQL page with any blob text; a 304 carries none). \"Core budget\" and "
             "\"GraphQL points\" are read from the emulator's /rate_limit before and after "
             "each strategy (GitHub's cost formula: one point per 100-repo page). Peak "
             "memory is tracemalloc's peak over a second, traced pass of each strategy and "
