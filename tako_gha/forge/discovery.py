@@ -562,6 +562,7 @@ def _raise_listing(resp: Response, what: str) -> None:
         raise AuthError(f"the token may not read {what}: {resp.message or 'HTTP 403'}",
                         hint="use a token with read access to the organization's repositories",
                         status=403)
-    raise ForgeError(f"GitHub answered HTTP {resp.status} for {what}: {resp.message}",
+    detail = f": {resp.message}" if resp.message else ""  # an HTML page has none
+    raise ForgeError(f"GitHub answered HTTP {resp.status} for {what}{detail}",
                      status=resp.status)
 

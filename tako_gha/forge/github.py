@@ -298,7 +298,8 @@ class GitHubForge:
         if resp.status == 422:
             return ValidationError(f"GitHub refused to {what}: {msg}", status=422,
                                    hint="see GitHub's message for the invalid field")
-        return ForgeError(f"could not {what}: HTTP {resp.status} {msg}", status=resp.status)
+        detail = f": {resp.message}" if resp.message else ""  # an HTML page has none
+        return ForgeError(f"could not {what}: HTTP {resp.status}{detail}", status=resp.status)
 
     # ------------------------------------------------------------ discovery
     def discover(self, selection: RepoSelection) -> Discovery:

@@ -9,8 +9,15 @@ from email.utils import format_datetime
 import pytest
 from fakehub import FakeHub
 
-from tako_gha.forge.base import AmbiguousDispatchError, AuthError, ForgeError, NotFoundError
+from tako_gha.forge.base import (
+    AmbiguousDispatchError,
+    AuthError,
+    ForgeError,
+    NotFoundError,
+    RepoSelection,
+)
 from tako_gha.forge.github import GitHubForge
+from tako_gha.forge.transport import RetryPolicy
 
 TOKEN = "ghp_" + "s3cret" * 6
 
@@ -218,3 +225,16 @@ def test_redirect_away_is_a_forge_error_and_a_dispatch_is_sent_once(hub, make_fo
         forge.dispatch("acme/svc", "built", {"a": 1})
     assert not isinstance(err.value, AmbiguousDispatchError)
     assert len(hub.calls("POST", "/repos/acme/svc/dispatches")) == 1
+
+
+def test_an_html_error_page_is_named_by_its_status_once(hub: FakeHub, make_forge) -> None:
+    page = (502, {"Content-Type": "text/html"}, "<html><h1>502 Bad Gateway</h1></html>")
+    hub.add("GET", "/repos/acme/a/actions/runs/7", page)
+    hub.add("GET", "/orgs/acme/repos", page)
+    forge = make_forge(policy=RetryPolicy(jitter=False, max_retries=0), prefer_rest=True)
+    with pytest.raises(ForgeError) as err:
+        forge.get_run("acme/a", 7)
+    assert err.value.message == "could not read run 7 of acme/a: HTTP 502"
+    with pytest.raises(ForgeError) as err:
+        forge.discover(RepoSelection(org="acme"))
+    assert err.value.message == "GitHub answered HTTP 502 for /orgs/acme/repos"
