@@ -45,6 +45,7 @@ from tako_gha.forge.base import (
 )
 from tako_gha.forge.cache import BlobCache
 from tako_gha.forge.discovery import Discoverer
+from tako_gha.forge.redact import guard_github_logger
 from tako_gha.forge.transport import (
     Response,
     RetryPolicy,
@@ -168,6 +169,7 @@ class GitHubForge:
                                   "https://ghe.example.com/api/v3")
         if credentials is None and token:
             credentials = auth_mod.Credentials(token=token, source="input")
+        guard_github_logger(credentials.token if credentials else None)
         self.api_url = url
         self.ledger = CostLedger()
         self.prefer_rest = prefer_rest
