@@ -27,3 +27,13 @@ def test_lint_step_passes(step: dict) -> None:
     proc = subprocess.run(["bash", "-c", step["run"]], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_zizmor_audits_every_example_workflow() -> None:
+    # zizmor silently collects nothing from a directory of non-.github workflows:
+    # the step must name the files, and each must be audited.
+    (step,) = [s for s in _lint_steps() if s["run"].startswith("zizmor")]
+    proc = subprocess.run(["bash", "-c", step["run"]], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+    for example in sorted((ROOT / "docs" / "examples" / "workflows").glob("*.yml")):
+        assert f"completed docs/examples/workflows/{example.name}" in proc.stderr + proc.stdout
