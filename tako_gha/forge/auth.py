@@ -24,10 +24,17 @@ TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
 APP_ID_VAR = "TAKO_APP_ID"
 APP_KEY_VAR = "TAKO_APP_PRIVATE_KEY"
 APP_INSTALLATION_VAR = "TAKO_APP_INSTALLATION_ID"
-NO_CREDENTIALS_HINT = (
-    "set GITHUB_TOKEN or GH_TOKEN to a token with Contents: write on the target repositories, "
-    f"or {APP_ID_VAR}, {APP_KEY_VAR} and {APP_INSTALLATION_VAR} for a GitHub App"
-)
+DISPATCH_NEEDS = "Contents: write on the target repositories"
+
+
+def no_credentials_hint(needs: str = DISPATCH_NEEDS) -> str:
+    """What to set when no credentials are found; ``needs`` names the permission
+    the command at hand needs (reading commands need less than a fan-out)."""
+    return (f"set GITHUB_TOKEN or GH_TOKEN to a token with {needs}, or {APP_ID_VAR}, "
+            f"{APP_KEY_VAR} and {APP_INSTALLATION_VAR} for a GitHub App")
+
+
+NO_CREDENTIALS_HINT = no_credentials_hint()
 
 
 @dataclass(frozen=True)

@@ -199,10 +199,15 @@ def _write(path: str, text: str, flag: str) -> None:
         raise UserError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _forge(api_url: str | None) -> Any:
+# What each command's token needs, for the hint when none is set.
+STATUS_NEEDS = "Actions: read and Contents: read on the organization's repositories"
+CANCEL_NEEDS = "Actions: write and Contents: read on the organization's repositories"
+
+
+def _forge(api_url: str | None, needs: str | None = None) -> Any:
     from tako_gha.surfaces.connect import open_forge
 
-    return open_forge(api_url)
+    return open_forge(api_url) if needs is None else open_forge(api_url, needs=needs)
 
 
 def _forge_error(exc: ForgeError) -> UserError:
@@ -341,7 +346,8 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
         observer.close()
     _emit(report, fmt, tree_json, summary, observer.notes)
     if not wait:
-        click.echo(f"root: {report.root}  (follow it: tako-gha status {report.root} --wait)",
+        click.echo(f"root: {report.root}  (follow it: tako-gha status {report.root} "
+                   f"--org {request.org} --wait)",
                    err=True)
     raise SystemExit(report.status.exit_code)
 
@@ -405,7 +411,7 @@ def _status(root: str, org: str | None, wait: bool, timeout: str, api_url: str |
     organisation = resolve_org(org, source)
     options = env_tuning(FanOutOptions(wait=wait, timeout=_duration(timeout, "--timeout") or 0),
                          env)
-    forge = _forge(api_url)
+    forge = _forge(api_url, STATUS_NEEDS)
     observer = _observer() if wait else None
     try:
         report = watch(forge, root.strip(), organisation, options, observer)
@@ -439,7 +445,7 @@ def cancel_cmd(root: str, org: str | None, api_url: str | None) -> None:
     env = os.environ
     source = env.get("GITHUB_REPOSITORY") or (None if org else repo_from_remote(Path.cwd()))
     organisation = resolve_org(org, source)
-    forge = _forge(api_url)
+    forge = _forge(api_url, CANCEL_NEEDS)
     try:
         cancelled = cancel_tree(forge, root.strip(), organisation)
     except ForgeError as exc:

@@ -442,7 +442,11 @@ def discover_from(source: Source) -> Discovery:
                         hint="e.g. --workspace ./examples or --org my-org")
     from tako_gha.surfaces.connect import open_forge  # lazy: only --org needs GitHub
 
-    return open_forge(source.api_url).discover(selection)
+    return open_forge(source.api_url, needs=READ_NEEDS).discover(selection)
+
+
+# discover, graph and plan only read: listing the org and each repo's tako.yml.
+READ_NEEDS = "Contents: read on the organization's repositories"
 
 
 def world_traits(workspace: Path) -> Traits | None:

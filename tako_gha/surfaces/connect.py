@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tako_gha.forge.auth import NO_CREDENTIALS_HINT, credentials_from_env
+from tako_gha.forge.auth import DISPATCH_NEEDS, credentials_from_env, no_credentials_hint
 from tako_gha.forge.base import ForgeError
 from tako_gha.forge.cache import default_cache_dir
 from tako_gha.forge.github import DEFAULT_API_URL, GitHubForge
@@ -42,12 +42,14 @@ def open_forge(
     on_wait: Callable[[WaitEvent], None] | None = None,
     policy: RetryPolicy | None = None,
     require_credentials: bool = True,
+    needs: str = DISPATCH_NEEDS,
 ) -> GitHubForge:
     """A ``GitHubForge`` for ``api_url`` with the environment's credentials.
 
     Raises ``UserError`` (exit 2) with a hint when no credentials are set (unless
     ``require_credentials`` is False, for read-only use of public data) or the URL
-    or App variables are unusable. ``cache_dir`` defaults to ``TAKO_CACHE_DIR``.
+    or App variables are unusable; ``needs`` is the permission that hint names.
+    ``cache_dir`` defaults to ``TAKO_CACHE_DIR``.
     """
     url = resolve_api_url(api_url)
     try:
@@ -56,7 +58,7 @@ def open_forge(
         raise user_error(exc) from None
     if creds is None and require_credentials:
         raise UserError("no GitHub credentials found in the environment",
-                        hint=NO_CREDENTIALS_HINT)
+                        hint=no_credentials_hint(needs))
     try:
         host = urlparse(url).hostname or ""
     except ValueError:

@@ -355,7 +355,7 @@ def test_graph_mermaid_and_dot() -> None:
 def test_graph_via_org_uses_open_forge(monkeypatch) -> None:
     seen: list[str | None] = []
 
-    def open_forge(api_url: str | None) -> WorkspaceForge:
+    def open_forge(api_url: str | None, **_: object) -> WorkspaceForge:
         seen.append(api_url)
         return WorkspaceForge(FIXTURES / "cycle")
 
@@ -371,7 +371,7 @@ def test_graph_via_org_uses_open_forge(monkeypatch) -> None:
 def test_forge_errors_become_clean_messages(monkeypatch) -> None:
     from tako_gha.forge.base import AuthError
 
-    def open_forge(api_url: str | None) -> WorkspaceForge:
+    def open_forge(api_url: str | None, **_: object) -> WorkspaceForge:
         raise AuthError("no token", hint="set GITHUB_TOKEN")
 
     fake = types.ModuleType("tako_gha.surfaces.connect")

@@ -181,7 +181,19 @@ def test_missing_token(run: Any) -> None:
     # (A closed port is a clean error too, but only after ~24 s of transport retries.)
     no_token = run("status", "0123456789ab", "--org", "qa", "--api-url",
                    "http://127.0.0.1:9", env={"GITHUB_TOKEN": None})
-    _one_error(no_token, 2, "no GitHub credentials", "GITHUB_TOKEN")
+    _one_error(no_token, 2, "no GitHub credentials", "GITHUB_TOKEN", "Actions: read")
+
+
+@pytest.mark.parametrize(("args", "needs"), [
+    (("discover", "--org", "qa"), "Contents: read on the organization's repositories"),
+    (("cancel", "0123456789ab", "--org", "qa"), "Actions: write"),
+    (("fan-out", "--event", "ok", "--source", "qa/src"), "Contents: write on the target"),
+])
+def test_missing_token_hint_names_what_the_command_needs(run: Any, args: tuple[str, ...],
+                                                         needs: str) -> None:
+    # A reader asking to list repos should not be told to mint a write token.
+    result = run(*args, "--api-url", "http://127.0.0.1:9", env={"GITHUB_TOKEN": None})
+    _one_error(result, 2, "no GitHub credentials", needs)
 
 
 def test_token_with_a_line_break_is_named_not_retried(run: Any, emu: Emulator) -> None:
