@@ -10,6 +10,7 @@ never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -19,6 +20,7 @@ from tako_gha.surfaces import cmd_cascade, cmd_config, cmd_demo, cmd_emulator, c
 from tako_gha.surfaces.errors import UserError, report_error
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMED_OUT = 0, 1, 2, 3
+DEBUG_VAR = "TAKO_DEBUG"  # "1": let an unexpected exception show its traceback
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -68,4 +70,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug: one clear line, the traceback only when asked
+        if os.environ.get(DEBUG_VAR) == "1":
+            raise
+        report_error(UserError(f"internal error: {type(exc).__name__}: {exc}",
+                               hint=f"this is a bug in tako-gha {__version__}; run again with "
+                                    f"{DEBUG_VAR}=1 for the traceback and report it"))
+        sys.exit(EXIT_USAGE)
     sys.exit(code if isinstance(code, int) else 0)

@@ -302,3 +302,19 @@ def test_ctrl_c_during_the_wait_names_the_root_to_follow(run: Any, emu: Emulator
     cancelled = run("cancel", root, "--org", "qa", "--api-url", emu.base_url)
     assert cancelled.exit_code == 0, cancelled.output
     assert "cancelled qa/hang run" in cancelled.stdout
+
+
+def test_an_unexpected_exception_is_one_line_not_a_traceback(
+        run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tako_gha.surfaces import cmd_config
+
+    def broken(*_: object, **__: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cmd_config, "discover_from", broken)
+    result = run("discover", "--workspace", ".")
+    _one_error(result, 2, "internal error: ZeroDivisionError: division by zero",
+               "TAKO_DEBUG=1")
+    monkeypatch.setenv("TAKO_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["discover", "--workspace", "."])
