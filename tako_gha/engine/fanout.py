@@ -42,7 +42,7 @@ from tako_gha.engine.payload import (
     check_dispatch,
 )
 from tako_gha.engine.planning import DiscoveryPlanner, Planner, PlanOutcome, Target
-from tako_gha.engine.session import Session
+from tako_gha.engine.session import Session, release_waits
 from tako_gha.forge.base import AmbiguousDispatchError, Forge, ForgeError, RateLimitError
 
 # Runs are listed from a little before the start (server clock vs the forge's view).
@@ -53,8 +53,11 @@ def fan_out(forge: Forge, request: FanOutRequest, options: FanOutOptions,
             observer: Observer | None = None, *, planner: Planner | None = None,
             clock: Clock | None = None) -> TreeReport:
     """See ``engine.api``. Raises FanOutError / ForgeError only before any dispatch."""
-    return FanOut(forge, request, options, observer, planner or DiscoveryPlanner(),
-                  clock or SystemClock()).run()
+    try:
+        return FanOut(forge, request, options, observer, planner or DiscoveryPlanner(),
+                      clock or SystemClock()).run()
+    finally:
+        release_waits(forge)
 
 
 class FanOut:
@@ -70,6 +73,8 @@ class FanOut:
                                    options.dispatches_per_hour)
         self.own: list[Track] = []
         self._last_forced = -math.inf
+        self._held_until = -math.inf  # no dispatch before this (a rate limit said so)
+        self._held_why = ""
 
     # ------------------------------------------------------------ setup
     def run(self) -> TreeReport:
@@ -216,6 +221,8 @@ class FanOut:
         while True:
             now = self.clock.monotonic()
             if now >= session.deadline:
+                if now < self._held_until:
+                    self._explain_hold()
                 session.handle_timeout()
                 break
             changed = self._dispatch_ready(now)
@@ -252,7 +259,7 @@ class FanOut:
                 break
             if track.node.state is not NodeState.PLANNED or track.dispatched_at is not None:
                 continue
-            if self.pacer.wait_time() > 0:
+            if self.pacer.wait_time() > 0 or now < self._held_until:
                 break
             self._dispatch(track)
             changed = True
@@ -285,6 +292,11 @@ class FanOut:
             track.dispatched_wall = self.forge.now()
         try:
             self.forge.dispatch(node.repo, node.event_type, payload)
+        except RateLimitError as exc:
+            # Refused before GitHub processed it: nothing was sent, so the node is
+            # still planned; hold every dispatch until the limit resets.
+            self._hold(track, exc)
+            return
         except AmbiguousDispatchError as exc:
             track.ambiguous_dispatch = True
             node.reason = (f"dispatch answer lost ({exc.message}); looking for its run "
@@ -301,6 +313,26 @@ class FanOut:
         self.session.stats.dispatched += 0 if again else 1
         verb = "re-sent" if again else "dispatched"
         self.session.message(f"{verb} {node.event_type} to {node.repo}")
+
+    def _hold(self, track: Track, exc: RateLimitError) -> None:
+        now = self.clock.monotonic()
+        if track.resent:
+            track.resent = False  # the re-send did not go out: it may be tried again
+            self.session.stats.redispatched -= 1
+        else:
+            track.dispatched_at = track.dispatched_wall = None
+        wait = self.options.poll_max_interval
+        if exc.reset_at is not None:
+            wait = max(1.0, exc.reset_at - self.forge.now().timestamp())
+        self._held_until = now + wait
+        self._held_why = f"rate limited: {exc.message}"
+        self.session.message(f"dispatching paused ({self._held_why})")
+
+    def _explain_hold(self) -> None:
+        """The deadline came while dispatching was held: say why on what was never sent."""
+        for track in self.own:
+            if track.node.state is NodeState.PLANNED and not track.node.reason:
+                track.node.reason = self._held_why
 
     def _check_discovery(self, now: float) -> bool:
         """True when a discovery or re-send deadline has passed since the last
@@ -346,13 +378,17 @@ class FanOut:
                     changed = True
                 continue
             if track.ambiguous_dispatch and not track.resent:
+                if now < self._held_until:
+                    continue  # rate limited: the re-send waits like any dispatch
                 # No run after the grace: it was not delivered. Same id, so a late
                 # first delivery is still recognised; counted and reported.
                 track.resent = True
                 self.session.stats.redispatched += 1
                 self._dispatch(track, again=True)
-                node.reason = ("dispatch re-sent once: the first answer was lost and no run "
-                               f"appeared within {format_duration(now - track.dispatched_at)}")
+                if track.resent:
+                    node.reason = ("dispatch re-sent once: the first answer was lost and no "
+                                   "run appeared within "
+                                   f"{format_duration(now - track.dispatched_at)}")
                 changed = True
                 continue
             node.state = NodeState.NOT_STARTED
@@ -384,7 +420,7 @@ class FanOut:
         now = self.clock.monotonic()
         wake = min(self.session.next_poll, self.session.deadline)
         if planned and self.options.concurrency_limit - self._in_flight() > 0:
-            wake = min(wake, now + self.pacer.wait_time())
+            wake = min(wake, max(now + self.pacer.wait_time(), self._held_until))
         for track in self.own:
             if track.dispatched_at is None or track.node.state.is_terminal or track.node.runs:
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from tako_gha.core.durations import format_duration
@@ -15,8 +16,6 @@ from tako_gha.engine.poller import FleetPoller, PollSchedule
 from tako_gha.forge.base import Annotation, Forge, ForgeError, RateLimitError
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from tako_gha.engine.api import FanOutOptions, Observer
 
 CONFIRM_POLL = 0.5  # seconds between checks that a cancel took effect
@@ -50,7 +49,21 @@ class Session:
         self.timed_out = False
         self.stats = EngineStats()
         self.cancel_sent: set[int] = set()
+        self.rate_limited: str | None = None  # why the last poll round was refused
         tracker.on_message = self.message
+        self.bound_waits(deadline)
+
+    def bound_waits(self, until: float | None) -> None:
+        """Rate-limit waits inside the forge (a primary budget's reset can be an hour
+        away) must not outlive the wait: past ``until`` (monotonic) the forge raises
+        RateLimitError instead of sleeping, and the engine reports what it knows."""
+        if until is None:
+            release_waits(self.forge)
+            return
+        setter = getattr(self.forge, "set_deadline", None)
+        if setter is not None:
+            left = until - self.clock.monotonic()
+            setter(datetime.now(timezone.utc) + timedelta(seconds=max(0.0, left)))
 
     # ------------------------------------------------------------ output
     def message(self, text: str) -> None:
@@ -91,8 +104,14 @@ class Session:
             changed, paid = self.poller.poll_round(repos, now)
         except RateLimitError as exc:
             self.message(f"rate limited while polling: {exc}")
-            self.next_poll = now + self.schedule.max_interval
+            self.rate_limited = exc.message
+            pause = self.schedule.max_interval
+            if exc.reset_at is not None:
+                # Asking again before the reset only collects more refusals.
+                pause = max(pause, exc.reset_at - self.forge.now().timestamp())
+            self.next_poll = now + pause
             return False
+        self.rate_limited = None
         changed |= self.annotate_failures()
         ledger = self.forge.ledger
         active = sum(1 for _, ref in self.tracker.all_runs() if ref.status != "completed")
@@ -228,6 +247,8 @@ class Session:
         self.timed_out = True
         waited = format_duration(self.clock.monotonic() - self.started)
         if self.options.cancel_on_timeout:
+            # Cancelling may wait out a short secondary limit, not past its own bound.
+            self.bound_waits(self.clock.monotonic() + self.options.cancel_confirm_timeout)
             self.look_before_cancelling()
         active = self.active_tracks()
         if self.options.cancel_on_timeout and active:
@@ -237,16 +258,20 @@ class Session:
             if node.state.is_terminal:
                 continue
             if node.state is NodeState.PLANNED:
-                node.reason = f"not dispatched: the wait timed out after {waited}"
+                held = f" ({node.reason})" if node.reason else ""
+                node.reason = f"not dispatched: the wait timed out after {waited}{held}"
             elif self.options.cancel_on_timeout:
                 node.reason = f"still {node.state.value} after {waited}; cancel not confirmed"
             else:
                 node.reason = f"still {node.state.value} when the wait timed out after {waited}"
+            if self.rate_limited and node.state is not NodeState.PLANNED:
+                node.reason += f" (runs could not be listed: {self.rate_limited})"
             node.state = NodeState.TIMED_OUT
 
     def fail_fast(self, failed: Node) -> None:
         why = f"fail_fast: {failed.repo} ended {failed.state.value}"
         self.message(why + "; cancelling the rest")
+        self.bound_waits(self.clock.monotonic() + self.options.cancel_confirm_timeout)
         self.look_before_cancelling()
         active = self.active_tracks()
         self.cancel_tracks(active)
@@ -266,6 +291,7 @@ class Session:
         return None
 
     def finish(self) -> TreeReport:
+        self.bound_waits(None)
         explain_failures(self.tracker.origin)
         report = self.report()
         # The origin is the run doing this fan-out: never a failure state of its own
@@ -275,6 +301,13 @@ class Session:
                         else NodeState.IN_PROGRESS)
         self.emit()
         return report
+
+
+def release_waits(forge: Forge) -> None:
+    """The forge outlives the fan-out (the caller may reuse it): lift the bound."""
+    setter = getattr(forge, "set_deadline", None)
+    if setter is not None:
+        setter(None)
 
 
 def explain_failures(origin: Node) -> None:

@@ -17,7 +17,7 @@ from tako_gha.engine.clock import Clock, SystemClock
 from tako_gha.engine.correlate import TreeTracker
 from tako_gha.engine.errors import FanOutError, TreeNotFoundError
 from tako_gha.engine.planning import subscribed_repos, subscribers_map
-from tako_gha.engine.session import Session
+from tako_gha.engine.session import Session, release_waits
 from tako_gha.forge.base import Forge, RepoSelection
 
 
@@ -51,7 +51,14 @@ def watch(forge: Forge, root: str, org: str, options: FanOutOptions,
           repos: Sequence[str] = ()) -> TreeReport:
     """The tree of ``root`` now, or when ``options.wait``, once it is complete (or
     the timeout passes: status timed_out with the partial tree)."""
-    clock = clock or SystemClock()
+    try:
+        return _watch(forge, root, org, options, observer, clock or SystemClock(), repos)
+    finally:
+        release_waits(forge)
+
+
+def _watch(forge: Forge, root: str, org: str, options: FanOutOptions,
+           observer: Observer | None, clock: Clock, repos: Sequence[str]) -> TreeReport:
     session, candidates = _open(forge, root, org, options, observer, clock, repos)
     tracker = session.tracker
     session.poll_due(clock.monotonic(), extra=candidates, force=True)
@@ -83,8 +90,11 @@ def cancel_tree(forge: Forge, root: str, org: str, *, clock: Clock | None = None
     """Cancel every still-running run of the tree; the (repo, run id) accepted."""
     clock = clock or SystemClock()
     opts = options or FanOutOptions(wait=False)
-    session, candidates = _open(forge, root, org, opts, None, clock, repos)
-    session.poll_due(clock.monotonic(), extra=candidates, force=True)
-    if not any(True for _ in session.tracker.nodes()):
-        raise _not_found(root, org, len(candidates))
-    return session.cancel_tracks(list(session.tracker.nodes()))
+    try:
+        session, candidates = _open(forge, root, org, opts, None, clock, repos)
+        session.poll_due(clock.monotonic(), extra=candidates, force=True)
+        if not any(True for _ in session.tracker.nodes()):
+            raise _not_found(root, org, len(candidates))
+        return session.cancel_tracks(list(session.tracker.nodes()))
+    finally:
+        release_waits(forge)
