@@ -382,13 +382,14 @@ class FanOut:
                     continue  # rate limited: the re-send waits like any dispatch
                 # No run after the grace: it was not delivered. Same id, so a late
                 # first delivery is still recognised; counted and reported.
+                # Measured before the re-send restarts dispatched_at.
+                waited = format_duration(now - track.dispatched_at)
                 track.resent = True
                 self.session.stats.redispatched += 1
                 self._dispatch(track, again=True)
                 if track.resent:
                     node.reason = ("dispatch re-sent once: the first answer was lost and no "
-                                   "run appeared within "
-                                   f"{format_duration(now - track.dispatched_at)}")
+                                   f"run appeared within {waited}")
                 changed = True
                 continue
             node.state = NodeState.NOT_STARTED

@@ -290,6 +290,8 @@ def test_ambiguous_failure_before_delivery_is_resent_once() -> None:
     assert node.state is NodeState.SUCCESS
     assert forge.calls["dispatch"] == 2 and len(forge.runs) == 1
     assert "re-sent once" in (node.reason or "")
+    # It says how long it looked (the grace), not the time since the re-send (0s).
+    assert "appeared within 10s" in (node.reason or ""), node.reason
     assert report.cost["engine"]["redispatched"] == 1
     # Same deterministic id both times.
     assert forge.dispatches[0][2]["tako"]["id"] == node.id
