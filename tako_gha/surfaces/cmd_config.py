@@ -239,6 +239,22 @@ def lint_workflows(repo_dir: Path) -> tuple[list[WorkflowInfo], list[Diagnostic]
     return infos, problems
 
 
+def _named_workflow(result: ConfigResult, line: int, name: str,
+                    workflows: list[WorkflowInfo]) -> WorkflowInfo | Diagnostic:
+    """The workflow a subscription's ``workflow:`` names, or why it cannot be found
+    (its runs would never count: the dispatch would end not_started)."""
+    found = next((w for w in workflows if w.path.name == name), None)
+    if found is not None:
+        return found
+    present = ", ".join(w.path.name for w in workflows) or "none"
+    return Diagnostic(Severity.WARNING,
+                      f"workflow {name!r} is not in .github/workflows (present: {present}); "
+                      "no run would count for this subscription and its dispatches would "
+                      "end not_started", file=result.path, line=line, code="no-workflow",
+                      hint="name the receiving workflow's file, e.g. workflow: rebuild.yml, "
+                           "or drop workflow: to accept runs of any workflow")
+
+
 def _listening_warnings(result: ConfigResult, workflows: list[WorkflowInfo]) -> list[Diagnostic]:
     """Subscribed event types no workflow of the repo listens for (-> not_started)."""
     if result.config is None:
@@ -246,15 +262,25 @@ def _listening_warnings(result: ConfigResult, workflows: list[WorkflowInfo]) -> 
     problems: list[Diagnostic] = []
     listening = [w for w in workflows if w.listens]
     for sub in result.config.subscriptions:
-        for event_type in sub.events:
-            if any(w.types is None or event_type in w.types for w in listening):
+        candidates = listening
+        if sub.workflow:
+            named = _named_workflow(result, sub.line, sub.workflow, workflows)
+            if isinstance(named, Diagnostic):
+                problems.append(named)
                 continue
+            # Only runs of that workflow count (SPEC §2): it alone must listen.
+            candidates = [named] if named.listens else []
+        for event_type in sub.events:
+            if any(w.types is None or event_type in w.types for w in candidates):
+                continue
+            who = (f"workflow {sub.workflow!r} does not listen" if sub.workflow
+                   else "no workflow in .github/workflows listens")
             problems.append(Diagnostic(
                 Severity.WARNING,
-                f"no workflow in .github/workflows listens for repository_dispatch type "
-                f"{event_type!r}; its dispatches would end not_started",
-                file=result.path, line=sub.line, code="no-listener",
-                hint=f"add `on: repository_dispatch: types: [{event_type}]` to a workflow"))
+                f"{who} for repository_dispatch type {event_type!r}; its dispatches would "
+                "end not_started", file=result.path, line=sub.line, code="no-listener",
+                hint=f"add `on: repository_dispatch: types: [{event_type}]` to "
+                     f"{sub.workflow or 'a workflow'}"))
     return problems
 
 

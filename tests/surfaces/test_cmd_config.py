@@ -167,6 +167,27 @@ def test_lint_warns_when_no_workflow_listens_for_a_subscribed_type(tmp_path: Pat
     assert "broken.yml:2:1: warning: cannot parse this workflow" in out
 
 
+def test_lint_warns_when_a_named_workflow_is_missing_or_deaf(tmp_path: Path) -> None:
+    listener = ("run-name: ${{ github.event.client_payload.tako.title }}\n"
+                "on: {repository_dispatch: {types: [library_built]}}\njobs: {}\n")
+    write(tmp_path, {
+        "tako.yml": VALID + "      workflow: nope.yml\n"
+                    "    - artifact: my-org/other\n      events: [library_built]\n"
+                    "      workflow: deaf.yml\n"
+                    "    - artifact: my-org/third\n      events: [library_built]\n"
+                    "      workflow: a.yml\n",
+        ".github/workflows/a.yml": listener,
+        ".github/workflows/deaf.yml": "on: push\njobs: {}\n"})
+    code, out, _ = run("lint", str(tmp_path))
+    assert code == 0
+    assert (f"{tmp_path}/tako.yml:4: warning: workflow 'nope.yml' is not in .github/workflows "
+            "(present: a.yml, deaf.yml)") in out
+    # deaf.yml exists but does not listen: runs of other workflows do not count.
+    assert (f"{tmp_path}/tako.yml:8: warning: workflow 'deaf.yml' does not listen for "
+            "repository_dispatch type 'library_built'") in out
+    assert "tako.yml:11:" not in out  # a.yml listens: no warning
+
+
 def test_lint_workspace_reports_cycles(tmp_path: Path) -> None:
     code, out, _ = run("lint", str(FIXTURES / "cycle"))
     assert code == 0
