@@ -412,7 +412,7 @@ def _source_options(func: F) -> F:
     options = [
         click.option("--org", help="GitHub organization to read (token from GITHUB_TOKEN/"
                      "GH_TOKEN).  [default: plan: the source's owner; discover, graph: "
-                     "the owner of $GITHUB_REPOSITORY]"),
+                     "the owner of $GITHUB_REPOSITORY, else of the origin remote]"),
         click.option("--workspace", type=click.Path(),
                      help="local workspace DIR/<owner>/<repo>/ instead of GitHub"),
         click.option("--repo", "repos", multiple=True, metavar="OWNER/REPO",
@@ -511,7 +511,9 @@ def _check_workspace_level(workspace: Path, config_path: str) -> None:
 
 
 def _default_org() -> str | None:
-    repository = os.environ.get("GITHUB_REPOSITORY", "")
+    """The owner of ``GITHUB_REPOSITORY``, else of the ``origin`` remote (the same
+    default as ``status`` and ``cancel``)."""
+    repository = os.environ.get("GITHUB_REPOSITORY", "") or origin_repo(Path.cwd()) or ""
     return repository.split("/", 1)[0] if "/" in repository else None
 
 

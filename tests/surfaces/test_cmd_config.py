@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tako_gha.forge.base import Discovery, RepoSelection
 from tako_gha.forge.workspace import WorkspaceForge
 from tako_gha.surfaces.cli import cli
 
@@ -387,6 +388,26 @@ def test_graph_via_org_uses_open_forge(monkeypatch) -> None:
     code, out, _ = run("graph", "--org", "acme")
     assert code == 0 and "acme/a → acme/b → acme/a" in out
     assert seen == ["http://127.0.0.1:1"]
+
+
+def test_discover_org_defaults_to_the_origin_remote_owner(tmp_path: Path, monkeypatch) -> None:
+    import git
+
+    git.Repo.init(tmp_path).create_remote("origin", "git@github.com:acme/service.git")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    asked: list[str] = []
+
+    class Recorder(WorkspaceForge):
+        def discover(self, selection: RepoSelection) -> Discovery:
+            asked.append(selection.org)
+            return super().discover(selection)
+
+    fake = types.ModuleType("tako_gha.surfaces.connect")
+    fake.open_forge = lambda *_, **__: Recorder(FIXTURES / "cycle")  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tako_gha.surfaces.connect", fake)
+    code, _, err = run("discover")
+    assert code == 0 and asked == ["acme"], err
 
 
 def test_forge_errors_become_clean_messages(monkeypatch) -> None:
