@@ -88,3 +88,15 @@ def test_plain_lines_cannot_smuggle_workflow_commands() -> None:
     live.on_update(report)
     live.on_message("note\n::warning::forged")
     assert not any(line.startswith("::") for line in out.getvalue().splitlines())
+
+
+def test_cancelled_children_are_not_counted_as_failed() -> None:
+    # After fail_fast, healthy children end cancelled: "N failed" would blame them.
+    live, out = _plain()
+    report = sample_report()
+    for child in report.origin.children:
+        child.state = NodeState.CANCELLED
+    report.origin.children[0].state = NodeState.FAILURE
+    live.on_update(report)
+    assert out.getvalue().splitlines()[-1].endswith(
+        "[5/5 done, 2 failed, 3 cancelled or timed out]")  # was "5 failed"

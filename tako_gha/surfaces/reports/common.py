@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from tako_gha.core.durations import format_duration
@@ -54,12 +55,34 @@ def counts_phrase(report: TreeReport) -> str:
     return f"{total} node{'s' if total != 1 else ''}: " + ", ".join(parts)
 
 
-def progress(report: TreeReport) -> tuple[int, int, int]:
-    """(finished, total, failed) over the dispatched nodes."""
+# Nodes that ended because tako (or a person) stopped them, not because their work
+# failed: after a fail_fast, "299 failed" would blame 299 healthy children.
+STOPPED = frozenset({NodeState.CANCELLED, NodeState.TIMED_OUT})
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    failed: int  # failed on their own (failure, error, not_started, cycle, ...)
+    stopped: int  # cancelled or timed out
+
+    def phrase(self) -> str:
+        """``12/40 done, 1 failed, 3 stopped`` (zero counts left out)."""
+        parts = [f"{self.done}/{self.total} done"]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.stopped:
+            parts.append(f"{self.stopped} cancelled or timed out")
+        return ", ".join(parts)
+
+
+def progress(report: TreeReport) -> Progress:
+    """Finished, total, failed and stopped counts over the dispatched nodes."""
     nodes = descendants(report)
-    done = sum(1 for n in nodes if n.state.is_terminal)
-    failed = sum(1 for n in nodes if n.state.is_failure)
-    return done, len(nodes), failed
+    stopped = sum(1 for n in nodes if n.state in STOPPED)
+    failed = sum(1 for n in nodes if n.state.is_failure) - stopped
+    return Progress(sum(1 for n in nodes if n.state.is_terminal), len(nodes), failed, stopped)
 
 
 def failure_paths(report: TreeReport) -> list[list[Node]]:

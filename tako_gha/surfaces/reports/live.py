@@ -87,7 +87,7 @@ class LiveTree:
                 self._seen[node.id] = node.state
         if not changed:
             return
-        done, total, failed = progress(report)
+        counts = progress(report).phrase()
         for node, before in changed:
             arrow = f"{before.value} → " if before is not None else ""
             line = f"{self._clock()} {node.repo}: {arrow}{node.state.value}"
@@ -95,7 +95,7 @@ class LiveTree:
                 line += " (" + ", ".join(f"run {r.run_id}" for r in node.runs) + ")"
             if node.reason and node.state.is_terminal:
                 line += f" — {one_line(node.reason)}"
-            line += f"  [{done}/{total} done, {failed} failed]"
+            line += f"  [{counts}]"
             self.console.print(line, highlight=False, markup=False, soft_wrap=True)
 
     # -------------------------------------------------------------- terminal
@@ -110,20 +110,21 @@ class LiveTree:
         self._live.update(self._renderable(report), refresh=True)
 
     def _renderable(self, report: TreeReport) -> Group:
-        done, total, failed = progress(report)
+        counts = progress(report)
         bar_width = 24
-        filled = int(bar_width * done / total) if total else bar_width
+        filled = int(bar_width * counts.done / counts.total) if counts.total else bar_width
         header = Text.assemble(
             ("tako ", "bold"), (report.root, "bold cyan"), "  ",
             ("█" * filled, "green"), ("░" * (bar_width - filled), "dim"),
-            f"  {done}/{total} done",
-            (f", {failed} failed" if failed else "", "red"),
+            f"  {counts.done}/{counts.total} done",
+            (f", {counts.failed} failed" if counts.failed else "", "red"),
+            (f", {counts.stopped} cancelled or timed out" if counts.stopped else "", "yellow"),
             f"  {time.monotonic() - self._started:.1f}s",
         )
         shown = [0]
         tree = Tree(Text(f"{report.origin.repo} (origin)", style="bold"))
         self._add_children(tree, report.origin, shown)
-        hidden = total - shown[0]
+        hidden = counts.total - shown[0]
         parts: list[Text | Tree] = [header, tree]
         if hidden > 0:
             parts.append(Text(f"… {hidden} more nodes", style="dim"))
