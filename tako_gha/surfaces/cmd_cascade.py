@@ -26,7 +26,7 @@ from rich.console import Console
 
 from tako_gha.core.events import Event
 from tako_gha.core.names import is_repo_name
-from tako_gha.core.tree import TreeReport
+from tako_gha.core.tree import NodeState, TreeReport
 from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
 from tako_gha.forge.base import ForgeError
 from tako_gha.surfaces import gitinfo
@@ -134,14 +134,23 @@ class _Remembering:
 
 
 def _interrupted(report: TreeReport | None, org: str, dry_run: bool) -> UserError:
-    """Ctrl-C during a fan-out: the runs it started go on, so say how to reach them."""
+    """Ctrl-C during a fan-out: the runs it started go on, so say how to reach them,
+    and how many children were never dispatched (``status`` cannot show those: it
+    rebuilds the tree from runs)."""
     if report is None or dry_run:
         return UserError("interrupted before anything was dispatched", exit_code=130)
-    return UserError(f"interrupted: runs already dispatched in cascade {report.root} keep "
-                     "going without this wait",
-                     hint=f"follow it: tako-gha status {report.root} --org {org} --wait; "
-                          f"stop it: tako-gha cancel {report.root} --org {org}",
-                     exit_code=130)
+    children = report.origin.children
+    waiting = sum(1 for n in children if n.state is NodeState.PLANNED)
+    sent = len(children) - waiting
+    message = (f"interrupted: {sent} dispatched in cascade {report.root} keep going "
+               "without this wait")
+    hint = (f"follow it: tako-gha status {report.root} --org {org} --wait; "
+            f"stop it: tako-gha cancel {report.root} --org {org}")
+    if waiting:
+        message += f"; {waiting} of {len(children)} children were not dispatched yet"
+        hint += (f"; dispatch the rest: run the same fan-out again with --resume "
+                 f"{report.root} (existing runs are adopted, not sent twice)")
+    return UserError(message, hint=hint, exit_code=130)
 
 
 def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | None,

@@ -296,6 +296,7 @@ def test_ctrl_c_during_the_wait_names_the_root_to_follow(run: Any, emu: Emulator
             proc.kill()
     assert proc.returncode == 130, seen + err
     assert "Traceback" not in err and TOKEN not in seen + err + out
+    assert "interrupted: 1 dispatched in cascade" in err and "not dispatched yet" not in err
     hint = next(line for line in err.splitlines() if "tako-gha status" in line)
     root = hint.split("tako-gha status ", 1)[1].split()[0]
     # What the hint says works: the hanging run is found and cancelled.
@@ -318,3 +319,18 @@ def test_an_unexpected_exception_is_one_line_not_a_traceback(
     monkeypatch.setenv("TAKO_DEBUG", "1")
     with pytest.raises(ZeroDivisionError):
         main(["discover", "--workspace", "."])
+
+
+def test_ctrl_c_before_every_child_went_out_says_how_to_send_the_rest() -> None:
+    from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus
+    from tako_gha.surfaces.cmd_cascade import _interrupted
+
+    origin = Node(repo="qa/src", id="0123456789ab", state=NodeState.IN_PROGRESS, children=[
+        Node(repo="qa/ok", id="a" * 12, state=NodeState.IN_PROGRESS),
+        Node(repo="qa/hang", id="b" * 12, state=NodeState.PLANNED)])
+    report = TreeReport(root="0123456789ab", status=TreeStatus.RUNNING, origin=origin)
+    error = _interrupted(report, "qa", dry_run=False)
+    assert error.exit_code == 130
+    assert "1 dispatched" in error.message and "1 of 2 children were not dispatched" in \
+        error.message
+    assert "--resume 0123456789ab" in error.hint
