@@ -163,11 +163,13 @@ def test_dispatch_and_run_endpoints_match_the_description(openapi: Any, emu: Emu
     assert emu.wait_idle(30)
 
 
-def test_requests_pygithub_sends_match_the_description(
-    openapi: Any, emu: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+Sent = list[tuple[str, str, dict[str, str], bytes]]
+
+
+def record_requests(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Sent:
+    """Every request the emulator handles from now on: (method, path, headers, body)."""
     app = emu._app
-    sent: list[tuple[str, str, dict[str, str], bytes]] = []
+    sent: Sent = []
     original = app.handle
 
     def recording(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
@@ -175,6 +177,13 @@ def test_requests_pygithub_sends_match_the_description(
         return original(method, path, headers, body)
 
     monkeypatch.setattr(app, "handle", recording)
+    return sent
+
+
+def test_requests_pygithub_sends_match_the_description(
+    openapi: Any, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = record_requests(emu, monkeypatch)
     gh = Github(auth=Auth.Token(emu.admin_token), base_url=emu.base_url, retry=None,
                 seconds_between_requests=0, seconds_between_writes=0)
     repos = list(gh.get_organization("acme").get_repos())
@@ -227,15 +236,7 @@ def test_requests_the_forge_sends_match_the_description(
     from tako_gha.forge.base import RepoSelection
     from tako_gha.forge.github import GitHubForge
 
-    app = emu._app
-    sent: list[tuple[str, str, dict[str, str], bytes]] = []
-    original = app.handle
-
-    def recording(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
-        sent.append((method, path, headers, body))
-        return original(method, path, headers, body)
-
-    monkeypatch.setattr(app, "handle", recording)
+    sent = record_requests(emu, monkeypatch)
     forge = GitHubForge(emu.base_url, token=emu.admin_token, write_interval=0.0,
                         prefer_rest=True)
     try:
