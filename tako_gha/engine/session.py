@@ -60,10 +60,9 @@ class Session:
         if until is None:
             release_waits(self.forge)
             return
-        setter = getattr(self.forge, "set_deadline", None)
-        if setter is not None:
-            left = until - self.clock.monotonic()
-            setter(datetime.now(timezone.utc) + timedelta(seconds=max(0.0, left)))
+        # Wall-clock time: the forge measures its own waits (rate-limit resets) in it.
+        left = until - self.clock.monotonic()
+        self.forge.set_deadline(datetime.now(timezone.utc) + timedelta(seconds=max(0.0, left)))
 
     # ------------------------------------------------------------ output
     def message(self, text: str) -> None:
@@ -305,9 +304,7 @@ class Session:
 
 def release_waits(forge: Forge) -> None:
     """The forge outlives the fan-out (the caller may reuse it): lift the bound."""
-    setter = getattr(forge, "set_deadline", None)
-    if setter is not None:
-        setter(None)
+    forge.set_deadline(None)
 
 
 def explain_failures(origin: Node) -> None:

@@ -235,3 +235,11 @@ class Forge(Protocol):
         """The forge's clock (server ``Date`` when known), UTC. Windows and
         watermarks are computed against it so client clock skew does not lose runs."""
         ...
+
+    def set_deadline(self, when: datetime | None) -> None:
+        """Bound the waits the forge does by itself (rate-limit resets, retry pauses):
+        a wait that would end after ``when`` (UTC) raises RateLimitError instead of
+        sleeping, so a fan-out never sleeps past its own deadline waiting for a
+        budget. ``None`` lifts the bound (the forge may outlive the fan-out). A forge
+        that never waits by itself accepts the call and ignores it."""
+        ...

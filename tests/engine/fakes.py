@@ -129,6 +129,7 @@ class FakeForge:
         self.preflight_error: ForgeError | None = None
         self._etags: dict[tuple, tuple] = {}
         self.annotation_calls = 0
+        self.deadlines: list[datetime | None] = []  # every set_deadline, in order
 
     # ---------------------------------------------------------------- helpers
     def now(self) -> datetime:
@@ -266,6 +267,10 @@ class FakeForge:
         if run.workflow.annotation:
             notes.append(Annotation("failure", run.workflow.annotation))
         return notes
+
+    def set_deadline(self, when: datetime | None) -> None:
+        # This forge never waits by itself; the bound is recorded for the tests.
+        self.deadlines.append(when)
 
     # ---------------------------------------------------------------- queries
     def dispatched_to(self, repo: str) -> int:

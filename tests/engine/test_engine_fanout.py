@@ -521,3 +521,27 @@ def test_resuming_a_root_sends_only_what_was_not_sent() -> None:
     assert forge.calls["dispatch"] == 3  # the two that were never sent
     assert sorted(len(n.runs) for n in again.origin.children) == [1, 1, 1]
     assert again.cost["engine"]["adopted"] == 1
+
+
+def test_the_forge_waits_are_bounded_by_the_fan_out_and_released_after() -> None:
+    # A rate-limit wait inside the forge must end at the fan-out's deadline (the forge
+    # raises instead of sleeping to the reset), and the bound must not outlive the
+    # fan-out: a caller reusing the forge would get refusals for no reason.
+    from datetime import datetime, timezone
+
+    from tako_gha.forge.base import Forge
+
+    forge, clock = world(b=[FakeWorkflow()])
+    assert isinstance(forge, Forge)
+    before = datetime.now(timezone.utc)
+    report = run(forge, clock, ["acme/b"], timeout=90)
+    assert report.status is TreeStatus.SUCCESS
+    first = forge.deadlines[0]
+    assert first is not None
+    assert timedelta(seconds=85) <= first - before <= timedelta(seconds=95)
+    assert forge.deadlines[-1] is None
+
+    class Unbounded(FakeForge):
+        set_deadline = None  # a forge that could sleep an hour on a reset, unbounded
+
+    assert not isinstance(Unbounded(clock, {}), Forge)
