@@ -111,10 +111,7 @@ class FanOut:
         self._make_nodes(plan)
         self._report_skipped(plan)
         if self.options.dry_run:
-            for track in self.own:
-                if track.node.state is NodeState.PLANNED:
-                    self._dry_run_check(track)
-            return self.session.finish()
+            return self._dry_run()
         dispatchable = [t.node.repo for t in self.own if t.node.state is NodeState.PLANNED]
         if dispatchable:
             self.forge.preflight(self.request.org, dispatchable, dispatch=True)
@@ -266,6 +263,18 @@ class FanOut:
             if track.dispatched_at is not None:
                 slots -= 1
         return changed
+
+    def _dry_run(self) -> TreeReport:
+        for track in self.own:
+            if track.node.state is NodeState.PLANNED:
+                self._dry_run_check(track)
+        would = sum(1 for t in self.own if t.node.state is NodeState.PLANNED)
+        refused = sum(1 for t in self.own if t.node.state.is_failure)
+        note = f"dry run: nothing was dispatched; a real run would send {would} dispatch(es)"
+        if refused:
+            note += f" and refuse {refused}"
+        self.session.message(note)
+        return self.session.finish()
 
     def _dry_run_check(self, track: Track) -> None:
         """A dry run shows what a real run would: a dispatch GitHub would refuse

@@ -76,6 +76,8 @@ class Session:
     def report(self) -> TreeReport:
         origin = self.tracker.origin
         status = overall_status(origin, timed_out=self.timed_out)
+        if self.options.dry_run:
+            status = dry_run_status(origin)
         cost = self.forge.ledger.to_json()
         cost["engine"] = {
             "dispatched": self.stats.dispatched,
@@ -300,6 +302,15 @@ class Session:
                         else NodeState.IN_PROGRESS)
         self.emit()
         return report
+
+
+def dry_run_status(origin: Node) -> TreeStatus:
+    """A dry run dispatches nothing and waits on nothing, so its result is final:
+    its planned nodes are what a real run would send (success), and a node a real
+    run would refuse (oversize payload, cycle, depth) fails it like it would."""
+    if any(n.state.is_failure for n in origin.walk() if n is not origin):
+        return TreeStatus.FAILURE
+    return TreeStatus.SUCCESS
 
 
 def release_waits(forge: Forge) -> None:

@@ -154,7 +154,7 @@ def _interrupted(report: TreeReport | None, org: str, dry_run: bool) -> UserErro
 
 
 def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | None,
-          notes: list[str] | None = None) -> None:
+          notes: list[str] | None = None, *, dry_run: bool = False) -> None:
     from tako_gha.surfaces.reports import render_markdown, render_text
 
     if tree_json:
@@ -171,7 +171,9 @@ def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | No
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
-        click.echo(render_text(report))
+        # The header reads like a real run's ("success"): say first that it was not.
+        prefix = "dry run: nothing was dispatched, nothing was waited on\n" if dry_run else ""
+        click.echo(prefix + render_text(report))
     if os.environ.get("GITHUB_ACTIONS") == "true":
         # Inside a run: the failures become annotations, which is how a child's reason
         # (a cycle's path, a timeout, the failing grandchild) reaches the root.
@@ -303,7 +305,8 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
 
     \b
     Exit 0 when every node succeeded (or with --no-wait, when all were
-    dispatched), 1 when one failed, 2 on bad arguments, credentials or
+    dispatched; with --dry-run, when every dispatch would be sent), 1 when one
+    failed (or would be refused), 2 on bad arguments, credentials or
     configuration, 3 when the wait timed out.
 
     \b
@@ -353,8 +356,8 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
         raise _interrupted(observer.report, request.org, dry_run) from None
     finally:
         observer.close()
-    _emit(report, fmt, tree_json, summary, observer.notes)
-    if not wait:
+    _emit(report, fmt, tree_json, summary, observer.notes, dry_run=dry_run)
+    if not wait and not dry_run:  # a dry run has no cascade to follow
         click.echo(f"root: {report.root}  (follow it: tako-gha status {report.root} "
                    f"--org {request.org} --wait)",
                    err=True)

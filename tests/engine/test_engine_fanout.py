@@ -398,9 +398,30 @@ def test_fire_and_forget_returns_after_paced_dispatch() -> None:
 
 def test_dry_run_dispatches_nothing() -> None:
     forge, clock = world(b=[FakeWorkflow()])
-    report = run(forge, clock, ["acme/b"], dry_run=True)
+    recorder = Recorder()
+    report = run(forge, clock, ["acme/b"], dry_run=True, observer=recorder)
     assert report.origin.children[0].state is NodeState.PLANNED
     assert forge.calls["dispatch"] == 0 and forge.calls["preflight"] == 0
+    # Nothing is sent and nothing awaited: the result is final, not "running".
+    assert report.status is TreeStatus.SUCCESS and report.status.exit_code == 0
+    assert report.origin.state is NodeState.SUCCESS
+    assert any(m.startswith("dry run: nothing was dispatched; a real run would send 1")
+               for m in recorder.messages)
+
+
+def test_dry_run_with_a_dispatch_github_would_refuse_fails() -> None:
+    # One oversize payload among valid ones: the root used to stay "running" (exit 0)
+    # because the valid nodes were still planned.
+    forge, clock = world(b=[FakeWorkflow()], c=[FakeWorkflow()])
+    targets = [Target("acme/b", inputs={"v": "1"}), Target("acme/c", inputs={"v": "x" * 70_000})]
+    request = FanOutRequest(event=Event("built", SOURCE, {}), org="acme")
+    recorder = Recorder()
+    report = fan_out(forge, request, FanOutOptions(**FAST, dry_run=True), recorder,
+                     planner=StaticPlanner(targets, {}), clock=clock)
+    assert [n.state for n in report.origin.children] == [NodeState.PLANNED, NodeState.ERROR]
+    assert report.status is TreeStatus.FAILURE and report.status.exit_code == 1
+    assert any("would send 1 dispatch(es) and refuse 1" in m for m in recorder.messages)
+    assert forge.calls["dispatch"] == 0
 
 
 def test_one_listing_per_repo_per_round_and_304s_when_quiet() -> None:

@@ -247,6 +247,17 @@ def test_the_entry_fans_out_and_publishes(emulator, tmp_path: Path) -> None:  # 
     assert "## ✅ tako cascade" in (tmp_path / "summary.md").read_text()
 
 
+def test_a_dry_run_ends_with_a_final_status(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    code = action.run(_live_env(emulator, tmp_path, TAKO_INPUT_DRY_RUN="true"), out)
+    assert code == 0, out.getvalue()
+    values = parse_output_file((tmp_path / "out").read_text())
+    # Nothing dispatched, nothing to wait on: "success", not "running".
+    assert (values["status"], values["dispatched"], values["failed"]) == ("success", "0", "0")
+    assert "dry run: nothing was dispatched" in (tmp_path / "summary.md").read_text()
+    assert emulator.runs.all_runs() == []
+
+
 def test_the_entry_continues_the_tree_it_runs_in(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"action": "up_built", "client_payload": {

@@ -126,7 +126,19 @@ def test_dry_run_dispatches_nothing(invoke: Any, emu: Emulator) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [c["state"] for c in data["tree"]["children"]] == ["planned", "planned"]
+    assert data["status"] == "success"  # final: nothing to wait on (was "running")
     assert len(emu.runs.all_runs()) == before
+
+
+def test_dry_run_reports_say_so(invoke: Any, emu: Emulator, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    result = invoke("fan-out", "--event", "ok", "--source", "acme/a", "--dry-run",
+                    "--no-wait", "--summary", str(summary))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("dry run: nothing was dispatched")
+    assert ": success after" in result.stdout
+    assert "follow it" not in result.output  # no cascade exists to follow
+    assert "dry run: nothing was dispatched; a real run would send 2" in summary.read_text()
 
 
 def test_max_children_is_a_usage_error(invoke: Any) -> None:
