@@ -7,10 +7,13 @@ INTERFACE (agreed). Function bodies live in ``engine.fanout`` / ``engine.watch``
         Plans (core.matching) against ``forge.discover``, refuses cycles/depth,
         dispatches (paced, bounded by concurrency_limit), correlates runs,
         and — when ``options.wait`` — waits on the whole subtree. Never raises for
-        per-node problems (they become node states); raises ForgeError only for
-        preflight failures (nothing dispatched).
+        per-node problems (they become node states); raises ForgeError for
+        preflight failures (nothing dispatched), and CredentialsLostError (an
+        AuthError carrying the partial tree) when GitHub stops accepting the token
+        midway (401): nothing more is dispatched, nothing is reported timed out.
     watch(forge, root, org, options, observer=None) -> TreeReport
         Rebuilds the tree of ``root`` from run titles alone; waits if options.wait.
+        Raises CredentialsLostError like fan_out when the token stops working.
     cancel_tree(forge, root, org) -> list[tuple[str, int]]
 """
 

@@ -68,6 +68,7 @@ class Track:
     done_at: float | None = None  # when the node was first seen terminal
     annotated: bool = False
     heuristic_note: str | None = None
+    lost: bool = False  # its runs can no longer be read (404): its error state sticks
 
     def accepting(self, now: float, sibling_grace: float, discovery_timeout: float) -> bool:
         """Still collecting runs: none found yet inside the discovery window, or
@@ -113,6 +114,7 @@ class TreeTracker:
     last_polled: dict[str, float] = field(default_factory=dict)
     on_message: Callable[[str], None] = lambda text: None
     by_repo: dict[str, list[Track]] = field(default_factory=dict)  # lower-case repo
+    lost_repos: set[str] = field(default_factory=set)  # lower-case; listings answer 404
     _touched: list[Track] = field(default_factory=list)  # attached to during an ingest
 
     def __post_init__(self) -> None:
@@ -159,11 +161,12 @@ class TreeTracker:
 
     def _scan_pending(self, track: Track) -> bool:
         """A finished node's children may have appeared just before it finished:
-        its subscribers need one listing after it was seen done."""
+        its subscribers need one listing after it was seen done (a lost repo will
+        never be listed again, so it is not waited for)."""
         if track.done_at is None:
             return True
         return any(self.last_polled.get(s, -math.inf) <= track.done_at
-                   for s in self.subscribers_of(track.node.repo))
+                   for s in self.subscribers_of(track.node.repo) - self.lost_repos)
 
     def complete(self, now: float) -> bool:
         for track in self.nodes():
@@ -345,12 +348,36 @@ class TreeTracker:
             changed = True
         return changed
 
+    # ------------------------------------------------------------ lost access
+    def lose(self, track: Track, reason: str, hint: str) -> bool:
+        """The node's runs can no longer be read: an ``error`` that later listings do
+        not overwrite, instead of a wait that can only end in a timeout."""
+        node = track.node
+        if track.lost or node.state.is_terminal or node.state is NodeState.PLANNED:
+            return False
+        track.lost = True
+        node.reason = f"{reason} (it was {node.state.value})"
+        node.state, node.hint = NodeState.ERROR, hint
+        return True
+
+    def lose_repo(self, repo: str, reason: str, hint: str) -> bool:
+        """``repo`` cannot be listed any more: fail its nodes that were still going,
+        and stop waiting for a listing of it before calling the tree complete. Nodes
+        not dispatched yet keep their turn (a dispatch to it will say what is wrong);
+        the rest of the tree goes on."""
+        self.lost_repos.add(repo.lower())
+        changed = False
+        for track in self.in_repo(repo):
+            changed |= self.lose(track, reason, hint)
+        return changed
+
     # ------------------------------------------------------------ states
     def refresh(self, now: float, tracks: Iterable[Track] | None = None) -> bool:
         changed = False
         for track in self.nodes() if tracks is None else tracks:
             node = track.node
-            if node.state is NodeState.DEDUPLICATED or (not node.runs and node.state.is_terminal):
+            if (node.state is NodeState.DEDUPLICATED or track.lost
+                    or (not node.runs and node.state.is_terminal)):
                 if node.state.is_terminal and track.done_at is None:
                     track.done_at = now
                 continue

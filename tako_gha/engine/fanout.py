@@ -4,7 +4,8 @@ One thread, one loop: dispatch what the concurrency limit and the pacer allow, p
 the fleet when due (``engine.poller``), decide discovery deadlines and re-sends,
 then sleep until the next thing is due. Per-node problems become node states; only
 a refusal of the whole fan-out (bad options, ``max_children``, preflight) raises,
-and then before anything was dispatched.
+and then before anything was dispatched — or a token GitHub stops accepting
+midway (401), which ends the fan-out with ``CredentialsLostError``.
 
 Known limits, by design:
 - ``dedupe: root`` across processes (the diamond's B and C both reaching D): each
@@ -42,6 +43,7 @@ from tako_gha.engine.payload import (
     check_dispatch,
 )
 from tako_gha.engine.planning import DiscoveryPlanner, Planner, PlanOutcome, Target
+from tako_gha.engine.poller import token_refused
 from tako_gha.engine.session import Session, release_waits
 from tako_gha.forge.base import AmbiguousDispatchError, Forge, ForgeError, RateLimitError
 
@@ -52,7 +54,8 @@ LISTING_SKEW = timedelta(minutes=2)
 def fan_out(forge: Forge, request: FanOutRequest, options: FanOutOptions,
             observer: Observer | None = None, *, planner: Planner | None = None,
             clock: Clock | None = None) -> TreeReport:
-    """See ``engine.api``. Raises FanOutError / ForgeError only before any dispatch."""
+    """See ``engine.api``. Raises FanOutError / ForgeError before any dispatch, and
+    CredentialsLostError when GitHub stops accepting the token midway."""
     try:
         return FanOut(forge, request, options, observer, planner or DiscoveryPlanner(),
                       clock or SystemClock()).run()
@@ -107,7 +110,12 @@ class FanOut:
         self.tracker = tracker
         self.session = Session(self.forge, tracker, self.options, self.clock, self.observer,
                                started=started, deadline=deadline,
-                               since=self.wall0 - LISTING_SKEW)
+                               since=self.wall0 - LISTING_SKEW, org=self.request.org)
+        # Same root, same dispatch ids: what was sent is adopted, the rest is sent.
+        self.session.resume_hint = (
+            "re-run this job with a valid token to send the rest (it continues the tree)"
+            if self.ctx is not None and self.ctx.parent is not None
+            else f"send the rest: run the same fan-out with --resume {self.root}")
         self._make_nodes(plan)
         self._report_skipped(plan)
         if self.options.dry_run:
@@ -311,6 +319,11 @@ class FanOut:
             node.reason = (f"dispatch answer lost ({exc.message}); looking for its run "
                            "before deciding to send again")
         except ForgeError as exc:
+            if token_refused(exc):
+                # The token, not this target, is refused: every dispatch and listing
+                # after it would be too. Not delivered, so the node stays as it was.
+                self._undo_dispatch(track)
+                raise self.session.credentials_lost(exc) from None
             node.state, node.reason = NodeState.ERROR, f"dispatch refused: {exc.message}"
             node.hint = exc.hint or None
             return
@@ -323,13 +336,17 @@ class FanOut:
         verb = "re-sent" if again else "dispatched"
         self.session.message(f"{verb} {node.event_type} to {node.repo}")
 
-    def _hold(self, track: Track, exc: RateLimitError) -> None:
-        now = self.clock.monotonic()
+    def _undo_dispatch(self, track: Track) -> None:
+        """A dispatch refused before GitHub processed it: nothing was sent."""
         if track.resent:
             track.resent = False  # the re-send did not go out: it may be tried again
             self.session.stats.redispatched -= 1
         else:
             track.dispatched_at = track.dispatched_wall = None
+
+    def _hold(self, track: Track, exc: RateLimitError) -> None:
+        now = self.clock.monotonic()
+        self._undo_dispatch(track)
         wait = self.options.poll_max_interval
         if exc.reset_at is not None:
             wait = max(1.0, exc.reset_at - self.forge.now().timestamp())

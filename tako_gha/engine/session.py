@@ -11,9 +11,10 @@ from tako_gha.core.durations import format_duration
 from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus, overall_status
 from tako_gha.engine.clock import Clock
 from tako_gha.engine.correlate import Track, TreeTracker
+from tako_gha.engine.errors import CredentialsLostError
 from tako_gha.engine.handoff import node_from_annotation
-from tako_gha.engine.poller import FleetPoller, PollSchedule
-from tako_gha.forge.base import Annotation, Forge, ForgeError, RateLimitError
+from tako_gha.engine.poller import FleetPoller, PollSchedule, token_refused
+from tako_gha.forge.base import Annotation, AuthError, Forge, ForgeError, RateLimitError
 
 if TYPE_CHECKING:
     from tako_gha.engine.api import FanOutOptions, Observer
@@ -34,8 +35,10 @@ class EngineStats:
 class Session:
     def __init__(self, forge: Forge, tracker: TreeTracker, options: FanOutOptions,
                  clock: Clock, observer: Observer | None, *, started: float,
-                 deadline: float, since: datetime | None) -> None:
+                 deadline: float, since: datetime | None, org: str = "") -> None:
         self.forge = forge
+        self.org = org  # for the follow-up commands an error names
+        self.resume_hint = ""  # how to send what a stopped fan-out did not
         self.tracker = tracker
         self.options = options
         self.clock = clock
@@ -112,6 +115,10 @@ class Session:
                 pause = max(pause, exc.reset_at - self.forge.now().timestamp())
             self.next_poll = now + pause
             return False
+        except AuthError as exc:
+            if not token_refused(exc):
+                raise
+            raise self.credentials_lost(exc) from None
         self.rate_limited = None
         changed |= self.annotate_failures()
         ledger = self.forge.ledger
@@ -174,6 +181,24 @@ class Session:
                 track.first_run_at = self.clock.monotonic()
             changed = True
         return changed
+
+    def credentials_lost(self, exc: AuthError) -> CredentialsLostError:
+        """The error that ends a fan-out or wait whose token GitHub stopped accepting:
+        what was left unfinished, and how to pick the tree up with a valid token."""
+        root = self.tracker.root
+        going = sum(1 for t in self.active_tracks() if t.node.state is not NodeState.PLANNED)
+        planned = sum(1 for t in self.active_tracks() if t.node.state is NodeState.PLANNED)
+        left = [f"{going} node(s) still running could not be followed"] if going else []
+        if planned:
+            left.append(f"{planned} planned dispatch(es) were not sent")
+        message = (f"stopped waiting on cascade {root}: {exc.message}"
+                   + ("; " + " and ".join(left) if left else ""))
+        org = f" --org {self.org}" if self.org else ""
+        hint = (f"{exc.hint or 'use a valid, unexpired token'}; runs already started keep "
+                f"going: follow them with tako-gha status {root}{org} --wait")
+        if planned and self.resume_hint:
+            hint += f"; {self.resume_hint}"
+        return CredentialsLostError(message, hint=hint, report=self.report())
 
     # ------------------------------------------------------------ cancelling
     def cancel_tracks(self, tracks: list[Track]) -> list[tuple[str, int]]:

@@ -35,7 +35,7 @@ def _open(forge: Forge, root: str, org: str, options: FanOutOptions,
                           discovery_timeout=options.discovery_timeout, dedupe="infer")
     started = clock.monotonic()
     session = Session(forge, tracker, options, clock, observer, started=started,
-                      deadline=started + options.timeout, since=None)
+                      deadline=started + options.timeout, since=None, org=org)
     return session, candidates
 
 

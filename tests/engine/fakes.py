@@ -5,13 +5,14 @@ workflow (title from ``client_payload.tako.title`` when the workflow sets
 run-name), queued → in_progress → completed by time. A workflow may itself fan
 out when its run starts (children dispatched with a proper ``tako`` block) and
 wait for them (deep sync). Faults: refusals, ambiguous failures before/after the
-run exists, delayed appearance, hanging runs.
+run exists, delayed appearance, hanging runs, errors per call and repo
+(``faults``), and changes at a set time (``at``: a token revoked, a run deleted).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -24,6 +25,7 @@ from tako_gha.forge.base import (
     CostLedger,
     Discovery,
     ForgeError,
+    NotFoundError,
     RepoSelection,
     RunInfo,
     RunListing,
@@ -130,12 +132,31 @@ class FakeForge:
         self._etags: dict[tuple, tuple] = {}
         self.annotation_calls = 0
         self.deadlines: list[datetime | None] = []  # every set_deadline, in order
+        # (call, repo or "*") -> raised by that call: "list_runs", "get_run", "dispatch".
+        self.faults: dict[tuple[str, str], ForgeError] = {}
+        self.scheduled: list[tuple[float, Callable[[], None]]] = []  # run once, in time
+
+    def at(self, when: float, action: Callable[[], None]) -> None:
+        """Do ``action`` the first time the forge is asked anything at or after ``when``."""
+        self.scheduled.append((when, action))
+        self.scheduled.sort(key=lambda item: item[0])
+
+    def delete_run(self, run_id: int) -> None:
+        """Gone from listings and answered 404, like a run deleted on GitHub."""
+        self.runs = [r for r in self.runs if r.id != run_id]
+
+    def _fault(self, call: str, repo: str) -> None:
+        error = self.faults.get((call, repo.lower())) or self.faults.get((call, "*"))
+        if error is not None:
+            raise error
 
     # ---------------------------------------------------------------- helpers
     def now(self) -> datetime:
         return EPOCH + timedelta(seconds=self.clock.t)
 
     def _advance(self) -> None:
+        while self.scheduled and self.scheduled[0][0] <= self.clock.t:
+            self.scheduled.pop(0)[1]()
         for run in list(self.runs):
             if run.spawned or self.clock.t < run.start or run.cancelled_at is not None:
                 continue
@@ -185,7 +206,10 @@ class FakeForge:
                        html_url=f"https://fake/{run.repo}/actions/runs/{run.id}")
 
     def run_by_id(self, run_id: int) -> FakeRun:
-        return next(r for r in self.runs if r.id == run_id)
+        run = next((r for r in self.runs if r.id == run_id), None)
+        if run is None:
+            raise NotFoundError(f"run {run_id}: not found", status=404)
+        return run
 
     def intervals(self, repos: Sequence[str]) -> list[tuple[float, float]]:
         wanted = {r.lower() for r in repos}
@@ -213,6 +237,7 @@ class FakeForge:
         key = repo.lower()
         if key in self.refuse:
             raise self.refuse[key]
+        self._fault("dispatch", repo)
         if key in self.ambiguous_before_create:
             self.ambiguous_before_create.discard(key)
             raise AmbiguousDispatchError("502 Bad Gateway", status=502)
@@ -227,6 +252,7 @@ class FakeForge:
                   workflow: str | None = None) -> RunListing:
         self._advance()
         self.calls["list_runs"] += 1
+        self._fault("list_runs", repo)
         runs = [self._info(r) for r in sorted(self.runs, key=lambda r: -r.id)
                 if r.repo.lower() == repo.lower() and r.visible_from <= self.clock.t
                 and (created_after is None
@@ -245,6 +271,7 @@ class FakeForge:
         self._advance()
         self.calls["get_run"] += 1
         self.ledger.record(CallKind.POLL)
+        self._fault("get_run", repo)
         return self._info(self.run_by_id(run_id))
 
     def cancel_run(self, repo: str, run_id: int) -> bool:

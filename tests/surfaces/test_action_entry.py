@@ -293,6 +293,22 @@ def test_a_token_the_api_refuses_is_a_clear_error(emulator, tmp_path: Path) -> N
     assert emulator.runs.all_runs() == []
 
 
+def test_a_token_refused_mid_run_is_one_clear_error(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Revoked between the preflight and the dispatch: exit 2 like the CLI, the error
+    # names the cascade and how to pick it up, and no tree claims a timeout.
+    emulator.set_faults({"errors": [{"kind": "dispatch", "status": 401, "rate": 1.0}]})
+    out = io.StringIO()
+    code = action.run(_live_env(emulator, tmp_path), out)
+    assert code == 2, out.getvalue()
+    errors = [line for line in out.getvalue().splitlines() if line.startswith("::error")]
+    assert len(errors) == 1
+    assert "stopped waiting on cascade" in errors[0] and "401 Bad credentials" in errors[0]
+    assert "1 planned dispatch(es) were not sent" in errors[0]
+    assert "--resume" in errors[0] and "t-ok" not in errors[0]
+    assert emulator.runs.all_runs() == []
+    assert not (tmp_path / "out").exists()
+
+
 def test_main_turns_a_bug_into_one_error_line(monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     def broken(env: object, out: object) -> int:

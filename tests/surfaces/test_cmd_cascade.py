@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -250,3 +253,84 @@ def test_summary_keeps_the_notes_like_the_action(invoke: Any, tmp_path: Path) ->
     assert "- skipped acme/b: event type 'nobody' is not in its events \\[ok\\]" in text
     assert "no repository of acme subscribes to nobody from acme/a" in text
     assert "fanning out" not in text  # progress chatter stays in the log
+
+
+# ---------------------------------------------------------------- access lost mid-run
+def _fault_after_first_run(emu: Emulator, repo: str, faults: dict[str, Any]) -> threading.Thread:
+    """Once a new run of ``repo`` exists and was listed for a moment, inject ``faults``."""
+    known = {r.id for r in emu.runs.all_runs()}
+
+    def inject() -> None:
+        until = time.monotonic() + 20
+        while time.monotonic() < until:
+            if any(r.repo == repo and r.id not in known for r in emu.runs.all_runs()):
+                time.sleep(1.0)  # a few rounds list it fine first
+                emu.set_faults(faults)
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=inject, daemon=True)
+    thread.start()
+    return thread
+
+
+def _stop_hanging(invoke: Any, emu: Emulator) -> None:
+    """Cancel the hanging runs a test left (the runner is shared by the module)."""
+    roots = {(r.client_payload or {}).get("tako", {}).get("root")
+             for r in emu.runs.all_runs() if r.repo == "acme/h" and r.status != "completed"}
+    for root in roots - {None}:
+        assert invoke("cancel", root, "--org", "acme").exit_code == 0
+
+
+def test_a_token_revoked_mid_wait_is_exit_2_at_once_not_a_timeout(invoke: Any,
+                                                                  emu: Emulator) -> None:
+    runs_before = len(emu.runs.all_runs())
+    thread = _fault_after_first_run(emu, "acme/h", {"errors": [
+        {"kind": "runs_list", "status": 401, "rate": 1.0},
+        {"kind": "run", "status": 401, "rate": 1.0}]})
+    started = time.monotonic()
+    try:
+        result = invoke("fan-out", "--event", "hang", "--source", "acme/a",
+                        "--timeout", "40s", "--format", "json")
+    finally:
+        thread.join()
+        emu.set_faults({})
+    try:
+        assert result.exit_code == 2, result.output
+        assert time.monotonic() - started < 15  # not the 40 s timeout
+        assert result.stdout == ""  # no tree claiming to be timed out
+        match = re.search(r"error: stopped waiting on cascade ([0-9a-f]{12}): GitHub "
+                          r"rejected the token \(401 Bad credentials\); 1 node\(s\) still "
+                          r"running could not be followed", result.stderr)
+        assert match is not None, result.stderr
+        assert (f"hint: set GITHUB_TOKEN or GH_TOKEN to a valid, unexpired token; runs "
+                f"already started keep going: follow them with tako-gha status "
+                f"{match.group(1)} --org acme --wait") in result.stderr
+        assert "Traceback" not in result.output
+        assert len(emu.runs.all_runs()) == runs_before + 1  # dispatched once, not again
+    finally:
+        _stop_hanging(invoke, emu)
+
+
+def test_a_repo_gone_mid_wait_is_an_error_node_not_a_timeout(invoke: Any,
+                                                            emu: Emulator) -> None:
+    thread = _fault_after_first_run(emu, "acme/h", {"errors": [
+        {"kind": "runs_list", "status": 404, "rate": 1.0}]})
+    started = time.monotonic()
+    try:
+        result = invoke("fan-out", "--event", "hang", "--source", "acme/a",
+                        "--timeout", "40s", "--format", "json")
+    finally:
+        thread.join()
+        emu.set_faults({})
+    try:
+        assert result.exit_code == 1, result.output
+        assert time.monotonic() - started < 15
+        data = json.loads(result.stdout)
+        assert data["status"] == "failure"
+        [node] = data["tree"]["children"]
+        assert node["state"] == "error" and node["run_id"] is not None
+        assert "acme/h can no longer be listed" in node["reason"]
+        assert "acme/h still exists" in node["hint"]
+    finally:
+        _stop_hanging(invoke, emu)
