@@ -384,11 +384,24 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
         forge = open_forge(inputs.api_url, token=inputs.token)
         report = fan_out(forge, request, inputs.options, observer)
     except (ForgeError, UserError) as exc:
+        _partial_outputs(exc, env)
         return fail(out, getattr(exc, "message", str(exc)), hint=getattr(exc, "hint", ""))
     finally:
         live.close()
     publish(report, env, out, observer.notes)
     return report.status.exit_code
+
+
+def _partial_outputs(exc: Exception, env: Mapping[str, str]) -> None:
+    """The token was refused after the cascade began: give later steps (``if:
+    always()``) the root to follow and how many went out; no status, since nothing
+    about the tree is final."""
+    from tako_gha.engine.errors import CredentialsLostError
+
+    if isinstance(exc, CredentialsLostError) and env.get("GITHUB_OUTPUT"):
+        write_outputs(env["GITHUB_OUTPUT"], {
+            "root_id": exc.report.root,
+            "dispatched": str(dispatched_count(exc.report))})
 
 
 def main() -> None:
