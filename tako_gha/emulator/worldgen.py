@@ -26,6 +26,26 @@ FileMap = Mapping[str, "str | bytes"]
 _STAMP = "1767225600 +0000"  # 2026-01-01T00:00:00Z: reproducible commit shas
 
 
+def receiver_workflow(types: str | list[str], run: str = "echo ok", *,
+                      timeout_minutes: int | None = None) -> str:
+    """A receiving workflow: on ``repository_dispatch`` of ``types`` it runs ``run``
+    in one job, with the ``run-name`` that puts the tako title on the run (strict
+    correlation), as docs/examples/workflows/on-tako.yml does."""
+    listed = ", ".join([types] if isinstance(types, str) else types)
+    limit = f"    timeout-minutes: {timeout_minutes}\n" if timeout_minutes else ""
+    return ("name: on-tako\n"
+            "run-name: ${{ github.event.client_payload.tako.title || github.workflow }}\n"
+            f"on:\n  repository_dispatch:\n    types: [{listed}]\n"
+            f"jobs:\n  work:\n    runs-on: ubuntu-latest\n{limit}    steps:\n"
+            f"      - name: work\n        run: {run}\n")
+
+
+def subscriber_config(producer: str, *types: str) -> str:
+    """A ``tako.yml`` subscribing to ``types`` of ``producer``."""
+    return (f"version: 1\nevents:\n  subscriptions:\n    - artifact: {producer}\n"
+            f"      events: [{', '.join(types)}]\n")
+
+
 def write_world(
     root: Path,
     repos: Mapping[str, FileMap],

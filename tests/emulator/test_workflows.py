@@ -200,3 +200,15 @@ def test_fail_fast_must_be_boolean() -> None:
     with pytest.raises(WorkflowError, match="fail-fast' must be true or false"):
         parse_workflow("w.yml", "on: push\njobs:\n  j:\n    strategy:\n      fail-fast: 3\n"
                        + STEPS)
+
+
+def test_the_world_builders_receiver_listens_and_names_its_run() -> None:
+    from tako_gha.emulator.worldgen import receiver_workflow
+
+    workflow = parse_workflow(".github/workflows/w.yml",
+                              receiver_workflow(["a", "b"], "exit 1", timeout_minutes=2))
+    assert workflow.listens_to("repository_dispatch", "b")
+    assert not workflow.listens_to("repository_dispatch", "c")
+    assert "client_payload.tako.title" in (workflow.run_name or "")
+    (job,) = workflow.jobs.values()
+    assert job.timeout_minutes == 2 and job.steps[0].run == "exit 1"

@@ -15,26 +15,15 @@ import pytest
 from tako_gha.core.events import Event
 from tako_gha.core.tree import NodeState, TreeStatus
 from tako_gha.emulator import Emulator
-from tako_gha.emulator.worldgen import write_world
+from tako_gha.emulator.worldgen import receiver_workflow, subscriber_config, write_world
 from tako_gha.engine.api import FanOutOptions, FanOutRequest
 from tako_gha.engine.fanout import fan_out
 from tako_gha.surfaces.connect import open_forge
 
 pytestmark = pytest.mark.e2e
 TOKEN = "t-admin"
-WORKFLOW = """name: on-tako
-run-name: ${{ github.event.client_payload.tako.title || github.workflow }}
-on:
-  repository_dispatch:
-    types: [built]
-jobs:
-  work:
-    runs-on: ubuntu-latest
-    steps:
-      - run: echo working
-"""
-SUBSCRIBE = ("version: 1\nevents:\n  subscriptions:\n    - artifact: acme/src\n"
-             "      events: [built]\n")
+WORKFLOW = receiver_workflow("built", "echo working")
+SUBSCRIBE = subscriber_config("acme/src", "built")
 CHILDREN = [f"acme/c{i}" for i in range(4)]
 
 

@@ -5,23 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tako_gha.emulator.worldgen import receiver_workflow, subscriber_config
 
-def receiver(event: str, work: str, *, timeout_minutes: int | None = None) -> str:
-    """A workflow that runs ``work`` on a ``repository_dispatch`` of ``event`` and
-    names its run by the tako title (strict correlation)."""
-    limit = f"    timeout-minutes: {timeout_minutes}\n" if timeout_minutes else ""
-    return (
-        "name: on-tako\n"
-        "run-name: ${{ github.event.client_payload.tako.title || github.workflow }}\n"
-        f"on:\n  repository_dispatch:\n    types: [{event}]\n"
-        f"jobs:\n  work:\n    runs-on: ubuntu-latest\n{limit}    steps:\n"
-        f"      - name: work\n        run: {work}\n"
-    )
-
-
-def subscription(artifact: str, event: str) -> str:
-    return (f"version: 1\nevents:\n  subscriptions:\n    - artifact: {artifact}\n"
-            f"      events: [{event}]\n")
+# Re-exported under the short names these tests use.
+receiver = receiver_workflow
+subscription = subscriber_config
 
 
 @dataclass

@@ -12,6 +12,7 @@ import pytest
 from report_samples import sample_report, wide_report
 
 from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus
+from tako_gha.emulator.worldgen import receiver_workflow, subscriber_config
 from tako_gha.surfaces import action
 from tako_gha.surfaces.action import InputError, read_inputs
 from tako_gha.surfaces.workflow_commands import (
@@ -196,19 +197,8 @@ def test_skipped_repositories_become_warnings_errors_first(tmp_path: Path) -> No
 
 
 # ------------------------------------------------------------------ in process, on the emulator
-RECEIVER = """name: on-tako
-run-name: ${{ github.event.client_payload.tako.title || github.workflow }}
-on:
-  repository_dispatch:
-    types: [built]
-jobs:
-  work:
-    runs-on: ubuntu-latest
-    steps:
-      - run: echo ok
-"""
-SUBSCRIBER = ("version: 1\nevents:\n  subscriptions:\n    - artifact: acme/core\n"
-              "      events: [built]\n")
+RECEIVER = receiver_workflow("built")
+SUBSCRIBER = subscriber_config("acme/core", "built")
 
 
 @pytest.fixture

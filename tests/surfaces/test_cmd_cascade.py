@@ -282,12 +282,11 @@ def _stop_hanging(invoke: Any, emu: Emulator) -> None:
         assert invoke("cancel", root, "--org", "acme").exit_code == 0
 
 
-def test_a_token_revoked_mid_wait_is_exit_2_at_once_not_a_timeout(invoke: Any,
-                                                                  emu: Emulator) -> None:
-    runs_before = len(emu.runs.all_runs())
-    thread = _fault_after_first_run(emu, "acme/h", {"errors": [
-        {"kind": "runs_list", "status": 401, "rate": 1.0},
-        {"kind": "run", "status": 401, "rate": 1.0}]})
+def _hang_with_fault(invoke: Any, emu: Emulator,
+                     errors: list[dict[str, Any]]) -> tuple[Outcome, float]:
+    """fan-out to the hanging acme/h with a 40 s timeout; ``errors`` start once its
+    run exists. Returns the outcome and how long it took."""
+    thread = _fault_after_first_run(emu, "acme/h", {"errors": errors})
     started = time.monotonic()
     try:
         result = invoke("fan-out", "--event", "hang", "--source", "acme/a",
@@ -295,9 +294,18 @@ def test_a_token_revoked_mid_wait_is_exit_2_at_once_not_a_timeout(invoke: Any,
     finally:
         thread.join()
         emu.set_faults({})
+    return result, time.monotonic() - started
+
+
+def test_a_token_revoked_mid_wait_is_exit_2_at_once_not_a_timeout(invoke: Any,
+                                                                  emu: Emulator) -> None:
+    runs_before = len(emu.runs.all_runs())
+    result, seconds = _hang_with_fault(invoke, emu, [
+        {"kind": "runs_list", "status": 401, "rate": 1.0},
+        {"kind": "run", "status": 401, "rate": 1.0}])
     try:
         assert result.exit_code == 2, result.output
-        assert time.monotonic() - started < 15  # not the 40 s timeout
+        assert seconds < 15  # not the 40 s timeout
         assert result.stdout == ""  # no tree claiming to be timed out
         match = re.search(r"error: stopped waiting on cascade ([0-9a-f]{12}): GitHub "
                           r"rejected the token \(401 Bad credentials\); 1 node\(s\) still "
@@ -314,18 +322,11 @@ def test_a_token_revoked_mid_wait_is_exit_2_at_once_not_a_timeout(invoke: Any,
 
 def test_a_repo_gone_mid_wait_is_an_error_node_not_a_timeout(invoke: Any,
                                                             emu: Emulator) -> None:
-    thread = _fault_after_first_run(emu, "acme/h", {"errors": [
-        {"kind": "runs_list", "status": 404, "rate": 1.0}]})
-    started = time.monotonic()
-    try:
-        result = invoke("fan-out", "--event", "hang", "--source", "acme/a",
-                        "--timeout", "40s", "--format", "json")
-    finally:
-        thread.join()
-        emu.set_faults({})
+    result, seconds = _hang_with_fault(invoke, emu, [
+        {"kind": "runs_list", "status": 404, "rate": 1.0}])
     try:
         assert result.exit_code == 1, result.output
-        assert time.monotonic() - started < 15
+        assert seconds < 15
         data = json.loads(result.stdout)
         assert data["status"] == "failure"
         [node] = data["tree"]["children"]
