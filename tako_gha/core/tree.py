@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -89,6 +90,10 @@ class RunRef:
     status: str | None
     conclusion: str | None
     correlation: str  # "strict" (title tag) or "heuristic"
+    # When the run was created and last changed (a completed run: when it ended);
+    # None when unknown. Not in the tree JSON: they time the cascade (``span``).
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     @property
     def state(self) -> NodeState:
@@ -205,6 +210,20 @@ def overall_status(origin: Node, timed_out: bool = False) -> TreeStatus:
     if any(s.is_failure for s in states):
         return TreeStatus.FAILURE
     return TreeStatus.SUCCESS
+
+
+def run_span(origin: Node, now: datetime) -> float | None:
+    """Seconds from the first run of the tree to the last one's end (``now`` while a
+    run is still going), from the runs' own timestamps: how long the cascade has
+    taken, as another process (``status``) can tell it. None without run times."""
+    runs = [r for n in origin.walk() for r in n.runs if r.created_at is not None]
+    if not runs:
+        return None
+    start = min(r.created_at for r in runs if r.created_at is not None)
+    ends = [r.updated_at for r in runs]
+    done = all(r.state.is_terminal for r in runs) and all(e is not None for e in ends)
+    end = max(e for e in ends if e is not None) if done else now
+    return max(0.0, (end - start).total_seconds())
 
 
 @dataclass

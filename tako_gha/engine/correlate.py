@@ -95,7 +95,7 @@ def aggregate_state(runs: Iterable[RunRef]) -> NodeState:
 
 def _ref(run: RunInfo, correlation: str) -> RunRef:
     return RunRef(run.id, run.html_url, run.workflow_path, run.status, run.conclusion,
-                  correlation)
+                  correlation, created_at=run.created_at, updated_at=run.updated_at)
 
 
 @dataclass

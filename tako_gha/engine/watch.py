@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tako_gha.core.ids import is_id
-from tako_gha.core.tree import Node, NodeState, TreeReport
+from tako_gha.core.tree import Node, NodeState, TreeReport, run_span
 from tako_gha.engine.api import FanOutOptions, Observer
 from tako_gha.engine.clock import Clock, SystemClock
 from tako_gha.engine.correlate import TreeTracker
@@ -81,7 +81,13 @@ def _watch(forge: Forge, root: str, org: str, options: FanOutOptions,
         clock.sleep(max(0.01, min(session.next_poll, session.deadline) - now))
         if session.poll_due(clock.monotonic(), extra=candidates):
             session.emit()
-    return session.finish()
+    report = session.finish()
+    # The session's clock started with this call; the cascade started with its
+    # first run. A rebuilt tree reports the cascade's own duration.
+    span = run_span(report.origin, forge.now())
+    if span is not None:
+        report.elapsed_seconds = span
+    return report
 
 
 def cancel_tree(forge: Forge, root: str, org: str, *, clock: Clock | None = None,

@@ -115,6 +115,7 @@ class RunInfo:
     html_url: str
     head_branch: str | None = None
     run_attempt: int = 1
+    updated_at: datetime | None = None  # last change; a completed run's end
 
 
 @dataclass(frozen=True)

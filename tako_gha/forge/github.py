@@ -99,6 +99,7 @@ def run_from_json(data: Any, repo: str) -> RunInfo:
             html_url=str(data.get("html_url") or ""),
             head_branch=_opt_str(data, "head_branch"),
             run_attempt=int(data.get("run_attempt") or 1),
+            updated_at=_parse_time(data["updated_at"]) if data.get("updated_at") else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ForgeError(f"unexpected workflow run data from GitHub for {repo}: {exc!r}",

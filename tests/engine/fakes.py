@@ -197,13 +197,19 @@ class FakeForge:
             created.append(run)
         return created
 
+    def _last_change(self, run: FakeRun) -> float:
+        """GitHub's updated_at: the end of a completed run, else about now."""
+        end = run.end()
+        return end if end is not None and end <= self.clock.t else self.clock.t
+
     def _info(self, run: FakeRun) -> RunInfo:
         status, conclusion = run.status(self.clock.t)
         return RunInfo(id=run.id, repo=run.repo, workflow_path=run.workflow.path,
                        display_title=run.title, name=run.workflow.path,
                        event="repository_dispatch", status=status, conclusion=conclusion,
                        created_at=EPOCH + timedelta(seconds=run.created),
-                       html_url=f"https://fake/{run.repo}/actions/runs/{run.id}")
+                       html_url=f"https://fake/{run.repo}/actions/runs/{run.id}",
+                       updated_at=EPOCH + timedelta(seconds=self._last_change(run)))
 
     def run_by_id(self, run_id: int) -> FakeRun:
         run = next((r for r in self.runs if r.id == run_id), None)

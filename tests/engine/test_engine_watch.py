@@ -68,6 +68,17 @@ def test_watch_rebuilds_the_same_tree_from_titles() -> None:
         [(r, s) for r, _, s in shape]
 
 
+def test_a_rebuilt_tree_reports_the_cascade_duration_not_the_check() -> None:
+    # d (b's child, started by b at its start) runs 30 s, the longest: the cascade
+    # spans a little over 30 s of run time however late `status` looks, and never
+    # the 0 s the check took.
+    forge, clock, root = _start()
+    clock.sleep(3600)
+    later = watch(forge, root, "acme", FanOutOptions(wait=False, **OPTS), clock=clock)
+    assert later.status is TreeStatus.SUCCESS
+    assert 30 <= later.elapsed_seconds <= 60, later.elapsed_seconds
+
+
 def test_watch_without_wait_shows_the_tree_now() -> None:
     forge, clock, root = _start()
     clock.sleep(3)
