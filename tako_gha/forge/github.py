@@ -55,6 +55,9 @@ from tako_gha.forge.transport import (
 )
 
 log = logging.getLogger("tako_gha.forge")
+PAGE_SIZE = 100  # GitHub's per_page maximum
+# Runs listings read at most this many pages (1,000 runs of one repo in a window).
+MAX_RUN_PAGES = 10
 
 DEFAULT_API_URL = "https://api.github.com"
 USER_AGENT = f"tako-gha/{__version__}"
@@ -474,14 +477,14 @@ class GitHubForge:
                   workflow: str | None = None) -> RunListing:
         url = (f"/repos/{repo}/actions/workflows/{quote(_workflow_file(workflow))}/runs"
                if workflow else f"/repos/{repo}/actions/runs")
-        params: dict[str, Any] = {"per_page": 100}
+        params: dict[str, Any] = {"per_page": PAGE_SIZE}
         if event:
             params["event"] = event
         if created_after is not None:
             stamp = created_after.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             params["created"] = ">=" + stamp
 
-        def convert(resp: Response) -> list[RunInfo]:
+        def convert(resp: Response) -> tuple[list[RunInfo], int]:
             if resp.status >= 300:
                 if resp.status == 404 and workflow:
                     raise NotFoundError(f"workflow {workflow} not found in {repo}", status=404,
@@ -491,13 +494,32 @@ class GitHubForge:
             if not isinstance(data, dict) or not isinstance(data.get("workflow_runs"), list):
                 raise ForgeError(f"unexpected workflow runs data from GitHub for {repo}",
                                  hint="is --api-url a GitHub API endpoint?")
-            runs = [run_from_json(r, repo) for r in data["workflow_runs"]]
-            runs.sort(key=lambda r: (r.created_at, r.id), reverse=True)
-            return runs
+            total = data.get("total_count")
+            return ([run_from_json(r, repo) for r in data["workflow_runs"]],
+                    total if isinstance(total, int) else 0)
 
-        runs, not_modified = self._conditional_get(CallKind.POLL, url, params,
-                                                   repo.split("/", 1)[0], convert)
-        return RunListing(runs=list(runs), not_modified=not_modified)
+        return self._run_pages(url, params, repo, convert)
+
+    def _run_pages(self, url: str, params: dict[str, Any], repo: str,
+                   convert: Callable[[Response], tuple[list[RunInfo], int]]) -> RunListing:
+        """Every page of a runs listing, newest first, up to MAX_RUN_PAGES.
+
+        Almost always one page: the query is narrowed to the cascade's window. A
+        repo with more than 100 dispatch runs in it (a busy producer, many cascades
+        at once) would otherwise hide the oldest, and with them a child's run. Each
+        page is its own conditional GET, so unchanged pages cost nothing."""
+        by_id: dict[int, RunInfo] = {}
+        unchanged = True
+        for page in range(1, MAX_RUN_PAGES + 1):
+            query = params if page == 1 else {**params, "page": page}
+            (runs, total), not_modified = self._conditional_get(
+                CallKind.POLL, url, query, repo.split("/", 1)[0], convert)
+            unchanged = unchanged and not_modified
+            by_id.update((r.id, r) for r in runs)  # a run may shift onto the next page
+            if len(runs) < PAGE_SIZE or len(by_id) >= total:
+                break
+        runs = sorted(by_id.values(), key=lambda r: (r.created_at, r.id), reverse=True)
+        return RunListing(runs=runs, not_modified=unchanged)
 
     def get_run(self, repo: str, run_id: int) -> RunInfo:
         def convert(resp: Response) -> RunInfo:

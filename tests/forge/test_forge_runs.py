@@ -70,6 +70,38 @@ def test_list_runs_is_conditional_and_304_returns_the_cached_runs(hub: FakeHub,
     assert "if-none-match" not in hub.log[2]["headers"]
 
 
+def test_list_runs_reads_every_page_of_a_busy_repo(hub: FakeHub, make_forge) -> None:
+    # 130 dispatch runs in the window: the 30 oldest (a child's run among them, maybe)
+    # are on page 2, and the listing must not stop at page 1.
+    runs = [run(i, f"2026-11-25T10:{i // 60:02d}:{i % 60:02d}Z") for i in range(1, 131)]
+    newest_first = runs[::-1]
+
+    def answer(entry: dict):
+        page = int(entry["query"].get("page", 1))
+        body = {"total_count": 130, "workflow_runs": newest_first[(page - 1) * 100:page * 100]}
+        return (200, {"etag": f'"p{page}"'}, body)
+
+    hub.handle("GET", "/repos/acme/a/actions/runs", answer)
+    listing = make_forge().list_runs("acme/a")
+    assert [r.id for r in listing.runs] == list(range(130, 0, -1))
+    assert [c["query"].get("page") for c in hub.log] == [None, "2"]
+
+
+def test_a_run_shifting_pages_between_requests_is_listed_once(hub: FakeHub,
+                                                              make_forge) -> None:
+    # A new run lands between the two page requests: the page boundary moves and
+    # run 101 is on both pages.
+    def answer(entry: dict):
+        if entry["query"].get("page") == "2":
+            return (200, {}, {"total_count": 102, "workflow_runs": [run(2), run(1)]})
+        return (200, {}, {"total_count": 101,
+                          "workflow_runs": [run(i) for i in range(101, 1, -1)]})
+
+    hub.handle("GET", "/repos/acme/a/actions/runs", answer)
+    ids = [r.id for r in make_forge().list_runs("acme/a").runs]
+    assert sorted(ids) == list(range(1, 102)) and len(ids) == len(set(ids))
+
+
 def test_etag_cache_is_bounded(hub: FakeHub, make_forge) -> None:
     for rid in (1, 2, 3):
         hub.add("GET", f"/repos/acme/a/actions/runs/{rid}", (200, {"etag": f'"e{rid}"'}, run(rid)))
