@@ -44,7 +44,7 @@ from tako_gha.engine.payload import (
 )
 from tako_gha.engine.planning import DiscoveryPlanner, Planner, PlanOutcome, Target
 from tako_gha.engine.poller import token_refused
-from tako_gha.engine.session import Session, release_waits
+from tako_gha.engine.session import Session, release_waits, until_reset
 from tako_gha.forge.base import AmbiguousDispatchError, Forge, ForgeError, RateLimitError
 
 # Runs are listed from a little before the start (server clock vs the forge's view).
@@ -347,10 +347,8 @@ class FanOut:
     def _hold(self, track: Track, exc: RateLimitError) -> None:
         now = self.clock.monotonic()
         self._undo_dispatch(track)
-        wait = self.options.poll_max_interval
-        if exc.reset_at is not None:
-            wait = max(1.0, exc.reset_at - self.forge.now().timestamp())
-        self._held_until = now + wait
+        self._held_until = now + until_reset(self.forge, exc,
+                                             unknown=self.options.poll_max_interval, floor=1.0)
         self._held_why = f"rate limited: {exc.message}"
         self.session.message(f"dispatching paused ({self._held_why})")
 

@@ -56,13 +56,11 @@ class Session:
         tracker.on_message = self.message
         self.bound_waits(deadline)
 
-    def bound_waits(self, until: float | None) -> None:
+    def bound_waits(self, until: float) -> None:
         """Rate-limit waits inside the forge (a primary budget's reset can be an hour
         away) must not outlive the wait: past ``until`` (monotonic) the forge raises
-        RateLimitError instead of sleeping, and the engine reports what it knows."""
-        if until is None:
-            release_waits(self.forge)
-            return
+        RateLimitError instead of sleeping, and the engine reports what it knows.
+        The entry points (fan_out, watch, cancel_tree) lift the bound when done."""
         # Wall-clock time: the forge measures its own waits (rate-limit resets) in it.
         left = until - self.clock.monotonic()
         self.forge.set_deadline(datetime.now(timezone.utc) + timedelta(seconds=max(0.0, left)))
@@ -109,11 +107,9 @@ class Session:
         except RateLimitError as exc:
             self.message(f"rate limited while polling: {exc}")
             self.rate_limited = exc.message
-            pause = self.schedule.max_interval
-            if exc.reset_at is not None:
-                # Asking again before the reset only collects more refusals.
-                pause = max(pause, exc.reset_at - self.forge.now().timestamp())
-            self.next_poll = now + pause
+            # Asking again before the reset only collects more refusals.
+            quiet = self.schedule.max_interval
+            self.next_poll = now + until_reset(self.forge, exc, unknown=quiet, floor=quiet)
             return False
         except AuthError as exc:
             if not token_refused(exc):
@@ -317,7 +313,6 @@ class Session:
         return None
 
     def finish(self) -> TreeReport:
-        self.bound_waits(None)
         explain_failures(self.tracker.origin)
         report = self.report()
         # The origin is the run doing this fan-out: never a failure state of its own
@@ -336,6 +331,14 @@ def dry_run_status(origin: Node) -> TreeStatus:
     if any(n.state.is_failure for n in origin.walk() if n is not origin):
         return TreeStatus.FAILURE
     return TreeStatus.SUCCESS
+
+
+def until_reset(forge: Forge, exc: RateLimitError, *, unknown: float, floor: float) -> float:
+    """Seconds until the limit behind ``exc`` resets, by the forge's clock (the
+    server's, skew included), at least ``floor``; ``unknown`` when GitHub did not say."""
+    if exc.reset_at is None:
+        return unknown
+    return max(floor, exc.reset_at - forge.now().timestamp())
 
 
 def release_waits(forge: Forge) -> None:
