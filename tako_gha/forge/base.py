@@ -18,8 +18,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from tako_gha.core.config import DEFAULT_CONFIG_PATH, ConfigResult
 
-
 # ---------------------------------------------------------------- errors
+# The hint for an answer that is not what GitHub's API sends (HTML, wrong shape).
+NOT_GITHUB_HINT = "is --api-url a GitHub API endpoint?"
+
+
 class ForgeError(Exception):
     """A failure talking to the forge, with a one-line ``hint`` naming the fix.
 

@@ -25,6 +25,7 @@ from tako_gha.core.config import ConfigResult, load_config
 from tako_gha.core.diagnostics import Diagnostic, Severity
 from tako_gha.core.names import is_repo_name
 from tako_gha.forge.base import (
+    NOT_GITHUB_HINT,
     AuthError,
     CallKind,
     DiscoveredRepo,
@@ -437,7 +438,7 @@ class Discoverer:
             page = resp.json()
             if not isinstance(page, list):
                 raise ForgeError(f"unexpected answer from GitHub for {path}",
-                                 hint="is --api-url a GitHub API endpoint?")
+                                 hint=NOT_GITHUB_HINT)
             items.extend(p for p in page
                          if isinstance(p, dict) and isinstance(p.get("full_name"), str))
             url, query = next_link(resp.headers), None  # next links carry their own query
@@ -505,12 +506,12 @@ def _checked_rest_meta(data: Any, what: str) -> RepoMeta:
     """``meta_from_rest`` for an answer that must be a repository object."""
     if not isinstance(data, dict) or not isinstance(data.get("full_name"), str):
         raise ForgeError(f"unexpected answer from GitHub for {what}: not a repository",
-                         hint="is --api-url a GitHub API endpoint?")
+                         hint=NOT_GITHUB_HINT)
     try:
         return meta_from_rest(data)
     except (TypeError, AttributeError) as exc:
         raise ForgeError(f"unexpected repository data from GitHub for {what}: {exc!r}",
-                         hint="is --api-url a GitHub API endpoint?") from None
+                         hint=NOT_GITHUB_HINT) from None
 
 
 def _blob_from_contents(data: Any) -> BlobRef:

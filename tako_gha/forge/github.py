@@ -29,6 +29,7 @@ from github import Auth, GithubException
 from tako_gha import __version__
 from tako_gha.forge import auth as auth_mod
 from tako_gha.forge.base import (
+    NOT_GITHUB_HINT,
     AmbiguousDispatchError,
     Annotation,
     AuthError,
@@ -44,7 +45,7 @@ from tako_gha.forge.base import (
     ValidationError,
 )
 from tako_gha.forge.cache import BlobCache
-from tako_gha.forge.discovery import Discoverer
+from tako_gha.forge.discovery import PAGE, Discoverer
 from tako_gha.forge.redact import guard_github_logger
 from tako_gha.forge.transport import (
     Response,
@@ -55,11 +56,11 @@ from tako_gha.forge.transport import (
 )
 
 log = logging.getLogger("tako_gha.forge")
-PAGE_SIZE = 100  # GitHub's per_page maximum
 # Runs listings read at most this many pages (1,000 runs of one repo in a window).
 MAX_RUN_PAGES = 10
 
 DEFAULT_API_URL = "https://api.github.com"
+API_URL_HINT = "pass --api-url like https://api.github.com or https://ghe.example.com/api/v3"
 USER_AGENT = f"tako-gha/{__version__}"
 MAX_EVENT_TYPE = 100
 MAX_PAYLOAD_KEYS = 10
@@ -106,7 +107,7 @@ def run_from_json(data: Any, repo: str) -> RunInfo:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ForgeError(f"unexpected workflow run data from GitHub for {repo}: {exc!r}",
-                         hint="is --api-url a GitHub API endpoint?") from None
+                         hint=NOT_GITHUB_HINT) from None
 
 
 def _workflow_file(workflow: str) -> str:
@@ -165,12 +166,9 @@ class GitHubForge:
             parsed.port  # noqa: B018 - raises ValueError for a port out of range
         except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535"
             raise ForgeError(f"API URL {url!r} is not a valid URL: {exc}",
-                             hint="pass --api-url like https://api.github.com or "
-                                  "https://ghe.example.com/api/v3") from None
+                             hint=API_URL_HINT) from None
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ForgeError(f"API URL {url!r} is not an http(s) URL",
-                             hint="pass --api-url like https://api.github.com or "
-                                  "https://ghe.example.com/api/v3")
+            raise ForgeError(f"API URL {url!r} is not an http(s) URL", hint=API_URL_HINT)
         if credentials is None and token:
             credentials = auth_mod.Credentials(token=token, source="input")
         guard_github_logger(credentials.token if credentials else None)
@@ -477,7 +475,7 @@ class GitHubForge:
                   workflow: str | None = None) -> RunListing:
         url = (f"/repos/{repo}/actions/workflows/{quote(_workflow_file(workflow))}/runs"
                if workflow else f"/repos/{repo}/actions/runs")
-        params: dict[str, Any] = {"per_page": PAGE_SIZE}
+        params: dict[str, Any] = {"per_page": PAGE}
         if event:
             params["event"] = event
         if created_after is not None:
@@ -493,7 +491,7 @@ class GitHubForge:
             data = resp.json()
             if not isinstance(data, dict) or not isinstance(data.get("workflow_runs"), list):
                 raise ForgeError(f"unexpected workflow runs data from GitHub for {repo}",
-                                 hint="is --api-url a GitHub API endpoint?")
+                                 hint=NOT_GITHUB_HINT)
             total = data.get("total_count")
             return ([run_from_json(r, repo) for r in data["workflow_runs"]],
                     total if isinstance(total, int) else 0)
@@ -516,7 +514,7 @@ class GitHubForge:
                 CallKind.POLL, url, query, repo.split("/", 1)[0], convert)
             unchanged = unchanged and not_modified
             by_id.update((r.id, r) for r in runs)  # a run may shift onto the next page
-            if len(runs) < PAGE_SIZE or len(by_id) >= total:
+            if len(runs) < PAGE or len(by_id) >= total:
                 break
         runs = sorted(by_id.values(), key=lambda r: (r.created_at, r.id), reverse=True)
         return RunListing(runs=runs, not_modified=unchanged)
@@ -547,20 +545,20 @@ class GitHubForge:
         owner = repo.split("/", 1)[0]
         resp = self._request(CallKind.POLL, "GET",
                              f"/repos/{repo}/actions/runs/{int(run_id)}/jobs", owner=owner,
-                             params={"per_page": 100})
+                             params={"per_page": PAGE})
         if resp.status >= 300:
             raise self._error(resp, f"list the jobs of run {run_id} in {repo}", repo)
         data = resp.json()
         jobs = data.get("jobs") if isinstance(data, dict) else None
         if not isinstance(jobs, list):
             raise ForgeError(f"unexpected jobs data from GitHub for run {run_id} of {repo}",
-                             hint="is --api-url a GitHub API endpoint?")
+                             hint=NOT_GITHUB_HINT)
         out: list[Annotation] = []
         # a job id that is not an integer cannot name a check run: skip it, not crash
         for job_id in [j["id"] for j in jobs if isinstance(j, dict) and type(j.get("id")) is int]:
             ann = self._request(CallKind.POLL, "GET",
                                 f"/repos/{repo}/check-runs/{job_id}/annotations",
-                                owner=owner, params={"per_page": 100})
+                                owner=owner, params={"per_page": PAGE})
             if ann.status == 404:
                 continue  # jobs without a check run (skipped) have no annotations
             if ann.status >= 300:
