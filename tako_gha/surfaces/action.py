@@ -41,6 +41,7 @@ from tako_gha.engine.handoff import notice_lines
 from tako_gha.surfaces.action_contract import INPUT_DEFAULTS, env_name
 from tako_gha.surfaces.reports import LiveTree, render_markdown
 from tako_gha.surfaces.reports.common import one_line
+from tako_gha.surfaces.reports.live import RecordingObserver
 from tako_gha.surfaces.workflow_commands import command, mask_lines, write_outputs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMED_OUT = 0, 1, 2, 3
@@ -48,8 +49,6 @@ MAX_EVENT_TYPE = 100
 MAX_OUTPUT_BYTES = 1_000_000  # GitHub: 1 MB per output
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
 _ERRORISH = ("could not be used", "error")
-# Progress chatter: in the log and the tree already, left out of the summary notes.
-PROGRESS_PREFIXES = ("dispatched ", "found ", "fanning out ")
 _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off", ""}
 # Nodes for which a dispatch was actually sent.
 _SENT = {NodeState.DISPATCHED, NodeState.QUEUED, NodeState.IN_PROGRESS, NodeState.SUCCESS,
@@ -318,24 +317,6 @@ def publish(report: TreeReport, env: Mapping[str, str], out: TextIO,
     out.flush()
 
 
-class _RecordingObserver:
-    """The live log lines, plus the fan-out's messages kept for the summary."""
-
-    def __init__(self, live: LiveTree) -> None:
-        self.live = live
-        self.notes: list[str] = []
-
-    def on_update(self, report: TreeReport) -> None:
-        self.live.on_update(report)
-
-    def on_message(self, text: str) -> None:
-        # Progress chatter is in the log and the tree already; notes keep the rest
-        # (skipped repositories, warnings, re-sent dispatches, API trouble).
-        if not text.startswith(PROGRESS_PREFIXES):
-            self.notes.append(text)
-        self.live.on_message(text)
-
-
 # ------------------------------------------------------------------ main
 def fail(out: TextIO, message: str, *, hint: str = "", title: str = "tako-gha") -> int:
     text = f"{message} (hint: {hint})" if hint else message
@@ -376,7 +357,7 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
     request = FanOutRequest(event=event, org=inputs.org, repos=tuple(inputs.repos),
                             config_path=inputs.config_path, context=context)
     live = LiveTree(Console(file=out, force_terminal=False, width=200, soft_wrap=True))
-    observer = _RecordingObserver(live)
+    observer = RecordingObserver(live)
     where = f"tree {context.root} at depth {context.depth}" if context else "a new cascade"
     out.write(one_line(f"tako: fanning out {inputs.event_type} from {inputs.source} in "
                        f"{inputs.org} ({where})") + "\n")

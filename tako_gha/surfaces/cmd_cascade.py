@@ -110,27 +110,10 @@ def _observer() -> Any:
     return LiveTree(Console(stderr=True))
 
 
-class _Remembering:
-    """Observer wrapper that keeps the latest tree, so Ctrl-C can name the root."""
+def _recording_observer() -> Any:
+    from tako_gha.surfaces.reports.live import RecordingObserver
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.report: TreeReport | None = None
-        self.notes: list[str] = []  # for --summary, as the action keeps them
-
-    def on_update(self, report: TreeReport) -> None:
-        self.report = report
-        self.inner.on_update(report)
-
-    def on_message(self, text: str) -> None:
-        from tako_gha.surfaces.action import PROGRESS_PREFIXES
-
-        if not text.startswith(PROGRESS_PREFIXES):
-            self.notes.append(text)
-        self.inner.on_message(text)
-
-    def close(self) -> None:
-        self.inner.close()
+    return RecordingObserver(_observer())
 
 
 def _interrupted(report: TreeReport | None, org: str, dry_run: bool) -> UserError:
@@ -216,9 +199,12 @@ CANCEL_NEEDS = "Actions: write and Contents: read on the organization's reposito
 
 
 def _forge(api_url: str | None, needs: str | None = None) -> Any:
+    """The forge for a cascade command; ``needs`` (default: a fan-out's) is the
+    permission the no-credentials hint names. Lazy: PyGithub loads only here."""
+    from tako_gha.forge.auth import DISPATCH_NEEDS
     from tako_gha.surfaces.connect import open_forge
 
-    return open_forge(api_url) if needs is None else open_forge(api_url, needs=needs)
+    return open_forge(api_url, needs=needs or DISPATCH_NEEDS)
 
 
 def _forge_error(exc: ForgeError) -> UserError:
@@ -344,7 +330,7 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
     from tako_gha.engine.fanout import fan_out
 
     forge = _forge(api_url)
-    observer = _Remembering(_observer())
+    observer = _recording_observer()
     where = (f"continuing tree {context.root} at depth {context.depth}" if context
              else "new cascade")
     observer.on_message(f"fanning out {event_type} from {src} in {request.org} ({where})")

@@ -326,8 +326,9 @@ def test_notes_keep_what_the_tree_does_not_show() -> None:
     from rich.console import Console
 
     from tako_gha.surfaces.reports import LiveTree
+    from tako_gha.surfaces.reports.live import RecordingObserver
 
-    recorder = action._RecordingObserver(LiveTree(Console(file=io.StringIO())))
+    recorder = RecordingObserver(LiveTree(Console(file=io.StringIO())))
     for text in ("dispatched built to acme/a", "found acme/b (depth 2) under acme/a",
                  "skipped acme/c: no match", "re-sent built to acme/d"):
         recorder.on_message(text)

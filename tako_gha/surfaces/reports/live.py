@@ -144,3 +144,30 @@ class LiveTree:
             if child.reason and child.state.is_terminal:
                 label.append(f"  {child.reason}", "dim")
             self._add_children(branch.add(label), child, shown)
+
+
+# Progress chatter: in the log and the tree already, left out of the summary notes.
+PROGRESS_PREFIXES = ("dispatched ", "found ", "fanning out ")
+
+
+class RecordingObserver:
+    """Wraps the live tree: keeps the latest tree (so Ctrl-C can name the root) and
+    the fan-out's messages worth a summary's notes (skipped repositories, warnings,
+    re-sent dispatches, API trouble), for the CLI's --summary and the action's."""
+
+    def __init__(self, live: LiveTree) -> None:
+        self.live = live
+        self.report: TreeReport | None = None
+        self.notes: list[str] = []
+
+    def on_update(self, report: TreeReport) -> None:
+        self.report = report
+        self.live.on_update(report)
+
+    def on_message(self, text: str) -> None:
+        if not text.startswith(PROGRESS_PREFIXES):
+            self.notes.append(text)
+        self.live.on_message(text)
+
+    def close(self) -> None:
+        self.live.close()
