@@ -8,6 +8,7 @@ engine calls a forge from one thread.
 
 from __future__ import annotations
 
+import fnmatch
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -78,6 +79,37 @@ class RepoSelection:
     include_forks: bool = False
     include_disabled: bool = False
     config_path: str = DEFAULT_CONFIG_PATH
+
+
+@dataclass
+class RepoMeta:
+    """What discovery learned about one repo before reading its config."""
+
+    full_name: str
+    default_branch: str = "main"
+    archived: bool = False
+    disabled: bool = False
+    fork: bool = False
+    topics: list[str] = field(default_factory=list)
+    can_push: bool | None = None  # None: unknown
+
+
+def skip_reason(meta: RepoMeta, sel: RepoSelection) -> str | None:
+    """Why ``meta`` is left out of ``sel``, or None when it is in."""
+    if meta.archived and not sel.include_archived:
+        return "archived"
+    if meta.disabled and not sel.include_disabled:
+        return "disabled"
+    if meta.fork and not sel.include_forks:
+        return "fork"
+    missing = [t for t in sel.topics if t.lower() not in {x.lower() for x in meta.topics}]
+    if missing:
+        return "missing topic " + ", ".join(missing)
+    if sel.name_globs:
+        name = meta.full_name.split("/", 1)[-1]
+        if not any(fnmatch.fnmatchcase(name.lower(), g.lower()) for g in sel.name_globs):
+            return "name does not match " + " or ".join(sel.name_globs)
+    return None
 
 
 @dataclass

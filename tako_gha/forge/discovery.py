@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fnmatch
 import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -32,7 +31,9 @@ from tako_gha.forge.base import (
     Discovery,
     ForgeError,
     NotFoundError,
+    RepoMeta,
     RepoSelection,
+    skip_reason,
 )
 from tako_gha.forge.cache import BlobCache
 from tako_gha.forge.transport import Response, Transport
@@ -65,19 +66,6 @@ TIMEOUT_STATUSES = frozenset({502, 504})
 
 
 @dataclass
-class RepoMeta:
-    """What discovery learned about one repo before reading its config."""
-
-    full_name: str
-    default_branch: str = "main"
-    archived: bool = False
-    disabled: bool = False
-    fork: bool = False
-    topics: list[str] = field(default_factory=list)
-    can_push: bool | None = None  # None: unknown
-
-
-@dataclass
 class BlobRef:
     """The config file as the listing saw it: absent, or an oid (+ text if fetched)."""
 
@@ -104,24 +92,6 @@ def unreadable_config(path: str, repo: str, why: str) -> ConfigResult:
         Severity.ERROR, f"{path} cannot be used: {why}", file=path,
         hint=f"make {path} a UTF-8 text file under 1 MB at the repository root",
         code="unreadable")])
-
-
-def skip_reason(meta: RepoMeta, sel: RepoSelection) -> str | None:
-    """Why ``meta`` is left out of ``sel``, or None when it is in."""
-    if meta.archived and not sel.include_archived:
-        return "archived"
-    if meta.disabled and not sel.include_disabled:
-        return "disabled"
-    if meta.fork and not sel.include_forks:
-        return "fork"
-    missing = [t for t in sel.topics if t.lower() not in {x.lower() for x in meta.topics}]
-    if missing:
-        return "missing topic " + ", ".join(missing)
-    if sel.name_globs:
-        name = meta.full_name.split("/", 1)[-1]
-        if not any(fnmatch.fnmatchcase(name.lower(), g.lower()) for g in sel.name_globs):
-            return "name does not match " + " or ".join(sel.name_globs)
-    return None
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

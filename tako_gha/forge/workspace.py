@@ -26,8 +26,15 @@ from pathlib import Path
 from tako_gha.core.config import ConfigResult, load_config
 from tako_gha.core.diagnostics import Diagnostic, Severity
 from tako_gha.core.names import is_repo_name
-from tako_gha.forge.base import CostLedger, DiscoveredRepo, Discovery, ForgeError, RepoSelection
-from tako_gha.forge.discovery import RepoMeta, skip_reason
+from tako_gha.forge.base import (
+    CostLedger,
+    DiscoveredRepo,
+    Discovery,
+    ForgeError,
+    RepoMeta,
+    RepoSelection,
+    skip_reason,
+)
 
 # What a directory cannot say about a repo: topics, archived, fork, disabled.
 Traits = Callable[[str], RepoMeta]

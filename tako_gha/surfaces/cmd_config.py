@@ -25,8 +25,7 @@ from tako_gha.core.events import Event
 from tako_gha.core.graph import SubscriptionGraph
 from tako_gha.core.matching import Plan, plan_fanout
 from tako_gha.core.versions import VersionError, parse_version
-from tako_gha.forge.base import Discovery, ForgeError, RepoSelection
-from tako_gha.forge.discovery import RepoMeta
+from tako_gha.forge.base import Discovery, ForgeError, RepoMeta, RepoSelection
 from tako_gha.forge.workspace import Traits, WorkspaceForge, read_config_file
 from tako_gha.surfaces import gitinfo
 from tako_gha.surfaces.errors import UserError, report_error
@@ -501,7 +500,7 @@ def world_traits(workspace: Path) -> Traits | None:
 def _check_workspace_level(workspace: Path, config_path: str) -> None:
     """An owner directory given as the workspace (DIR/<repo>/tako.yml) would read as
     an empty organization and plan nothing, silently: say which directory to pass."""
-    if any(True for _ in workspace.glob(f"*/*/{config_path}")):
+    if _is_workspace(workspace, config_path):
         return
     if any(True for _ in workspace.glob(f"*/{config_path}")):
         raise UserError(f"--workspace {workspace} holds repositories directly "

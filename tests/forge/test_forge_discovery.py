@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from fakehub import FakeHub
 
-from tako_gha.forge.base import ForgeError, NotFoundError, RepoSelection
+from tako_gha.forge.base import ForgeError, NotFoundError, RepoMeta, RepoSelection, skip_reason
 from tako_gha.forge.cache import CACHE_FILE, BlobCache
-from tako_gha.forge.discovery import RepoMeta, next_link, skip_reason
+from tako_gha.forge.discovery import next_link
 
 GOOD = "version: 1\nevents:\n  subscriptions:\n    - artifact: acme/core\n      events: [built]\n"
 BAD = "version: 1\nevents: [\n"

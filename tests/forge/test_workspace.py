@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tako_gha.forge.base import ForgeError, RepoSelection
-from tako_gha.forge.discovery import RepoMeta
+from tako_gha.forge.base import ForgeError, RepoMeta, RepoSelection
 from tako_gha.forge.workspace import WorkspaceForge, blob_oid, read_config_file
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "workspaces"
