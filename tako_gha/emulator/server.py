@@ -125,6 +125,10 @@ class ApiApp:
             bucket = self.limiter.bucket("anonymous", resource, 60)
         else:
             bucket = self.limiter.bucket(req.rate_key, resource, self.budget_limit(req, resource))
+        return self._bucket_snapshot(bucket)
+
+    def _bucket_snapshot(self, bucket: Any) -> dict[str, int]:
+        """A budget as GitHub reports it (the reset on the skewed server clock)."""
         return {
             "limit": bucket.limit,
             "remaining": bucket.remaining,
@@ -239,13 +243,11 @@ class ApiApp:
             bucket = self.limiter.bucket(req.rate_key, resource, self.budget_limit(req, resource))
             if charged:
                 self.limiter.charge(bucket, resp.cost)
-            headers.update(self._rate_headers(bucket, resource))
+            headers.update(_rate_headers(self._bucket_snapshot(bucket), resource))
         elif kind in FREE_KINDS:
             # GET /rate_limit is free but, as on GitHub, still reports the core budget
             # in its headers: PyGithub's ``Github.rate_limiting`` reads only those.
-            snapshot = self.rate_snapshot(req, resource)
-            headers.update({f"x-ratelimit-{k}": str(v) for k, v in snapshot.items()})
-            headers["x-ratelimit-resource"] = resource
+            headers.update(_rate_headers(self.rate_snapshot(req, resource), resource))
         if req.policy is not None and req.policy.scopes is not None and not req.is_run_token:
             headers["x-oauth-scopes"] = ", ".join(req.policy.scopes)
             if kind in WRITE_KINDS:
@@ -254,14 +256,11 @@ class ApiApp:
         headers["x-github-api-version-selected"] = "2022-11-28"
         headers["x-github-media-type"] = "github.v3; format=json"
 
-    def _rate_headers(self, bucket: Any, resource: str) -> dict[str, str]:
-        return {
-            "x-ratelimit-limit": str(bucket.limit),
-            "x-ratelimit-remaining": str(bucket.remaining),
-            "x-ratelimit-used": str(bucket.used),
-            "x-ratelimit-reset": str(int(bucket.reset_at + self.faults.clock_skew)),
-            "x-ratelimit-resource": resource,
-        }
+
+
+def _rate_headers(snapshot: dict[str, int], resource: str) -> dict[str, str]:
+    return {**{f"x-ratelimit-{k}": str(v) for k, v in snapshot.items()},
+            "x-ratelimit-resource": resource}
 
 
 def _etag_matches(header: str, etag: str) -> bool:
