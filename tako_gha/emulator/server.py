@@ -257,7 +257,6 @@ class ApiApp:
         headers["x-github-media-type"] = "github.v3; format=json"
 
 
-
 def _rate_headers(snapshot: dict[str, int], resource: str) -> dict[str, str]:
     return {**{f"x-ratelimit-{k}": str(v) for k, v in snapshot.items()},
             "x-ratelimit-resource": resource}
