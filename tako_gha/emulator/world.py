@@ -201,17 +201,12 @@ class World:
         """Scan the directory: new repos appear, deleted ones vanish."""
         found: dict[str, WorldRepo] = {}
         stamps: dict[Path, tuple[int, int]] = {}
-        loaded = {repo.path: repo for repo in self._repos.values()}
+        loaded = self._loaded()
         for owner_dir in sorted(self.root.iterdir()):
             if not _is_world_dir(owner_dir):
                 continue
             stamps[owner_dir] = (_mtime(owner_dir), time.time_ns())
-            for repo_dir in sorted(owner_dir.iterdir()):
-                if not _is_world_dir(repo_dir):
-                    continue
-                repo = loaded.get(repo_dir) or self._load(owner_dir.name, repo_dir)
-                # keyed by the repo's name, which drops a bare repository's ".git"
-                found[repo.full_name.lower()] = repo
+            found.update(self._scan_owner(owner_dir, loaded, plain_dirs=True))
         with self._lock:
             self._repos = found
             self._owner_stamps = stamps
@@ -226,7 +221,7 @@ class World:
             stamp, now = _mtime(owner_dir), time.time_ns()
             if not _needs_scan(self._owner_stamps.get(owner_dir), stamp, now):
                 continue
-            found = self._scan_owner(owner_dir)
+            found = self._scan_owner(owner_dir, self._loaded())
             with self._lock:
                 kept = {k: r for k, r in self._repos.items() if r.path.parent != owner_dir}
                 kept.update(found)
@@ -234,8 +229,14 @@ class World:
                 self._owner_stamps[owner_dir] = (stamp, now)
                 self._sorted = None
 
-    def _scan_owner(self, owner_dir: Path) -> dict[str, WorldRepo]:
-        loaded = {repo.path: repo for repo in self._repos.values()}
+    def _loaded(self) -> dict[Path, WorldRepo]:
+        return {repo.path: repo for repo in self._repos.values()}
+
+    def _scan_owner(self, owner_dir: Path, loaded: dict[Path, WorldRepo], *,
+                    plain_dirs: bool = False) -> dict[str, WorldRepo]:
+        """The repos of one owner directory, keyed by lower-case full name (a bare
+        repository's ".git" dropped); ``loaded`` ones are reused. New plain
+        directories are made repositories only with ``plain_dirs`` (a full refresh)."""
         found: dict[str, WorldRepo] = {}
         try:
             children = sorted(owner_dir.iterdir())
@@ -245,7 +246,7 @@ class World:
             if not _is_world_dir(repo_dir):
                 continue
             repo = loaded.get(repo_dir)
-            if repo is None and gitstore.find_git_dir(repo_dir) is not None:
+            if repo is None and (plain_dirs or gitstore.find_git_dir(repo_dir) is not None):
                 repo = self._load(owner_dir.name, repo_dir)
             if repo is not None:
                 found[repo.full_name.lower()] = repo
