@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tako_gha.core.durations import DurationError, parse_duration
+from tako_gha.core.durations import EXAMPLES, DurationError, parse_duration
 from tako_gha.surfaces.errors import UserError
 
-DURATION_EXAMPLES = "examples: 90, 90s, 2m, 1h30m"
 PAYLOAD_EXAMPLE = """--payload '{"version": "2.1.0"}'"""
 
 
@@ -58,9 +57,9 @@ def read_duration(value: str, flag: str) -> float:
         seconds = parse_duration(value)
     except DurationError as exc:
         # Some messages already carry the examples; say them once.
-        hint = "" if "examples:" in str(exc) else DURATION_EXAMPLES
+        hint = "" if EXAMPLES in str(exc) else EXAMPLES
         raise UserError(f"{flag}: {exc}", hint=hint) from None
     if seconds <= 0:
         raise UserError(f"{flag}: must be more than zero, got {value!r}",
-                        hint=DURATION_EXAMPLES)
+                        hint=EXAMPLES)
     return seconds
