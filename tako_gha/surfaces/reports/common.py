@@ -68,7 +68,7 @@ class Progress:
     stopped: int  # cancelled or timed out
 
     def phrase(self) -> str:
-        """``12/40 done, 1 failed, 3 stopped`` (zero counts left out)."""
+        """``12/40 done, 1 failed, 3 cancelled or timed out`` (zero counts left out)."""
         parts = [f"{self.done}/{self.total} done"]
         if self.failed:
             parts.append(f"{self.failed} failed")
