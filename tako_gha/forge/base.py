@@ -123,6 +123,14 @@ class DiscoveredRepo:
     config: ConfigResult | None = None  # parsed tako.yml (config.missing when absent)
     config_oid: str | None = None  # blob oid, the cache key
 
+    @classmethod
+    def of(cls, meta: RepoMeta, config: ConfigResult | None,
+           oid: str | None) -> DiscoveredRepo:
+        """The repo as discovery reports it: what was learned of it, and its config."""
+        return cls(full_name=meta.full_name, default_branch=meta.default_branch,
+                   archived=meta.archived, fork=meta.fork, disabled=meta.disabled,
+                   topics=list(meta.topics), config=config, config_oid=oid)
+
 
 @dataclass
 class Discovery:

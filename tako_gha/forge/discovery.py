@@ -271,10 +271,7 @@ class Discoverer:
             else:
                 self.cache.put(blob.oid, text)
                 config = parse_config(text, path, meta.full_name)
-        return DiscoveredRepo(
-            full_name=meta.full_name, default_branch=meta.default_branch,
-            archived=meta.archived, fork=meta.fork, disabled=meta.disabled,
-            topics=list(meta.topics), config=config, config_oid=oid)
+        return DiscoveredRepo.of(meta, config, oid)
 
     # ------------------------------------------------------------ GraphQL
     def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:

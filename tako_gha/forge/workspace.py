@@ -173,10 +173,7 @@ class WorkspaceForge:
                 config, oid = read_config_file(path / selection.config_path, repo=full_name,
                                                display=str(path / selection.config_path))
             self.ledger.record("discovery")
-            discovery.repos.append(DiscoveredRepo(
-                full_name=full_name, archived=meta.archived, fork=meta.fork,
-                disabled=meta.disabled, topics=list(meta.topics), config=config,
-                config_oid=oid))
+            discovery.repos.append(DiscoveredRepo.of(meta, config, oid))
         for name in selection.repos:
             if name.lower() not in seen:
                 discovery.skipped.append((name, f"not in workspace {self.root}"))
