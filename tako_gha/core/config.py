@@ -1059,6 +1059,13 @@ def _compose(text: str, report: _Reporter) -> yaml.Node | bool | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
+        if "nesting depth" in problem:
+            # libyaml (PyYAML >= 6.0.4) refuses deep nesting itself: the same refusal as
+            # our own depth bound, so the same code, at the place it stopped reading
+            report.error((), mark, "too-large", f"the YAML is nested too deeply to read "
+                         f"({problem})", "flatten the structure; tako.yml needs only a "
+                         "few levels")
+            return False
         if not exc.context:
             message = f"invalid YAML: {problem}"
         elif exc.context.startswith("while"):
