@@ -61,7 +61,26 @@ def test_python_set_up_without_touching_the_caller() -> None:
     python = _step(action, "python")
     assert re.fullmatch(r"actions/setup-python@[0-9a-f]{40}", python["uses"])
     assert python["with"]["update-environment"] is False
-    install = _step(action, "install")
-    assert install["env"]["TAKO_BASE_PYTHON"] == "${{ steps.python.outputs.python-path }}"
-    assert '"$GITHUB_ACTION_PATH"' in install["run"]
-    assert "$RUNNER_TEMP/" in install["run"]
+    for step_id in ("venv", "install"):
+        step = _step(action, step_id)
+        assert step["env"]["TAKO_BASE_PYTHON"] == "${{ steps.python.outputs.python-path }}"
+        assert '"$GITHUB_ACTION_PATH/tako_gha/surfaces/action_setup.py"' in step["run"]
+
+
+def test_install_is_locked_and_the_venv_cached() -> None:
+    action = _action()
+    install = _step(action, "install")["run"]
+    assert "--require-hashes" in install
+    assert '-r "$GITHUB_ACTION_PATH/requirements/action.txt"' in install
+    # the package itself: no dependency resolution, no unhashed build requirements
+    assert re.search(r'--no-deps --no-build-isolation .*"\$GITHUB_ACTION_PATH"$', install,
+                     re.MULTILINE)
+    cache = _step(action, "cache")
+    assert re.fullmatch(r"actions/cache@[0-9a-f]{40}", cache["uses"])
+    assert cache["with"] == {"path": "${{ steps.venv.outputs.venv }}",
+                             "key": "${{ steps.venv.outputs.key }}",
+                             "restore-keys": "${{ steps.venv.outputs.restore-key }}"}
+    # nothing to restore when an interpreter already runs this tako-gha
+    assert cache["if"] == "steps.venv.outputs.ready == ''"
+    ids = [s.get("id") for s in action["runs"]["steps"]]
+    assert ids == ["python", "venv", "cache", "install", "tako"]
