@@ -7,6 +7,11 @@ fan-out recomputes the same id and recognises what it already sent.
 Receivers set ``run-name: ${{ github.event.client_payload.tako.title || github.workflow }}``;
 the title ends with a compact tag ``[tako:ROOT:PARENT:ID]`` (PARENT is ``-`` for the
 origin's own dispatches) so any process can rebuild the tree from run titles alone.
+
+Only the tag the engine wrote counts: it is the title's last token, after one space,
+in the exact grammar above. Anything else in a title that looks like a tag (an event
+type is chosen by people) is never read as one; ``tag_shape_in`` lets the engine
+refuse such an event type before anything is sent.
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ from dataclasses import dataclass
 ID_LEN = 12
 _ID = rf"[0-9a-f]{{{ID_LEN}}}"
 TAG_RE = re.compile(rf"\[tako:(?P<root>{_ID}):(?P<parent>{_ID}|-):(?P<id>{_ID})\]")
+# The engine's tag: the very end of the title, after one space (fixed position).
+_END_TAG_RE = re.compile(rf" {TAG_RE.pattern}\Z")
+# Anything a reader could take for a tag, however malformed: "[tako:" in any case.
+_TAG_SHAPE_RE = re.compile(r"\[\s*tako\s*:", re.IGNORECASE)
 # Titles are shown in GitHub's UI; keep the human part short so the tag survives.
 MAX_TITLE_LEN = 200
 
@@ -57,12 +66,28 @@ def make_title(event_type: str, source: str, tag: TitleTag) -> str:
     return prefix + suffix
 
 
-def parse_title(title: str | None) -> TitleTag | None:
-    """The tag in a run's ``display_title`` (or ``name``), or None if it carries none."""
-    if not title:
-        return None
-    match = TAG_RE.search(title)
+def tag_shape_in(text: str) -> str | None:
+    """The tag-like part of ``text`` (``"[tako:"`` in any case or spacing), or None:
+    text that goes into a title must not carry one, or the title would name two
+    cascades."""
+    match = _TAG_SHAPE_RE.search(text or "")
+    return match.group(0) if match else None
+
+
+def split_title(title: str | None) -> tuple[str, TitleTag | None]:
+    """``(head, tag)`` of a run title: the tag only when the title ends with one the
+    engine wrote (``" [tako:ROOT:PARENT:ID]"``), else ``(title, None)``."""
+    text = title or ""
+    match = _END_TAG_RE.search(text)
     if match is None:
-        return None
+        return text, None
     parent = match.group("parent")
-    return TitleTag(match.group("root"), None if parent == "-" else parent, match.group("id"))
+    tag = TitleTag(match.group("root"), None if parent == "-" else parent, match.group("id"))
+    return text[: match.start()], tag
+
+
+def parse_title(title: str | None) -> TitleTag | None:
+    """The tag at the end of a run's ``display_title`` (or ``name``), or None if it
+    carries none there (a tag-like string anywhere else is not a tag)."""
+    return split_title(title)[1]
+

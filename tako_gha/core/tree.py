@@ -246,4 +246,6 @@ class TreeReport:
         }
 
     def failed_nodes(self) -> list[Node]:
-        return [n for n in self.origin.walk() if n.state.is_failure]
+        """The failed dispatches (the origin, which carries the cascade's overall
+        state, is not one of them)."""
+        return [n for n in self.origin.walk() if n is not self.origin and n.state.is_failure]

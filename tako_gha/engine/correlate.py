@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tako_gha.core.ids import TitleTag, parse_title
+from tako_gha.core.ids import TitleTag, parse_title, split_title
 from tako_gha.core.tree import Node, NodeState, RunRef
 from tako_gha.forge.base import RunInfo
 
@@ -35,13 +35,18 @@ def run_tag(run: RunInfo) -> TitleTag | None:
 
 def title_event_type(title: str | None) -> str:
     """The event type in a tako title ``"<type> from <source> [tako:…]"``."""
-    head = (title or "").split(" [tako:", 1)[0]
-    return head.split(" from ", 1)[0] if " from " in head else ""
+    head, tag = split_title(title)
+    if tag is None or " from " not in head:
+        return ""
+    # The source (a repo name) has no spaces: the last " from " is the separator.
+    return head.rsplit(" from ", 1)[0]
 
 
 def title_source(title: str | None) -> str:
-    head = (title or "").split(" [tako:", 1)[0]
-    return head.split(" from ", 1)[1].strip() if " from " in head else ""
+    head, tag = split_title(title)
+    if tag is None or " from " not in head:
+        return ""
+    return head.rsplit(" from ", 1)[1].strip()
 
 
 def workflow_matches(path: str, wanted: str | None) -> bool:
@@ -64,11 +69,14 @@ class Track:
     watermark: int | None = None  # max run id in the repo before the dispatch
     ambiguous_dispatch: bool = False
     resent: bool = False
+    confirmed: bool = False  # GitHub accepted a dispatch of it (2xx)
+    lost_answers: list[str] = field(default_factory=list)  # why each unconfirmed send was
     first_run_at: float | None = None
     done_at: float | None = None  # when the node was first seen terminal
     annotated: bool = False
     heuristic_note: str | None = None
     lost: bool = False  # its runs can no longer be read (404): its error state sticks
+    stopped: bool = False  # the engine cancelled its runs at the deadline: timed_out sticks
 
     def accepting(self, now: float, sibling_grace: float, discovery_timeout: float) -> bool:
         """Still collecting runs: none found yet inside the discovery window, or
@@ -376,7 +384,7 @@ class TreeTracker:
         changed = False
         for track in self.nodes() if tracks is None else tracks:
             node = track.node
-            if (node.state is NodeState.DEDUPLICATED or track.lost
+            if (node.state is NodeState.DEDUPLICATED or track.lost or track.stopped
                     or (not node.runs and node.state.is_terminal)):
                 if node.state.is_terminal and track.done_at is None:
                     track.done_at = now

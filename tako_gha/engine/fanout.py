@@ -28,7 +28,7 @@ import math
 from datetime import timedelta
 
 from tako_gha.core.durations import format_duration
-from tako_gha.core.ids import TitleTag, dispatch_id, make_title, new_root_id
+from tako_gha.core.ids import TitleTag, dispatch_id, make_title, new_root_id, tag_shape_in
 from tako_gha.core.tree import Node, NodeState, TreeReport
 from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest, Observer
 from tako_gha.engine.clock import Clock, SystemClock
@@ -86,6 +86,7 @@ class FanOut:
             raise FanOutError(
                 f"event type {event.type[:40]!r}… is {len(event.type)} characters; GitHub "
                 f"allows 1 to {MAX_EVENT_TYPE_LEN}", hint="use a shorter event type")
+        _check_event_type(event.type)
         plan = self.planner.plan(self.forge, self.request)
         self.event = plan.event
         if len(plan.targets) > self.options.max_children:
@@ -316,6 +317,7 @@ class FanOut:
             return
         except AmbiguousDispatchError as exc:
             track.ambiguous_dispatch = True
+            track.lost_answers.append(_answer(exc))
             node.reason = (f"dispatch answer lost ({exc.message}); looking for its run "
                            "before deciding to send again")
         except ForgeError as exc:
@@ -328,6 +330,7 @@ class FanOut:
             node.hint = exc.hint or None
             return
         else:
+            track.confirmed = True
             if not again:
                 track.ambiguous_dispatch = False
         if node.state is NodeState.PLANNED:
@@ -416,13 +419,29 @@ class FanOut:
                                    f"run appeared within {waited}")
                 changed = True
                 continue
-            node.state = NodeState.NOT_STARTED
-            waited = format_duration(self.options.discovery_timeout)
-            node.reason = f"no run appeared within {waited} of the dispatch"
-            node.hint = (f"no workflow in {node.repo} listens for repository_dispatch type "
-                         f"{node.event_type}")
+            self._not_started(track)
             changed = True
         return changed
+
+    def _not_started(self, track: Track) -> None:
+        """No run by the discovery deadline. The hint names what was observed: a
+        dispatch GitHub accepted and nothing listened, or one whose answers were all
+        lost (5xx, timeouts), which may simply never have arrived."""
+        node = track.node
+        node.state = NodeState.NOT_STARTED
+        waited = format_duration(self.options.discovery_timeout)
+        node.reason = f"no run appeared within {waited} of the dispatch"
+        if track.confirmed:
+            node.hint = (f"no workflow in {node.repo} listens for repository_dispatch type "
+                         f"{node.event_type}")
+            return
+        answers = track.lost_answers or ["no answer recorded"]
+        sends = "once" if len(answers) == 1 else f"{len(answers)} times"
+        node.reason += (f"; GitHub never confirmed it: sent {sends}, answered "
+                        + ", ".join(answers))
+        node.hint = ("the dispatch was probably not delivered (GitHub's answers were "
+                     "errors, not an acceptance); when GitHub is healthy again, send it "
+                     "again")
 
     def _cancel_duplicates(self) -> bool:
         """``dedupe: root`` raced by another process: this dispatch lost (its run came
@@ -463,6 +482,22 @@ class FanOut:
         else:
             # Never spin: yield a little when nothing is due yet.
             self.clock.sleep(0.01)
+
+
+def _answer(exc: AmbiguousDispatchError) -> str:
+    """How a lost dispatch answer reads in a reason: "HTTP 502" or the failure."""
+    return f"HTTP {exc.status}" if exc.status else exc.message
+
+
+def _check_event_type(event_type: str) -> None:
+    """The event type goes into every run title, in front of the tag that names the
+    cascade: a tag-shaped piece in it could make a title read as another cascade's."""
+    shape = tag_shape_in(event_type)
+    if shape is not None:
+        raise FanOutError(
+            f"event type {event_type!r} contains {shape!r}, the shape of the tag tako puts "
+            "in run titles; nothing was dispatched",
+            hint="choose an event type without '[tako:' in it")
 
 
 def _check_options(options: FanOutOptions) -> None:

@@ -201,8 +201,7 @@ class Session:
         """Cancel every unfinished run of ``tracks`` and wait (bounded) until the
         cancels show; returns the (repo, run id) whose cancel was accepted."""
         accepted = self._send_cancels(tracks)
-        self.confirm(accepted, tracks)
-        return accepted
+        return accepted + self.confirm(accepted, tracks)
 
     def _send_cancels(self, tracks: list[Track]) -> list[tuple[str, int]]:
         accepted: list[tuple[str, int]] = []
@@ -233,10 +232,13 @@ class Session:
         return [t for t in tracks if t.own and t.dispatched_at is not None
                 and not t.node.runs and not t.node.state.is_terminal]
 
-    def confirm(self, runs: list[tuple[str, int]], tracks: list[Track] | None = None) -> None:
+    def confirm(self, runs: list[tuple[str, int]],
+                tracks: list[Track] | None = None) -> list[tuple[str, int]]:
         """Wait (bounded) until accepted cancels show; meanwhile, runs of dispatched
-        ``tracks`` that appear late are cancelled as they are found."""
+        ``tracks`` that appear late are cancelled as they are found (returned: the
+        late cancels that were accepted)."""
         pending = list(runs)
+        late: list[tuple[str, int]] = []
         until = self.clock.monotonic() + self.options.cancel_confirm_timeout
         while pending:
             runless = self._runless(tracks or [])
@@ -245,7 +247,9 @@ class Session:
                 with contextlib.suppress(ForgeError):
                     self.poller.poll_round({t.node.repo.lower() for t in runless},
                                            self.clock.monotonic())
-                pending += self._send_cancels(runless)
+                found = self._send_cancels(runless)
+                late += found
+                pending += found
             still: list[tuple[str, int]] = []
             for repo, run_id in pending:
                 try:
@@ -261,6 +265,7 @@ class Session:
                 break
             self.clock.sleep(CONFIRM_POLL)
         self.tracker.refresh(self.clock.monotonic())
+        return late
 
     def active_tracks(self) -> list[Track]:
         return [t for t in self.tracker.nodes() if not t.node.state.is_terminal]
@@ -273,22 +278,43 @@ class Session:
             self.bound_waits(self.clock.monotonic() + self.options.cancel_confirm_timeout)
             self.look_before_cancelling()
         active = self.active_tracks()
+        cancelled: set[str] = set()
         if self.options.cancel_on_timeout and active:
-            self.cancel_tracks(active)
+            accepted = {run_id for _, run_id in self.cancel_tracks(active)}
+            cancelled = {t.node.id for t in active
+                         if any(r.run_id in accepted for r in t.node.runs)}
         for track in active:
             node = track.node
+            if node.id in cancelled and node.state is NodeState.CANCELLED:
+                # Our cancel, not a person's: the node timed out (its runs' conclusion
+                # stays `cancelled`), and later listings must not say otherwise.
+                track.stopped = True
+                node.state = NodeState.TIMED_OUT
+                node.reason = f"cancelled when the {self.timeout_words()} passed"
+                continue
             if node.state.is_terminal:
                 continue
             if node.state is NodeState.PLANNED:
                 held = f" ({node.reason})" if node.reason else ""
                 node.reason = f"not dispatched: the wait timed out after {waited}{held}"
             elif self.options.cancel_on_timeout:
-                node.reason = f"still {node.state.value} after {waited}; cancel not confirmed"
+                node.reason = (f"still {node.state.value} after {waited}; cancel "
+                               + ("sent, not confirmed" if node.id in cancelled
+                                  else "not confirmed"))
             else:
                 node.reason = f"still {node.state.value} when the wait timed out after {waited}"
             if self.rate_limited and node.state is not NodeState.PLANNED:
                 node.reason += f" (runs could not be listed: {self.rate_limited})"
+            track.stopped = node.id in cancelled
             node.state = NodeState.TIMED_OUT
+
+    def timeout_words(self) -> str:
+        """The limit that ended the wait, as people set it: "30s timeout", or the
+        root's deadline when an inherited one came first."""
+        limit = self.deadline - self.started
+        if limit < self.options.timeout - 0.5:
+            return f"root's deadline ({format_duration(limit)} into this wait)"
+        return f"{_as_set(self.options.timeout)} timeout"
 
     def fail_fast(self, failed: Node) -> None:
         why = f"fail_fast: {failed.repo} ended {failed.state.value}"
@@ -315,13 +341,16 @@ class Session:
     def finish(self) -> TreeReport:
         explain_failures(self.tracker.origin)
         report = self.report()
-        # The origin is the run doing this fan-out: never a failure state of its own
-        # (failures belong to the nodes that failed; the overall result is `status`).
-        origin = self.tracker.origin
-        origin.state = (NodeState.SUCCESS if report.status is TreeStatus.SUCCESS
-                        else NodeState.IN_PROGRESS)
+        # The origin carries the cascade's final state (in_progress while it runs on
+        # without this wait); `failed_nodes` and the counts leave it out.
+        self.tracker.origin.state = ORIGIN_STATE[report.status]
         self.emit()
         return report
+
+
+ORIGIN_STATE = {TreeStatus.SUCCESS: NodeState.SUCCESS, TreeStatus.FAILURE: NodeState.FAILURE,
+                TreeStatus.TIMED_OUT: NodeState.TIMED_OUT,
+                TreeStatus.RUNNING: NodeState.IN_PROGRESS}
 
 
 def dry_run_status(origin: Node) -> TreeStatus:
@@ -331,6 +360,17 @@ def dry_run_status(origin: Node) -> TreeStatus:
     if any(n.state.is_failure for n in origin.walk() if n is not origin):
         return TreeStatus.FAILURE
     return TreeStatus.SUCCESS
+
+
+def _as_set(seconds: float) -> str:
+    """A limit as people write it (30s, 2m, 1h, 1m30s)."""
+    if not float(seconds).is_integer() or seconds <= 0:
+        return format_duration(seconds)
+    whole = int(seconds)
+    for unit, size in (("h", 3600), ("m", 60)):
+        if whole % size == 0:
+            return f"{whole // size}{unit}"
+    return f"{whole}s" if whole < 60 else format_duration(whole)
 
 
 def until_reset(forge: Forge, exc: RateLimitError, *, unknown: float, floor: float) -> float:

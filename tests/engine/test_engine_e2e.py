@@ -186,7 +186,10 @@ def test_hanging_child_times_out_and_is_cancelled(forge: Any, emu: Emulator) -> 
     report = cascade(forge, "hang", timeout=2.0, cancel_on_timeout=True)
     node = report.origin.children[0]
     assert report.status is TreeStatus.TIMED_OUT
-    assert node.state is NodeState.CANCELLED
+    # Cancelled by the fan-out because its deadline passed: timed out, and it says so.
+    assert node.state is NodeState.TIMED_OUT and node.conclusion == "cancelled"
+    assert node.reason == "cancelled when the 2s timeout passed"
+    assert report.origin.state is NodeState.TIMED_OUT
     run = emu.runs.get(node.runs[0].run_id)
     assert run is not None and run.conclusion == "cancelled"
     for other in runs_of(emu, "acme/h"):  # the first one too, for the next tests
@@ -336,7 +339,8 @@ def test_cancel_on_timeout_reaches_runs_not_seen_yet(forge: Any, emu: Emulator) 
             if r.client_payload and r.client_payload["tako"]["root"] == report.root]
     assert len(mine) == 1
     assert mine[0].status == "completed" and mine[0].conclusion == "cancelled"
-    assert node.state is NodeState.CANCELLED and node.runs[0].run_id == mine[0].id
+    assert node.state is NodeState.TIMED_OUT and node.runs[0].run_id == mine[0].id
+    assert node.reason == "cancelled when the 1s timeout passed"
 
 
 def test_fire_and_forget_deep_chain_then_status_wait_has_every_level(emu: Emulator) -> None:

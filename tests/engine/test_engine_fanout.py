@@ -15,7 +15,7 @@ from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest
 from tako_gha.engine.errors import FanOutError
 from tako_gha.engine.fanout import fan_out
 from tako_gha.engine.planning import StaticPlanner, Target
-from tako_gha.forge.base import AuthError, ValidationError
+from tako_gha.forge.base import AmbiguousDispatchError, AuthError, ValidationError
 
 SOURCE = "acme/a"
 FAST = {"poll_min_interval": 1.0, "poll_max_interval": 5.0, "discovery_timeout": 30.0,
@@ -186,8 +186,34 @@ def test_cancel_on_timeout_cancels_the_subtree() -> None:
     assert report.status is TreeStatus.TIMED_OUT
     b = child(report, "acme/b")
     c = child(report, "acme/c")
-    assert b.state is NodeState.CANCELLED and c.state is NodeState.CANCELLED
+    # Our cancel at the deadline, not a person's: timed_out with the reason; the runs'
+    # conclusion stays cancelled. The origin carries the cascade's state.
+    for node in (b, c):
+        assert node.state is NodeState.TIMED_OUT and node.conclusion == "cancelled"
+        assert node.reason == "cancelled when the 1m timeout passed", node.reason
+    assert report.origin.state is NodeState.TIMED_OUT
+    assert report.failed_nodes() == [b, c]
     assert forge.run_by_id(c.runs[0].run_id).status(clock.t) == ("completed", "cancelled")
+
+
+def test_a_run_a_person_cancelled_stays_cancelled_and_fails_the_origin() -> None:
+    forge, clock = world(b=[FakeWorkflow(duration=50)], c=[FakeWorkflow()])
+    forge.at(10, lambda: forge.run_by_id(101).__setattr__("cancelled_at", 10.0))
+    report = run(forge, clock, ["acme/b", "acme/c"], timeout=60, cancel_on_timeout=True)
+    b = child(report, "acme/b")
+    assert b.state is NodeState.CANCELLED and b.reason is None
+    assert report.status is TreeStatus.FAILURE and report.origin.state is NodeState.FAILURE
+    assert report.failed_nodes() == [b]
+
+
+def test_the_root_deadline_names_itself_when_it_cancels() -> None:
+    forge, clock = world(b=[FakeWorkflow(hang=True)])
+    ctx = CascadeContext(root="ab" * 6, parent="cd" * 6, depth=2, chain=("acme/x", "acme/a"),
+                         deadline=EPOCH + timedelta(seconds=40))
+    report = run(forge, clock, ["acme/b"], context=ctx, timeout=600, cancel_on_timeout=True)
+    node = child(report, "acme/b")
+    assert node.state is NodeState.TIMED_OUT and node.conclusion == "cancelled"
+    assert (node.reason or "").startswith("cancelled when the root's deadline"), node.reason
 
 
 def test_inherited_deadline_is_never_outlived() -> None:
@@ -297,6 +323,31 @@ def test_ambiguous_failure_before_delivery_is_resent_once() -> None:
     assert forge.dispatches[0][2]["tako"]["id"] == node.id
 
 
+def test_two_lost_answers_are_not_called_no_listener() -> None:
+    """Two 502s on one dispatch: the node is not_started, and its hint says the
+    dispatch was never confirmed, not that no workflow listens (one does)."""
+    forge, clock = world(b=[FakeWorkflow()])
+    forge.faults[("dispatch", "acme/b")] = AmbiguousDispatchError("502 Bad Gateway",
+                                                                  status=502)
+    report = run(forge, clock, ["acme/b"], redispatch_grace=5)
+    node = child(report, "acme/b")
+    assert forge.calls["dispatch"] == 2 and not forge.runs
+    assert node.state is NodeState.NOT_STARTED
+    assert "never confirmed it: sent 2 times, answered HTTP 502, HTTP 502" in (node.reason or "")
+    assert "listens" not in (node.hint or "") and "not delivered" in (node.hint or "")
+
+
+def test_a_tag_shaped_event_type_is_refused_before_anything_is_sent() -> None:
+    forge, clock = world(b=[FakeWorkflow()])
+    forged = "built [tako:0123456789ab:-:0123456789ab]"
+    request = FanOutRequest(event=Event(forged, SOURCE, {}), org="acme")
+    planner = StaticPlanner([Target("acme/b")], {})
+    with pytest.raises(FanOutError, match=r"contains '\[tako:'") as info:
+        fan_out(forge, request, FanOutOptions(**FAST), planner=planner, clock=clock)
+    assert "without '[tako:'" in info.value.hint
+    assert forge.calls["dispatch"] == 0 and forge.calls["preflight"] == 0
+
+
 def test_cycle_is_refused_before_dispatch_with_the_path() -> None:
     forge, clock = world(a=[FakeWorkflow()], c=[FakeWorkflow()])
     ctx = CascadeContext(root="ab" * 6, parent="cd" * 6, depth=2, chain=("acme/a", "acme/b"),
@@ -394,6 +445,7 @@ def test_fire_and_forget_returns_after_paced_dispatch() -> None:
     assert report.status is TreeStatus.RUNNING and report.status.exit_code == 0
     assert [n.state for n in report.origin.children] == [NodeState.DISPATCHED] * 2
     assert forge.calls["dispatch"] == 2 and clock.t < 5
+    assert report.origin.state is NodeState.IN_PROGRESS  # the cascade goes on
 
 
 def test_dry_run_dispatches_nothing() -> None:
