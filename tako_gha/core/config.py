@@ -1,4 +1,4 @@
-"""The ``tako.yml`` model and loader (SPEC §2).
+"""The ``tako.yml`` model and loader (format: docs/tako-yml.md).
 
 INTERFACE (agreed; the loader body is filled by the config work):
 
@@ -22,7 +22,7 @@ Added (compatible):
     schema_text() / schema() -> the JSON Schema (text / dict)
     Diagnostic codes (stable): see ``CODES``.
 
-Decisions where SPEC §2 is silent:
+Decisions the format leaves open:
 - An empty file (or only comments) is a warning ``empty-file`` and a config with
   nothing in it; a missing ``version`` is an error but the rest is still used;
   ``version`` other than 1 makes the file unusable (config None).
@@ -705,7 +705,7 @@ def _unknown_keys_first(
     return sorted(errors, key=lambda e: e.validator != "additionalProperties")
 
 
-_GENERIC_HINT = "see the tako.yml format in SPEC §2 (or point your editor at tako.schema.json)"
+_GENERIC_HINT = "see docs/tako-yml.md (or point your editor at tako.schema.json)"
 
 
 # --------------------------------------------------------------------------- building

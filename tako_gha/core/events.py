@@ -1,4 +1,4 @@
-"""The event a repository publishes and a cascade carries (SPEC §2, §6)."""
+"""The event a repository publishes and a cascade carries (docs/tako-yml.md, docs/protocol.md)."""
 
 from __future__ import annotations
 

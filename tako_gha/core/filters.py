@@ -1,4 +1,4 @@
-"""CEL filters on cel-python (SPEC §4).
+"""CEL filters on cel-python (docs/filters.md).
 
 INTERFACE (agreed):
     FilterLimits(max_length, max_ast_nodes, max_depth, max_eval_seconds)
@@ -445,7 +445,7 @@ FUNCTIONS: dict[str, str] = {
     "semver.minor(v)": "minor version of v as an int",
     "semver.patch(v)": "patch version of v as an int",
     "semver.compare(a, b)": "-1, 0 or 1 by semver precedence",
-    "semver.satisfies(v, range)": "whether v is inside a range such as '^1.2' (SPEC §3)",
+    "semver.satisfies(v, range)": "whether v is inside a range such as '^1.2' (docs/tako-yml.md)",
     "s.split(sep[, n])": "list of the parts of s between sep (at most n parts)",
     "s.trim()": "s without leading/trailing whitespace",
     "s.lower() / s.upper()": "case-converted s (also lowerAscii / upperAscii)",

@@ -1,4 +1,4 @@
-"""The subscription graph (SPEC §7): who can trigger whom, statically.
+"""The subscription graph (docs/protocol.md, The tree): who can trigger whom, statically.
 
 Nodes are repositories; an edge ``producer -> subscriber`` exists when the
 subscriber's ``tako.yml`` subscribes to an artifact of the producer, labelled with

@@ -1,4 +1,4 @@
-"""Cascade identities and the run-title tag that correlates runs (SPEC §6).
+"""Cascade identities and the run-title tag that correlates runs (docs/protocol.md).
 
 A *root id* names one whole cascade. A *dispatch id* names one edge of it and is
 deterministic from (root, parent, target repo, event type), so a retried or resumed

@@ -1,4 +1,4 @@
-"""Matching an event against the organization's subscriptions (SPEC §2–5).
+"""Matching an event against the organization's subscriptions (docs/architecture.md, step 2).
 
 ``plan_fanout(event, repos)`` answers, for every repository, "is it a target, and
 with which inputs?" or "why not?". A subscription matches when, in this order:

@@ -1,4 +1,4 @@
-"""Input templates (SPEC §5): ``{{ .event.payload.version }}``.
+"""Input templates (docs/tako-yml.md, Templates): ``{{ .event.payload.version }}``.
 
 INTERFACE (agreed):
     parse_template(text) -> Template      # raises TemplateError for syntax or a root

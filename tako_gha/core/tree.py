@@ -1,8 +1,8 @@
-"""The execution tree model and its JSON form (SPEC §7, §9).
+"""The execution tree model and its JSON form (docs/protocol.md, The tree and Tree JSON).
 
 ``Node`` is one dispatch (one edge of the cascade) — or the origin, the repo that
 fanned out. A dispatch may start 0..N runs; ``runs`` holds them all, and ``run_id``
-/ ``run_url`` name the first for the flat JSON shape of SPEC §9.
+/ ``run_url`` name the first for the flat JSON shape in docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ class Node:
 
 
 class TreeStatus(str, Enum):
-    """Overall result; maps to CLI exit codes (SPEC §9)."""
+    """Overall result; maps to CLI exit codes (docs/cli.md)."""
 
     RUNNING = "running"
     SUCCESS = "success"

@@ -1,4 +1,4 @@
-"""Versions and ranges (SPEC §3). Versions via ``semver``; the range grammar is ours.
+"""Versions and ranges (docs/tako-yml.md). Versions via ``semver``; the range grammar is ours.
 
 INTERFACE (agreed):
     parse_version(text) -> semver.Version   # "1" -> 1.0.0, "1.2" -> 1.2.0, "v1.2.3" ok

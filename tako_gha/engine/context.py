@@ -1,4 +1,4 @@
-"""Continuing a tree inside a run that a tako dispatch started (SPEC §7)."""
+"""Continuing a tree inside a run that a tako dispatch started (docs/protocol.md, The tree)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Correlation: which runs belong to which node of the tree (SPEC §6, §7).
+"""Correlation: which runs belong to which node of the tree (docs/protocol.md).
 
 ``TreeTracker`` owns the tree being watched. Every listing of a repo's runs is fed
 to ``ingest``; a run is attached to a node

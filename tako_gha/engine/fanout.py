@@ -1,4 +1,4 @@
-"""``fan_out``: plan, refuse, dispatch (paced, bounded), correlate, wait (SPEC §6, §7).
+"""``fan_out``: plan, refuse, dispatch (paced, bounded), correlate, wait (docs/protocol.md).
 
 One thread, one loop: dispatch what the concurrency limit and the pacer allow, poll
 the fleet when due (``engine.poller``), decide discovery deadlines and re-sends,

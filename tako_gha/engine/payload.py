@@ -1,4 +1,4 @@
-"""The dispatch body (SPEC §6) and GitHub's limits on it, checked before sending.
+"""The dispatch body (docs/protocol.md) and GitHub's limits on it, checked before sending.
 
 GitHub answers an oversize or over-wide ``client_payload`` with a bare 422; tako
 refuses it earlier with a message naming the limit and the fix.

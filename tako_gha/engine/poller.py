@@ -1,4 +1,4 @@
-"""One poller for the whole fleet (SPEC §8).
+"""One poller for the whole fleet (docs/architecture.md, Talking to GitHub).
 
 Per round, one ``list_runs`` per repo covers every node in that repo (not one call
 per node or per run). The query is the same every round, so the forge answers with

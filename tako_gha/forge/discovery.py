@@ -1,4 +1,4 @@
-"""Org-wide discovery of ``tako.yml`` files (SPEC §8, GITHUB-FACTS §4).
+"""Org-wide discovery of ``tako.yml`` files (docs/architecture.md, docs/limits.md).
 
 GraphQL first: one query per 100 repositories, the config blob in the same query.
 With a warm cache the listing asks only for blob oids and reuses cached texts, so an

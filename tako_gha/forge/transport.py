@@ -5,7 +5,7 @@ GHES prefixes); it is built with ``retry=None`` so that it never retries by itse
 Every retry and every wait happens here, where it is counted in the ledger,
 reported through ``on_wait`` and logged, instead of PyGithub sleeping silently.
 
-Policy (GITHUB-FACTS §3):
+Policy (GitHub's rate limits and their sources: docs/limits.md):
 - safe requests (GET, GraphQL queries, cancel) are retried on 5xx, 408 and
   connection errors with exponential backoff and jitter, a bounded number of times;
 - unsafe requests (a dispatch POST) are never retried after an ambiguous failure:

@@ -1,4 +1,4 @@
-"""Discovery from a local workspace: ``DIR/<owner>/<repo>/`` (SPEC §9).
+"""Discovery from a local workspace: ``DIR/<owner>/<repo>/`` (docs/cli.md, Workspaces).
 
 A workspace (and an emulator world, which shares the layout) holds one directory
 per repository with its files: ``tako.yml``, ``.github/workflows/*.yml``, anything

@@ -1,4 +1,4 @@
-"""The ``tako-gha`` command line (SPEC §9).
+"""The ``tako-gha`` command line (docs/cli.md).
 
 Commands live in one module per family, each exporting ``COMMANDS``:
 ``cmd_config`` (lint, discover, graph, plan), ``cmd_cascade`` (fan-out, status,

@@ -1,4 +1,4 @@
-"""``fan-out``, ``status`` and ``cancel`` (SPEC §9).
+"""``fan-out``, ``status`` and ``cancel`` (docs/cli.md).
 
 Exit codes: 0 success, 1 a node failed, 2 usage or configuration error, 3 timed out.
 Credentials come from the environment only (``surfaces.connect.open_forge``). When

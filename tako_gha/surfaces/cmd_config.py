@@ -1,4 +1,4 @@
-"""``lint``, ``discover``, ``graph``, ``plan``: the commands that read configs (SPEC §9).
+"""``lint``, ``discover``, ``graph``, ``plan``: the commands that read configs (docs/cli.md).
 
 They work offline on a workspace (``--workspace DIR`` laid out ``DIR/<owner>/<repo>/``)
 or against GitHub (``--org ORG``, token from the environment). Exit codes: 0 fine,
@@ -36,7 +36,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 TITLE_EXPR = "github.event.client_payload.tako.title"
 RUN_NAME_HINT = ("add at the top of the workflow: "
                  "run-name: ${{ " + TITLE_EXPR + " || github.workflow }}")
-DEPTH_WARNING = 7  # SPEC §7: max_depth defaults to 10, warn from 7
+DEPTH_WARNING = 7  # max_depth defaults to 10, warn from 7 (docs/protocol.md)
 SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv"}
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -204,7 +204,7 @@ def read_workflow(path: Path, text: str) -> WorkflowInfo | Diagnostic:
 
 
 def lint_workflows(repo_dir: Path) -> tuple[list[WorkflowInfo], list[Diagnostic]]:
-    """Receiving workflows of a checkout and the run-name warnings (SPEC §6)."""
+    """Receiving workflows of a checkout and the run-name warnings (docs/protocol.md)."""
     folder = repo_dir / ".github" / "workflows"
     infos: list[WorkflowInfo] = []
     problems: list[Diagnostic] = []
@@ -267,7 +267,7 @@ def _listening_warnings(result: ConfigResult, workflows: list[WorkflowInfo]) -> 
             if isinstance(named, Diagnostic):
                 problems.append(named)
                 continue
-            # Only runs of that workflow count (SPEC §2): it alone must listen.
+            # Only runs of that workflow count (docs/tako-yml.md): it alone must listen.
             candidates = [named] if named.listens else []
         for event_type in sub.events:
             if any(w.types is None or event_type in w.types for w in candidates):
@@ -659,7 +659,7 @@ def _graph_gaps(configs: Iterable[ConfigResult]) -> list[str]:
 
 # ================================================================ plan
 def resolve_source(value: str | None) -> str:
-    """``--source``, else ``GITHUB_REPOSITORY``, else the ``origin`` remote (SPEC §9)."""
+    """``--source``, else ``GITHUB_REPOSITORY``, else the ``origin`` remote (docs/cli.md)."""
     return gitinfo.resolve_source(value, os.environ, Path.cwd())
 
 

@@ -1,6 +1,6 @@
 """Open the GitHub forge for a command: API URL and credentials from the environment.
 
-SPEC §9: every command that talks to GitHub takes ``--api-url`` (default
+Every command that talks to GitHub takes ``--api-url`` (default
 ``GITHUB_API_URL``, else github.com's API) and reads credentials from the
 environment only: ``GITHUB_TOKEN`` / ``GH_TOKEN``, or the GitHub App variables
 ``TAKO_APP_ID`` / ``TAKO_APP_PRIVATE_KEY`` / ``TAKO_APP_INSTALLATION_ID``.

@@ -32,7 +32,7 @@ def check_repo_name(value: str, flag: str) -> str:
 
 
 def resolve_source(value: str | None, env: Mapping[str, str], cwd: Path) -> str:
-    """``--source``, else ``GITHUB_REPOSITORY``, else the ``origin`` remote (SPEC §9)."""
+    """``--source``, else ``GITHUB_REPOSITORY``, else the ``origin`` remote (docs/cli.md)."""
     found = value or env.get("GITHUB_REPOSITORY") or origin_repo(cwd)
     if not found:
         raise UserError("no --source given and none could be guessed",

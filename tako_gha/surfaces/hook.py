@@ -1,4 +1,4 @@
-"""The git pre-push hook (SPEC §9): lint the ``tako.yml`` being pushed.
+"""The git pre-push hook (docs/hook.md): lint the ``tako.yml`` being pushed.
 
 Reads what git is about to push — from the hook's stdin (``<local-ref> <local-oid>
 <remote-ref> <remote-oid>`` per ref) or, under pre-commit, ``PRE_COMMIT_TO_REF`` —

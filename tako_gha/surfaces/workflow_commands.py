@@ -1,4 +1,4 @@
-"""GitHub Actions workflow commands and environment files (GITHUB-FACTS §6.2).
+"""GitHub Actions workflow commands and environment files (docs/limits.md, Inside a workflow).
 
 Escaping follows the actions toolkit: message data ``%``→``%25``, ``\\r``→``%0D``,
 ``\\n``→``%0A``; property values additionally ``:``→``%3A`` and ``,``→``%2C``.

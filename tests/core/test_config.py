@@ -1,4 +1,4 @@
-"""The tako.yml loader (SPEC §2): model, diagnostics with file:line:col, JSON Schema."""
+"""The tako.yml loader (docs/tako-yml.md): model, diagnostics with file:line:col, JSON Schema."""
 
 from __future__ import annotations
 

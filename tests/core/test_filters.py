@@ -1,4 +1,4 @@
-"""CEL filters (SPEC §4): functions, errors, caching, limits, and the seed filters."""
+"""CEL filters (docs/filters.md): functions, errors, caching, limits, and the seed filters."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Input templates (SPEC §5)."""
+"""Input templates (docs/tako-yml.md, Templates)."""
 
 from __future__ import annotations
 

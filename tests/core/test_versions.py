@@ -1,4 +1,4 @@
-"""Version ranges (SPEC §3): a table of (range, version, expected) plus invalid ranges."""
+"""Version ranges (docs/tako-yml.md): a table of (range, version, expected) plus invalid ranges."""
 
 from __future__ import annotations
 

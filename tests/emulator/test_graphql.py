@@ -1,4 +1,4 @@
-"""POST /graphql: the discovery query shape (GITHUB-FACTS §4.3), errors, costs."""
+"""POST /graphql: the discovery query shape (docs/limits.md, Discovery), errors, costs."""
 
 from __future__ import annotations
 

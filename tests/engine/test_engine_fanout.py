@@ -1,4 +1,4 @@
-"""fan_out on the in-memory forge: every state and option of SPEC §6–7."""
+"""fan_out on the in-memory forge: every state and option in docs/protocol.md."""
 
 from __future__ import annotations
 

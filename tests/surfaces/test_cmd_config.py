@@ -1,4 +1,4 @@
-"""CLI: lint, discover, graph, plan (SPEC §9) — outputs and exact exit codes."""
+"""CLI: lint, discover, graph, plan (docs/cli.md) — outputs and exact exit codes."""
 
 from __future__ import annotations
 
