@@ -139,10 +139,11 @@ class Emulator:
         return self._app.log.entries(since)
 
     def stats(self) -> dict[str, Any]:
-        return self._app.log.stats()
+        return self._app.stats()
 
     def reset_stats(self) -> None:
         self._app.log.reset()
+        self._app.limiter.refusals.clear()
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """True once no run is queued or in progress (False on timeout)."""

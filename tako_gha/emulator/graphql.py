@@ -6,7 +6,10 @@ GitHub's schema discovery needs: ``organization(login).repositories(first, after
 isArchived, isFork, privacy)`` with ``pageInfo``/``nodes``/``edges``/``totalCount``,
 ``repository(owner, name)``, ``Repository.object(expression: "HEAD:path")`` →
 ``Blob { text oid byteSize isBinary isTruncated }``, topics, ``rateLimit`` and
-``viewer``. Unknown fields and arguments are reported in ``errors`` (nothing is
+``viewer``; and ``node(id)`` / ``nodes(ids)`` over the REST ``node_id`` of workflow
+runs (``WorkflowRun { databaseId runNumber event createdAt updatedAt url checkSuite {
+status conclusion } }``) and repositories, which is how tako reads the state of many
+known runs in one query. Unknown fields and arguments are reported in ``errors`` (nothing is
 executed), as GitHub's validation does. Costs follow GitHub's formula.
 """
 
@@ -30,13 +33,15 @@ from tako_gha.emulator.gqlparse import (
     Var,
 )
 from tako_gha.emulator.httpkit import Request, Response, Router
-from tako_gha.emulator.shapes import epoch_iso
-from tako_gha.emulator.world import WorldRepo
+from tako_gha.emulator.shapes import epoch_iso, iso, node_id
+from tako_gha.emulator.state import RunRecord
+from tako_gha.emulator.world import WorldRepo, stable_id
 
 if TYPE_CHECKING:
     from tako_gha.emulator.server import ApiApp
 
 MAX_PAGE = 100
+MAX_NODE_IDS = 100  # GitHub refuses a nodes(ids:) with more
 TEXT_LIMIT = 512 * 1024  # larger blobs come back with isTruncated and no full text
 
 
@@ -133,6 +138,8 @@ class Executor:
             type_name = "Blob" if isinstance(value, Blob) else "Tree"
         elif type_name == "RepositoryOwner":
             type_name = "Organization"  # world owners are organizations
+        elif type_name == "Node":
+            type_name = "WorkflowRun" if isinstance(value, RunRecord) else "Repository"
         return self.object(type_name, value, sel.selections, path)
 
     def collect(self, type_name: str, selections: list[Any]) -> list[Field]:
@@ -320,6 +327,81 @@ def _pushed_at(repo: WorldRepo) -> str | None:
     return epoch_iso(head.timestamp) if head else None
 
 
+def _decode_node_id(text: str) -> tuple[str, int] | None:
+    """``("WFR", 1234)`` from a global id the emulator handed out, else None."""
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    prefix, sep, number = raw.partition(":")
+    return (prefix, int(number)) if sep and number.isdigit() else None
+
+
+def _resolve_node(ex: Executor, ident: Any) -> Any:
+    """The object behind one global id, or None when it names nothing this token
+    may see (a run of a repo it cannot read is as unknown as a made-up id)."""
+    found = _decode_node_id(ident) if isinstance(ident, str) else None
+    if found is None:
+        return None
+    prefix, number = found
+    if prefix == "WFR":
+        run = ex.app.store.get(number)
+        if run is None or not ex.app.run_visible(run):
+            return None
+        repo = ex.app.world.repo(run.repo)
+        return run if ex.visible(repo) else None
+    if prefix == "R":
+        repo = next((r for r in ex.app.world.all_repos() if r.id == number), None)
+        return repo if ex.visible(repo) else None
+    return None
+
+
+def _not_resolved(ident: Any) -> GraphQLError:
+    return GraphQLError(f"Could not resolve to a node with the global id of '{ident}'",
+                        type="NOT_FOUND")
+
+
+def _query_node(ex: Executor, _src: Any, args: dict[str, Any]) -> tuple[Any, str | None]:
+    found = _resolve_node(ex, args.get("id"))
+    if found is None:
+        raise _not_resolved(args.get("id"))
+    return found, "Node"
+
+
+def _query_nodes(ex: Executor, _src: Any, args: dict[str, Any]) -> tuple[Any, str | None]:
+    """One entry per id, in order; an id that resolves to nothing is null with a
+    NOT_FOUND error naming its index (the rest of the answer stands)."""
+    ids = args.get("ids")
+    if not isinstance(ids, list):
+        ids = [ids]
+    if len(ids) > MAX_NODE_IDS:
+        raise GraphQLError(f"You may not provide more than {MAX_NODE_IDS} node ids; "
+                           f"you provided {len(ids)}.", type="EXCESSIVE_PAGINATION")
+    out: list[Any] = []
+    for index, ident in enumerate(ids):
+        found = _resolve_node(ex, ident)
+        if found is None:
+            err = _not_resolved(ident).as_dict()
+            err["path"] = ["nodes", index]
+            ex.errors.append(err)
+        out.append(found)
+    return out, "[Node]"
+
+
+CHECK_STATUSES = {"queued": "QUEUED", "in_progress": "IN_PROGRESS", "completed": "COMPLETED",
+                  "waiting": "WAITING", "pending": "PENDING", "requested": "REQUESTED"}
+
+
+def _suite(run: RunRecord) -> dict[str, Any]:
+    """A run's check suite as GraphQL shows it: the run's status and conclusion,
+    upper-case (the REST ``check_suite_id`` names the same suite)."""
+    suite_id = stable_id(f"suite:{run.id}:{run.run_attempt}")
+    return {"id": node_id("CS", suite_id), "databaseId": suite_id,
+            "status": CHECK_STATUSES.get(run.status, run.status.upper()),
+            "conclusion": run.conclusion.upper() if run.conclusion else None,
+            "createdAt": iso(run.created_at), "updatedAt": iso(run.updated_at)}
+
+
 SCHEMA: dict[str, dict[str, Resolver]] = {
     "Query": {
         "organization": _query_organization,
@@ -328,6 +410,27 @@ SCHEMA: dict[str, dict[str, Resolver]] = {
         "viewer": lambda ex, src, args: (ex.req.login, "User"),
         "user": _query_user,
         "repositoryOwner": _query_repository_owner,
+        "node": _query_node,
+        "nodes": _query_nodes,
+    },
+    "WorkflowRun": {
+        "id": _scalar(lambda r: node_id("WFR", r.id)),
+        "databaseId": _scalar(lambda r: r.id),
+        "runNumber": _scalar(lambda r: r.run_number),
+        "event": _scalar(lambda r: r.event),
+        "createdAt": _scalar(lambda r: iso(r.created_at)),
+        "updatedAt": _scalar(lambda r: iso(r.updated_at)),
+        "url": lambda ex, r, args: (f"{ex.app.base_url}/{r.repo}/actions/runs/{r.id}", None),
+        "resourcePath": _scalar(lambda r: f"/{r.repo}/actions/runs/{r.id}"),
+        "checkSuite": lambda ex, r, args: (_suite(r), "CheckSuite"),
+    },
+    "CheckSuite": {
+        "id": _scalar(lambda s: s["id"]),
+        "databaseId": _scalar(lambda s: s["databaseId"]),
+        "status": _scalar(lambda s: s["status"]),
+        "conclusion": _scalar(lambda s: s["conclusion"]),
+        "createdAt": _scalar(lambda s: s["createdAt"]),
+        "updatedAt": _scalar(lambda s: s["updatedAt"]),
     },
     "Organization": {
         "login": _scalar(lambda login: login),
@@ -359,7 +462,7 @@ SCHEMA: dict[str, dict[str, Resolver]] = {
         "startCursor": _scalar(lambda c: c.cursor_of(c.items[0]) if c.items else None),
     },
     "Repository": {
-        "id": _scalar(lambda r: base64.b64encode(f"R:{r.id}".encode()).decode()),
+        "id": _scalar(lambda r: node_id("R", r.id)),  # the REST node_id
         "databaseId": _scalar(lambda r: r.id),
         "name": _scalar(lambda r: r.name),
         "nameWithOwner": _scalar(lambda r: r.full_name),
@@ -418,7 +521,8 @@ SCHEMA: dict[str, dict[str, Resolver]] = {
     },
 }
 INTERFACES = {"Blob": ("GitObject",), "Tree": ("GitObject",), "Commit": ("GitObject",),
-              "Organization": ("RepositoryOwner",), "User": ("RepositoryOwner",)}
+              "Organization": ("RepositoryOwner",), "User": ("RepositoryOwner",),
+              "WorkflowRun": ("Node",), "Repository": ("Node",), "CheckSuite": ("Node",)}
 # Edges: (connection, item) pairs.
 SCHEMA["Edge:Repository"] = {
     "cursor": lambda ex, pair, args: (pair[0].cursor_of(pair[1]), None),
@@ -441,6 +545,8 @@ ARGS: dict[tuple[str, str], set[str]] = {
     },
     ("Repository", "repositoryTopics"): _CONNECTION_ARGS,
     ("Repository", "object"): {"expression", "oid"},
+    ("Query", "node"): {"id"},
+    ("Query", "nodes"): {"ids"},
 }
 # Types a field yields, for validation before execution (what resolvers return).
 FIELD_TYPES: dict[tuple[str, str], str] = {
@@ -460,9 +566,12 @@ FIELD_TYPES: dict[tuple[str, str], str] = {
     ("Repository", "repositoryTopics"): "TopicConnection",
     ("Repository", "object"): "GitObject", ("RepositoryTopic", "topic"): "Topic",
     ("Tree", "entries"): "TreeEntry",
+    ("Query", "node"): "Node", ("Query", "nodes"): "Node",
+    ("WorkflowRun", "checkSuite"): "CheckSuite",
 }
-ABSTRACT = {"GitObject": ("Blob", "Tree", "Commit"), "RepositoryOwner": ("Organization", "User")}
-INTERFACE_FIELDS = {"GitObject": {"oid"}, "RepositoryOwner": {"login"}}
+ABSTRACT = {"GitObject": ("Blob", "Tree", "Commit"), "RepositoryOwner": ("Organization", "User"),
+            "Node": ("WorkflowRun", "Repository", "CheckSuite")}
+INTERFACE_FIELDS = {"GitObject": {"oid"}, "RepositoryOwner": {"login"}, "Node": {"id"}}
 PUBLIC_NAMES = {"Edge:Repository": "RepositoryEdge"}
 
 

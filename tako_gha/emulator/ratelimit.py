@@ -1,11 +1,12 @@
 """Primary budgets per token and resource, and GitHub's secondary limits
-(content-creating requests per minute/hour, requests in flight per token)."""
+(content-creating requests per minute/hour, requests in flight per token, points
+per minute for REST and for GraphQL)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 
 from tako_gha.emulator.settings import Limits
@@ -39,6 +40,60 @@ class RateLimiter:
         self._buckets: dict[tuple[str, str], Bucket] = {}
         self._content: dict[str, deque[float]] = {}
         self._in_flight: dict[str, int] = {}
+        self._points: dict[tuple[str, str], deque[tuple[float, int]]] = {}
+        self._points_sum: dict[tuple[str, str], int] = {}
+        self.refusals: Counter[str] = Counter()  # secondary refusals by reason
+
+    # -- points per minute (secondary) ------------------------------------------------
+    def points_limit(self, resource: str) -> int:
+        limits = self.limits
+        return (limits.graphql_points_per_minute if resource == "graphql"
+                else limits.rest_points_per_minute)
+
+    def _window(self, key: tuple[str, str], now: float) -> int:
+        """Points spent in the trailing minute (caller holds the lock)."""
+        stamps = self._points.setdefault(key, deque())
+        total = self._points_sum.get(key, 0)
+        while stamps and now - stamps[0][0] >= 60:
+            total -= stamps.popleft()[1]
+        self._points_sum[key] = total
+        return total
+
+    def points_retry_after(self, key: str, resource: str, cost: int) -> int | None:
+        """Seconds to wait when ``cost`` more points would pass the per-minute budget
+        of ``resource`` (a refusal, counted); None when the request may go ahead.
+        Only answered requests are charged (``spend_points``), not refused ones."""
+        if not self.limits.enabled:
+            return None
+        now = time.monotonic()
+        slot = (key, "graphql" if resource == "graphql" else "rest")
+        with self._lock:
+            spent = self._window(slot, now)
+            if spent + cost <= self.points_limit(slot[1]):
+                return None
+            self.refusals[f"{slot[1]}_points"] += 1
+            # the minute frees up as the oldest stamps leave the window
+            freed, wait = spent + cost - self.points_limit(slot[1]), 60.0
+            for stamp, points in self._points[slot]:
+                freed -= points
+                if freed <= 0:
+                    wait = 60 - (now - stamp)
+                    break
+            return max(1, int(wait) + 1)
+
+    def spend_points(self, key: str, resource: str, cost: int) -> None:
+        slot = (key, "graphql" if resource == "graphql" else "rest")
+        now = time.monotonic()
+        with self._lock:
+            self._window(slot, now)
+            self._points[slot].append((now, cost))
+            self._points_sum[slot] += cost
+
+    def points_used(self, key: str, resource: str) -> int:
+        """Points ``key`` spent on ``resource`` in the trailing minute."""
+        slot = (key, "graphql" if resource == "graphql" else "rest")
+        with self._lock:
+            return self._window(slot, time.monotonic())
 
     def bucket(self, key: str, resource: str, limit: int) -> Bucket:
         """The live bucket (a fresh window once the old one has reset)."""
@@ -69,9 +124,11 @@ class RateLimiter:
                 stamps.popleft()
             last_minute = sum(1 for s in stamps if now - s < 60)
             if last_minute >= self.limits.content_per_minute:
+                self.refusals["content"] += 1
                 oldest = next(s for s in stamps if now - s < 60)
                 return max(1, int(60 - (now - oldest)) + 1)
             if len(stamps) >= self.limits.content_per_hour:
+                self.refusals["content"] += 1
                 return max(1, int(3600 - (now - stamps[0])) + 1)
             stamps.append(now)
             return None
@@ -81,6 +138,7 @@ class RateLimiter:
         with self._lock:
             count = self._in_flight.get(key, 0)
             if self.limits.enabled and count >= self.limits.concurrency:
+                self.refusals["concurrency"] += 1
                 return False
             self._in_flight[key] = count + 1
             return True
@@ -93,3 +151,5 @@ class RateLimiter:
         with self._lock:
             self._buckets.clear()
             self._content.clear()
+            self._points.clear()
+            self._points_sum.clear()

@@ -1,7 +1,8 @@
 """The HTTP server and the request pipeline every API call goes through:
 
-route → auth (401) → concurrency cap → injected latency / storms / errors →
-primary budget (403) → handler → ETag / 304 → rate-limit headers → request log.
+route → auth (401) → concurrency cap → points per minute (secondary, 403) →
+injected latency / storms / errors → primary budget (403) → handler → ETag / 304 →
+points and primary charge, rate-limit headers → request log.
 
 Stdlib ``ThreadingHTTPServer`` on 127.0.0.1; every request is wrapped so a bad
 request or a handler bug answers 500 with a GitHub-style body and the server lives on.
@@ -136,6 +137,10 @@ class ApiApp:
             "used": bucket.used,
         }
 
+    def stats(self) -> dict[str, Any]:
+        """The request log's counters, plus secondary-limit refusals by reason."""
+        return {**self.log.stats(), "secondary_refusals": dict(self.limiter.refusals)}
+
     # -- the pipeline -----------------------------------------------------------------
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
         started = time.monotonic()
@@ -170,6 +175,13 @@ class ApiApp:
         self._authenticate(req, kind)
         if req.token is not None and not self.limiter.enter(req.rate_key):
             raise ApiError(429, SECONDARY_MESSAGE, RATE_DOCS, headers={"retry-after": "1"})
+        if req.token is not None:
+            wait = self.limiter.points_retry_after(req.rate_key, resource,
+                                                   request_points(req.method, resource))
+            if wait is not None:
+                self.limiter.leave(req.rate_key)
+                raise ApiError(403, SECONDARY_MESSAGE, RATE_DOCS,
+                               headers={"retry-after": str(wait)})
         try:
             return self._guarded_call(req, route, kind, resource)
         finally:
@@ -239,6 +251,10 @@ class ApiApp:
                 resp.status, resp.body = 304, None
                 resp.blobs = 0
                 charged = False  # conditional hits are free, as on GitHub
+        if req.token is not None and kind != "unknown" and (
+                resp.status != 304 or self.settings.limits.not_modified_counts):
+            self.limiter.spend_points(req.rate_key, resource,
+                                      request_points(req.method, resource))
         if req.token is not None and kind not in FREE_KINDS and kind != "unknown":
             bucket = self.limiter.bucket(req.rate_key, resource, self.budget_limit(req, resource))
             if charged:
@@ -255,6 +271,14 @@ class ApiApp:
         headers["x-github-request-id"] = _secrets.token_hex(8).upper()
         headers["x-github-api-version-selected"] = "2022-11-28"
         headers["x-github-media-type"] = "github.v3; format=json"
+
+
+def request_points(method: str, resource: str) -> int:
+    """What one request costs against the per-minute secondary budget: a GraphQL
+    query 1 (the emulator runs no mutations), a REST read 1, a REST write 5."""
+    if resource == "graphql":
+        return 1
+    return 1 if method in ("GET", "HEAD", "OPTIONS") else 5
 
 
 def _rate_headers(snapshot: dict[str, int], resource: str) -> dict[str, str]:
@@ -284,7 +308,7 @@ def admin_handle(app: ApiApp, req: Request) -> Response:
     if path.startswith("/_emulator/raw/") and method in ("GET", "HEAD"):
         return _raw_file(app, path.removeprefix("/_emulator/raw/"))
     if path == "/_emulator/stats" and method == "GET":
-        return Response(200, app.log.stats())
+        return Response(200, app.stats())
     if path == "/_emulator/reset-stats" and method == "POST":
         app.log.reset()
         return Response(204)

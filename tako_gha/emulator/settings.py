@@ -74,6 +74,12 @@ class Limits:
     content_per_minute: int = 80  # secondary: content-creating POSTs per token
     content_per_hour: int = 500
     concurrency: int = 100  # secondary: requests in flight per token
+    # secondary: points per trailing minute per token (REST: GET/HEAD/OPTIONS 1, other
+    # methods 5; GraphQL: a query 1). GitHub does not say whether a 304 counts here
+    # (it is free for the primary budget); by default it does.
+    rest_points_per_minute: int = 900
+    graphql_points_per_minute: int = 2000
+    not_modified_counts: bool = True
     enabled: bool = True
 
 
@@ -271,9 +277,9 @@ def parse_limits(raw: Any, where: str = WORLD_FILE, base: Limits | None = None) 
     for key, value in raw.items():
         if key == "window":
             limits.window = _duration(value, where, "limits.window")
-        elif key == "enabled":
-            _expect(isinstance(value, bool), where, "limits.enabled", "true or false")
-            limits.enabled = value
+        elif key in ("enabled", "not_modified_counts"):
+            _expect(isinstance(value, bool), where, f"limits.{key}", "true or false")
+            setattr(limits, key, value)
         elif key in Limits.__dataclass_fields__:
             number = _opt_int(value, where, f"limits.{key}")
             setattr(limits, key, number)

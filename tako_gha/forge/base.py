@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import fnmatch
 import threading
-from collections import Counter
-from collections.abc import Sequence
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -159,6 +160,21 @@ class RunInfo:
     head_branch: str | None = None
     run_attempt: int = 1
     updated_at: datetime | None = None  # last change; a completed run's end
+    node_id: str = ""  # GraphQL global id (REST ``node_id``): ``run_states`` takes it
+
+
+# run_states takes at most this many ids at once (GitHub's nodes(ids:) limit).
+MAX_STATE_IDS = 100
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A known run's state as ``run_states`` reads it (REST words, lower-case)."""
+
+    node_id: str
+    run_id: int
+    status: str  # queued/in_progress/completed/waiting/...
+    conclusion: str | None
 
 
 @dataclass(frozen=True)
@@ -191,31 +207,89 @@ class CallKind(str, Enum):
     OTHER = "other"
 
 
-class CostLedger:
-    """API calls by kind, 304s, retries and the last seen budget. Thread-safe."""
+MINUTE = 60.0
+RESOURCES = ("rest", "graphql")
 
-    def __init__(self) -> None:
+
+def request_points(method: str, resource: str) -> int:
+    """What one request costs against GitHub's per-minute (secondary) budgets: a
+    GraphQL query 1, a REST read (GET/HEAD/OPTIONS) 1, any other REST method 5."""
+    if resource == "graphql":
+        return 1
+    return 1 if method.upper() in ("GET", "HEAD", "OPTIONS") else 5
+
+
+class CostLedger:
+    """API calls by kind, 304s, retries, the last seen budgets, and the points spent
+    in the trailing minute per resource ("rest", "graphql"): every request sent is
+    counted there, 304s and refused ones included. Thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
+        self.clock = clock  # monotonic seconds; tests inject a fake one
         self.calls: Counter[str] = Counter()
         self.not_modified: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
         self.rate_remaining: int | None = None
         self.rate_limit: int | None = None
+        self.budgets: dict[str, tuple[int, int, int | None]] = {}  # resource -> rem, lim, reset
         self.waited_seconds = 0.0
+        self.points: Counter[str] = Counter()  # all points ever spent, by resource
+        self.peak_per_minute: Counter[str] = Counter()  # highest trailing-minute sum seen
+        self._minute: dict[str, deque[tuple[float, int]]] = {r: deque() for r in RESOURCES}
+        self._minute_sum: Counter[str] = Counter()
 
     def record(self, kind: CallKind | str, *, not_modified: bool = False,
-               retry: bool = False) -> None:
+               retry: bool = False, resource: str = "rest", points: int | None = None) -> None:
         key = kind.value if isinstance(kind, CallKind) else kind
+        if points is None:  # the forge passes what it sent; fakes rely on the kind
+            writes = (CallKind.DISPATCH.value, CallKind.CANCEL.value)
+            points = 5 if resource == "rest" and key in writes else 1
         with self._lock:
             self.calls[key] += 1
             if not_modified:
                 self.not_modified[key] += 1
             if retry:
                 self.retries[key] += 1
+            self.points[resource] += points
+            now = self.clock()
+            self._expire(resource, now)
+            self._minute.setdefault(resource, deque()).append((now, points))
+            self._minute_sum[resource] += points
+            self.peak_per_minute[resource] = max(self.peak_per_minute[resource],
+                                                 self._minute_sum[resource])
 
-    def budget(self, remaining: int | None, limit: int | None) -> None:
+    def _expire(self, resource: str, now: float) -> None:
+        stamps = self._minute.setdefault(resource, deque())
+        while stamps and now - stamps[0][0] >= MINUTE:
+            self._minute_sum[resource] -= stamps.popleft()[1]
+
+    def points_last_minute(self, resource: str) -> int:
         with self._lock:
-            self.rate_remaining, self.rate_limit = remaining, limit
+            self._expire(resource, self.clock())
+            return self._minute_sum[resource]
+
+    def frees_in(self, resource: str, points: int, budget: int) -> float:
+        """Seconds until ``points`` more fit in the trailing minute under ``budget``."""
+        with self._lock:
+            now = self.clock()
+            self._expire(resource, now)
+            excess = self._minute_sum[resource] + points - budget
+            if excess <= 0:
+                return 0.0
+            for stamp, spent in self._minute[resource]:
+                excess -= spent
+                if excess <= 0:
+                    return max(0.0, stamp + MINUTE - now)
+            return MINUTE
+
+    def budget(self, remaining: int | None, limit: int | None,
+               resource: str = "core", reset: int | None = None) -> None:
+        with self._lock:
+            if resource == "core" or self.rate_remaining is None:
+                self.rate_remaining, self.rate_limit = remaining, limit
+            if remaining is not None and limit is not None:
+                self.budgets[resource] = (remaining, limit, reset)
 
     @property
     def total(self) -> int:
@@ -231,6 +305,8 @@ class CostLedger:
                 "rate_remaining": self.rate_remaining,
                 "rate_limit": self.rate_limit,
                 "waited_seconds": round(self.waited_seconds, 3),
+                "points": dict(self.points),
+                "peak_points_per_minute": dict(self.peak_per_minute),
             }
 
 
@@ -265,6 +341,16 @@ class Forge(Protocol):
         ...
 
     def get_run(self, repo: str, run_id: int) -> RunInfo:
+        ...
+
+    def run_states(self, node_ids: Sequence[str]) -> dict[str, RunState]:
+        """The state of up to ``MAX_STATE_IDS`` known runs in one request, by their
+        ``RunInfo.node_id`` (GitHub: one GraphQL ``nodes(ids:)`` query, 1 point; it
+        cannot be conditional, so every call is paid). An id that resolves to nothing
+        (the run was deleted, or the token lost access) is absent from the result.
+        Raises ValueError for more ids than allowed; ForgeError (AuthError on 401,
+        RateLimitError) when the query fails as a whole, e.g. a server without
+        GraphQL — the caller can read those runs through ``list_runs``/``get_run``."""
         ...
 
     def cancel_run(self, repo: str, run_id: int) -> bool:

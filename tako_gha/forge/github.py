@@ -42,11 +42,13 @@ from tako_gha.forge.base import (
     RepoSelection,
     RunInfo,
     RunListing,
+    RunState,
     ValidationError,
 )
 from tako_gha.forge.cache import BlobCache
 from tako_gha.forge.discovery import PAGE, Discoverer
 from tako_gha.forge.redact import guard_github_logger
+from tako_gha.forge.runstate import RUN_STATES_QUERY, check_ids, states_from_body
 from tako_gha.forge.transport import (
     Response,
     RetryPolicy,
@@ -104,6 +106,7 @@ def run_from_json(data: Any, repo: str) -> RunInfo:
             head_branch=_opt_str(data, "head_branch"),
             run_attempt=int(data.get("run_attempt") or 1),
             updated_at=_parse_time(data["updated_at"]) if data.get("updated_at") else None,
+            node_id=str(data.get("node_id") or ""),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ForgeError(f"unexpected workflow run data from GitHub for {repo}: {exc!r}",
@@ -528,6 +531,16 @@ class GitHubForge:
         run, _ = self._conditional_get(CallKind.POLL, f"/repos/{repo}/actions/runs/{int(run_id)}",
                                        {}, repo.split("/", 1)[0], convert)
         return run
+
+    def run_states(self, node_ids: Sequence[str]) -> dict[str, RunState]:
+        ids = check_ids(node_ids)
+        if not ids:
+            return {}
+        resp = self._request(CallKind.POLL, "POST", self.graphql_url,
+                             body={"query": RUN_STATES_QUERY, "variables": {"ids": ids}})
+        if resp.status != 200:
+            raise self._error(resp, "read the state of workflow runs (GraphQL)")
+        return states_from_body(resp.json(), ids)
 
     def cancel_run(self, repo: str, run_id: int) -> bool:
         # Safe to retry: cancelling twice is harmless (the second answers 409).

@@ -31,7 +31,13 @@ from typing import Any
 
 import requests
 
-from tako_gha.forge.base import CallKind, CostLedger, ForgeError, RateLimitError
+from tako_gha.forge.base import (
+    CallKind,
+    CostLedger,
+    ForgeError,
+    RateLimitError,
+    request_points,
+)
 
 log = logging.getLogger("tako_gha.forge")
 
@@ -229,11 +235,11 @@ class Transport:
         if remaining is None or limit is None:
             return
         resource = headers.get("x-ratelimit-resource", "core")
-        self.budgets[resource] = (remaining, limit, _header_int(headers, "x-ratelimit-reset"))
+        reset = _header_int(headers, "x-ratelimit-reset")
+        self.budgets[resource] = (remaining, limit, reset)
         # The ledger reports the REST (core) budget, which polling spends; another
-        # bucket is shown only until a core answer arrives.
-        if resource == "core" or self.ledger.rate_remaining is None:
-            self.ledger.budget(remaining, limit)
+        # bucket is shown only until a core answer arrives. It keeps every bucket too.
+        self.ledger.budget(remaining, limit, resource, reset)
 
     def server_epoch(self) -> float:
         return self._clock() + self.skew.total_seconds()
@@ -327,6 +333,9 @@ class Transport:
     def _request(self, kind: CallKind, verb: str, url: str, params: dict[str, Any] | None,
                  headers: dict[str, str] | None, body: Any, safe: bool) -> Response:
         path = url.split("?", 1)[0]
+        # Every attempt is counted against the per-minute budgets, refusals included.
+        resource = "graphql" if path.endswith("/graphql") else "rest"
+        points = request_points(verb, resource)
         attempt = 0  # HTTP attempts made
         errors = 0  # 5xx/connection retries used
         limited = 0  # secondary-limit retries used
@@ -339,7 +348,7 @@ class Transport:
                 status, raw_headers, text = self._send(verb, url, params, dict(headers or {}),
                                                        body)
             except (requests.exceptions.RequestException, OSError) as exc:
-                self.ledger.record(kind, retry=retry)
+                self.ledger.record(kind, retry=retry, resource=resource, points=points)
                 if _is_connect_failure(exc):
                     if safe and errors < self.policy.max_retries:
                         errors += 1
@@ -361,7 +370,8 @@ class Transport:
                     hint="the API host is unreachable or too slow; try again later") from None
             resp = Response(status, {k.lower(): str(v) for k, v in raw_headers.items()}, text)
             self._observe(resp.headers)
-            self.ledger.record(kind, not_modified=status == 304, retry=retry)
+            self.ledger.record(kind, not_modified=status == 304, retry=retry,
+                               resource=resource, points=points)
             rate = self._rate_wait(resp)
             if rate is not None:
                 reason, seconds, reset_at = rate

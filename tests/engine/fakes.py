@@ -19,6 +19,7 @@ from typing import Any
 
 from tako_gha.core.ids import TitleTag, dispatch_id, make_title
 from tako_gha.forge.base import (
+    MAX_STATE_IDS,
     AmbiguousDispatchError,
     Annotation,
     CallKind,
@@ -29,6 +30,7 @@ from tako_gha.forge.base import (
     RepoSelection,
     RunInfo,
     RunListing,
+    RunState,
 )
 
 EPOCH = datetime(2026, 11, 25, 10, 0, 0, tzinfo=timezone.utc)
@@ -119,7 +121,7 @@ class FakeForge:
     def __init__(self, clock: FakeClock, workflows: dict[str, list[FakeWorkflow]]) -> None:
         self.clock = clock
         self.workflows = {k.lower(): v for k, v in workflows.items()}
-        self.ledger = CostLedger()
+        self.ledger = CostLedger(clock.monotonic)
         self.runs: list[FakeRun] = []
         self.next_id = 100
         self.dispatches: list[tuple[str, str, dict[str, Any]]] = []
@@ -209,7 +211,8 @@ class FakeForge:
                        event="repository_dispatch", status=status, conclusion=conclusion,
                        created_at=EPOCH + timedelta(seconds=run.created),
                        html_url=f"https://fake/{run.repo}/actions/runs/{run.id}",
-                       updated_at=EPOCH + timedelta(seconds=self._last_change(run)))
+                       updated_at=EPOCH + timedelta(seconds=self._last_change(run)),
+                       node_id=f"WFR_{run.id}")
 
     def run_by_id(self, run_id: int) -> FakeRun:
         run = next((r for r in self.runs if r.id == run_id), None)
@@ -279,6 +282,23 @@ class FakeForge:
         self.ledger.record(CallKind.POLL)
         self._fault("get_run", repo)
         return self._info(self.run_by_id(run_id))
+
+    def run_states(self, node_ids: Sequence[str]) -> dict[str, RunState]:
+        """One batched read (a GraphQL query on GitHub): every id in one call."""
+        if len(node_ids) > MAX_STATE_IDS:
+            raise ValueError(f"at most {MAX_STATE_IDS} run ids per query")
+        self._advance()
+        self.calls["run_states"] += 1
+        self.ledger.record(CallKind.POLL, resource="graphql")
+        self._fault("run_states", "*")
+        out: dict[str, RunState] = {}
+        by_id = {f"WFR_{r.id}": r for r in self.runs}
+        for ident in node_ids:
+            run = by_id.get(ident)
+            if run is not None:
+                status, conclusion = run.status(self.clock.t)
+                out[ident] = RunState(ident, run.id, status, conclusion)
+        return out
 
     def cancel_run(self, repo: str, run_id: int) -> bool:
         self._advance()

@@ -242,6 +242,9 @@ def test_dispatch_runs_etags_and_annotations(emu: Emulator, forges: list[GitHubF
     assert again == done and forge.ledger.not_modified["poll"] >= 1
     notes = forge.run_annotations("acme/app", run.id)
     assert any(n.level == "failure" and "it failed" in n.message for n in notes)
+    states = forge.run_states([run.node_id])  # the same state, through GraphQL
+    assert [(s.run_id, s.status, s.conclusion) for s in states.values()] == [
+        (run.id, "completed", "failure")]
     assert forge.cancel_run("acme/app", run.id) is False  # already finished
     assert forge.ledger.calls["dispatch"] == 1 and forge.ledger.calls["cancel"] == 1
     skew = abs((forge.now() - done.created_at).total_seconds())
