@@ -85,6 +85,9 @@ class FanOutRequest:
     topics: Sequence[str] = ()
     config_path: str = "tako.yml"
     context: CascadeContext | None = None  # None = start a new root
+    # The id of that new root, when the caller chose it (to announce it before anything
+    # is sent); None = the engine makes one. Ignored when ``context`` names the root.
+    root: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -28,7 +28,14 @@ import math
 from datetime import timedelta
 
 from tako_gha.core.durations import format_duration
-from tako_gha.core.ids import TitleTag, dispatch_id, make_title, new_root_id, tag_shape_in
+from tako_gha.core.ids import (
+    TitleTag,
+    dispatch_id,
+    is_id,
+    make_title,
+    new_root_id,
+    tag_shape_in,
+)
 from tako_gha.core.tree import Node, NodeState, TreeReport
 from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest, Observer
 from tako_gha.engine.clock import Clock, SystemClock
@@ -67,10 +74,13 @@ class FanOut:
     def __init__(self, forge: Forge, request: FanOutRequest, options: FanOutOptions,
                  observer: Observer | None, planner: Planner, clock: Clock) -> None:
         _check_options(options)
+        if request.root is not None and not is_id(request.root):
+            raise FanOutError(f"root id {request.root!r} is not 12 hex digits",
+                              hint="leave the root to the engine, or pass one it made")
         self.forge, self.request, self.options = forge, request, options
         self.observer, self.planner, self.clock = observer, planner, clock
         self.ctx: CascadeContext | None = request.context
-        self.root = self.ctx.root if self.ctx else new_root_id()
+        self.root = self.ctx.root if self.ctx else (request.root or new_root_id())
         self.origin_id = self.ctx.parent if self.ctx and self.ctx.parent else self.root
         self.pacer = DispatchPacer(clock, options.dispatches_per_minute,
                                    options.dispatches_per_hour)

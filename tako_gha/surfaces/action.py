@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,6 +35,7 @@ from rich.console import Console
 
 from tako_gha.core.durations import DurationError, parse_duration
 from tako_gha.core.events import Event
+from tako_gha.core.ids import new_root_id
 from tako_gha.core.names import is_repo_name
 from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
 from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
@@ -46,6 +48,7 @@ from tako_gha.surfaces.workflow_commands import command, mask_lines, write_outpu
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMED_OUT = 0, 1, 2, 3
 MAX_EVENT_TYPE = 100
+DEFAULT_API = "https://api.github.com"
 MAX_OUTPUT_BYTES = 1_000_000  # GitHub: 1 MB per output
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
 _ERRORISH = ("could not be used", "error")
@@ -201,7 +204,7 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
     org = _raw(env, "org") or env.get("GITHUB_REPOSITORY_OWNER", "") or source.split("/")[0]
     token = _raw(env, "token") or env.get("GITHUB_TOKEN", "") or env.get("GH_TOKEN", "")
     api_url = (_raw(env, "api_url") or env.get("GITHUB_API_URL", "")
-               or "https://api.github.com").rstrip("/")
+               or DEFAULT_API).rstrip("/")
     if not api_url.startswith(("http://", "https://")):
         raise InputError(f"input api_url: expected an http(s) URL, got {api_url!r}")
     return ActionInputs(
@@ -354,8 +357,12 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
 
     event = Event(type=inputs.event_type, source=inputs.source, payload=inputs.payload,
                   schema_version=inputs.schema_version)
+    root = context.root if context is not None else new_root_id()
     request = FanOutRequest(event=event, org=inputs.org, repos=tuple(inputs.repos),
-                            config_path=inputs.config_path, context=context)
+                            config_path=inputs.config_path, context=context,
+                            root=None if context is not None else root)
+    if not inputs.options.dry_run:
+        announce(root, inputs, context, env, out)
     live = LiveTree(Console(file=out, force_terminal=False, width=200, soft_wrap=True))
     observer = RecordingObserver(live)
     where = f"tree {context.root} at depth {context.depth}" if context else "a new cascade"
@@ -371,6 +378,34 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
         live.close()
     publish(report, env, out, observer.notes)
     return report.status.exit_code
+
+
+def announce(root: str, inputs: ActionInputs, context: CascadeContext | None,
+             env: Mapping[str, str], out: TextIO) -> None:
+    """Before anything is dispatched: the ``root_id`` output and a notice naming the
+    cascade and the commands that reach it, so a job cancelled or killed midway
+    has already said which cascade it started (later steps get ``root_id`` with
+    ``if: always()``)."""
+    if env.get("GITHUB_OUTPUT"):
+        write_outputs(env["GITHUB_OUTPUT"], {"root_id": root})
+    where = [] if inputs.api_url == DEFAULT_API else ["--api-url", inputs.api_url]
+    follow = shlex.join(["tako-gha", "status", root, "--org", inputs.org, *where, "--wait"])
+    if context is not None and context.parent is not None:
+        message = f"continuing cascade {root} at depth {context.depth}; follow it: {follow}"
+    else:
+        resume = ["tako-gha", "fan-out", "--event", inputs.event_type, "--source",
+                  inputs.source, "--org", inputs.org, *where]
+        if inputs.payload:
+            text = json.dumps(inputs.payload, separators=(",", ":"))
+            resume += ["--payload", text if len(text) <= 500 else "@payload.json"]
+        if inputs.repos:
+            resume += ["--repos", ",".join(inputs.repos)]
+        if inputs.config_path != INPUT_DEFAULTS["config_path"]:
+            resume += ["--config-path", inputs.config_path]
+        message = (f"cascade {root}; follow it: {follow}; if this step stops early, send "
+                   f"the rest: {shlex.join([*resume, '--resume', root])}")
+    out.write(command("notice", message, {"title": f"tako cascade {root}"}) + "\n")
+    out.flush()
 
 
 def _partial_outputs(exc: Exception, env: Mapping[str, str]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 
 from tako_gha.core.events import Event
@@ -110,10 +112,46 @@ def _observer() -> Any:
     return LiveTree(Console(stderr=True))
 
 
-def _recording_observer() -> Any:
+def _recording_observer(tree_json: str | None = None) -> Any:
     from tako_gha.surfaces.reports.live import RecordingObserver
 
-    return RecordingObserver(_observer())
+    return RecordingObserver(_observer(), tree_json)
+
+
+def resume_command(ctx: click.Context, root: str, source: str, org: str,
+                   extra: tuple[str, ...] = ()) -> str:
+    """The exact command that resumes this fan-out as ``root``: the flags given on
+    the command line, the source and org as resolved, ``extra``, and ``--resume``."""
+    parts = ["tako-gha", "fan-out", "--source", source, "--org", org]
+    skip = {"source", "org", "resume_root", "dry_run", "fmt", "tree_json", "summary"}
+    for param in ctx.command.params:
+        name = param.name or ""
+        if (name in skip or not isinstance(param, click.Option)
+                or ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE):
+            continue
+        value = ctx.params.get(name)
+        if param.is_flag:
+            flag = param.opts[0] if value else (param.secondary_opts or [None])[0]
+            if flag:
+                parts.append(flag)
+        elif value is not None:
+            parts += [param.opts[0], str(value)]
+    return shlex.join([*parts, *extra, "--resume", root])
+
+
+def announcement(root: str, org: str, context: CascadeContext | None,
+                 resume: str | None, api_url: str | None = None) -> str:
+    """The first line a fan-out prints (stderr), before anything is dispatched: which
+    cascade this is and how to reach it if this process dies."""
+    where = ["--api-url", api_url] if api_url else []
+    follow = shlex.join(["tako-gha", "status", root, "--org", org, *where, "--wait"])
+    if context is not None and context.parent is not None:
+        return (f"tako: continuing cascade {root} at depth {context.depth}; follow it: "
+                f"{follow}")
+    line = f"tako: cascade {root}; follow it: {follow}"
+    if resume:
+        line += f"; if this process stops early, send the rest: {resume}"
+    return line
 
 
 def _interrupted(report: TreeReport | None, org: str, dry_run: bool) -> UserError:
@@ -141,7 +179,8 @@ def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | No
     from tako_gha.surfaces.reports import render_markdown, render_text
 
     if tree_json:
-        _write(tree_json, json.dumps(report.to_json(), indent=2) + "\n", "--tree-json")
+        _write(tree_json, json.dumps(report.to_json(), indent=2) + "\n", "--tree-json",
+               atomic=True)
     if summary:
         _write(summary, render_markdown(report, notes=notes or ()), "--summary")
     elif os.environ.get("GITHUB_ACTIONS") == "true" and os.environ.get("GITHUB_STEP_SUMMARY"):
@@ -186,9 +225,14 @@ def _resume_context(root: str, source: str,
                           deadline=None)
 
 
-def _write(path: str, text: str, flag: str) -> None:
+def _write(path: str, text: str, flag: str, *, atomic: bool = False) -> None:
+    from tako_gha.surfaces.reports.live import write_atomic
+
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        if atomic:
+            write_atomic(path, text)
+        else:
+            Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UserError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from None
 
@@ -322,15 +366,26 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
     context = inherited_context(env)
     if resume_root is not None:
         context = _resume_context(resume_root, src, context)
+    from tako_gha.core.ids import new_root_id
+
+    root = context.root if context is not None else new_root_id()
     request = FanOutRequest(
         event=Event(type=event_type, source=src, payload=event_payload,
                     schema_version=schema_version),
         org=resolve_org(org, src), repos=_repos(repos), config_path=config_path,
-        context=context)
+        context=context, root=None if context is not None else root)
     from tako_gha.engine.fanout import fan_out
 
     forge = _forge(api_url)
-    observer = _recording_observer()
+    if not dry_run:
+        # Before anything is sent: a process killed later (kill -9, OOM, a cancelled
+        # job) has already said which cascade it started and how to pick it up.
+        resume = resume_command(click.get_current_context(), root, src, request.org)
+        click.echo(announcement(root, request.org, context, resume, api_url), err=True)
+    if tree_json:  # writable? Said before anything is dispatched, not after.
+        _write(tree_json, json.dumps({"root": root, "status": "running", "tree": None})
+               + "\n", "--tree-json", atomic=True)
+    observer = _recording_observer(tree_json)
     where = (f"continuing tree {context.root} at depth {context.depth}" if context
              else "new cascade")
     observer.on_message(f"fanning out {event_type} from {src} in {request.org} ({where})")

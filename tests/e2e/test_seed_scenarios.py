@@ -239,10 +239,10 @@ def test_configuration_hell(world: World, out_dir: Path) -> None:
     assert result.dispatched == len(expected)
     # Every malformed file is reported, ahead of the ordinary "did not match" notes
     # (GitHub shows only the first 10 warnings of a step).
-    warnings = annotations(emu, result.origin_run)[:4]
+    warnings = [a for a in annotations(emu, result.origin_run)
+                if a.startswith("warning ")][:4]
     for name in MALFORMED:
         (line,) = [w for w in warnings if f"tako: skipped {name}:" in w]
-        assert line.startswith("warning "), line
         assert "tako.yml could not be used" in line or "tako.yml has 1 error" in line, line
 
 

@@ -227,10 +227,20 @@ def test_the_entry_fans_out_and_publishes(emulator, tmp_path: Path) -> None:  # 
     code = action.run(_live_env(emulator, tmp_path), out)
     log = out.getvalue()
     assert code == 0, log
-    assert log.startswith("::add-mask::t-ok\ntako: fanning out built from acme/core in acme "
-                          "(a new cascade)")
-    assert "acme/a: dispatched → " in log or "acme/a: planned → dispatched" in log
     values = parse_output_file((tmp_path / "out").read_text())
+    root, api = values["root_id"], emulator.base_url
+    # Before anything is dispatched: the root_id output (written first) and a notice
+    # naming the cascade and the commands that reach it.
+    assert (tmp_path / "out").read_text().startswith("root_id<<")
+    assert log.startswith(
+        "::add-mask::t-ok\n"
+        f"::notice title=tako cascade {root}::cascade {root}; follow it: tako-gha status "
+        f"{root} --org acme --api-url {api} --wait; if this step stops early, send the "
+        f"rest: tako-gha fan-out --event built --source acme/core --org acme --api-url {api} "
+        f"--resume {root}\n"
+        "tako: fanning out built from acme/core in acme (a new cascade)"), log
+    assert log.index("::notice") < log.index("dispatched")
+    assert "acme/a: dispatched → " in log or "acme/a: planned → dispatched" in log
     assert (values["status"], values["dispatched"], values["failed"]) == ("success", "1", "0")
     (child,) = json.loads(values["tree"])["tree"]["children"]
     assert child["repo"] == "acme/a" and child["state"] == "success"

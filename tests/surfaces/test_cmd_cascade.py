@@ -92,6 +92,47 @@ def test_fan_out_waits_and_writes_reports(invoke: Any, tmp_path: Path) -> None:
     assert "acme/b" in summary.read_text()
 
 
+def test_the_root_id_is_the_first_line_before_any_dispatch(invoke: Any, emu: Emulator,
+                                                            tmp_path: Path) -> None:
+    """A process killed later has already named its cascade and how to reach it."""
+    tree = tmp_path / "tree.json"
+    result = invoke("fan-out", "--event", "ok", "--source", "acme/a", "--payload",
+                    '{"version": "1.0 beta"}', "--timeout", "1m", "--tree-json", str(tree),
+                    "--format", "json")
+    assert result.exit_code == 0, result.output
+    root = json.loads(result.stdout)["root"]
+    first = result.stderr.splitlines()[0]
+    api = emu.base_url
+    assert first == (
+        f"tako: cascade {root}; follow it: tako-gha status {root} --org acme --api-url "
+        f"{api} --wait; if this process stops early, send the rest: tako-gha fan-out "
+        # The exact command: the flags that were given (quoted), then --resume ROOT.
+        "--source acme/a --org acme --event ok --payload '{\"version\": \"1.0 beta\"}' "
+        f"--timeout 1m --api-url {api} --resume {root}"), first
+    assert "--tree-json" not in first and "--format" not in first
+    assert result.stderr.index(first) < result.stderr.index("dispatched ok to")
+    assert json.loads(tree.read_text())["root"] == root
+
+
+def test_the_tree_json_is_rewritten_as_the_tree_changes(tmp_path: Path) -> None:
+    from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus
+    from tako_gha.surfaces.reports.live import LiveTree, RecordingObserver
+
+    path = tmp_path / "tree.json"
+    observer = RecordingObserver(LiveTree(), str(path))
+    origin = Node("acme/a", "a" * 12, NodeState.IN_PROGRESS,
+                  children=[Node("acme/b", "b" * 12, NodeState.DISPATCHED)])
+    observer.on_update(TreeReport("a" * 12, TreeStatus.RUNNING, origin))
+    assert json.loads(path.read_text())["tree"]["children"][0]["state"] == "dispatched"
+    origin.children[0].state = NodeState.SUCCESS
+    observer.on_update(TreeReport("a" * 12, TreeStatus.SUCCESS, origin))
+    assert json.loads(path.read_text())["status"] == "success"
+    assert [p.name for p in tmp_path.iterdir()] == ["tree.json"]  # no temporary left
+    observer.tree_json = str(tmp_path / "missing" / "tree.json")
+    observer.on_update(TreeReport("a" * 12, TreeStatus.SUCCESS, origin))
+    assert observer.write_failed and "cannot write" in observer.notes[-1]
+
+
 def test_failure_exit_1_and_json_format(invoke: Any) -> None:
     result = invoke("fan-out", "--event", "boom", "--source", "acme/a", "--format", "json")
     assert result.exit_code == 1

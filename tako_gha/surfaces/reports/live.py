@@ -8,7 +8,12 @@ change and per message instead, so logs stay readable and grep-able.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import tempfile
 import time
+from pathlib import Path
 from types import TracebackType
 
 from rich.console import Console, Group
@@ -153,15 +158,26 @@ PROGRESS_PREFIXES = ("dispatched ", "found ", "fanning out ")
 class RecordingObserver:
     """Wraps the live tree: keeps the latest tree (so Ctrl-C can name the root) and
     the fan-out's messages worth a summary's notes (skipped repositories, warnings,
-    re-sent dispatches, API trouble), for the CLI's --summary and the action's."""
+    re-sent dispatches, API trouble), for the CLI's --summary and the action's.
+    With ``tree_json``, the tree JSON is rewritten there (atomically) on every
+    update, so a process killed midway leaves its latest tree behind."""
 
-    def __init__(self, live: LiveTree) -> None:
+    def __init__(self, live: LiveTree, tree_json: str | None = None) -> None:
         self.live = live
         self.report: TreeReport | None = None
         self.notes: list[str] = []
+        self.tree_json = tree_json
+        self.write_failed: str | None = None
 
     def on_update(self, report: TreeReport) -> None:
         self.report = report
+        if self.tree_json and self.write_failed is None:
+            try:
+                write_atomic(self.tree_json, json.dumps(report.to_json(), indent=2) + "\n")
+            except OSError as exc:  # said once; the final write reports it as an error
+                self.write_failed = str(exc.strerror or exc)
+                self.on_message(f"--tree-json: cannot write {self.tree_json}: "
+                                f"{self.write_failed}")
         self.live.on_update(report)
 
     def on_message(self, text: str) -> None:
@@ -171,3 +187,19 @@ class RecordingObserver:
 
     def close(self) -> None:
         self.live.close()
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step: a reader (or a process killed
+    mid-write) sees the old file or the new one, never half of one."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                               dir=target.parent if str(target.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
