@@ -45,7 +45,9 @@ from typing import Any
 
 import yaml
 
+from tako_gha.emulator import composite
 from tako_gha.emulator import expressions as ex
+from tako_gha.emulator.logs import LOG_LIMIT_CHARS, JobLog
 from tako_gha.emulator.state import (
     AnnotationRecord,
     JobRecord,
@@ -73,7 +75,6 @@ from tako_gha.emulator.workflows import (
 from tako_gha.surfaces.action_contract import ENTRY_MODULE, INPUT_DEFAULTS, env_name
 
 EVENT_NAME = "repository_dispatch"
-LOG_LIMIT_CHARS = 1_000_000  # per job; the log exists for debugging, not for the API
 SUMMARY_LIMIT_BYTES = 1024 * 1024  # GitHub: 1 MiB per step summary
 POLL_SECONDS = 0.05
 MASK = "***"
@@ -134,13 +135,20 @@ class _JobState:
         self.store = store
         self.masks = set(masks)
         self.lock = threading.Lock()
-        self.log: list[str] = []
-        self.log_chars = 0
-        self.log_truncated = False
+        self.log = JobLog(LOG_LIMIT_CHARS, mask=self.mask)
+        self.step_number = 0  # the step whose output is being written (0: the job's own)
+        self.post: list[composite.PostStep] = []  # post steps of actions (actions/cache)
+        self._file_keys = 0
         self.summaries: list[str] = []
         self.pgids: set[int] = set()
         self.readers: list[threading.Thread] = []
         self.stop_token: str | None = None
+
+    def next_file_key(self) -> str:
+        """A fresh name part for one step process's files (GITHUB_OUTPUT …, scripts)."""
+        with self.lock:
+            self._file_keys += 1
+            return str(self._file_keys)
 
     def mask(self, text: str) -> str:
         with self.lock:
@@ -156,23 +164,17 @@ class _JobState:
                 self.masks.add(value)
 
     def write_log(self, line: str) -> None:
-        line = self.mask(line)
-        with self.lock:
-            if self.log_truncated:
-                return
-            if self.log_chars + len(line) > LOG_LIMIT_CHARS:
-                self.log.append("… log truncated (emulator keeps 1 MB per job)")
-                self.log_truncated = True
-                return
-            self.log.append(line)
-            self.log_chars += len(line) + 1
+        self.log.write(self.mask(line), self.step_number)
 
     def annotate(self, level: str, message: str, title: str = "", path: str = ".github",
-                 line: int = 1) -> None:
+                 line: int = 1, log: bool = True) -> None:
         note = AnnotationRecord(level=level, message=self.mask(message),
                                 title=self.mask(title), path=path, line=line)
         with self.store.lock:
             self.record.annotations.append(note)
+        if log:  # as on GitHub, the runner's own errors show in the log too
+            word = {"failure": "error"}.get(level, level)
+            self.write_log(f"##[{word}]{message}")
 
     def handle_output_line(self, raw: str) -> None:
         """One line a step printed: a workflow command or plain log."""
@@ -202,7 +204,7 @@ class _JobState:
         line = props.get("line", "1")
         self.annotate(level, message, title=props.get("title", ""),
                       path=props.get("file", ".github"),
-                      line=int(line) if line.isdigit() else 1)
+                      line=int(line) if line.isdigit() else 1, log=False)
 
 
 def _unescape_data(text: str) -> str:
@@ -280,7 +282,8 @@ class WorkflowRunner:
 
     def __init__(self, world: WorldView, store: RunStore, host: RunnerHost, *,
                  capacity: int = 4, kill_grace: float = 3.0,
-                 action_command: list[str] | None = None) -> None:
+                 action_command: list[str] | None = None,
+                 cache_root: Path | None = None) -> None:
         if capacity < 1:
             raise ValueError(f"runner capacity must be at least 1, not {capacity}")
         self.world = world
@@ -288,8 +291,14 @@ class WorkflowRunner:
         self.host = host
         self.capacity = capacity
         self.kill_grace = kill_grace
-        # how a `uses:` of the tako action runs; tests may point it at a fake entry
+        # how a `uses:` of the tako action runs when the world has no copy of it
+        # (see _runs_entry_directly); tests may point it at a fake entry
         self.action_command = action_command or [sys.executable, "-m", ENTRY_MODULE]
+        # actions/cache keeps its entries here (beside the world, out of its repos)
+        root = getattr(world, "root", None)
+        self.cache_root = Path(cache_root) if cache_root is not None else (
+            Path(root) / composite.CACHE_DIR if root is not None
+            else Path(tempfile.gettempdir()) / "tako-emulator-cache")
         self.problems: list[str] = []  # workflow files that could not be read
         self._contexts: dict[int, _RunContext] = {}
         self._jobs: dict[int, _JobState] = {}
@@ -392,8 +401,12 @@ class WorkflowRunner:
         state = self._jobs.get(job_id)
         if state is None:
             return ""
-        with state.lock:
-            return "\n".join(state.log)
+        return state.log.plain()
+
+    def job_log_record(self, job_id: int) -> JobLog | None:
+        """The timestamped log of one job (None: unknown or never started)."""
+        state = self._jobs.get(job_id)
+        return state.log if state is not None else None
 
     def job_summary(self, job_id: int) -> str:
         """The concatenated (masked) step summaries of one job."""
@@ -791,6 +804,9 @@ class WorkflowRunner:
                 state.annotate("failure", f"The job running on the emulator has exceeded "
                                f"the maximum execution time of {timeout:g} minutes.")
                 break  # like GitHub: a job past its deadline runs nothing more
+        state.step_number = 0
+        composite.run_post_steps(state.post, failed=failed or timed_out or
+                                 _cancelled(ctx, state), log=state.write_log)
         outputs = self._job_outputs(job, state, {**base, "env": dict(job_env),
                                                  "steps": steps_ctx})
         if timed_out:
@@ -877,6 +893,9 @@ class WorkflowRunner:
         with self.store.lock:
             rec.status, rec.started_at = "in_progress", utcnow()
             ctx.run.touch()
+        state.step_number = rec.number
+        state.write_log(f"##[group]{rec.name}")
+        state.write_log("##[endgroup]")
         state.cancel_immune = status.cancelled
         outcome, timed_out, outputs = self._step_body(
             ctx, job, step, rec, state, contexts, job_env, run_env, workspace, temp,
@@ -911,93 +930,137 @@ class WorkflowRunner:
                    where: str) -> tuple[str, str, dict[str, str]]:
         """Run one step; returns (outcome, "" | "step" | "job" timeout, outputs)."""
         wf_path = ctx.run.workflow_path
-        files = {k: temp / f"_{k}_{step.index}" for k in ("output", "summary", "env", "path")}
-        for f in files.values():
-            f.write_text("", encoding="utf-8")
         try:
             if step.name and "${{" in step.name:
                 name = ex.interpolate(step.name, contexts)
                 with self.store.lock:
                     rec.name = state.mask(name)
-            step_env = dict(job_env)
+            own_env: dict[str, str] = {}
             for key, raw in step.env.items():
-                step_env[key] = ex.to_string(
-                    ex.interpolate_value(raw, {**contexts, "env": dict(step_env)}))
+                own_env[key] = ex.to_string(
+                    ex.interpolate_value(raw, {**contexts, "env": {**job_env, **own_env}}))
             step_minutes = _minutes(_eval_scalar(step.timeout_minutes, contexts), 0.0)
-            command, extra_env, cwd = self._step_command(ctx, job, step, state, contexts,
-                                                         workspace, temp)
+            cwd = self._step_cwd(ctx, job, step, contexts, workspace)
         except (ex.ExpressionError, ValueError) as exc:
             state.annotate("failure", f"{where}: {exc}", path=wf_path)
             return "failure", "", {}
-        if command is None:
-            return "success", "", {}
-        env = {**run_env, **step_env, **extra_env,
-               "GITHUB_OUTPUT": str(files["output"]),
-               "GITHUB_STEP_SUMMARY": str(files["summary"]),
-               "GITHUB_ENV": str(files["env"]), "GITHUB_PATH": str(files["path"]),
-               "GITHUB_ACTION": step.id or f"__run_{step.index}"}
         step_deadline = deadline
         if step_minutes > 0:
             step_deadline = min(deadline, time.monotonic() + step_minutes * 60)
-        code, reason = self._run_process(ctx, state, command, env, cwd, step_deadline)
-        outputs = self._collect_files(state, files, job_env, run_env, where)
+        io = self._action_io(ctx, state, job_env, run_env, workspace, temp, deadline)
+        if step.uses is not None and not self._runs_entry_directly(step.uses):
+            outcome, timed_out, outputs = composite.run_uses(
+                io, step.uses, step.with_, own_env, contexts, step_deadline, where)
+        else:
+            env = {**job_env, **own_env, "GITHUB_ACTION": step.id or f"__run_{step.index}"}
+            outcome, timed_out, outputs = self._run_or_entry(
+                ctx, job, step, state, contexts, env, io, cwd, step_deadline, where)
+        if timed_out == "step":
+            state.annotate("failure", f"The action '{rec.name}' has timed out after "
+                           f"{step_minutes:g} minutes.")
+        return outcome, timed_out, outputs
+
+    def _run_or_entry(self, ctx: _RunContext, job: Job, step: Step, state: _JobState,
+                      contexts: dict[str, Any], env: dict[str, str], io: composite.ActionIO,
+                      cwd: Path, deadline: float,
+                      where: str) -> tuple[str, str, dict[str, str]]:
+        """A ``run:`` step, or the tako action entry run directly (see
+        ``_runs_entry_directly``)."""
+        wf = ctx.workflow
+        assert wf is not None
+        try:
+            if step.run is not None:
+                contexts["github"] = {**contexts["github"], "token": ctx.token}
+                script = ex.interpolate(step.run, contexts)
+                defaults = {**wf.defaults_run, **job.defaults_run}
+                shell = step.shell or defaults.get("shell") or "bash"
+                return io.run_script(str(shell), script, env, cwd, deadline)
+            state.write_log(f"{step.uses}: the world has no such repository; running the "
+                            "installed tako-gha action entry directly")
+            contexts["github"] = {**contexts["github"], "token": ctx.token,
+                                  "action_path": str(_PACKAGE_ROOT)}
+            extra = self._action_inputs(step, state, contexts)
+            extra["GITHUB_ACTION_PATH"] = str(_PACKAGE_ROOT)
+            extra["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(_PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+            return io.run_command(list(self.action_command), {**env, **extra}, cwd, deadline)
+        except (ex.ExpressionError, ValueError) as exc:
+            state.annotate("failure", f"{where}: {exc}", path=ctx.run.workflow_path)
+            return "failure", "", {}
+
+    def _step_cwd(self, ctx: _RunContext, job: Job, step: Step, contexts: dict[str, Any],
+                  workspace: Path) -> Path:
+        wf = ctx.workflow
+        assert wf is not None
+        defaults = {**wf.defaults_run, **job.defaults_run}
+        workdir = step.working_directory or defaults.get("working-directory")
+        if not workdir:
+            return workspace
+        cwd = (workspace / ex.interpolate(str(workdir), contexts)).resolve()
+        if not cwd.is_dir():
+            raise ValueError(f"working-directory {workdir!r} does not exist")
+        return cwd
+
+    def _runs_entry_directly(self, uses: str) -> bool:
+        """``uses: OWNER/tako-gha@REF`` when the world holds no ``OWNER/tako-gha``: the
+        installed action entry runs directly with ``TAKO_INPUT_*`` (so worlds without a
+        copy of the action, like the demo's, still fan out). With the repository in the
+        world, its ``action.yml`` runs step by step like any composite action."""
+        if _TAKO_USES.match(uses) is None:
+            return False
+        owner, name = uses.split("@", 1)[0].split("/")[:2]
+        return self.world.repo(f"{owner}/{name}") is None
+
+    def _action_io(self, ctx: _RunContext, state: _JobState, job_env: dict[str, str],
+                   run_env: dict[str, str], workspace: Path, temp: Path,
+                   job_deadline: float) -> composite.ActionIO:
+        def run_command(argv: list[str], env: dict[str, str], cwd: Path,
+                        deadline: float) -> tuple[str, str, dict[str, str]]:
+            return self._exec(ctx, state, argv, env, cwd, deadline, job_deadline, job_env,
+                              run_env, temp)
+
+        def run_script(shell: str, script: str, env: dict[str, str], cwd: Path,
+                       deadline: float) -> tuple[str, str, dict[str, str]]:
+            key = state.next_file_key()
+            argv = _shell_command(shell, script, temp, key)
+            return run_command(argv, env, cwd, deadline)
+
+        return composite.ActionIO(
+            world=self.world, repo=ctx.run.repo, sha=ctx.run.head_sha,
+            workspace=workspace, temp=temp, cache_root=self.cache_root,
+            job_env=job_env, run_env=run_env, token=ctx.token,
+            log=state.write_log, annotate=lambda level, msg: state.annotate(level, msg),
+            cancelled=lambda: _cancelled(ctx, state),
+            run_command=run_command, run_script=run_script, post=state.post)
+
+    def _exec(self, ctx: _RunContext, state: _JobState, argv: list[str], env: dict[str, str],
+              cwd: Path, deadline: float, job_deadline: float, job_env: dict[str, str],
+              run_env: dict[str, str], temp: Path) -> tuple[str, str, dict[str, str]]:
+        """One step process with fresh GITHUB_OUTPUT/ENV/PATH/STEP_SUMMARY files; returns
+        (outcome, "" | "step" | "job" timeout, outputs)."""
+        key = state.next_file_key()
+        files = {k: temp / f"_{k}_{key}" for k in ("output", "summary", "env", "path")}
+        for f in files.values():
+            f.write_text("", encoding="utf-8")
+        full_env = {**run_env, **env,
+                    "GITHUB_OUTPUT": str(files["output"]),
+                    "GITHUB_STEP_SUMMARY": str(files["summary"]),
+                    "GITHUB_ENV": str(files["env"]), "GITHUB_PATH": str(files["path"])}
+        full_env.setdefault("GITHUB_ACTION", f"__run_{key}")
+        code, reason = self._run_process(ctx, state, argv, full_env, cwd, deadline)
+        outputs = self._collect_files(state, files, job_env, run_env, f"step {key}")
         if reason == "cancelled":
             state.annotate("failure", "The operation was canceled.")
             return "cancelled", "", outputs or {}
         if reason == "timeout":
-            if time.monotonic() >= deadline:
-                return "failure", "job", outputs or {}
-            state.annotate("failure", f"The action '{rec.name}' has timed out after "
-                           f"{step_minutes:g} minutes.")
-            return "failure", "step", outputs or {}
+            return "failure", ("job" if time.monotonic() >= job_deadline else "step"), \
+                outputs or {}
         if code != 0:
             state.annotate("failure", f"Process completed with exit code {code}.")
             return "failure", "", outputs or {}
         if outputs is None:
             return "failure", "", {}
         return "success", "", outputs
-
-    def _step_command(self, ctx: _RunContext, job: Job, step: Step, state: _JobState,
-                      contexts: dict[str, Any], workspace: Path,
-                      temp: Path) -> tuple[list[str] | None, dict[str, str], Path]:
-        """What to execute for a step (None: a no-op ``uses:``), extra env, cwd."""
-        wf = ctx.workflow
-        assert wf is not None
-        defaults = {**wf.defaults_run, **job.defaults_run}
-        workdir = step.working_directory or defaults.get("working-directory")
-        cwd = workspace
-        if workdir:
-            cwd = (workspace / ex.interpolate(str(workdir), contexts)).resolve()
-            if not cwd.is_dir():
-                raise ValueError(f"working-directory {workdir!r} does not exist")
-        if step.run is not None:
-            contexts["github"] = {**contexts["github"], "token": ctx.token}
-            script = ex.interpolate(step.run, contexts)
-            shell = step.shell or defaults.get("shell") or "bash"
-            return _shell_command(str(shell), script, temp, step.index), {}, cwd
-        uses = step.uses or ""
-        action_path = self._tako_action_path(uses, workspace)
-        if action_path is None:
-            state.write_log(f"uses: {uses} — not run by the emulator (treated as a no-op)")
-            return None, {}, cwd
-        contexts["github"] = {**contexts["github"], "token": ctx.token,
-                              "action_path": str(action_path)}
-        extra = self._action_inputs(step, state, contexts)
-        extra["GITHUB_ACTION_PATH"] = str(action_path)
-        extra["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(_PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-        return list(self.action_command), extra, cwd
-
-    def _tako_action_path(self, uses: str, workspace: Path) -> Path | None:
-        if _TAKO_USES.match(uses):
-            return _PACKAGE_ROOT
-        if uses == "." or uses.startswith("./"):
-            local = (workspace / uses).resolve()
-            for name in ("action.yml", "action.yaml"):
-                meta = local / name
-                if meta.is_file() and ENTRY_MODULE in meta.read_text(errors="replace"):
-                    return local
-        return None
 
     def _action_inputs(self, step: Step, state: _JobState,
                        contexts: dict[str, Any]) -> dict[str, str]:
@@ -1138,7 +1201,7 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _shell_command(shell: str, script: str, temp: Path, index: int) -> list[str]:
+def _shell_command(shell: str, script: str, temp: Path, index: str) -> list[str]:
     """GitHub's shell templates (bash/sh/python or a custom ``cmd {0}``)."""
     suffix = ".py" if shell == "python" else ".sh"
     script_path = temp / f"_step_{index}{suffix}"

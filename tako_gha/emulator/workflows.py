@@ -295,6 +295,9 @@ def _parse_step(path: str, job_where: str, index: int, raw: Any) -> Step:
     )
 
 
+parse_step = _parse_step  # composite actions' runs.steps have the same shape
+
+
 def _check_needs(path: str, wf: Workflow) -> None:
     for job in wf.jobs.values():
         for need in job.needs:

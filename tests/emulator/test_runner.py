@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from runner_fakes import FakeHost, FakeWorld, wait_done, wf
 
 from tako_gha.emulator.runner import WorkflowRunner, parse_file_commands
@@ -378,7 +379,7 @@ jobs:
     log = log_of(runner, run)
     assert run.conclusion == "success", log
     assert "py 3 failure success" in log and "from-sh" in log
-    assert "actions/checkout@v4" in log and "no-op" in log
+    assert "actions/checkout@v4 (the emulator's built-in)" in log and "Checked out acme/app" in log
     assert [s.conclusion for s in run.jobs[0].steps] == ["success"] * 4
 
 
@@ -636,8 +637,12 @@ jobs:
           event_type: local
           bogus: 1
 """
-    files = {".github/workflows/ci.yml": wf(body),
-             "action.yml": "runs:\n  steps:\n    - run: python -m tako_gha.surfaces.action\n"}
+    # the local action is a composite one: it runs step by step (the same fake entry)
+    local = {"inputs": {"event_type": {"required": True}},
+             "runs": {"using": "composite", "steps": [{
+                 "shell": "bash", "run": f'"{sys.executable}" "{fake}"',
+                 "env": {"TAKO_INPUT_EVENT_TYPE": "${{ inputs.event_type }}"}}]}}
+    files = {".github/workflows/ci.yml": wf(body), "action.yml": yaml.safe_dump(local)}
     world.add("acme/app", files)
     try:
         run = runner.dispatch("acme/app", "go", {"event": {"v": 1}}, "a")[0]
@@ -663,14 +668,15 @@ jobs:
         runner.stop()
 
 
-def test_uses_local_action_that_is_not_tako_is_a_noop(env) -> None:
+def test_uses_local_action_without_runs_fails_and_says_why(env) -> None:
     world, store, _, runner = env
     world.add("acme/app", {".github/workflows/ci.yml": wf(
         "jobs:\n  j:\n    steps:\n      - uses: ./\n"), "action.yml": "name: other\n"})
     run = runner.dispatch("acme/app", "go", {}, "a")[0]
     wait_done(store, [run])
-    assert run.conclusion == "success"
-    assert "no-op" in runner.job_log(run.jobs[0].id)
+    assert run.conclusion == "failure"
+    (note,) = run.jobs[0].annotations
+    assert "./ (action.yml): 'runs.using' is missing" in note.message
 
 
 def test_independent_jobs_run_side_by_side(env, tmp_path: Path) -> None:

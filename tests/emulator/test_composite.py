@@ -1,0 +1,244 @@
+"""Composite actions in the emulator's runner: ``uses: OWNER/REPO[/path]@REF`` from the
+world and ``uses: ./path``, run step by step, with the built-in actions/checkout,
+actions/setup-python and actions/cache, and clear failures for what is not run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tako_gha.emulator import Emulator
+from tako_gha.emulator.state import RunRecord
+from tako_gha.emulator.worldgen import write_world
+
+pytestmark = pytest.mark.timeout(120)
+
+GREET = {
+    "name": "greet",
+    "inputs": {"who": {"required": True},
+               "greeting": {"default": "hello"},
+               "repo": {"default": "${{ github.repository }}"}},
+    "outputs": {"line": {"value": "${{ steps.say.outputs.line }}"},
+                "inner": {"value": "${{ steps.nested.outputs.shout }}"},
+                "skipped": {"value": "[${{ steps.never.outputs.x }}]"}},
+    "runs": {"using": "composite", "steps": [
+        {"id": "say", "shell": "bash",
+         "env": {"WHO": "${{ inputs.who }}", "GREETING": "${{ inputs.greeting }}",
+                 "REPO": "${{ inputs.repo }}"},
+         "run": 'echo "line=$GREETING $WHO from $REPO" >> "$GITHUB_OUTPUT"\n'
+                'echo "data: $(cat "$GITHUB_ACTION_PATH/data.txt")"\n'
+                '[ "${{ github.action_path }}" = "$GITHUB_ACTION_PATH" ] && echo path-same\n'
+                'echo "caller-env: $CALLER"'},
+        {"id": "never", "if": "inputs.who == 'nobody'", "shell": "bash",
+         "run": 'echo "x=1" >> "$GITHUB_OUTPUT"'},
+        {"id": "nested", "uses": "acme/tools/shout@v1",
+         "with": {"text": "${{ steps.say.outputs.line }}"}},
+        {"shell": "python", "run": "print('python step ran')"},
+    ]},
+}
+SHOUT = {
+    "inputs": {"text": {}},
+    "outputs": {"shout": {"value": "${{ steps.up.outputs.text }}"}},
+    "runs": {"using": "composite", "steps": [
+        {"id": "up", "shell": "bash", "env": {"TEXT": "${{ inputs.text }}"},
+         "run": 'echo "text=${TEXT^^}" >> "$GITHUB_OUTPUT"'}]},
+}
+FAILING = {
+    "runs": {"using": "composite", "steps": [
+        {"shell": "bash", "run": "echo first; exit 3"},
+        {"shell": "bash", "run": "echo should-not-run"},
+        {"if": "failure()", "shell": "bash", "run": "echo cleanup-after-failure"},
+        {"if": "always()", "id": "last", "shell": "bash",
+         "run": 'echo "done=yes" >> "$GITHUB_OUTPUT"'}]},
+    "outputs": {"done": {"value": "${{ steps.last.outputs.done }}"}},
+}
+
+
+def workflow(event: str, steps: list[dict]) -> str:
+    return yaml.safe_dump({"name": event, "on": {"repository_dispatch": {"types": [event]}},
+                           "jobs": {"j": {"runs-on": "ubuntu-latest", "steps": steps}}},
+                          sort_keys=False)
+
+
+CASES: dict[str, list[dict]] = {
+    "greet": [
+        {"id": "g", "uses": "acme/tools@v1", "with": {"who": "world"},
+         "env": {"CALLER": "from-the-workflow"}},
+        {"run": 'echo "outputs: ${{ steps.g.outputs.line }} | ${{ steps.g.outputs.inner }}'
+                ' | ${{ steps.g.outputs.skipped }}"'},
+    ],
+    "local": [
+        {"id": "l", "uses": "./.github/actions/local", "with": {"secret": "${{ secrets.S }}",
+                                                              "bogus": "1"}},
+        {"run": 'echo "local said ${{ steps.l.outputs.said }}"'},
+    ],
+    "failing": [
+        {"id": "f", "uses": "acme/tools/failing@main", "continue-on-error": True},
+        {"run": 'echo "after ${{ steps.f.outcome }} ${{ steps.f.outputs.done }}"'},
+    ],
+    "no-repo": [{"uses": "acme/nothing@v1"}],
+    "no-ref": [{"uses": "acme/tools@v9"}],
+    "js": [{"uses": "acme/tools/js@v1"}],
+    "docker": [{"uses": "docker://alpine:3"}],
+    "no-shell": [{"uses": "acme/tools/noshell@v1"}],
+    "pwsh": [{"uses": "acme/tools/pwsh@v1"}],
+    "bad-format": [{"uses": "just-a-name"}],
+    "missing-local": [{"uses": "./nope"}],
+    "deep": [{"uses": "acme/tools/loop@v1"}],
+}
+LOCAL = {
+    "inputs": {"secret": {}},
+    "outputs": {"said": {"value": "${{ steps.s.outputs.said }}"}},
+    "runs": {"using": "composite", "steps": [
+        {"id": "s", "shell": "bash", "env": {"SECRET": "${{ inputs.secret }}"},
+         "run": 'echo "secret is $SECRET"; echo "said=ok" >> "$GITHUB_OUTPUT"'}]},
+}
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    root = tmp_path_factory.mktemp("composite") / "world"
+    step = {"runs": {"using": "composite", "steps": [{"run": "echo hi"}]}}
+    tools = {"action.yml": yaml.safe_dump(GREET), "data.txt": "from the action repo\n",
+             "shout/action.yaml": yaml.safe_dump(SHOUT),
+             "failing/action.yml": yaml.safe_dump(FAILING),
+             "js/action.yml": yaml.safe_dump({"runs": {"using": "node20", "main": "x.js"}}),
+             "noshell/action.yml": yaml.safe_dump(step),
+             "pwsh/action.yml": yaml.safe_dump({"runs": {"using": "composite", "steps": [
+                 {"shell": "pwsh", "run": "Write-Host hi"}]}}),
+             "loop/action.yml": yaml.safe_dump({"runs": {"using": "composite", "steps": [
+                 {"uses": "acme/tools/loop@v1"}]}})}
+    app = {f".github/workflows/{name}.yml": workflow(name, steps)
+           for name, steps in CASES.items()}
+    app[".github/actions/local/action.yml"] = yaml.safe_dump(LOCAL)
+    write_world(root, {"acme/tools": tools, "acme/app": app},
+                {"secrets": {"S": "pa55word-xyz"}})
+    subprocess.run(["git", "-C", str(root / "acme" / "tools"), "tag", "v1"], check=True)
+    with Emulator(root, port=0, runner_capacity=4) as emulator:
+        yield emulator
+
+
+def run_case(emu: Emulator, case: str) -> tuple[RunRecord, str]:
+    (run,) = emu.runner.dispatch("acme/app", case, {}, "tester")
+    deadline_ok = emu.wait_idle(60)
+    assert deadline_ok
+    log = "\n".join(emu.runner.job_log(job.id) for job in run.jobs)
+    return run, log
+
+
+def messages(run: RunRecord) -> list[str]:
+    return [a.message for job in run.jobs for a in job.annotations]
+
+
+def test_a_world_repository_action_runs_step_by_step(emu: Emulator) -> None:
+    run, log = run_case(emu, "greet")
+    assert run.conclusion == "success", (log, messages(run))
+    assert "data: from the action repo" in log  # $GITHUB_ACTION_PATH is the checkout
+    assert "path-same" in log
+    assert "caller-env: from-the-workflow" in log  # the calling step's env reaches it
+    assert "python step ran" in log
+    # input given, default, default with an expression; a nested action's output;
+    # a step skipped by its if: leaves its output empty
+    assert ("outputs: hello world from acme/app | HELLO WORLD FROM ACME/APP | []"
+            in log)
+
+
+def test_a_local_action_masks_secrets_and_warns_on_unknown_inputs(emu: Emulator) -> None:
+    run, log = run_case(emu, "local")
+    assert run.conclusion == "success", (log, messages(run))
+    assert "secret is ***" in log and "pa55word" not in log
+    assert "local said ok" in log
+    assert any("Unexpected input(s) 'bogus', valid inputs are ['secret']" in m
+               for m in messages(run))
+
+
+def test_a_failing_composite_step_skips_the_rest_but_not_always(emu: Emulator) -> None:
+    run, log = run_case(emu, "failing")
+    assert run.conclusion == "success", (log, messages(run))  # continue-on-error
+    assert "first" in log and "should-not-run" not in log
+    assert "cleanup-after-failure" in log
+    assert "after failure yes" in log
+    assert "Process completed with exit code 3." in messages(run)
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    ("no-repo", "Unable to resolve action `acme/nothing@v1`, repository not found"),
+    ("no-ref", "Unable to resolve action `acme/tools@v9`, unable to find version `v9`"),
+    ("js", "acme/tools/js@v1: a JavaScript action (runs.using: node20); the emulator "
+           "runs composite actions"),
+    ("docker", "docker://alpine:3: Docker container actions are not run by the emulator"),
+    ("no-shell", "acme/tools/noshell@v1 runs.steps[0]: 'shell' is required"),
+    ("pwsh", "unsupported shell 'pwsh'"),
+    ("bad-format", "Expected format {org}/{repo}[/path]@ref. Actual 'just-a-name'"),
+    ("missing-local", "Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under"),
+    ("deep", "composite actions nest more than 9 levels deep"),
+])
+def test_what_cannot_run_fails_the_step_with_why(emu: Emulator, case: str,
+                                                 expected: str) -> None:
+    run, log = run_case(emu, case)
+    assert run.conclusion == "failure"
+    assert any(expected in m for m in messages(run)), messages(run)
+    assert any(expected in line for line in log.splitlines() if line.startswith("##[error]"))
+
+
+# ----------------------------------------------------------------------------- built-ins
+
+def test_setup_python_checkout_and_cache(make_world, start_emulator) -> None:
+    steps = [
+        {"id": "py", "uses": "actions/setup-python@v5", "with": {"python-version": "3.11"}},
+        {"run": 'echo "py=${{ steps.py.outputs.python-path }}"\n'
+                'python -c "import sys, tako_gha; print(\'on-path\', sys.executable)"'},
+        {"uses": "actions/checkout@v4", "with": {"repository": "acme/lib", "path": "lib"}},
+        {"run": "cat lib/lib.txt"},
+        {"id": "c", "uses": "actions/cache@v4",
+         "with": {"path": "built\n~/.tako-home-cache", "key": "k-${{ github.run_number }}",
+                  "restore-keys": "k-"}},
+        {"run": 'echo "hit=${{ steps.c.outputs.cache-hit }}"; ls built 2>/dev/null || true\n'
+                'mkdir -p built; echo "run $GITHUB_RUN_NUMBER" > built/stamp'},
+    ]
+    world = make_world({"acme/app": {".github/workflows/b.yml": workflow("b", steps)},
+                        "acme/lib": {"lib.txt": "the lib\n"}})
+    emu = start_emulator(world)
+    first, log1 = run_case(emu, "b")
+    assert first.conclusion == "success", (log1, messages(first))
+    assert f"py={sys.executable}" in log1
+    assert f"on-path {sys.executable}" in log1  # update-environment puts it first
+    assert "the lib" in log1
+    assert "hit=false" in log1 and "Cache saved with key: k-1" in log1
+    second, log2 = run_case(emu, "b")
+    assert second.conclusion == "success", (log2, messages(second))
+    # k-2 misses, restore-keys finds k-1: restored, cache-hit false, saved as k-2
+    assert "Cache restored from key: k-1" in log2 and "hit=false" in log2
+    assert "stamp" in log2 and "Cache saved with key: k-2" in log2
+    assert (world / ".tako-cache" / "acme/app").is_dir()
+
+
+def test_cache_saves_nothing_after_a_failure(make_world, start_emulator) -> None:
+    steps = [{"uses": "actions/cache@v4", "with": {"path": "x", "key": "never"}},
+             {"run": "touch x; exit 1"}]
+    world = make_world({"acme/app": {".github/workflows/b.yml": workflow("b", steps)}})
+    emu = start_emulator(world)
+    run, log = run_case(emu, "b")
+    assert run.conclusion == "failure"
+    assert "Post actions/cache (key never): skipped" in log
+    assert not (world / ".tako-cache" / "acme/app").exists()
+
+
+def test_tako_uses_without_the_repository_in_the_world_runs_the_entry(
+        make_world, start_emulator, tmp_path: Path) -> None:
+    """Documented fallback: no OWNER/tako-gha in the world, the installed entry runs."""
+    steps = [{"uses": "acme/tako-gha@v1", "with": {"event_type": "x", "dry_run": "true",
+                                                   "repos": "acme/app"}}]
+    world = make_world({"acme/app": {".github/workflows/b.yml": workflow("b", steps),
+                                     "tako.yml": "version: 1\n"}})
+    emu = start_emulator(world)
+    run, log = run_case(emu, "b")
+    assert "the world has no such repository; running the installed tako-gha action " \
+           "entry directly" in log
+    assert run.conclusion == "success", (log, messages(run))
+    assert "dry run" in log
