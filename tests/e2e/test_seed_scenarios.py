@@ -34,11 +34,10 @@ def _runs_of(emu: Emulator, repo: str) -> list:
 
 
 def test_simple_fan_out_one_to_two(world: World, out_dir: Path) -> None:
-    """acme/core → acme/a, acme/b; the origin uses the action by path (`uses: ./`)."""
+    """acme/core → acme/a, acme/b."""
     repos = {
         "acme/core": {"tako.yml": tako_yml(produces=["built"]),
-                      "action.yml": (ROOT / "action.yml").read_text(),
-                      ".github/workflows/cascade.yml": trigger(out_dir, "built", uses="./",
+                      ".github/workflows/cascade.yml": trigger(out_dir, "built",
                                                                payload='{"version": "1.0.0"}')},
         "acme/a": {"tako.yml": tako_yml(subscriptions=[sub("acme/core", "built")]),
                    ".github/workflows/on-tako.yml": receiver(["built"], [work_step()])},
