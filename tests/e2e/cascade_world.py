@@ -1,6 +1,9 @@
 """Worlds for the end-to-end seed scenarios and a driver that starts each cascade the
 way a user does: a ``repository_dispatch`` to the origin repo, whose workflow
-``uses:`` the tako action (the emulator runs this package's action entry for it).
+``uses: acme/tako-gha@v1``. The world holds ``acme/tako-gha``: this project's own
+``action.yml`` (and the files its steps read), tagged ``v1``, which the emulator runs
+step by step as a composite action, exactly as GitHub would (setup-python gives the
+emulator's interpreter, which already imports this tako-gha, so nothing is installed).
 
 The trigger workflow writes the action's outputs to files under ``out_dir`` in a
 later ``if: always()`` step, so tests read exactly what a workflow would see.
@@ -20,6 +23,13 @@ from tako_gha.emulator import Emulator
 from tako_gha.emulator.state import RunRecord
 from tako_gha.emulator.testing import call
 
+ROOT = Path(__file__).resolve().parents[2]
+ACTION_REPO = "acme/tako-gha"
+# What the action's steps read from its own checkout: the steps (action.yml), the
+# install plan (a stdlib script) and what its cache key and version check hash.
+ACTION_FILES = ("action.yml", "pyproject.toml", "requirements/action.txt",
+                "tako_gha/surfaces/action_setup.py")
+
 TOKEN = "t-e2e-admin"
 SETTINGS: dict[str, Any] = {
     "secrets": {"TAKO_TOKEN": TOKEN},
@@ -33,6 +43,14 @@ RUN_NAME = "${{ github.event.client_payload.tako.title || github.workflow }}"
 FAST_ENV = {"TAKO_POLL_MIN_INTERVAL": "0.1", "TAKO_POLL_MAX_INTERVAL": "0.5",
             "TAKO_DISPATCHES_PER_MINUTE": "100000", "TAKO_DISPATCHES_PER_HOUR": "1000000",
             "TAKO_SIBLING_GRACE": "0.5"}
+
+
+def action_repo(action_yml: str | None = None) -> dict[str, str]:
+    """The files of ``acme/tako-gha`` in a world; ``action_yml`` replaces action.yml."""
+    files = {name: (ROOT / name).read_text(encoding="utf-8") for name in ACTION_FILES}
+    if action_yml is not None:
+        files["action.yml"] = action_yml
+    return files
 
 
 def tako_yml(produces: list[str] | None = None,
@@ -130,10 +148,23 @@ def start_cascade(emu: Emulator, origin: str, out_dir: Path, timeout: float = 90
     else:
         raise AssertionError(f"the origin run of {origin} did not finish in {timeout}s")
     run = runs[0]
+    assert_ran_action_yml(emu, run)
     outputs = (out_dir / "outputs.txt").read_text().splitlines()
-    return CascadeResult(origin_run=run, tree=json.loads((out_dir / "tree.json").read_text()),
-                         root=outputs[0], status=outputs[1], dispatched=int(outputs[2]),
-                         failed=int(outputs[3]))
+    tree = (out_dir / "tree.json").read_text()
+    if not tree or len(outputs) < 4 or not outputs[2].isdigit():
+        log = "\n".join(emu.runner.job_log(job.id) for job in run.jobs)
+        raise AssertionError(f"the action gave no outputs ({outputs}); its log:\n{log[-3000:]}")
+    return CascadeResult(origin_run=run, tree=json.loads(tree), root=outputs[0],
+                         status=outputs[1], dispatched=int(outputs[2]), failed=int(outputs[3]))
+
+
+def assert_ran_action_yml(emu: Emulator, run: RunRecord) -> None:
+    """The run's tako step went through action.yml's steps (not a shortcut)."""
+    log = "\n".join(emu.runner.job_log(job.id) for job in run.jobs)
+    for header in ("##[group]Plan the tako-gha venv", "##[group]Install tako-gha",
+                   "##[group]Fan out and wait"):
+        assert header in log, f"{header!r} not in the log of run {run.id}:\n{log[-2000:]}"
+    assert "running the installed tako-gha action entry directly" not in log
 
 
 def annotations(emu: Emulator, run: RunRecord) -> list[str]:

@@ -1,7 +1,9 @@
-"""The six seed scenarios, end to end: each cascade is started THROUGH THE ACTION
-ENTRY inside an emulator-run workflow (a `repository_dispatch` to the origin repo,
-whose workflow `uses:` the tako action), and children that fan out do so from their
-own emulated runs the same way. Nothing here calls the engine directly.
+"""The six seed scenarios, end to end: each cascade is started THROUGH THE PROJECT'S
+action.yml inside an emulator-run workflow (a `repository_dispatch` to the origin repo,
+whose workflow `uses: acme/tako-gha@v1`, a world repository holding this action.yml,
+run step by step as a composite action), and children that fan out do so from their
+own emulated runs the same way. The action's outputs are read by a later step
+(`steps.tako.outputs.*`). Nothing here calls the engine directly.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 from cascade_world import (
     annotations,
+    assert_ran_action_yml,
     receiver,
     start_cascade,
     sub,
@@ -33,8 +36,8 @@ def _runs_of(emu: Emulator, repo: str) -> list:
     return [r for r in emu.runs.list_runs(repo) if r.event_type != "start"]
 
 
-def test_simple_fan_out_one_to_two(world: World, out_dir: Path) -> None:
-    """acme/core → acme/a, acme/b."""
+def one_to_two(world: World, out_dir: Path, action_yml: str | None = None) -> None:
+    """acme/core → acme/a, acme/b, with the world's action.yml (or ``action_yml``)."""
     repos = {
         "acme/core": {"tako.yml": tako_yml(produces=["built"]),
                       ".github/workflows/cascade.yml": trigger(out_dir, "built",
@@ -44,7 +47,7 @@ def test_simple_fan_out_one_to_two(world: World, out_dir: Path) -> None:
         "acme/b": {"tako.yml": tako_yml(subscriptions=[sub("acme/core", "built")]),
                    ".github/workflows/on-tako.yml": receiver(["built"], [work_step()])},
     }
-    emu = world(repos)
+    emu = world(repos, action_yml=action_yml)
     result = start_cascade(emu, "acme/core", out_dir)
     assert result.origin_run.conclusion == "success"
     assert (result.status, result.dispatched, result.failed) == ("success", 2, 0)
@@ -56,6 +59,29 @@ def test_simple_fan_out_one_to_two(world: World, out_dir: Path) -> None:
         assert node["correlation"] == "strict"
         assert run.client_payload["event"]["payload"] == {"version": "1.0.0"}
         assert run.client_payload["tako"]["root"] == result.root
+
+
+def test_simple_fan_out_one_to_two(world: World, out_dir: Path) -> None:
+    one_to_two(world, out_dir)
+
+
+ACTION_YML = (ROOT / "action.yml").read_text()
+
+
+@pytest.mark.parametrize(("good", "typo"), [
+    ("TAKO_INPUT_EVENT_TYPE: ${{ inputs.event_type }}",
+     "TAKO_INPUT_EVENT_TYP: ${{ inputs.event_type }}"),
+    ("TAKO_INPUT_PAYLOAD: ${{ inputs.payload }}", "TAKO_INPUT_PAYLOAD: ${{ inputs.paylod }}"),
+    ("TAKO_INPUT_TOKEN: ${{ inputs.token }}", "TAKO_INPUT_TOKN: ${{ inputs.token }}"),
+    ("value: ${{ steps.tako.outputs.status }}", "value: ${{ steps.tako.output.status }}"),
+])
+def test_a_typo_in_action_yml_fails_the_end_to_end_suite(world: World, out_dir: Path,
+                                                         good: str, typo: str) -> None:
+    """The suite runs the real action.yml: one wrong name in a copy of it (the env
+    mapping, an input, an output) and the 1→2 scenario no longer passes."""
+    assert ACTION_YML.count(good) == 1
+    with pytest.raises(AssertionError):
+        one_to_two(world, out_dir, action_yml=ACTION_YML.replace(good, typo))
 
 
 @pytest.mark.parametrize("dedupe", ["none", "root"])
@@ -119,6 +145,8 @@ def test_deep_chain_waited_from_the_root(world: World, out_dir: Path) -> None:
         path.append((node["repo"], node["depth"], node["state"]))
     assert path == [("acme/b", 1, "success"), ("acme/c", 2, "success"),
                     ("acme/d", 3, "success")]
+    for middle in ("acme/b", "acme/c"):  # their fan-out went through action.yml too
+        assert_ran_action_yml(emu, _runs_of(emu, middle)[0])
     d_run = _runs_of(emu, "acme/d")[0]
     assert d_run.client_payload["tako"]["chain"] == ["acme/a", "acme/b", "acme/c", "acme/d"]
     assert d_run.client_payload["tako"]["root"] == result.root
