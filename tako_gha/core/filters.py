@@ -39,12 +39,13 @@ evaluation. celpy's evaluator is pure Python; see ``_speed_up_celpy`` and
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import re
 import sys
 import time
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,15 @@ from celpy import celtypes
 from celpy.celparser import CELParseError
 from celpy.evaluation import Activation, CELEvalError, Evaluator
 
+from tako_gha.core.cel_cost import (
+    MACRO_ITERATION,
+    Shape,
+    estimate,
+    estimate_macro,
+    growth,
+    shape_of,
+    uniform_event,
+)
 from tako_gha.core.versions import RangeError, VersionError, parse_range, parse_version
 
 if TYPE_CHECKING:
@@ -68,6 +78,7 @@ __all__ = [
     "FilterError",
     "FilterLimits",
     "FilterOutcome",
+    "FilterWarning",
     "activation_for",
     "compile_filter",
 ]
@@ -81,12 +92,21 @@ class FilterLimits:
     max_ast_nodes: int = 1000  # syntax nodes (literals, names, operators, calls)
     max_depth: int = 50  # nesting of operators, calls, parentheses, lists, macros
     max_eval_seconds: float = 0.25  # wall clock per evaluation
-    max_value_size: int = 100_000  # longest string/list built by +, replace, join
+    # Longest string, or heaviest list/map (items and characters counted with repeats),
+    # a filter may build.
+    max_value_size: int = 100_000
     # One matches() call: RE2 program size x text length. RE2 is linear in the text but
     # its slowest path costs about (pattern size x text length), ~4e8 units a second:
     # a 50,000-character pattern from the payload run on itself took 6 s, in C, where
     # the per-node clock cannot stop it. So the cost is bounded before the search.
     max_match_work: int = 50_000_000
+    # Steps of one evaluation: about two per syntax node evaluated, ten more per element
+    # a macro visits, one per 64 items an operation reads. 20,000 steps take 0.05-0.15 s
+    # in celpy's evaluator; counting them makes the stop deterministic (the clock is a
+    # backstop for a slow machine).
+    max_eval_steps: int = 20_000
+    # Bytes (estimated) of the strings, lists and maps one evaluation builds.
+    max_eval_memory: int = 16_000_000
 
 
 DEFAULT_LIMITS = FilterLimits()
@@ -547,24 +567,235 @@ _TYPE_NAMES = frozenset(
 
 
 class _Budget:
-    """A wall-clock deadline shared by an evaluation and its macro sub-evaluations."""
+    """What one evaluation may spend: steps, bytes, and (as a last resort) wall-clock time.
 
-    __slots__ = ("deadline", "seconds", "ticks")
+    Steps are deterministic: one per syntax node evaluated, plus one per 64 items an
+    operation reads (comparing, searching or converting a big list or string costs in
+    proportion). The same filter on the same payload therefore always stops at the same
+    place, whatever the load on the machine; the clock is only a backstop.
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.deadline = time.monotonic() + seconds
-        self.ticks = 0
+    ``weight`` is the *tree size* of a value (items and characters, counting shared
+    parts every time they appear). It is what printing, comparing or converting the
+    value costs in one uninterruptible step, so no value a filter builds may weigh more
+    than max_value_size: ``[l, l, l, ...]`` or ``l.map(x, l)`` share ``l`` cheaply but
+    would print as its square. Payload values are weighed once per event.
+    """
+
+    __slots__ = (
+        "built",
+        "deadline",
+        "keep",
+        "known",
+        "limits",
+        "memory",
+        "shapes",
+        "steps",
+    )
+
+    def __init__(self, limits: FilterLimits, facts: _EventFacts) -> None:
+        self.limits = limits
+        self.shapes = facts.shapes  # id -> Shape (cel_cost), shared per event
+        self.deadline = time.monotonic() + limits.max_eval_seconds
+        self.steps = 0
+        self.memory = 0
+        self.known = facts.weights  # id -> weight of the payload's containers (shared, read-only)
+        self.built: dict[int, int] = {}  # id -> weight of containers this evaluation built
+        self.keep: list[object] = []  # keeps built containers alive: their ids stay unique
 
     def check(self) -> None:
+        self.steps += 1
+        if self.steps > self.limits.max_eval_steps:
+            self._over_steps()
         # Reading the clock every node is cheap, but every 16th is cheaper still and a
         # node costs microseconds, so the cap is still honoured to well under 1 ms.
-        self.ticks += 1
-        if self.ticks & 15 == 0 and time.monotonic() > self.deadline:
+        if self.steps & 15 == 0 and time.monotonic() > self.deadline:
             raise _Abort(
                 "max_eval_seconds",
-                f"evaluation took longer than the max_eval_seconds limit of {self.seconds:g} s",
+                "evaluation took longer than the max_eval_seconds limit of "
+                f"{self.limits.max_eval_seconds:g} s",
             )
+
+    def charge(self, steps: int) -> None:
+        if steps:
+            self.steps += steps
+            if self.steps > self.limits.max_eval_steps:
+                self._over_steps()
+
+    def _over_steps(self) -> None:
+        raise _Abort(
+            "max_eval_steps",
+            f"evaluation needed more than the max_eval_steps limit of "
+            f"{self.limits.max_eval_steps:,} steps",
+        )
+
+    def allocate(self, size: int, what: str) -> None:
+        self.memory += size
+        if self.memory > self.limits.max_eval_memory:
+            raise _Abort(
+                "max_eval_memory",
+                f"{what} would bring the values built to about {self.memory:,} bytes, over "
+                f"the max_eval_memory limit of {self.limits.max_eval_memory:,}",
+            )
+
+    def weight(self, value: object) -> int:
+        if isinstance(value, (str, bytes)):
+            return len(value) + 1
+        if isinstance(value, (list, dict)):
+            key = id(value)
+            known = self.built.get(key)
+            if known is None:
+                known = self.known.get(key)
+            return self.register(value, "a value") if known is None else known
+        return 1
+
+    def register(self, value: list[Any] | dict[Any, Any], what: str) -> int:
+        """Weigh a container the filter built (first sight), refusing one too heavy."""
+        items: Iterator[Any] | list[Any] = (
+            value if isinstance(value, list) else _flat_items(value)
+        )
+        total = 1
+        for item in items:
+            total += self.weight(item)
+        self.built[id(value)] = total
+        self.keep.append(value)
+        self.charge(len(value) >> 6)
+        self.allocate(56 + 8 * len(value) * (3 if isinstance(value, dict) else 1), what)
+        if total > self.limits.max_value_size:
+            raise _Abort(
+                "max_value_size",
+                f"{what} would hold {total:,} items counting repeats, over the "
+                f"max_value_size limit of {self.limits.max_value_size:,}",
+            )
+        return total
+
+    def seen(self, value: object) -> None:
+        """Called on every intermediate value: weigh containers met for the first time.
+
+        Only CEL lists and maps: the evaluator also passes plain Python lists around
+        (its own operand tuples), which are no values of the filter's."""
+        if isinstance(value, (celtypes.ListType, celtypes.MapType)):
+            key = id(value)
+            if key not in self.built and key not in self.known:
+                self.register(value, "a list or map")
+
+
+def _flat_items(mapping: dict[Any, Any]) -> Iterator[Any]:
+    for key, item in mapping.items():
+        yield key
+        yield item
+
+
+def _payload_weights(values: Mapping[Any, Any]) -> dict[int, int]:
+    """id -> tree size of every container in an activation, iteratively (payloads nest)."""
+    weights: dict[int, int] = {}
+    for root in values.values():
+        if not isinstance(root, (list, dict)) or id(root) in weights:
+            continue
+        # post-order without recursion: (container, children pushed?)
+        stack: list[tuple[Any, bool]] = [(root, False)]
+        while stack:
+            node, ready = stack.pop()
+            if id(node) in weights:
+                continue
+            children = list(node) if isinstance(node, list) else list(_flat_items(node))
+            if not ready:
+                stack.append((node, True))
+                stack.extend(
+                    (c, False) for c in children
+                    if isinstance(c, (list, dict)) and id(c) not in weights
+                )
+                continue
+            total = 1
+            for child in children:
+                if isinstance(child, (list, dict)):
+                    total += weights[id(child)]
+                elif isinstance(child, (str, bytes)):
+                    total += len(child) + 1
+                else:
+                    total += 1
+            weights[id(node)] = total
+    return weights
+
+
+class _EventFacts:
+    """What is known about one event's values: container weights and shapes."""
+
+    __slots__ = ("roots", "shapes", "weights")
+
+    def __init__(self, roots: tuple[object, ...]) -> None:
+        self.roots = roots  # kept alive: the ids below stay valid
+        self.weights = _payload_weights(dict(enumerate(roots)))
+        self.shapes: dict[int, Shape] = {}  # filled lazily by cel_cost.shape_of
+
+
+_last_facts: tuple[tuple[int, ...], _EventFacts] | None = None
+
+
+def _facts_for(context: Mapping[str, Any]) -> _EventFacts:
+    """Computed once per event (the last one is kept): matching one event against
+    10,000 subscriptions weighs its payload once."""
+    global _last_facts
+    roots = tuple(v for v in context.values() if isinstance(v, (list, dict)))
+    key = tuple(map(id, roots))
+    cached = _last_facts
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    facts = _EventFacts(roots)
+    _last_facts = (key, facts)
+    return facts
+
+
+_BUDGET: contextvars.ContextVar[_Budget] = contextvars.ContextVar("tako_cel_budget")
+
+
+def _metered(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """Any CEL function or operator, charged for the size of what it reads and builds.
+
+    The charge is taken before the call, so a call that would read a huge value is
+    stopped before it runs; results are weighed when the evaluator next sees them.
+    """
+
+    def call(*args: Any) -> Any:
+        budget = _BUDGET.get()
+        size = 0
+        for arg in args:
+            if isinstance(arg, (str, bytes, list, dict)):
+                size += budget.weight(arg)
+        budget.charge(size >> 6)
+        result = function(*args)
+        if (
+            isinstance(result, (str, bytes))
+            and len(result) > 64
+            and not any(result is arg for arg in args)
+        ):
+            if len(result) > budget.limits.max_value_size:
+                raise _Abort(
+                    "max_value_size",
+                    f"{name}() built a value of {len(result):,} characters, over the "
+                    f"max_value_size limit of {budget.limits.max_value_size:,}",
+                )
+            budget.allocate(49 + len(result), f"{name}()")
+        return result
+
+    call.__name__ = getattr(function, "__name__", name)
+    return call
+
+
+class _Flat:
+    """Marks an error value already made readable (its message is final and short)."""
+
+
+def _flatten(error: CELEvalError) -> CELEvalError:
+    """An error value as a short, final message.
+
+    celpy builds messages from the ``repr`` of the operands, errors included; an error
+    fed into the next operation would be quoted -- and its quotes escaped -- again,
+    doubling at each step. Flattening each error as soon as it is produced keeps every
+    message short whatever the filter does with it.
+    """
+    flat = CELEvalError(_readable_eval_error(error), _Flat, ())
+    flat.line, flat.column = error.line, error.column
+    return flat
 
 
 class _BoundedEvaluator(Evaluator):
@@ -574,6 +805,9 @@ class _BoundedEvaluator(Evaluator):
     evaluates in full (it only combines the results commutatively). The results are
     the same -- CEL defines ``false && x`` as false whatever ``x`` is, errors
     included -- but "cheap checks first" then really saves the expensive ones.
+    Combining is done here, on types only: celpy's own combination quotes both
+    operands in its error message, and inside a macro that message grows with each
+    element (a 40-element ``exists`` with a non-bool body took 40 s and 5 GB).
     """
 
     def __init__(self, ast: lark.Tree, activation: Activation, budget: _Budget) -> None:
@@ -582,62 +816,172 @@ class _BoundedEvaluator(Evaluator):
 
     def sub_evaluator(self, ast: lark.Tree) -> Evaluator:
         # Macros (map/filter/all/exists) evaluate their body with a nested evaluator:
-        # it must share the same deadline.
+        # it must share the same budget.
         return _BoundedEvaluator(ast, self.activation, self._budget)
+
+    def evaluate(self, context: Any = None) -> Any:
+        # Macros evaluate their body once per element through here, each time in a
+        # fresh nested activation: that costs about MACRO_ITERATION node visits.
+        self._budget.charge(MACRO_ITERATION)
+        return super().evaluate(context)
 
     def visit(self, tree: lark.Tree) -> Any:
         self._budget.check()
-        return super().visit(tree)
+        value = super().visit(tree)
+        return self._seen(value)
 
     def visit_children(self, tree: lark.Tree) -> list[Any]:
         self._budget.check()
-        return super().visit_children(tree)
+        values = super().visit_children(tree)
+        for index, value in enumerate(values):
+            if isinstance(value, (celtypes.ListType, celtypes.MapType, CELEvalError)):
+                values[index] = self._seen(value)
+        return values
+
+    def _seen(self, value: Any) -> Any:
+        if isinstance(value, CELEvalError):
+            return value if value.args[1:2] == (_Flat,) else _flatten(value)
+        self._budget.seen(value)
+        return value
 
     def conditionaland(self, tree: lark.Tree) -> Any:
-        return self._logical(tree, decisive=False, combine=celtypes.logical_and, op="&&")
+        return self._logical(tree, decisive=False, op="&&")
 
     def conditionalor(self, tree: lark.Tree) -> Any:
-        return self._logical(tree, decisive=True, combine=celtypes.logical_or, op="||")
+        return self._logical(tree, decisive=True, op="||")
 
-    def _logical(
-        self, tree: lark.Tree, *, decisive: bool, combine: Callable[..., Any], op: str
-    ) -> Any:
+    def _logical(self, tree: lark.Tree, *, decisive: bool, op: str) -> Any:
         if len(tree.children) != 2:
             return self.visit(tree.children[0])
         left = self.visit(tree.children[0])
         if isinstance(left, celtypes.BoolType) and bool(left) is decisive:
             return left  # false && _ is false, true || _ is true
-        return _combine(combine, op, left, self.visit(tree.children[1]))
+        return _logic(decisive, op, left, self.visit(tree.children[1]))
 
     def member_dot_arg(self, tree: lark.Tree) -> Any:
+        """The macros, all five here: bounded before they start, errors kept as errors.
+
+        celpy 0.5 runs ``filter`` and ``exists_one`` on the truthiness of the body, so an
+        error value (an exception object, hence truthy) counted as true there.
+        """
         name = str(tree.children[1])
-        if name not in ("exists", "all") or len(tree.children) != 3:
+        if name not in _MACROS or len(tree.children) != 3:
             return super().member_dot_arg(tree)
         items = self.visit(tree.children[0])
         if isinstance(items, CELEvalError):
             return items
+        if not isinstance(items, (list, dict)):
+            return _type_error(name, items)
+        self._check_worst_case(tree, name, items)
+        if name == "map":
+            mapped = self.build_macro_eval(tree)
+            values = []
+            for item in items:
+                value = mapped(item)
+                if isinstance(value, CELEvalError):
+                    return value
+                values.append(value)
+            return celtypes.ListType(values)
         body = self.build_ss_macro_eval(tree)
+        if name == "filter":
+            return self._filter(items, body)
+        if name == "exists_one":
+            return self._exists_one(items, body)
         decisive = name == "exists"  # one true decides exists(), one false decides all()
-        combine = celtypes.logical_or if decisive else celtypes.logical_and
         result: Any = celtypes.BoolType(not decisive)
         for item in items:
             value = body(item)
+            if not isinstance(value, (celtypes.BoolType, CELEvalError)):
+                value = _body_error(name, value)
             if isinstance(value, celtypes.BoolType) and bool(value) is decisive:
                 return value
-            result = _combine(combine, name, result, value)
+            result = _logic(decisive, name, result, value)
         return result
 
+    def _check_worst_case(self, tree: lark.Tree, name: str, items: Any) -> None:
+        """Stop now a macro whose worst case over *these* items cannot fit the budget.
 
-def _combine(combine: Callable[..., Any], op: str, left: Any, right: Any) -> Any:
-    """celpy's commutative logic on two values; non-bools become an error value."""
-    try:
-        return combine(left, right)
-    except TypeError as exc:
-        return CELEvalError(
-            f"no operator {op!r} for {_cel_type_name(left)} and {_cel_type_name(right)}",
-            TypeError,
-            exc.args,
-        )
+        Run, it would burn the rest of the budget and fail anyway; with many hostile
+        subscriptions, that would be the whole fan-out's time. The estimate uses the
+        actual length and element shapes of the list (and of the other variables).
+        """
+        budget = self._budget
+        memo = budget.shapes
+        budget.charge(len(items) >> 6)
+
+        def lookup(variable: str) -> Shape | None:
+            try:
+                value = self.activation.resolve_variable(variable)
+            except (KeyError, TypeError):
+                return None
+            return shape_of(value, memo)
+
+        _variable, body = _macro_parts(tree)
+        receiver = shape_of(items, memo)
+        inner = estimate_macro(body, _variable, receiver, lookup)
+        left = budget.limits.max_eval_steps - budget.steps
+        if inner > left * OVER_BUDGET_FACTOR:
+            raise _Abort(
+                "max_eval_steps",
+                f"{name}() over {len(items):,} items would need about {inner:,} steps in the "
+                f"worst case, more than the {max(left, 0):,} left of the max_eval_steps "
+                f"limit of {budget.limits.max_eval_steps:,} (stopped before it started)",
+            )
+
+    @staticmethod
+    def _filter(items: Iterable[Any], body: Callable[[Any], Any]) -> Any:
+        kept = []
+        for item in items:
+            value = body(item)
+            if not isinstance(value, celtypes.BoolType):
+                return value if isinstance(value, CELEvalError) else _body_error(
+                    "filter", value
+                )
+            if value:
+                kept.append(item)
+        return celtypes.ListType(kept)
+
+    @staticmethod
+    def _exists_one(items: Iterable[Any], body: Callable[[Any], Any]) -> Any:
+        count = 0
+        for item in items:
+            value = body(item)
+            if not isinstance(value, celtypes.BoolType):
+                return value if isinstance(value, CELEvalError) else _body_error(
+                    "exists_one", value
+                )
+            count += bool(value)
+        return celtypes.BoolType(count == 1)
+
+
+def _body_error(macro: str, value: Any) -> CELEvalError:
+    return CELEvalError(
+        f"the condition of {macro}() gave {_cel_type_name(value)}, not bool", _Flat, ()
+    )
+
+
+def _type_error(op: str, *values: Any) -> CELEvalError:
+    names = " and ".join(_cel_type_name(v) for v in values)
+    return CELEvalError(f"no operator {op!r} for {names}", _Flat, ())
+
+
+def _logic(decisive: bool, op: str, left: Any, right: Any) -> Any:
+    """CEL's commutative ``||`` (decisive=True) / ``&&`` (False), by types only.
+
+    A deciding bool on either side wins, errors included; otherwise the first error;
+    otherwise a non-bool operand is an error; otherwise both are the non-deciding bool.
+    """
+    left_bool = isinstance(left, celtypes.BoolType)
+    right_bool = isinstance(right, celtypes.BoolType)
+    if right_bool and bool(right) is decisive:
+        return right
+    if left_bool and right_bool:
+        return left
+    if isinstance(left, CELEvalError):
+        return left
+    if isinstance(right, CELEvalError):
+        return right
+    return _type_error(op, left, right)
 
 
 _CEL_TYPE_NAMES: tuple[tuple[type, str], ...] = (
@@ -707,7 +1051,10 @@ def _plain(value: object) -> object:
 
 def _readable_eval_error(error: CELEvalError) -> str:
     """celpy's messages name Python classes and grammar rules; say it in CEL terms."""
-    message = str(error.args[0]) if error.args else "evaluation failed"
+    if error.args[1:2] == (_Flat,):
+        return str(error.args[0])
+    # Messages may quote a big payload value: only their start is ever shown.
+    message = str(error.args[0])[:2000] if error.args else "evaluation failed"
     message = _RULE_RE.sub(lambda m: repr(_OP_NAMES.get(m[1], m[1])), message)
     message = _CLASS_RE.sub(lambda m: _CEL_CLASS_NAMES.get(m[1], m[1]), message)
     message = message.replace("found no matching overload for", "no operator")
@@ -715,10 +1062,10 @@ def _readable_eval_error(error: CELEvalError) -> str:
     if missing:
         message = f"no field {missing[1]!r} (use has(...) to test for optional fields)"
     elif message == "no such key" and len(error.args) > 2 and error.args[2]:
-        message = f"no key {_plain(error.args[2][0])!r}"
+        message = f"no key {str(_plain(error.args[2][0]))[:200]!r}"
     elif message == "return error for overflow" and error.args[1] is ValueError:
         detail = error.args[2][0] if len(error.args) > 2 and error.args[2] else "invalid value"
-        message = f"bad value: {detail}"
+        message = f"bad value: {str(detail)[:300]}"
     elif message == "invalid_argument" and error.args[1] is IndexError:
         message = "list index out of range"
     elif message.startswith("undeclared reference to"):
@@ -733,7 +1080,15 @@ def _readable_eval_error(error: CELEvalError) -> str:
 class CompiledFilter:
     """One filter, parsed and checked once; ``evaluate`` runs it against an event."""
 
-    __slots__ = ("_activation", "_ast", "_memo", "_uses_subscriber", "limits", "source")
+    __slots__ = (
+        "_activation",
+        "_ast",
+        "_memo",
+        "_uses_subscriber",
+        "_warnings",
+        "limits",
+        "source",
+    )
 
     def __init__(
         self, source: str, ast: lark.Tree, limits: FilterLimits, uses_subscriber: bool
@@ -742,10 +1097,17 @@ class CompiledFilter:
         self.limits = limits
         self._ast = ast
         self._uses_subscriber = uses_subscriber
+        self._warnings: list[FilterWarning] | None = None
+        # Type names (``int``, ``string``...) are values too (``type(x) == int``): they
+        # stay themselves; what they convert is already weighed, so bounded.
         functions: dict[str, Callable[..., Any]] = {
-            **_SEMVER_FUNCTIONS,
-            **_STRING_FUNCTIONS,
-            **_make_size_bounded(limits),
+            name: function if isinstance(function, type) else _metered(name, function)
+            for name, function in {
+                **celpy.evaluation.base_functions,
+                **_SEMVER_FUNCTIONS,
+                **_STRING_FUNCTIONS,
+                **_make_size_bounded(limits),
+            }.items()
         }
         # Built once: celpy would otherwise rebuild it (with protobuf annotations we do
         # not use) for every evaluation.
@@ -781,7 +1143,9 @@ class CompiledFilter:
         return outcome
 
     def _run(self, context: dict[str, Any]) -> FilterOutcome:
-        budget = _Budget(self.limits.max_eval_seconds)
+        facts = _facts_for(context)
+        budget = _Budget(self.limits, facts)
+        token = _BUDGET.set(budget)
         try:
             value = _BoundedEvaluator(self._ast, self._activation, budget).evaluate(context)
         except CELEvalError as exc:
@@ -793,7 +1157,9 @@ class CompiledFilter:
         except MemoryError:  # pragma: no cover - guarded by max_value_size
             return self._failed("ran out of memory", "max_value_size")
         except Exception as exc:  # a bug in celpy must not crash a cascade
-            return self._failed(f"internal error: {type(exc).__name__}: {exc}")
+            return self._failed(f"internal error: {type(exc).__name__}: {str(exc)[:200]}")
+        finally:
+            _BUDGET.reset(token)
         if isinstance(value, CELEvalError):  # pragma: no cover - celpy raises these
             return self._failed(_readable_eval_error(value))
         if not isinstance(value, (bool, celtypes.BoolType)):
@@ -801,6 +1167,12 @@ class CompiledFilter:
         if value:
             return FilterOutcome(True)
         return FilterOutcome(False, f"filter is false: {self.source}", detail="is false")
+
+    def warnings(self) -> list[FilterWarning]:
+        """Cost warnings for ``lint``: parts whose cost grows faster than the payload."""
+        if self._warnings is None:
+            self._warnings = _cost_warnings(self._ast, self.limits)
+        return list(self._warnings)
 
     def _failed(self, why: str, limit: str | None = None) -> FilterOutcome:
         return FilterOutcome(
@@ -1414,7 +1786,27 @@ def _static_type(node: lark.Tree) -> str | None:
     return {"list_lit": "list", "map_lit": "map"}.get(data)
 
 
+def _check_macro_conditions(ast: lark.Tree) -> None:
+    """``list.exists(x, 'a')``: a condition that is not a bool, refused before any event."""
+    for node in _walk(ast):
+        if node.data != "member_dot_arg" or str(node.children[1]) not in _CONDITION_MACROS:
+            continue
+        _variable, body = _macro_parts(node)
+        found = _static_type(body)
+        if found is not None and found != "bool":
+            name = str(node.children[1])
+            raise FilterError(
+                f"the condition of {name}() is {found}, not bool",
+                **_position(node),
+                hint=f"write a test, e.g. list.{name}(x, x == 'a')",
+            )
+
+
+_CONDITION_MACROS = frozenset({"all", "exists", "exists_one", "filter"})
+
+
 def _check_result_type(ast: lark.Tree) -> None:
+    _check_macro_conditions(ast)
     result = _static_type(ast)
     if result is not None and result != "bool":
         raise FilterError(
@@ -1422,3 +1814,78 @@ def _check_result_type(ast: lark.Tree) -> None:
             hint="a filter must be true or false: compare the value, e.g. "
             "semver.major(event.payload.version) >= 2",
         )
+
+
+# --------------------------------------------------------------------------- lint costs
+
+# A macro is stopped before it starts when its estimated worst case is this many times
+# the steps left (the estimate counts every element and overcounts a little).
+OVER_BUDGET_FACTOR = 8
+LINT_LIST_SIZE = 1000  # payload list length assumed by lint's cost warnings
+
+
+@dataclass(frozen=True)
+class FilterWarning:
+    """A costly construct in a filter, at (line, column) inside the expression."""
+
+    message: str
+    line: int = 0
+    column: int = 0
+    hint: str = ""
+
+
+_POWERS = {2: "square", 3: "cube"}
+
+
+def _describe(node: lark.Tree) -> str:
+    if node.data == "member_dot_arg":
+        name = str(node.children[1])
+        return f"{name}()" if name not in _MACROS else f"the comprehension .{name}()"
+    return {
+        "relation": "this comparison",
+        "addition": "this '+'",
+        "multiplication": "this operation",
+        "list_lit": "this list",
+        "ident_arg": f"{node.children[0]}()",
+    }.get(node.data, "this expression")
+
+
+def _cost_warnings(ast: lark.Tree, limits: FilterLimits) -> list[FilterWarning]:
+    """Warnings about cost growth, each at the outermost construct responsible."""
+    found: list[FilterWarning] = []
+    exponent = growth(ast, LINT_LIST_SIZE, LINT_LIST_SIZE * 10)
+    for node in _walk(ast):
+        power = round(exponent(node))
+        if power >= 2 and node.data in ("member_dot_arg", "relation", "addition", "ident_arg"):
+            found.append(FilterWarning(
+                f"{_describe(node)} costs in proportion to the {_POWERS.get(power, 'power')} "
+                f"of the payload's list/string lengths (nested iteration)",
+                **_position(node),
+                hint="iterate once: test membership with 'in' on a literal list, or use "
+                "exists() with a cheap condition; see docs/filters.md",
+            ))
+            break
+    at_size = estimate(ast, uniform_event(LINT_LIST_SIZE))
+    if not found and at_size.steps > limits.max_eval_steps:
+        macro = next(
+            (n for n in _walk(ast)
+             if n.data == "member_dot_arg" and str(n.children[1]) in _MACROS),
+            ast,
+        )
+        found.append(FilterWarning(
+            f"with payload lists of {LINT_LIST_SIZE:,} items this filter needs about "
+            f"{at_size.steps:,} steps, over the max_eval_steps limit of "
+            f"{limits.max_eval_steps:,}: it would fail on such events",
+            **_position(macro),
+            hint="keep the condition inside the comprehension cheap, or test a "
+            "smaller list; see docs/filters.md",
+        ))
+    if at_size.built > limits.max_value_size:
+        found.append(FilterWarning(
+            f"it may build values of about {at_size.built:,} items with payload lists of "
+            f"{LINT_LIST_SIZE:,} (string/list growth), over the max_value_size limit of "
+            f"{limits.max_value_size:,}",
+            **(_position(at_size.built_at) if at_size.built_at is not None else {}),
+            hint="compare parts instead of building bigger strings or lists",
+        ))
+    return found
