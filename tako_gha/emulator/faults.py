@@ -30,7 +30,7 @@ from tako_gha.core.durations import DurationError, parse_duration
 
 KINDS = (
     "org", "repos_list", "repo", "contents", "dispatch", "workflows", "runs_list", "run",
-    "jobs", "cancel", "rerun", "annotations", "rate_limit", "graphql",
+    "jobs", "cancel", "rerun", "annotations", "logs", "rate_limit", "graphql",
 )
 _TOP = {"seed", "latency", "errors", "dispatch", "run_delay", "secondary", "clock_skew", "budgets"}
 

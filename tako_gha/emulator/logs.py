@@ -27,7 +27,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 LOG_LIMIT_CHARS = 1_000_000  # per job; the log exists for debugging, not for bulk data
 LINK_SECONDS = 60  # GitHub's log download links expire after a minute
@@ -82,11 +82,12 @@ class JobLog:
     def plain(self) -> str:
         return "\n".join(line.text for line in self.lines())
 
-    def text(self) -> str:
-        return _render(self.lines())
+    def text(self, skew: float = 0.0) -> str:
+        """Every line, timestamped (``skew``: seconds the emulator's clock is off by)."""
+        return _render(self.lines(), skew)
 
-    def step_text(self, number: int) -> str:
-        return _render(line for line in self.lines() if line.step == number)
+    def step_text(self, number: int, skew: float = 0.0) -> str:
+        return _render((line for line in self.lines() if line.step == number), skew)
 
     def tail(self, count: int, step: int | None = None) -> list[str]:
         """The last ``count`` lines (of one step when ``step`` is given), no timestamps."""
@@ -94,8 +95,9 @@ class JobLog:
         return chosen[-count:] if count > 0 else []
 
 
-def _render(lines: Iterable[LogLine]) -> str:
-    out = [f"{stamp(line.at)} {line.text}" for line in lines]
+def _render(lines: Iterable[LogLine], skew: float = 0.0) -> str:
+    shift = timedelta(seconds=skew)
+    out = [f"{stamp(line.at + shift)} {line.text}" for line in lines]
     return "\n".join(out) + ("\n" if out else "")
 
 
@@ -114,15 +116,15 @@ class JobLogFile:
     log: JobLog | None
 
 
-def run_zip(jobs: list[JobLogFile]) -> bytes:
+def run_zip(jobs: list[JobLogFile], skew: float = 0.0) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for index, job in enumerate(jobs):
             folder = safe_name(job.name)
-            whole = job.log.text() if job.log else ""
+            whole = job.log.text(skew) if job.log else ""
             archive.writestr(f"{index}_{folder}.txt", whole)
             for number, step_name in job.steps:
-                body = job.log.step_text(number) if job.log else ""
+                body = job.log.step_text(number, skew) if job.log else ""
                 archive.writestr(f"{folder}/{number}_{safe_name(step_name)}.txt", body)
     return buffer.getvalue()
 

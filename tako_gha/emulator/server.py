@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tako_gha.emulator import gitstore, graphql, rest
+from tako_gha.emulator import gitstore, graphql, logroutes, pages, rest
 from tako_gha.emulator.admin import RequestLog
 from tako_gha.emulator.faults import FaultError, Faults
 from tako_gha.emulator.httpkit import ApiError, Request, Response, Route, Router
@@ -58,6 +58,7 @@ class ApiApp:
         self._lock = threading.Lock()
         self.router = Router()
         rest.register(self.router)
+        logroutes.register(self.router)
         graphql.register(self.router)
 
     def set_base_url(self, base_url: str) -> None:
@@ -149,6 +150,8 @@ class ApiApp:
         req = Request(method, path, parse_qs(parts.query, keep_blank_values=True), headers, body)
         if path.startswith(ADMIN_PREFIX) or path == ADMIN_PREFIX.rstrip("/"):
             return self._guarded(lambda: admin_handle(self, req))
+        if pages.is_page(path):  # a run's html_url: its web page (no token, not counted)
+            return self._guarded(lambda: pages.handle(self, req))
         route, params = self.router.match(method, path)
         req.params = params
         kind = route.kind if route else "unknown"
@@ -305,6 +308,8 @@ def admin_handle(app: ApiApp, req: Request) -> Response:
         except ValueError:
             raise ApiError(400, f"since={since!r}: expected epoch seconds") from None
         return Response(200, app.log.entries(moment))
+    if path.startswith(logroutes.DOWNLOAD_PREFIX) and method in ("GET", "HEAD"):
+        return logroutes.download(app, req)
     if path.startswith("/_emulator/raw/") and method in ("GET", "HEAD"):
         return _raw_file(app, path.removeprefix("/_emulator/raw/"))
     if path == "/_emulator/stats" and method == "GET":

@@ -148,6 +148,12 @@ def test_dispatch_and_run_endpoints_match_the_description(openapi: Any, emu: Emu
     check(openapi, emu, "GET", "/repos/acme/app/actions/jobs/1", 404)
     notes = check(openapi, emu, "GET", f"/repos/acme/app/check-runs/{job_id}/annotations", 200)
     assert notes.json()[0]["annotation_level"] == "warning"
+    for logs in (f"/repos/acme/app/actions/jobs/{job_id}/logs",
+                 f"/repos/acme/app/actions/runs/{run_id}/logs"):
+        reply = check(openapi, emu, "GET", logs, 302, follow_redirects=False)
+        assert reply.headers["location"].startswith(emu.base_url + "/_emulator/logs/")
+    check(openapi, emu, "GET", "/repos/acme/app/actions/jobs/1/logs", 404)
+    check(openapi, emu, "GET", "/repos/acme/app/actions/runs/1/logs", 404)
     check(openapi, emu, "POST", f"/repos/acme/app/actions/runs/{run_id}/cancel", 409)
     check(openapi, emu, "POST", f"/repos/acme/app/actions/runs/{run_id}/rerun", 201)
     assert emu.wait_idle(30)
