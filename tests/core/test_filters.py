@@ -485,7 +485,8 @@ def test_exists_and_all_stop_at_the_deciding_element() -> None:
     first_miss = f"[0, 1, 2, 3, 4].all(x, x != 0 && {expensive})"
     assert not compile_filter(first_miss).evaluate(activation).matched
     last_hit = f"[1, 2, 3, 4, 0].exists(x, x == 0 || {expensive})"
-    assert compile_filter(last_hit).evaluate(activation).limit == "max_eval_steps"
+    steady = FilterLimits(max_eval_seconds=30)  # the step budget, not the clock (load)
+    assert compile_filter(last_hit, steady).evaluate(activation).limit == "max_eval_steps"
 
 
 def test_a_hopeless_macro_is_stopped_before_it_starts() -> None:
