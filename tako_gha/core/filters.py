@@ -874,14 +874,7 @@ class _BoundedEvaluator(Evaluator):
             return _type_error(name, items)
         self._check_worst_case(tree, name, items)
         if name == "map":
-            mapped = self.build_macro_eval(tree)
-            values = []
-            for item in items:
-                value = mapped(item)
-                if isinstance(value, CELEvalError):
-                    return value
-                values.append(value)
-            return celtypes.ListType(values)
+            return self._map(items, self.build_macro_eval(tree))
         body = self.build_ss_macro_eval(tree)
         if name == "filter":
             return self._filter(items, body)
@@ -927,6 +920,25 @@ class _BoundedEvaluator(Evaluator):
                 f"worst case, more than the {max(left, 0):,} left of the max_eval_steps "
                 f"limit of {budget.limits.max_eval_steps:,} (stopped before it started)",
             )
+
+    def _map(self, items: Iterable[Any], mapped: Callable[[Any], Any]) -> Any:
+        # Weighed as it grows: ``l.map(x, l)`` is refused after a few elements, not after
+        # building all of them.
+        budget, cap = self._budget, self._budget.limits.max_value_size
+        values, weight = [], 1
+        for item in items:
+            value = mapped(item)
+            if isinstance(value, CELEvalError):
+                return value
+            weight += budget.weight(value)
+            if weight > cap:
+                raise _Abort(
+                    "max_value_size",
+                    f"map() would build a list of more than {cap:,} items counting "
+                    f"repeats, the max_value_size limit",
+                )
+            values.append(value)
+        return celtypes.ListType(values)
 
     @staticmethod
     def _filter(items: Iterable[Any], body: Callable[[Any], Any]) -> Any:
