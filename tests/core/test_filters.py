@@ -823,7 +823,7 @@ def test_memory_of_one_evaluation_is_capped() -> None:
     # With the default step budget, steps run out first (reading costs steps too); the
     # memory cap holds on its own when the step budget is raised.
     outcome, seconds, peak = _timed(
-        "event.payload.l.map(x, event.payload.s + event.payload.s).size() == 0", payload,
+        "event.payload.l.exists(x, (event.payload.s + event.payload.s).size() < 0)", payload,
         FilterLimits(max_eval_steps=10**7, max_eval_seconds=30),
     )
     assert outcome.limit == "max_eval_memory"
