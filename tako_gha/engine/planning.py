@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tako_gha.core.config import ConfigResult
 from tako_gha.core.diagnostics import Diagnostic
 from tako_gha.core.events import Event
-from tako_gha.forge.base import Forge, RepoSelection
+from tako_gha.engine.errors import FanOutError
+from tako_gha.forge.base import Discovery, Forge, RepoSelection
 
 if TYPE_CHECKING:
     from tako_gha.engine.api import FanOutRequest
@@ -73,6 +74,7 @@ class DiscoveryPlanner:
         source_result = next((c for c in configs if c.repo.lower() == source), None)
         plan = matching.plan_fanout(request.event, configs,
                                     source_config=source_result.config if source_result else None)
+        unknown_source(request, discovery, plan)
         event = plan.event or request.event
         targets = [_target(t) for t in plan.targets]
         # "Not subscribed" is the normal case for most of an org: not worth a line.
@@ -82,6 +84,36 @@ class DiscoveryPlanner:
         return PlanOutcome(event=event, targets=targets, skipped=skipped,
                            diagnostics=list(plan.diagnostics),
                            subscribers=subscribers_map(configs))
+
+
+def unknown_source(request: FanOutRequest, discovery: Discovery, plan: Any) -> None:
+    """Refuse a new fan-out from a source that is not a repository of its own org
+    and that nothing subscribes to: almost always a typo in ``--source``, which
+    would otherwise "succeed" with no dispatch and no word. A selection (repos,
+    topics) leaves repositories out on purpose, and a run continuing a tree is its
+    own, existing, repository: neither is checked."""
+    import difflib
+
+    from tako_gha.core import matching
+
+    source = request.event.source
+    if request.context is not None or request.repos or request.topics:
+        return
+    if source.split("/")[0].lower() != request.org.lower():
+        return  # an outside producer: discovery never lists it
+    known = [r.full_name for r in discovery.repos] + [name for name, _ in discovery.skipped]
+    if source.lower() in {name.lower() for name in known}:
+        return
+    quiet = (matching.NO_SUBSCRIPTION, matching.NO_CONFIG, matching.CONFIG_ERROR)
+    if plan.targets or any(s.kind not in quiet for s in plan.skipped):
+        return  # someone subscribes to it
+    close = difflib.get_close_matches(source, known, n=1)
+    raise FanOutError(
+        f"{source} is not a repository of {request.org} (or the token cannot see it), "
+        "and nothing there subscribes to it; nothing was dispatched",
+        hint=(f"did you mean --source {close[0]}?" if close else
+              "check the spelling of --source OWNER/REPO") +
+        " (tako-gha discover lists the repositories the token can see)")
 
 
 def _target(raw: Any) -> Target:

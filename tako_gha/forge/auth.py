@@ -19,6 +19,7 @@ from github import Auth, GithubException
 from github.GithubException import BadAttributeException
 
 from tako_gha.forge.base import AuthError, ForgeError, NotFoundError
+from tako_gha.forge.redact import redact_url
 
 TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
 APP_ID_VAR = "TAKO_APP_ID"
@@ -166,7 +167,8 @@ def find_installation(app_auth: Auth.AppAuth, owner: str, *, base_url: str,
             KeyError, AttributeError) as exc:
         # PyGithub's object layer raises these on an answer that is not an
         # installation (HTML, wrong types) or on a redirect it refuses to follow.
-        raise ForgeError(f"unexpected answer from {base_url} while looking up the GitHub "
+        raise ForgeError(f"unexpected answer from {redact_url(base_url)} while looking up "
+                         "the GitHub "
                          f"App installation on {owner} ({type(exc).__name__})",
                          hint=f"check --api-url / GITHUB_API_URL, or set "
                               f"{APP_INSTALLATION_VAR}") from None

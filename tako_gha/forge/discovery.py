@@ -36,6 +36,7 @@ from tako_gha.forge.base import (
     skip_reason,
 )
 from tako_gha.forge.cache import BlobCache
+from tako_gha.forge.redact import redact_url
 from tako_gha.forge.transport import Response, Transport
 
 log = logging.getLogger("tako_gha.forge")
@@ -283,7 +284,7 @@ class Discoverer:
                             hint="set GITHUB_TOKEN or GH_TOKEN to a valid, unexpired token",
                             status=401)
         if resp.status in GRAPHQL_UNAVAILABLE or resp.status >= 500:
-            raise GraphQLUnavailable(f"HTTP {resp.status} from {self.graphql_url}",
+            raise GraphQLUnavailable(f"HTTP {resp.status} from {redact_url(self.graphql_url)}",
                                      status=resp.status)
         body = resp.json()
         if resp.status != 200 or not isinstance(body, dict):

@@ -47,7 +47,7 @@ from tako_gha.forge.base import (
 )
 from tako_gha.forge.cache import BlobCache
 from tako_gha.forge.discovery import PAGE, Discoverer
-from tako_gha.forge.redact import guard_github_logger
+from tako_gha.forge.redact import guard_github_logger, redact_url
 from tako_gha.forge.runstate import RUN_STATES_QUERY, check_ids, states_from_body
 from tako_gha.forge.transport import (
     Response,
@@ -168,10 +168,11 @@ class GitHubForge:
             parsed = urlparse(url)
             parsed.port  # noqa: B018 - raises ValueError for a port out of range
         except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535"
-            raise ForgeError(f"API URL {url!r} is not a valid URL: {exc}",
+            raise ForgeError(f"API URL {redact_url(repr(url))} is not a valid URL: {exc}",
                              hint=API_URL_HINT) from None
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ForgeError(f"API URL {url!r} is not an http(s) URL", hint=API_URL_HINT)
+            raise ForgeError(f"API URL {redact_url(repr(url))} is not an http(s) URL",
+                             hint=API_URL_HINT)
         if credentials is None and token:
             credentials = auth_mod.Credentials(token=token, source="input")
         guard_github_logger(credentials.token if credentials else None)
@@ -193,7 +194,7 @@ class GitHubForge:
 
     def __repr__(self) -> str:
         who = self._credentials.describe() if self._credentials else "no credentials"
-        return f"GitHubForge(api_url={self.api_url!r}, auth={who!r})"
+        return f"GitHubForge(api_url={redact_url(repr(self.api_url))}, auth={who!r})"
 
     # ------------------------------------------------------------ client
     def _client(self, owner: str | None = None) -> github.Github:
@@ -225,7 +226,8 @@ class GitHubForge:
             # loop). Such an answer was not processed, so this is not ambiguous.
             path = url.split("?", 1)[0]
             raise ForgeError(
-                f"the API at {self.api_url} redirected {verb} {path} to another host, "
+                f"the API at {redact_url(self.api_url)} redirected {verb} {path} to another "
+                "host, "
                 "scheme or back to itself; tako does not follow such redirects",
                 hint="check --api-url / GITHUB_API_URL (GitHub Enterprise Server: "
                      "https://HOST/api/v3)") from None

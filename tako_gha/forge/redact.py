@@ -1,4 +1,4 @@
-"""Keep tokens out of PyGithub's own log records.
+"""Keep tokens out of PyGithub's own log records, and credentials out of URLs.
 
 PyGithub logs request and response bodies at DEBUG on the ``github`` logger. It
 masks the Authorization header but not bodies, and the GitHub App installation
@@ -21,12 +21,23 @@ _PATTERNS = (
 )
 
 
+# The userinfo of a URL (``https://user:password@host``, ``https://TOKEN@host``):
+# everything between ``scheme://`` and the ``@`` before the host.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s'\"<>]*@")
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the credentials of every URL in it masked: any URL tako prints
+    (an --api-url in an error, a GraphQL endpoint) goes through here."""
+    return _URL_USERINFO.sub(rf"\g<1>{MASK}@", text)
+
+
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, MASK)
     text = _PATTERNS[0].sub(MASK, text)
-    return _PATTERNS[1].sub(rf"\g<1>{MASK}\g<2>", text)
+    return redact_url(_PATTERNS[1].sub(rf"\g<1>{MASK}\g<2>", text))
 
 
 class RedactingFilter(logging.Filter):

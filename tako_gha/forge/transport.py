@@ -8,6 +8,10 @@ reported through ``on_wait`` and logged, instead of PyGithub sleeping silently.
 Policy (GitHub's rate limits and their sources: docs/limits.md):
 - safe requests (GET, GraphQL queries, cancel) are retried on 5xx, 408 and
   connection errors with exponential backoff and jitter, a bounded number of times;
+  connection errors within ``connection_budget`` seconds in all (attempts and waits);
+- a connection error that cannot heal (a URL that does not parse, an unsupported
+  scheme, a TLS failure, a host name that is not a host name) is not retried at all:
+  ``TransportUnusable`` at once, for every method (nothing was sent);
 - unsafe requests (a dispatch POST) are never retried after an ambiguous failure:
   the caller gets the 5xx response or a ``TransportAmbiguous`` and decides;
 - a rate-limit refusal (403/429 with ``retry-after``, a secondary-limit message, or
@@ -21,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +35,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+import urllib3
 
 from tako_gha.forge.base import (
     CallKind,
@@ -64,6 +70,10 @@ class RetryPolicy:
     max_secondary_retries: int = 5
     max_rate_wait: float = 900.0  # longest single wait for a primary-limit reset
     jitter: bool = True
+    # Connection errors (refused, reset, timeouts, DNS) of one request stop being
+    # retried once attempts and waits have taken this long: an API that is down or
+    # a wrong --api-url is reported in seconds, not after a long backoff series.
+    connection_budget: float = 10.0
 
     def backoff(self, attempt: int, floor: float = 0.0) -> float:
         """Wait before retry number ``attempt`` (1-based).
@@ -122,6 +132,10 @@ class TransportUnreachable(ForgeError):
     """The API host could not be reached at all (connection refused, DNS)."""
 
 
+class TransportUnusable(TransportUnreachable):
+    """A connection error no retry can heal: invalid URL or host, TLS failure."""
+
+
 Sender = Callable[[str, str, dict[str, Any] | None, dict[str, str], Any], tuple[int, dict, str]]
 
 
@@ -176,6 +190,43 @@ def _is_connect_failure(exc: BaseException) -> bool:
         return True
     text = repr(exc)
     return "NewConnectionError" in text or "NameResolutionError" in text
+
+
+# A DNS name as RFC 1123 allows it (letters, digits, inner hyphens; labels of 1-63).
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_UNRESOLVED = re.compile(r"Failed to resolve '([^']*)'")
+
+
+def _is_host_name(host: str) -> bool:
+    labels = host.rstrip(".").split(".")
+    return 0 < len(host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
+
+
+def unhealable(exc: BaseException) -> str | None:
+    """Why retrying ``exc`` cannot help (the URL, the scheme, TLS, a malformed host
+    name), or None for an error that may pass (refused, reset, timeout)."""
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        urllib3.exceptions.LocationValueError)):
+        return "the API URL is not a valid URL"
+    if isinstance(exc, requests.exceptions.InvalidSchema):
+        return "the API URL's scheme is not http or https"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS failed ({_tls_reason(exc)})"
+    unresolved = _UNRESOLVED.search(str(exc))
+    if unresolved and not _is_host_name(unresolved.group(1)):
+        return f"{unresolved.group(1)!r} is not a valid host name"
+    return None
+
+
+def _tls_reason(exc: BaseException) -> str:
+    """The TLS library's own words (certificate verify failed, wrong version
+    number...), without the connection-pool wrapping around them."""
+    text = str(exc)
+    found = re.search(r"\[SSL[^\]]*\]\s*([^(')\]]+)", text) or re.search(
+        r"(certificate verify failed[^')]*|wrong version number|"
+        r"hostname '[^']*' doesn't match[^')]*)", text)
+    reason = (found.group(1) if found else type(exc).__name__).strip(" :")
+    return reason[:160]
 
 
 class Transport:
@@ -303,6 +354,40 @@ class Transport:
             self._sleep(gap)
         self._last_write = time.monotonic()
 
+    # ------------------------------------------------------------ connection errors
+    def _connection_retry(self, exc: BaseException, safe: bool, errors: int, spent: float,
+                          path: str) -> float | None:
+        """The wait before retrying after a connection error, or None to give up:
+        never for an error that cannot heal or an unsafe request that may have been
+        delivered; else within ``max_retries`` and ``connection_budget``."""
+        if unhealable(exc) is not None or not safe or errors >= self.policy.max_retries:
+            return None
+        left = self.policy.connection_budget - spent
+        if left <= 0:
+            log.info("no retry of %s: connection errors took %.1fs already", path, spent)
+            return None
+        return min(self.policy.backoff(errors + 1), left)
+
+    def _connection_error(self, exc: BaseException, verb: str, path: str, safe: bool,
+                          attempt: int) -> Exception:
+        why = unhealable(exc)
+        if why is not None:
+            return TransportUnusable(
+                f"cannot use the GitHub API for {path}: {why}",
+                hint="check --api-url / GITHUB_API_URL (e.g. https://api.github.com, or "
+                     "https://HOST/api/v3 for GitHub Enterprise Server)")
+        tries = f" ({attempt} attempts)" if attempt > 1 else ""
+        if _is_connect_failure(exc):
+            return TransportUnreachable(
+                f"cannot reach the GitHub API for {path}: {type(exc).__name__}{tries}",
+                hint="check --api-url / GITHUB_API_URL and the network")
+        if not safe:
+            return TransportAmbiguous(f"{verb} {path}: no answer ({type(exc).__name__})")
+        return ForgeError(
+            f"GitHub API request {verb} {path} failed after {attempt} attempts: "
+            f"{type(exc).__name__}",
+            hint="the API host is unreachable or too slow; try again later")
+
     # ------------------------------------------------------------ request
     def request(
         self,
@@ -340,34 +425,26 @@ class Transport:
         errors = 0  # 5xx/connection retries used
         limited = 0  # secondary-limit retries used
         exhausted = 0  # primary-limit waits used (a reset that does not reset ends it)
+        spent = 0.0  # seconds of connection-error attempts and their waits
         while True:
             retry = attempt > 0
             attempt += 1
+            began = time.monotonic()
             try:
                 # a fresh header dict each time: the requester adds auth to it
                 status, raw_headers, text = self._send(verb, url, params, dict(headers or {}),
                                                        body)
-            except (requests.exceptions.RequestException, OSError) as exc:
+            except (requests.exceptions.RequestException, OSError,
+                    urllib3.exceptions.LocationValueError) as exc:
                 self.ledger.record(kind, retry=retry, resource=resource, points=points)
-                if _is_connect_failure(exc):
-                    if safe and errors < self.policy.max_retries:
-                        errors += 1
-                        self._wait("connection", self.policy.backoff(errors), path, attempt)
-                        continue
-                    raise TransportUnreachable(
-                        f"cannot reach the GitHub API for {path}: {type(exc).__name__}",
-                        hint="check --api-url / GITHUB_API_URL and the network") from None
-                if safe and errors < self.policy.max_retries:
+                spent += time.monotonic() - began
+                wait = self._connection_retry(exc, safe, errors, spent, path)
+                if wait is not None:
                     errors += 1
-                    self._wait("connection", self.policy.backoff(errors), path, attempt)
+                    spent += wait
+                    self._wait("connection", wait, path, attempt)
                     continue
-                if not safe:
-                    raise TransportAmbiguous(
-                        f"{verb} {path}: no answer ({type(exc).__name__})") from None
-                raise ForgeError(
-                    f"GitHub API request {verb} {path} failed after {attempt} attempts: "
-                    f"{type(exc).__name__}",
-                    hint="the API host is unreachable or too slow; try again later") from None
+                raise self._connection_error(exc, verb, path, safe, attempt) from None
             resp = Response(status, {k.lower(): str(v) for k, v in raw_headers.items()}, text)
             self._observe(resp.headers)
             self.ledger.record(kind, not_modified=status == 304, retry=retry,

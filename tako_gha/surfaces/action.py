@@ -26,10 +26,10 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from rich.console import Console
 
@@ -37,9 +37,12 @@ from tako_gha.core.durations import DurationError, parse_duration
 from tako_gha.core.events import Event
 from tako_gha.core.ids import new_root_id
 from tako_gha.core.names import is_repo_name
+from tako_gha.core.strictjson import JsonInputError, read_json_object
 from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
+from tako_gha.core.versions import VersionError, parse_version
 from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
 from tako_gha.engine.handoff import notice_lines
+from tako_gha.forge.redact import redact, redact_url
 from tako_gha.surfaces.action_contract import INPUT_DEFAULTS, env_name
 from tako_gha.surfaces.reports import LiveTree, render_markdown
 from tako_gha.surfaces.reports.common import one_line
@@ -52,6 +55,7 @@ DEFAULT_API = "https://api.github.com"
 MAX_OUTPUT_BYTES = 1_000_000  # GitHub: 1 MB per output
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
 _ERRORISH = ("could not be used", "error")
+T = TypeVar("T")
 _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off", ""}
 # Nodes for which a dispatch was actually sent.
 _SENT = {NodeState.DISPATCHED, NodeState.QUEUED, NodeState.IN_PROGRESS, NodeState.SUCCESS,
@@ -60,7 +64,32 @@ _SENT = {NodeState.DISPATCHED, NodeState.QUEUED, NodeState.IN_PROGRESS, NodeStat
 
 
 class InputError(Exception):
-    """A bad input: the message names the input and says what would be accepted."""
+    """Bad inputs: each message names its input and says what would be accepted.
+    One InputError carries every problem found, so a workflow author fixes them all
+    in one round instead of one per run."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+class _Problems:
+    """Reads inputs one by one, keeping every InputError instead of stopping at the
+    first; ``check()`` raises them all together."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def read(self, reader: Callable[[], T], fallback: T) -> T:
+        try:
+            return reader()
+        except InputError as exc:
+            self.found.extend(exc.problems)
+            return fallback
+
+    def check(self) -> None:
+        if self.found:
+            raise InputError(*self.found)
 
 
 @dataclass
@@ -130,24 +159,55 @@ def _env_number(env: Mapping[str, str], name: str) -> float | None:
 
 
 def _payload(env: Mapping[str, str]) -> dict[str, Any]:
+    """The payload input, read like ``--payload`` (``core.strictjson``)."""
     text = _raw(env, "payload") or "{}"
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"input payload: not valid JSON (line {exc.lineno} column "
-                         f"{exc.colno}: {exc.msg}); give a JSON object such as "
-                         '{"version": "2.0.0"}') from None
-    if not isinstance(data, dict):
-        raise InputError(f"input payload: expected a JSON object, got {type(data).__name__}")
-    return data
+        return read_json_object(text)
+    except JsonInputError as exc:
+        raise InputError(f"input payload: {exc}; give a standard JSON object such as "
+                         '{"version": "2.0.0"}, e.g. built with toJSON(...)') from None
+
+
+def _schema_version(env: Mapping[str, str]) -> str | None:
+    value = _raw(env, "schema_version") or None
+    if value is not None:
+        try:
+            parse_version(value)
+        except VersionError as exc:
+            raise InputError(f"input schema_version: {value!r} is not a version: "
+                             f"{exc.reason}") from None
+    return value
 
 
 def _repos(env: Mapping[str, str]) -> list[str]:
     names = [part.strip() for part in re.split(r"[,\n]", _raw(env, "repos")) if part.strip()]
-    for name in names:
-        if not is_repo_name(name):
-            raise InputError(f"input repos: {name!r} is not owner/repo")
+    bad = [name for name in names if not is_repo_name(name)]
+    if bad:
+        raise InputError(*(f"input repos: {name!r} is not owner/repo" for name in bad))
     return names
+
+
+def _event_type(env: Mapping[str, str]) -> str:
+    event_type = _raw(env, "event_type")
+    if not event_type:
+        raise InputError("input event_type is required (the event to fan out, "
+                         "e.g. library_built)")
+    if len(event_type) > MAX_EVENT_TYPE:
+        raise InputError(f"input event_type: {len(event_type)} characters; GitHub accepts "
+                         f"at most {MAX_EVENT_TYPE}")
+    return event_type
+
+
+def _api_url(env: Mapping[str, str]) -> str:
+    api_url = (_raw(env, "api_url") or env.get("GITHUB_API_URL", "")
+               or DEFAULT_API).rstrip("/")
+    shown = redact_url(repr(api_url))
+    if not api_url.startswith(("http://", "https://")):
+        raise InputError(f"input api_url: expected an http(s) URL, got {shown}")
+    if "@" in api_url.split("://", 1)[1].split("/", 1)[0]:
+        raise InputError(f"input api_url: {shown} holds credentials (user:password@); "
+                         "pass the URL without them (the token input authenticates)")
+    return api_url
 
 
 def _source(env: Mapping[str, str]) -> str:
@@ -158,30 +218,50 @@ def _source(env: Mapping[str, str]) -> str:
     return source
 
 
-def _options(env: Mapping[str, str]) -> FanOutOptions:
+def _dedupe(env: Mapping[str, str]) -> str:
     dedupe = _raw(env, "dedupe") or INPUT_DEFAULTS["dedupe"]
     if dedupe not in DEDUPE_MODES:
         raise InputError(f"input dedupe: expected one of {', '.join(DEDUPE_MODES)}, "
                          f"got {dedupe!r}")
+    return dedupe
+
+
+_TUNING = (("TAKO_POLL_MIN_INTERVAL", "poll_min_interval", float),
+           ("TAKO_POLL_MAX_INTERVAL", "poll_max_interval", float),
+           ("TAKO_MAX_CHILDREN", "max_children", int),
+           ("TAKO_DISPATCHES_PER_MINUTE", "dispatches_per_minute", int),
+           ("TAKO_DISPATCHES_PER_HOUR", "dispatches_per_hour", int),
+           ("TAKO_SIBLING_GRACE", "sibling_grace", float))
+
+
+def _options(env: Mapping[str, str], problems: _Problems) -> FanOutOptions:
+    """Every option input; a bad one is noted in ``problems`` and its default used,
+    so the remaining inputs are still checked."""
+    defaults = FanOutOptions()
+
+    def boolean(name: str, fallback: bool) -> bool:
+        return problems.read(lambda: _bool(env, name), fallback)
+
+    def whole(name: str, fallback: int) -> int:
+        return problems.read(lambda: _int(env, name), fallback)
+
+    def duration(name: str, fallback: float) -> float:
+        return problems.read(lambda: _duration(env, name), fallback)
+
     options = FanOutOptions(
-        wait=_bool(env, "wait_for_children"),
-        timeout=_duration(env, "timeout"),
-        discovery_timeout=_duration(env, "discovery_timeout"),
-        concurrency_limit=_int(env, "concurrency_limit"),
-        max_depth=_int(env, "max_depth"),
-        fail_fast=_bool(env, "fail_fast"),
-        cancel_on_timeout=_bool(env, "cancel_on_timeout"),
-        dedupe=dedupe,
-        dry_run=_bool(env, "dry_run"),
+        wait=boolean("wait_for_children", True),
+        timeout=duration("timeout", defaults.timeout),
+        discovery_timeout=duration("discovery_timeout", defaults.discovery_timeout),
+        concurrency_limit=whole("concurrency_limit", defaults.concurrency_limit),
+        max_depth=whole("max_depth", defaults.max_depth),
+        fail_fast=boolean("fail_fast", False),
+        cancel_on_timeout=boolean("cancel_on_timeout", False),
+        dedupe=problems.read(lambda: _dedupe(env), "none"),
+        dry_run=boolean("dry_run", False),
     )
     tuning: dict[str, Any] = {}
-    for var, attr, cast in (("TAKO_POLL_MIN_INTERVAL", "poll_min_interval", float),
-                            ("TAKO_POLL_MAX_INTERVAL", "poll_max_interval", float),
-                            ("TAKO_MAX_CHILDREN", "max_children", int),
-                            ("TAKO_DISPATCHES_PER_MINUTE", "dispatches_per_minute", int),
-                            ("TAKO_DISPATCHES_PER_HOUR", "dispatches_per_hour", int),
-                            ("TAKO_SIBLING_GRACE", "sibling_grace", float)):
-        value = _env_number(env, var)
+    for var, attr, cast in _TUNING:
+        value = problems.read(lambda var=var: _env_number(env, var), None)
         if value is not None:
             tuning[attr] = cast(value)
     if "poll_min_interval" in tuning and "poll_max_interval" not in tuning:
@@ -192,34 +272,28 @@ def _options(env: Mapping[str, str]) -> FanOutOptions:
 
 
 def read_inputs(env: Mapping[str, str]) -> ActionInputs:
-    """All inputs, validated; raises InputError naming the first bad one."""
-    event_type = _raw(env, "event_type")
-    if not event_type:
-        raise InputError("input event_type is required (the event to fan out, "
-                         "e.g. library_built)")
-    if len(event_type) > MAX_EVENT_TYPE:
-        raise InputError(f"input event_type: {len(event_type)} characters; GitHub accepts "
-                         f"at most {MAX_EVENT_TYPE}")
-    source = _source(env)
-    org = _raw(env, "org") or env.get("GITHUB_REPOSITORY_OWNER", "") or source.split("/")[0]
+    """All inputs, validated; raises one InputError naming every bad one."""
+    problems = _Problems()
+    event_type = problems.read(lambda: _event_type(env), "")
+    source = problems.read(lambda: _source(env), "")
+    org = (_raw(env, "org") or env.get("GITHUB_REPOSITORY_OWNER", "")
+           or source.split("/")[0])
     token = _raw(env, "token") or env.get("GITHUB_TOKEN", "") or env.get("GH_TOKEN", "")
-    api_url = (_raw(env, "api_url") or env.get("GITHUB_API_URL", "")
-               or DEFAULT_API).rstrip("/")
-    if not api_url.startswith(("http://", "https://")):
-        raise InputError(f"input api_url: expected an http(s) URL, got {api_url!r}")
-    return ActionInputs(
+    inputs = ActionInputs(
         event_type=event_type,
-        payload=_payload(env),
-        schema_version=_raw(env, "schema_version") or None,
+        payload=problems.read(lambda: _payload(env), {}),
+        schema_version=problems.read(lambda: _schema_version(env), None),
         org=org,
         source=source,
-        repos=_repos(env),
+        repos=problems.read(lambda: _repos(env), []),
         config_path=_raw(env, "config_path") or INPUT_DEFAULTS["config_path"],
         token=token,
-        api_url=api_url,
-        options=_options(env),
+        api_url=problems.read(lambda: _api_url(env), ""),
+        options=_options(env, problems),
         event_path=env.get("GITHUB_EVENT_PATH", ""),
     )
+    problems.check()
+    return inputs
 
 
 def cascade_context(event_path: str, this_repo: str) -> CascadeContext | None:
@@ -322,7 +396,7 @@ def publish(report: TreeReport, env: Mapping[str, str], out: TextIO,
 
 # ------------------------------------------------------------------ main
 def fail(out: TextIO, message: str, *, hint: str = "", title: str = "tako-gha") -> int:
-    text = f"{message} (hint: {hint})" if hint else message
+    text = redact(f"{message} (hint: {hint})" if hint else message)
     out.write(command("error", text, {"title": title}) + "\n")
     out.flush()
     return EXIT_USAGE
@@ -338,7 +412,10 @@ def run(env: Mapping[str, str], out: TextIO) -> int:
         inputs = read_inputs(env)
         context = cascade_context(inputs.event_path, inputs.source)
     except InputError as exc:
-        return fail(out, str(exc))
+        # One annotation per bad input: each shows up on its own in the run's page.
+        for problem in exc.problems[:-1]:
+            fail(out, problem)
+        return fail(out, exc.problems[-1])
     return _fan_out(inputs, context, env, out)
 
 

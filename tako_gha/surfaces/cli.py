@@ -4,8 +4,8 @@ Commands live in one module per family, each exporting ``COMMANDS``:
 ``cmd_config`` (lint, discover, graph, plan), ``cmd_cascade`` (fan-out, status,
 cancel), ``cmd_emulator`` (emulator serve), ``cmd_demo`` (demo), ``cmd_hook``
 (hook). Exit codes: 0 success, 1 a node failed or lint found errors, 2 usage or
-configuration error, 3 timed out. Known errors print ``error: …`` and a hint,
-never a traceback.
+configuration error, 3 timed out, 4 still running (``status``). Known errors print
+``error: …`` and a hint, never a traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from tako_gha.surfaces import cmd_cascade, cmd_config, cmd_demo, cmd_emulator, c
 from tako_gha.surfaces.errors import UserError, report_error
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMED_OUT = 0, 1, 2, 3
+EXIT_RUNNING = cmd_cascade.EXIT_RUNNING  # 4: status of a tree that has not finished
 DEBUG_VAR = "TAKO_DEBUG"  # "1": let an unexpected exception show its traceback
 
 
@@ -41,7 +42,7 @@ def cli() -> None:
 
     \b
     Exit codes: 0 success, 1 a node failed or lint found errors,
-    2 usage or configuration error, 3 timed out.
+    2 usage or configuration error, 3 timed out, 4 still running (status).
     `tako-gha COMMAND --help` explains a command; docs/cli.md has the rest.
     """
 

@@ -1,9 +1,10 @@
 """``fan-out``, ``status`` and ``cancel`` (docs/cli.md).
 
-Exit codes: 0 success, 1 a node failed, 2 usage or configuration error, 3 timed out.
-Credentials come from the environment only (``surfaces.connect.open_forge``). When
-run inside an Actions run that a tako dispatch started, ``fan-out`` continues that
-tree (root, depth, chain, deadline from ``client_payload.tako``).
+Exit codes: 0 success, 1 a node failed, 2 usage or configuration error, 3 timed out,
+4 still running (``status`` without --wait). Credentials come from the environment
+only (``surfaces.connect.open_forge``). When run inside an Actions run that a tako
+dispatch started, ``fan-out`` continues that tree (root, depth, chain, deadline from
+``client_payload.tako``).
 
 Polling and pacing knobs that are not flags (tests, impatient people) are read from
 the environment like the action entry does: ``TAKO_POLL_MIN_INTERVAL``,
@@ -28,13 +29,20 @@ from rich.console import Console
 
 from tako_gha.core.events import Event
 from tako_gha.core.names import is_repo_name
-from tako_gha.core.tree import NodeState, TreeReport
+from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
 from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
 from tako_gha.forge.base import ForgeError
 from tako_gha.surfaces import gitinfo
 from tako_gha.surfaces.errors import UserError
-from tako_gha.surfaces.flags import read_duration, read_payload
+from tako_gha.surfaces.flags import (
+    check_output_path,
+    read_duration,
+    read_event_type,
+    read_payload,
+    read_schema_version,
+)
 
+EXIT_RUNNING = 4  # status: the tree has not finished (scripts poll on it)
 ENV_KNOBS = {
     "TAKO_POLL_MIN_INTERVAL": "poll_min_interval",
     "TAKO_POLL_MAX_INTERVAL": "poll_max_interval",
@@ -175,7 +183,11 @@ def _interrupted(report: TreeReport | None, org: str, dry_run: bool) -> UserErro
 
 
 def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | None,
-          notes: list[str] | None = None, *, dry_run: bool = False) -> None:
+          notes: list[str] | None = None, *, dry_run: bool = False,
+          root_only: bool = False) -> None:
+    """The final report. ``root_only`` (a fan-out with --no-wait, text format): stdout
+    is exactly the root id, so ``ROOT=$(tako-gha fan-out --no-wait …)`` works; the
+    text tree goes to stderr."""
     from tako_gha.surfaces.reports import render_markdown, render_text
 
     if tree_json:
@@ -195,7 +207,9 @@ def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | No
     else:
         # The header reads like a real run's ("success"): say first that it was not.
         prefix = "dry run: nothing was dispatched, nothing was waited on\n" if dry_run else ""
-        click.echo(prefix + render_text(report))
+        click.echo(prefix + render_text(report), err=root_only)
+        if root_only:
+            click.echo(report.root)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         # Inside a run: the failures become annotations, which is how a child's reason
         # (a cycle's path, a timeout, the failing grandchild) reaches the root.
@@ -205,7 +219,7 @@ def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | No
         # With --format json, stdout stays one JSON document: the runner reads workflow
         # commands from stderr too.
         for line in [*annotation_lines(report), *notice_lines(report)]:
-            click.echo(line, err=fmt == "json")
+            click.echo(line, err=fmt == "json" or root_only)
     sys.stdout.flush()
 
 
@@ -289,7 +303,8 @@ TREE_ORG = click.option("--org", default=None,
 @click.option("--config-path", default="tako.yml", show_default=True,
               help="Path of the subscription file in each repository.")
 @click.option("--wait/--no-wait", default=True, show_default=True,
-              help="Wait on the whole tree, or dispatch and print the root id.")
+              help="Wait on the whole tree, or dispatch and print only the root id on "
+                   "stdout (the report goes to stderr).")
 @click.option("--timeout", default="30m", show_default=True, metavar="DUR",
               help="Longest wait for the whole tree (90s, 30m, 1h).")
 @click.option("--discovery-timeout", default="2m", show_default=True, metavar="DUR",
@@ -344,16 +359,20 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
       tako-gha fan-out --event library_built --payload '{"version": "2.0.0"}'
       tako-gha fan-out --source my-org/core-lib --event library_built \\
           --payload @event.json --timeout 1h --tree-json tree.json
-      tako-gha fan-out --event library_built --no-wait     # prints the root id
+      ROOT=$(tako-gha fan-out --event library_built --no-wait)   # just the root id
       tako-gha fan-out --event library_built --dry-run --format json
     """
     env = os.environ
+    # Every flag is checked here, before the first dispatch: the same checks as
+    # plan's for what both take, and the report paths must be writable now.
     for flag, value, low in (("--concurrency", concurrency, 1), ("--max-depth", max_depth, 1),
                              ("--max-children", max_children, 0)):
         if value < low:
             raise UserError(f"{flag}: must be at least {low}, got {value}")
-    if len(event_type) > 100 or not event_type.strip():
-        raise UserError(f"--event: must be 1 to 100 characters, got {len(event_type)}")
+    read_event_type(event_type)
+    read_schema_version(schema_version)
+    check_output_path(tree_json, "--tree-json")
+    check_output_path(summary, "--summary")
     options = FanOutOptions(
         wait=wait, timeout=_duration(timeout, "--timeout") or 0,
         discovery_timeout=_duration(discovery_timeout, "--discovery-timeout") or 0,
@@ -397,7 +416,8 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
         raise _interrupted(observer.report, request.org, dry_run) from None
     finally:
         observer.close()
-    _emit(report, fmt, tree_json, summary, observer.notes, dry_run=dry_run)
+    _emit(report, fmt, tree_json, summary, observer.notes, dry_run=dry_run,
+          root_only=not wait and not dry_run and fmt == "text")
     if not wait and not dry_run:  # a dry run has no cascade to follow
         click.echo(f"root: {report.root}  (follow it: tako-gha status {report.root} "
                    f"--org {request.org} --wait)",
@@ -420,8 +440,9 @@ def status_cmd(root: str, org: str | None, wait: bool, timeout: str, api_url: st
     run titles in the runs API: it works from any machine, any time later.
 
     \b
-    Exit 0 when the tree succeeded or is still running, 1 when a node failed,
-    2 on bad arguments or credentials, 3 when --wait timed out.
+    Exit 0 when the tree succeeded, 1 when a node failed, 2 on bad arguments
+    or credentials, 3 when --wait timed out, 4 when the tree is still running
+    (without --wait).
 
     \b
     Examples:
@@ -474,6 +495,8 @@ def _status(root: str, org: str | None, wait: bool, timeout: str, api_url: str |
         if observer is not None:
             observer.close()
     _emit(report, fmt, None, None)
+    if report.status is TreeStatus.RUNNING:
+        raise SystemExit(EXIT_RUNNING)
     raise SystemExit(report.status.exit_code)
 
 
@@ -482,7 +505,11 @@ def _status(root: str, org: str | None, wait: bool, timeout: str, api_url: str |
 @click.argument("root")
 @TREE_ORG
 @API_URL
-def cancel_cmd(root: str, org: str | None, api_url: str | None) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True,
+              help='text: one line per cancelled run and a count; json: {"root", "org", '
+                   '"cancelled": [{"repo", "run_id"}], "count"}.')
+def cancel_cmd(root: str, org: str | None, api_url: str | None, fmt: str) -> None:
     """Cancel every still-running run of cascade ROOT.
 
     The token needs Actions: write on the repositories of the tree. Prints one line
@@ -490,8 +517,9 @@ def cancel_cmd(root: str, org: str | None, api_url: str | None) -> None:
     credentials.
 
     \b
-    Example:
+    Examples:
       tako-gha cancel 5210ea35be12 --org my-org
+      tako-gha cancel 5210ea35be12 --org my-org --format json
     """
     from tako_gha.engine.watch import cancel_tree
 
@@ -503,6 +531,12 @@ def cancel_cmd(root: str, org: str | None, api_url: str | None) -> None:
         cancelled = cancel_tree(forge, root.strip(), organisation)
     except ForgeError as exc:
         raise _forge_error(exc) from None
+    if fmt == "json":
+        click.echo(json.dumps({"root": root.strip(), "org": organisation,
+                               "cancelled": [{"repo": repo, "run_id": run_id}
+                                             for repo, run_id in cancelled],
+                               "count": len(cancelled)}, indent=2))
+        return
     for repo, run_id in cancelled:
         click.echo(f"cancelled {repo} run {run_id}")
     click.echo(f"{len(cancelled)} run(s) cancelled in tree {root.strip()}")

@@ -11,6 +11,7 @@ import difflib
 import functools
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +25,11 @@ from tako_gha.core.diagnostics import Diagnostic, Severity
 from tako_gha.core.events import Event
 from tako_gha.core.graph import SubscriptionGraph
 from tako_gha.core.matching import Plan, plan_fanout
-from tako_gha.core.versions import VersionError, parse_version
 from tako_gha.forge.base import Discovery, ForgeError, RepoMeta, RepoSelection
 from tako_gha.forge.workspace import Traits, WorkspaceForge, read_config_file
 from tako_gha.surfaces import gitinfo
 from tako_gha.surfaces.errors import UserError, report_error
-from tako_gha.surfaces.flags import read_payload
+from tako_gha.surfaces.flags import read_event_type, read_payload, read_schema_version
 from tako_gha.surfaces.gitinfo import check_repo_name, origin_repo
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -131,11 +131,18 @@ def collect_lint_targets(paths: Iterable[str], config_path: str) -> LintRun:
                                               checkout=repo_dir))
         else:
             found = _find_configs(path, name)
+            others = 0
             if not found:
-                # A directory of config files named freely (good.yml, bad-range.yml…).
-                found = sorted([*path.glob("*.yml"), *path.glob("*.yaml")])
+                # A directory of config files named freely (good.yml, bad-range.yml…);
+                # other YAML (workflows, compose files) is not a tako config.
+                candidates = sorted([*path.glob("*.yml"), *path.glob("*.yaml")])
+                found = [p for p in candidates if _looks_like_tako_config(p)]
+                others = len(candidates) - len(found)
             if not found:
-                run.notes.append(f"{raw}: no {name} found")
+                run.notes.append(f"{raw}: no {name} found" + (
+                    f" ({others} other YAML file{'s' if others != 1 else ''} there "
+                    f"{'are' if others != 1 else 'is'} not a tako config: not linted)"
+                    if others else ""))
             run.files.extend(LintFile(p, checkout=p.parent if p.name == name else None)
                              for p in found)
     # The same file named twice (``lint . tako.yml``) is linted once.
@@ -144,6 +151,19 @@ def collect_lint_targets(paths: Iterable[str], config_path: str) -> LintRun:
         unique.setdefault(item.path.resolve(), item)
     run.files = list(unique.values())
     return run
+
+
+# A tako config names one of its top-level keys at the start of a line; a workflow
+# (on:, jobs:), an action (runs:) or a compose file never does.
+_TAKO_TOP_KEY = re.compile(r"^(?:version|artifacts|events)\s*:", re.MULTILINE)
+
+
+def _looks_like_tako_config(path: Path) -> bool:
+    try:
+        head = path.read_bytes()[:65536].decode("utf-8", errors="replace")
+    except OSError:
+        return True  # lint says why it cannot be read
+    return bool(_TAKO_TOP_KEY.search(head))
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
@@ -376,11 +396,12 @@ def lint_command(paths: tuple[str, ...], fmt: str, strict: bool, config_path: st
     PATH may be a tako.yml file, a repository checkout (a directory with tako.yml;
     its .github/workflows are checked for the run-name tako needs), or a workspace
     DIR/<owner>/<repo>/ (also checked for subscription cycles). A directory that is
-    none of these is searched for tako.yml files, else its *.yml files are linted.
-    Default: the current directory.
+    none of these is searched for tako.yml files, else its *.yml files that look
+    like tako configs (a top-level version:, events: or artifacts:) are linted;
+    workflows and other YAML are not. Default: the current directory.
 
     Exit 0 when there are no errors (warnings do not fail unless --strict), 1 when
-    there are errors, 2 on bad arguments.
+    there are errors, 2 on bad arguments or when there is no tako.yml to lint.
 
     \b
     Examples:
@@ -389,6 +410,13 @@ def lint_command(paths: tuple[str, ...], fmt: str, strict: bool, config_path: st
       tako-gha lint ./workspace --format json
     """
     run, problems = run_lint(paths or (".",), config_path)
+    if not run.files:
+        # Nothing to lint is a mistake (wrong directory, wrong --config-path), not a
+        # pass: CI running `tako-gha lint` in a repository without one must say so.
+        raise UserError("nothing to lint: " + "; ".join(run.notes),
+                        hint=f"run it in a checkout that has {_config_name(config_path)}, "
+                             "on a workspace DIR/<owner>/<repo>/, or name the files: "
+                             f"tako-gha lint path/to/{_config_name(config_path)}")
     errors = sum(1 for d in problems if d.is_error)
     if fmt == "json":
         click.echo(json.dumps({
@@ -755,15 +783,8 @@ def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
           --payload @event.json --format json
     """
     source_repo = resolve_source(source)
-    if not event_type.strip() or len(event_type) > 100:
-        raise UserError(f"--event {event_type!r} must be 1 to 100 characters",
-                        hint="GitHub limits repository_dispatch event_type to 100 characters")
-    if schema_version is not None:
-        try:
-            parse_version(schema_version)
-        except VersionError as exc:
-            raise UserError(f"--schema-version {schema_version!r} is not a version: "
-                            f"{exc.reason}", hint=exc.hint) from None
+    read_event_type(event_type)
+    read_schema_version(schema_version)
     event = Event(type=event_type, source=source_repo, payload=read_payload(payload),
                   schema_version=schema_version)
     where = Source(org or (None if workspace else source_repo.split("/")[0]), workspace, repos,
@@ -786,4 +807,26 @@ def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
             click.echo(f"not selected: {name}: {why}")
 
 
-COMMANDS: list[click.Command] = [lint_command, discover_command, graph_command, plan_command]
+# ================================================================ schema
+@click.command("schema", short_help="Print the JSON Schema of tako.yml (for editors).")
+def schema_command() -> None:
+    """Print the JSON Schema of tako.yml (draft 2020-12, $id
+    urn:tako-gha:tako.schema.json) on stdout, for editors and validators.
+
+    Save it next to your tako.yml and point the YAML language server at it with a
+    first line `# yaml-language-server: $schema=./tako.schema.json` (docs/tako-yml.md).
+    The schema checks the shape; `tako-gha lint` also checks filters, templates,
+    ranges and the workflows. Exit 0.
+
+    \b
+    Examples:
+      tako-gha schema > tako.schema.json
+      tako-gha schema | check-jsonschema --schemafile /dev/stdin tako.yml
+    """
+    from tako_gha.core.config import schema_text
+
+    click.echo(schema_text(), nl=False)
+
+
+COMMANDS: list[click.Command] = [lint_command, discover_command, graph_command, plan_command,
+                                 schema_command]

@@ -18,6 +18,7 @@ from tako_gha.forge.auth import DISPATCH_NEEDS, credentials_from_env, no_credent
 from tako_gha.forge.base import ForgeError
 from tako_gha.forge.cache import default_cache_dir
 from tako_gha.forge.github import DEFAULT_API_URL, GitHubForge
+from tako_gha.forge.redact import redact_url
 from tako_gha.forge.transport import RetryPolicy, WaitEvent
 from tako_gha.surfaces.errors import UserError
 
@@ -26,6 +27,20 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 def resolve_api_url(api_url: str | None) -> str:
     return (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).strip()
+
+
+def check_api_url(url: str) -> None:
+    """Refuse an API URL that carries credentials (``https://user:pass@host``):
+    tako authenticates with the token from the environment, and a password in a
+    URL ends up in logs. The message shows the URL with them masked."""
+    try:
+        has_userinfo = "@" in (urlparse(url).netloc or "")
+    except ValueError:
+        has_userinfo = False  # GitHubForge says what is wrong with such a URL
+    if has_userinfo:
+        raise UserError(f"API URL {redact_url(url)} holds credentials (user:password@)",
+                        hint="pass the API URL without them; the token comes from "
+                             "GITHUB_TOKEN or GH_TOKEN (or the action's token input)")
 
 
 def user_error(exc: ForgeError, *, exit_code: int = 2) -> UserError:
@@ -52,6 +67,7 @@ def open_forge(
     ``cache_dir`` defaults to ``TAKO_CACHE_DIR``.
     """
     url = resolve_api_url(api_url)
+    check_api_url(url)
     try:
         creds = credentials_from_env(token=token)
     except ForgeError as exc:

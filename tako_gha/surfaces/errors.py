@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from tako_gha.forge.redact import redact
+
 
 class UserError(Exception):
     """A problem the user can fix: bad flag value, unreadable file, API refusal.
@@ -20,6 +22,8 @@ class UserError(Exception):
 
 
 def report_error(exc: UserError) -> None:
-    click.echo(f"error: {exc.message}", err=True)
+    """``error: …`` and the hint on stderr; credentials in any URL (``--api-url
+    https://user:pass@host``) and token-shaped strings are masked first."""
+    click.echo(f"error: {redact(exc.message)}", err=True)
     if exc.hint:
-        click.echo(f"  hint: {exc.hint}", err=True)
+        click.echo(f"  hint: {redact(exc.hint)}", err=True)

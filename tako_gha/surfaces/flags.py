@@ -1,4 +1,5 @@
-"""Flag values every command reads the same way: ``--payload`` and durations.
+"""Flag values every command reads the same way: ``--payload``, ``--event``,
+``--schema-version``, durations and report paths.
 
 One reader per kind of value, so ``plan`` and ``fan-out`` accept the same text and
 refuse it with the same words (the action entry reads its inputs in ``action``).
@@ -6,49 +7,68 @@ refuse it with the same words (the action entry reads its inputs in ``action``).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from tako_gha.core.durations import EXAMPLES, DurationError, parse_duration
+from tako_gha.core.strictjson import MAX_BYTES, JsonInputError, read_json_object
+from tako_gha.core.versions import VersionError, parse_version
 from tako_gha.surfaces.errors import UserError
 
+MAX_EVENT_TYPE = 100  # GitHub's limit on a repository_dispatch event_type
 PAYLOAD_EXAMPLE = """--payload '{"version": "2.1.0"}'"""
 
 
-def read_payload(raw: str | None) -> dict[str, Any]:
-    """``--payload`` as JSON text, ``@FILE`` or ``@-`` (stdin); must be an object."""
+def read_payload(raw: str | None, flag: str = "--payload") -> dict[str, Any]:
+    """``--payload`` as JSON text, ``@FILE`` or ``@-`` (stdin); must be an object.
+
+    Read by ``core.strictjson``: standard JSON only, bounded in size, depth and
+    number length, and every refusal names the line, column and path."""
     if raw is None:
         return {}
-    where, text = "--payload", raw
+    where, text = flag, raw
     if raw.startswith("@"):
-        where = f"--payload {raw}"
+        where = f"{flag} {raw}"
         text = _read_payload_file(raw[1:], where)
+    return payload_from_text(text, where)
+
+
+def payload_from_text(text: str, where: str) -> dict[str, Any]:
+    """The payload in ``text`` or a UserError starting with ``where`` (the flag, or
+    the input, that gave it)."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno} "
-                        f"column {exc.colno}",
-                        hint=f"pass a JSON object, e.g. {PAYLOAD_EXAMPLE} "
-                             "or --payload @payload.json") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{where} must be a JSON object, got {type(data).__name__}",
-                        hint=f"wrap it, e.g. {PAYLOAD_EXAMPLE}")
-    return data
+        return read_json_object(text)
+    except JsonInputError as exc:
+        if exc.reason.startswith("must be a JSON object"):
+            hint = f"wrap it, e.g. {PAYLOAD_EXAMPLE}"
+        else:
+            hint = (f"pass a standard JSON object, e.g. {PAYLOAD_EXAMPLE} "
+                    "or --payload @payload.json")
+        raise UserError(f"{where}: {exc}", hint=hint) from None
 
 
 def _read_payload_file(name: str, where: str) -> str:
-    if name == "-":
-        return sys.stdin.read()
+    """The file's text, never more than the reader accepts plus one character (a
+    huge file or an endless stdin is refused without reading it all)."""
+    cap = MAX_BYTES + 1
     try:
-        return Path(name).read_text(encoding="utf-8")
+        if name == "-":
+            text = sys.stdin.read(cap)
+        else:
+            with Path(name).open(encoding="utf-8") as handle:
+                text = handle.read(cap)
     except OSError as exc:
         raise UserError(f"{where}: cannot read the file: {exc.strerror or exc}",
                         hint="give @PATH of a readable JSON file") from None
     except UnicodeDecodeError as exc:
         raise UserError(f"{where}: the file is not UTF-8 text (byte {exc.start})",
                         hint="give @PATH of a JSON file saved as UTF-8") from None
+    if len(text) >= cap:
+        raise UserError(f"{where}: more than {MAX_BYTES:,} bytes of JSON; at most that "
+                        "much is read", hint="a dispatch's whole client_payload must be "
+                        "less than 64 KB: pass large data by URL (an artifact, a release)")
+    return text
 
 
 def read_duration(value: str, flag: str) -> float:
@@ -63,3 +83,46 @@ def read_duration(value: str, flag: str) -> float:
         raise UserError(f"{flag}: must be more than zero, got {value!r}",
                         hint=EXAMPLES)
     return seconds
+
+
+def read_event_type(value: str) -> str:
+    """``--event``: what GitHub accepts as a repository_dispatch event_type."""
+    if not value.strip() or len(value) > MAX_EVENT_TYPE:
+        raise UserError(f"--event {value[:40]!r}{'…' if len(value) > 40 else ''} must be "
+                        f"1 to {MAX_EVENT_TYPE} characters, got {len(value)}",
+                        hint="GitHub limits repository_dispatch event_type to "
+                             f"{MAX_EVENT_TYPE} characters")
+    return value
+
+
+def read_schema_version(value: str | None) -> str | None:
+    """``--schema-version``: a version the matcher can compare (or none given)."""
+    if value is not None:
+        try:
+            parse_version(value)
+        except VersionError as exc:
+            raise UserError(f"--schema-version {value!r} is not a version: {exc.reason}",
+                            hint=exc.hint) from None
+    return value
+
+
+def check_output_path(path: str | None, flag: str) -> None:
+    """Fail now, before anything is dispatched, if ``path`` cannot be written later
+    (a report that cannot be saved after an hour-long cascade is lost work).
+    An existing file is opened for appending (its content is left alone); a new
+    one is created and removed again."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{flag}: {path} is a directory", hint=f"give a file path: {flag} "
+                        f"{target / 'tree.json' if 'json' in flag else target / 'summary.md'}")
+    existed = target.exists()
+    try:
+        with target.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{flag}: cannot write {path}: {exc.strerror or exc}",
+                        hint="give a path in an existing, writable directory") from None
+    if not existed:
+        target.unlink(missing_ok=True)

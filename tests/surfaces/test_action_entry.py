@@ -74,8 +74,14 @@ def test_every_input_is_read() -> None:
 @pytest.mark.parametrize(("extra", "needle"), [
     ({"TAKO_INPUT_EVENT_TYPE": ""}, "input event_type is required"),
     ({"TAKO_INPUT_EVENT_TYPE": "x" * 101}, "at most 100"),
-    ({"TAKO_INPUT_PAYLOAD": "{nope"}, "input payload: not valid JSON (line 1 column 2"),
-    ({"TAKO_INPUT_PAYLOAD": "[1]"}, "expected a JSON object, got list"),
+    ({"TAKO_INPUT_PAYLOAD": "{nope"}, "input payload: line 1 column 2: not valid JSON"),
+    ({"TAKO_INPUT_PAYLOAD": "[1]"}, "must be a JSON object, got an array"),
+    ({"TAKO_INPUT_PAYLOAD": '{"a": NaN}'}, "input payload: line 1 column 7 ($.a): NaN is not"),
+    ({"TAKO_INPUT_PAYLOAD": "[" * 100_000}, "nested deeper than 64 levels"),
+    ({"TAKO_INPUT_PAYLOAD": '{"n": ' + "9" * 5000 + "}"}, "a number of 5,000 characters"),
+    ({"TAKO_INPUT_SCHEMA_VERSION": "x"}, "input schema_version: 'x' is not a version"),
+    ({"TAKO_INPUT_API_URL": "https://me:hunter2@ghe.example/api/v3"},
+     "input api_url: 'https://***@ghe.example/api/v3' holds credentials"),
     ({"TAKO_INPUT_TIMEOUT": "soon"}, "input timeout: cannot read duration 'soon'"),
     ({"TAKO_INPUT_TIMEOUT": "0"}, "input timeout: must be longer than zero"),
     ({"TAKO_INPUT_CONCURRENCY_LIMIT": "many"}, "input concurrency_limit: expected a whole"),
@@ -103,6 +109,22 @@ def test_bad_input_exits_2_with_an_error_command_after_masking(tmp_path: Path) -
     assert "t-secret" not in "\n".join(lines[3:])
 
 
+def test_every_bad_input_is_reported_at_once() -> None:
+    env = _env(TAKO_INPUT_EVENT_TYPE="", TAKO_INPUT_PAYLOAD="{nope", TAKO_INPUT_TIMEOUT="soon",
+               TAKO_INPUT_DEDUPE="leaf", TAKO_INPUT_REPOS="x, acme/ok, y",
+               TAKO_INPUT_API_URL="https://me:hunter2@ghe.example", TAKO_MAX_CHILDREN="-1")
+    with pytest.raises(InputError) as info:
+        read_inputs(env)
+    assert [p.split(":")[0].split(" is ")[0] for p in info.value.problems] == [
+        "input event_type", "input payload", "input repos", "input repos", "input api_url",
+        "input timeout", "input dedupe", "environment TAKO_MAX_CHILDREN"]
+    out = io.StringIO()
+    assert action.run(env, out) == 2
+    errors = [line for line in out.getvalue().splitlines() if line.startswith("::error")]
+    assert len(errors) == 8  # one annotation per bad input
+    assert "hunter2" not in out.getvalue() and "https://***@ghe.example" in out.getvalue()
+
+
 def test_missing_token_is_a_clear_error() -> None:
     env = _env()
     del env["GITHUB_TOKEN"]
@@ -118,7 +140,8 @@ def test_module_entry_never_prints_a_traceback(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "tako_gha.surfaces.action"], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2
-    assert proc.stdout.startswith("::error title=tako-gha::input payload: not valid JSON")
+    assert proc.stdout.startswith("::error title=tako-gha::input payload: line 1 column 1: "
+                                  "not valid JSON")
     assert "Traceback" not in proc.stdout + proc.stderr
 
 

@@ -150,15 +150,18 @@ def test_timeout_exit_3_then_cancel(invoke: Any, emu: Emulator) -> None:
     assert data["tree"]["children"][0]["state"] == "timed_out"
     root = data["root"]
     status = invoke("status", root, "--org", "acme", "--format", "json")
-    assert status.exit_code == 0
+    assert status.exit_code == 4  # still running: its own code, so scripts can poll
     assert json.loads(status.stdout)["tree"]["children"][0]["state"] == "in_progress"
     waited = invoke("wait", root, "--org", "acme", "--timeout", "1s", "--format", "json")
     assert waited.exit_code == 3
     assert json.loads(waited.stdout)["status"] == "timed_out"
-    cancelled = invoke("cancel", root, "--org", "acme")
+    cancelled = invoke("cancel", root, "--org", "acme", "--format", "json")
     assert cancelled.exit_code == 0, cancelled.output
-    assert "1 run(s) cancelled" in cancelled.output
     run_id = data["tree"]["children"][0]["run_id"]
+    assert json.loads(cancelled.stdout) == {"root": root, "org": "acme", "count": 1,
+                                            "cancelled": [{"repo": "acme/h", "run_id": run_id}]}
+    again = invoke("cancel", root, "--org", "acme")
+    assert again.stdout.strip() == f"0 run(s) cancelled in tree {root}"
     record = emu.runs.get(run_id)
     assert record is not None and record.conclusion == "cancelled"
 

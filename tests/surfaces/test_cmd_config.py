@@ -223,9 +223,42 @@ def test_lint_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     assert err.splitlines()[1].startswith("  hint: ")
 
 
-def test_lint_empty_directory_notes_it(tmp_path: Path) -> None:
+def test_lint_empty_directory_says_there_is_nothing_to_lint(tmp_path: Path) -> None:
     code, out, err = run("lint", str(tmp_path))
-    assert code == 0 and "no tako.yml found" in err and "checked 0 files" in out
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: nothing to lint: {tmp_path}: no tako.yml found\n")
+    assert "hint: run it in a checkout that has tako.yml" in err
+
+
+WORKFLOW = """\
+name: build
+on:
+  push:
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo hi
+"""
+
+
+def test_lint_in_a_folder_without_tako_yml_does_not_lint_workflows(tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    """Before: the workflows (and any other YAML) were linted as if they were tako.yml,
+    each one a list of bogus errors."""
+    write(tmp_path, {".github/workflows/ci.yml": WORKFLOW, "compose.yml": "services: {}\n",
+                     "mkdocs.yml": "site_name: x\n"})
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run("lint")
+    assert (code, out) == (2, "")
+    assert "nothing to lint: .: no tako.yml found (2 other YAML files there are not a " \
+           "tako config: not linted)" in err
+    code, _, err = run("lint", str(tmp_path / ".github" / "workflows"))
+    assert code == 2 and "1 other YAML file there is not a tako config" in err
+    # A freely named config next to them is still found, and only it is linted.
+    write(tmp_path, {"ok.yml": VALID})
+    code, out, _ = run("lint", str(tmp_path))
+    assert (code, out.strip()) == (0, "checked 1 file: no problems")
 
 
 # ================================================================ discover
@@ -496,8 +529,10 @@ def test_plan_selection_skips_are_listed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--payload", "{nope"], "error: --payload is not valid JSON: Expecting property name"),
-    (["--payload", "[1, 2]"], "error: --payload must be a JSON object, got list"),
+    (["--payload", "{nope"], "error: --payload: line 1 column 2: not valid JSON: Expecting "
+                             "property name"),
+    (["--payload", "[1, 2]"], "error: --payload: line 1 column 1: must be a JSON object, "
+                              "got an array"),
     (["--payload", "@/nonexistent/event.json"], "error: --payload @/nonexistent/event.json: "
                                                 "cannot read the file"),
     (["--source", "core-lib"], "error: --source 'core-lib' is not OWNER/REPO"),
@@ -563,7 +598,8 @@ def test_real_process_plan_and_lint_exit_codes(tmp_path: Path) -> None:
     bad = subprocess.run([*_tako(), "plan", "--workspace", CASCADE, "--source", "x/y",
                           "--event", "e", "--payload", "{"], capture_output=True, text=True,
                          env=env, timeout=60)
-    assert bad.returncode == 2 and bad.stderr.startswith("error: --payload is not valid JSON")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: --payload: line 1 column 2: not valid JSON")
     assert "Traceback" not in bad.stderr
 
 

@@ -69,6 +69,8 @@ def _shell_lines(text: str) -> list[str]:
                 line = line[2:]
             if re.match(r"^(?:[A-Z_]+=\S+ )*tako-gha ", line):
                 lines.append(line)
+            # A captured command: ROOT=$(tako-gha fan-out --no-wait ...)
+            lines.extend(re.findall(r"\$\((tako-gha [^)]*)\)", line))
     return lines
 
 

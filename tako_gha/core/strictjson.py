@@ -1,0 +1,258 @@
+"""The one reader of event payloads people hand to tako (CLI, action, hook).
+
+Standard JSON only (RFC 8259), as GitHub speaks it, within bounds that keep every
+later step (CEL filters, templates, the dispatch body) cheap:
+
+- no ``NaN``, ``Infinity``, ``-Infinity`` (Python's ``json`` accepts them; GitHub's
+  JSON has none) and no number that only reads as infinity (``1e999``);
+- numbers of at most ``max_number_chars`` characters (a 5,000-digit integer would
+  otherwise stop Python's int conversion with an internal error);
+- nesting at most ``max_depth`` arrays/objects deep (``json`` recurses and would
+  hit Python's recursion limit);
+- at most ``max_bytes`` of UTF-8 text;
+- strings without lone surrogates (``"\\ud800"``), which UTF-8 cannot carry.
+
+Every refusal says where: line and column in the text and the path in the document
+(``$.build.targets[3]``). Pure: text in, data or ``JsonInputError`` out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+MAX_DEPTH = 64
+MAX_NUMBER_CHARS = 64
+MAX_BYTES = 1024 * 1024  # far above a dispatch's 64 KB: that limit has its own message
+
+_TOKEN = re.compile(r"""
+    (?P<ws>[ \t\n\r]+)
+  | (?P<str>"(?:[^"\\\x00-\x1f]|\\.)*")
+  | (?P<num>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(?![A-Za-z0-9_.+-])
+  | (?P<punct>[{}\[\]:,])
+  | (?P<word>[A-Za-z0-9_.+-]+)
+""", re.VERBOSE | re.DOTALL)
+# Runs of tokens that need no check: whitespace, separators, escape-free strings,
+# short plain numbers (no exponent, so never infinite) and the three literals.
+_PLAIN = re.compile(r"""(?:
+    [ \t\n\r,:]+
+  | "[^"\\\x00-\x1f]*"
+  | -?[0-9]{1,30}(?:\.[0-9]{1,30})?(?![0-9A-Za-z_.+-])
+  | true | false | null
+)+""", re.VERBOSE)
+_NON_STANDARD = {"NaN", "Infinity", "-Infinity", "+Infinity", "-NaN", "+NaN"}
+_LITERALS = {"true", "false", "null"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = MAX_DEPTH
+    max_number_chars: int = MAX_NUMBER_CHARS
+    max_bytes: int = MAX_BYTES
+
+
+class JsonInputError(ValueError):
+    """Text tako will not read as a payload; ``where`` is ``line L column C`` and,
+    when known, the path in the document."""
+
+    def __init__(self, reason: str, line: int = 0, col: int = 0, path: str = "") -> None:
+        self.reason, self.line, self.col, self.path = reason, line, col, path
+        super().__init__(f"{self.where}: {reason}" if self.where else reason)
+
+    @property
+    def where(self) -> str:
+        spot = f"line {self.line} column {self.col}" if self.line else ""
+        if self.path and self.path != "$":
+            spot = f"{spot} ({self.path})" if spot else self.path
+        return spot
+
+
+def read_json_object(text: str, limits: Limits = Limits()) -> dict[str, Any]:
+    """``text`` as a JSON object, or JsonInputError saying where and why."""
+    data = read_json(text, limits)
+    if not isinstance(data, dict):
+        raise JsonInputError(f"must be a JSON object, got {_kind(data)}", 1, 1, "$")
+    return data
+
+
+def read_json(text: str, limits: Limits = Limits()) -> Any:
+    """Any standard JSON value within ``limits``."""
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # e.g. undecodable bytes of a command-line argument
+        line, col = _line_col(text, exc.start)
+        raise JsonInputError("the text is not valid Unicode (a byte sequence that is "
+                             "not UTF-8?)", line, col) from None
+    if size > limits.max_bytes:
+        raise JsonInputError(f"{size:,} bytes of JSON; at most {limits.max_bytes:,} are "
+                             "read")
+    _scan(text, limits)
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise JsonInputError(f"not valid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    except RecursionError:  # pragma: no cover - _scan bounds the depth first
+        raise JsonInputError(f"nested deeper than {limits.max_depth} levels") from None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else type(value).__name__
+
+
+def _no_constant(name: str) -> Any:  # pragma: no cover - _scan refuses them first
+    raise JsonInputError(f"{name} is not JSON")
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset``, the way ``json`` counts them."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+class _Path:
+    """Where the scan is in the document: object keys and array indexes."""
+
+    def __init__(self) -> None:
+        self.frames: list[list[Any]] = []  # [kind, key or index, expecting a key]
+
+    def text(self) -> str:
+        parts = []
+        for kind, step, _ in self.frames:
+            if kind == "[":
+                parts.append(f"[{step}]")
+            elif step is not None:
+                parts.append(f".{step}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", step)
+                             else f"[{json.dumps(step)}]")
+        if len(parts) > 8:  # a path 64 levels deep helps nobody: its ends are enough
+            parts = [*parts[:3], f"…{len(parts) - 6} more…", *parts[-3:]]
+        return "$" + "".join(parts)
+
+    def open(self, kind: str) -> None:
+        self.frames.append([kind, 0 if kind == "[" else None, kind == "{"])
+
+    def close(self) -> None:
+        if self.frames:
+            self.frames.pop()
+
+    def comma(self) -> None:
+        if not self.frames:
+            return
+        frame = self.frames[-1]
+        if frame[0] == "[":
+            frame[1] += 1
+        else:
+            frame[1], frame[2] = None, True
+
+    def string(self, token: str) -> None:
+        if self.frames and self.frames[-1][0] == "{" and self.frames[-1][2]:
+            try:
+                self.frames[-1][1] = json.loads(token)
+            except ValueError:
+                self.frames[-1][1] = token[1:-1]
+            self.frames[-1][2] = False
+
+
+def _scan(text: str, limits: Limits) -> None:
+    """Refuse what ``json`` would accept or choke on, with line:col and path. Stops
+    quietly at the first token it cannot read: ``json`` then reports that syntax
+    error, and it never gets past the part already checked here."""
+    try:
+        _first_problem(text, limits)
+    except _Problem as problem:
+        line, col = _line_col(text, problem.offset)
+        raise JsonInputError(problem.reason, line, col, _path_at(text, problem.offset)
+                             ) from None
+
+
+class _Problem(Exception):
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(reason)
+        self.offset, self.reason = offset, reason
+
+
+def _first_problem(text: str, limits: Limits) -> None:
+    """The fast pass: runs of plain tokens are skipped in one regex match, so only
+    brackets and unusual tokens cost a step of this loop."""
+    depth, offset = 0, 0
+    while offset < len(text):
+        plain = _PLAIN.match(text, offset)
+        if plain is not None:
+            offset = plain.end()
+            continue
+        match = _TOKEN.match(text, offset)
+        if match is None:
+            return
+        kind, token = match.lastgroup, match.group()
+        if kind == "punct" and token in "[{":
+            depth += 1
+            if depth > limits.max_depth:
+                raise _Problem(offset, f"nested deeper than {limits.max_depth} levels")
+        elif kind == "punct" and token in "]}":
+            depth -= 1
+        elif kind == "str":
+            _check_string(token, offset)
+        elif kind == "num":
+            _check_number(token, limits, offset)
+        elif kind == "word" and token not in _LITERALS:
+            if token in _NON_STANDARD:
+                raise _Problem(offset, f"{token} is not JSON (GitHub's JSON has no NaN or "
+                                       "Infinity); send a string or null instead")
+            return  # a syntax error: json says what it is
+        offset = match.end()
+
+
+def _path_at(text: str, stop: int) -> str:
+    """The document path of the value at offset ``stop`` (only computed for an error)."""
+    path, offset = _Path(), 0
+    while offset < stop:
+        match = _TOKEN.match(text, offset)
+        if match is None:
+            break
+        kind, token = match.lastgroup, match.group()
+        if kind == "punct":
+            if token in "[{":
+                path.open(token)
+            elif token in "]}":
+                path.close()
+            elif token == ",":
+                path.comma()
+        elif kind == "str":
+            path.string(token)
+        offset = match.end()
+    return path.text()
+
+
+def _check_number(token: str, limits: Limits, offset: int) -> None:
+    if len(token) > limits.max_number_chars:
+        raise _Problem(offset, f"a number of {len(token):,} characters; at most "
+                               f"{limits.max_number_chars} are accepted (send long numbers "
+                               "as strings)")
+    if any(c in token for c in ".eE") and not math.isfinite(float(token)):
+        raise _Problem(offset, f"{token} is too large for a JSON number (it reads as "
+                               "infinity); send it as a string")
+
+
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _check_string(token: str, offset: int) -> None:
+    """Lone surrogates (``"\\ud800"``) cannot be written as UTF-8: refuse them here
+    rather than fail later writing an output or a log line."""
+    if "\\u" not in token or not _SURROGATE.search(token):
+        return
+    try:
+        json.loads(token).encode("utf-8")
+    except (UnicodeEncodeError, ValueError):
+        raise _Problem(offset, "a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), "
+                               "which is not Unicode text") from None
