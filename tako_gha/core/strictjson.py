@@ -43,6 +43,7 @@ _PLAIN = re.compile(r"""(?:
   | -?[0-9]{1,30}(?:\.[0-9]{1,30})?(?![0-9A-Za-z_.+-])
   | true | false | null
 )+""", re.VERBOSE)
+_PLAIN_NUMBER_CHARS = 62  # the longest number _PLAIN takes: -, 30 digits, ., 30 digits
 _NON_STANDARD = {"NaN", "Infinity", "-Infinity", "+Infinity", "-NaN", "+NaN"}
 _LITERALS = {"true", "false", "null"}
 
@@ -70,7 +71,10 @@ class JsonInputError(ValueError):
         return spot
 
 
-def read_json_object(text: str, limits: Limits = Limits()) -> dict[str, Any]:
+DEFAULT_LIMITS = Limits()
+
+
+def read_json_object(text: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     """``text`` as a JSON object, or JsonInputError saying where and why."""
     data = read_json(text, limits)
     if not isinstance(data, dict):
@@ -78,7 +82,7 @@ def read_json_object(text: str, limits: Limits = Limits()) -> dict[str, Any]:
     return data
 
 
-def read_json(text: str, limits: Limits = Limits()) -> Any:
+def read_json(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
     """Any standard JSON value within ``limits``."""
     try:
         size = len(text.encode("utf-8"))
@@ -87,8 +91,11 @@ def read_json(text: str, limits: Limits = Limits()) -> Any:
         raise JsonInputError("the text is not valid Unicode (a byte sequence that is "
                              "not UTF-8?)", line, col) from None
     if size > limits.max_bytes:
+        # Located at the first character past the limit.
+        cut = len(text.encode("utf-8")[:limits.max_bytes].decode("utf-8", errors="ignore"))
+        line, col = _line_col(text, cut)
         raise JsonInputError(f"{size:,} bytes of JSON; at most {limits.max_bytes:,} are "
-                             "read")
+                             "read", line, col)
     _scan(text, limits)
     try:
         return json.loads(text, parse_constant=_no_constant)
@@ -185,8 +192,11 @@ def _first_problem(text: str, limits: Limits) -> None:
     """The fast pass: runs of plain tokens are skipped in one regex match, so only
     brackets and unusual tokens cost a step of this loop."""
     depth, offset = 0, 0
+    # The plain runs hold numbers of up to 62 characters: with a tighter limit every
+    # number goes through the check below.
+    skip_plain = limits.max_number_chars >= _PLAIN_NUMBER_CHARS
     while offset < len(text):
-        plain = _PLAIN.match(text, offset)
+        plain = _PLAIN.match(text, offset) if skip_plain else None
         if plain is not None:
             offset = plain.end()
             continue
