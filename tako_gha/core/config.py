@@ -96,6 +96,7 @@ CODES = {
     "bad-range": "`schema_version` of a subscription is not a range",
     "bad-filter": "a CEL filter that does not compile",
     "filter-limit": "a CEL filter over a cost limit",
+    "costly-filter": "a CEL filter whose cost grows faster than the payload (warning)",
     "bad-template": "an input template naming no field",
     "bad-workflow": "`workflow` is not a .yml/.yaml file name",
     "bad-produces": "a `produces` entry without a type",
@@ -898,7 +899,7 @@ class _Builder:
 
     def compile(self, path: JsonPath, source: str) -> CompiledFilter | None:
         try:
-            return compile_filter(source)
+            compiled = compile_filter(source)
         except FilterError as exc:
             code = "filter-limit" if exc.limit else "bad-filter"
             hint = exc.hint or (
@@ -908,6 +909,11 @@ class _Builder:
             self.report.error(path, mark, code,
                               f"{_where(path)}: {exc.message}", hint)
             return None
+        for warning in compiled.warnings():
+            mark = self.inner_mark(path, source, warning.column, max(warning.line, 1))
+            self.report.warning(path, mark, "costly-filter",
+                                f"{_where(path)}: {warning.message}", warning.hint)
+        return compiled
 
     def inner_mark(self, path: JsonPath, source: str, column: int,
                    line: int = 1) -> yaml.Mark | None:

@@ -1865,6 +1865,9 @@ def _describe(node: lark.Tree) -> str:
 def _cost_warnings(ast: lark.Tree, limits: FilterLimits) -> list[FilterWarning]:
     """Warnings about cost growth, each at the outermost construct responsible."""
     found: list[FilterWarning] = []
+    if not any(n.data == "member_dot_arg" and str(n.children[1]) in _MACROS
+               for n in _walk(ast)):
+        return found  # without a comprehension the cost is bounded by the filter's size
     exponent = growth(ast, LINT_LIST_SIZE, LINT_LIST_SIZE * 10)
     for node in _walk(ast):
         power = round(exponent(node))

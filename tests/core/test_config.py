@@ -713,6 +713,21 @@ def test_filter_over_a_limit_names_it() -> None:
     assert (diag.line, diag.col) == (6, 68)  # the 51st "(" (the expression starts at 18)
 
 
+def test_costly_filters_warn_at_the_comprehension() -> None:
+    # Nested comprehensions over payload lists: fine on a small payload, quadratic on a
+    # big one. lint warns (the file still loads) at the outer comprehension.
+    nested = "event.payload.l.exists(x, event.payload.l.exists(y, x == y))"
+    result = _load(_sub(f"artifact: a/b\nevents: [x]\nfilters: ['true', '{nested}']"))
+    [diag] = result.diagnostics
+    assert diag.code == "costly-filter" and not diag.is_error
+    assert "square" in diag.message and diag.message.startswith("subscriptions[0].filters[1]")
+    assert (diag.line, diag.col) == (6, 26)  # where the expression starts
+    assert "docs/filters.md" in diag.hint
+    assert result.ok and len(result.config.subscriptions[0].filters) == 2
+    cheap = "event.payload.l.exists(x, x == 1)"
+    assert _load(_sub(f"artifact: a/b\nevents: [x]\nfilters: ['{cheap}']")).diagnostics == []
+
+
 def test_annotated_fixture() -> None:
     text = (FIXTURES / "invalid.yml").read_text()
     expected = []
