@@ -17,6 +17,8 @@ from pathlib import Path
 from gitdb.db.pack import PackedDB
 from gitdb.exc import BadObject
 
+from tako_gha.emulator import confine
+
 _CACHE_LIMIT_BYTES = 256 * 1024 * 1024
 
 MODE_TREE = "40000"
@@ -69,6 +71,8 @@ class ObjectStore:
         hit = self._cache.get(sha)
         if hit is not None:
             return hit
+        if not confine.valid_sha(sha):  # it becomes a file name below
+            raise ObjectMissing(f"{sha[:80]!r} is not an object id")
         found = self._read_uncached(object_dirs, sha)
         with self._lock:
             if self._cache_bytes > _CACHE_LIMIT_BYTES:
@@ -224,7 +228,7 @@ def _read_text(path: Path) -> str | None:
         return memo[path]
     try:
         text: str | None = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+    except (OSError, UnicodeDecodeError):  # missing, a directory, unreadable, not text
         text = None
     if memo is not None:
         memo[path] = text
@@ -239,12 +243,32 @@ def head_ref(git_dir: Path) -> str | None:
     return None
 
 
+MAX_SYMREF_HOPS = 5  # git itself stops following symbolic refs after 5
+
+
 def resolve_branch(git_dir: Path, branch: str) -> str | None:
-    """Commit sha of ``refs/heads/<branch>`` (loose ref or packed-refs)."""
+    """Commit sha of ``refs/heads/<branch>`` (loose ref or packed-refs, following a
+    symbolic ref); None for a branch name ``git check-ref-format`` refuses, so no name
+    is ever joined onto the git directory unchecked, and None for a ref file that does
+    not hold an object id."""
+    if not confine.valid_ref(branch):
+        return None
     common = git_dir
     if (git_dir / "commondir").is_file():
         common = (git_dir / (git_dir / "commondir").read_text().strip()).resolve()
     ref = f"refs/heads/{branch}"
+    for _ in range(MAX_SYMREF_HOPS):
+        value = _ref_value(common, ref)
+        if value is None or not value.startswith("ref: "):
+            return value if confine.valid_sha(value) else None
+        ref = value.removeprefix("ref: ").strip()
+        if not ref.startswith("refs/") or not confine.valid_ref(ref):
+            return None
+    return None
+
+
+def _ref_value(common: Path, ref: str) -> str | None:
+    """What a ref holds: an object id or ``ref: <target>`` (loose first, then packed)."""
     loose = _read_text(common / ref)
     if loose is not None:
         return loose.strip() or None

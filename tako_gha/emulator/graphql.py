@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tako_gha.emulator import confine
 from tako_gha.emulator.gqlparse import (
     Document,
     EnumValue,
@@ -31,6 +32,7 @@ from tako_gha.emulator.gqlparse import (
     Parser,
     Spread,
     Var,
+    check_limits,
 )
 from tako_gha.emulator.httpkit import Request, Response, Router
 from tako_gha.emulator.shapes import epoch_iso, iso, node_id
@@ -80,7 +82,9 @@ def _cursor(name: str) -> str:
     return base64.b64encode(f"cursor:v2:{name.lower()}".encode()).decode()
 
 
-def _uncursor(cursor: str) -> str:
+def _uncursor(cursor: Any) -> str:
+    if not isinstance(cursor, str):
+        raise GraphQLError(f"`{cursor}` does not appear to be a valid cursor.")
     try:
         text = base64.b64decode(cursor.encode(), validate=True).decode()
     except (ValueError, UnicodeDecodeError):
@@ -272,7 +276,7 @@ def _org_repositories(ex: Executor, login: str, args: dict[str, Any]) -> tuple[A
 def _repo_object(ex: Executor, repo: WorldRepo, args: dict[str, Any]) -> tuple[Any, str | None]:
     expression = str(args.get("expression") or "")
     rev, sep, path = expression.partition(":")
-    if not sep:
+    if not sep or not confine.valid_repo_path(path):
         return None, None  # only rev:path expressions name a blob or tree
     sha = repo.head_sha() if rev in ("HEAD", "") else repo.resolve_ref(rev)
     if not sha:
@@ -599,8 +603,11 @@ def _check(doc: Document, type_name: str, selections: list[Any],
                                "locations": [{"line": sel.line, "column": sel.column}]})
             elif sel.name not in seen:
                 cond, subs = doc.fragments[sel.name]
-                target = cond if cond in SCHEMA or cond in ABSTRACT else type_name
-                for concrete in ABSTRACT.get(target, (target,)):
+                if cond not in SCHEMA and cond not in ABSTRACT:
+                    errors.append({"message": f"No such type {cond}, so it can't be a "
+                                   "fragment condition", "extensions": {"code": "undefinedType"}})
+                    continue
+                for concrete in ABSTRACT.get(cond, (cond,)):
                     _check(doc, concrete, subs, errors, seen | {sel.name})
         else:
             _check_field(doc, type_name, sel, errors, seen)
@@ -678,7 +685,8 @@ def execute(app: ApiApp, req: Request) -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return Response(200, {"errors": [{
             "message": "A query attribute must be specified and must be a string."}]})
-    variables = body.get("variables") or {}
+    variables = body.get("variables")
+    variables = {} if variables is None else variables  # [] or "" is not "no variables"
     if not isinstance(variables, dict):
         return Response(200, {"errors": [{"message": "Variables are invalid JSON."}]})
     try:
@@ -691,7 +699,8 @@ def execute(app: ApiApp, req: Request) -> Response:
         return Response(200, {"errors": [{
             "message": f"The emulator does not support {op.kind} operations.",
             "extensions": {"code": "unsupportedOperation"}}]})
-    errors = validate(doc, op)
+    # limits first: they bound the work of validation and execution
+    errors = check_limits(doc, op, variables) or validate(doc, op)
     if errors:
         return Response(200, {"errors": errors})
     cost = query_cost(variables, doc, op)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tako_gha.emulator import confine
 from tako_gha.emulator.settings import TokenPolicy
 from tako_gha.emulator.shapes import error_body
 
@@ -33,12 +34,15 @@ class Request:
         return values[0] if values else None
 
     def json(self) -> Any:
-        """The body as JSON; GitHub answers 400 "Problems parsing JSON" otherwise."""
+        """The body as JSON; GitHub answers 400 "Problems parsing JSON" otherwise. The
+        reader refuses what GitHub's parser refuses (``NaN``, ``Infinity``, nesting
+        beyond 100) and, to bound the work a request costs, number literals longer
+        than 100 characters (see ``confine.parse_json``)."""
         if not self.body.strip():
             return None
         try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            return confine.parse_json(self.body)
+        except confine.BadJSON:
             raise ApiError(400, "Problems parsing JSON") from None
 
 

@@ -336,7 +336,7 @@ def list_runs(app: ApiApp, req: Request) -> Response:
 
 
 def _for_workflow(repo: WorldRepo, runs: list[RunRecord], wanted: str) -> list[RunRecord]:
-    if wanted.isdigit():
+    if re.fullmatch(r"[0-9]{1,30}", wanted):  # an id (str.isdigit also takes "²")
         number = int(wanted)
         matched = [r for r in runs if r.workflow_id == number]
         known = any(workflow_id_for(repo.full_name, p) == number for p, _ in _workflow_files(repo))
@@ -398,7 +398,7 @@ def parse_created(text: str) -> tuple[Bound | None, Bound | None]:
             high = None if right in ("", "*") else (_parse_time(right, end=True), True)
             return low, high
         return (_parse_time(text, end=False), True), (_parse_time(text, end=True), True)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
         raise ApiError(
             422, f"Invalid created filter {text!r} (e.g. >=2026-01-01T00:00:00Z or A..B)",
             DOC_RUNS, extra={"status": "422"},

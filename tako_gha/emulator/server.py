@@ -13,6 +13,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import logging
+import math
 import secrets as _secrets
 import socket
 import threading
@@ -22,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tako_gha.emulator import gitstore, graphql, logroutes, pages, rest
+from tako_gha.emulator import confine, gitstore, graphql, logroutes, pages, rest
 from tako_gha.emulator.admin import RequestLog
 from tako_gha.emulator.faults import FaultError, Faults
 from tako_gha.emulator.httpkit import ApiError, Request, Response, Route, Router
@@ -34,7 +35,8 @@ from tako_gha.emulator.world import World, WorldRepo
 
 log = logging.getLogger("tako_gha.emulator")
 
-MAX_BODY = 25 * 1024 * 1024
+MAX_BODY = confine.MAX_BODY_BYTES  # larger bodies: 413, never held in memory
+DRAIN_LIMIT = 16 * MAX_BODY  # a refused body up to this size is read and dropped
 ADMIN_PREFIX = "/_emulator/"
 FREE_KINDS = {"rate_limit"}
 WRITE_KINDS = {"dispatch", "cancel", "rerun"}  # GET /rate_limit does not count against the budget
@@ -176,6 +178,7 @@ class ApiApp:
         if route is None:
             raise ApiError(404, "Not Found", "https://docs.github.com/rest")
         self._authenticate(req, kind)
+        _check_params(req.params)
         if req.token is not None and not self.limiter.enter(req.rate_key):
             raise ApiError(429, SECONDARY_MESSAGE, RATE_DOCS, headers={"retry-after": "1"})
         if req.token is not None:
@@ -284,6 +287,19 @@ def request_points(method: str, resource: str) -> int:
     return 1 if method in ("GET", "HEAD", "OPTIONS") else 5
 
 
+# Route parameters checked before any handler runs: a name or path GitHub would not
+# accept never reaches the world (``World`` checks names again, for GraphQL's sake).
+_NAME_PARAMS = ("owner", "repo", "org")
+
+
+def _check_params(params: dict[str, str]) -> None:
+    for name in _NAME_PARAMS:
+        if name in params and not confine.valid_name(params[name]):
+            raise ApiError(404, "Not Found", "https://docs.github.com/rest")
+    if "path" in params and not confine.valid_repo_path(params["path"] or ""):
+        raise ApiError(404, "Not Found", rest.DOC_CONTENTS)
+
+
 def _rate_headers(snapshot: dict[str, int], resource: str) -> dict[str, str]:
     return {**{f"x-ratelimit-{k}": str(v) for k, v in snapshot.items()},
             "x-ratelimit-resource": resource}
@@ -306,7 +322,9 @@ def admin_handle(app: ApiApp, req: Request) -> Response:
         try:
             moment = float(since) if since else None
         except ValueError:
-            raise ApiError(400, f"since={since!r}: expected epoch seconds") from None
+            moment = math.nan
+        if moment is not None and not math.isfinite(moment):
+            raise ApiError(400, f"since={since[:40]!r}: expected epoch seconds")
         return Response(200, app.log.entries(moment))
     if path.startswith(logroutes.DOWNLOAD_PREFIX) and method in ("GET", "HEAD"):
         return logroutes.download(app, req)
@@ -321,8 +339,10 @@ def admin_handle(app: ApiApp, req: Request) -> Response:
         return Response(200, app.faults.spec)
     if path == "/_emulator/faults" and method == "POST":
         spec = req.json()
+        if spec is not None and not isinstance(spec, dict):  # [] or 0 must not mean "none"
+            raise ApiError(400, "faults: expected a mapping (see docs/emulator.md)")
         try:
-            app.set_faults(spec if spec is not None else {})
+            app.set_faults(spec)
         except (FaultError, TypeError) as exc:
             raise ApiError(400, str(exc)) from None
         return Response(200, app.faults.spec)
@@ -338,9 +358,11 @@ def admin_handle(app: ApiApp, req: Request) -> Response:
 
 def _raw_file(app: ApiApp, rest: str) -> Response:
     """``download_url`` targets: ``/_emulator/raw/{owner}/{repo}/{ref}/{path}``, like
-    raw.githubusercontent.com (no token; the emulator listens on loopback only)."""
+    raw.githubusercontent.com (no token; the emulator listens on loopback only), with
+    every part checked as the API checks it."""
     parts = rest.split("/", 3)
-    if len(parts) == 4:
+    if (len(parts) == 4 and confine.valid_name(parts[0]) and confine.valid_name(parts[1])
+            and confine.valid_ref(parts[2]) and confine.valid_repo_path(parts[3])):
         repo = app.world.repo(f"{parts[0]}/{parts[1]}")
         commit = repo.resolve_ref(parts[2]) if repo else None
         entry = repo.entry(parts[3], commit) if repo and commit else None
@@ -392,24 +414,38 @@ class _Handler(BaseHTTPRequestHandler):
         if length < 0:
             raise _BodyError(400, "Bad Content-Length")
         if length > MAX_BODY:
+            self._discard(length)
             raise _BodyError(413, "Payload Too Large")
         return self.rfile.read(length)
+
+    def _discard(self, length: int) -> None:
+        """Read and drop a refused body that is not absurdly large, so the client
+        sees the 413 instead of a connection reset while it is still sending."""
+        if length > DRAIN_LIMIT:
+            return
+        while length > 0:
+            chunk = self.rfile.read(min(length, 65536))
+            if not chunk:
+                return
+            length -= len(chunk)
 
     def _read_chunked(self) -> bytes:
         data = bytearray()
         while True:
             line = self.rfile.readline(65537).strip()
-            try:
-                size = int(line.split(b";")[0], 16)
-            except ValueError:
-                raise _BodyError(400, "Bad chunked encoding") from None
+            digits = line.split(b";")[0].strip()
+            # hex digits only: int() would also take "-1" (read to EOF) or "0x10"
+            if not digits or len(digits) > 16 or not all(c in b"0123456789abcdefABCDEF"
+                                                        for c in digits):
+                raise _BodyError(400, "Bad chunked encoding")
+            size = int(digits, 16)
             if size == 0:
                 self.rfile.readline()
                 return bytes(data)
+            if len(data) + size > MAX_BODY:
+                raise _BodyError(413, "Payload Too Large")
             data += self.rfile.read(size)
             self.rfile.readline()
-            if len(data) > MAX_BODY:
-                raise _BodyError(413, "Payload Too Large")
 
     def _send(self, resp: Response, close: bool = False) -> None:
         payload = b"" if resp.status in (204, 304) else resp.payload()

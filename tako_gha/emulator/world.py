@@ -10,6 +10,7 @@ Implements ``state.WorldView`` / ``state.WorldRepoView`` for the runner.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import threading
@@ -17,12 +18,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tako_gha.emulator import gitstore
+from tako_gha.emulator import confine, gitstore
 from tako_gha.emulator.gitstore import STORE, CommitInfo, TreeEntry
 from tako_gha.emulator.settings import RepoMeta, WorldError, WorldSettings, load_settings
 
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_SKIP_FILES = {".git"}
+log = logging.getLogger("tako_gha.emulator")
 
 
 def stable_id(text: str) -> int:
@@ -99,9 +99,12 @@ class WorldRepo:
         return gitstore.parse_commit(sha, data)
 
     def resolve_ref(self, ref: str | None) -> str | None:
-        """Commit sha for ``?ref=`` (branch, or a full/abbreviated... full sha only)."""
+        """Commit sha for ``?ref=`` (a branch, or a full sha); None for a ref that
+        ``git check-ref-format`` refuses (such a ref never reaches the file system)."""
         if not ref:
             return self.head_sha() or None
+        if not confine.valid_ref(ref):
+            return None
         ref = ref.removeprefix("refs/heads/")
         sha = gitstore.resolve_branch(self.git_dir, ref)
         if sha:
@@ -115,6 +118,8 @@ class WorldRepo:
         return None
 
     def entry(self, path: str, commit_sha: str | None = None) -> FileEntry | None:
+        """The tree entry at ``path``: names are looked up in git trees, never on disk,
+        so no path reaches outside the repository."""
         commit = self.head_commit(commit_sha)
         if commit is None:
             return None
@@ -203,7 +208,7 @@ class World:
         stamps: dict[Path, tuple[int, int]] = {}
         loaded = self._loaded()
         for owner_dir in sorted(self.root.iterdir()):
-            if not _is_world_dir(owner_dir):
+            if not self._world_dir(owner_dir):
                 continue
             stamps[owner_dir] = (_mtime(owner_dir), time.time_ns())
             found.update(self._scan_owner(owner_dir, loaded, plain_dirs=True))
@@ -217,7 +222,7 @@ class World:
         the next listing: adding or removing an entry changes the directory's mtime,
         so one stat per listing tells. Only git repositories are picked up here; a
         plain directory may still be being written (lookup or reload loads those)."""
-        for owner_dir in _ci_children(self.root, owner):
+        for owner_dir in self._ci_children(self.root, owner):
             stamp, now = _mtime(owner_dir), time.time_ns()
             if not _needs_scan(self._owner_stamps.get(owner_dir), stamp, now):
                 continue
@@ -243,7 +248,7 @@ class World:
         except OSError:  # removed meanwhile: its repos go
             children = []
         for repo_dir in children:
-            if not _is_world_dir(repo_dir):
+            if not self._world_dir(repo_dir):
                 continue
             repo = loaded.get(repo_dir)
             if repo is None and (plain_dirs or gitstore.find_git_dir(repo_dir) is not None):
@@ -252,9 +257,24 @@ class World:
                 found[repo.full_name.lower()] = repo
         return found
 
+    def _world_dir(self, path: Path) -> bool:
+        """A directory the world serves as an owner or a repository: a name GitHub
+        accepts that does not start with "." (``.git``, the shared object store), and,
+        when it is a symlink, one that resolves inside the world. A symlink out of the
+        world is skipped (with a warning): nothing outside the world is read or made a
+        repository through it."""
+        if not _servable(path.name) or not path.is_dir():
+            return False
+        if path.is_symlink() and not confine.inside(self.root, path):
+            log.warning("emulator: %s leads out of the world; not served", path)
+            return False
+        return True
+
     def _load(self, owner: str, path: Path) -> WorldRepo:
         git_dir = gitstore.find_git_dir(path)
         if git_dir is None:
+            if not confine.inside(self.root, path):  # never a git init outside the world
+                raise WorldError(f"{path} is outside the world {self.root}")
             git_dir = make_git_repo(path)
         name = path.name.removesuffix(".git") if git_dir == path else path.name
         meta = self.settings.repo_meta(f"{owner}/{name}")
@@ -262,21 +282,21 @@ class World:
 
     # -- state.WorldView -------------------------------------------------------------
     def repo(self, full_name: str) -> WorldRepo | None:
-        key = full_name.lower()
-        found = self._repos.get(key)
-        if found is None and "/" in key:
-            found = self._late_repo(full_name)
+        """The repository ``owner/name``; None for a name GitHub would not accept."""
+        owner, _, name = full_name.partition("/")
+        if not (_servable(owner) and _servable(name)):
+            return None
+        found = self._repos.get(full_name.lower())
+        if found is None:
+            found = self._late_repo(owner, name)
         return found
 
-    def _late_repo(self, full_name: str) -> WorldRepo | None:
+    def _late_repo(self, owner: str, name: str) -> WorldRepo | None:
         """A repo directory created after load becomes visible on first lookup."""
-        owner, _, name = full_name.partition("/")
-        if not (_NAME.match(owner) and _NAME.match(name)):
-            return None
-        for owner_dir in _ci_children(self.root, owner):
+        for owner_dir in self._ci_children(self.root, owner):
             # a bare repository is often named "<repo>.git"
-            for repo_dir in _ci_children(owner_dir, name) or _ci_children(owner_dir,
-                                                                          name + ".git"):
+            for repo_dir in (self._ci_children(owner_dir, name)
+                             or self._ci_children(owner_dir, name + ".git")):
                 with self._lock:
                     repo = self._load(owner_dir.name, repo_dir)
                     self._repos[repo.full_name.lower()] = repo
@@ -297,6 +317,8 @@ class World:
 
     def repos_of(self, owner: str) -> list[WorldRepo]:
         """The repos of one owner, sorted by name (a shared list: do not mutate)."""
+        if not _servable(owner):
+            return []
         self._rescan_owner_if_changed(owner)
         self.all_repos()
         return self._by_owner.get(owner.lower(), [])
@@ -305,8 +327,21 @@ class World:
         return bool(self.repos_of(owner))
 
 
-def _is_world_dir(path: Path) -> bool:
-    return path.is_dir() and not path.name.startswith(".") and path.name not in _SKIP_FILES
+    def _ci_children(self, parent: Path, name: str) -> list[Path]:
+        """The world directories under ``parent`` named ``name``, any case."""
+        exact = parent / name
+        if self._world_dir(exact):
+            return [exact]
+        try:
+            return [p for p in parent.iterdir()
+                    if p.name.lower() == name.lower() and self._world_dir(p)]
+        except OSError:
+            return []
+
+
+def _servable(name: str) -> bool:
+    """A name the world can serve: one GitHub accepts, not hidden (``.git``...)."""
+    return confine.valid_name(name) and not name.startswith(".")
 
 
 def _mtime(path: Path) -> int:
@@ -327,16 +362,6 @@ def _needs_scan(last: tuple[int, int] | None, mtime: int, now: int) -> bool:
     if last is None or last[0] != mtime or mtime < 0:
         return True
     return last[1] - mtime < _SETTLE_NS and now - last[1] > _RECHECK_NS
-
-
-def _ci_children(parent: Path, name: str) -> list[Path]:
-    exact = parent / name
-    if exact.is_dir():
-        return [exact]
-    try:
-        return [p for p in parent.iterdir() if p.name.lower() == name.lower() and p.is_dir()]
-    except OSError:
-        return []
 
 
 def make_git_repo(path: Path, branch: str = "main") -> Path:
