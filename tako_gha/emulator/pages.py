@@ -19,8 +19,10 @@ from tako_gha.emulator.httpkit import Request, Response
 from tako_gha.emulator.logroutes import job_log_of
 from tako_gha.emulator.state import JobRecord, RunRecord
 
-_PAGE = re.compile(r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+)/actions/runs/(?P<run>\d+)"
-                   r"(?:/job/(?P<job>\d+))?/?$")
+# ids are ASCII digits of a sane length: \d would take "²" and 5,000-digit numbers,
+# which int() refuses (a 500)
+_PAGE = re.compile(r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+)/actions/runs/(?P<run>[0-9]{1,30})"
+                   r"(?:/job/(?P<job>[0-9]{1,30}))?/?$")
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#1f2328}
 h1{font-size:1.4em} h2{font-size:1.15em;margin-top:2em} table{border-collapse:collapse}

@@ -96,6 +96,13 @@ HOSTILE_OTHER = [
     ("/repos/acme/app/actions/runs?created=9999-12-31T23:59:59-05:00", 422),
     ("/repos/acme/app/actions/runs?created=0001-01-01T00:00:00%2B01:00", 422),
     ("/repos/acme/app/actions/runs?created=%3E%3D9999-12-31", 200),
+    ("/acme/app/actions/runs/" + "9" * 5000, 404), ("/acme/app/actions/runs/%C2%B2", 404),
+    ("/acme/app/actions/runs/1/job/" + "9" * 5000, 404), ("/../../actions/runs/1", 404),
+    ("/_emulator/logs/../../marker.txt", 403), ("/_emulator/logs/jobs/../../../marker.txt", 403),
+    ("/_emulator/logs/runs/" + "9" * 5000 + "?expires=1&sig=x", 403),
+    ("/repos/acme/app/actions/runs/" + "9" * 5000 + "/logs", 404),
+    ("/repos/acme/app/actions/jobs/%C2%B2/logs", 404),
+    ("/repos/acme/%2e%2e/actions/jobs/1/logs", 404),
     ("/repos/acme/app/actions/runs?per_page=" + "9" * 5000 + "&page=" + "9" * 4000, 200),
 ]
 
