@@ -62,7 +62,13 @@ import yaml
 from tako_gha.core.diagnostics import Diagnostic, Severity, has_errors
 from tako_gha.core.filters import FilterError, compile_filter
 from tako_gha.core.templates import TemplateError, parse_template
-from tako_gha.core.versions import RangeError, VersionError, parse_range, parse_version
+from tako_gha.core.versions import (
+    RangeError,
+    VersionError,
+    parse_range,
+    parse_version,
+    quote_short,
+)
 
 if TYPE_CHECKING:
     from tako_gha.core.filters import CompiledFilter
@@ -112,6 +118,7 @@ CODES = {
 MAX_NODES = 100_000
 MAX_CHARS = 1_000_000  # GitHub's contents API serves files up to 1 MB inline anyway
 MAX_DEPTH = 64
+MAX_MESSAGE = 400  # characters of one diagnostic's message
 
 # New GitHub accounts may not use "--" or a trailing "-", but older ones do, and their
 # repositories are listed by discovery: only the first character is strict.
@@ -364,6 +371,11 @@ class _Converter:
             return node.value
         except (ValueError, TypeError, OverflowError):
             return node.value  # e.g. an impossible timestamp: keep what was written
+        # A number too big for 64 bits (``0x`` + 5,000 digits) is kept as written: no
+        # field takes one, and printing it would need Python's big-int conversion.
+        if isinstance(value, int) and not isinstance(value, bool) and \
+                value.bit_length() > 64:
+            return node.value
         # Timestamps, binary and the like are not JSON: keep the text as written.
         return value if isinstance(value, self._KINDS) else node.value
 
@@ -482,6 +494,8 @@ class _Reporter:
     def add(self, severity: Severity, path: JsonPath, mark: yaml.Mark | None, code: str,
             message: str, hint: str) -> None:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        if len(message) > MAX_MESSAGE:  # a message quoting a huge value: its start
+            message = message[: MAX_MESSAGE - 3] + "..."
         diag = Diagnostic(severity, _one_line(message), file=self.file, line=line, col=col,
                           hint=_one_line(hint), code=code)
         self.issues.append(_Issue(path, diag))
@@ -880,10 +894,11 @@ class _Builder:
             return parse_range(text)
         except RangeError as exc:
             path = (*base, "schema_version")
-            # The start of the value: ranges are short and the message quotes the bad part.
-            self.report.error(path, self.mark(path), "bad-range",
-                              f"{_where(path)}: invalid version range {text!r}: {exc.reason}",
-                              exc.hint)
+            # At the bad part when the range says where (and the value is plain on one
+            # line), else the start of the value; the message quotes the bad part.
+            self.report.error(path, self.inner_mark(path, text, exc.column), "bad-range",
+                              f"{_where(path)}: invalid version range {quote_short(text)}: "
+                              f"{exc.reason}", exc.hint)
             return None
 
     def filters(self, base: JsonPath, value: Any) -> list[CompiledFilter]:

@@ -45,6 +45,7 @@ __all__ = [
     "VersionRange",
     "parse_range",
     "parse_version",
+    "quote_short",
     "version_key",
 ]
 
@@ -59,6 +60,31 @@ VERSION_HINT = "write MAJOR.MINOR.PATCH like '1.4.2' ('1', '1.4', 'v1.4.2', '1.4
 # pre-releases (0); identifiers compare numeric-before-alphanumeric, and a longer list
 # wins when the shorter one is a prefix -- exactly semver §11.
 Key = tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]
+
+
+# Numbers in versions and ranges: at most 19 digits (they fit in 64 bits). A longer one
+# is refused with its column before anything converts it (Python refuses to convert
+# more than 4,300 digits at all; that used to surface as an internal error).
+MAX_NUMBER_DIGITS = 19
+_LONG_NUMBER_RE = re.compile(rf"\d{{{MAX_NUMBER_DIGITS + 1},}}")
+NUMBER_HINT = f"version numbers have at most {MAX_NUMBER_DIGITS} digits"
+
+
+def quote_short(text: str, width: int = 60) -> str:
+    """``text`` quoted for a message; a long one shows its start and its length."""
+    if len(text) <= width:
+        return repr(text)
+    return repr(text[:width]) + f"... ({len(text):,} characters)"
+
+
+def _long_number(text: str) -> re.Match[str] | None:
+    return _LONG_NUMBER_RE.search(text)
+
+
+def _number_reason(match: re.Match[str], column: bool = True) -> str:
+    where = f" at column {match.start() + 1}" if column else ""
+    return f"a number of {len(match[0]):,} digits{where} is too large (at most " \
+        f"{MAX_NUMBER_DIGITS})"
 
 
 class VersionError(ValueError):
@@ -79,7 +105,9 @@ class RangeError(ValueError):
         self.hint = hint
         self.column = column
         where = f" (column {column})" if column else ""
-        super().__init__(f"invalid version range {text!r}: {reason}{where}; hint: {hint}")
+        super().__init__(
+            f"invalid version range {quote_short(text)}: {reason}{where}; hint: {hint}"
+        )
 
 
 # --------------------------------------------------------------------------- versions
@@ -108,18 +136,21 @@ def parse_version(text: str | int | float | semver.Version) -> semver.Version:
 def _parse_version_cached(text: str) -> semver.Version:
     if not text:
         raise VersionError("empty version")
+    long_number = _long_number(text)
+    if long_number:
+        raise VersionError(f"{quote_short(text)}: {_number_reason(long_number)}", NUMBER_HINT)
     body = text[1:] if text[:1] in ("v", "V") else text
     match = _PARTIAL_RE.match(body)
     if match and any(match[g] in ("x", "X", "*") for g in ("major", "minor", "patch")):
         raise VersionError(
-            f"{text!r} is a wildcard, not a version",
+            f"{quote_short(text)} is a wildcard, not a version",
             "a single version is needed here; wildcards belong in ranges",
         )
     try:
         return semver.Version.parse(body, optional_minor_and_patch=True)
     except (ValueError, TypeError):
         pass
-    reason = f"{text!r} is not a semantic version"
+    reason = f"{quote_short(text)} is not a semantic version"
     if re.search(r"(^|\.)0\d", body.split("-")[0].split("+")[0]):
         reason += " (numbers must not have leading zeros)"
     raise VersionError(reason)
@@ -304,6 +335,10 @@ def parse_range(text: str) -> VersionRange:
 def _parse_range_cached(text: str) -> VersionRange:
     if not text:
         raise RangeError(text, "the range is empty", "use '*' to accept any version")
+    long_number = _long_number(text)
+    if long_number:
+        raise RangeError(text, _number_reason(long_number, column=False), NUMBER_HINT,
+                         column=long_number.start() + 1)
     spans: list[Span] = []
     offset = 0
     for part in text.split("||"):

@@ -125,8 +125,18 @@ POSITIONS = [
      "unknown key 'typ' in subscriptions[0].events[0]; did you mean 'type'?"),
     ("event-empty-string", _sub("artifact: a/b\nevents: ['']"), "bad-event-type", 5, 16,
      "subscriptions[0].events[0] must not be empty"),
+    # range errors point inside the value (after the quote), at the part in error
     ("bad-range", _sub("artifact: a/b\nevents: [x]\nschema_version: '>>1.0'"), "bad-range",
-     6, 23, "invalid version range '>>1.0'"),
+     6, 25, "invalid version range '>>1.0'"),
+    # a number too big for 64 bits is kept as written (it was an internal error at 1:1)
+    ("version-huge-hex", "version: 0x" + "9" * 5000 + "\n", "bad-version", 1, 10,
+     "version must be 1, got \"0x999"),
+    ("produces-huge-number", "version: 1\nevents:\n  produces:\n    - type: x\n"
+     "      schema_version: 1.0." + "9" * 5000 + "\n", "bad-schema-version", 5, 23,
+     "a number of 5,000 digits at column 5 is too large"),
+    ("range-huge-number",
+     _sub("artifact: a/b\nevents: [x]\nschema_version: '>=1 <" + "9" * 5000 + "'"),
+     "bad-range", 6, 29, "a number of 5,000 digits is too large (at most 19)"),
     # template errors point inside the value (after the quote), at the placeholder
     ("bad-template", _sub("artifact: a/b\nevents: [x]\ninputs:\n  v: 'v{{ .version }}'"),
      "bad-template", 7, 14, "subscriptions[0].inputs.v: template path .version names no field"),

@@ -360,3 +360,39 @@ def test_caret_is_same_major_at_or_above(v: semver.Version) -> None:
 def test_union_is_or(a: semver.Version, v: semver.Version) -> None:
     left, right = parse_range(f"<{a}"), parse_range(f">={a}")
     assert parse_range(f"<{a} || >={a}").contains(v) == (left.contains(v) or right.contains(v))
+
+
+# --- huge numbers: a clear error with the column, never an internal error -------------
+
+
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [
+        (">=1.0.0 <" + "9" * 5000 + ".0.0", 10),
+        ("^" + "9" * 5000, 2),
+        ("9" * 5000, 1),
+        ("1.0.0 - 1." + "1" * 20, 11),
+        ("[1.0.0..." + "2" * 4301 + ")", 10),
+        ("1.x || 2.0.0-rc." + "7" * 30, 17),
+    ],
+)
+def test_range_with_a_huge_number_names_its_column(text: str, column: int) -> None:
+    with pytest.raises(RangeError) as info:
+        parse_range(text)
+    assert info.value.column == column
+    assert "digits is too large (at most 19)" in info.value.reason
+    assert len(str(info.value)) < 500  # the text is quoted by its start only
+
+
+def test_numbers_up_to_19_digits_still_work() -> None:
+    big = "9" * 19
+    assert parse_range(f">={big}.0.0").contains(f"{big}.1.0")
+    assert parse_version(f"1.2.{big}").patch == int(big)
+
+
+@pytest.mark.parametrize("text", ["9" * 5000, "1.2." + "3" * 20, "1.0.0-rc." + "4" * 4400])
+def test_version_with_a_huge_number_is_a_version_error(text: str) -> None:
+    with pytest.raises(VersionError) as info:
+        parse_version(text)
+    assert "is too large (at most 19)" in info.value.reason
+    assert len(str(info.value)) < 500
