@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tako_gha.core.ids import is_id
+from tako_gha.core.strictjson import Limits, read_json
 from tako_gha.engine.payload import parse_rfc3339
 
 if TYPE_CHECKING:
@@ -51,6 +50,25 @@ def context_from_payload(cls: type[CascadeContext], payload: dict[str, Any] | No
     return cls(root=root, parent=own_id, depth=depth + 1, chain=chain, deadline=deadline)
 
 
+# The event file GitHub writes: at most its 25 MB webhook size; the client_payload a
+# dispatch carries sits a few levels below the top, so a little more depth than a
+# payload gets.
+EVENT_LIMITS = Limits(max_depth=80, max_bytes=25 * 1024 * 1024)
+
+
+def read_event_file(path: str) -> dict[str, Any] | None:
+    """The event of ``GITHUB_EVENT_PATH`` as a dict; None when it is missing or not a
+    JSON object within ``EVENT_LIMITS`` (a hostile dispatch nested 30,000 deep used
+    to stop the step with Python's recursion error)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(EVENT_LIMITS.max_bytes + 1)
+        event = read_json(text, EVENT_LIMITS)
+    except (OSError, ValueError):  # JsonInputError and UnicodeDecodeError are ValueErrors
+        return None
+    return event if isinstance(event, dict) else None
+
+
 def context_from_environment(env: Mapping[str, str]) -> CascadeContext | None:
     """The context of the Actions run this process is in, from ``GITHUB_EVENT_PATH``
     (a ``repository_dispatch`` carrying ``client_payload.tako``); None otherwise."""
@@ -62,10 +80,7 @@ def context_from_environment(env: Mapping[str, str]) -> CascadeContext | None:
         return None
     if env.get("GITHUB_EVENT_NAME", "repository_dispatch") != "repository_dispatch":
         return None
-    try:
-        event = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(event, dict):
+    event = read_event_file(path)
+    if event is None:
         return None
     return CascadeContext.from_client_payload(event.get("client_payload"), repo)

@@ -41,6 +41,7 @@ from tako_gha.core.strictjson import JsonInputError, read_json_object
 from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
 from tako_gha.core.versions import VersionError, parse_version
 from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
+from tako_gha.engine.context import read_event_file
 from tako_gha.engine.handoff import notice_lines
 from tako_gha.forge.redact import redact, redact_url
 from tako_gha.surfaces.action_contract import INPUT_DEFAULTS, env_name
@@ -300,11 +301,8 @@ def cascade_context(event_path: str, this_repo: str) -> CascadeContext | None:
     """The tree to continue when this run was started by a tako dispatch."""
     if not event_path or not Path(event_path).is_file():
         return None
-    try:
-        event = json.loads(Path(event_path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    client_payload = event.get("client_payload") if isinstance(event, dict) else None
+    event = read_event_file(event_path)
+    client_payload = event.get("client_payload") if event is not None else None
     if not isinstance(client_payload, dict) or not isinstance(client_payload.get("tako"),
                                                               dict):
         return None

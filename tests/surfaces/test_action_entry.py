@@ -195,6 +195,20 @@ def test_cascade_context_only_inside_a_tako_dispatch(tmp_path: Path) -> None:
     assert action.cascade_context(str(event), "acme/x") is None
 
 
+def test_a_hostile_event_file_is_not_a_crash(tmp_path: Path) -> None:
+    """A dispatch whose client_payload is nested 30,000 deep (it fits GitHub's 64 KB)
+    made json.loads hit the recursion limit: the step died with an internal error."""
+    from tako_gha.engine.context import context_from_environment
+
+    event = tmp_path / "event.json"
+    event.write_text('{"client_payload": {"x": ' + "[" * 30_000 + "]" * 30_000 + "}}")
+    assert action.cascade_context(str(event), "acme/x") is None
+    env = {"GITHUB_EVENT_PATH": str(event), "GITHUB_REPOSITORY": "acme/x"}
+    assert context_from_environment(env) is None
+    event.write_text('{"client_payload": {"x": NaN, "tako": 1}}')
+    assert action.cascade_context(str(event), "acme/x") is None
+
+
 def test_workflow_command_escaping() -> None:
     assert escape_data("50%\r\nnext") == "50%25%0D%0Anext"
     assert escape_property("a:b,c\n") == "a%3Ab%2Cc%0A"
