@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tako_gha.core.names import repo_from_remote_url as repo_from_remote
 
@@ -184,8 +184,10 @@ PlanPrinter = Callable[[str, "ConfigResult", TextIO], None]
 
 
 def print_plan(repo: str, config: ConfigResult, out: TextIO, *, api_url: str, token: str,
-               config_path: str = DEFAULT_CONFIG_PATH) -> None:
-    """The targets each produced event type would reach, using the org's configs."""
+               config_path: str = DEFAULT_CONFIG_PATH,
+               payload: dict[str, Any] | None = None) -> None:
+    """The targets each produced event type would reach, using the org's configs;
+    filters see ``payload`` (from ``TAKO_HOOK_PAYLOAD``), else an empty one."""
     from tako_gha.core.events import Event
     from tako_gha.core.matching import plan_fanout
     from tako_gha.forge.base import RepoSelection
@@ -203,7 +205,8 @@ def print_plan(repo: str, config: ConfigResult, out: TextIO, *, api_url: str, to
     discovery = forge.discover(RepoSelection(org=owner, config_path=config_path))
     configs = [c for c in discovery.configs() if c.repo.lower() != repo.lower()] + [config]
     for produced in config.config.produces:
-        event = Event(type=produced.type, source=repo, schema_version=produced.schema_version)
+        event = Event(type=produced.type, source=repo, schema_version=produced.schema_version,
+                      payload=dict(payload or {}))
         plan = plan_fanout(event, configs, source_config=config.config)
         targets = ", ".join(plan.target_repos()) or "no repository"
         out.write(f"tako-gha: {produced.type} from {repo} would start: {targets}\n")
@@ -226,9 +229,13 @@ def maybe_plan(result: HookResult, repo: str | None, env: Mapping[str, str], out
         return
     api_url = env.get("GITHUB_API_URL") or "https://api.github.com"
     budget = _plan_budget(env)
+    payload = hook_payload(env, out)
+    if payload is None:
+        return
 
     def default_printer(name: str, cfg: ConfigResult, stream: TextIO) -> None:
-        print_plan(name, cfg, stream, api_url=api_url, token=token, config_path=config_path)
+        print_plan(name, cfg, stream, api_url=api_url, token=token, config_path=config_path,
+                   payload=payload)
 
     show = printer or default_printer
     for checked in result.checked:
@@ -237,6 +244,25 @@ def maybe_plan(result: HookResult, repo: str | None, env: Mapping[str, str], out
             continue
         _run_bounded(lambda cfg=config: show(repo, cfg, out), budget, out)
         break  # one plan per push: the pushed tips share an org
+
+
+PAYLOAD_VAR = "TAKO_HOOK_PAYLOAD"  # JSON text or @FILE: the payload the plan assumes
+
+
+def hook_payload(env: Mapping[str, str], out: TextIO) -> dict[str, Any] | None:
+    """``TAKO_HOOK_PAYLOAD`` read like ``--payload`` (the one strict reader); {} when
+    unset. A bad one is a note and None (no plan), never a blocked push."""
+    raw = env.get(PAYLOAD_VAR, "").strip()
+    if not raw:
+        return {}
+    from tako_gha.surfaces.errors import UserError
+    from tako_gha.surfaces.flags import read_payload
+
+    try:
+        return read_payload(raw, flag=PAYLOAD_VAR)
+    except UserError as exc:
+        out.write(f"tako-gha: note: {exc.message}; no cascade plan printed\n")
+        return None
 
 
 def _plan_budget(env: Mapping[str, str]) -> float:

@@ -271,6 +271,40 @@ def test_with_a_token_the_plan_of_the_push_is_printed(repo: Path, tmp_path: Path
     assert dispatches == []  # a plan, nothing sent
 
 
+def test_the_plan_uses_the_payload_of_tako_hook_payload(repo: Path, tmp_path: Path) -> None:
+    """Read by the same strict reader as --payload and the action's input; a bad one
+    is a note naming where, and the push goes on."""
+    from tako_gha.emulator import Emulator
+    from tako_gha.emulator.worldgen import write_world
+
+    sub = ("version: 1\nevents:\n  subscriptions:\n    - artifact: acme/core-lib\n"
+           "      events: [library_built]\n      filters:\n"
+           "        - event.payload.channel == 'stable'\n")
+    world = write_world(tmp_path / "world", {
+        "acme/core-lib": {"tako.yml": GOOD}, "acme/svc": {"tako.yml": sub},
+    }, {"tokens": {"t-hook": {"repos": ["*"], "dispatch": False}}})
+    sha = _commit(repo, GOOD)
+    line = f"refs/heads/main {sha} refs/heads/main {'0' * 40}\n"
+    payload_file = tmp_path / "payload.json"
+    payload_file.write_text('{"channel": "stable"}')
+    with Emulator(world, port=0) as emu:
+        env = {"GITHUB_TOKEN": "t-hook", "GITHUB_API_URL": emu.base_url}
+        texts = []
+        for value in ('{"channel": "stable"}', f"@{payload_file}", '{"channel": NaN}', ""):
+            out = io.StringIO()
+            code = run_pre_push(line, ["origin", "git@github.com:acme/core-lib.git"],
+                                {**env, "TAKO_HOOK_PAYLOAD": value}, out, git_dir=str(repo))
+            assert code == 0
+            texts.append(out.getvalue())
+    assert "library_built from acme/core-lib would start: acme/svc" in texts[0]
+    assert "library_built from acme/core-lib would start: acme/svc" in texts[1]
+    assert texts[2].endswith("tako-gha: note: TAKO_HOOK_PAYLOAD: line 1 column 13 ($.channel): "
+                        "NaN is not JSON (GitHub's JSON has no NaN or Infinity); send a string "
+                             "or null instead; no cascade plan printed\n")
+    assert "would start" not in texts[2]
+    assert "would start: no repository" in texts[3]  # unset: the empty payload
+
+
 def test_the_cli_command_reads_stdin_and_exits_1_on_errors(
         repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
