@@ -821,7 +821,7 @@ def schema_command() -> None:
     \b
     Examples:
       tako-gha schema > tako.schema.json
-      tako-gha schema | check-jsonschema --schemafile /dev/stdin tako.yml
+      tako-gha schema > s.json && check-jsonschema --schemafile s.json tako.yml
     """
     from tako_gha.core.config import schema_text
 
