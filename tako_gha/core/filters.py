@@ -456,7 +456,20 @@ def _make_size_bounded(limits: FilterLimits) -> dict[str, Callable[..., Any]]:
             )
         return celtypes.BoolType(compiled.search(str(text)) is not None)
 
-    return {"_+_": add, "_*_": multiply, "replace": replace, "join": join, "matches": matches}
+    def index(container: Any, key: Any) -> Any:
+        # Python would count from the end (l[-1] is the last item); CEL has no such thing.
+        if isinstance(container, list) and _is_int(key) and int(key) < 0:
+            return CELEvalError(f"list index {int(key)} is out of range", _Flat, ())
+        return celpy.evaluation.base_functions["_[_]"](container, key)
+
+    return {
+        "_+_": add,
+        "_*_": multiply,
+        "_[_]": index,
+        "replace": replace,
+        "join": join,
+        "matches": matches,
+    }
 
 
 # User-visible functions beyond standard CEL (docs/filters.md lists the same).
