@@ -61,7 +61,7 @@ PAYLOADS: dict[str, Any] = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _event(name: str) -> Any:
     """Converted once, as activation_for does once per event."""
     payload = PAYLOADS[name]()
