@@ -94,6 +94,14 @@ class ActionMeta:
     ref: str = ""
 
 
+def step_header(step: Step) -> str:
+    """How a step's part of the log starts, as on GitHub: ``Run`` and its command."""
+    if step.uses is not None:
+        return f"Run {step.uses}"
+    first = (step.run or "").strip().splitlines()
+    return f"Run {first[0]}" if first else f"Run step {step.index + 1}"
+
+
 def run_post_steps(posts: list[PostStep], *, failed: bool, log: Callable[[str], None]) -> None:
     """At job end, in reverse order, like GitHub's ``Post`` steps."""
     for post in reversed(posts):
@@ -354,7 +362,7 @@ def _composite_step(io: ActionIO, meta: ActionMeta, step: Step, scope: dict[str,
     except ex.ExpressionError as exc:
         io.annotate("failure", f"{where}.if: {exc}")
         return "failure", "", {}
-    io.log(f"##[group]{step.display_name()}")
+    io.log(f"##[group]{step_header(step)}")
     io.log("##[endgroup]")
     try:
         own = dict(scope_env)

@@ -894,7 +894,7 @@ class WorkflowRunner:
             rec.status, rec.started_at = "in_progress", utcnow()
             ctx.run.touch()
         state.step_number = rec.number
-        state.write_log(f"##[group]{rec.name}")
+        state.write_log(f"##[group]{composite.step_header(step)}")
         state.write_log("##[endgroup]")
         state.cancel_immune = status.cancelled
         outcome, timed_out, outputs = self._step_body(

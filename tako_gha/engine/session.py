@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
@@ -15,6 +16,14 @@ from tako_gha.engine.errors import CredentialsLostError
 from tako_gha.engine.handoff import node_from_annotation
 from tako_gha.engine.poller import FleetPoller, PollSchedule, token_refused
 from tako_gha.forge.base import Annotation, AuthError, Forge, ForgeError, RateLimitError
+
+LOG_TAIL_LINES = 5  # of a failing step's log, when its annotations do not say why
+_EXIT_CODE = re.compile(r"^Process completed with exit code \d+\.?$")
+
+
+def _generic_failure(note: Annotation) -> bool:
+    """The runner's own "Process completed with exit code N." (says only that it failed)."""
+    return not note.title.startswith("tako") and _EXIT_CODE.match(note.message.strip()) is not None
 
 if TYPE_CHECKING:
     from tako_gha.engine.api import FanOutOptions, Observer
@@ -158,10 +167,27 @@ class Session:
                 # A tako step's own annotations (titled "tako…") say why; generic ones
                 # ("Process completed with exit code 1.") only say that it failed.
                 failures.sort(key=lambda a: not a.title.startswith("tako"))
-                if failed and failures and ref.state.is_failure and not node.reason:
-                    node.reason = failures[0].message
-                    changed = True
+                if failed and ref.state.is_failure and not node.reason:
+                    node.reason = self._failure_reason(node.repo, ref.run_id, failures)
+                    changed = changed or bool(node.reason)
         return changed
+
+    def _failure_reason(self, repo: str, run_id: int, failures: list[Annotation]) -> str | None:
+        """Why a run failed: its most telling failure annotation, followed by the last
+        lines of the failing step's log when annotations say no more than that it
+        failed (or nothing at all)."""
+        message = failures[0].message if failures else ""
+        if failures and not _generic_failure(failures[0]):
+            return message
+        try:
+            tail = self.forge.job_log_tail(repo, run_id, LOG_TAIL_LINES)
+        except ForgeError:
+            tail = []
+        if not tail:
+            return message or None
+        lines = " ⏎ ".join(tail)
+        return f"{message} Last lines of its log: {lines}" if message else \
+            f"Last lines of its log: {lines}"
 
     def _adopt_notices(self, parent: Node, notes: list[Annotation]) -> bool:
         changed = False

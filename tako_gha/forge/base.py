@@ -361,6 +361,14 @@ class Forge(Protocol):
         """Annotations of the run's jobs (check-run annotations endpoint)."""
         ...
 
+    def job_log_tail(self, repo: str, run_id: int, lines: int = 5) -> list[str]:
+        """The last ``lines`` lines the failing step of the run's first failed job
+        printed (timestamps, the runner's group markers and its generic "Process
+        completed with exit code N." left out). Empty when no job failed or its log is
+        gone. Costs a jobs listing and a log request; the log is downloaded from the
+        link GitHub redirects to, without the token."""
+        ...
+
     def now(self) -> datetime:
         """The forge's clock (server ``Date`` when known), UTC. Windows and
         watermarks are computed against it so client clock skew does not lose runs."""

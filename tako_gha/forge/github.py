@@ -24,10 +24,12 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 import github
+import requests
 from github import Auth, GithubException
 
 from tako_gha import __version__
 from tako_gha.forge import auth as auth_mod
+from tako_gha.forge import logtail
 from tako_gha.forge.base import (
     NOT_GITHUB_HINT,
     AmbiguousDispatchError,
@@ -58,6 +60,7 @@ from tako_gha.forge.transport import (
 )
 
 log = logging.getLogger("tako_gha.forge")
+MAX_LOG_BYTES = 8 * 1024 * 1024  # of a job log read for its last lines
 # Runs listings read at most this many pages (1,000 runs of one repo in a window).
 MAX_RUN_PAGES = 10
 
@@ -585,6 +588,56 @@ class GitHubForge:
                                           message=str(item["message"]),
                                           title=str(item.get("title") or "")))
         return out
+
+    def job_log_tail(self, repo: str, run_id: int, lines: int = logtail.TAIL_LINES
+                     ) -> list[str]:
+        owner = repo.split("/", 1)[0]
+        resp = self._request(CallKind.POLL, "GET",
+                             f"/repos/{repo}/actions/runs/{int(run_id)}/jobs", owner=owner,
+                             params={"per_page": PAGE})
+        if resp.status >= 300:
+            raise self._error(resp, f"list the jobs of run {run_id} in {repo}", repo)
+        data = resp.json()
+        jobs = data.get("jobs") if isinstance(data, dict) else None
+        failed = [j for j in jobs if isinstance(j, dict) and type(j.get("id")) is int
+                  and j.get("conclusion") in ("failure", "timed_out")] \
+            if isinstance(jobs, list) else []
+        if not failed:
+            return []
+        job = failed[0]
+        steps = [s for s in job.get("steps") or [] if isinstance(s, dict)]
+        step = next((s for s in steps if s.get("conclusion") in ("failure", "timed_out")),
+                    None) or {}
+        link = self._request(CallKind.POLL, "GET",
+                             f"/repos/{repo}/actions/jobs/{job['id']}/logs", owner=owner)
+        if link.status in (404, 410):
+            return []  # logs expired or deleted: nothing more to say
+        if link.status == 200:  # a server that answers with the log itself
+            text = link.text
+        elif link.status == 302 and link.headers.get("location"):
+            text = self._download_log(link.headers["location"], repo)
+        else:
+            raise self._error(link, f"read the log of job {job['id']} in {repo}", repo)
+        return logtail.step_tail(text, logtail.parse_time(step.get("started_at")),
+                                 logtail.parse_time(step.get("completed_at")), lines)
+
+    def _download_log(self, url: str, repo: str) -> str:
+        """The job log behind GitHub's short-lived link (its storage needs no token, so
+        none is sent); only its last ``MAX_LOG_BYTES`` are kept."""
+        try:
+            with requests.get(url, timeout=self._timeout, stream=True) as resp:
+                if resp.status_code >= 300:
+                    raise ForgeError(f"could not download a job log of {repo}: "
+                                     f"HTTP {resp.status_code}")
+                kept = bytearray()
+                for chunk in resp.iter_content(64 * 1024):
+                    kept += chunk
+                    if len(kept) > 2 * MAX_LOG_BYTES:
+                        del kept[:-MAX_LOG_BYTES]
+        except requests.exceptions.RequestException as exc:
+            raise ForgeError(f"could not download a job log of {repo}: "
+                             f"{type(exc).__name__}") from None
+        return bytes(kept[-MAX_LOG_BYTES:]).decode("utf-8", errors="replace")
 
     def now(self) -> datetime:
         return self.transport.now()

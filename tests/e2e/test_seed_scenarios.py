@@ -196,6 +196,27 @@ def test_a_cycle_is_refused_with_its_path(world: World, out_dir: Path) -> None:
     assert any("acme/a → acme/b → acme/a" in a for a in annotations(emu, b_run))
 
 
+def test_a_failing_child_says_why_from_the_end_of_its_log(world: World, out_dir: Path) -> None:
+    """A step that only exits non-zero leaves the annotation "Process completed with
+    exit code 2."; the tree's reason adds the last lines that step printed."""
+    failing = {"name": "deploy", "run": 'echo "connecting"\n'
+                                        'echo "error: DATABASE_URL is not set" >&2\nexit 2'}
+    repos = {
+        "acme/core": {"tako.yml": tako_yml(produces=["built"]),
+                      ".github/workflows/cascade.yml": trigger(out_dir, "built")},
+        "acme/bad": {"tako.yml": tako_yml(subscriptions=[sub("acme/core", "built")]),
+                     ".github/workflows/on-tako.yml": receiver(
+                         ["built"], [failing, {"if": "always()", "run": "echo cleanup"}])},
+    }
+    emu = world(repos)
+    result = start_cascade(emu, "acme/core", out_dir)
+    assert result.status == "failure"
+    reason = result.children()["acme/bad"]["reason"] or ""
+    assert reason.startswith("Process completed with exit code 2."), reason
+    assert "connecting ⏎ error: DATABASE_URL is not set" in reason
+    assert "cleanup" not in reason
+
+
 # ---------------------------------------------------------------- configuration hell
 RANGES = [("^1.0.0", True), ("~1.4.0", True), ("[1.0.0...2.0.0)", True), (">=1.5.0", False),
           ("1.x || 3.x", True), ("<1.4.0", False), ("*", True), ("2.x", False)]

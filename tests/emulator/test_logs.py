@@ -75,7 +75,7 @@ def test_job_logs_redirect_to_a_timestamped_masked_download(emu: Emulator,
     lines = text.splitlines()
     assert all(re.match(STAMP + " ", line) for line in lines), lines
     body = [line.split(" ", 1)[1] for line in lines]
-    assert "##[group]prepare" in body
+    assert '##[group]Run echo "prepared with $S and $GITHUB_TOKEN"' in body
     assert "prepared with *** and ***" in body  # the secret and the run token
     assert "value ***" in body  # masked after the fact, too
     assert "config missing: tako.yml" in body

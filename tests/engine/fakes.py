@@ -63,6 +63,7 @@ class FakeWorkflow:
     fan_out: Sequence[tuple[str, str]] = ()  # (target repo, event type) when it starts
     wait_children: bool = True
     annotation: str | None = None  # failure annotation on a failed run
+    log_tail: Sequence[str] = ()  # last lines of the failing step's log on a failed run
     dedupe_root: bool = False  # the child fan-out skips targets already run for the root
 
     def listens(self, event_type: str) -> bool:
@@ -133,6 +134,7 @@ class FakeForge:
         self.preflight_error: ForgeError | None = None
         self._etags: dict[tuple, tuple] = {}
         self.annotation_calls = 0
+        self.log_tail_calls = 0
         self.deadlines: list[datetime | None] = []  # every set_deadline, in order
         # (call, repo or "*") -> raised by that call: "list_runs", "get_run", "dispatch".
         self.faults: dict[tuple[str, str], ForgeError] = {}
@@ -320,6 +322,13 @@ class FakeForge:
         if run.workflow.annotation:
             notes.append(Annotation("failure", run.workflow.annotation))
         return notes
+
+    def job_log_tail(self, repo: str, run_id: int, lines: int = 5) -> list[str]:
+        self.log_tail_calls += 1
+        run = self.run_by_id(run_id)
+        if run.workflow.conclusion not in ("failure", "timed_out"):
+            return []
+        return list(run.workflow.log_tail)[-lines:]
 
     def set_deadline(self, when: datetime | None) -> None:
         # This forge never waits by itself; the bound is recorded for the tests.

@@ -132,6 +132,25 @@ def test_several_workflows_give_several_runs_and_any_failure_fails_the_node() ->
     assert node.to_json()["runs"][1]["workflow"] == ".github/workflows/y.yml"
 
 
+@pytest.mark.parametrize(("annotation", "reason", "log_read"), [
+    # the runner's generic annotation only says it failed: the log's last lines say why
+    ("Process completed with exit code 2.", "Process completed with exit code 2. Last "
+     "lines of its log: building ⏎ error: tako.yml not found", True),
+    (None, "Last lines of its log: building ⏎ error: tako.yml not found", True),
+    # an annotation that says why is enough: the log is not read
+    ("tests failed in y", "tests failed in y", False),
+])
+def test_a_failure_without_a_telling_annotation_adds_its_log_tail(
+        annotation: str | None, reason: str, log_read: bool) -> None:
+    forge, clock = world(b=[FakeWorkflow(conclusion="failure", annotation=annotation,
+                                         log_tail=["building", "error: tako.yml not found"])])
+    report = run(forge, clock, ["acme/b"])
+    node = report.origin.children[0]
+    assert node.state is NodeState.FAILURE
+    assert node.reason == reason
+    assert (forge.log_tail_calls > 0) is log_read
+
+
 def test_grandchildren_appear_in_the_root_tree_with_reasons() -> None:
     forge, clock = world(
         b=[FakeWorkflow(fan_out=[("acme/c", "built")])],
