@@ -9,17 +9,19 @@
   annotation (as on GitHub);
 - a run executes its jobs in ``needs`` order (independent jobs and matrix
   combinations side by side), each in a temporary checkout, ``run:`` steps in
-  ``bash --noprofile --norc -eo pipefail`` (or ``sh``/``python``/``cmd {0}``), the
-  tako action's ``uses:`` (``./`` with tako's action.yml, or ``<owner>/tako-gha@ref``)
-  as ``python -m tako_gha.surfaces.action`` with ``TAKO_INPUT_*``; other ``uses:``
-  are logged no-ops;
+  ``bash --noprofile --norc -eo pipefail`` (or ``sh``/``python``/``cmd {0}``);
+  ``uses:`` steps run actions through ``emulator.composite`` (composite actions of the
+  world or the workspace step by step, the built-ins of ``emulator.builtin_actions``);
+  ``uses: OWNER/tako-gha@REF`` without such a repository in the world runs the installed
+  action entry directly (``python -m tako_gha.surfaces.action`` with ``TAKO_INPUT_*``);
 - every step process is its own process group: ``timeout-minutes`` (job or step)
   kills it and concludes the job and run ``timed_out``; ``cancel`` sends SIGINT, then
   SIGKILL after ``kill_grace`` seconds, and concludes ``cancelled`` (steps chosen by
   ``always()``/``cancelled()`` after that still run); ``stop`` SIGKILLs everything;
 - workflow commands on stdout become annotations (``::error::`` …) or masks
   (``::add-mask::``); masked values, secrets and the run token never reach what is
-  recorded (annotations, the capped job log, step summaries).
+  recorded (annotations, the capped job log, step summaries); the job log is an
+  ``emulator.logs.JobLog`` (timestamped lines per step, served by the logs endpoints).
 """
 
 from __future__ import annotations
