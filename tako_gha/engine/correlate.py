@@ -76,6 +76,11 @@ class Track:
     annotated: bool = False
     heuristic_note: str | None = None
     lost: bool = False  # its runs can no longer be read (404): its error state sticks
+    # Resumed from the journal: "sent" or "unknown"; its window, the runs matched before.
+    journaled: str | None = None
+    window_end: datetime | None = None  # heuristic runs must be created before this
+    known_runs: set[int] = field(default_factory=set)
+    discovery_due: float | None = None  # monotonic; overrides the usual deadline
     stopped: bool = False  # the engine cancelled its runs at the deadline: timed_out sticks
 
     def accepting(self, now: float, sibling_grace: float, discovery_timeout: float) -> bool:
@@ -121,6 +126,7 @@ class TreeTracker:
     orphans: dict[int, tuple[str, RunInfo, TitleTag]] = field(default_factory=dict)
     last_polled: dict[str, float] = field(default_factory=dict)
     on_message: Callable[[str], None] = lambda text: None
+    on_attach: Callable[[Track, int], None] = lambda track, run_id: None
     by_repo: dict[str, list[Track]] = field(default_factory=dict)  # lower-case repo
     lost_repos: set[str] = field(default_factory=set)  # lower-case; listings answer 404
     _touched: list[Track] = field(default_factory=list)  # attached to during an ingest
@@ -257,6 +263,7 @@ class TreeTracker:
 
     def _attach(self, track: Track, run: RunInfo, correlation: str, now: float) -> None:
         self._touched.append(track)
+        self.on_attach(track, run.id)
         self.run_owner[run.id] = track.node.id
         track.node.runs.append(_ref(run, correlation))
         track.node.runs.sort(key=lambda r: r.run_id)
@@ -290,18 +297,34 @@ class TreeTracker:
             for run in runs:
                 changed |= self.update_run(run)
             return changed
-        for run in sorted(runs, key=lambda r: r.id):
+        claimed = {run_id for t in pending for run_id in t.known_runs}
+        # Runs the journal matched before a crash first: they settle their dispatches.
+        for run in sorted(runs, key=lambda r: (r.id not in claimed, r.id)):
             if run.id in self.run_owner:
                 changed |= self.update_run(run)
                 continue
-            fits = [t for t in pending if self._fits(t, run)]
+            known = next((t for t in pending if run.id in t.known_runs), None)
+            if known is not None:  # matched to it before a crash (journal)
+                self._attach(known, run, "heuristic", now)
+                changed = True
+                continue
+            fits = [t for t in pending if run.id not in claimed and self._fits(t, run)]
             if not fits:
                 continue
             fits.sort(key=lambda t: t.dispatched_at or 0.0)
             # Prefer a dispatch that has no run of this workflow yet.
             chosen = next((t for t in fits if all(r.workflow != run.workflow_path
                                                   for r in t.node.runs)), fits[0])
+            twin = next((r.run_id for r in chosen.node.runs
+                         if r.workflow == run.workflow_path), None)
             self._attach(chosen, run, "heuristic", now)
+            if twin is not None and chosen.journaled:
+                # One workflow, two untagged runs in a resumed dispatch's window: one of
+                # them is someone else's, and nothing says which.
+                note = (f"ambiguous heuristic match: runs {twin} and {run.id} of {repo} (no "
+                        f"run-name) both fit dispatch {chosen.node.id}, sent before this "
+                        "resume; both are kept — set run-name in the receiving workflow")
+                chosen.heuristic_note = chosen.node.reason = note
             if len(fits) > 1:
                 others = ", ".join(t.node.id for t in fits if t is not chosen)
                 note = (f"ambiguous heuristic match: run {run.id} of {repo} (no run-name) "
@@ -321,6 +344,10 @@ class TreeTracker:
             return False
         if run.created_at < track.dispatched_wall - HEURISTIC_SKEW:
             return False
+        if track.window_end is not None and run.created_at > track.window_end + HEURISTIC_SKEW:
+            return False
+        if track.known_runs and any(r.workflow == run.workflow_path for r in track.node.runs):
+            return False  # resumed: this workflow's run is the one matched before
         return workflow_matches(run.workflow_path, track.workflow)
 
     def _dedupe(self, repo: str, runs: list[RunInfo]) -> bool:

@@ -25,7 +25,7 @@ Known limits, by design:
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tako_gha.core.durations import format_duration
 from tako_gha.core.ids import (
@@ -39,8 +39,22 @@ from tako_gha.core.ids import (
 from tako_gha.core.tree import Node, NodeState, TreeReport
 from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest, Observer
 from tako_gha.engine.clock import Clock, SystemClock
-from tako_gha.engine.correlate import Track, TreeTracker, run_tag, title_event_type
+from tako_gha.engine.correlate import (
+    DISPATCH_EVENT,
+    Track,
+    TreeTracker,
+    run_tag,
+    title_event_type,
+)
 from tako_gha.engine.errors import FanOutError
+from tako_gha.engine.journal import (
+    NOT_SENT,
+    UNKNOWN,
+    Entry,
+    Journal,
+    JournalState,
+    SignalGuard,
+)
 from tako_gha.engine.pacing import DispatchPacer
 from tako_gha.engine.payload import (
     MAX_EVENT_TYPE_LEN,
@@ -60,19 +74,26 @@ LISTING_SKEW = timedelta(minutes=2)
 
 def fan_out(forge: Forge, request: FanOutRequest, options: FanOutOptions,
             observer: Observer | None = None, *, planner: Planner | None = None,
-            clock: Clock | None = None) -> TreeReport:
+            clock: Clock | None = None, journal: Journal | None = None,
+            guard: SignalGuard | None = None) -> TreeReport:
     """See ``engine.api``. Raises FanOutError / ForgeError before any dispatch, and
-    CredentialsLostError when GitHub stops accepting the token midway."""
+    CredentialsLostError when GitHub stops accepting the token midway.
+
+    ``journal`` records every dispatch's intent and outcome (``engine.journal``); a
+    resumed root reads it and never sends again what it says was sent or may have
+    been. ``guard`` (installed by the caller) keeps SIGINT/SIGTERM out of the gap
+    between a dispatch and its record."""
     try:
         return FanOut(forge, request, options, observer, planner or DiscoveryPlanner(),
-                      clock or SystemClock()).run()
+                      clock or SystemClock(), journal=journal, guard=guard).run()
     finally:
         release_waits(forge)
 
 
 class FanOut:
     def __init__(self, forge: Forge, request: FanOutRequest, options: FanOutOptions,
-                 observer: Observer | None, planner: Planner, clock: Clock) -> None:
+                 observer: Observer | None, planner: Planner, clock: Clock, *,
+                 journal: Journal | None = None, guard: SignalGuard | None = None) -> None:
         _check_options(options)
         if request.root is not None and not is_id(request.root):
             raise FanOutError(f"root id {request.root!r} is not 12 hex digits",
@@ -88,6 +109,9 @@ class FanOut:
         self._last_forced = -math.inf
         self._held_until = -math.inf  # no dispatch before this (a rate limit said so)
         self._held_why = ""
+        self.journal = journal
+        self.guard = guard or SignalGuard()  # not installed: holds nothing back
+        self.prior = JournalState(self.root)  # what the journal says was sent before
 
     # ------------------------------------------------------------ setup
     def run(self) -> TreeReport:
@@ -119,9 +143,13 @@ class FanOut:
                               discovery_timeout=self.options.discovery_timeout,
                               dedupe=self.options.dedupe)
         self.tracker = tracker
+        if self.journal is not None and self.ctx is not None and self.ctx.parent is None:
+            # A resumed root. (A child's fan-out runs once per job: its journal, in the
+            # job's RUNNER_TEMP, is a record, not something a re-run could read.)
+            self.prior = self.journal.read(self.root)
         self.session = Session(self.forge, tracker, self.options, self.clock, self.observer,
-                               started=started, deadline=deadline,
-                               since=self.wall0 - LISTING_SKEW, org=self.request.org)
+                               started=started, deadline=deadline, since=self._since(),
+                               org=self.request.org)
         # Same root, same dispatch ids: what was sent is adopted, the rest is sent.
         self.session.resume_hint = (
             "re-run this job with a valid token to send the rest (it continues the tree)"
@@ -134,10 +162,28 @@ class FanOut:
         dispatchable = [t.node.repo for t in self.own if t.node.state is NodeState.PLANNED]
         if dispatchable:
             self.forge.preflight(self.request.org, dispatchable, dispatch=True)
+        if self.journal is not None:
+            self.journal.start(self.root, source=event.source, event_type=event.type,
+                               at=self.wall0, resumed=self.ctx is not None)
+            tracker.on_attach = self._journal_run
         if self.ctx is not None:
             self._resume_check()
         self.session.emit()
         return self._loop()
+
+    def _since(self) -> datetime | None:
+        """Runs are listed from shortly before this fan-out began; a resumed root
+        lists from its first start (the journal knows it), or — without a journal —
+        every recent run, since its runs may be of any age."""
+        if self.prior.started_at is not None:
+            return min(self.prior.started_at, self.wall0) - LISTING_SKEW
+        if self.ctx is not None and self.ctx.parent is None:
+            return None
+        return self.wall0 - LISTING_SKEW
+
+    def _journal_run(self, track: Track, run_id: int) -> None:
+        if self.journal is not None and track.own and run_id not in track.known_runs:
+            self.journal.run(self.root, track.node.id, run_id)
 
     def _make_nodes(self, plan: PlanOutcome) -> None:
         ctx, event = self.ctx, self.event
@@ -195,21 +241,31 @@ class FanOut:
                                  "dispatch")
 
     def _resume_check(self) -> None:
-        """Inside a tree (a re-run, or a sibling that got there first): list each
-        target once before dispatching. A run already tagged with this dispatch id is
+        """Inside a tree (a resume, a re-run, or a sibling that got there first): list
+        each target once before dispatching. A dispatch the journal says was sent (or
+        may have been) is never sent again: its runs are looked for, tagged or not, in
+        its original window. Otherwise a run already tagged with this dispatch id is
         adopted, not sent again; with ``dedupe: root`` a run of the same event type
         for this root makes the node a duplicate. The listing's newest id is the
         watermark for heuristic matching."""
+        untagged: list[str] = []
         for track in self.own:
             node = track.node
             if node.state is not NodeState.PLANNED:
                 continue
+            entry = self.prior.entries.get(node.id)
+            journaled = entry is not None and entry.status != NOT_SENT
+            if journaled:
+                self._from_journal(track, entry)
             try:
                 runs = self.session.poller.list_repo(node.repo)
             except RateLimitError as exc:
                 self.session.message(f"cannot check {node.repo} before dispatching: {exc}")
                 continue
             if runs is None:
+                continue
+            if journaled:
+                self.tracker.ingest(node.repo, runs, self.clock.monotonic())
                 continue
             track.watermark = max((r.id for r in runs), default=0)
             mine = [r for r in runs if (tag := run_tag(r)) and tag.id == node.id]
@@ -220,6 +276,8 @@ class FanOut:
                 node.reason = "resumed: this dispatch's run already existed"
                 self.session.stats.adopted += 1
                 continue
+            if any(r.event == DISPATCH_EVENT and run_tag(r) is None for r in runs):
+                untagged.append(node.repo)
             if self.options.dedupe == "root":
                 twin = next((t for r in sorted(runs, key=lambda r: r.id)
                              if (t := run_tag(r)) and t.root == self.root and t.id != node.id
@@ -230,6 +288,46 @@ class FanOut:
                     node.duplicate_of = twin.id
                     node.reason = (f"dedupe root: {node.repo} already runs {node.event_type} "
                                    f"for this root (dispatch {twin.id})")
+        self._say_how_resumed(untagged)
+
+    def _from_journal(self, track: Track, entry: Entry) -> None:
+        """A dispatch sent before this resume, by the journal: wait for its run(s) in
+        the window it was sent in; never send it again."""
+        node = track.node
+        now = self.clock.monotonic()
+        track.dispatched_at = now
+        track.dispatched_wall = entry.first_at
+        track.window_end = entry.last_at + timedelta(seconds=self.options.discovery_timeout)
+        track.known_runs = set(entry.runs)
+        track.journaled = entry.status
+        track.confirmed = entry.status != UNKNOWN
+        # What is left of its discovery window (none: one more listing decides).
+        left = (track.window_end - self.forge.now()).total_seconds()
+        track.discovery_due = now + max(0.0, min(left, self.options.discovery_timeout))
+        node.state = NodeState.DISPATCHED
+        node.reason = ("resumed: sent before (journal), not sent again"
+                       if entry.status != UNKNOWN else
+                       "resumed: sent before, GitHub's answer never recorded (journal); "
+                       "not sent again")
+        self.session.stats.adopted += 1
+
+    def _say_how_resumed(self, untagged: list[str]) -> None:
+        if self.ctx is None or self.ctx.parent is not None:
+            return  # a child's re-run: its tree is found by tags, as always
+        if self.prior.known:
+            count = sum(1 for t in self.own if t.journaled)
+            self.session.message(f"resuming {self.root}: the journal records {count} "
+                                 "dispatch(es) sent before; none is sent again")
+            return
+        where = f" (no record in {self.journal.path})" if self.journal is not None else ""
+        note = (f"resuming {self.root} without a journal of it on this machine{where}: "
+                "dispatches sent before are recognised only by the run-name tag in their "
+                "runs' titles")
+        if untagged:
+            shown = ", ".join(untagged[:5]) + (" …" if len(untagged) > 5 else "")
+            note += (f"; {len(untagged)} target(s) have runs without it ({shown}): a "
+                     "dispatch sent there before cannot be recognised and may be sent again")
+        self.session.message(note)
 
     # ------------------------------------------------------------ the loop
     def _loop(self) -> TreeReport:
@@ -314,23 +412,39 @@ class FanOut:
         except PayloadError as exc:
             node.state, node.reason, node.hint = NodeState.ERROR, exc.message, exc.hint
             return
+        # From the intent to the recorded answer, SIGINT/SIGTERM wait (kill -9 cannot:
+        # the journal then says "unknown", and a resume never sends it again).
+        with self.guard.hold():
+            self._send(track, payload, again=again)
+
+    def _send(self, track: Track, payload: dict, *, again: bool) -> None:
+        node = track.node
         self.pacer.record()
         track.dispatched_at = self.clock.monotonic()
         if track.dispatched_wall is None:
             track.dispatched_wall = self.forge.now()
+        journal = self.journal
+        if journal is not None:
+            journal.intent(self.root, node.id, node.repo, node.event_type, self.forge.now())
         try:
             self.forge.dispatch(node.repo, node.event_type, payload)
         except RateLimitError as exc:
             # Refused before GitHub processed it: nothing was sent, so the node is
             # still planned; hold every dispatch until the limit resets.
+            if journal is not None:
+                journal.outcome(self.root, node.id, "held", exc.message)
             self._hold(track, exc)
             return
         except AmbiguousDispatchError as exc:
+            if journal is not None:
+                journal.outcome(self.root, node.id, "lost", exc.message)
             track.ambiguous_dispatch = True
             track.lost_answers.append(_answer(exc))
             node.reason = (f"dispatch answer lost ({exc.message}); looking for its run "
                            "before deciding to send again")
         except ForgeError as exc:
+            if journal is not None:
+                journal.outcome(self.root, node.id, "refused", exc.message)
             if token_refused(exc):
                 # The token, not this target, is refused: every dispatch and listing
                 # after it would be too. Not delivered, so the node stays as it was.
@@ -340,6 +454,8 @@ class FanOut:
             node.hint = exc.hint or None
             return
         else:
+            if journal is not None:
+                journal.outcome(self.root, node.id, "sent")
             track.confirmed = True
             if not again:
                 track.ambiguous_dispatch = False
@@ -389,6 +505,8 @@ class FanOut:
 
     def _discovery_due(self, track: Track) -> float:
         assert track.dispatched_at is not None
+        if track.discovery_due is not None:
+            return track.discovery_due  # resumed: what was left of its window
         if track.ambiguous_dispatch and not track.resent:
             return track.dispatched_at + min(self.options.redispatch_grace,
                                              self.options.discovery_timeout)
@@ -441,6 +559,13 @@ class FanOut:
         node.state = NodeState.NOT_STARTED
         waited = format_duration(self.options.discovery_timeout)
         node.reason = f"no run appeared within {waited} of the dispatch"
+        if track.journaled == UNKNOWN:
+            node.reason += ("; the fan-out that sent it was stopped before GitHub's answer "
+                            "was recorded (journal), so it is not sent again: it may never "
+                            "have left")
+            node.hint = (f"if {node.repo} has no run of it, it never reached GitHub: fan "
+                         "out again (a new root) to send it")
+            return
         if track.confirmed:
             node.hint = (f"no workflow in {node.repo} listens for repository_dispatch type "
                          f"{node.event_type}")

@@ -43,6 +43,7 @@ from tako_gha.core.versions import VersionError, parse_version
 from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
 from tako_gha.engine.context import read_event_file
 from tako_gha.engine.handoff import notice_lines
+from tako_gha.engine.journal import Journal, JournalError, SignalGuard, crash_point, default_path
 from tako_gha.forge.redact import redact, redact_url
 from tako_gha.surfaces.action_contract import INPUT_DEFAULTS, env_name
 from tako_gha.surfaces.reports import LiveTree, render_markdown
@@ -443,14 +444,22 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
     where = f"tree {context.root} at depth {context.depth}" if context else "a new cascade"
     out.write(one_line(f"tako: fanning out {inputs.event_type} from {inputs.source} in "
                        f"{inputs.org} ({where})") + "\n")
+    journal = None if inputs.options.dry_run else _journal(root, env, out)
     try:
         forge = open_forge(inputs.api_url, token=inputs.token)
-        report = fan_out(forge, request, inputs.options, observer)
+        with SignalGuard().installed() as guard:
+            report = fan_out(forge, request, inputs.options, observer, journal=journal,
+                             guard=guard)
     except (ForgeError, UserError) as exc:
         _partial_outputs(exc, env)
         return fail(out, getattr(exc, "message", str(exc)), hint=getattr(exc, "hint", ""))
+    except JournalError as exc:
+        return fail(out, f"{exc}; dispatching stopped",
+                    hint=f"follow what was sent: tako-gha status {root} --org {inputs.org}")
     finally:
         live.close()
+        if journal is not None:
+            journal.close()
     publish(report, env, out, observer.notes)
     return report.status.exit_code
 
@@ -481,6 +490,19 @@ def announce(root: str, inputs: ActionInputs, context: CascadeContext | None,
                    f"the rest: {shlex.join([*resume, '--resume', root])}")
     out.write(command("notice", message, {"title": f"tako cascade {root}"}) + "\n")
     out.flush()
+
+
+def _journal(root: str, env: Mapping[str, str], out: TextIO) -> Journal | None:
+    """The dispatch journal under ``RUNNER_TEMP`` (or ``TAKO_STATE_DIR``): a step
+    stopped midway and run again in the same job never sends a dispatch twice.
+    Without one the fan-out goes on, and says so."""
+    try:
+        return Journal(default_path(root, env), crash_before=crash_point(env))
+    except JournalError as exc:
+        out.write(command("warning", f"no dispatch journal ({exc}); a resume will "
+                          "recognise what was sent only by run-name tags",
+                          {"title": "tako: no journal"}) + "\n")
+        return None
 
 
 def _partial_outputs(exc: Exception, env: Mapping[str, str]) -> None:

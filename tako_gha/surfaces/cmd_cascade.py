@@ -162,12 +162,13 @@ def announcement(root: str, org: str, context: CascadeContext | None,
     return line
 
 
-def _interrupted(report: TreeReport | None, org: str, dry_run: bool) -> UserError:
+def _interrupted(report: TreeReport | None, org: str, dry_run: bool,
+                 code: int = 130) -> UserError:
     """Ctrl-C during a fan-out: the runs it started go on, so say how to reach them,
     and how many children were never dispatched (``status`` cannot show those: it
     rebuilds the tree from runs)."""
     if report is None or dry_run:
-        return UserError("interrupted before anything was dispatched", exit_code=130)
+        return UserError("interrupted before anything was dispatched", exit_code=code)
     children = report.origin.children
     waiting = sum(1 for n in children if n.state is NodeState.PLANNED)
     sent = len(children) - waiting
@@ -179,7 +180,7 @@ def _interrupted(report: TreeReport | None, org: str, dry_run: bool) -> UserErro
         message += f"; {waiting} of {len(children)} children were not dispatched yet"
         hint += (f"; dispatch the rest: run the same fan-out again with --resume "
                  f"{report.root} (existing runs are adopted, not sent twice)")
-    return UserError(message, hint=hint, exit_code=130)
+    return UserError(message, hint=hint, exit_code=code)
 
 
 def _emit(report: TreeReport, fmt: str, tree_json: str | None, summary: str | None,
@@ -237,6 +238,23 @@ def _resume_context(root: str, source: str,
                         hint="use the 12-hex-digit root id the first fan-out printed")
     return CascadeContext(root=root.strip(), parent=None, depth=1, chain=(source,),
                           deadline=None)
+
+
+def _open_journal(state: str | None, root: str,
+                  env: Mapping[str, str]) -> tuple[Any, str | None]:
+    """The journal and, when the default one cannot be used, a warning to print (the
+    fan-out goes on; a resume then relies on run-name tags). A ``--state`` file that
+    cannot be opened is an error before anything is sent."""
+    from tako_gha.engine.journal import Journal, JournalError, crash_point, default_path
+
+    path = Path(state) if state else default_path(root, env)
+    try:
+        return Journal(path, crash_before=crash_point(env)), None
+    except JournalError as exc:
+        if state:
+            raise UserError(f"--state: {exc}", hint="choose a writable file") from None
+        return None, (f"warning: no dispatch journal ({exc}); a resume will recognise "
+                      "what was sent only by run-name tags; set TAKO_STATE_DIR or --state")
 
 
 def _write(path: str, text: str, flag: str, *, atomic: bool = False) -> None:
@@ -326,8 +344,12 @@ TREE_ORG = click.option("--org", default=None,
               help="On timeout, cancel the still-running runs of the tree.")
 @click.option("--dry-run", is_flag=True, help="Plan and show the tree; dispatch nothing.")
 @click.option("--resume", "resume_root", default=None, metavar="ROOT",
-              help="Run the fan-out again as cascade ROOT: repositories whose runs exist "
-                   "are adopted, not dispatched twice.")
+              help="Run the fan-out again as cascade ROOT: what its journal says was sent "
+                   "is never sent again, and runs that exist are adopted.")
+@click.option("--state", default=None, metavar="FILE",
+              help="The dispatch journal (append-only, synced to disk) that --resume "
+                   "reads.  [default: tako-journal-ROOT.jsonl in $TAKO_STATE_DIR, else "
+                   "$RUNNER_TEMP, else ~/.local/state/tako-gha]")
 @click.option("--tree-json", default=None, metavar="PATH", help="Also write the tree JSON here.")
 @click.option("--summary", default=None, metavar="PATH",
               help="Also write the Markdown summary (the action's job summary) here.")
@@ -338,7 +360,7 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
                 wait: bool, timeout: str, discovery_timeout: str, concurrency: int,
                 max_depth: int, max_children: int, dedupe: str, fail_fast: bool,
                 cancel_on_timeout: bool, dry_run: bool, resume_root: str | None,
-                tree_json: str | None,
+                state: str | None, tree_json: str | None,
                 summary: str | None, api_url: str | None, fmt: str) -> None:
     """Dispatch an event to every repository whose tako.yml subscribes to it, find
     the workflow runs it starts and wait on the whole tree, grandchildren included.
@@ -396,11 +418,15 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
     from tako_gha.engine.fanout import fan_out
 
     forge = _forge(api_url)
+    journal, trouble = (None, None) if dry_run else _open_journal(state, root, env)
     if not dry_run:
         # Before anything is sent: a process killed later (kill -9, OOM, a cancelled
         # job) has already said which cascade it started and how to pick it up.
-        resume = resume_command(click.get_current_context(), root, src, request.org)
+        extra = ("--state", str(journal.path)) if journal is not None and not state else ()
+        resume = resume_command(click.get_current_context(), root, src, request.org, extra)
         click.echo(announcement(root, request.org, context, resume, api_url), err=True)
+    if trouble:
+        click.echo(trouble, err=True)
     if tree_json:  # writable? Said before anything is dispatched, not after.
         _write(tree_json, json.dumps({"root": root, "status": "running", "tree": None})
                + "\n", "--tree-json", atomic=True)
@@ -408,14 +434,24 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
     where = (f"continuing tree {context.root} at depth {context.depth}" if context
              else "new cascade")
     observer.on_message(f"fanning out {event_type} from {src} in {request.org} ({where})")
+    from tako_gha.engine.journal import Interrupted, JournalError, SignalGuard
+
     try:
-        report = fan_out(forge, request, options, observer)
+        with SignalGuard().installed() as guard:
+            report = fan_out(forge, request, options, observer, journal=journal, guard=guard)
     except ForgeError as exc:
         raise _forge_error(exc) from None
-    except KeyboardInterrupt:
-        raise _interrupted(observer.report, request.org, dry_run) from None
+    except JournalError as exc:
+        raise UserError(f"--state: {exc}; dispatching stopped",
+                        hint=f"follow what was sent: tako-gha status {root} --org "
+                             f"{request.org} --wait") from None
+    except KeyboardInterrupt as exc:
+        code = 128 + exc.signum if isinstance(exc, Interrupted) else 130
+        raise _interrupted(observer.report, request.org, dry_run, code) from None
     finally:
         observer.close()
+        if journal is not None:
+            journal.close()
     _emit(report, fmt, tree_json, summary, observer.notes, dry_run=dry_run,
           root_only=not wait and not dry_run and fmt == "text")
     if not wait and not dry_run:  # a dry run has no cascade to follow

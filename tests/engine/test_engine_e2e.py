@@ -255,7 +255,8 @@ def _cli(emu: Emulator, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("GITHUB_", "TAKO_", "GH_"))}
     env.update({"GITHUB_TOKEN": TOKEN, "TAKO_POLL_MIN_INTERVAL": "0.1",
-                "TAKO_POLL_MAX_INTERVAL": "0.5", "TAKO_SIBLING_GRACE": "0.3"})
+                "TAKO_POLL_MAX_INTERVAL": "0.5", "TAKO_SIBLING_GRACE": "0.3",
+                "TAKO_STATE_DIR": os.environ["TAKO_STATE_DIR"]})  # tests/conftest.py
     return subprocess.run([sys.executable, "-m", "tako_gha", *args, "--api-url", emu.base_url],
                           capture_output=True, text=True, env=env, timeout=60)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -103,12 +104,18 @@ def test_the_root_id_is_the_first_line_before_any_dispatch(invoke: Any, emu: Emu
     root = json.loads(result.stdout)["root"]
     first = result.stderr.splitlines()[0]
     api = emu.base_url
+    journal = Path(os.environ["TAKO_STATE_DIR"]) / f"tako-journal-{root}.jsonl"
     assert first == (
         f"tako: cascade {root}; follow it: tako-gha status {root} --org acme --api-url "
         f"{api} --wait; if this process stops early, send the rest: tako-gha fan-out "
         # The exact command: the flags that were given (quoted), then --resume ROOT.
         "--source acme/a --org acme --event ok --payload '{\"version\": \"1.0 beta\"}' "
-        f"--timeout 1m --api-url {api} --resume {root}"), first
+        f"--timeout 1m --api-url {api} --state {journal} --resume {root}"), first
+    # The journal (default: in TAKO_STATE_DIR) has each dispatch's intent and answer.
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    kinds = [r["k"] for r in records]
+    assert kinds[:5] == ["start", *["intent", "outcome"] * 2] and kinds.count("run") == 2
+    assert {r["result"] for r in records if r["k"] == "outcome"} == {"sent"}
     assert "--tree-json" not in first and "--format" not in first
     assert result.stderr.index(first) < result.stderr.index("dispatched ok to")
     assert json.loads(tree.read_text())["root"] == root
