@@ -90,6 +90,20 @@ CASES: dict[str, list[dict]] = {
     "bad-format": [{"uses": "just-a-name"}],
     "missing-local": [{"uses": "./nope"}],
     "deep": [{"uses": "acme/tools/loop@v1"}],
+    "escape": [{"uses": "acme/tools/../../x@v1"}],
+    "escape-local": [{"uses": "./../outside"}],
+    "bad-yaml": [{"uses": "acme/tools/badyaml@v1"}],
+    "not-mapping": [{"uses": "acme/tools/list@v1"}],
+    "no-steps": [{"uses": "acme/tools/nosteps@v1"}],
+    "bad-inputs": [{"uses": "acme/tools/badinputs@v1"}],
+    "bad-input-spec": [{"uses": "acme/tools/badspec@v1"}],
+    "dockerfile": [{"uses": "acme/tools/dockerfile@v1"}],
+    "docker-yml": [{"uses": "acme/tools/dockeryml@v1"}],
+    "other-using": [{"uses": "acme/tools/weird@v1"}],
+    "bad-exprs": [{"id": "b", "uses": "acme/tools/badexprs@v1"},
+                  {"if": "always()", "run": 'echo "b: ${{ steps.b.outcome }}"'}],
+    "workdir": [{"uses": "acme/tools/workdir@v1"}],
+    "slow": [{"uses": "acme/tools/slow@v1", "timeout-minutes": 0.02}],
 }
 LOCAL = {
     "inputs": {"secret": {}},
@@ -112,10 +126,37 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
              "pwsh/action.yml": yaml.safe_dump({"runs": {"using": "composite", "steps": [
                  {"shell": "pwsh", "run": "Write-Host hi"}]}}),
              "loop/action.yml": yaml.safe_dump({"runs": {"using": "composite", "steps": [
-                 {"uses": "acme/tools/loop@v1"}]}})}
+                 {"uses": "acme/tools/loop@v1"}]}}),
+             "badyaml/action.yml": "runs: [unclosed\n",
+             "list/action.yml": "- a\n- b\n",
+             "nosteps/action.yml": yaml.safe_dump({"runs": {"using": "composite"}}),
+             "badinputs/action.yml": yaml.safe_dump({"inputs": ["a"], **step}),
+             "badspec/action.yml": yaml.safe_dump({"inputs": {"a": "text"}, **step}),
+             "dockerfile/Dockerfile": "FROM alpine\n",
+             "dockeryml/action.yml": yaml.safe_dump({"runs": {"using": "docker",
+                                                              "image": "Dockerfile"}}),
+             "weird/action.yml": yaml.safe_dump({"runs": {"using": "perl"}}),
+             "badexprs/action.yml": yaml.safe_dump({
+                 "outputs": {"o": {"value": "${{ steps.x.outputs.y ) }}"}},
+                 "runs": {"using": "composite", "steps": [
+                     {"if": "github.event ==", "shell": "bash", "run": "echo if-ran"},
+                     {"if": "always()", "shell": "bash", "env": {"A": "${{ nope( }}"},
+                      "run": "echo env-ran"},
+                     {"if": "always()", "shell": "bash", "run": "exit 1",
+                      "continue-on-error": "${{ bad( }}"},
+                     {"if": "always()", "shell": "bash", "run": "exit 4",
+                      "continue-on-error": "${{ inputs.missing == '' }}"},
+                     {"if": "always()", "shell": "bash", "run": "echo last-ran"}]}}),
+             "workdir/action.yml": yaml.safe_dump({"runs": {"using": "composite", "steps": [
+                 {"shell": "bash", "working-directory": "sub", "run": "echo in-$(basename $PWD)"},
+                 {"shell": "bash", "working-directory": "absent", "run": "echo no"}]}}),
+             "slow/action.yml": yaml.safe_dump({"runs": {"using": "composite", "steps": [
+                 {"shell": "bash", "run": "sleep 30"},
+                 {"if": "always()", "shell": "bash", "run": "echo after-timeout"}]}})}
     app = {f".github/workflows/{name}.yml": workflow(name, steps)
            for name, steps in CASES.items()}
     app[".github/actions/local/action.yml"] = yaml.safe_dump(LOCAL)
+    app["sub/keep.txt"] = "a directory for working-directory\n"
     write_world(root, {"acme/tools": tools, "acme/app": app},
                 {"secrets": {"S": "pa55word-xyz"}})
     subprocess.run(["git", "-C", str(root / "acme" / "tools"), "tag", "v1"], check=True)
@@ -177,6 +218,17 @@ def test_a_failing_composite_step_skips_the_rest_but_not_always(emu: Emulator) -
     ("bad-format", "Expected format {org}/{repo}[/path]@ref. Actual 'just-a-name'"),
     ("missing-local", "Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under"),
     ("deep", "composite actions nest more than 9 levels deep"),
+    ("escape", "acme/tools/../../x@v1: the path leaves the action's repository"),
+    ("escape-local", "./../outside: the path leaves the workspace"),
+    ("bad-yaml", "acme/tools/badyaml@v1 (action.yml):2:1: invalid YAML"),
+    ("not-mapping", "an action file must be a mapping with 'runs'"),
+    ("no-steps", "'runs.steps' must be a non-empty list"),
+    ("bad-inputs", "(action.yml): 'inputs' must be a mapping"),
+    ("bad-input-spec", "'inputs.a' must be a mapping"),
+    ("dockerfile", "acme/tools/dockerfile@v1: a Docker container action"),
+    ("docker-yml", "a Docker container action (runs.using: docker)"),
+    ("other-using", "an action (runs.using: perl)"),
+    ("workdir", "runs.steps[1]: working-directory 'absent' does not exist"),
 ])
 def test_what_cannot_run_fails_the_step_with_why(emu: Emulator, case: str,
                                                  expected: str) -> None:
@@ -184,6 +236,29 @@ def test_what_cannot_run_fails_the_step_with_why(emu: Emulator, case: str,
     assert run.conclusion == "failure"
     assert any(expected in m for m in messages(run)), messages(run)
     assert any(expected in line for line in log.splitlines() if line.startswith("##[error]"))
+
+
+def test_bad_expressions_in_an_action_fail_their_step_and_say_where(emu: Emulator) -> None:
+    run, log = run_case(emu, "bad-exprs")
+    notes = messages(run)
+    assert run.conclusion == "failure"
+    where = "acme/tools/badexprs@v1 runs.steps"
+    for expected in (f"{where}[0].if:", f"{where}[1]:", "outputs.o:"):
+        assert any(expected in n for n in notes), (expected, notes)
+    assert any(f"{where}[2].continue-on-error:" in n for n in notes)
+    lines = log.splitlines()
+    assert "if-ran" not in lines and "env-ran" not in lines
+    assert "last-ran" in lines  # always()
+    assert "b: failure" in log
+
+
+def test_working_directory_and_a_step_timeout_inside_an_action(emu: Emulator) -> None:
+    _run, log = run_case(emu, "workdir")
+    assert "in-sub" in log
+    slow, slow_log = run_case(emu, "slow")
+    assert slow.conclusion == "timed_out"
+    assert any("has timed out after 0.02 minutes" in m for m in messages(slow))
+    assert "after-timeout" not in slow_log  # a timeout ends the whole action
 
 
 # ----------------------------------------------------------------------------- built-ins
@@ -242,3 +317,54 @@ def test_tako_uses_without_the_repository_in_the_world_runs_the_entry(
            "entry directly" in log
     assert run.conclusion == "success", (log, messages(run))
     assert "dry run" in log
+
+
+def test_built_in_inputs_and_their_failures(make_world, start_emulator) -> None:
+    """One job, each problem in a continue-on-error step: what every built-in says."""
+    def soft(step: dict) -> dict:
+        return {**step, "continue-on-error": True}
+
+    steps = [
+        {"uses": "actions/setup-python@v5", "with": {"update-environment": "false"}},
+        {"run": 'echo "location=${pythonLocation:-unset}"'},
+        soft({"uses": "actions/checkout@v4", "with": {"repository": "acme/ghost"}}),
+        soft({"uses": "actions/checkout@v4", "with": {"path": "../outside"}}),
+        soft({"uses": "actions/checkout@v4", "with": {"ref": "no-such-ref"}}),
+        {"id": "co", "uses": "actions/checkout@v4"},
+        {"run": 'echo "checked ${{ steps.co.outputs.commit }} $(cat app.txt)"; '
+                'echo data > file.bin'},
+        soft({"uses": "actions/cache@v4", "with": {"path": "x"}}),
+        {"uses": "actions/cache@v4", "with": {"path": "*.txt\nfile.bin", "key": "globbed"}},
+        {"uses": "actions/cache/save@v4", "with": {"path": "file.bin", "key": "saved"}},
+        {"uses": "actions/cache/save@v4", "with": {"path": "file.bin", "key": "saved"}},
+        {"uses": "actions/cache/save@v4", "with": {"path": "absent", "key": "nothing"}},
+        {"run": "rm file.bin"},
+        {"id": "look", "uses": "actions/cache@v4",
+         "with": {"path": "file.bin", "key": "saved", "lookup-only": "true"}},
+        {"run": 'echo "lookup ${{ steps.look.outputs.cache-hit }} $(ls file.bin 2>&1)"'},
+        {"id": "back", "uses": "actions/cache/restore@v4",
+         "with": {"path": "file.bin", "key": "saved"}},
+        {"run": 'echo "restored ${{ steps.back.outputs.cache-hit }} $(cat file.bin)"'},
+        soft({"uses": "actions/cache@v4", "with": {"path": "y", "key": "missing",
+                                                   "fail-on-cache-miss": "true"}}),
+    ]
+    world = make_world({"acme/app": {".github/workflows/b.yml": workflow("b", steps),
+                                     "app.txt": "app file"}})
+    emu = start_emulator(world)
+    run, log = run_case(emu, "b")
+    notes = messages(run)
+    assert run.conclusion == "success", (log, notes)
+    assert "location=unset" in log
+    for expected in ("actions/checkout: repository acme/ghost not found",
+                     "actions/checkout: path '../outside' is outside the workspace",
+                     "actions/checkout: acme/app has no branch, tag or commit 'no-such-ref'",
+                     "Input required and not supplied: key",
+                     "glob patterns in 'path' are not supported",
+                     "Failed to restore cache entry. Exiting as fail-on-cache-miss is set."):
+        assert any(expected in n for n in notes), (expected, notes)
+    assert f"checked {run.head_sha} app file" in log
+    assert "Cache saved with key: saved" in log
+    assert "Cache already exists for key: saved; not saved again" in log
+    assert "Path Validation Error" in log
+    assert "lookup true ls: cannot access" in log  # lookup-only restores nothing
+    assert "restored true data" in log
