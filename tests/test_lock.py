@@ -6,8 +6,11 @@ make the action install something else than what the project asks for (or fail w
 
 from __future__ import annotations
 
+import os
+import platform
 import re
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -95,3 +98,24 @@ def test_pin_parser_reads_markers() -> None:
     pins = _pins("six==1.17.0 ; python_full_version < '3.11' \\\nattrs==26.1.0 \\\n")
     assert [(n, str(v)) for n, v, _ in pins] == [("six", "1.17.0"), ("attrs", "26.1.0")]
     assert pins[0][2] is not None and pins[1][2] is None
+
+
+@pytest.mark.skipif(os.environ.get("TAKO_CI_DEPS") != "lock",
+                    reason="only in CI's run on the lock (TAKO_CI_DEPS=lock .ci/run)")
+def test_the_suite_runs_on_the_locks_versions() -> None:
+    # the test dependencies installed on top must not have moved a locked package
+    env = {"python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
+           "python_full_version": ".".join(map(str, sys.version_info[:3])),
+           "sys_platform": sys.platform, "platform_system": platform.system(),
+           "implementation_name": sys.implementation.name,
+           "platform_python_implementation": platform.python_implementation()}
+    moved = []
+    for name, version, marker in _pins(LOCK.read_text(encoding="utf-8")):
+        if marker is None or marker.evaluate(env):
+            try:
+                installed = str(Version(metadata.version(name)))
+            except metadata.PackageNotFoundError:
+                installed = "nothing"
+            if installed != str(version):
+                moved.append(f"{name}: lock {version}, installed {installed}")
+    assert moved == []
