@@ -37,3 +37,17 @@ def test_zizmor_audits_every_example_workflow() -> None:
                           text=True, timeout=120, check=False)
     for example in sorted((ROOT / "docs" / "examples" / "workflows").glob("*.yml")):
         assert f"completed docs/examples/workflows/{example.name}" in proc.stderr + proc.stdout
+
+
+def test_zizmor_and_the_schema_check_cover_every_workflow_and_dependabot() -> None:
+    (audit,) = [s for s in _lint_steps() if s["run"].startswith("zizmor")]
+    proc = subprocess.run(["bash", "-c", audit["run"]], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    assert {"ci.yml", "lint.yml", "release.yml", "selftest.yml"} <= {w.name for w in workflows}
+    for path in [*workflows, ROOT / ".github" / "dependabot.yml"]:
+        name = path.relative_to(ROOT).as_posix()
+        assert f"completed {name}" in proc.stderr + proc.stdout, name
+    runs = [s["run"] for s in _lint_steps()]
+    assert any("vendor.github-workflows" in r and ".github/workflows/*.yml" in r for r in runs)
+    assert any("vendor.dependabot" in r and ".github/dependabot.yml" in r for r in runs)
