@@ -949,7 +949,7 @@ class WorkflowRunner:
         step_deadline = deadline
         if step_minutes > 0:
             step_deadline = min(deadline, time.monotonic() + step_minutes * 60)
-        io = self._action_io(ctx, state, job_env, run_env, workspace, temp, deadline)
+        io = self._action_io(ctx, state, job_env, run_env, workspace, temp, deadline, where)
         if step.uses is not None and not self._runs_entry_directly(step.uses):
             outcome, timed_out, outputs = composite.run_uses(
                 io, step.uses, step.with_, own_env, contexts, step_deadline, where)
@@ -1015,11 +1015,11 @@ class WorkflowRunner:
 
     def _action_io(self, ctx: _RunContext, state: _JobState, job_env: dict[str, str],
                    run_env: dict[str, str], workspace: Path, temp: Path,
-                   job_deadline: float) -> composite.ActionIO:
+                   job_deadline: float, where: str) -> composite.ActionIO:
         def run_command(argv: list[str], env: dict[str, str], cwd: Path,
                         deadline: float) -> tuple[str, str, dict[str, str]]:
             return self._exec(ctx, state, argv, env, cwd, deadline, job_deadline, job_env,
-                              run_env, temp)
+                              run_env, temp, where)
 
         def run_script(shell: str, script: str, env: dict[str, str], cwd: Path,
                        deadline: float) -> tuple[str, str, dict[str, str]]:
@@ -1037,7 +1037,8 @@ class WorkflowRunner:
 
     def _exec(self, ctx: _RunContext, state: _JobState, argv: list[str], env: dict[str, str],
               cwd: Path, deadline: float, job_deadline: float, job_env: dict[str, str],
-              run_env: dict[str, str], temp: Path) -> tuple[str, str, dict[str, str]]:
+              run_env: dict[str, str], temp: Path,
+              where: str) -> tuple[str, str, dict[str, str]]:
         """One step process with fresh GITHUB_OUTPUT/ENV/PATH/STEP_SUMMARY files; returns
         (outcome, "" | "step" | "job" timeout, outputs)."""
         key = state.next_file_key()
@@ -1050,7 +1051,7 @@ class WorkflowRunner:
                     "GITHUB_ENV": str(files["env"]), "GITHUB_PATH": str(files["path"])}
         full_env.setdefault("GITHUB_ACTION", f"__run_{key}")
         code, reason = self._run_process(ctx, state, argv, full_env, cwd, deadline)
-        outputs = self._collect_files(state, files, job_env, run_env, f"step {key}")
+        outputs = self._collect_files(state, files, job_env, run_env, where)
         if reason == "cancelled":
             state.annotate("failure", "The operation was canceled.")
             return "cancelled", "", outputs or {}

@@ -347,6 +347,7 @@ def test_bad_output_file_fails_step(env) -> None:
     run = dispatch_one(world, runner, store, wf(body))
     assert run.conclusion == "failure"
     assert "delimiter" in run.jobs[0].annotations[0].message
+    assert run.jobs[0].annotations[0].message.startswith("jobs.j.steps[0]: ")  # where
 
 
 def test_parse_file_commands_forms() -> None:
