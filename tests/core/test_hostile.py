@@ -17,7 +17,9 @@ import celpy
 import pytest
 import yaml
 
+from tako_gha.core.config import load_config
 from tako_gha.core.filters import FilterError, compile_filter
+from tako_gha.core.versions import RangeError, parse_range
 
 CORPUS = Path(__file__).parent / "hostile"
 SECONDS = 1.0  # generous: a loaded 2-core machine; a case takes milliseconds
@@ -134,3 +136,145 @@ def test_hostile_filter(case: dict[str, Any]) -> None:
         assert outcome.matched is expect["value"]
     assert elapsed < SECONDS
     assert len(outcome.reason) < 600 + len(source)
+
+
+# --------------------------------------------------------------------------- tako.yml
+
+HEAD = "version: 1\nevents:\n  subscriptions:\n"
+
+
+def _sub(body: str) -> str:
+    """A file whose one subscription is ``body`` (its lines under ``- ``), from line 4."""
+    lines = body.strip("\n").split("\n")
+    return HEAD + "    - " + lines[0] + "\n" + "".join(f"      {ln}\n" for ln in lines[1:])
+
+
+def _alias_bomb() -> str:
+    rows = ["version: 1", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        rows.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    return "\n".join(rows) + "\n"
+
+
+def _deep_block(levels: int) -> str:
+    rows = ["version: 1", "events:"]
+    rows += [" " * (2 * i) + f"k{i}:" for i in range(1, levels)]
+    return "\n".join(rows) + " 1\n"
+
+
+GENERATORS: dict[str, Any] = {
+    "alias_bomb": _alias_bomb,
+    "deep_nesting": lambda: _deep_block(200),
+    "many_nodes": lambda: "version: 1\nx: [" + "1, " * 100_500 + "1]\n",
+    "deep_flow_nesting": lambda: "version: 1\nx: " + "[" * 10_000 + "]" * 10_000 + "\n",
+    "huge_file": lambda: "version: 1\n# " + "x" * 1_100_000 + "\n",
+    "long_line": lambda: "version: 1\nevents: {}\n# " + "y" * 500_000 + "\n",
+    "nul_byte": lambda: "version: 1\x00\n",
+    "invalid_utf8": lambda: b"version: 1\n\xff\xfe: x\n",
+    "version_5000_digits": lambda: "version: " + "9" * 5000 + "\n",
+    "version_hex_5000_digits": lambda: "version: 0x" + "9" * 5000 + "\n",
+    "version_float_huge": lambda: "version: 1e99999\n",
+    "artifact_name_5000": lambda: "version: 1\nartifacts:\n  " + "a" * 5000 + ": x\n",
+    "produces_type_5000": lambda: "version: 1\nevents:\n  produces:\n    - type: "
+    + "t" * 5000 + "\n",
+    "produces_version_5000_digits": lambda: "version: 1\nevents:\n  produces:\n"
+    "    - type: x\n      schema_version: 1.0." + "9" * 5000 + "\n",
+    "artifact_ref_5000": lambda: _sub("artifact: " + "a" * 5000 + "/b\nevents: [x]"),
+    "range_5000_digits": lambda: _sub(
+        "artifact: a/b\nevents: [x]\nschema_version: '>=1 <" + "9" * 5000 + "'"),
+    "range_many_alternatives": lambda: _sub(
+        "artifact: a/b\nevents: [x]\nschema_version: '" + "1 || " * 2000 + "2'"),
+    "filter_too_long": lambda: _sub(
+        "artifact: a/b\nevents: [x]\nfilters: ['" + "true && " * 300 + "true']"),
+    "filter_too_deep": lambda: _sub(
+        "artifact: a/b\nevents: [x]\nfilters: ['" + "(" * 80 + "true" + ")" * 80 + "']"),
+    "filter_many_nodes": lambda: _sub(
+        "artifact: a/b\nevents: [x]\nfilters: ['[" + ",".join(["!!!!1"] * 300)
+        + "].size() > 0']"),
+    "many_filters": lambda: _sub(
+        "artifact: a/b\nevents: [x]\nfilters:\n" + "".join(f"  - 'event.payload.n != {i}'\n"
+                                                          for i in range(300))),
+    "input_template_huge": lambda: _sub(
+        "artifact: a/b\nevents: [x]\ninputs: {v: '" + "x" * 100_000
+        + "{{ .event.type }}'}"),
+    "many_subscriptions": lambda: HEAD + "".join(
+        f"    - artifact: org/r{i}\n      events: [e{i % 7}]\n" for i in range(2000)),
+}
+
+CONFIG_CASES = _corpus("config.yml")
+
+
+def test_config_corpus_is_big_enough() -> None:
+    assert len(CONFIG_CASES) >= 100
+
+
+def _config_text(case: dict[str, Any]) -> str | bytes:
+    if "gen" in case:
+        return GENERATORS[case["gen"]]()  # type: ignore[no-any-return]
+    if "sub" in case:
+        return _sub(case["sub"])
+    return case["text"]  # type: ignore[no-any-return]
+
+
+def _config_id(case: dict[str, Any]) -> str:
+    return str(case.get("gen") or case.get("sub") or case.get("text"))[:50]
+
+
+@pytest.mark.parametrize("case", CONFIG_CASES, ids=[_config_id(c) for c in CONFIG_CASES])
+def test_hostile_config(case: dict[str, Any]) -> None:
+    text = _config_text(case)
+    started = time.monotonic()
+    result = load_config(text, path="tako.yml", repo="acme/app")
+    assert time.monotonic() - started < 3 * SECONDS  # 2,000 subscriptions included
+    codes = [d.code for d in result.diagnostics]
+    assert "internal-error" not in codes, result.diagnostics
+    for diag in result.diagnostics:
+        assert diag.line >= 1 and diag.col >= 1, diag.format()
+        assert diag.hint and "\n" not in diag.message and len(diag.message) <= 400
+        assert diag.format().startswith(f"tako.yml:{diag.line}:{diag.col}: ")
+    if case["expect"] == "ok":
+        assert not any(d.is_error for d in result.diagnostics), result.diagnostics
+        return
+    found = [d for d in result.diagnostics if d.code == case["expect"]]
+    assert found, [d.format() for d in result.diagnostics]
+    if "line" in case:
+        assert found[0].line == case["line"], found[0].format()
+
+
+# --------------------------------------------------------------------------- ranges
+
+RANGE_CASES = _corpus("ranges.yml")
+
+
+def _range_text(spec: str | dict[str, Any]) -> str:
+    if isinstance(spec, str):
+        return spec
+    if "digits" in spec:
+        return spec.get("before", "") + "9" * spec["digits"] + spec.get("after", "")
+    return spec["repeat"] * spec["times"] + spec["then"]
+
+
+def test_range_corpus_is_big_enough() -> None:
+    assert len(RANGE_CASES) >= 100
+
+
+@pytest.mark.parametrize("case", RANGE_CASES,
+                         ids=[_range_text(c["range"])[:40] for c in RANGE_CASES])
+def test_hostile_range(case: dict[str, Any]) -> None:
+    text = _range_text(case["range"])
+    started = time.monotonic()
+    if case["expect"] == "error":
+        with pytest.raises(RangeError) as info:
+            parse_range(text)
+        assert time.monotonic() - started < SECONDS
+        assert info.value.reason and info.value.hint
+        assert len(str(info.value)) < 600
+        if "column" in case:
+            assert info.value.column == case["column"], str(info.value)
+        return
+    parsed = parse_range(text)
+    for version in case.get("in", []):
+        assert parsed.contains(version), version
+    for version in case.get("out", []):
+        assert not parsed.contains(version), version
+    assert time.monotonic() - started < SECONDS
