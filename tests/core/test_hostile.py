@@ -18,11 +18,14 @@ import pytest
 import yaml
 
 from tako_gha.core.config import load_config
-from tako_gha.core.filters import FilterError, compile_filter
+from tako_gha.core.filters import FilterError, FilterLimits, compile_filter
 from tako_gha.core.versions import RangeError, parse_range
 
 CORPUS = Path(__file__).parent / "hostile"
-SECONDS = 1.0  # generous: a loaded 2-core machine; a case takes milliseconds
+SECONDS = 3.0  # generous: a loaded 2-core machine; a case takes milliseconds
+# The step budget decides every case; the wall clock (0.25 s by default) is only a
+# backstop that a loaded machine could reach first, so here it is roomy.
+ROOMY = FilterLimits(max_eval_seconds=10)
 
 
 def _corpus(name: str) -> list[dict[str, Any]]:
@@ -116,16 +119,13 @@ def test_hostile_filter(case: dict[str, Any]) -> None:
             assert any(w in info.value.message for w in _REFUSAL_WORDS[kind]), info.value
         assert len(str(info.value)) < 800
         return
-    compiled = compile_filter(source)
+    compiled = compile_filter(source, ROOMY)
     # the payload is converted once per event (activation_for), not per evaluation
     activation = {"event": _event(case.get("payload", "none")), "subscriber": "my-org/app"}
     started = time.monotonic()
     outcome = compiled.evaluate(activation, memo=False)
     elapsed = time.monotonic() - started
-    # Under heavy load the wall-clock backstop may stop a run before its step budget.
-    if outcome.limit == "max_eval_seconds":
-        assert expect.get("stopped") == "max_eval_steps", outcome.reason
-    elif "stopped" in expect:
+    if "stopped" in expect:
         assert outcome.error and outcome.limit == expect["stopped"], outcome.reason
         assert expect["stopped"] in outcome.reason
     elif "error" in expect:
