@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tako_gha.surfaces.action_contract import INPUT_DEFAULTS, env_name
@@ -21,16 +22,32 @@ from tako_gha.surfaces.action_contract import INPUT_DEFAULTS, env_name
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _steps() -> dict[str, dict[str, Any]]:
+def _job() -> dict[str, Any]:
     doc = yaml.safe_load((ROOT / ".github" / "workflows" / "selftest.yml").read_text())
     (job,) = doc["jobs"].values()
-    return {step.get("name", step.get("uses", "")): step for step in job["steps"]}
+    return job
 
 
-def _expand(value: str, outputs: dict[str, dict[str, str]]) -> str:
-    """The few expressions the job uses: steps.<id>.outputs.<name>."""
+def _steps() -> dict[str, dict[str, Any]]:
+    return {step.get("name", step.get("uses", "")): step for step in _job()["steps"]}
+
+
+MATRIX = _job()["strategy"]["matrix"]["include"]
+
+
+def _expand(value: str, outputs: dict[str, dict[str, str]], matrix: dict[str, str]) -> str:
+    """The few expressions the job uses: steps.<id>.outputs.<name> and matrix.<key>."""
+    value = re.sub(r"\$\{\{\s*matrix\.([\w-]+)\s*\}\}", lambda m: matrix[m.group(1)], value)
     return re.sub(r"\$\{\{\s*steps\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}",
                   lambda m: outputs[m.group(1)][m.group(2)], value)
+
+
+def test_the_job_runs_on_linux_macos_and_windows_in_bash() -> None:
+    job = _job()
+    assert sorted(m["os"] for m in MATRIX) == ["macos-latest", "ubuntu-latest", "windows-latest"]
+    assert job["runs-on"] == "${{ matrix.os }}"
+    assert job["defaults"]["run"]["shell"] == "bash"
+    assert job["strategy"]["fail-fast"] is False
 
 
 def _read_outputs(path: Path) -> dict[str, str]:
@@ -44,7 +61,8 @@ def _bash(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_selftest_job_passes_locally(tmp_path: Path) -> None:
+@pytest.mark.parametrize("matrix", MATRIX, ids=[m["os"] for m in MATRIX])
+def test_selftest_job_passes_locally(tmp_path: Path, matrix: dict[str, str]) -> None:
     steps = _steps()
     temp = tmp_path / "runner-temp"
     temp.mkdir()
@@ -74,7 +92,7 @@ def test_selftest_job_passes_locally(tmp_path: Path) -> None:
         assert uses["uses"].split()[0] == "./"
         action_env = dict(env, GITHUB_OUTPUT=str(tmp_path / "tako.out"),
                           GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"))
-        inputs = {**INPUT_DEFAULTS, **{k: _expand(str(v), outputs)
+        inputs = {**INPUT_DEFAULTS, **{k: _expand(str(v), outputs, matrix)
                                        for k, v in uses["with"].items()}}
         inputs["org"] = inputs["org"] or env["GITHUB_REPOSITORY_OWNER"]
         action_env.update({env_name(k): v for k, v in inputs.items()})
@@ -87,9 +105,10 @@ def test_selftest_job_passes_locally(tmp_path: Path) -> None:
         assert "## ✅ tako cascade" in (tmp_path / "summary.md").read_text()
 
         check = steps["Check the outputs"]
-        check_env = dict(env, **{k: _expand(v, outputs) for k, v in check["env"].items()})
+        check_env = dict(env, **{k: _expand(v, outputs, matrix)
+                                 for k, v in check["env"].items()})
         judged = _bash(check["run"], check_env)
         assert judged.returncode == 0, judged.stdout + judged.stderr
-        assert "success, dispatched 2, failed 0" in judged.stdout
+        assert f"success, dispatched {matrix['dispatched']}, failed 0" in judged.stdout
     finally:
         os.kill(pid, signal.SIGTERM)
