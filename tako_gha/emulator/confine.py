@@ -8,7 +8,9 @@ to resolve inside the world root (symlinks included). Bodies are parsed by one J
 reader that bounds size, nesting and numbers, so a hostile body costs at most a
 bounded amount of time and memory and always gets an answer.
 
-A leaf module: no HTTP, no git, nothing of the emulator imported.
+A leaf module: no HTTP, no git, nothing of the emulator imported. (tako's own
+payload reader, ``core.strictjson``, is stricter and says where; this one answers as
+GitHub's API does: one "Problems parsing JSON" for everything it refuses.)
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ class BadJSON(ValueError):
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def json_nesting(text: str) -> int:
@@ -153,7 +156,8 @@ def parse_json(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Any:
         raise
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise BadJSON(str(exc)) from None
-    _check_strings(value)
+    if _SURROGATE_ESCAPE.search(text):  # UTF-8 text cannot hold one any other way
+        _check_strings(value)
     return value
 
 
