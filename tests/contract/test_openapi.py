@@ -39,12 +39,24 @@ jobs:
 """
 
 
+BROKEN = """name: broken
+on:
+  repository_dispatch:
+    types: [broken]
+jobs:
+  build:
+    steps:
+      - run: echo "why it broke"; exit 3
+"""
+
+
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     world = write_world(
         tmp_path_factory.mktemp("contract") / "world",
         {
-            "acme/app": {"tako.yml": "version: 1\n", ".github/workflows/build.yml": WORKFLOW},
+            "acme/app": {"tako.yml": "version: 1\n", ".github/workflows/build.yml": WORKFLOW,
+                         ".github/workflows/broken.yml": BROKEN},
             "acme/lib": {"tako.yml": "version: 1\n", "docs/a.md": "a\n"},
         },
         settings={"repos": {"acme/lib": {"topics": ["tako"], "description": "the lib"}}},
@@ -263,20 +275,26 @@ def test_requests_the_forge_sends_match_the_description(
         forge.get_run("acme/app", run.id)  # conditional: If-None-Match
         forge.run_annotations("acme/app", run.id)
         assert forge.cancel_run("acme/app", run.id) is True
+        forge.dispatch("acme/app", "broken", {})
+        assert emu.wait_idle(30)
+        broken = next(r for r in forge.list_runs("acme/app", created_after=since).runs
+                      if r.display_title == "broken")
+        assert forge.job_log_tail("acme/app", broken.id) == ["why it broke"]
     finally:
         forge.close()
     assert emu.wait_idle(30)
     kinds = set()
     for method, path, headers, body in sent:
-        if path.startswith("/graphql"):
-            continue  # GraphQL is not part of the REST description
+        if path.startswith(("/graphql", "/_emulator/")):
+            continue  # GraphQL is not part of the REST description, nor is log storage
         request, _ = to_openapi(method, date_part_of_created(path), body=body or None,
                                 headers=headers)
         openapi.validate_request(request)
         kinds.add((method, urlsplit(path).path.split("/")[-1]))
     # discovery listing + contents, preflight, dispatch, runs, jobs, annotations, cancel
     assert {("GET", "repos"), ("GET", "tako.yml"), ("POST", "dispatches"), ("GET", "runs"),
-            ("GET", "jobs"), ("GET", "annotations"), ("POST", "cancel")} <= kinds
+            ("GET", "jobs"), ("GET", "annotations"), ("POST", "cancel"),
+            ("GET", "logs")} <= kinds
 
 
 def date_part_of_created(path_qs: str) -> str:
