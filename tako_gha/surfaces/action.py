@@ -35,7 +35,7 @@ from rich.console import Console
 
 from tako_gha.core.durations import DurationError, parse_duration
 from tako_gha.core.events import Event
-from tako_gha.core.ids import new_root_id
+from tako_gha.core.ids import new_root_id, tag_shape_in
 from tako_gha.core.names import is_repo_name
 from tako_gha.core.strictjson import JsonInputError, read_json_object
 from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
@@ -197,6 +197,10 @@ def _event_type(env: Mapping[str, str]) -> str:
     if len(event_type) > MAX_EVENT_TYPE:
         raise InputError(f"input event_type: {len(event_type)} characters; GitHub accepts "
                          f"at most {MAX_EVENT_TYPE}")
+    shape = tag_shape_in(event_type)
+    if shape is not None:
+        raise InputError(f"input event_type: contains {shape!r}, the shape of the tag tako "
+                         "puts in run titles; choose an event type without '[tako:' in it")
     return event_type
 
 

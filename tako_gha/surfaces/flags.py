@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tako_gha.core.durations import EXAMPLES, DurationError, parse_duration
+from tako_gha.core.ids import tag_shape_in
 from tako_gha.core.strictjson import MAX_BYTES, JsonInputError, read_json_object
 from tako_gha.core.versions import VersionError, parse_version
 from tako_gha.surfaces.errors import UserError
@@ -92,6 +93,12 @@ def read_event_type(value: str) -> str:
                         f"1 to {MAX_EVENT_TYPE} characters, got {len(value)}",
                         hint="GitHub limits repository_dispatch event_type to "
                              f"{MAX_EVENT_TYPE} characters")
+    shape = tag_shape_in(value)
+    if shape is not None:
+        # The event type heads every run title, before the tag naming the cascade.
+        raise UserError(f"--event {value[:60]!r} contains {shape!r}, the shape of the tag "
+                        "tako puts in run titles", hint="choose an event type without "
+                                                        "'[tako:' in it")
     return value
 
 

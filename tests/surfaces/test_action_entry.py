@@ -74,6 +74,7 @@ def test_every_input_is_read() -> None:
 @pytest.mark.parametrize(("extra", "needle"), [
     ({"TAKO_INPUT_EVENT_TYPE": ""}, "input event_type is required"),
     ({"TAKO_INPUT_EVENT_TYPE": "x" * 101}, "at most 100"),
+    ({"TAKO_INPUT_EVENT_TYPE": "built [TAKO:x"}, "input event_type: contains '[TAKO:'"),
     ({"TAKO_INPUT_PAYLOAD": "{nope"}, "input payload: line 1 column 2: not valid JSON"),
     ({"TAKO_INPUT_PAYLOAD": "[1]"}, "must be a JSON object, got an array"),
     ({"TAKO_INPUT_PAYLOAD": '{"a": NaN}'}, "input payload: line 1 column 7 ($.a): NaN is not"),

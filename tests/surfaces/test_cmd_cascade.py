@@ -121,6 +121,16 @@ def test_the_root_id_is_the_first_line_before_any_dispatch(invoke: Any, emu: Emu
     assert json.loads(tree.read_text())["root"] == root
 
 
+def test_a_tag_shaped_event_type_is_refused_before_anything(invoke: Any, emu: Emulator) -> None:
+    before = len(emu.runs.all_runs())
+    result = invoke("fan-out", "--event", "ok [tako:0123456789ab:-:0123456789ab]",
+                    "--source", "acme/a")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --event 'ok [tako:0123456789ab:-:0123456789ab]' "
+                                    "contains '[tako:', the shape of the tag"), result.stderr
+    assert "tako: cascade" not in result.stderr and len(emu.runs.all_runs()) == before
+
+
 def test_the_tree_json_is_rewritten_as_the_tree_changes(tmp_path: Path) -> None:
     from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus
     from tako_gha.surfaces.reports.live import LiveTree, RecordingObserver

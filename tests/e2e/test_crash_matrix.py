@@ -1,0 +1,91 @@
+"""A fan-out killed mid-way and resumed never runs a child twice (the crash matrix's
+representative subset; the full 200-child matrix is benchmarks/crash_matrix.py, whose
+results are in benchmarks/RESULTS.md under "Crash matrix").
+
+Real ``tako-gha fan-out`` processes on the emulator, stopped by SIGKILL, SIGTERM or
+SIGINT at deterministic points (the journal's ``TAKO_JOURNAL_CRASH`` test seam), then
+resumed with the exact command their first line printed."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tako_gha.emulator import Emulator
+
+pytestmark = pytest.mark.e2e
+CHILDREN = 8
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "crash_matrix.py"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("crash_matrix", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["crash_matrix"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+cm = _load()
+N = CHILDREN
+CELLS = [  # (receivers, signal, kill point)
+    ("strict", "SIGKILL", cm.Point(3 + 2 * 5, "mid-request, child 5")),
+    ("strict", "SIGINT", cm.Point(2 + 2 * N + N // 2, "during waiting")),
+    ("heuristic", "SIGKILL", cm.Point(3 + 2 * (N - 1), "mid-request, last child")),
+    ("heuristic", "SIGKILL", cm.Point(2 + 2 * N + N // 2, "during waiting")),
+    ("heuristic", "SIGTERM", cm.Point(2 + 2 * 3, "during dispatching, before child 3")),
+]
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, Any, Path]]:
+    work = tmp_path_factory.mktemp("crash")
+    names = cm.build(work / "world", CHILDREN, len(CELLS) + 1)
+    with Emulator(work / "world", port=0) as emu:
+        yield emu, names, work / "state"
+
+
+def test_the_kill_points_cover_every_phase() -> None:
+    points = cm.kill_points(200, 10)
+    assert len({p.record for p in points}) == 10
+    assert [p.record for p in points][:3] == [1, 2, 3] and points[-1].record == 402 + 150
+    phases = " ".join(p.phase for p in points)
+    for phase in ("before dispatching", "during dispatching", "mid-request",
+                  "after dispatching", "during waiting"):
+        assert phase in phases
+    assert len(cm.kill_points(200, 4)) == 4
+
+
+@pytest.mark.parametrize(("index", "cell"), list(enumerate(CELLS)),
+                         ids=[f"{k}-{s}-{p.record}" for k, s, p in CELLS])
+def test_killed_then_resumed_every_child_runs_exactly_once(
+        matrix: tuple[Emulator, Any, Path], index: int, cell: tuple[str, str, Any]) -> None:
+    emu, names, state = matrix
+    kind, sig, point = cell
+    outcome = cm.scenario(emu, names, kind, sig, point, f"{kind}-{index}", state,
+                          timeout=120)
+    assert outcome.ok, outcome.problems
+    assert outcome.first_exit == cm.EXPECTED_EXIT[sig] and outcome.resume_exit == 0
+    assert outcome.runs == {1: CHILDREN} and outcome.states == {"success": CHILDREN}
+    emu.wait_idle(30)
+
+
+def test_the_check_sees_double_runs_when_the_journal_is_missing(
+        matrix: tuple[Emulator, Any, Path]) -> None:
+    """The control: the same crash resumed without the journal (as from another
+    machine) sends untagged receivers' dispatches again, and the matrix says so."""
+    emu, names, state = matrix
+    point = cm.Point(2 + 2 * CHILDREN, "after dispatching")
+    outcome = cm.scenario(emu, names, "heuristic", "SIGKILL", point,
+                          f"heuristic-{len(CELLS)}", state, timeout=120, journal=False)
+    assert not outcome.ok
+    assert outcome.runs == {2: CHILDREN}
+    assert any("children without exactly one run" in p for p in outcome.problems)
+    emu.wait_idle(30)
