@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 MAX_PAGE = 100
 MAX_NODE_IDS = 100  # GitHub refuses a nodes(ids:) with more
 TEXT_LIMIT = 512 * 1024  # larger blobs come back with isTruncated and no full text
+# Blob.text bytes one answer may carry: aliases can name the same large file thousands
+# of times, and the answer is built in memory.
+MAX_ANSWER_TEXT = 32 * 1024 * 1024
 
 
 def register(router: Router) -> None:
@@ -104,6 +107,7 @@ class Executor:
         self.vars = variables
         self.errors: list[dict[str, Any]] = []
         self.blobs = 0  # Blob.text fields answered: file content that crossed the wire
+        self.text_bytes = 0  # their size, bounded by MAX_ANSWER_TEXT
         self.cost = cost
         self.remaining, self.reset_at, self.limit, self.used = remaining, reset_at, limit, used
 
@@ -304,6 +308,12 @@ def _blob_text(blob: Blob) -> str | None:
 def _counted_text(ex: Executor, blob: Blob, _args: dict[str, Any]) -> tuple[Any, None]:
     text = _blob_text(blob)
     if text is not None:
+        size = min(len(blob.data), TEXT_LIMIT)
+        if ex.text_bytes + size > MAX_ANSWER_TEXT:
+            raise GraphQLError(f"This answer would carry more than {MAX_ANSWER_TEXT:,} bytes "
+                               "of Blob text; ask for fewer blobs per query",
+                               type="RESPONSE_TOO_LARGE")
+        ex.text_bytes += size
         ex.blobs += 1
     return text, None
 

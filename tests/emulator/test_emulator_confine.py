@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tako_gha.emulator import confine, gitstore
+from tako_gha.emulator import confine, gitstore, graphql
 from tako_gha.emulator.gqlparse import GraphQLError, Parser, check_limits
+from tako_gha.emulator.testing import call
 from tako_gha.emulator.world import World
 from tako_gha.emulator.worldgen import write_world
 
@@ -247,3 +250,24 @@ def test_graphql_parser_bounds(query: str, why: str) -> None:
     with pytest.raises(GraphQLError, match=why):
         Parser(query).document()
 
+
+
+def test_blob_text_in_one_graphql_answer_is_bounded(
+    make_world: Callable[..., Path], start_emulator: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Aliases can name one large file thousands of times: past the budget a Blob.text
+    is null with an error, and the answer stays bounded."""
+    monkeypatch.setattr(graphql, "MAX_ANSWER_TEXT", 1000)
+    emu = start_emulator(make_world({"acme/app": {"big.txt": "x" * 600}}))
+    query = "{ " + " ".join(
+        f'a{i}: repository(owner: "acme", name: "app") {{ object(expression: '
+        f'"HEAD:big.txt") {{ ... on Blob {{ text byteSize }} }} }}' for i in range(3)) + " }"
+    reply = call(emu.base_url, "POST", "/graphql", emu.admin_token, {"query": query})
+    body = reply.json()
+    assert reply.status == 200
+    assert body["data"]["a0"]["object"] == {"text": "x" * 600, "byteSize": 600}
+    assert body["data"]["a1"]["object"]["text"] is None
+    assert [e["path"] for e in body["errors"]] == [["a1", "object", "text"],
+                                                   ["a2", "object", "text"]]
+    assert body["errors"][0]["type"] == "RESPONSE_TOO_LARGE"
