@@ -11,7 +11,8 @@ exact resume command it printed as its first line runs to the end. Checked:
   / 130, after recording the dispatch it was sending);
 - the resume exits 0, its tree has every child ``success``;
 - every child repository has exactly one run of that cascade (the emulator knows
-  each run's ``client_payload``, whatever the run's title says).
+  each run's ``client_payload``, whatever the run's title says);
+- the first process's ``--tree-json`` is whole JSON naming the cascade.
 
 Receivers: *strict* workflows set the ``run-name`` tag; *heuristic* ones do not, so
 only the dispatch journal can tell the resume what was sent.
@@ -176,7 +177,10 @@ def scenario(emu: Emulator, names: dict[str, list[str]], kind: str, sig: str, po
             "--api-url", emu.base_url, "--concurrency", str(len(children) + 10),
             "--max-children", str(len(children) + 10), "--timeout", "5m",
             "--discovery-timeout", "1m", "--format", "json"]
-    first = _cli(args, _env(state_dir, f"{point.record}:{sig}"), timeout)
+    tree_file = state_dir / f"{event}.tree.json"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    first = _cli([*args, "--tree-json", str(tree_file)], _env(state_dir, f"{point.record}:{sig}"),
+                 timeout)
     out.first_exit = first.returncode
     line = (first.stderr.splitlines() or [""])[0]
     match = FIRST_LINE.match(line)
@@ -184,6 +188,12 @@ def scenario(emu: Emulator, names: dict[str, list[str]], kind: str, sig: str, po
         out.problems.append(f"first stderr line names no cascade: {line!r}")
         return out
     out.root = match.group(1)
+    try:  # a killed process leaves its latest tree, whole (rewritten atomically)
+        left = json.loads(tree_file.read_text(encoding="utf-8"))
+        if left.get("root") != out.root:
+            out.problems.append(f"--tree-json names root {left.get('root')!r}")
+    except (OSError, ValueError) as exc:
+        out.problems.append(f"--tree-json left unreadable: {exc}")
     if first.returncode != EXPECTED_EXIT[sig]:
         out.problems.append(f"first run exited {first.returncode}, expected "
                             f"{EXPECTED_EXIT[sig]}: {first.stderr[-500:]!r}")

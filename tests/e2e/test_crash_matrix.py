@@ -20,7 +20,7 @@ import pytest
 from tako_gha.emulator import Emulator
 
 pytestmark = pytest.mark.e2e
-CHILDREN = 8
+CHILDREN = 6
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "crash_matrix.py"
 
 

@@ -13,6 +13,7 @@ import pytest
 from fakes import FakeClock, FakeForge, FakeWorkflow
 
 from tako_gha.core.events import Event
+from tako_gha.core.ids import dispatch_id
 from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
 from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest
 from tako_gha.engine.fanout import fan_out
@@ -281,3 +282,23 @@ def _at(seconds: int) -> Any:
     from fakes import EPOCH
 
     return EPOCH + timedelta(seconds=seconds)
+
+
+def test_two_untagged_runs_in_a_resumed_window_are_reported_ambiguous(tmp_path: Path) -> None:
+    """Killed before any run was matched; two untagged runs of the receiver's one
+    workflow appear in the dispatch's window: both kept, the reason says ambiguous,
+    and nothing is sent again."""
+    forge, clock, repos = _world(run_name=False, n=1)
+    path = tmp_path / "j.jsonl"
+    node_id = dispatch_id(ROOT, None, "acme/r0", "built")
+    journal = Journal(path)
+    journal.start(ROOT, source=SOURCE, event_type="built", at=_at(0), resumed=False)
+    journal.intent(ROOT, node_id, "acme/r0", "built", _at(0))
+    journal.close()  # no outcome: killed mid-request
+    forge.dispatch("acme/r0", "built", {})  # ours (its request had left) ...
+    forge.dispatch("acme/r0", "built", {})  # ... and someone else's, same window
+    clock.t += 5
+    report = _fan_out(forge, clock, repos, Journal(path), resume=True)
+    (node,) = report.origin.children
+    assert len(node.runs) == 2 and forge.calls["dispatch"] == 2
+    assert (node.reason or "").startswith("ambiguous heuristic match: runs 101 and 102")
