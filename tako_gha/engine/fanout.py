@@ -20,6 +20,10 @@ Known limits, by design:
 - Heuristic correlation (receivers without ``run-name``) cannot tell an unrelated
   untagged run created in the window from ours: such nodes say ``heuristic``, and
   two dispatches competing for one run say ``ambiguous`` in their reason.
+- Exactly once across crashes rests on the journal (``engine.journal``): resumed on
+  another machine, untagged receivers' dispatches may be sent again (it says so), and
+  a dispatch killed (``kill -9``) after its intent but before its request left stays
+  ``not_started`` rather than risk a second run.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from tako_gha.engine.journal import (
     UNKNOWN,
     Entry,
     Journal,
+    JournalError,
     JournalState,
     SignalGuard,
 )
@@ -70,6 +75,8 @@ from tako_gha.forge.base import AmbiguousDispatchError, Forge, ForgeError, RateL
 
 # Runs are listed from a little before the start (server clock vs the forge's view).
 LISTING_SKEW = timedelta(minutes=2)
+# A root resumed without its journal looks this far back for its tagged runs.
+RESUME_LOOKBACK = timedelta(days=7)
 
 
 def fan_out(forge: Forge, request: FanOutRequest, options: FanOutOptions,
@@ -112,6 +119,7 @@ class FanOut:
         self.journal = journal
         self.guard = guard or SignalGuard()  # not installed: holds nothing back
         self.prior = JournalState(self.root)  # what the journal says was sent before
+        self._run_record_failed = False
 
     # ------------------------------------------------------------ setup
     def run(self) -> TreeReport:
@@ -171,19 +179,27 @@ class FanOut:
         self.session.emit()
         return self._loop()
 
-    def _since(self) -> datetime | None:
+    def _since(self) -> datetime:
         """Runs are listed from shortly before this fan-out began; a resumed root
         lists from its first start (the journal knows it), or — without a journal —
-        every recent run, since its runs may be of any age."""
+        from a week back, since its runs may be of any age."""
         if self.prior.started_at is not None:
             return min(self.prior.started_at, self.wall0) - LISTING_SKEW
         if self.ctx is not None and self.ctx.parent is None:
-            return None
+            return self.wall0 - RESUME_LOOKBACK
         return self.wall0 - LISTING_SKEW
 
     def _journal_run(self, track: Track, run_id: int) -> None:
-        if self.journal is not None and track.own and run_id not in track.known_runs:
+        """A run matched to one of our dispatches: a hint for a later resume, so a
+        failure to record it is said, not fatal (dispatch records are)."""
+        if self.journal is None or not track.own or run_id in track.known_runs:
+            return
+        try:
             self.journal.run(self.root, track.node.id, run_id)
+        except JournalError as exc:
+            if not self._run_record_failed:
+                self._run_record_failed = True
+                self.session.message(f"cannot record matched runs: {exc}")
 
     def _make_nodes(self, plan: PlanOutcome) -> None:
         ctx, event = self.ctx, self.event

@@ -302,3 +302,15 @@ def test_two_untagged_runs_in_a_resumed_window_are_reported_ambiguous(tmp_path: 
     (node,) = report.origin.children
     assert len(node.runs) == 2 and forge.calls["dispatch"] == 2
     assert (node.reason or "").startswith("ambiguous heuristic match: runs 101 and 102")
+
+
+def test_a_run_record_that_cannot_be_written_is_said_not_fatal(tmp_path: Path) -> None:
+    class FullDisk(Journal):
+        def run(self, root: str, node_id: str, run_id: int) -> None:
+            raise JournalError("cannot write the journal j.jsonl: No space left on device")
+
+    forge, clock, repos = _world(n=2)
+    report = _fan_out(forge, clock, repos, FullDisk(tmp_path / "j.jsonl"))
+    assert report.status is TreeStatus.SUCCESS
+    notes = [m for m in report.cost["messages"] if m.startswith("cannot record matched runs")]
+    assert len(notes) == 1 and "No space left" in notes[0]
