@@ -83,6 +83,12 @@ class Emulator:
         host, port = self._server.server_address[:2]
         self._app.set_base_url(f"http://{host}:{port}")
         factory = self._runner_factory
+        if factory is None and self.settings.simulate is not None:
+            from functools import partial
+
+            from tako_gha.emulator.simulated import SimulatedRunner
+
+            factory = partial(SimulatedRunner, simulation=self.settings.simulate)
         if factory is None:
             from tako_gha.emulator.runner import WorkflowRunner
 

@@ -83,6 +83,23 @@ class Limits:
     enabled: bool = True
 
 
+SIM_CONCLUSIONS = ("success", "failure", "cancelled", "skipped", "neutral", "timed_out")
+
+
+@dataclass
+class Simulation:
+    """The simulated runner: no workflow is executed. A run is queued for ``queued``
+    seconds, then in progress for ``duration`` seconds, then ends ``conclusion``.
+    ``fan_out`` maps a repo to the repos its runs dispatch the same event to when
+    they start, with the ``tako`` block and title tako's action would send, so a
+    whole tree unfolds without a process."""
+
+    duration: float = 60.0
+    conclusion: str = "success"
+    queued: float = 1.0
+    fan_out: dict[str, list[str]] = field(default_factory=dict)  # lower-case keys
+
+
 @dataclass
 class RepoMeta:
     archived: bool = False
@@ -101,6 +118,7 @@ class WorldSettings:
     repos: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (glob, meta)
     limits: Limits = field(default_factory=Limits)
     runner_capacity: int | None = None
+    simulate: Simulation | None = None  # runner.simulate: no processes
     faults: dict[str, Any] = field(default_factory=dict)
     admin_token: str = ""
 
@@ -153,6 +171,7 @@ def parse_settings(raw: Any, where: str = WORLD_FILE) -> WorldSettings:
     settings.repos = _parse_repos(raw.get("repos"), where)
     settings.limits = parse_limits(raw.get("limits"), where)
     settings.runner_capacity = _parse_runner(raw.get("runner"), where)
+    settings.simulate = _parse_simulation((raw.get("runner") or {}).get("simulate"), where)
     faults = raw.get("faults") or {}
     _expect(isinstance(faults, dict), where, "faults", "a mapping")
     settings.faults = faults
@@ -293,13 +312,44 @@ def _parse_runner(raw: Any, where: str) -> int | None:
     if raw is None:
         return None
     _expect(isinstance(raw, dict), where, "runner", "a mapping {capacity: N}")
-    extra = sorted(set(raw) - {"capacity"})
+    extra = sorted(set(raw) - {"capacity", "simulate"})
     if extra:
-        raise WorldError(f"{where}: runner: unknown key {extra[0]!r} (known: capacity)")
+        raise WorldError(f"{where}: runner: unknown key {extra[0]!r} "
+                         "(known: capacity, simulate)")
     cap = _opt_int(raw.get("capacity"), where, "runner.capacity")
     if cap is not None and cap < 1:
         raise WorldError(f"{where}: runner.capacity: expected an integer >= 1")
     return cap
+
+
+def _parse_simulation(raw: Any, where: str) -> Simulation | None:
+    if raw is None:
+        return None
+    key = "runner.simulate"
+    _expect(isinstance(raw, dict), where, key,
+            "a mapping {duration, conclusion, queued, fan_out}")
+    extra = sorted(set(raw) - {"duration", "conclusion", "queued", "fan_out"})
+    if extra:
+        raise WorldError(f"{where}: {key}: unknown key {extra[0]!r} "
+                         "(known: conclusion, duration, fan_out, queued)")
+    sim = Simulation()
+    if "duration" in raw:
+        sim.duration = _duration(raw["duration"], where, f"{key}.duration")
+    if "queued" in raw:
+        sim.queued = _duration(raw["queued"], where, f"{key}.queued")
+    if "conclusion" in raw:
+        _expect(raw["conclusion"] in SIM_CONCLUSIONS, where, f"{key}.conclusion",
+                "one of " + ", ".join(SIM_CONCLUSIONS))
+        sim.conclusion = raw["conclusion"]
+    fan = raw.get("fan_out") or {}
+    _expect(isinstance(fan, dict), where, f"{key}.fan_out",
+            "a mapping owner/repo: [owner/repo, ...]")
+    for parent, children in fan.items():
+        _expect(isinstance(parent, str) and "/" in parent and isinstance(children, list)
+                and all(isinstance(c, str) and "/" in c for c in children),
+                where, f"{key}.fan_out.{parent}", "a list of owner/repo names")
+        sim.fan_out[parent.lower()] = list(children)
+    return sim
 
 
 def _opt_int(value: Any, where: str, key: str) -> int | None:

@@ -52,6 +52,11 @@ class FanOutOptions:
     sibling_grace: float = 2.0  # after a dispatch's first run, wait this long for siblings
     redispatch_grace: float = 30.0  # after an ambiguous dispatch, look this long before re-sending
     cancel_confirm_timeout: float = 30.0  # wait this long for a cancel to show as cancelled
+    # Waiting at scale: known runs' states are read in batches every status_interval
+    # seconds (stretched by the budget governor when needed), so a run's end is seen
+    # within about that long; a round's requests go out on up to poll_workers threads.
+    status_interval: float = 8.0
+    poll_workers: int = 8
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ to ``ingest``; a run is attached to a node
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -153,24 +153,40 @@ class TreeTracker:
         return set(self.subscribers.get(repo.lower(), set()))
 
     # ------------------------------------------------------------ polling plan
-    def repos_to_poll(self, now: float) -> set[str]:
+    def repos_to_poll(self, now: float, batched: Container[int] = frozenset()) -> set[str]:
+        """The repos to list: only where a run of this tree can still appear — a
+        dispatch not yet matched to its run (or within its sibling grace), the
+        subscribers of a node that may still fan out (one last look after it ended)
+        — and where a known, unfinished run cannot be read in a batch (its id is not
+        in ``batched``). A repo whose nodes are all known and batched is not listed."""
         repos: set[str] = set()
         for track in self.nodes():
             node = track.node
             active = not node.state.is_terminal
-            if self._watch_own_repo(track, now) or (not track.own and active and node.runs):
+            unbatched = active and any(r.status != "completed" and r.run_id not in batched
+                                       for r in node.runs)
+            if self._watch_own_repo(track, now, unbatched) or (not track.own and unbatched):
                 repos.add(node.repo.lower())
-            if node.runs and (active or self._scan_pending(track)):
+            if node.runs and active:
+                repos |= self.subscribers_of(node.repo) - self._found_under(node)
+            elif node.runs and self._scan_pending(track):
                 repos |= self.subscribers_of(node.repo)
         return repos
 
-    def _watch_own_repo(self, track: Track, now: float) -> bool:
+    @staticmethod
+    def _found_under(node: Node) -> set[str]:
+        """Repos where this node's children were found already: their runs are
+        known, and the last look after the node ends covers a late one."""
+        return {child.repo.lower() for child in node.children if child.runs}
+
+    def _watch_own_repo(self, track: Track, now: float, unbatched: bool = True) -> bool:
         if not track.own or track.dispatched_at is None:
             return False
-        if track.node.state.is_terminal and not track.node.runs:
+        node = track.node
+        if node.state.is_terminal and not node.runs:
             return False  # refused, not started, or a duplicate: nothing to find
-        return (not track.node.state.is_terminal
-                or not track.settled(now, self.sibling_grace)
+        waiting = not node.state.is_terminal and (not node.runs or unbatched)
+        return (waiting or not track.settled(now, self.sibling_grace)
                 or track.accepting(now, self.sibling_grace, self.discovery_timeout))
 
     def _scan_pending(self, track: Track) -> bool:
@@ -219,13 +235,19 @@ class TreeTracker:
         return changed
 
     def update_run(self, run: RunInfo) -> bool:
-        owner = self.run_owner.get(run.id)
+        return self.update_state(run.id, run.status, run.conclusion, run.updated_at)
+
+    def update_state(self, run_id: int, status: str | None, conclusion: str | None,
+                     updated_at: datetime | None = None) -> bool:
+        """A known run's new state (from a listing, a single read or a batch)."""
+        owner = self.run_owner.get(run_id)
         if owner is None:
             return False
         for ref in self.tracks[owner].node.runs:
-            if ref.run_id == run.id and (ref.status, ref.conclusion) != (run.status,
-                                                                         run.conclusion):
-                ref.status, ref.conclusion = run.status, run.conclusion
+            if ref.run_id == run_id and (ref.status, ref.conclusion) != (status, conclusion):
+                ref.status, ref.conclusion = status, conclusion
+                if updated_at is not None:
+                    ref.updated_at = updated_at
                 return True
         return False
 

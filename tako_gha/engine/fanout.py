@@ -389,8 +389,9 @@ class FanOut:
                 break
             if track.node.state is not NodeState.PLANNED or track.dispatched_at is not None:
                 continue
-            if self.pacer.wait_time() > 0 or now < self._held_until:
-                break
+            if (self.pacer.wait_time() > 0 or now < self._held_until
+                    or self.session.governor.write_wait() > 0):
+                break  # a dispatch costs 5 REST points a minute: it waits for room too
             self._dispatch(track)
             changed = True
             if track.dispatched_at is not None:
@@ -615,7 +616,8 @@ class FanOut:
         now = self.clock.monotonic()
         wake = min(self.session.next_poll, self.session.deadline)
         if planned and self.options.concurrency_limit - self._in_flight() > 0:
-            wake = min(wake, max(now + self.pacer.wait_time(), self._held_until))
+            wake = min(wake, max(now + self.pacer.wait_time(), self._held_until,
+                                 now + self.session.governor.write_wait()))
         for track in self.own:
             if track.dispatched_at is None or track.node.state.is_terminal or track.node.runs:
                 continue

@@ -16,12 +16,28 @@ never read yet) is a passing message; the next round asks again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeGuard
+from typing import TypeGuard, TypeVar
 
+from tako_gha.core.tree import RunRef
 from tako_gha.engine.correlate import Track, TreeTracker
-from tako_gha.forge.base import AuthError, Forge, ForgeError, NotFoundError, RateLimitError, RunInfo
+from tako_gha.engine.governor import workers_for
+from tako_gha.forge.base import (
+    MAX_STATE_IDS,
+    AuthError,
+    Forge,
+    ForgeError,
+    NotFoundError,
+    RateLimitError,
+    RunInfo,
+    RunListing,
+)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 QUIET_GROWTH = 1.5
 CHANGES_PER_RUN = 3  # queued, in_progress, completed: paid listings per run
@@ -81,14 +97,17 @@ class PollStats:
     list_calls: int = 0
     not_modified: int = 0
     get_calls: int = 0
+    status_rounds: int = 0
+    status_calls: int = 0  # batched run-state reads (one request each)
     errors: int = 0
     messages: list[str] = field(default_factory=list)
 
 
 class FleetPoller:
-    """Lists each repo of interest once per round and feeds the tracker."""
+    """Lists the repos of interest, reads known runs in batches, feeds the tracker."""
 
-    def __init__(self, forge: Forge, tracker: TreeTracker, since: datetime | None) -> None:
+    def __init__(self, forge: Forge, tracker: TreeTracker, since: datetime | None,
+                 *, workers: int = 1) -> None:
         self.forge = forge
         self.tracker = tracker
         self.since = since  # fixed for the whole session so conditional requests hit
@@ -99,16 +118,70 @@ class FleetPoller:
         self.missing_repos: dict[str, int] = {}  # repo -> 404s in a row
         self.missing_runs: dict[int, int] = {}  # run id -> 404s in a row
         self.lost_changed = False  # nodes were lost since the round began
+        self.node_ids: dict[int, str] = {}  # run id -> batch id (RunInfo.node_id)
+        self.batch_failed: str | None = None  # why run_states last failed as a whole
+        self.workers = max(1, workers)
+        self._pool: list[Forge] | None = None  # forges of the worker threads
+        self._rotate = 0  # where the next capped status round starts
+
+    # ------------------------------------------------------------ parallel requests
+    def _forges(self, tasks: int) -> list[Forge]:
+        """Forges for a round of ``tasks`` requests: this one alone, or one per worker
+        thread when the forge can make workers (PyGithub is not thread-safe)."""
+        want = workers_for(tasks, self.workers)
+        if want <= 1:
+            return [self.forge]
+        if self._pool is None:
+            self._pool = []
+            for _ in range(self.workers):
+                made = self.forge.worker()
+                if made is None:
+                    break
+                self._pool.append(made)
+        return self._pool[:want] or [self.forge]
+
+    def _run_all(self, tasks: list[T], call: Callable[[Forge, T], R]) -> list[R | ForgeError]:
+        """``call(forge, task)`` for every task, in parallel when workers exist; a
+        ForgeError is returned in place of its answer. Order is kept."""
+        forges = self._forges(len(tasks))
+
+        def slice_of(index: int) -> list[R | ForgeError]:
+            forge = forges[index]
+            out: list[R | ForgeError] = []
+            for task in tasks[index::len(forges)]:
+                try:
+                    out.append(call(forge, task))
+                except ForgeError as exc:
+                    out.append(exc)
+            return out
+
+        if len(forges) == 1:
+            return slice_of(0)
+        with ThreadPoolExecutor(max_workers=len(forges), thread_name_prefix="tako-poll") as ex:
+            parts = list(ex.map(slice_of, range(len(forges))))
+        results: list[R | ForgeError] = [None] * len(tasks)  # type: ignore[list-item]
+        for index, part in enumerate(parts):
+            results[index::len(forges)] = part
+        return results
+
+    # ------------------------------------------------------------ listings
+    def _fetch(self, forge: Forge, repo: str) -> RunListing:
+        return forge.list_runs(repo, event="repository_dispatch", created_after=self.since)
 
     def list_repo(self, repo: str) -> list[RunInfo] | None:
         """One listing; None when it failed for a reason worth asking again."""
-        key = repo.lower()
         try:
-            listing = self.forge.list_runs(repo, event="repository_dispatch",
-                                           created_after=self.since)
+            listing: RunListing | ForgeError = self._fetch(self.forge, repo)
         except ForgeError as exc:
+            listing = exc
+        return self._take(repo, listing)
+
+    def _take(self, repo: str, listing: RunListing | ForgeError) -> list[RunInfo] | None:
+        key = repo.lower()
+        if isinstance(listing, ForgeError):
+            exc = listing
             if _fatal(exc):
-                raise
+                raise exc
             self.stats.errors += 1
             self.last_error[key] = (self.now, str(exc))
             if isinstance(exc, NotFoundError) and key in self.listed:
@@ -139,30 +212,44 @@ class FleetPoller:
                   "answered 404 after it was listed fine): the token lost access to it, "
                   "or it was deleted or renamed", LOST_HINT.format(repo=repo))
 
-    def poll_round(self, repos: set[str], now: float) -> tuple[bool, int]:
-        """Poll ``repos``; returns (changed, calls that were not 304)."""
+    def poll_round(self, repos: set[str] | list[str], now: float, *,
+                   status: bool = True) -> tuple[bool, int]:
+        """List ``repos`` (then, with ``status``, read the known runs' states);
+        returns (changed, listings that were not 304)."""
         self.stats.rounds += 1
         self.now = now
         self.lost_changed = False
         changed, paid = False, 0
-        for repo in sorted(repos):
+        order = sorted(repos) if isinstance(repos, set) else list(repos)
+        for repo, listing in zip(order, self._run_all(order, self._fetch), strict=True):
             before = self.stats.not_modified
-            runs = self.list_repo(repo)
+            runs = self._take(repo, listing)
             if runs is None:
                 continue
             if self.stats.not_modified == before:
                 paid += 1
             changed |= self.tracker.ingest(repo, runs, now)
+            self._learn_ids(runs)
             changed |= self._refresh_missing(repo, runs)
+        if status:
+            changed |= self.status_round(now)
         changed |= self.tracker.refresh(now) | self.lost_changed
         return changed, paid
 
+    def _learn_ids(self, runs: list[RunInfo]) -> None:
+        owners = self.tracker.run_owner
+        for run in runs:
+            if run.node_id and run.id in owners:
+                self.node_ids[run.id] = run.node_id
+
     def _refresh_missing(self, repo: str, runs: list[RunInfo]) -> bool:
-        """Known unfinished runs that fell off the listing's first page: ask singly."""
+        """Known unfinished runs that fell off the listing's first page and that no
+        batch reads: ask singly."""
         listed = {r.id for r in runs}
         changed = False
         for track, ref in [(t, r) for t in self.tracker.in_repo(repo) for r in t.node.runs]:
-            if ref.run_id in listed or ref.status == "completed" or track.lost:
+            if (ref.run_id in listed or ref.status == "completed" or track.lost
+                    or self.batchable(ref.run_id)):
                 continue
             try:
                 run = self.forge.get_run(track.node.repo, ref.run_id)
@@ -177,18 +264,88 @@ class FleetPoller:
                 continue
             self.stats.get_calls += 1
             self.missing_runs.pop(ref.run_id, None)
+            if run.node_id:
+                self.node_ids[run.id] = run.node_id
             changed |= self.tracker.update_run(run)
         return changed
 
-    def _run_not_found(self, track: Track, run_id: int, exc: NotFoundError) -> bool:
-        """A run this tree saw is gone (404): after ``LOST_AFTER`` in a row its node
-        is an error, not a wait for a run nobody can read."""
+    def _run_not_found(self, track: Track, run_id: int, exc: ForgeError | str) -> bool:
+        """A run this tree saw is gone (404, or a batch read that no longer resolves
+        it): after ``LOST_AFTER`` in a row its node is an error, not a wait for a run
+        nobody can read."""
         repo = track.node.repo
         count = self.missing_runs[run_id] = self.missing_runs.get(run_id, 0) + 1
         self.tracker.on_message(f"reading run {run_id} of {repo} failed: {exc}")
         if count < LOST_AFTER:
             return False
+        answer = "answered 404" if isinstance(exc, ForgeError) else "did not find it"
         return self.tracker.lose(
-            track, f"run {run_id} of {repo} was seen, then {count} reads in a row answered "
-                   "404: it was deleted, or the token lost access to it",
+            track, f"run {run_id} of {repo} was seen, then {count} reads in a row {answer}: "
+                   "it was deleted, or the token lost access to it",
             LOST_HINT.format(repo=repo))
+
+    # ------------------------------------------------------------ batched states
+    def batchable(self, run_id: int) -> bool:
+        """This run's state is read in batches (not through its repo's listing)."""
+        return self.batch_failed is None and run_id in self.node_ids
+
+    def batched(self) -> set[int]:
+        return set(self.node_ids) if self.batch_failed is None else set()
+
+    def pending_states(self) -> list[tuple[Track, RunRef]]:
+        """Known runs not seen completed whose state a batch can read."""
+        return [(t, r) for t, r in self.tracker.all_runs()
+                if r.status != "completed" and not t.lost and self.batchable(r.run_id)]
+
+    def status_round(self, now: float, max_batches: int | None = None) -> bool:
+        """Read the state of every pending known run, ``MAX_STATE_IDS`` a request (at
+        most ``max_batches`` requests; the rest start the next capped round)."""
+        pending = self.pending_states()
+        if not pending:
+            return False
+        chunks = [pending[i:i + MAX_STATE_IDS] for i in range(0, len(pending), MAX_STATE_IDS)]
+        if max_batches is not None and len(chunks) > max_batches:
+            start = self._rotate % len(chunks)
+            chunks = (chunks[start:] + chunks[:start])[:max(0, max_batches)]
+            self._rotate = start + len(chunks)
+        if not chunks:
+            return False
+        self.stats.status_rounds += 1
+        answers = self._run_all(chunks, lambda forge, chunk: forge.run_states(
+            [self.node_ids[ref.run_id] for _, ref in chunk]))
+        changed = False
+        touched: list[Track] = []
+        for chunk, answer in zip(chunks, answers, strict=True):
+            if isinstance(answer, ForgeError):
+                changed |= self._batch_failed(answer)
+                continue
+            self.stats.status_calls += 1
+            for track, ref in chunk:
+                state = answer.get(self.node_ids[ref.run_id])
+                if state is None:
+                    changed |= self._run_not_found(track, ref.run_id,
+                                                   "the batched read no longer finds it")
+                    continue
+                self.missing_runs.pop(ref.run_id, None)
+                if self.tracker.update_state(ref.run_id, state.status, state.conclusion,
+                                             state.updated_at):
+                    touched.append(track)
+        if touched:
+            changed |= self.tracker.refresh(now, touched) or True
+        return changed
+
+    def _batch_failed(self, exc: ForgeError) -> bool:
+        """A batch failed as a whole. Fatal errors go up; a server error or a lost
+        answer is asked again next round; anything else (a server without GraphQL)
+        and the runs are read through their repos' listings from now on."""
+        if _fatal(exc):
+            raise exc
+        self.stats.errors += 1
+        if exc.status is None or exc.status >= 500:
+            self.tracker.on_message(f"reading run states failed: {exc}")
+            return False
+        if self.batch_failed is None:
+            self.tracker.on_message(f"reading run states in batches failed ({exc}); "
+                                    "following runs through their repos' listings instead")
+        self.batch_failed = str(exc)
+        return False

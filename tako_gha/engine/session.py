@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -13,9 +14,17 @@ from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus, overall_
 from tako_gha.engine.clock import Clock
 from tako_gha.engine.correlate import Track, TreeTracker
 from tako_gha.engine.errors import CredentialsLostError
+from tako_gha.engine.governor import Governor, batches_of
 from tako_gha.engine.handoff import node_from_annotation
 from tako_gha.engine.poller import FleetPoller, PollSchedule, token_refused
-from tako_gha.forge.base import Annotation, AuthError, Forge, ForgeError, RateLimitError
+from tako_gha.forge.base import (
+    MAX_STATE_IDS,
+    Annotation,
+    AuthError,
+    Forge,
+    ForgeError,
+    RateLimitError,
+)
 
 LOG_TAIL_LINES = 5  # of a failing step's log, when its annotations do not say why
 _EXIT_CODE = re.compile(r"^Process completed with exit code \d+\.?$")
@@ -54,10 +63,18 @@ class Session:
         self.observer = observer
         self.started = started
         self.deadline = deadline
-        self.poller = FleetPoller(forge, tracker, since)
+        self.poller = FleetPoller(forge, tracker, since, workers=options.poll_workers)
         self.schedule = PollSchedule(options.poll_min_interval, options.poll_max_interval,
                                      options.rate_reserve)
-        self.next_poll = started + options.poll_min_interval
+        self.governor = Governor(forge.ledger, lambda: forge.now().timestamp(),
+                                 reserve=options.rate_reserve)
+        self.shown_slow = ""  # the governor's slow-down last told to the observer
+        # Run states are read at a steady pace: a GraphQL answer is never a free 304,
+        # and growing the interval while quiet would only make the end seen later.
+        self.status_every = max(options.poll_min_interval,
+                                min(options.status_interval, options.poll_max_interval))
+        self.next_list = started + options.poll_min_interval
+        self.next_status = started + options.poll_min_interval
         self.timed_out = False
         self.stats = EngineStats()
         self.cancel_sent: set[int] = set()
@@ -98,21 +115,37 @@ class Session:
             "list_calls": self.poller.stats.list_calls,
             "list_not_modified": self.poller.stats.not_modified,
             "get_run_calls": self.poller.stats.get_calls,
+            "status_rounds": self.poller.stats.status_rounds,
+            "status_calls": self.poller.stats.status_calls,
+            "governor_slowed": self.governor.slowed,
             "pacing_wait_seconds": round(self.stats.pacing_wait, 3),
         }
         return TreeReport(root=self.tracker.root, status=status, origin=origin, cost=cost,
                           elapsed_seconds=self.clock.monotonic() - self.started)
 
     # ------------------------------------------------------------ polling
+    @property
+    def next_poll(self) -> float:
+        """When the next round (listings, run states or both) is due."""
+        return min(self.next_list, self.next_status)
+
+    @next_poll.setter
+    def next_poll(self, when: float) -> None:
+        self.next_list = self.next_status = when
+
     def poll_due(self, now: float, extra: set[str] | None = None, *, force: bool = False) -> bool:
-        if now < self.next_poll and not force:
+        list_due = force or now >= self.next_list
+        status_due = force or now >= self.next_status
+        if not list_due and not status_due:
             return False
-        repos = self.tracker.repos_to_poll(now) | (extra or set())
-        if not repos:
-            self.next_poll = now + self.schedule.min_interval
-            return self.tracker.refresh(now)
+        self.governor.begin_round()
         try:
-            changed, paid = self.poller.poll_round(repos, now)
+            changed, paid, deferred = (self._list_round(now, extra) if list_due
+                                       else (False, 0, 0))
+            batches = 0
+            if status_due:
+                batches = batches_of(len(self.poller.pending_states()), MAX_STATE_IDS)
+                changed |= self.poller.status_round(now, self.governor.shape_status(batches))
         except RateLimitError as exc:
             self.message(f"rate limited while polling: {exc}")
             self.rate_limited = exc.message
@@ -126,19 +159,56 @@ class Session:
             raise self.credentials_lost(exc) from None
         self.rate_limited = None
         changed |= self.annotate_failures()
+        after = self.clock.monotonic()
+        if list_due:
+            self._schedule_listing(after, changed, paid, deferred)
+        if status_due:
+            horizon = max(60.0, self.deadline - after)
+            self.next_status = after + self.governor.status_interval(
+                batches, self.status_every, horizon)
+        self._tell_slowdown()
+        return changed
+
+    def _list_round(self, now: float, extra: set[str] | None) -> tuple[bool, int, int]:
+        """List where runs can still appear, the longest-unlisted first, as many as
+        the governor allows; returns (changed, paid listings, listings deferred)."""
+        repos = self.tracker.repos_to_poll(now, self.poller.batched()) | (extra or set())
+        if not repos:
+            return self.tracker.refresh(now), 0, 0
+        last = self.tracker.last_polled
+        order = sorted(repos, key=lambda r: (last.get(r, -math.inf), r))
+        take = self.governor.shape_listing(len(order))
+        if take <= 0:
+            return False, 0, len(order)
+        changed, paid = self.poller.poll_round(order[:take], now, status=False)
+        return changed, paid, len(order) - take
+
+    def _schedule_listing(self, after: float, changed: bool, paid: int, deferred: int) -> None:
         ledger = self.forge.ledger
         active = sum(1 for _, ref in self.tracker.all_runs() if ref.status != "completed")
         pause = self.schedule.after_round(
             changed=changed, paid_calls=paid, remaining=ledger.rate_remaining,
             limit=ledger.rate_limit, active=active)
-        self.next_poll = self.clock.monotonic() + pause
-        return changed
+        if deferred:
+            # The rest of the round goes as soon as the minute has room again.
+            pause = min(pause, max(self.schedule.min_interval, self.governor.listing_wait()))
+        self.next_list = after + pause
+
+    def _tell_slowdown(self) -> None:
+        """Say why polling is slower than asked, once per change (not every round)."""
+        kind = self.governor.kind
+        if kind and kind != self.shown_slow:
+            self.message(f"polling slowed to stay within GitHub's limits: "
+                         f"{self.governor.reason}")
+        elif not kind and self.shown_slow:
+            self.message("polling back to its normal pace")
+        self.shown_slow = kind
 
     def hurry_final_scan(self, now: float) -> None:
         """Every node has finished and only the last look for late children is left:
         take it at the minimum interval instead of the quiet, stretched one."""
         if all(t.node.state.is_terminal for t in self.tracker.nodes()):
-            self.next_poll = min(self.next_poll, now + self.schedule.min_interval)
+            self.next_list = min(self.next_list, now + self.schedule.min_interval)
 
     def annotate_failures(self) -> bool:
         """Read the annotations of finished runs that matter: why a failed run

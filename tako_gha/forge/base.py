@@ -3,7 +3,8 @@
 The engine depends on this module only. Implementations: ``forge.github``
 (PyGithub, REST + GraphQL) and ``forge.workspace`` (a local ``DIR/<owner>/<repo>``
 tree; discovery only). Implementations are not required to be thread-safe: the
-engine calls a forge from one thread.
+engine calls a forge from one thread, and each of its poll workers has a forge of
+its own (``Forge.worker``).
 """
 
 from __future__ import annotations
@@ -175,6 +176,7 @@ class RunState:
     run_id: int
     status: str  # queued/in_progress/completed/waiting/...
     conclusion: str | None
+    updated_at: datetime | None = None  # last change; a completed run's end
 
 
 @dataclass(frozen=True)
@@ -372,6 +374,13 @@ class Forge(Protocol):
     def now(self) -> datetime:
         """The forge's clock (server ``Date`` when known), UTC. Windows and
         watermarks are computed against it so client clock skew does not lose runs."""
+        ...
+
+    def worker(self) -> Forge | None:
+        """A forge another thread may use at the same time as this one (the same
+        credentials, ledger, caches and deadline; its own HTTP client), so a poll
+        round over many repos runs in parallel; None when this forge cannot be shared
+        that way (then the engine calls it from one thread only)."""
         ...
 
     def set_deadline(self, when: datetime | None) -> None:

@@ -7,7 +7,9 @@ used directly rather than PyGithub's object layer because runs need ETag-conditi
 requests (``PaginatedList`` cannot send ``If-None-Match``) and GraphQL needs partial
 data (``graphql_query`` raises on any ``errors`` entry).
 
-Not thread-safe (neither is PyGithub): one ``GitHubForge`` per thread.
+Not thread-safe (neither is PyGithub): one ``GitHubForge`` per thread; ``worker()``
+makes another for a thread that polls alongside (own PyGithub client and requester,
+shared ledger, ETag cache and deadline).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -188,6 +191,12 @@ class GitHubForge:
         self._timeout = timeout
         self._github: github.Github | None = None
         self._etags: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+        self._etag_lock = threading.Lock()  # shared with this forge's workers
+        self._workers: list[GitHubForge] = []
+        self._make = (url, dict(credentials=credentials, cache_dir=cache_dir, policy=policy,
+                                timeout=timeout, write_interval=write_interval,
+                                on_wait=on_wait, prefer_rest=prefer_rest,
+                                etag_entries=etag_entries, sleep=sleep, clock=clock))
         self._etag_entries = etag_entries
         self._permissions: dict[str, bool | None] = {}  # repo (lower) -> can push
         self._orgs_ok: set[str] = set()
@@ -247,6 +256,9 @@ class GitHubForge:
         return self._client().requester.graphql_url
 
     def close(self) -> None:
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.close()
         if self._github is not None:
             self._github.close()
             self._github = None
@@ -270,6 +282,23 @@ class GitHubForge:
     def set_deadline(self, when: datetime | None) -> None:
         """Rate-limit waits that would end after ``when`` raise RateLimitError instead."""
         self.transport.deadline = when.timestamp() if when is not None else None
+        for worker in self._workers:
+            worker.set_deadline(when)
+
+    def worker(self) -> GitHubForge:
+        """A forge for another thread: the same credentials, ledger, ETag cache,
+        permissions, wait callback and deadline, and its own PyGithub client (PyGithub
+        is not thread-safe). Closed with this forge."""
+        url, kwargs = self._make
+        other = GitHubForge(url, **kwargs)
+        other.ledger = self.ledger
+        other.transport.ledger = self.ledger
+        other.transport.on_wait = self.transport.on_wait
+        other.transport.deadline = self.transport.deadline
+        other._etags, other._etag_lock = self._etags, self._etag_lock
+        other._permissions = self._permissions
+        self._workers.append(other)
+        return other
 
     @property
     def has_credentials(self) -> bool:
@@ -463,19 +492,23 @@ class GitHubForge:
         one); that value, not the raw JSON, is what the ETag cache keeps, so a fleet's
         worth of entries stays small. Returns (value, not_modified)."""
         key = url + "?" + "&".join(f"{k}={params[k]}" for k in sorted(params))
-        cached = self._etags.get(key)
+        with self._etag_lock:
+            cached = self._etags.get(key)
         headers = {"If-None-Match": cached[0]} if cached else {}
         resp = self._request(kind, "GET", url, owner=owner, params=params, headers=headers)
         if resp.status == 304 and cached is not None:
-            self._etags.move_to_end(key)
+            with self._etag_lock:
+                if key in self._etags:
+                    self._etags.move_to_end(key)
             return cached[1], True
         value = convert(resp)
         etag = resp.headers.get("etag")
         if resp.status == 200 and etag:
-            self._etags[key] = (etag, value)
-            self._etags.move_to_end(key)
-            while len(self._etags) > self._etag_entries:
-                self._etags.popitem(last=False)
+            with self._etag_lock:
+                self._etags[key] = (etag, value)
+                self._etags.move_to_end(key)
+                while len(self._etags) > self._etag_entries:
+                    self._etags.popitem(last=False)
         return value, False
 
     def list_runs(self, repo: str, *, event: str | None = "repository_dispatch",

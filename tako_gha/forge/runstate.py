@@ -9,13 +9,14 @@ them one by one costs N requests (or one listing per repo).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from tako_gha.forge.base import MAX_STATE_IDS, NOT_GITHUB_HINT, ForgeError, RunState
 
 RUN_STATES_QUERY = (
     "query($ids: [ID!]!) { nodes(ids: $ids) { "
-    "... on WorkflowRun { id databaseId checkSuite { status conclusion } } } }"
+    "... on WorkflowRun { id databaseId updatedAt checkSuite { status conclusion } } } }"
 )
 # GraphQL's check-suite status words, as the REST run status spells them.
 _STATUS = {"COMPLETED": "completed", "IN_PROGRESS": "in_progress", "QUEUED": "queued",
@@ -52,5 +53,17 @@ def states_from_body(body: Any, asked: Sequence[str]) -> dict[str, RunState]:
         conclusion = suite.get("conclusion")
         out[ident] = RunState(node_id=ident, run_id=node["databaseId"],
                               status=_STATUS.get(status, status.lower()),
-                              conclusion=str(conclusion).lower() if conclusion else None)
+                              conclusion=str(conclusion).lower() if conclusion else None,
+                              updated_at=_time(node.get("updatedAt")))
     return out
+
+
+def _time(value: Any) -> datetime | None:
+    """GitHub's ``DateTime`` (``2026-11-25T10:00:05Z``); None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

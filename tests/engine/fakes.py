@@ -127,6 +127,7 @@ class FakeForge:
         self.next_id = 100
         self.dispatches: list[tuple[str, str, dict[str, Any]]] = []
         self.calls: Counter[str] = Counter()
+        self.list_calls_by_repo: Counter[str] = Counter()
         self.refuse: dict[str, ForgeError] = {}
         self.ambiguous_after_create: set[str] = set()
         self.ambiguous_before_create: set[str] = set()
@@ -263,6 +264,7 @@ class FakeForge:
                   workflow: str | None = None) -> RunListing:
         self._advance()
         self.calls["list_runs"] += 1
+        self.list_calls_by_repo[repo.lower()] += 1
         self._fault("list_runs", repo)
         runs = [self._info(r) for r in sorted(self.runs, key=lambda r: -r.id)
                 if r.repo.lower() == repo.lower() and r.visible_from <= self.clock.t
@@ -286,7 +288,10 @@ class FakeForge:
         return self._info(self.run_by_id(run_id))
 
     def run_states(self, node_ids: Sequence[str]) -> dict[str, RunState]:
-        """One batched read (a GraphQL query on GitHub): every id in one call."""
+        """One batched read (a GraphQL query on GitHub): every id in one call. A fault
+        set for reading a repo's runs applies here as it does on GitHub: a revoked
+        token or a server error fails the whole query, a repo the token can no longer
+        read leaves its runs out (null, NOT_FOUND)."""
         if len(node_ids) > MAX_STATE_IDS:
             raise ValueError(f"at most {MAX_STATE_IDS} run ids per query")
         self._advance()
@@ -297,10 +302,27 @@ class FakeForge:
         by_id = {f"WFR_{r.id}": r for r in self.runs}
         for ident in node_ids:
             run = by_id.get(ident)
-            if run is not None:
-                status, conclusion = run.status(self.clock.t)
-                out[ident] = RunState(ident, run.id, status, conclusion)
+            if run is None:
+                continue
+            error = self._read_fault(run.repo)
+            if isinstance(error, NotFoundError):
+                continue
+            if error is not None:
+                raise error
+            status, conclusion = run.status(self.clock.t)
+            out[ident] = RunState(ident, run.id, status, conclusion,
+                                  EPOCH + timedelta(seconds=self._last_change(run)))
         return out
+
+    def _read_fault(self, repo: str) -> ForgeError | None:
+        for call in ("list_runs", "get_run"):
+            error = self.faults.get((call, repo.lower())) or self.faults.get((call, "*"))
+            if error is not None:
+                return error
+        return None
+
+    def worker(self) -> None:
+        return None  # one thread: the fake clock and runs are not shared
 
     def cancel_run(self, repo: str, run_id: int) -> bool:
         self._advance()

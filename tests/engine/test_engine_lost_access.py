@@ -5,6 +5,7 @@ before and then keeps answering 404 makes its nodes ``error``; passing trouble
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from tako_gha.engine.api import CascadeContext, FanOutOptions
 from tako_gha.engine.errors import CredentialsLostError
 from tako_gha.engine.poller import LOST_AFTER
 from tako_gha.engine.watch import watch
-from tako_gha.forge.base import AuthError, ForgeError, NotFoundError, RunListing
+from tako_gha.forge.base import AuthError, ForgeError, NotFoundError, RunListing, RunState
 
 SOURCE = "acme/a"
 REVOKED = AuthError("GitHub rejected the token (401 Bad credentials)", status=401,
@@ -91,14 +92,31 @@ def test_a_repo_that_keeps_answering_404_is_an_error_the_rest_goes_on() -> None:
     b, c = report.origin.children
     assert c.state is NodeState.SUCCESS  # the rest of the tree went on to its end
     assert b.state is NodeState.ERROR
-    assert b.reason is not None and "acme/b can no longer be listed" in b.reason
-    assert "token lost access" in b.reason and "deleted or renamed" in b.reason
+    # its run is known, so it is read in batches: the batch stops finding it
+    assert b.reason is not None and b.reason.startswith(
+        f"run {b.runs[0].run_id} of acme/b was seen, then 3 reads in a row did not find it")
+    assert "token lost access" in b.reason
     assert b.reason.endswith("(it was in_progress)")
     assert b.hint is not None and "acme/b still exists" in b.hint
     assert report.status is TreeStatus.FAILURE and report.status.exit_code == 1
     assert clock.t < 120  # c's end, not the 600 s timeout
-    assert any(m.startswith("stopped following acme/b") for m in recorder.messages)
     assert len(forge.dispatches) == 2
+
+
+def test_a_repo_listed_then_404_while_its_run_is_awaited_is_lost() -> None:
+    # A dispatch still waiting for its run is found through listings: a repo that
+    # then keeps answering 404 is lost, and the rest goes on.
+    forge, clock = world(b=[FakeWorkflow(duration=300)], c=[FakeWorkflow(duration=60)])
+    forge.appear_delay["acme/b"] = 30  # b's run shows up late
+    forge.at(10, lambda: forge.faults.update({("list_runs", "acme/b"): gone("acme/b")}))
+    recorder = Recorder()
+    report = run(forge, clock, ["acme/b", "acme/c"], timeout=600, observer=recorder)
+    b, c = report.origin.children
+    assert c.state is NodeState.SUCCESS and b.state is NodeState.ERROR
+    assert b.reason is not None and "acme/b can no longer be listed" in b.reason
+    assert "deleted or renamed" in b.reason
+    assert any(m.startswith("stopped following acme/b") for m in recorder.messages)
+    assert clock.t < 120
 
 
 def test_a_404_or_two_is_a_blip_not_a_lost_repo() -> None:
@@ -110,6 +128,13 @@ def test_a_404_or_two_is_a_blip_not_a_lost_repo() -> None:
                 self.refusals += 1
                 raise gone(repo)
             return super().list_runs(repo, **kw)
+
+        def run_states(self, node_ids: Sequence[str]) -> dict[str, RunState]:
+            found = super().run_states(node_ids)
+            if self.clock.t >= 10 and self.refusals < LOST_AFTER - 1:
+                self.refusals += 1
+                return {}  # not found, this time
+            return found
 
     clock = FakeClock()
     forge = Flaky(clock, {"acme/b": [FakeWorkflow(duration=60)]})
@@ -140,7 +165,9 @@ def test_a_run_seen_then_gone_is_an_error() -> None:
     assert b.reason is not None and b.reason.startswith(f"run {b.runs[0].run_id} of acme/b "
                                                         "was seen, then 3 reads in a row")
     assert clock.t < 120
-    assert forge.calls["get_run"] == LOST_AFTER  # and then no more asking
+    assert forge.calls["get_run"] == 0  # its state came in batches
+    asked = forge.calls["run_states"]
+    assert asked <= 120 / 8 + 2  # one batch a status round, not one read per run
 
 
 def test_status_wait_stops_on_a_revoked_token() -> None:

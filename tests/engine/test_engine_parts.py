@@ -275,11 +275,19 @@ def test_poller_falls_back_to_single_run_reads_and_survives_errors() -> None:
     clock.t = 1.5
     changed, paid = poller.poll_round({"acme/b"}, 1.0)
     assert changed and paid == 1 and origin.children[0].state is NodeState.IN_PROGRESS
-    # The run falls off the first page: one GET for it instead.
+    assert poller.batched() == {forge.runs[0].id} and forge.calls["run_states"] == 1
+    # A server without batched reads (no GraphQL: 404): from then on the run is read
+    # through its repo's listing, and when it falls off the first page, singly.
+    def no_graphql(ids: object) -> dict:
+        raise ForgeError("HTTP 404 from /graphql", status=404)
+
+    forge.run_states = no_graphql  # type: ignore[method-assign,assignment]
     real = forge.list_runs
     forge.list_runs = lambda *a, **k: RunListing([])  # type: ignore[method-assign]
     clock.t = 10
     poller.poll_round({"acme/b"}, 10.0)
+    assert poller.batched() == set() and "following runs through" in messages[-1]
+    poller.poll_round({"acme/b"}, 10.5)
     assert forge.calls["get_run"] == 1 and origin.children[0].state is NodeState.SUCCESS
 
     def broken(*a: object, **k: object) -> RunListing:
@@ -287,5 +295,5 @@ def test_poller_falls_back_to_single_run_reads_and_survives_errors() -> None:
 
     forge.list_runs = broken  # type: ignore[method-assign]
     assert poller.poll_round({"acme/b"}, 11.0) == (False, 0)
-    assert poller.stats.errors == 1 and "502" in messages[-1]
+    assert poller.stats.errors == 2 and "502" in messages[-1]
     forge.list_runs = real  # type: ignore[method-assign]

@@ -3,6 +3,8 @@ ledger's per-minute points (every request counted, 304s included)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from fakehub import FakeHub
 
@@ -18,7 +20,7 @@ from tako_gha.forge.runstate import RUN_STATES_QUERY
 
 
 def _node(ident: str, run_id: int, status: str, conclusion: str | None) -> dict:
-    return {"id": ident, "databaseId": run_id,
+    return {"id": ident, "databaseId": run_id, "updatedAt": "2026-11-25T10:00:05Z",
             "checkSuite": {"status": status, "conclusion": conclusion}}
 
 
@@ -30,8 +32,9 @@ def test_run_states_is_one_query_for_many_runs(hub: FakeHub, make_forge) -> None
                     "message": "Could not resolve to a node with the global id of 'B'"}]}))
     forge = make_forge()
     states = forge.run_states(["A", "B", "C"])
-    assert states == {"A": RunState("A", 1, "completed", "failure"),
-                      "C": RunState("C", 3, "in_progress", None)}
+    when = datetime(2026, 11, 25, 10, 0, 5, tzinfo=timezone.utc)
+    assert states == {"A": RunState("A", 1, "completed", "failure", when),
+                      "C": RunState("C", 3, "in_progress", None, when)}
     (call,) = hub.log
     assert call["body"] == {"query": RUN_STATES_QUERY, "variables": {"ids": ["A", "B", "C"]}}
     ledger = forge.ledger.to_json()

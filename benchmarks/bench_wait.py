@@ -1,0 +1,528 @@
+"""Waiting at scale: tako vs the anchors' pattern, side by side on one emulator.
+
+    python benchmarks/bench_wait.py [--sizes 100,1000] [--minutes 5] [--tree 10,30,33]
+                                    [--latency 50ms] [--write]
+    python benchmarks/bench_wait.py --quick      # seconds; what the test suite runs
+
+One emulator (a subprocess, github.com's limits on, ``latency`` added to every
+answer, the simulated runner: every run lasts ``--minutes`` and succeeds, no process)
+serves every scenario at the same time, each with a token of its own so budgets do
+not mix:
+
+- for each N in ``--sizes``, N children dispatched and awaited by tako (the engine's
+  ``fan_out``: discovery, dispatch, then listings only where a run can still appear
+  and the known runs' states in GraphQL batches, under the budget governor), and
+  N other children dispatched and awaited by the anchors' pattern — what one
+  repository-dispatch action plus one await-remote-run action per child do: dispatch,
+  list the repo's runs every 5 s until the run with its id in the title appears, then
+  a conditional GET of that run every 5 s until it completes (a faithful Python
+  stand-in: 32 threads, requests with ETags, a refusal is counted and the poll goes
+  on at the next tick, a refused dispatch is sent again after its retry-after);
+- a simulated tree of ``--tree`` fan-outs per level (3 levels; the simulated runs
+  dispatch their children as tako's action would), awaited by tako from its origin.
+
+Each strategy runs in its own process, so its peak RSS is its own. GitHub's limit
+on content creation (80/min, 500/h), which GitHub does not say applies to a
+dispatch, is lifted for everyone: with it, 1,000 dispatches do not fit in an hour.
+The per-minute points (REST 900, a dispatch 5; GraphQL 2,000; 304s count) and the
+primary budgets (5,000/h per token, REST and GraphQL) stay on.
+
+Measured per strategy: requests (all sent, 304s, paid = not 304), dispatches, peak
+REST and GraphQL points in any trailing minute (counted by the client), refusals
+by GitHub's secondary limits (as the client saw them), lag from the last run's end
+(the emulator's updated_at, 1 s resolution) to the strategy's exit, wall time, peak
+RSS. ``--write`` replaces the "Waiting at scale" section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+EVENT = "built"
+ANCHOR_INTERVAL = 5.0  # await-remote-run / return-dispatch poll every 5 s
+ANCHOR_THREADS = 32
+SECONDARY = ("secondary rate limit",)
+
+
+# ------------------------------------------------------------------ the world
+def _receiver() -> str:
+    from tako_gha.emulator.worldgen import receiver_workflow
+
+    return receiver_workflow(EVENT, "true")
+
+
+def _subscriber(producer: str) -> str:
+    from tako_gha.emulator.worldgen import subscriber_config
+
+    return subscriber_config(producer, EVENT)
+
+
+@dataclass
+class Scenario:
+    name: str  # "tako-100", "anchors-1000", "tree"
+    strategy: str  # "tako" | "anchors"
+    token: str
+    source: str
+    targets: list[str]  # what the origin dispatches to
+    repos: list[str]  # every repo whose runs belong to it
+
+
+def build(root: Path, sizes: list[int], tree: list[int], minutes: float,
+          latency: str) -> tuple[Path, list[Scenario]]:
+    from tako_gha.emulator.worldgen import build_bare_world
+
+    world: dict[str, dict[str, str]] = {}
+    scenarios: list[Scenario] = []
+    flow = _receiver()
+    for n in sizes:
+        for strategy in ("tako", "anchors"):
+            name = f"{strategy}-{n}"
+            source = f"bench/src-{name}"
+            world[source] = {"tako.yml": "version: 1\n"}
+            kids = [f"bench/{name}-{i:04d}" for i in range(n)]
+            for kid in kids:
+                world[kid] = {"tako.yml": _subscriber(source), ".github/workflows/w.yml": flow}
+            scenarios.append(Scenario(name, strategy, f"t-{name}", source, kids, kids))
+    fan_out: dict[str, list[str]] = {}
+    if tree:
+        source = "bench/tree"
+        world[source] = {"tako.yml": "version: 1\n"}
+        level, every = [source], []
+        for depth, fan in enumerate(tree, start=1):
+            nxt = []
+            for parent in level:
+                kids = [(f"bench/t{j}" if depth == 1 else f"{parent}-{j}") for j in range(fan)]
+                for kid in kids:
+                    world[kid] = {"tako.yml": _subscriber(parent),
+                                  ".github/workflows/w.yml": flow}
+                if depth > 1:
+                    fan_out[parent] = kids
+                nxt += kids
+            every += nxt
+            level = nxt
+        scenarios.append(Scenario("tree", "tako", "t-tree", source,
+                                  [k for k in every if k.count("-") == 0], every))
+    settings = {
+        "tokens": {s.token: {"repos": ["*"]} for s in scenarios} | {"t-admin": {}},
+        "admin_token": "t-admin",
+        "limits": {"content_per_minute": 1_000_000, "content_per_hour": 1_000_000},
+        "runner": {"simulate": {"duration": f"{minutes * 60:g}s", "queued": "1s",
+                                "conclusion": "success", "fan_out": fan_out}},
+        "faults": {"latency": {"*": latency}} if latency else {},
+    }
+    return build_bare_world(root, world, settings), scenarios
+
+
+class Server:
+    """``tako-gha emulator serve`` in a subprocess."""
+
+    def __init__(self, world: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "TAKO_"))}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tako_gha", "emulator", "serve", "--world", str(world)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http"):
+            raise SystemExit(f"emulator did not start: {self.url!r}")
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=120) as resp:
+            return json.loads(resp.read())
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+
+# ------------------------------------------------------------------ measuring
+@dataclass
+class Figures:
+    scenario: str
+    strategy: str
+    children: int
+    status: str = ""
+    requests: int = 0
+    not_modified: int = 0
+    dispatches: int = 0
+    peak_rest: int = 0
+    peak_graphql: int = 0
+    refusals: int = 0
+    wall: float = 0.0
+    exit_epoch: float = 0.0
+    rss_mb: float = 0.0
+    runs_seen: int = 0
+    lag: float | None = None
+    minutes_waited: float = 0.0
+    governor: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def paid(self) -> int:
+        return self.requests - self.not_modified
+
+    @property
+    def waiting_requests(self) -> int:
+        return self.requests - self.dispatches
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_tako(url: str, scenario: Scenario, timeout: float) -> Figures:
+    from tako_gha.core.events import Event
+    from tako_gha.engine.api import FanOutOptions, FanOutRequest
+    from tako_gha.engine.fanout import fan_out
+    from tako_gha.surfaces.connect import open_forge
+
+    forge = open_forge(url, token=scenario.token, cache_dir=None)
+    refusals = [0]
+
+    def on_wait(event: Any) -> None:
+        if event.reason == "secondary-limit":
+            refusals[0] += 1
+
+    forge.on_wait = on_wait
+    messages: list[str] = []
+
+    class Notes:
+        def on_update(self, report: Any) -> None:
+            pass
+
+        def on_message(self, text: str) -> None:
+            if text.startswith("polling slowed"):
+                messages.append(text)
+
+    request = FanOutRequest(event=Event(EVENT, scenario.source, {"v": 1}), org="bench",
+                            repos=tuple([scenario.source, *scenario.repos]))
+    size = len(scenario.targets)
+    options = FanOutOptions(timeout=timeout, discovery_timeout=600, concurrency_limit=size,
+                            max_children=size, dispatches_per_minute=100_000,
+                            dispatches_per_hour=100_000)
+    started = time.monotonic()
+    report = fan_out(forge, request, options, Notes())
+    wall = time.monotonic() - started
+    ledger = forge.ledger.to_json()
+    figures = Figures(scenario.name, "tako", len(scenario.repos), status=report.status.value,
+                      requests=ledger["total_calls"],
+                      not_modified=sum(ledger["not_modified"].values()),
+                      dispatches=ledger["calls"].get("dispatch", 0),
+                      peak_rest=ledger["peak_points_per_minute"].get("rest", 0),
+                      peak_graphql=ledger["peak_points_per_minute"].get("graphql", 0),
+                      refusals=refusals[0], wall=wall, exit_epoch=time.time(),
+                      rss_mb=_rss_mb(),
+                      runs_seen=sum(len(n.runs) for n in report.origin.walk()),
+                      governor=messages[0] if messages else "")
+    figures.extra = {"calls": ledger["calls"], "engine": report.cost["engine"]}
+    forge.close()
+    return figures
+
+
+class AnchorClient:
+    """One HTTP session per thread, ETags per URL, every request counted."""
+
+    def __init__(self, url: str, token: str) -> None:
+        from tako_gha.forge.base import CostLedger
+
+        self.url, self.token = url, token
+        self.ledger = CostLedger()
+        self.local = threading.local()
+        self.etags: dict[str, tuple[str, Any]] = {}
+        self.lock = threading.Lock()
+        self.refusals = 0
+        self.requests = 0
+        self.not_modified = 0
+
+    def _session(self) -> Any:
+        import requests
+
+        if not hasattr(self.local, "session"):
+            self.local.session = requests.Session()
+            self.local.session.headers["Authorization"] = f"token {self.token}"
+        return self.local.session
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any, dict]:
+        from tako_gha.forge.base import CallKind, request_points
+
+        headers = {}
+        if method == "GET":
+            with self.lock:
+                known = self.etags.get(path)
+            if known:
+                headers["If-None-Match"] = known[0]
+        resp = self._session().request(method, self.url + path, json=body, headers=headers,
+                                       timeout=60)
+        self.ledger.record(CallKind.POLL, points=request_points(method, "rest"),
+                           not_modified=resp.status_code == 304)
+        with self.lock:
+            self.requests += 1
+            if resp.status_code == 304:
+                self.not_modified += 1
+        if resp.status_code in (403, 429) and any(
+                m in resp.text.lower() for m in SECONDARY):
+            with self.lock:
+                self.refusals += 1
+            return resp.status_code, None, dict(resp.headers)
+        if resp.status_code == 304 and known:
+            return 200, known[1], dict(resp.headers)
+        data = resp.json() if resp.content else None
+        if method == "GET" and resp.status_code == 200 and resp.headers.get("etag"):
+            with self.lock:
+                self.etags[path] = (resp.headers["etag"], data)
+        return resp.status_code, data, dict(resp.headers)
+
+
+def run_anchors(url: str, scenario: Scenario, timeout: float) -> Figures:
+    """Per child, independently: dispatch; list its repo's runs every 5 s until the
+    run carrying its id appears; GET that run every 5 s until it completes."""
+    from tako_gha.core.ids import TitleTag, make_title, new_root_id, parse_title
+
+    client = AnchorClient(url, scenario.token)
+    root = new_root_id()
+    started = time.monotonic()
+    deadline = started + timeout
+    states: dict[str, dict[str, Any]] = {}
+    for repo in scenario.targets:
+        ident = new_root_id()
+        states[repo] = {"id": ident, "run": None, "done": False, "sent": False,
+                        "title": make_title(EVENT, scenario.source, TitleTag(root, None, ident)),
+                        "next": started}
+    dispatches = [0]
+
+    def step(repo: str) -> None:
+        state = states[repo]
+        if not state["sent"]:
+            # the id rides in the payload and the receiver's run-name shows it (the
+            # receivers here read it where tako puts its title)
+            status, _, headers = client.call("POST", f"/repos/{repo}/dispatches", {
+                "event_type": EVENT, "client_payload": {"tako": {"title": state["title"]}}})
+            dispatches[0] += 1
+            if status == 204:
+                state["sent"] = True
+                state["next"] = time.monotonic() + ANCHOR_INTERVAL
+            else:  # refused: try again after what GitHub asked
+                state["next"] = time.monotonic() + float(headers.get("retry-after", 60))
+            return
+        if state["run"] is None:
+            status, data, _ = client.call("GET", f"/repos/{repo}/actions/runs"
+                                          "?event=repository_dispatch&per_page=100")
+            for run in (data or {}).get("workflow_runs", []) if status == 200 else []:
+                tag = parse_title(run.get("display_title"))
+                if tag is not None and tag.id == state["id"]:
+                    state["run"] = run["id"]
+        else:
+            status, data, _ = client.call("GET", f"/repos/{repo}/actions/runs/{state['run']}")
+            if status == 200 and data and data.get("status") == "completed":
+                state["done"] = True
+                state["conclusion"] = data.get("conclusion")
+                return
+        state["next"] = time.monotonic() + ANCHOR_INTERVAL
+
+    with ThreadPoolExecutor(ANCHOR_THREADS) as pool:
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            due = [r for r, s in states.items() if not s["done"] and s["next"] <= now]
+            if not due and all(s["done"] for s in states.values()):
+                break
+            list(pool.map(step, due))
+            time.sleep(0.05)
+    wall = time.monotonic() - started
+    done = [s for s in states.values() if s["done"]]
+    ok = len(done) == len(states) and all(s.get("conclusion") == "success" for s in done)
+    return Figures(scenario.name, "anchors", len(scenario.targets),
+                   status="success" if ok else "incomplete", requests=client.requests,
+                   not_modified=client.not_modified, dispatches=dispatches[0],
+                   peak_rest=client.ledger.peak_per_minute.get("rest", 0), peak_graphql=0,
+                   refusals=client.refusals, wall=wall, exit_epoch=time.time(),
+                   rss_mb=_rss_mb(), runs_seen=len(done))
+
+
+def role_main(args: argparse.Namespace) -> None:
+    scenario = Scenario(**json.loads(Path(args.scenario).read_text()))
+    runner: Callable[..., Figures] = run_tako if scenario.strategy == "tako" else run_anchors
+    figures = runner(args.url, scenario, args.timeout)
+    print(json.dumps(asdict(figures)), flush=True)
+
+
+# ------------------------------------------------------------------ the run
+def _parse_iso(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def measure(sizes: list[int], tree: list[int], minutes: float, latency: str,
+            workdir: Path) -> list[Figures]:
+    world, scenarios = build(workdir / "world", sizes, tree, minutes, latency)
+    server = Server(world)
+    timeout = minutes * 60 + 3600
+    procs: list[tuple[Scenario, subprocess.Popen[str]]] = []
+    try:
+        for scenario in scenarios:
+            spec = workdir / f"{scenario.name}.json"
+            spec.write_text(json.dumps(asdict(scenario)))
+            proc = subprocess.Popen(
+                [sys.executable, __file__, "--role", "--url", server.url, "--scenario",
+                 str(spec), "--timeout", str(timeout)],
+                stdout=subprocess.PIPE, text=True,
+                env={k: v for k, v in os.environ.items()
+                     if not k.startswith(("GITHUB_", "TAKO_"))})
+            procs.append((scenario, proc))
+        out: list[Figures] = []
+        for scenario, proc in procs:
+            stdout, _ = proc.communicate()
+            lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
+            if proc.returncode != 0 or not lines:
+                raise SystemExit(f"{scenario.name} failed (exit {proc.returncode})")
+            out.append(Figures(**json.loads(lines[-1])))
+        runs = server.get("/_emulator/runs")
+    finally:
+        server.stop()
+    for figures, (scenario, _) in zip(out, procs, strict=True):
+        mine = {r.lower() for r in scenario.repos}
+        ends = [_parse_iso(r["updated_at"]) for r in runs
+                if r["repository"]["full_name"].lower() in mine and r["status"] == "completed"]
+        starts = [_parse_iso(r["created_at"]) for r in runs
+                  if r["repository"]["full_name"].lower() in mine]
+        if ends:
+            figures.lag = figures.exit_epoch - max(ends)
+            figures.minutes_waited = (max(ends) - min(starts)) / 60
+    return out
+
+
+# ------------------------------------------------------------------ reporting
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def table(rows: list[Figures]) -> str:
+    lines = ["| scenario | children | status | requests | 304s | paid | dispatches "
+             "| waiting requests per child | peak REST pts/min | peak GraphQL pts/min "
+             "| secondary refusals | lag last end → exit | wall time | peak RSS |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for f in rows:
+        per_child = f.waiting_requests / f.children if f.children else 0
+        lag = f"{f.lag:.1f} s" if f.lag is not None else "—"
+        lines.append(
+            f"| {f.scenario} | {_n(f.children)} | {f.status} | {_n(f.requests)} | "
+            f"{_n(f.not_modified)} | {_n(f.paid)} | {_n(f.dispatches)} | {per_child:.2f} | "
+            f"{_n(f.peak_rest)} | {_n(f.peak_graphql)} | {_n(f.refusals)} | {lag} | "
+            f"{f.wall:.0f} s | {f.rss_mb:.0f} MB |")
+    return "\n".join(lines)
+
+
+def goals(f: Figures) -> list[tuple[str, bool]]:
+    """The issue's goals for tako, checked on the figures."""
+    budget = f.children * (3 + 0.1 * max(f.minutes_waited, 0.0))
+    out = [(f"waiting requests {f.waiting_requests:,} ≤ {budget:,.0f} (3 per child + "
+            f"0.1 per child-minute over {f.minutes_waited:.1f} min)",
+            f.waiting_requests <= budget),
+           (f"secondary refusals {f.refusals} = 0", f.refusals == 0)]
+    if f.scenario == "tree":
+        out.append((f"peak RSS {f.rss_mb:.0f} MB ≤ 300 MB", f.rss_mb <= 300))
+    else:
+        lag = f.lag if f.lag is not None else float("inf")
+        out += [(f"lag {lag:.1f} s ≤ 10 s", lag <= 10),
+                (f"peak RSS {f.rss_mb:.0f} MB ≤ 150 MB", f.rss_mb <= 150)]
+    return out
+
+
+def reading(rows: list[Figures]) -> str:
+    lines = ["Reading (computed from the figures above):"]
+    by = {f.scenario: f for f in rows}
+    for f in rows:
+        if f.strategy != "tako":
+            continue
+        met = goals(f)
+        lines.append(f"- {f.scenario}: " + "; ".join(
+            ("met: " if ok else "NOT met: ") + text for text, ok in met) + ".")
+        twin = by.get(f.scenario.replace("tako", "anchors"))
+        if twin is not None and twin is not f:
+            ratio = twin.requests / f.requests if f.requests else 0
+            slower = f.wall - twin.wall
+            lines.append(
+                f"  Against the anchors' pattern on {twin.children:,} children: "
+                f"{twin.requests:,} requests ({twin.refusals:,} refused by the secondary "
+                f"limits) vs {f.requests:,} ({ratio:.0f}× fewer); wall time "
+                f"{f.wall:.0f} s vs {twin.wall:.0f} s"
+                + (f" (tako {slower:.0f} s slower)" if slower > 0 else "")
+                + f"; peak RSS {f.rss_mb:.0f} MB vs {twin.rss_mb:.0f} MB"
+                + (" (tako uses more)" if f.rss_mb > twin.rss_mb else "") + ".")
+        if f.governor:
+            lines.append(f"  The governor slowed it and said: “{f.governor}”.")
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    section = "## Waiting at scale\n\n" + text.strip() + "\n"
+    pattern = re.compile(r"^## Waiting at scale\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: section + "\n", current, count=1)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> list[Figures]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100,1000")
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--tree", default="10,30,33", help="fan-out per level (3 levels)")
+    parser.add_argument("--latency", default="50ms")
+    parser.add_argument("--quick", action="store_true", help="a few children, seconds")
+    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--role", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--scenario", help=argparse.SUPPRESS)
+    parser.add_argument("--timeout", type=float, default=3600, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.role:
+        role_main(args)
+        return []
+    if args.quick:
+        args.sizes, args.minutes, args.tree, args.latency = "4", 0.1, "2,2,2", "5ms"
+    sizes = [int(x) for x in args.sizes.split(",") if x]
+    tree = [int(x) for x in args.tree.split(",") if x]
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = measure(sizes, tree, args.minutes, args.latency, Path(tmp))
+    print(table(rows))
+    print(reading(rows))
+    print(f"total {time.monotonic() - began:.0f} s", flush=True)
+    if args.write:
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        tree_runs = sum(f.children for f in rows if f.scenario == "tree")
+        write_section("\n\n".join([
+            f"`python benchmarks/bench_wait.py --write` (sizes {args.sizes}, runs of "
+            f"{args.minutes:g} min, tree {args.tree} = {tree_runs:,} runs, latency "
+            f"{args.latency}). " + " ".join(__doc__.split("\n\n")[2:5]).replace("\n", " "),
+            "The runs last their real 5 minutes (the emulator has no time scale); every "
+            "scenario ran at the same time on the one emulator, each with its own token.",
+            f"Measured {stamp} on CPython {platform.python_version()}, "
+            f"{platform.machine()}, 2 cores shared with other work.",
+            table(rows),
+            reading(rows),
+        ]))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Waiting at scale: known runs read in batches, listings only where a run can still
+appear, the budget governor, and rounds on several threads."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from fakes import FakeClock, FakeForge, FakeWorkflow
+from test_engine_fanout import Recorder, run, world
+
+from tako_gha.core.tree import Node, NodeState, TreeStatus
+from tako_gha.engine.correlate import TreeTracker
+from tako_gha.engine.governor import Governor
+from tako_gha.engine.poller import FleetPoller
+from tako_gha.forge.base import CallKind, CostLedger, RunListing
+
+
+def _fleet(n: int, duration: float) -> tuple[FakeForge, FakeClock, list[str]]:
+    forge, clock = world(**{f"c{i:03d}": [FakeWorkflow(duration=duration)] for i in range(n)})
+    return forge, clock, [f"acme/c{i:03d}" for i in range(n)]
+
+
+def test_known_runs_cost_one_request_per_hundred_a_round_whatever_the_wait() -> None:
+    forge, clock, repos = _fleet(250, duration=600)
+    report = run(forge, clock, repos, concurrency_limit=250, max_children=250,
+                 dispatches_per_minute=10_000, dispatches_per_hour=100_000,
+                 poll_max_interval=30, timeout=3600)
+    assert report.status is TreeStatus.SUCCESS
+    engine = report.cost["engine"]
+    rounds = engine["status_rounds"]
+    # 3 queries a round for 250 runs (the last rounds may have fewer left)
+    assert engine["status_calls"] <= 3 * rounds and rounds >= 600 / 8 * 0.8
+    # each repo is listed until its run is matched (and within the sibling grace),
+    # then never again: its run's state comes in the batches
+    assert forge.calls["list_runs"] <= 3 * len(repos)
+    assert forge.calls["get_run"] == 0
+    minutes = clock.t / 60
+    waiting = forge.calls["list_runs"] + forge.calls["run_states"]
+    assert waiting <= len(repos) * (3 + 0.1 * minutes)
+    # the end of the last run is seen within one status interval
+    last_end = max(r.end() or 0.0 for r in forge.runs)
+    assert clock.t - last_end <= 8 + 2
+
+
+def test_a_subscriber_is_listed_only_until_its_child_is_found() -> None:
+    forge, clock = world(
+        b=[FakeWorkflow(duration=200, fan_out=[("acme/c", "built"), ("acme/d", "built")])],
+        c=[FakeWorkflow(duration=20)], d=[FakeWorkflow(duration=20)],
+        e=[FakeWorkflow(duration=20)])
+    subscribers = {"acme/b": {"acme/c", "acme/d", "acme/e"}}
+    report = run(forge, clock, ["acme/b"], subscribers=subscribers, poll_max_interval=30,
+                 timeout=900)
+    assert report.status is TreeStatus.SUCCESS
+    assert {n.repo for n in report.origin.walk()} >= {"acme/b", "acme/c", "acme/d"}
+    listed = forge.list_calls_by_repo
+    # c and d: until their run appeared, then once after b ended; e (no run): while
+    # b ran, at the listing pace that grows when quiet
+    assert listed["acme/c"] <= 4 and listed["acme/d"] <= 4
+    assert listed["acme/e"] > listed["acme/c"]
+    assert listed["acme/e"] <= 200 / 5 + 5
+
+
+def test_governor_defers_listings_past_the_per_minute_budget_and_says_why() -> None:
+    forge, clock, repos = _fleet(30, duration=60)
+    for _ in range(700):  # someone spent most of this minute's REST points already
+        forge.ledger.record(CallKind.OTHER)
+    recorder = Recorder()
+    report = run(forge, clock, repos, concurrency_limit=30, max_children=30,
+                 dispatches_per_minute=10_000, observer=recorder, timeout=900)
+    assert report.status is TreeStatus.SUCCESS
+    slowed = [m for m in recorder.messages if m.startswith("polling slowed")]
+    assert slowed and "REST points a minute" in " ".join(slowed)
+    assert forge.ledger.peak_per_minute["rest"] <= 720 + 5
+    assert report.cost["engine"]["governor_slowed"] >= 1
+
+
+def test_governor_stretches_run_state_rounds_on_a_low_graphql_budget() -> None:
+    clock = FakeClock()
+    ledger = CostLedger(clock.monotonic)
+    reset = 1_000_000 + 3600
+    ledger.budget(600, 5000, "graphql", reset)  # 100 above the 10 % reserve, an hour left
+    governor = Governor(ledger, lambda: 1_000_000.0)
+    assert governor.status_interval(10, 8.0, horizon=7200) > 8.0
+    assert governor.kind == "status" and "GraphQL points left" in governor.reason
+    governor.begin_round()
+    assert governor.status_interval(0, 8.0, horizon=7200) == 8.0 and governor.kind == ""
+    ledger.budget(5000, 5000, "graphql", reset)
+    assert governor.status_interval(10, 8.0, horizon=7200) == 8.0  # 75 a minute fits
+
+
+def test_dispatches_wait_for_write_room() -> None:
+    forge, clock, repos = _fleet(10, duration=5)
+    for _ in range(710):
+        forge.ledger.record(CallKind.OTHER)
+    report = run(forge, clock, repos, concurrency_limit=10, max_children=10,
+                 dispatches_per_minute=10_000)
+    assert report.status is TreeStatus.SUCCESS
+    # 720 points a minute: 2 dispatches (5 points each) fit, the rest waited
+    first_ten = sorted(r.created for r in forge.runs)
+    assert first_ten[-1] >= 55
+
+
+class ThreadedForge(FakeForge):
+    """Listings answered from any thread; records which forge ran on which thread."""
+
+    def __init__(self, clock: FakeClock, workflows: dict, parent: Any = None) -> None:
+        super().__init__(clock, workflows)
+        self.parent = parent
+        self.threads: set[int] = set()
+        self.lock = parent.lock if parent else threading.Lock()
+
+    def worker(self) -> ThreadedForge:
+        return ThreadedForge(self.clock, {}, parent=self)
+
+    def list_runs(self, repo: str, **kw: Any) -> RunListing:
+        with self.lock:
+            self.threads.add(threading.get_ident())
+        time.sleep(0.005)  # an answer takes a moment: the slices overlap
+        return RunListing([])
+
+
+def test_a_round_runs_on_workers_each_with_its_own_forge() -> None:
+    clock = FakeClock()
+    forge = ThreadedForge(clock, {})
+    tracker = TreeTracker("r" * 12, Node(repo="acme/a", id="r" * 12), {})
+    poller = FleetPoller(forge, tracker, datetime.now(timezone.utc), workers=4)
+    repos = [f"acme/x{i}" for i in range(40)]
+    poller.poll_round(repos, 1.0)
+    pool = poller._pool or []
+    assert len(pool) == 4 and all(isinstance(f, ThreadedForge) for f in pool)
+    # every worker forge was used by one thread only (never two at once), and the
+    # round spread over several threads, not the caller's
+    assert all(len(f.threads) == 1 for f in pool)
+    assert len({t for f in pool for t in f.threads}) >= 2
+    assert forge.threads == set()
+    assert poller.stats.list_calls == 40 and set(tracker.last_polled) == set(repos)
+
+
+def test_batches_are_capped_and_rotate() -> None:
+    forge, clock, repos = _fleet(3, duration=100)
+    recorded: list[Sequence[str]] = []
+    real = forge.run_states
+
+    def spy(ids: Sequence[str]) -> Any:
+        recorded.append(list(ids))
+        return real(ids)
+
+    forge.run_states = spy  # type: ignore[method-assign]
+    report = run(forge, clock, repos, status_interval=8.0)
+    assert report.status is TreeStatus.SUCCESS
+    assert recorded and all(len(ids) <= 100 for ids in recorded)
+    assert math.isclose(len(recorded[0]), 3)
+    assert report.origin.children[0].state is NodeState.SUCCESS

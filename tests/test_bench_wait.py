@@ -1,0 +1,38 @@
+"""The waiting benchmark's quick mode runs end to end (benchmarks/bench_wait.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(240)
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_wait.py"
+
+
+def test_quick_mode_measures_both_strategies_and_the_tree(capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    spec = importlib.util.spec_from_file_location("bench_wait", BENCH)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_wait"] = bench  # dataclasses look their module up
+    try:
+        spec.loader.exec_module(bench)
+        rows = bench.main(["--quick"])
+    finally:
+        sys.modules.pop("bench_wait", None)
+    by = {f.scenario: f for f in rows}
+    assert set(by) == {"tako-4", "anchors-4", "tree"}
+    assert all(f.status == "success" for f in rows)
+    assert by["tree"].children == 2 + 4 + 8 and by["tree"].runs_seen == 14
+    for name in ("tako-4", "tree"):
+        figures = by[name]
+        assert figures.refusals == 0 and figures.lag is not None
+        assert figures.dispatches == (4 if name == "tako-4" else 2)
+        assert all(ok for text, ok in bench.goals(figures) if "RSS" not in text), \
+            bench.goals(figures)
+    out = capsys.readouterr().out
+    assert "| tako-4 |" in out and "Reading" in out
