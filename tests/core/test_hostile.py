@@ -18,8 +18,9 @@ import pytest
 import yaml
 
 from tako_gha.core.config import load_config
-from tako_gha.core.filters import FilterError, FilterLimits, compile_filter
-from tako_gha.core.versions import RangeError, parse_range
+from tako_gha.core.events import Event
+from tako_gha.core.filters import FilterError, FilterLimits, activation_for, compile_filter
+from tako_gha.core.versions import RangeError, VersionError, parse_range
 
 CORPUS = Path(__file__).parent / "hostile"
 SECONDS = 3.0  # generous: a loaded 2-core machine; a case takes milliseconds
@@ -277,4 +278,140 @@ def test_hostile_range(case: dict[str, Any]) -> None:
         assert parsed.contains(version), version
     for version in case.get("out", []):
         assert not parsed.contains(version), version
+    assert time.monotonic() - started < SECONDS
+
+
+# --------------------------------------------------------------------------- properties
+# Generated input against the same entry points: never a traceback, bounded time, and a
+# diagnostic that says where. Bounded example counts keep each under a few seconds.
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PROPERTY = settings(max_examples=150, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=40) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=8),
+    max_leaves=60,
+)
+_payloads = st.dictionaries(st.sampled_from(["l", "s", "n", "m", "version", "x"]), _json,
+                            max_size=6)
+
+_atoms = st.sampled_from([
+    "event.payload.l", "event.payload.s", "event.payload.n", "event.payload.m",
+    "event.payload.version", "event.payload", "event.type", "subscriber", "x", "y",
+    "1", "0", "-1", "9223372036854775807", "2.5", "'a'", "''", "'a/b'", "true", "false",
+    "null", "[]", "[1, 2]", "{}", "{'k': 1}", "b'x'",
+])
+
+
+def _cel(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    binary = st.tuples(inner, st.sampled_from(
+        [" + ", " - ", " * ", " / ", " % ", " == ", " != ", " < ", " >= ", " && ", " || ",
+         " in "]), inner).map("".join)
+    macro = st.tuples(inner, st.sampled_from(["exists", "all", "map", "filter", "exists_one"]),
+                      st.sampled_from(["x", "y"]), inner).map(
+        lambda t: f"{t[0]}.{t[1]}({t[2]}, {t[3]})")
+    method = st.tuples(inner, st.sampled_from(
+        ["size()", "split('/')", "trim()", "lower()", "contains('a')", "startsWith('a')",
+         "matches('a+')", "replace('a', 'bb')", "join(',')", "substring(1)", "charAt(0)",
+         "indexOf('a')"])).map(lambda t: f"{t[0]}.{t[1]}")
+    call = st.tuples(st.sampled_from(
+        ["size", "string", "int", "double", "dyn", "has", "type", "semver.major",
+         "semver.satisfies"]), inner).map(
+        lambda t: f"{t[0]}({t[1]}, '^1')" if t[0] == "semver.satisfies" else f"{t[0]}({t[1]})")
+    return st.one_of(binary, macro, method, call, inner.map(lambda e: f"({e})"),
+                     inner.map(lambda e: f"!{e}"), st.tuples(inner, inner, inner).map(
+                         lambda t: f"{t[0]} ? {t[1]} : {t[2]}"),
+                     st.tuples(inner, inner).map(lambda t: f"{t[0]}[{t[1]}]"),
+                     st.tuples(inner, inner).map(lambda t: f"[{t[0]}, {t[1]}]"))
+
+
+_cel_sources = st.recursive(_atoms, _cel, max_leaves=12) | st.text(max_size=60)
+
+
+@settings(PROPERTY, max_examples=80)
+@given(_cel_sources, _payloads)
+def test_any_filter_on_any_payload_is_bounded(source: str, payload: dict[str, Any]) -> None:
+    try:
+        compiled = compile_filter(source, ROOMY)
+    except FilterError as exc:
+        assert exc.message and len(str(exc)) < 3000
+        assert exc.line >= 0 and exc.column >= 0
+        return
+    warnings = compiled.warnings()
+    assert all(w.message and w.hint for w in warnings)
+    activation = activation_for(Event("t", "o/src", payload), "o/r")
+    started = time.monotonic()
+    outcome = compiled.evaluate(activation, memo=False)
+    assert time.monotonic() - started < SECONDS
+    assert outcome.matched or outcome.reason
+    assert outcome.error or outcome.limit is None
+    assert len(outcome.detail) < 1000
+
+
+_config_values = st.one_of(
+    _json, st.sampled_from(["a/b", "a/b:c", "../x", "x.yml", "^1.0", ">>1", "'(", "{{ .x }}",
+                            "event.payload.l.exists(x, x)", "9" * 30]))
+_config_keys = st.sampled_from(["version", "artifacts", "events", "produces", "subscriptions",
+                                "artifact", "filters", "schema_version", "workflow",
+                                "inputs", "type", "description", "x"])
+_config_docs = st.recursive(
+    _config_values,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(_config_keys, inner, max_size=5),
+    max_leaves=30,
+).map(lambda d: {"version": 1, **d} if isinstance(d, dict) else d)
+
+
+def _mutate(text: str, data: st.DataObject) -> str:
+    for _ in range(data.draw(st.integers(0, 3))):
+        at = data.draw(st.integers(0, len(text)))
+        text = text[:at] + data.draw(st.sampled_from(
+            ["\t", ":", "- ", "&a ", "*a", "!x ", "{", "[", "'", '"', "\n  ", "#", "\x00",
+             "9" * 50, "<<: *a\n"])) + text[at:]
+    return text
+
+
+@PROPERTY
+@given(_config_docs, st.data())
+def test_any_config_text_gets_located_diagnostics(doc: Any, data: st.DataObject) -> None:
+    text = _mutate(yaml.safe_dump(doc, allow_unicode=True), data)
+    started = time.monotonic()
+    result = load_config(text, path="tako.yml")
+    assert time.monotonic() - started < SECONDS
+    for diag in result.diagnostics:
+        assert diag.code != "internal-error", diag.format()
+        assert diag.line >= 1 and diag.col >= 1, diag.format()
+        assert diag.hint and len(diag.message) <= 400
+
+
+_range_texts = st.one_of(
+    st.text(alphabet="0123456789.xX*^~<>=!|-[]()., v+rc", max_size=40),
+    st.text(max_size=20),
+    st.lists(st.sampled_from(["1", "1.2", "1.2.3", "^", "~", ">=", "<", "||", " ", "-",
+                              "[", ")", "...", "x", "-rc.1", "9" * 25]), max_size=12)
+    .map("".join),
+)
+_versions = st.one_of(st.sampled_from(["1.0.0", "0.0.0", "2.0.0-rc.1", "1.2", "v3"]),
+                      st.text(alphabet="0123456789.-+rcv", max_size=25))
+
+
+@PROPERTY
+@given(_range_texts, _versions)
+def test_any_range_text_parses_or_says_where(text: str, version: str) -> None:
+    started = time.monotonic()
+    try:
+        parsed = parse_range(text)
+    except RangeError as exc:
+        assert exc.reason and exc.hint and len(str(exc)) < 600
+        assert 0 <= exc.column <= len(text) + 1
+        return
+    try:
+        parsed.contains(version)
+    except VersionError as exc:
+        assert exc.reason
     assert time.monotonic() - started < SECONDS
