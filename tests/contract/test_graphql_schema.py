@@ -27,7 +27,10 @@ pytestmark = pytest.mark.timeout(180)
 @pytest.fixture(scope="session")
 def schema() -> GraphQLSchema:
     data = json.loads(fetch_schema().read_text(encoding="utf-8"))
-    return build_client_schema(data.get("data", data))
+    # GitHub's published schema breaks a rule graphql-core >= 3.3 enforces on the schema
+    # itself (deprecated implementations of non-deprecated interface fields); that says
+    # nothing about our queries, which validate() still checks field by field.
+    return build_client_schema(data.get("data", data), assume_valid=True)
 
 
 def forge_queries(run_ids: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
