@@ -27,6 +27,7 @@ and only evaluated here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -44,6 +45,9 @@ NO_SUBSCRIPTION = "no-subscription"
 NO_MATCH = "no-match"
 TEMPLATE_ERROR = "template-error"
 IS_SOURCE = "source"
+# Planned without a real payload (the pre-push hook): the subscription would match or
+# not depending on the payload its filters or input templates read. Not a real skip.
+DEPENDS_ON_PAYLOAD = "depends-on-payload"
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,11 @@ class Plan:
     def errors(self) -> list[Skip]:
         return [s for s in self.skipped if s.error]
 
+    @property
+    def undecided(self) -> list[Skip]:
+        """Repos whose outcome depends on a payload the plan did not have."""
+        return [s for s in self.skipped if s.kind == DEPENDS_ON_PAYLOAD]
+
     def target_repos(self) -> list[str]:
         return [t.repo for t in self.targets]
 
@@ -106,11 +115,31 @@ class Plan:
 class _Verdict:
     matched: bool
     reason: str = ""
+    undecided: bool = False  # only the payload (unknown here) can decide
+
+
+# CEL string literals (raw/bytes prefixes, triple or single quotes): not code.
+_STRING_LITERAL = re.compile(r'[rRbB]{0,2}("""[\s\S]*?"""|' r"'''[\s\S]*?'''|"
+                             r'"(?:\\.|[^"\\\n])*"|' r"'(?:\\.|[^'\\\n])*')")
+_EVENT_USE = re.compile(r"\bevent\b(?:\s*\.\s*(\w+))?")
+_EVENT_FIELDS_WITHOUT_PAYLOAD = {"type", "schema_version", "source"}
+
+
+def reads_payload(filter_source: str) -> bool:
+    """Does this CEL filter read the event's payload (``event.payload…``, or ``event``
+    indexed or as a whole)? String literals are not code and are left out."""
+    code = _STRING_LITERAL.sub('""', filter_source)
+    return any(m.group(1) not in _EVENT_FIELDS_WITHOUT_PAYLOAD for m in _EVENT_USE.finditer(code))
 
 
 def plan_fanout(event: Event, repos: Sequence[ConfigResult], *,
-                source_config: RepoConfig | None = None) -> Plan:
-    """Targets (with rendered inputs) and, for every other repo, the reason."""
+                source_config: RepoConfig | None = None, payload_known: bool = True) -> Plan:
+    """Targets (with rendered inputs) and, for every other repo, the reason.
+
+    ``payload_known=False`` (the event's payload is a stand-in, e.g. the pre-push hook
+    without one): a subscription that only a payload-reading filter or input template
+    could decide is skipped with kind ``depends-on-payload`` instead of being judged on
+    the stand-in; filters that do not read the payload still decide as usual."""
     source_key = event.source.lower()
     if source_config is None:
         source_config = next((r.config for r in repos
@@ -119,7 +148,8 @@ def plan_fanout(event: Event, repos: Sequence[ConfigResult], *,
     plan.diagnostics.extend(_source_diagnostics(event, source_config))
     template_context = context_for(plan.event)
     for result in sorted(repos, key=lambda r: r.repo.lower()):
-        outcome = _plan_repo(plan.event, result, source_config, template_context)
+        outcome = _plan_repo(plan.event, result, source_config, template_context,
+                             payload_known)
         errors = [d for d in result.diagnostics if d.is_error]
         if isinstance(outcome, Target):
             plan.targets.append(outcome)
@@ -157,7 +187,7 @@ def _source_diagnostics(event: Event, source: RepoConfig | None) -> list[Diagnos
 
 
 def _plan_repo(event: Event, result: ConfigResult, source: RepoConfig | None,
-               template_context: dict[str, Any]) -> Target | Skip:
+               template_context: dict[str, Any], payload_known: bool = True) -> Target | Skip:
     repo = result.repo
     if repo.lower() == event.source.lower():
         return Skip(repo, "the source repository is never its own target", kind=IS_SOURCE)
@@ -172,17 +202,39 @@ def _plan_repo(event: Event, result: ConfigResult, source: RepoConfig | None,
     if not relevant:
         return Skip(repo, f"no subscription to {event.source}", kind=NO_SUBSCRIPTION)
     activation = activation_for(event, repo)
-    verdicts = [(sub, evaluate_subscription(sub, event, activation, source)) for sub in relevant]
+    verdicts = [(sub, evaluate_subscription(sub, event, activation, source,
+                                            payload_known=payload_known))
+                for sub in relevant]
+    if not payload_known:
+        verdicts = [(sub, _undecided_inputs(sub) if v.matched else v) for sub, v in verdicts]
     matched = [sub for sub, verdict in verdicts if verdict.matched]
     if not matched:
+        undecided = [(sub, v) for sub, v in verdicts if v.undecided]
+        if undecided:
+            return Skip(repo, _no_match_reason(undecided), kind=DEPENDS_ON_PAYLOAD,
+                        subscription_index=undecided[0][0].index if len(undecided) == 1
+                        else None)
         return Skip(repo, _no_match_reason(verdicts),
                     subscription_index=verdicts[0][0].index if len(verdicts) == 1 else None)
     return _target(repo, matched[0], matched[1:], template_context)
 
 
+def _undecided_inputs(sub: Subscription) -> _Verdict:
+    """A matching subscription whose inputs read the payload: without one, whether it
+    renders (or is a template error) is not known."""
+    for name, template in sub.inputs.items():
+        if any(path.startswith(".event.payload") for path in template.paths):
+            return _Verdict(False, f"depends on the payload: inputs.{name} "
+                                   f"`{template.source}`", undecided=True)
+    return _Verdict(True)
+
+
 def evaluate_subscription(sub: Subscription, event: Event, activation: dict[str, Any],
-                          source: RepoConfig | None = None) -> _Verdict:
-    """Does ``sub`` (already known to subscribe to ``event.source``) take ``event``?"""
+                          source: RepoConfig | None = None, *,
+                          payload_known: bool = True) -> _Verdict:
+    """Does ``sub`` (already known to subscribe to ``event.source``) take ``event``?
+    With ``payload_known=False``, filters reading the payload are not evaluated: if the
+    others pass, the verdict is undecided, naming the first such filter."""
     if source is not None and source.artifacts and sub.artifact not in source.artifacts:
         declared = ", ".join(sorted(source.artifacts))
         return _Verdict(False, f"{event.source} publishes no artifact {sub.artifact!r} "
@@ -193,13 +245,18 @@ def evaluate_subscription(sub: Subscription, event: Event, activation: dict[str,
     range_verdict = _check_range(sub, event)
     if range_verdict is not None:
         return range_verdict
+    pending: _Verdict | None = None
     for position, compiled in enumerate(sub.filters):
+        if not payload_known and reads_payload(compiled.source):
+            pending = pending or _Verdict(False, f"depends on the payload: filters[{position}] "
+                                                 f"`{compiled.source}`", undecided=True)
+            continue
         outcome = compiled.evaluate(activation)
         if not outcome.matched:
             # ``detail`` says why without repeating the source we already show.
             why = getattr(outcome, "detail", "") or outcome.reason or "is false"
             return _Verdict(False, f"filters[{position}] `{compiled.source}`: {why}")
-    return _Verdict(True)
+    return pending or _Verdict(True)
 
 
 def _check_range(sub: Subscription, event: Event) -> _Verdict | None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import git
 
     from tako_gha.core.config import ConfigResult
+    from tako_gha.core.matching import Plan
 
 # Not imported from core.config: the loader pulls in the CEL stack, which a push
 # that does not touch tako.yml never needs (start-up time is the hook's cost).
@@ -186,8 +187,10 @@ PlanPrinter = Callable[[str, "ConfigResult", TextIO], None]
 def print_plan(repo: str, config: ConfigResult, out: TextIO, *, api_url: str, token: str,
                config_path: str = DEFAULT_CONFIG_PATH,
                payload: dict[str, Any] | None = None) -> None:
-    """The targets each produced event type would reach, using the org's configs;
-    filters see ``payload`` (from ``TAKO_HOOK_PAYLOAD``), else an empty one."""
+    """The targets each produced event type would reach, using the org's configs.
+    Filters and input templates see ``payload`` (from ``TAKO_HOOK_PAYLOAD``); without
+    one, those that read the payload are not judged on a stand-in: their repositories
+    "depend on the payload" and are counted apart from the real skips."""
     from tako_gha.core.events import Event
     from tako_gha.core.matching import plan_fanout
     from tako_gha.forge.base import RepoSelection
@@ -207,12 +210,34 @@ def print_plan(repo: str, config: ConfigResult, out: TextIO, *, api_url: str, to
     for produced in config.config.produces:
         event = Event(type=produced.type, source=repo, schema_version=produced.schema_version,
                       payload=dict(payload or {}))
-        plan = plan_fanout(event, configs, source_config=config.config)
-        targets = ", ".join(plan.target_repos()) or "no repository"
-        out.write(f"tako-gha: {produced.type} from {repo} would start: {targets}\n")
-        for skip in plan.skipped:
-            if skip.subscription_index is not None or skip.error:
-                out.write(f"  skipped {skip.repo}: {skip.reason}\n")
+        plan = plan_fanout(event, configs, source_config=config.config,
+                           payload_known=payload is not None)
+        write_plan(plan, repo, out)
+
+
+def write_plan(plan: Plan, repo: str, out: TextIO) -> None:
+    """One produced event's plan: targets, the repos only a payload can decide, the
+    subscribers that would be skipped, and a line counting the three apart."""
+    undecided = plan.undecided
+    targets = ", ".join(plan.target_repos()) or (
+        "no repository for certain" if undecided else "no repository")
+    out.write(f"tako-gha: {plan.event.type} from {repo} would start: {targets}\n")
+    for skip in undecided:
+        out.write(f"  depends on the payload {skip.repo}: {_payload_reason(skip.reason)}\n")
+    skipped = [s for s in plan.skipped if s not in undecided
+               and (s.subscription_index is not None or s.error)]
+    for skip in skipped:
+        out.write(f"  skipped {skip.repo}: {skip.reason}\n")
+    counts = (f"  {len(plan.targets)} would start, {len(undecided)} depend on the payload, "
+              f"{len(skipped)} skipped")
+    if undecided:
+        counts += f" (set {PAYLOAD_VAR} to a payload to decide them)"
+    out.write(counts + "\n")
+
+
+def _payload_reason(reason: str) -> str:
+    """What reads the payload, without repeating "depends on the payload"."""
+    return reason.replace("depends on the payload: ", "")
 
 
 def maybe_plan(result: HookResult, repo: str | None, env: Mapping[str, str], out: TextIO,
@@ -229,9 +254,12 @@ def maybe_plan(result: HookResult, repo: str | None, env: Mapping[str, str], out
         return
     api_url = env.get("GITHUB_API_URL") or "https://api.github.com"
     budget = _plan_budget(env)
-    payload = hook_payload(env, out)
-    if payload is None:
-        return
+    if env.get(PAYLOAD_VAR, "").strip():
+        payload = hook_payload(env, out)
+        if payload is None:
+            return
+    else:
+        payload = None  # no payload: filters reading one are not judged
 
     def default_printer(name: str, cfg: ConfigResult, stream: TextIO) -> None:
         print_plan(name, cfg, stream, api_url=api_url, token=token, config_path=config_path,

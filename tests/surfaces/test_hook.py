@@ -302,7 +302,13 @@ def test_the_plan_uses_the_payload_of_tako_hook_payload(repo: Path, tmp_path: Pa
                         "NaN is not JSON (GitHub's JSON has no NaN or Infinity); send a string "
                              "or null instead; no cascade plan printed\n")
     assert "would start" not in texts[2]
-    assert "would start: no repository" in texts[3]  # unset: the empty payload
+    # unset: the filter reads the payload, so acme/svc is neither started nor skipped
+    assert texts[3].endswith(
+        "tako-gha: library_built from acme/core-lib would start: no repository for certain\n"
+        "  depends on the payload acme/svc: filters[0] `event.payload.channel == 'stable'`\n"
+        "  0 would start, 1 depend on the payload, 0 skipped "
+        "(set TAKO_HOOK_PAYLOAD to a payload to decide them)\n")
+    assert "  1 would start, 0 depend on the payload, 0 skipped\n" in texts[0]
 
 
 def test_the_cli_command_reads_stdin_and_exits_1_on_errors(
