@@ -79,7 +79,7 @@ def _watch(forge: Forge, root: str, org: str, options: FanOutOptions,
             break
         session.hurry_final_scan(now)
         clock.sleep(max(0.01, min(session.next_poll, session.deadline) - now))
-        if session.poll_due(clock.monotonic(), extra=candidates):
+        if session.poll_due(clock.monotonic(), extra=_origin_scan(tracker, candidates)):
             session.emit()
     report = session.finish()
     # The session's clock started with this call; the cascade started with its
@@ -88,6 +88,17 @@ def _watch(forge: Forge, root: str, org: str, options: FanOutOptions,
     if span is not None:
         report.elapsed_seconds = span
     return report
+
+
+def _origin_scan(tracker: TreeTracker, candidates: set[str]) -> set[str]:
+    """Where the origin's own children can still appear. Once the titles named the
+    origin's repo, that is its subscribers not found yet, not every subscribing repo
+    of the org (deeper levels follow the subscription graph like a fan-out does)."""
+    origin = tracker.origin
+    if not origin.repo:
+        return candidates
+    found = {child.repo.lower() for child in origin.children if child.runs}
+    return tracker.subscribers_of(origin.repo) - found
 
 
 def cancel_tree(forge: Forge, root: str, org: str, *, clock: Clock | None = None,

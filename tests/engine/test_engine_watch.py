@@ -113,3 +113,34 @@ def test_cancel_tree_cancels_every_running_run() -> None:
     assert all(n.state is NodeState.CANCELLED for n in report.origin.walk()
                if n is not report.origin)
     assert report.status is TreeStatus.FAILURE
+
+
+def test_waiting_lists_only_where_the_trees_runs_can_appear() -> None:
+    # acme/z subscribes to another producer: once the titles named the origin
+    # (acme/a), a wait no longer lists it every round; the known runs' states come
+    # in batches, so b, c and d are not listed round after round either.
+    class WiderOrg(OrgForge):
+        def discover(self, selection: RepoSelection) -> Discovery:
+            found = super().discover(selection)
+            sub = Subscription(producer="acme/other", artifact="default", events=["built"])
+            found.repos.append(DiscoveredRepo(full_name="acme/z", config=ConfigResult(
+                repo="acme/z", path="tako.yml", config=RepoConfig(
+                    repo="acme/z", path="tako.yml", subscriptions=[sub]))))
+            return found
+
+    clock = FakeClock()
+    forge = WiderOrg(clock, {
+        "acme/b": [FakeWorkflow(fan_out=[("acme/d", "built")], duration=10)],
+        "acme/c": [FakeWorkflow(duration=200)], "acme/d": [FakeWorkflow(duration=30)]})
+    request = FanOutRequest(event=Event("built", "acme/a"), org="acme")
+    planner = StaticPlanner([Target("acme/b"), Target("acme/c")], SUBS)
+    root = fan_out(forge, request, FanOutOptions(wait=False, **OPTS), planner=planner,
+                   clock=clock).root
+    clock.sleep(5)
+    forge.list_calls_by_repo.clear()
+    report = watch(forge, root, "acme", FanOutOptions(wait=True, **OPTS), clock=clock)
+    assert report.status is TreeStatus.SUCCESS
+    listed = forge.list_calls_by_repo
+    assert listed["acme/z"] <= 2, listed
+    assert listed["acme/c"] <= 3, listed  # found in the first round, then batches
+    assert forge.calls["run_states"] >= 150 / 8 * 0.8
