@@ -63,6 +63,28 @@ class Shape:
 SCALAR = Shape()
 
 
+def _reads(shape: Shape, shift: int = 2) -> int:
+    """Steps an operation reading this value is charged (see core.filters._metered)."""
+    if shape.top:
+        return shape.text // 64
+    if shape.fields is not None or shape.elem is not None:  # a list or map
+        return _weight(shape) >> shift
+    return shape.card // 64
+
+
+def _weight(shape: Shape) -> int:
+    """Items and characters of a value of this shape, nested ones included."""
+    total, stack = 0, [(shape, 1)]
+    while stack:
+        current, times = stack.pop()
+        total += times * max(current.card, 1)
+        if current.elem is not None and current.elem is not current and current.card:
+            stack.append((current.elem, times * current.card))
+        if total > 1 << 40:
+            break
+    return total
+
+
 def _text(shape: Shape) -> int:
     """The length of a value used as a string (an unknown one: its assumed text size)."""
     return shape.text if shape.top else shape.card
@@ -213,8 +235,11 @@ class _Estimator:
         op_tree, right = node.children
         left_steps, left = self.run(op_tree.children[0], scope)
         right_steps, shape = self.run(right, scope)
-        read = shape.card if op_tree.data == "relation_in" else _text(left) + _text(shape)
-        steps = NODE * 2 + left_steps + right_steps + read // 64
+        shift = 6 if op_tree.data == "addition_add" else 2
+        right_reads = _reads(shape, shift)
+        if op_tree.data == "relation_in" and shape.top:  # searched: a list or map
+            right_reads = shape.card >> shift
+        steps = NODE * 2 + left_steps + right_steps + _reads(left, shift) + right_reads
         if op_tree.data == "addition_add" and (_text(left) or _text(shape)):
             card = _text(left) + _text(shape)
             self._grow(card, node)
@@ -263,7 +288,9 @@ class _Estimator:
     ) -> tuple[int, Shape]:
         steps, shapes = self._all(args, scope)
         read = sum(_text(s) for s in shapes)
-        steps += NODE * 2 + read // 64
+        if name not in ("size", "type", "dyn", "has"):
+            steps += sum(_reads(s) for s in shapes)
+        steps += NODE * 2
         receiver = shapes[0] if shapes else SCALAR
         if name == "split":
             return steps, Shape(_text(receiver) + 1, None, Shape(_text(receiver)))

@@ -16,25 +16,39 @@ INTERFACE (agreed):
         ``subscriber`` (repo).
 
 Added (compatible): ``FilterLimits.max_value_size`` (default 100,000: the longest
-string/list a filter may build); ``FilterLimits.max_match_work`` (default 50,000,000:
+string/list a filter may build); ``FilterLimits.max_match_work`` (default 10,000,000:
 pattern size x text length of one ``matches()``); ``FilterError.line/.column/.hint``
 (1-based position inside the expression, 0 when unknown); ``FilterOutcome.error`` (True when the
 filter failed rather than evaluated to false), ``FilterOutcome.limit`` and
 ``FilterOutcome.detail`` (the reason without the filter's source);
 ``CompiledFilter.evaluate(..., memo=False)`` (skip the per-event memo); ``FUNCTIONS``
-(name -> one-line help, for docs and lint hints).
+(name -> one-line help, for docs and lint hints); ``FilterLimits.max_eval_steps``
+(20,000) and ``FilterLimits.max_eval_memory`` (16,000,000 bytes);
+``CompiledFilter.warnings() -> list[FilterWarning(message, line, column, hint)]`` (cost
+warnings for lint: nested iteration, values that grow with the payload).
 
 How it works. celpy parses the source into a lark tree; we then check it (limits,
 known names, static result type), rewrite ``semver.major(x)`` -- which CEL parses as a
 method call on an identifier ``semver`` -- into a flat function call named
 ``semver.major`` (a name no user can type, so no clash), and evaluate it with
-celpy's ``Evaluator``, subclassed so that every tree node visited checks a
-wall-clock deadline. Operations that could blow up in a single step (string or
-list concatenation, ``replace``, ``join``) check a size cap first; ``matches`` uses
-RE2 (linear time), each pattern compiled once, and checks pattern size x text length
-first. Together these bound every
-evaluation. celpy's evaluator is pure Python; see ``_speed_up_celpy`` and
-``_collapse`` for the two things done to make it ~5x faster.
+celpy's ``Evaluator``, subclassed so that every tree node visited counts against a
+step budget (and a wall-clock backstop). Bounded by construction, through celpy's
+public API only (a subclass of its evaluator, our own function table):
+
+- every function and operator is wrapped (``_metered``): it is charged steps for what
+  it reads before it runs, and what it builds counts against a memory budget;
+- every list or map the filter builds is weighed by its tree size (shared parts
+  counted each time), so nothing can print or compare as the square of what it holds;
+- error values are flattened to short messages as soon as they appear (celpy quotes
+  operands, errors included, in the next error: the message doubled at each step);
+- the five macros are run here; before one starts, its worst case over the actual
+  list is estimated (``core.cel_cost``) and a hopeless one is stopped at once;
+- operations that could blow up in a single step (string or list concatenation,
+  ``replace``, ``join``) check a size cap first; ``matches`` uses RE2 (linear time),
+  each pattern compiled once, and checks pattern size x text length first.
+
+celpy's evaluator is pure Python; see ``_speed_up_celpy`` and ``_collapse`` for the
+two things done to make it ~5x faster.
 """
 
 from __future__ import annotations
@@ -98,12 +112,13 @@ class FilterLimits:
     # One matches() call: RE2 program size x text length. RE2 is linear in the text but
     # its slowest path costs about (pattern size x text length), ~4e8 units a second:
     # a 50,000-character pattern from the payload run on itself took 6 s, in C, where
-    # the per-node clock cannot stop it. So the cost is bounded before the search.
-    max_match_work: int = 50_000_000
-    # Steps of one evaluation: about two per syntax node evaluated, ten more per element
-    # a macro visits, one per 64 items an operation reads. 20,000 steps take 0.05-0.15 s
-    # in celpy's evaluator; counting them makes the stop deterministic (the clock is a
-    # backstop for a slow machine).
+    # the per-node clock cannot stop it. So the cost is bounded before the search; on a
+    # loaded machine 16,000,000 units took 0.5 s, hence a cap of 10,000,000.
+    max_match_work: int = 10_000_000
+    # Steps of one evaluation: about one per syntax node evaluated, ten more per element
+    # a macro visits, one per 64 characters / 4 list items an operation reads. 20,000
+    # steps take 0.05-0.15 s in celpy's evaluator; counting them makes the stop
+    # deterministic (the clock is a backstop for a slow machine).
     max_eval_steps: int = 20_000
     # Bytes (estimated) of the strings, lists and maps one evaluation builds.
     max_eval_memory: int = 16_000_000
@@ -582,10 +597,11 @@ _TYPE_NAMES = frozenset(
 class _Budget:
     """What one evaluation may spend: steps, bytes, and (as a last resort) wall-clock time.
 
-    Steps are deterministic: one per syntax node evaluated, plus one per 64 items an
-    operation reads (comparing, searching or converting a big list or string costs in
-    proportion). The same filter on the same payload therefore always stops at the same
-    place, whatever the load on the machine; the clock is only a backstop.
+    Steps are deterministic: one per syntax node evaluated, ten per element a macro
+    visits, and for an operation that reads its arguments (comparing, searching,
+    converting) one per 64 characters of a string and one per 4 items of a list or map.
+    The same filter on the same payload therefore always stops at the same place,
+    whatever the load on the machine; the clock is only a backstop.
 
     ``weight`` is the *tree size* of a value (items and characters, counting shared
     parts every time they appear). It is what printing, comparing or converting the
@@ -761,6 +777,10 @@ def _facts_for(context: Mapping[str, Any]) -> _EventFacts:
 _BUDGET: contextvars.ContextVar[_Budget] = contextvars.ContextVar("tako_cel_budget")
 
 
+# Functions that do not read their arguments' contents (a length, an index, a type).
+_CONSTANT_TIME = frozenset({"size", "type", "dyn", "_[_]", "_?_:_", "has"})
+
+
 def _metered(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     """Any CEL function or operator, charged for the size of what it reads and builds.
 
@@ -768,13 +788,22 @@ def _metered(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     stopped before it runs; results are weighed when the evaluator next sees them.
     """
 
+    reads = name not in _CONSTANT_TIME
+    # Concatenation copies references at C speed; the rest compare item by item.
+    item_shift = 6 if name == "_+_" else 2
+
     def call(*args: Any) -> Any:
         budget = _BUDGET.get()
-        size = 0
-        for arg in args:
-            if isinstance(arg, (str, bytes, list, dict)):
-                size += budget.weight(arg)
-        budget.charge(size >> 6)
+        if reads:
+            steps = 0
+            for arg in args:
+                if isinstance(arg, (str, bytes)):
+                    steps += len(arg) >> 6  # C speed: 64 characters a step
+                elif isinstance(arg, (list, dict)):
+                    # celpy compares and searches element by element in Python: an
+                    # item costs about a quarter of a node visit
+                    steps += budget.weight(arg) >> item_shift
+            budget.charge(steps)
         result = function(*args)
         if (
             isinstance(result, (str, bytes))

@@ -1,0 +1,344 @@
+"""Hostile CEL filters: time and peak memory per evaluation, and an org's plan time.
+
+Measures whatever ``tako_gha`` is importable, and says which (its path). To measure
+the code before the bound (this issue's base), run the same script with a checkout of
+the base commit first on the path:
+
+    git worktree add /tmp/tako-base 4c259f2
+    PYTHONPATH=/tmp/tako-base python benchmarks/bench_hostile.py --json /tmp/before.json
+    python benchmarks/bench_hostile.py --before /tmp/before.json --write
+
+Each filter is evaluated in a child process with a wall-clock timeout and an address-
+space cap (the unbounded code takes minutes and gigabytes; the machine is shared), so
+"killed" rows are lower bounds. Peak memory is tracemalloc's peak during the one
+evaluation (the payload is converted beforehand, once per event, as ``plan`` does).
+
+The org: 10,000 subscriptions in 10,000 tako.yml files, 1 % of them hostile (each a
+different source, so neither the compile cache nor the per-event memo shares work),
+the rest ordinary filters; ``plan_fanout`` of one event against all of them.
+
+``--quick`` runs everything in-process at small sizes (the test suite smoke-runs it).
+``--write`` replaces the "Hostile filters" section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import subprocess
+import sys
+import time
+import tracemalloc
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+SECTION = "Hostile filters"
+
+# (name, source, payload builder) -- the worst filters found while attacking the
+# evaluator, and a few ordinary ones for comparison. Payload sizes are the real ones;
+# --quick divides the big ones.
+FILTERS: list[tuple[str, str, str]] = [
+    ("issue: exists with a string condition", "event.payload.targets.exists(t, 'a')",
+     "targets300"),
+    ("non-bool condition from the payload",
+     "event.payload.targets.exists(t, event.payload.label)", "targets300"),
+    ("error on every element", "event.payload.targets.exists(t, t == 'a' || t + 1 == 0)",
+     "targets300"),
+    ("nested comprehension (n^2)",
+     "event.payload.targets.exists(x, event.payload.targets.exists(y, x == y + 100000))",
+     "targets1k"),
+    ("triple nested comprehension (n^3)",
+     "event.payload.targets.exists(x, event.payload.targets.exists(y, "
+     "event.payload.targets.exists(z, x + y + z < 0)))", "targets1k"),
+    ("one list 80 times, printed", "string([" + ", ".join(["event.payload.targets"] * 80)
+     + "]) == ''", "targets20k"),
+    ("shared lists, field of a list",
+     "[" + ", ".join(["event.payload.targets"] * 40) + "].map(x, ["
+     + ", ".join(["event.payload.targets"] * 40) + "]).foo == 1", "targets5k"),
+    ("map of the list onto itself, compared",
+     "event.payload.targets.map(x, event.payload.targets) == "
+     "event.payload.targets.map(x, event.payload.targets)", "targets3k"),
+    ("string growth in a loop",
+     "event.payload.targets.exists(x, (event.payload.text + event.payload.text).size() < 0)",
+     "text40k"),
+    ("payload pattern over payload text", "event.payload.text.matches(event.payload.text)",
+     "text40k"),
+    ("errors quoting errors (14 levels)",
+     "(" * 14 + "1 < 'a'" + ") == 'a'" * 14, "targets300"),
+    # ordinary filters
+    ("ordinary: field equality", 'event.payload.build_status == "success"', "targets300"),
+    ("ordinary: semver major", "semver.major(event.payload.version) >= 2", "targets300"),
+    ("ordinary: split/map/trim (seed)",
+     "'user-service' in event.payload.services.split(',').map(s, s.trim().lower())",
+     "targets300"),
+    ("ordinary: exists over 300 items", "event.payload.targets.exists(t, t == 299)",
+     "targets300"),
+    ("ordinary: 'in' a 1,000-item list", "999 in event.payload.targets", "targets1k"),
+]
+GOOD = {name for name, _, _ in FILTERS if name.startswith("ordinary")}
+# Used by the org plan: hostile sources that still load in the bounded code.
+ORG_HOSTILE = [3, 4, 2, 5, 7]
+
+BASE_PAYLOAD = {"version": "2.1.0", "build_status": "success", "label": "x",
+                "services": "api, User-Service ,web"}
+
+
+def payload(kind: str, quick: bool = False) -> dict[str, Any]:
+    scale = 10 if quick else 1
+    sizes = {"targets300": 300, "targets1k": 1000, "targets3k": 3000, "targets5k": 5000,
+             "targets20k": 20_000}
+    data = dict(BASE_PAYLOAD)
+    if kind in sizes:
+        data["targets"] = list(range(max(sizes[kind] // scale, 10)))
+    if kind == "text40k":
+        data["targets"] = list(range(300 // scale))
+        data["text"] = "9" * (40_000 // scale)
+    return data
+
+
+# --------------------------------------------------------------------------- one filter
+
+
+def measure(source: str, kind: str, quick: bool = False) -> dict[str, Any]:
+    """Compile and evaluate once; time and tracemalloc peak of the evaluation."""
+    from tako_gha.core.events import Event
+    from tako_gha.core.filters import FilterError, activation_for, compile_filter
+
+    event = Event("library_built", "bench/core-lib", payload(kind, quick), "1.0.0")
+    activation = activation_for(event, "bench/app")
+    started = time.perf_counter()
+    try:
+        compiled = compile_filter(source)
+    except FilterError as exc:
+        return {"status": "refused at load", "seconds": time.perf_counter() - started,
+                "peak": 0, "why": str(exc)[:160]}
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        outcome = compiled.evaluate(activation, memo=False)
+    except Exception as exc:  # the base code could raise; say so
+        outcome = None
+        why = f"raised {type(exc).__name__}"
+    seconds = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    if outcome is not None:
+        why = (outcome.detail or outcome.reason or "matched")[:160]
+        status = ("matched" if outcome.matched else
+                  f"stopped: {outcome.limit}" if getattr(outcome, "limit", None) else
+                  "failed" if getattr(outcome, "error", False) else "false")
+    else:
+        status = "raised"
+    return {"status": status, "seconds": seconds, "peak": peak, "why": why}
+
+
+def measure_in_child(index: int, timeout: float, memory_mb: int) -> dict[str, Any]:
+    _name, _source, _kind = FILTERS[index]
+    code = (
+        "import json, resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, ({memory_mb} << 20, {memory_mb} << 20))\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import bench_hostile as b\n"
+        f"print(json.dumps(b.measure(b.FILTERS[{index}][1], b.FILTERS[{index}][2])))\n"
+    )
+    started = time.perf_counter()
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"status": f"killed after {timeout:g} s", "seconds": timeout, "peak": None,
+                "why": "wall-clock timeout of the benchmark"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["?"])[-1][:120]
+        return {"status": "killed", "seconds": time.perf_counter() - started, "peak": None,
+                "why": f"exit {done.returncode}: {tail}"}
+    return json.loads(lines[-1])  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- the org
+
+
+def org_texts(total: int, hostile_every: int) -> list[str]:
+    ordinary = [
+        'event.payload.build_status == "success"',
+        "semver.major(event.payload.version) >= 2",
+        "'user-service' in event.payload.services.split(',').map(s, s.trim().lower())",
+        "event.payload.targets.exists(t, t == 7)",
+    ]
+    texts = []
+    for i in range(total):
+        if i % hostile_every == 0:
+            base = FILTERS[ORG_HOSTILE[(i // hostile_every) % len(ORG_HOSTILE)]][1]
+            source = f"({base}) || event.type == 'never-{i}'"  # a distinct source each
+        else:
+            source = ordinary[i % len(ordinary)]
+        texts.append(
+            "version: 1\nevents:\n  subscriptions:\n    - artifact: bench/core-lib\n"
+            "      events: [library_built]\n"
+            f"      filters: [{json.dumps(source)}]\n")
+    return texts
+
+
+def org_plan(total: int, hostile_every: int, quick: bool) -> dict[str, Any]:
+    from tako_gha.core.config import load_config
+    from tako_gha.core.events import Event
+    from tako_gha.core.matching import plan_fanout
+
+    texts = org_texts(total, hostile_every)
+    started = time.perf_counter()
+    repos = [load_config(t, path="tako.yml", repo=f"bench/r{i}") for i, t in enumerate(texts)]
+    load = time.perf_counter() - started
+    event = Event("library_built", "bench/core-lib", payload("targets1k", quick), "1.0.0")
+    started = time.perf_counter()
+    plan = plan_fanout(event, repos)
+    seconds = time.perf_counter() - started
+    refused = sum(1 for r in repos if r.config is None or not r.config.subscriptions)
+    targets = len(getattr(plan, "targets", []))
+    return {"subscriptions": total, "hostile": len(range(0, total, hostile_every)),
+            "refused at load": refused, "load": load, "plan": seconds, "targets": targets}
+
+
+def org_plan_in_child(total: int, hostile_every: int, timeout: float,
+                      memory_mb: int) -> dict[str, Any]:
+    code = (
+        "import json, resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, ({memory_mb} << 20, {memory_mb} << 20))\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import bench_hostile as b\n"
+        f"print(json.dumps(b.org_plan({total}, {hostile_every}, False)))\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"subscriptions": total, "plan": None,
+                "status": f"killed after {timeout:g} s"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["?"])[-1][:120]
+        return {"subscriptions": total, "plan": None, "status": f"exit {done.returncode}: {tail}"}
+    return json.loads(lines[-1])  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _mb(peak: int | None) -> str:
+    return "?" if peak is None else f"{peak / 1e6:,.1f} MB"
+
+
+def _s(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    return f"{seconds * 1e3:,.1f} ms" if seconds < 1 else f"{seconds:,.2f} s"
+
+
+def section(after: dict[str, Any], before: dict[str, Any] | None) -> str:
+    rows = []
+    for name, source, kind in FILTERS:
+        a = after["filters"][name]
+        b = before["filters"].get(name) if before else None
+        before_cells = (f"{_s(b['seconds'])}, {_mb(b['peak'])}, {b['status']}" if b
+                        else "not measured")
+        shown = source if len(source) <= 70 else source[:67] + "..."
+        rows.append(f"| {name} | `{shown}` | {kind} | {before_cells} | "
+                    f"{_s(a['seconds'])}, {_mb(a['peak'])}, {a['status']} |")
+    org = after["org"]
+    borg = before["org"] if before else None
+    worst = max((after["filters"][n] for n, _, _ in FILTERS if n not in GOOD),
+                key=lambda r: r["seconds"])
+    heaviest = max((after["filters"][n]["peak"] or 0) for n, _, _ in FILTERS)
+    lines = [
+        f"## {SECTION}",
+        "",
+        "`python benchmarks/bench_hostile.py --write` (with `--before FILE` from a run of the",
+        "same script against this issue's base commit, see its docstring). Each evaluation",
+        "runs in a child process with a timeout and an address-space cap, after the payload",
+        "is converted (once per event, as `plan` does). Peak memory is tracemalloc's peak",
+        "during the one evaluation. \"killed\" rows are lower bounds.",
+        "",
+        f"Measured {after['when']} on CPython {platform.python_version()}, "
+        f"{platform.machine()}, 2 cores shared with other work. After: `{after['code']}`; "
+        f"before: `{before['code'] if before else 'not measured'}`.",
+        "",
+        "| filter | source | payload | before (time, peak, outcome) | after |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        "Goals: each evaluation ≤ 0.25 s and ≤ 50 MB extra, the whole plan ≤ 3 s. After: the",
+        f"slowest hostile evaluation took {_s(worst['seconds'])}; the largest peak was "
+        f"{_mb(heaviest)}.",
+        "",
+        "| org of 10,000 subscriptions, 1 % hostile | before | after |",
+        "|---|---|---|",
+        f"| hostile subscriptions (distinct sources) | {org['hostile']} | {org['hostile']} |",
+        f"| refused when tako.yml is loaded | {borg.get('refused at load', '?') if borg else '?'}"
+        f" | {org['refused at load']} |",
+        f"| load all tako.yml | {_s(borg.get('load')) if borg else '?'} | {_s(org['load'])} |",
+        f"| plan_fanout (one event) | "
+        f"{(_s(borg['plan']) if borg and borg.get('plan') is not None else borg.get('status', '?')) if borg else '?'}"  # noqa: E501
+        f" | {_s(org['plan'])} |",
+        f"| targets | {borg.get('targets', '?') if borg else '?'} | {org['targets']} |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    pattern = re.compile(rf"^## {re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(old):
+        new = pattern.sub(lambda _m: text + "\n", old)
+    else:
+        new = old.rstrip("\n") + "\n\n" + text + "\n"
+    RESULTS.write_text(new, encoding="utf-8")
+
+
+def run(quick: bool, timeout: float, memory_mb: int) -> dict[str, Any]:
+    import tako_gha
+
+    results: dict[str, Any] = {
+        "code": str(Path(tako_gha.__file__).resolve().parent),
+        "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "filters": {},
+    }
+    for index, (name, source, kind) in enumerate(FILTERS):
+        row = (measure(source, kind, quick=True) if quick
+               else measure_in_child(index, timeout, memory_mb))
+        results["filters"][name] = row
+        print(f"{name:45} {_s(row['seconds']):>10} {_mb(row['peak']):>10}  {row['status']}",
+              flush=True)
+    if quick:
+        results["org"] = org_plan(500, 100, quick=True)
+    else:
+        results["org"] = org_plan_in_child(10_000, 100, timeout * 10, memory_mb * 2)
+    print("org:", json.dumps(results["org"]), flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, in-process")
+    parser.add_argument("--timeout", type=float, default=20.0, help="seconds per filter")
+    parser.add_argument("--memory-mb", type=int, default=1500, help="address-space cap")
+    parser.add_argument("--json", type=Path, help="also save the results here")
+    parser.add_argument("--before", type=Path, help="results of a run on the base commit")
+    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    args = parser.parse_args(argv)
+    results = run(args.quick, args.timeout, args.memory_mb)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    before = json.loads(args.before.read_text(encoding="utf-8")) if args.before else None
+    text = section(results, before)
+    if args.write and not args.quick:
+        write_section(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
