@@ -25,8 +25,10 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +124,7 @@ def run_post_steps(posts: list[PostStep], *, failed: bool, log: Callable[[str], 
 def run_uses(io: ActionIO, uses: str, with_raw: dict[str, Any], scope_env: dict[str, str],
              contexts: dict[str, Any], deadline: float, where: str, depth: int = 0) -> Result:
     """Run the action a step ``uses:``; failures become annotations, never exceptions."""
-    from tako_gha.emulator import builtin_actions
+    from tako_gha.emulator import builtin_actions  # it builds on this module's ActionIO
 
     label = uses.strip()
     try:
@@ -211,10 +213,7 @@ def _git(git_dir: Path, args: list[str]) -> bytes | None:
 
 
 def _untar(data: bytes, dest: Path) -> None:
-    import io as _io
-    import tarfile
-
-    with tarfile.open(fileobj=_io.BytesIO(data)) as archive:
+    with tarfile.open(fileobj=BytesIO(data)) as archive:
         archive.extractall(dest, filter="data")  # nothing outside dest, no devices
 
 
