@@ -2,10 +2,10 @@
 
 Measures whatever ``tako_gha`` is importable, and says which (its path). To measure
 the code before the bound (this issue's base), run the same script with a checkout of
-the base commit first on the path:
+the base commit (``--code DIR`` puts DIR's ``tako_gha`` ahead of an editable install):
 
-    git worktree add /tmp/tako-base 4c259f2
-    PYTHONPATH=/tmp/tako-base python benchmarks/bench_hostile.py --json /tmp/before.json
+    mkdir /tmp/tako-base && git archive 4c259f2 tako_gha | tar -x -C /tmp/tako-base
+    python benchmarks/bench_hostile.py --code /tmp/tako-base --json /tmp/before.json
     python benchmarks/bench_hostile.py --before /tmp/before.json --write
 
 Each filter is evaluated in a child process with a wall-clock timeout and an address-
@@ -24,6 +24,7 @@ the rest ordinary filters; ``plan_fanout`` of one event against all of them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import re
@@ -116,7 +117,8 @@ def measure(source: str, kind: str, quick: bool = False) -> dict[str, Any]:
     except FilterError as exc:
         return {"status": "refused at load", "seconds": time.perf_counter() - started,
                 "peak": 0, "why": str(exc)[:160]}
-    tracemalloc.start()
+    # Timed without tracemalloc (it slows allocation-heavy code ~3x), then run again
+    # under tracemalloc for the peak.
     started = time.perf_counter()
     try:
         outcome = compiled.evaluate(activation, memo=False)
@@ -124,6 +126,9 @@ def measure(source: str, kind: str, quick: bool = False) -> dict[str, Any]:
         outcome = None
         why = f"raised {type(exc).__name__}"
     seconds = time.perf_counter() - started
+    tracemalloc.start()
+    with contextlib.suppress(Exception):  # already reported by the timed pass
+        compiled.evaluate(activation, memo=False)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     if outcome is not None:
@@ -136,28 +141,71 @@ def measure(source: str, kind: str, quick: bool = False) -> dict[str, Any]:
     return {"status": status, "seconds": seconds, "peak": peak, "why": why}
 
 
+CODE: Path | None = None  # --code: measure the tako_gha package in this directory
+
+
+def _preamble(memory_mb: int) -> str:
+    lines = [
+        "import json, resource, sys",
+        f"resource.setrlimit(resource.RLIMIT_AS, ({memory_mb} << 20, {memory_mb} << 20))",
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})",
+    ]
+    if CODE is not None:
+        # An editable install resolves tako_gha through a meta-path finder, ahead of
+        # sys.path: drop it, so that the package in CODE is the one imported.
+        lines += [
+            "sys.meta_path[:] = [f for f in sys.meta_path "
+            "if '__editable__' not in getattr(f, '__module__', '')]",
+            f"sys.path.insert(0, {str(CODE)!r})",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _run_child(code: str, timeout: float) -> tuple[dict[str, Any] | None, str, int | None]:
+    """Run ``code``; its last stdout line as JSON, else why not; and its peak RSS (MB).
+
+    The peak RSS (VmHWM) is read from /proc just before a timed-out child is killed."""
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout
+    peak_rss = None
+    while child.poll() is None and time.monotonic() < deadline:
+        peak_rss = _vm_hwm(child.pid) or peak_rss
+        time.sleep(0.05)
+    if child.poll() is None:
+        peak_rss = _vm_hwm(child.pid) or peak_rss
+        child.kill()
+        child.communicate()
+        return None, f"killed after {timeout:g} s", peak_rss
+    out, err = child.communicate()
+    lines = out.strip().splitlines()
+    if child.returncode != 0 or not lines:
+        tail = (err.strip().splitlines() or ["?"])[-1][:120]
+        return None, f"exit {child.returncode}: {tail}", peak_rss
+    return json.loads(lines[-1]), "", peak_rss
+
+
+def _vm_hwm(pid: int) -> int | None:
+    try:
+        for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if row.startswith("VmHWM:"):
+                return int(row.split()[1]) // 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def measure_in_child(index: int, timeout: float, memory_mb: int) -> dict[str, Any]:
-    _name, _source, _kind = FILTERS[index]
-    code = (
-        "import json, resource, sys\n"
-        f"resource.setrlimit(resource.RLIMIT_AS, ({memory_mb} << 20, {memory_mb} << 20))\n"
-        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+    code = _preamble(memory_mb) + (
         "import bench_hostile as b\n"
         f"print(json.dumps(b.measure(b.FILTERS[{index}][1], b.FILTERS[{index}][2])))\n"
     )
-    started = time.perf_counter()
-    try:
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return {"status": f"killed after {timeout:g} s", "seconds": timeout, "peak": None,
-                "why": "wall-clock timeout of the benchmark"}
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr.strip().splitlines() or ["?"])[-1][:120]
-        return {"status": "killed", "seconds": time.perf_counter() - started, "peak": None,
-                "why": f"exit {done.returncode}: {tail}"}
-    return json.loads(lines[-1])  # type: ignore[no-any-return]
+    result, why, rss = _run_child(code, timeout)
+    if result is None:
+        return {"status": why, "seconds": timeout if why.startswith("killed") else None,
+                "peak": None, "rss": rss, "why": why}
+    result["rss"] = rss
+    return result
 
 
 # --------------------------------------------------------------------------- the org
@@ -205,24 +253,16 @@ def org_plan(total: int, hostile_every: int, quick: bool) -> dict[str, Any]:
 
 def org_plan_in_child(total: int, hostile_every: int, timeout: float,
                       memory_mb: int) -> dict[str, Any]:
-    code = (
-        "import json, resource, sys\n"
-        f"resource.setrlimit(resource.RLIMIT_AS, ({memory_mb} << 20, {memory_mb} << 20))\n"
-        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+    code = _preamble(memory_mb) + (
         "import bench_hostile as b\n"
         f"print(json.dumps(b.org_plan({total}, {hostile_every}, False)))\n"
     )
-    try:
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return {"subscriptions": total, "plan": None,
-                "status": f"killed after {timeout:g} s"}
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr.strip().splitlines() or ["?"])[-1][:120]
-        return {"subscriptions": total, "plan": None, "status": f"exit {done.returncode}: {tail}"}
-    return json.loads(lines[-1])  # type: ignore[no-any-return]
+    result, why, rss = _run_child(code, timeout)
+    if result is None:
+        return {"subscriptions": total, "hostile": len(range(0, total, hostile_every)),
+                "plan": None, "status": why, "rss": rss}
+    result["rss"] = rss
+    return result
 
 
 # --------------------------------------------------------------------------- report
@@ -230,6 +270,13 @@ def org_plan_in_child(total: int, hostile_every: int, timeout: float,
 
 def _mb(peak: int | None) -> str:
     return "?" if peak is None else f"{peak / 1e6:,.1f} MB"
+
+
+def _memory(row: dict[str, Any]) -> str:
+    """tracemalloc's peak; for a killed child, its peak RSS so far (a lower bound)."""
+    if row.get("peak") is not None:
+        return _mb(row["peak"])
+    return f"≥ {row['rss']:,} MB RSS" if row.get("rss") else "?"
 
 
 def _s(seconds: float | None) -> str:
@@ -243,11 +290,11 @@ def section(after: dict[str, Any], before: dict[str, Any] | None) -> str:
     for name, source, kind in FILTERS:
         a = after["filters"][name]
         b = before["filters"].get(name) if before else None
-        before_cells = (f"{_s(b['seconds'])}, {_mb(b['peak'])}, {b['status']}" if b
+        before_cells = (f"{_s(b['seconds'])}, {_memory(b)}, {b['status']}" if b
                         else "not measured")
         shown = source if len(source) <= 70 else source[:67] + "..."
         rows.append(f"| {name} | `{shown}` | {kind} | {before_cells} | "
-                    f"{_s(a['seconds'])}, {_mb(a['peak'])}, {a['status']} |")
+                    f"{_s(a['seconds'])}, {_memory(a)}, {a['status']} |")
     org = after["org"]
     borg = before["org"] if before else None
     worst = max((after["filters"][n] for n, _, _ in FILTERS if n not in GOOD),
@@ -302,8 +349,9 @@ def write_section(text: str) -> None:
 def run(quick: bool, timeout: float, memory_mb: int) -> dict[str, Any]:
     import tako_gha
 
+    code = CODE / "tako_gha" if CODE else Path(tako_gha.__file__).resolve().parent
     results: dict[str, Any] = {
-        "code": str(Path(tako_gha.__file__).resolve().parent),
+        "code": str(code),
         "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "filters": {},
     }
@@ -328,8 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, default=1500, help="address-space cap")
     parser.add_argument("--json", type=Path, help="also save the results here")
     parser.add_argument("--before", type=Path, help="results of a run on the base commit")
+    parser.add_argument("--code", type=Path, help="measure the tako_gha package in DIR")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
+    global CODE
+    CODE = args.code.resolve() if args.code else None
     results = run(args.quick, args.timeout, args.memory_mb)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")

@@ -23,7 +23,7 @@ filter failed rather than evaluated to false), ``FilterOutcome.limit`` and
 ``FilterOutcome.detail`` (the reason without the filter's source);
 ``CompiledFilter.evaluate(..., memo=False)`` (skip the per-event memo); ``FUNCTIONS``
 (name -> one-line help, for docs and lint hints); ``FilterLimits.max_eval_steps``
-(20,000) and ``FilterLimits.max_eval_memory`` (16,000,000 bytes);
+(15,000) and ``FilterLimits.max_eval_memory`` (16,000,000 bytes);
 ``CompiledFilter.warnings() -> list[FilterWarning(message, line, column, hint)]`` (cost
 warnings for lint: nested iteration, values that grow with the payload).
 
@@ -115,11 +115,11 @@ class FilterLimits:
     # the per-node clock cannot stop it. So the cost is bounded before the search; on a
     # loaded machine 16,000,000 units took 0.5 s, hence a cap of 10,000,000.
     max_match_work: int = 10_000_000
-    # Steps of one evaluation: about one per syntax node evaluated, ten more per element
-    # a macro visits, one per 64 characters / 4 list items an operation reads. 20,000
-    # steps take 0.05-0.15 s in celpy's evaluator; counting them makes the stop
-    # deterministic (the clock is a backstop for a slow machine).
-    max_eval_steps: int = 20_000
+    # Steps of one evaluation: about one per syntax node evaluated, three more per
+    # element a macro visits, one per 64 characters / 4 list items an operation reads.
+    # 15,000 steps take 0.04-0.12 s in celpy's evaluator (an exists() over ~2,000
+    # items); counting them makes the stop deterministic (the clock is a backstop).
+    max_eval_steps: int = 15_000
     # Bytes (estimated) of the strings, lists and maps one evaluation builds.
     max_eval_memory: int = 16_000_000
 
@@ -597,7 +597,7 @@ _TYPE_NAMES = frozenset(
 class _Budget:
     """What one evaluation may spend: steps, bytes, and (as a last resort) wall-clock time.
 
-    Steps are deterministic: one per syntax node evaluated, ten per element a macro
+    Steps are deterministic: one per syntax node evaluated, three per element a macro
     visits, and for an operation that reads its arguments (comparing, searching,
     converting) one per 64 characters of a string and one per 4 items of a list or map.
     The same filter on the same payload therefore always stops at the same place,
@@ -840,6 +840,26 @@ def _flatten(error: CELEvalError) -> CELEvalError:
     return flat
 
 
+class _Binding(Activation):
+    """A macro's variable over the enclosing activation, rebound for each element.
+
+    Built once per macro (celpy's public ``Activation``, its ``resolve_variable``
+    overridden): the variable resolves here, every other name in the enclosing
+    activation -- outer macro variables included.
+    """
+
+    def __init__(self, parent: Activation, name: str) -> None:
+        super().__init__(functions=parent.functions, package=parent.package, based_on=parent)
+        self.parent = parent
+        self.name = name
+        self.value: Any = None
+
+    def resolve_variable(self, name: str) -> Any:
+        if name == self.name:
+            return self.value
+        return self.parent.resolve_variable(name)
+
+
 class _BoundedEvaluator(Evaluator):
     """celpy's tree-walking evaluator, checking the budget at every node it visits.
 
@@ -861,11 +881,28 @@ class _BoundedEvaluator(Evaluator):
         # it must share the same budget.
         return _BoundedEvaluator(ast, self.activation, self._budget)
 
-    def evaluate(self, context: Any = None) -> Any:
-        # Macros evaluate their body once per element through here, each time in a
-        # fresh nested activation: that costs about MACRO_ITERATION node visits.
-        self._budget.charge(MACRO_ITERATION)
-        return super().evaluate(context)
+    def _macro_body(self, tree: lark.Tree) -> Callable[[Any], Any]:
+        """The macro's condition/expression as a function of one element.
+
+        celpy's own (``build_macro_eval``) builds a fresh activation, a copy of every
+        name and function, for each element: ~20 us, most of a macro's cost. Here the
+        variable is rebound in place (``_Binding``) and one evaluator serves all
+        elements; the answers are the same. An error is returned as a value.
+        """
+        variable, body = _macro_parts(tree)
+        binding = _Binding(self.activation, variable)
+        evaluator = _BoundedEvaluator(body, binding, self._budget)
+        budget = self._budget
+
+        def run(item: Any) -> Any:
+            budget.charge(MACRO_ITERATION)
+            binding.value = item
+            try:
+                return evaluator.visit(body)
+            except CELEvalError as error:
+                return error
+
+        return run
 
     def visit(self, tree: lark.Tree) -> Any:
         self._budget.check()
@@ -916,8 +953,8 @@ class _BoundedEvaluator(Evaluator):
             return _type_error(name, items)
         self._check_worst_case(tree, name, items)
         if name == "map":
-            return self._map(items, self.build_macro_eval(tree))
-        body = self.build_ss_macro_eval(tree)
+            return self._map(items, self._macro_body(tree))
+        body = self._macro_body(tree)
         if name == "filter":
             return self._filter(items, body)
         if name == "exists_one":

@@ -477,7 +477,7 @@ def test_and_or_short_circuit_skips_the_expensive_side() -> None:
 
 
 def test_exists_and_all_stop_at_the_deciding_element() -> None:
-    # Run in full, each of these needs ~5 x 14,000 steps, over the 20,000-step budget;
+    # Run in full, each of these needs ~5 x 14,000 steps, over the 15,000-step budget;
     # deciding at the first element, they finish. (A worst case more than
     # OVER_BUDGET_FACTOR x the budget is stopped before it starts: see below.)
     expensive = "event.payload.items.exists(y, y < 0)"
@@ -532,7 +532,7 @@ def test_limit_max_eval_seconds_nested_macros_over_payload_lists() -> None:
         "event.payload.items.map(z, x + y + z))).size() > 0"
     )
     outcome = _stopped(source, "max_eval_steps", {"items": items})
-    assert "over the max_eval_steps limit of 20,000" in outcome.reason or (
+    assert "over the max_eval_steps limit of 15,000" in outcome.reason or (
         "more than the" in outcome.reason
     )
 
@@ -844,7 +844,7 @@ def test_step_budget_is_deterministic() -> None:
     payload = {"l": list(range(1000))}
     steady = FilterLimits(max_eval_seconds=30)  # the clock is only a backstop
     reasons = {_timed(source, payload, steady)[0].reason for _ in range(3)}
-    assert len(reasons) == 1 and "max_eval_steps limit of 20,000" in reasons.pop()
+    assert len(reasons) == 1 and "max_eval_steps limit of 15,000" in reasons.pop()
     roomy = FilterLimits(max_eval_steps=200_000, max_eval_seconds=30)
     assert _timed(source, payload, roomy)[0].matched
 
