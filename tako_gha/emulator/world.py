@@ -200,6 +200,7 @@ class World:
         self._by_owner: dict[str, list[WorldRepo]] = {}
         # owner dir -> (its mtime, when it was scanned), both in ns
         self._owner_stamps: dict[Path, tuple[int, int]] = {}
+        self._warned: set[Path] = set()
         self.refresh()
 
     def refresh(self) -> None:
@@ -266,7 +267,9 @@ class World:
         if not _servable(path.name) or not path.is_dir():
             return False
         if path.is_symlink() and not confine.inside(self.root, path):
-            log.warning("emulator: %s leads out of the world; not served", path)
+            if path not in self._warned:  # once: lookups by that name must not flood the log
+                self._warned.add(path)
+                log.warning("emulator: %s leads out of the world; not served", path)
             return False
         return True
 
@@ -298,7 +301,11 @@ class World:
             for repo_dir in (self._ci_children(owner_dir, name)
                              or self._ci_children(owner_dir, name + ".git")):
                 with self._lock:
-                    repo = self._load(owner_dir.name, repo_dir)
+                    try:
+                        repo = self._load(owner_dir.name, repo_dir)
+                    except WorldError as exc:  # e.g. swapped for a symlink meanwhile
+                        log.warning("emulator: %s", exc)
+                        return None
                     self._repos[repo.full_name.lower()] = repo
                     self._sorted = None
                 return repo

@@ -15,6 +15,7 @@ import pytest
 
 from tako_gha.emulator import confine, gitstore, graphql
 from tako_gha.emulator.gqlparse import GraphQLError, Parser, check_limits
+from tako_gha.emulator.settings import WorldError
 from tako_gha.emulator.testing import call
 from tako_gha.emulator.world import World
 from tako_gha.emulator.worldgen import write_world
@@ -271,3 +272,22 @@ def test_blob_text_in_one_graphql_answer_is_bounded(
     assert [e["path"] for e in body["errors"]] == [["a1", "object", "text"],
                                                    ["a2", "object", "text"]]
     assert body["errors"][0]["type"] == "RESPONSE_TOO_LARGE"
+
+
+def test_a_directory_that_cannot_become_a_repository_is_not_found(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lookup answers 404 (None), not 500, when a plain directory cannot be made a
+    git repository; and nothing is ever made one outside the world."""
+    world = write_world(tmp_path / "world", {"acme/app": {"f": "x"}})
+    served = World(world)
+    broken = world / "acme" / "broken"
+    broken.mkdir()
+    (broken / ".git").write_text("not a git directory\n")
+    assert served.repo("acme/broken") is None
+    assert "cannot make it a git repository" in caplog.text
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with pytest.raises(WorldError, match="outside the world"):
+        served._load("acme", outside)
+    assert not (outside / ".git").exists()
