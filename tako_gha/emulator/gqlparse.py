@@ -473,8 +473,13 @@ def _measure(selections: list[Any], shapes: dict[str, _Shape],
 
 
 def _page_size(sel: Field, variables: dict[str, Any]) -> int | None:
-    """A connection field's page size (``first``/``last``), None for other fields. A
-    size the executor will refuse counts as 1 (that field resolves no items)."""
+    """How many items a field resolves its selections for: a connection's page size
+    (``first``/``last``) or the length of a ``nodes(ids:)`` list; None for other
+    fields. A size the executor will refuse counts as 1 (it resolves no items)."""
+    if "ids" in sel.args:
+        ids = sel.args["ids"]
+        ids = variables.get(ids.name) if isinstance(ids, Var) else ids
+        return min(len(ids), PAGE_MAX) if isinstance(ids, list) and ids else 1
     if "first" not in sel.args and "last" not in sel.args:
         return None
     value = sel.args.get("first", sel.args.get("last"))

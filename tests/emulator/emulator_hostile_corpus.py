@@ -9,6 +9,7 @@ which shows the refusals come from the checks and not from a broken fixture.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -339,6 +340,15 @@ class GraphQLCase:
     status: int = 200
 
 
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _node(field: str, ident: str) -> str:
+    """``{ <field with the id as a string literal> { id } }``."""
+    return "{ " + field.replace("{}", json.dumps(ident)) + " { id } }"
+
+
 def _aliases(count: int, body: str) -> str:
     return "{ " + " ".join(f"a{i}: {body}" for i in range(count)) + " }"
 
@@ -466,6 +476,20 @@ GRAPHQL_CASES: list[GraphQLCase] = [
                 "after: \"!!!\") { totalCount } } }", "valid cursor"),
     GraphQLCase("before-bool", "{ organization(login: \"acme\") { repositories(first: 1, "
                 "before: true) { totalCount } } }", "valid cursor"),
+    # global ids
+    GraphQLCase("node-id-superscript", _node("node(id: {})", _b64("WFR:²")),
+                "Could not resolve to a node"),
+    GraphQLCase("node-id-5000-digits", _node("nodes(ids: [{}])", _b64("WFR:" + "9" * 5000)),
+                "Could not resolve to a node"),
+    GraphQLCase("node-id-garbage", _node("nodes(ids: [\"!!\", \"\", {}])", _b64("R:x")),
+                "Could not resolve to a node"),
+    GraphQLCase("node-id-number", "{ nodes(ids: [5, {a: 1}, [1]]) { id } }",
+                "Could not resolve to a node"),
+    GraphQLCase("nodes-101-ids", "{ nodes(ids: [" + ", ".join(['"x"'] * 101) + "]) { id } }",
+                "more than 100 node ids"),
+    GraphQLCase("nodes-aliases-x-ids", "query($ids: [ID!]!) { " + " ".join(
+        f"a{i}: nodes(ids: $ids) {{ id }}" for i in range(2000)) + " }", "complexity",
+        {"ids": ["x"] * 100}),
     # names and paths that lead out of the world
     GraphQLCase("repo-dotdot", "{ repository(owner: \"acme\", name: \"..\") { name } }",
                 "Could not resolve"),

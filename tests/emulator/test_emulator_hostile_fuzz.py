@@ -139,7 +139,8 @@ GQL_TOKENS = ["{", "}", "(", ")", "[", "]", "...", "fragment", "on", "query", "v
               ":", "@include(if: true)", "@skip(if: $n)", "A", "B", "User", "Query",
               "Repository", "nodes", "edges", "node", "object", "expression:",
               '"HEAD:tako.yml"', '"../../HEAD:x"', "... on Blob { text }", "totalCount",
-              "after:", '"!!"', "5", "a:", "b:"]
+              "after:", '"!!"', "5", "a:", "b:", "nodes(ids:", "node(id:", "ids:",
+              '"V0ZSOsKy"', '"V0ZSOjE="', "... on WorkflowRun { id }"]
 
 
 @FUZZ
