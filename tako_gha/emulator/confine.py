@@ -66,6 +66,12 @@ def valid_sha(sha: object) -> bool:
     return isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha) is not None
 
 
+def valid_id(text: object) -> bool:
+    """A numeric id in a URL: ASCII digits only (``int()`` would also take "²",
+    " 1\r\n" or "1_000"), at most 30 of them."""
+    return isinstance(text, str) and re.fullmatch(r"[0-9]{1,30}", text) is not None
+
+
 def valid_repo_path(path: object) -> bool:
     """A path inside a repository's tree, as the contents API takes it: relative (no
     leading ``/``), no ``.`` or ``..`` segment, no empty segment except one trailing

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -350,7 +349,7 @@ def _decode_node_id(text: str) -> tuple[str, int] | None:
         return None
     prefix, sep, number = raw.partition(":")
     # ASCII digits of a sane length: str.isdigit takes "²", int() refuses 5,000 digits
-    return (prefix, int(number)) if sep and re.fullmatch(r"[0-9]{1,30}", number) else None
+    return (prefix, int(number)) if sep and confine.valid_id(number) else None
 
 
 def _resolve_node(ex: Executor, ident: Any) -> Any:

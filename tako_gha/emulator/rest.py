@@ -8,8 +8,9 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
+from tako_gha.emulator import confine
 from tako_gha.emulator.httpkit import ApiError, Request, Response, Router, not_found
 from tako_gha.emulator.ratelimit import RATE_DOCS, SECONDARY_MESSAGE
 from tako_gha.emulator.state import RunRecord, utcnow
@@ -109,7 +110,7 @@ def link_header(app: ApiApp, req: Request, page: int, last: int) -> str:
     def url(number: int) -> str:
         query = {k: v[0] for k, v in req.query.items() if k != "page"}
         query["page"] = str(number)
-        return f"{app.base_url}{req.path}?{urlencode(query)}"
+        return f"{app.base_url}{quote(req.path)}?{urlencode(query)}"  # path: decoded
 
     links = []
     if page > 1:
@@ -336,7 +337,7 @@ def list_runs(app: ApiApp, req: Request) -> Response:
 
 
 def _for_workflow(repo: WorldRepo, runs: list[RunRecord], wanted: str) -> list[RunRecord]:
-    if re.fullmatch(r"[0-9]{1,30}", wanted):  # an id (str.isdigit also takes "²")
+    if confine.valid_id(wanted):  # an id (str.isdigit also takes "²")
         number = int(wanted)
         matched = [r for r in runs if r.workflow_id == number]
         known = any(workflow_id_for(repo.full_name, p) == number for p, _ in _workflow_files(repo))

@@ -14,6 +14,7 @@ import email.utils
 import hashlib
 import logging
 import math
+import re
 import secrets as _secrets
 import socket
 import threading
@@ -287,15 +288,24 @@ def request_points(method: str, resource: str) -> int:
     return 1 if method in ("GET", "HEAD", "OPTIONS") else 5
 
 
-# Route parameters checked before any handler runs: a name or path GitHub would not
-# accept never reaches the world (``World`` checks names again, for GraphQL's sake).
+# Route parameters checked before any handler runs: a name, id or path GitHub would
+# not accept never reaches the world or a header (``World`` checks names again, for
+# GraphQL's sake). Ids are ASCII digits: int() also takes " 1\r\n", which came back in
+# the Link header (a response split).
 _NAME_PARAMS = ("owner", "repo", "org")
+_ID_PARAMS = ("run_id", "job_id")
+_WORKFLOW = re.compile(r"[^\x00-\x1f\x7f/]{1,255}")  # an id or a workflow file name
 
 
 def _check_params(params: dict[str, str]) -> None:
     for name in _NAME_PARAMS:
         if name in params and not confine.valid_name(params[name]):
             raise ApiError(404, "Not Found", "https://docs.github.com/rest")
+    for name in _ID_PARAMS:
+        if name in params and not confine.valid_id(params[name]):
+            raise ApiError(404, "Not Found", "https://docs.github.com/rest")
+    if "workflow" in params and not _WORKFLOW.fullmatch(params["workflow"]):
+        raise ApiError(404, "Not Found", "https://docs.github.com/rest")
     if "path" in params and not confine.valid_repo_path(params["path"] or ""):
         raise ApiError(404, "Not Found", rest.DOC_CONTENTS)
 
@@ -455,7 +465,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Type", resp.content_type)
             self.send_header("Content-Length", str(len(payload)))
             for name, value in resp.headers.items():
-                self.send_header(name, value)
+                # a line break in a value would end the header early (response splitting)
+                self.send_header(name, _CRLF.sub(" ", str(value)))
             if close:
                 self.send_header("Connection", "close")
                 self.close_connection = True
@@ -479,6 +490,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log lives in /_emulator/requests
+
+
+_CRLF = re.compile(r"[\r\n]")
 
 
 class _BodyError(Exception):

@@ -104,6 +104,10 @@ HOSTILE_OTHER = [
     ("/repos/acme/app/actions/runs/" + "9" * 5000 + "/logs", 404),
     ("/repos/acme/app/actions/jobs/%C2%B2/logs", 404),
     ("/repos/acme/%2e%2e/actions/jobs/1/logs", 404),
+    ("/repos/acme/app/actions/runs/1%0d%0a%0d%0a/jobs?page=2", 404),
+    ("/repos/acme/app/actions/runs/%201", 404), ("/repos/acme/app/actions/runs/1_0", 404),
+    ("/repos/acme/app/actions/jobs/1%0a/logs", 404),
+    ("/repos/acme/app/actions/workflows/x%0d%0aX-Injected:%201/runs", 404),
     ("/repos/acme/app/actions/runs?per_page=" + "9" * 5000 + "&page=" + "9" * 4000, 200),
 ]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -291,3 +292,26 @@ def test_a_directory_that_cannot_become_a_repository_is_not_found(
     with pytest.raises(WorldError, match="outside the world"):
         served._load("acme", outside)
     assert not (outside / ".git").exists()
+
+
+def test_an_id_with_line_breaks_cannot_split_the_response(emu: Any) -> None:
+    """int() takes " 1\\r\\n"; the decoded path came back in the Link header, so a run id
+    ending in %0d%0a%0d%0a ended the headers early. Ids are ASCII digits now: 404."""
+    reply = call(emu.base_url, "POST", "/repos/acme/app/dispatches", emu.admin_token,
+                 {"event_type": "library_built"})
+    assert reply.status == 204
+    deadline = time.monotonic() + 30
+    while not emu.runs.all_runs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run_id = emu.runs.all_runs()[0].id
+    good = call(emu.base_url, "GET", f"/repos/acme/app/actions/runs/{run_id}/jobs?page=2",
+                emu.admin_token)
+    assert good.status == 200 and "\n" not in good.headers["link"]
+    for suffix in ("%0d%0a%0d%0a", "%0a", "%20", "%09", "_0"):
+        for path in (f"/repos/acme/app/actions/runs/{run_id}{suffix}/jobs?page=2",
+                     f"/repos/acme/app/actions/runs/{run_id}{suffix}",
+                     f"/repos/acme/app/actions/workflows/build.yml{suffix}/runs?page=2"):
+            split = call(emu.base_url, "GET", path, emu.admin_token)
+            assert split.status == 404, path
+            assert all("\n" not in value for value in split.headers.values())
+    assert confine.valid_id("12") and not confine.valid_id("1\n") and not confine.valid_id("²")
