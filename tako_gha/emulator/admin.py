@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 LOG_LIMIT = 100_000  # keep memory bounded on long benchmark runs
+PATH_LIMIT = 2048  # a logged path is cut here: 100,000 entries of 64 KB paths would be 6 GB
 
 
 class RequestLog:
@@ -27,7 +28,7 @@ class RequestLog:
         entry = {
             "time": time.time(),
             "method": method,
-            "path": path,
+            "path": path if len(path) <= PATH_LIMIT else path[:PATH_LIMIT] + "…",
             "status": status,
             "token_id": token_id,
             "kind": kind,

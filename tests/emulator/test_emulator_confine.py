@@ -315,3 +315,12 @@ def test_an_id_with_line_breaks_cannot_split_the_response(emu: Any) -> None:
             assert split.status == 404, path
             assert all("\n" not in value for value in split.headers.values())
     assert confine.valid_id("12") and not confine.valid_id("1\n") and not confine.valid_id("²")
+
+
+def test_the_request_log_keeps_paths_short(emu: Any) -> None:
+    """The log keeps 100,000 entries; a path of the request line's 64 KB each would
+    hold gigabytes, so a logged path is cut at 2,048 characters."""
+    long_path = "/repos/acme/" + "a" * 60_000
+    assert call(emu.base_url, "GET", long_path, emu.admin_token).status == 404
+    logged = [e["path"] for e in emu.requests() if e["path"].startswith("/repos/acme/aaa")]
+    assert logged and all(len(p) <= 2049 for p in logged) and logged[0].endswith("…")
