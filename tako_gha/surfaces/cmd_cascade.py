@@ -308,7 +308,8 @@ TREE_ORG = click.option("--org", default=None,
 @click.option("--event", "event_type", required=True, metavar="TYPE",
               help="Event type, sent as the repository_dispatch event_type (<= 100 chars).")
 @click.option("--payload", default=None, metavar="JSON|@FILE",
-              help="Event payload: a JSON object, @FILE, or @- for stdin.  [default: {}]")
+              help="Event payload: a JSON object in standard JSON (no NaN, <= 64 levels), "
+                   "@FILE, or @- for stdin.  [default: {}]")
 @click.option("--schema-version", default=None, metavar="V",
               help="Event schema version.  [default: what the source's tako.yml produces]")
 @click.option("--source", default=None, metavar="OWNER/REPO",

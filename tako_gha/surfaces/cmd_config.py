@@ -757,7 +757,8 @@ def plan_text(plan: Plan) -> str:
 @click.option("--schema-version", metavar="V", help="event schema version  "
               "[default: what the source declares in events.produces]")
 @click.option("--payload", metavar="JSON|@FILE",
-              help="event payload: a JSON object, @FILE, or @- for stdin  [default: {}]")
+              help="event payload: a JSON object in standard JSON (no NaN, <= 64 levels), "
+                   "@FILE, or @- for stdin  [default: {}]")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True,
               help='json: {"targets": [{repo, subscription, inputs}], "skipped": '
