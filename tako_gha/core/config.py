@@ -137,6 +137,9 @@ class Produced:
     type: str
     schema_version: str | None = None
     line: int = 0
+    # A payload like the ones this event carries: the pre-push hook plans with it when
+    # no real payload is given, so payload filters are judged instead of "depends".
+    example_payload: dict[str, Any] | None = None
 
 
 @dataclass
@@ -802,7 +805,9 @@ class _Builder:
                 vpath = (*base, "schema_version")
                 self.report.error(vpath, self.mark(vpath), "bad-schema-version",
                                   f"{_where(vpath)}: {exc.reason}", exc.hint)
-        return Produced(type=entry["type"], schema_version=version, line=line)
+        example = entry.get("example_payload")
+        return Produced(type=entry["type"], schema_version=version, line=line,
+                        example_payload=example if isinstance(example, dict) else None)
 
     def version_text(self, base: JsonPath, value: Any) -> str | None:
         """A version as written: YAML reads ``1.10`` as the float 1.1, so use the raw text."""

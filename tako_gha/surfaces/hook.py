@@ -26,7 +26,7 @@ from tako_gha.core.names import repo_from_remote_url as repo_from_remote
 if TYPE_CHECKING:
     import git
 
-    from tako_gha.core.config import ConfigResult
+    from tako_gha.core.config import ConfigResult, Produced, RepoConfig
     from tako_gha.core.matching import Plan
 
 # Not imported from core.config: the loader pulls in the CEL stack, which a push
@@ -188,11 +188,10 @@ def print_plan(repo: str, config: ConfigResult, out: TextIO, *, api_url: str, to
                config_path: str = DEFAULT_CONFIG_PATH,
                payload: dict[str, Any] | None = None) -> None:
     """The targets each produced event type would reach, using the org's configs.
-    Filters and input templates see ``payload`` (from ``TAKO_HOOK_PAYLOAD``); without
-    one, those that read the payload are not judged on a stand-in: their repositories
-    "depend on the payload" and are counted apart from the real skips."""
-    from tako_gha.core.events import Event
-    from tako_gha.core.matching import plan_fanout
+    Filters and input templates see ``payload`` (from ``TAKO_HOOK_PAYLOAD``), else the
+    ``example_payload`` the produced event declares in tako.yml; without either, those
+    that read the payload are not judged on a stand-in: their repositories "depend on
+    the payload" and are counted apart from the real skips."""
     from tako_gha.forge.base import RepoSelection
     from tako_gha.surfaces.connect import open_forge
 
@@ -208,20 +207,36 @@ def print_plan(repo: str, config: ConfigResult, out: TextIO, *, api_url: str, to
     discovery = forge.discover(RepoSelection(org=owner, config_path=config_path))
     configs = [c for c in discovery.configs() if c.repo.lower() != repo.lower()] + [config]
     for produced in config.config.produces:
-        event = Event(type=produced.type, source=repo, schema_version=produced.schema_version,
-                      payload=dict(payload or {}))
-        plan = plan_fanout(event, configs, source_config=config.config,
-                           payload_known=payload is not None)
-        write_plan(plan, repo, out)
+        plan, example = plan_event(produced, repo, configs, config.config, payload)
+        write_plan(plan, repo, out, example=example)
 
 
-def write_plan(plan: Plan, repo: str, out: TextIO) -> None:
+def plan_event(produced: Produced, repo: str, configs: Sequence[ConfigResult],
+               source: RepoConfig, payload: dict[str, Any] | None
+               ) -> tuple[Plan, bool]:
+    """The plan of one produced event: with ``payload`` if given, else with the event's
+    ``example_payload`` (second value True), else with the payload unknown."""
+    from tako_gha.core.events import Event
+    from tako_gha.core.matching import plan_fanout
+
+    example = payload is None and produced.example_payload is not None
+    given = produced.example_payload if example else payload
+    event = Event(type=produced.type, source=repo, schema_version=produced.schema_version,
+                  payload=dict(given or {}))
+    return plan_fanout(event, configs, source_config=source,
+                       payload_known=given is not None), example
+
+
+def write_plan(plan: Plan, repo: str, out: TextIO, *, example: bool = False) -> None:
     """One produced event's plan: targets, the repos only a payload can decide, the
-    subscribers that would be skipped, and a line counting the three apart."""
+    subscribers that would be skipped, and a line counting the three apart. ``example``:
+    the payload is the event's ``example_payload`` from tako.yml, and the plan says so."""
     undecided = plan.undecided
     targets = ", ".join(plan.target_repos()) or (
         "no repository for certain" if undecided else "no repository")
-    out.write(f"tako-gha: {plan.event.type} from {repo} would start: {targets}\n")
+    with_example = " (with its example_payload from tako.yml)" if example else ""
+    out.write(f"tako-gha: {plan.event.type} from {repo}{with_example} would start: "
+              f"{targets}\n")
     for skip in undecided:
         out.write(f"  depends on the payload {skip.repo}: {_payload_reason(skip.reason)}\n")
     skipped = [s for s in plan.skipped if s not in undecided
@@ -231,7 +246,8 @@ def write_plan(plan: Plan, repo: str, out: TextIO) -> None:
     counts = (f"  {len(plan.targets)} would start, {len(undecided)} depend on the payload, "
               f"{len(skipped)} skipped")
     if undecided:
-        counts += f" (set {PAYLOAD_VAR} to a payload to decide them)"
+        counts += (f" (set {PAYLOAD_VAR}, or an example_payload under produces in "
+                   "tako.yml, to decide them)")
     out.write(counts + "\n")
 
 

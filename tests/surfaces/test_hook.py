@@ -307,7 +307,8 @@ def test_the_plan_uses_the_payload_of_tako_hook_payload(repo: Path, tmp_path: Pa
         "tako-gha: library_built from acme/core-lib would start: no repository for certain\n"
         "  depends on the payload acme/svc: filters[0] `event.payload.channel == 'stable'`\n"
         "  0 would start, 1 depend on the payload, 0 skipped "
-        "(set TAKO_HOOK_PAYLOAD to a payload to decide them)\n")
+        "(set TAKO_HOOK_PAYLOAD, or an example_payload under produces in tako.yml, "
+        "to decide them)\n")
     assert "  1 would start, 0 depend on the payload, 0 skipped\n" in texts[0]
 
 
