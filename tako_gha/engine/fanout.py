@@ -592,8 +592,8 @@ class FanOut:
         node.reason += (f"; GitHub never confirmed it: sent {sends}, answered "
                         + ", ".join(answers))
         node.hint = ("the dispatch was probably not delivered (GitHub's answers were "
-                     "errors, not an acceptance); when GitHub is healthy again, send it "
-                     "again")
+                     "errors, not an acceptance); when GitHub is healthy again, fan out "
+                     "again (--resume does not re-send a dispatch whose answer was lost)")
 
     def _cancel_duplicates(self) -> bool:
         """``dedupe: root`` raced by another process: this dispatch lost (its run came
