@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from tako_gha.emulator import confine
 from tako_gha.emulator import expressions as ex
 from tako_gha.emulator.workflows import Step, WorkflowError, parse_step
 
@@ -193,6 +194,8 @@ def materialise(view: Any, ref: str | None, dest: Path) -> str | None:
         view.checkout_to(dest)
         return view.head_sha()
     wanted = ref or view.default_branch
+    if not confine.valid_ref(wanted):  # "-..." would be an option of git rev-parse
+        return None
     found = _git(git_dir, ["rev-parse", "--verify", "--quiet", f"{wanted}^{{commit}}"])
     if found is None or not found.strip():
         return None

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tako_gha.emulator import confine, gitstore, graphql
+from tako_gha.emulator import composite, confine, gitstore, graphql
 from tako_gha.emulator.gqlparse import GraphQLError, Parser, check_limits
 from tako_gha.emulator.settings import WorldError
 from tako_gha.emulator.testing import call
@@ -324,3 +324,16 @@ def test_the_request_log_keeps_paths_short(emu: Any) -> None:
     assert call(emu.base_url, "GET", long_path, emu.admin_token).status == 404
     logged = [e["path"] for e in emu.requests() if e["path"].startswith("/repos/acme/aaa")]
     assert logged and all(len(p) <= 2049 for p in logged) and logged[0].endswith("…")
+
+
+def test_action_refs_are_checked_before_git_sees_them(tmp_path: Path) -> None:
+    """A ref from a workflow (or a payload, through checkout's ``ref``) reaches ``git
+    rev-parse``: only names GitHub resolves (branch, tag, sha) get there, never
+    revision syntax (``main^0``, ``HEAD@{0}``) or an option ("-h")."""
+    world = write_world(tmp_path / "world", {"acme/lib": {"action.yml": "x: 1\n"}})
+    view = World(world).repo("acme/lib")
+    assert view is not None
+    assert composite.materialise(view, "main", tmp_path / "ok") == view.head_sha()
+    for hostile in ("main^0", "HEAD@{0}", "--output=/tmp/x", "-h", "../HEAD", "main~1",
+                    "@{-1}", "a b", ":/x"):
+        assert composite.materialise(view, hostile, tmp_path / "no") is None, hostile
