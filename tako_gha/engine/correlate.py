@@ -167,10 +167,8 @@ class TreeTracker:
                                        for r in node.runs)
             if self._watch_own_repo(track, now, unbatched) or (not track.own and unbatched):
                 repos.add(node.repo.lower())
-            if node.runs and active:
+            if node.runs and (active or self._scan_pending(track)):
                 repos |= self.subscribers_of(node.repo) - self._found_under(node)
-            elif node.runs and self._scan_pending(track):
-                repos |= self.subscribers_of(node.repo)
         return repos
 
     @staticmethod
@@ -191,12 +189,13 @@ class TreeTracker:
 
     def _scan_pending(self, track: Track) -> bool:
         """A finished node's children may have appeared just before it finished:
-        its subscribers need one listing after it was seen done (a lost repo will
-        never be listed again, so it is not waited for)."""
+        its subscribers where no child was found yet need one listing after it was
+        seen done (a lost repo will never be listed again, so it is not waited for)."""
         if track.done_at is None:
             return True
-        return any(self.last_polled.get(s, -math.inf) <= track.done_at
-                   for s in self.subscribers_of(track.node.repo) - self.lost_repos)
+        unseen = (self.subscribers_of(track.node.repo) - self.lost_repos
+                  - self._found_under(track.node))
+        return any(self.last_polled.get(s, -math.inf) <= track.done_at for s in unseen)
 
     def complete(self, now: float) -> bool:
         for track in self.nodes():

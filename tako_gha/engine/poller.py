@@ -16,11 +16,12 @@ never read yet) is a passing message; the next round asks again.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeGuard, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from tako_gha.core.tree import RunRef
 from tako_gha.engine.correlate import Track, TreeTracker
@@ -140,29 +141,42 @@ class FleetPoller:
                 self._pool.append(made)
         return self._pool[:want] or [self.forge]
 
-    def _run_all(self, tasks: list[T], call: Callable[[Forge, T], R]) -> list[R | ForgeError]:
+    def _run_all(self, tasks: list[T], call: Callable[[Forge, T], R]
+                 ) -> list[R | ForgeError | None]:
         """``call(forge, task)`` for every task, in parallel when workers exist; a
-        ForgeError is returned in place of its answer. Order is kept."""
+        ForgeError is returned in place of its answer, order is kept. After a fatal
+        one (a rate limit, a revoked token) nothing more is sent: the tasks not
+        attempted are None, and the caller raises it once the answers are folded in."""
         forges = self._forges(len(tasks))
+        stop = threading.Event()
 
-        def slice_of(index: int) -> list[R | ForgeError]:
+        def slice_of(index: int) -> list[R | ForgeError | None]:
             forge = forges[index]
-            out: list[R | ForgeError] = []
+            out: list[R | ForgeError | None] = []
             for task in tasks[index::len(forges)]:
+                if stop.is_set():
+                    out.append(None)
+                    continue
                 try:
                     out.append(call(forge, task))
                 except ForgeError as exc:
                     out.append(exc)
+                    if _fatal(exc):
+                        stop.set()
             return out
 
         if len(forges) == 1:
             return slice_of(0)
         with ThreadPoolExecutor(max_workers=len(forges), thread_name_prefix="tako-poll") as ex:
             parts = list(ex.map(slice_of, range(len(forges))))
-        results: list[R | ForgeError] = [None] * len(tasks)  # type: ignore[list-item]
+        results: list[R | ForgeError | None] = [None] * len(tasks)
         for index, part in enumerate(parts):
             results[index::len(forges)] = part
         return results
+
+    @staticmethod
+    def _first_fatal(results: list[Any]) -> ForgeError | None:
+        return next((r for r in results if isinstance(r, ForgeError) and _fatal(r)), None)
 
     # ------------------------------------------------------------ listings
     def _fetch(self, forge: Forge, repo: str) -> RunListing:
@@ -221,7 +235,13 @@ class FleetPoller:
         self.lost_changed = False
         changed, paid = False, 0
         order = sorted(repos) if isinstance(repos, set) else list(repos)
-        for repo, listing in zip(order, self._run_all(order, self._fetch), strict=True):
+        listings = self._run_all(order, self._fetch)
+        fatal = self._first_fatal(listings)
+        for repo, listing in zip(order, listings, strict=True):
+            if listing is None or (fatal is not None and listing is fatal):
+                continue  # not sent, or the refusal raised below
+            if isinstance(listing, ForgeError) and _fatal(listing):
+                continue
             before = self.stats.not_modified
             runs = self._take(repo, listing)
             if runs is None:
@@ -231,6 +251,8 @@ class FleetPoller:
             changed |= self.tracker.ingest(repo, runs, now)
             self._learn_ids(runs)
             changed |= self._refresh_missing(repo, runs)
+        if fatal is not None:
+            raise fatal  # what came back before it is in the tree already
         if status:
             changed |= self.status_round(now)
         changed |= self.tracker.refresh(now) | self.lost_changed
@@ -313,9 +335,12 @@ class FleetPoller:
         self.stats.status_rounds += 1
         answers = self._run_all(chunks, lambda forge, chunk: forge.run_states(
             [self.node_ids[ref.run_id] for _, ref in chunk]))
+        fatal = self._first_fatal(answers)
         changed = False
         touched: list[Track] = []
         for chunk, answer in zip(chunks, answers, strict=True):
+            if answer is None or (isinstance(answer, ForgeError) and _fatal(answer)):
+                continue
             if isinstance(answer, ForgeError):
                 changed |= self._batch_failed(answer)
                 continue
@@ -332,6 +357,8 @@ class FleetPoller:
                     touched.append(track)
         if touched:
             changed |= self.tracker.refresh(now, touched) or True
+        if fatal is not None:
+            raise fatal
         return changed
 
     def _batch_failed(self, exc: ForgeError) -> bool:

@@ -10,14 +10,15 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import pytest
 from fakes import FakeClock, FakeForge, FakeWorkflow
 from test_engine_fanout import Recorder, run, world
 
-from tako_gha.core.tree import Node, NodeState, TreeStatus
+from tako_gha.core.tree import Node, NodeState, RunRef, TreeStatus
 from tako_gha.engine.correlate import TreeTracker
 from tako_gha.engine.governor import Governor
 from tako_gha.engine.poller import FleetPoller
-from tako_gha.forge.base import CallKind, CostLedger, RunListing
+from tako_gha.forge.base import CallKind, CostLedger, RateLimitError, RunListing
 
 
 def _fleet(n: int, duration: float) -> tuple[FakeForge, FakeClock, list[str]]:
@@ -156,3 +157,45 @@ def test_batches_are_capped_and_rotate() -> None:
     assert recorded and all(len(ids) <= 100 for ids in recorded)
     assert math.isclose(len(recorded[0]), 3)
     assert report.origin.children[0].state is NodeState.SUCCESS
+
+
+class RefusingForge(ThreadedForge):
+    """Every listing is refused by a rate limit that will not end soon."""
+
+    def worker(self) -> RefusingForge:
+        return RefusingForge(self.clock, {}, parent=self)
+
+    def list_runs(self, repo: str, **kw: Any) -> RunListing:
+        root = self.parent or self
+        with self.lock:
+            root.sent = getattr(root, "sent", 0) + 1
+        time.sleep(0.005)
+        raise RateLimitError("GitHub API rate limit exhausted", reset_at=None)
+
+
+def test_a_rate_limit_stops_the_round_instead_of_sending_the_rest() -> None:
+    clock = FakeClock()
+    forge = RefusingForge(clock, {})
+    tracker = TreeTracker("r" * 12, Node(repo="acme/a", id="r" * 12), {})
+    poller = FleetPoller(forge, tracker, datetime.now(timezone.utc), workers=4)
+    with pytest.raises(RateLimitError):
+        poller.poll_round([f"acme/x{i}" for i in range(40)], 1.0)
+    assert forge.sent <= 4  # one refusal per worker at most, not 40
+
+
+def test_a_finished_node_rescans_only_subscribers_without_a_child() -> None:
+    tracker = TreeTracker("r" * 12, Node(repo="acme/a", id="r" * 12),
+                          {"acme/b": {"acme/c", "acme/d"}})
+    parent = Node(repo="acme/b", id="b" * 12, state=NodeState.SUCCESS)
+    track = tracker.add(tracker.origin, parent, own=False)
+    parent.runs.append(RunRef(1, "u", "w", "completed", "success", "strict"))
+    found = Node(repo="acme/c", id="c" * 12, state=NodeState.SUCCESS)
+    tracker.add(parent, found, own=False)
+    found.runs.append(RunRef(2, "u", "w", "completed", "success", "strict"))
+    track.done_at = 10.0
+    tracker.refresh(10.5)  # the found child is seen done too
+    # c's child was found: only d gets the last look after b ended
+    assert tracker.repos_to_poll(11.0, batched={1, 2}) == {"acme/d"}
+    tracker.last_polled["acme/d"] = 12.0
+    assert tracker.repos_to_poll(13.0, batched={1, 2}) == set()
+    assert tracker.complete(13.0)
