@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import operator
 import re
 import sys
 import time
@@ -503,6 +504,20 @@ FUNCTIONS: dict[str, str] = {
     "list.join([sep])": "the strings of list joined with sep",
     "s.contains(x) / s.startsWith(x) / s.endsWith(x)": "substring tests",
     "s.matches(re)": "RE2 regular-expression search",
+}
+
+# celpy's comparison operators build their wrapper (``boolean(operator.eq)``, with
+# functools.wraps) on every call; the same wrappers built once answer the same, faster.
+_COMPARISONS: dict[str, Callable[..., Any]] = {
+    name: celpy.evaluation.boolean(op)
+    for name, op in (
+        ("_<_", operator.lt),
+        ("_<=_", operator.le),
+        ("_>_", operator.gt),
+        ("_>=_", operator.ge),
+        ("_==_", operator.eq),
+        ("_!=_", operator.ne),
+    )
 }
 
 _SEMVER_FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -1195,6 +1210,7 @@ class CompiledFilter:
             name: function if isinstance(function, type) else _metered(name, function)
             for name, function in {
                 **celpy.evaluation.base_functions,
+                **_COMPARISONS,
                 **_SEMVER_FUNCTIONS,
                 **_STRING_FUNCTIONS,
                 **_make_size_bounded(limits),
