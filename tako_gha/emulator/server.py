@@ -339,7 +339,7 @@ def admin_handle(app: ApiApp, req: Request) -> Response:
     if path.startswith(logroutes.DOWNLOAD_PREFIX) and method in ("GET", "HEAD"):
         return logroutes.download(app, req)
     if path.startswith("/_emulator/raw/") and method in ("GET", "HEAD"):
-        return _raw_file(app, path.removeprefix("/_emulator/raw/"))
+        return _raw_file(app, req, path.removeprefix("/_emulator/raw/"))
     if path == "/_emulator/stats" and method == "GET":
         return Response(200, app.stats())
     if path == "/_emulator/reset-stats" and method == "POST":
@@ -366,19 +366,31 @@ def admin_handle(app: ApiApp, req: Request) -> Response:
     raise ApiError(404, "Not Found")
 
 
-def _raw_file(app: ApiApp, rest: str) -> Response:
+def _raw_file(app: ApiApp, req: Request, rest: str) -> Response:
     """``download_url`` targets: ``/_emulator/raw/{owner}/{repo}/{ref}/{path}``, like
-    raw.githubusercontent.com (no token; the emulator listens on loopback only), with
-    every part checked as the API checks it."""
+    raw.githubusercontent.com, with every part checked as the API checks it. A public
+    repository's files need no token; a private one's need a token that sees it (the
+    emulator is reachable by every user of the machine), else 404 as on GitHub."""
     parts = rest.split("/", 3)
     if (len(parts) == 4 and confine.valid_name(parts[0]) and confine.valid_name(parts[1])
             and confine.valid_ref(parts[2]) and confine.valid_repo_path(parts[3])):
         repo = app.world.repo(f"{parts[0]}/{parts[1]}")
+        if repo is not None and repo.meta.private and not _may_read(app, req, repo):
+            repo = None
         commit = repo.resolve_ref(parts[2]) if repo else None
         entry = repo.entry(parts[3], commit) if repo and commit else None
         if repo is not None and entry is not None and entry.kind == "file":
             return Response(200, repo.blob(entry.sha), content_type="text/plain; charset=utf-8")
     raise ApiError(404, "Not Found")
+
+
+def _may_read(app: ApiApp, req: Request, repo: WorldRepo) -> bool:
+    """The request carries a token that sees ``repo``."""
+    try:
+        app._authenticate(req, "contents")
+    except ApiError:  # no token, or one the world does not know
+        return False
+    return req.token is not None and app.can_see(req, repo)
 
 
 # -- HTTP plumbing --------------------------------------------------------------------

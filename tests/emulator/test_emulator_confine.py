@@ -337,3 +337,23 @@ def test_action_refs_are_checked_before_git_sees_them(tmp_path: Path) -> None:
     for hostile in ("main^0", "HEAD@{0}", "--output=/tmp/x", "-h", "../HEAD", "main~1",
                     "@{-1}", "a b", ":/x"):
         assert composite.materialise(view, hostile, tmp_path / "no") is None, hostile
+
+
+def test_raw_files_of_a_private_repository_need_a_token_that_sees_it(
+    make_world: Callable[..., Path], start_emulator: Callable[..., Any],
+) -> None:
+    """Every user of the machine reaches the emulator: the download_url of a private
+    repository's file answers 404 without a token that sees the repository."""
+    world = make_world({"acme/secret": {"s.txt": "private\n"}, "acme/open": {"o.txt": "open\n"}},
+                       settings={"tokens": {"t-admin": {"repos": ["*"]},
+                                            "t-other": {"repos": ["acme/open"]}},
+                                 "repos": {"acme/secret": {"private": True}}})
+    emu = start_emulator(world)
+    raw = "/_emulator/raw/acme/secret/main/s.txt"
+    assert call(emu.base_url, "GET", raw).status == 404
+    assert call(emu.base_url, "GET", raw, token="t-other").status == 404
+    assert call(emu.base_url, "GET", raw, token="unknown").status == 404
+    assert call(emu.base_url, "GET", raw, token="t-admin").body == b"private\n"
+    assert call(emu.base_url, "GET", "/_emulator/raw/acme/open/main/o.txt").body == b"open\n"
+    listed = call(emu.base_url, "GET", "/repos/acme/secret/contents/s.txt", token="t-admin")
+    assert listed.json()["download_url"].endswith(raw)
