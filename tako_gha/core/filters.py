@@ -631,6 +631,7 @@ class _Budget:
         "keep",
         "known",
         "limits",
+        "local_shapes",
         "memory",
         "shapes",
         "steps",
@@ -638,7 +639,8 @@ class _Budget:
 
     def __init__(self, limits: FilterLimits, facts: _EventFacts) -> None:
         self.limits = limits
-        self.shapes = facts.shapes  # id -> Shape (cel_cost), shared per event
+        self.shapes = facts.shapes  # id -> Shape (cel_cost) of payload values, per event
+        self.local_shapes: dict[int, Shape] = {}  # ... of values built here
         self.deadline = time.monotonic() + limits.max_eval_seconds
         self.steps = 0
         self.memory = 0
@@ -711,6 +713,13 @@ class _Budget:
                 f"max_value_size limit of {self.limits.max_value_size:,}",
             )
         return total
+
+    def shape(self, value: object) -> Shape:
+        """The shape of a value: memoised per event for the payload's containers, per
+        evaluation for built ones (freed afterwards, their ids are reused)."""
+        if isinstance(value, (list, dict)) and id(value) not in self.known:
+            return shape_of(value, self.local_shapes)
+        return shape_of(value, self.shapes)
 
     def seen(self, value: object) -> None:
         """Called on every intermediate value: weigh containers met for the first time.
@@ -993,7 +1002,6 @@ class _BoundedEvaluator(Evaluator):
         actual length and element shapes of the list (and of the other variables).
         """
         budget = self._budget
-        memo = budget.shapes
         budget.charge(len(items) >> 6)
 
         def lookup(variable: str) -> Shape | None:
@@ -1001,10 +1009,10 @@ class _BoundedEvaluator(Evaluator):
                 value = self.activation.resolve_variable(variable)
             except (KeyError, TypeError):
                 return None
-            return shape_of(value, memo)
+            return budget.shape(value)
 
         _variable, body = _macro_parts(tree)
-        receiver = shape_of(items, memo)
+        receiver = budget.shape(items)
         inner = estimate_macro(body, _variable, receiver, lookup)
         left = budget.limits.max_eval_steps - budget.steps
         if inner > left * OVER_BUDGET_FACTOR:
@@ -1928,7 +1936,10 @@ def _check_result_type(ast: lark.Tree) -> None:
 # A macro is stopped before it starts when its estimated worst case is this many times
 # the steps left (the estimate counts every element and overcounts a little).
 OVER_BUDGET_FACTOR = 8
-LINT_LIST_SIZE = 1000  # payload list length assumed by lint's cost warnings
+LINT_LIST_SIZE = 1000  # payload list length assumed by lint's growth warnings
+# ... and by its "over the budget" warning: a comprehension whose condition is so costly
+# that even 100 elements exceed the step budget (1,000 would flag ordinary filters).
+LINT_BUDGET_LIST_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -1976,15 +1987,16 @@ def _cost_warnings(ast: lark.Tree, limits: FilterLimits) -> list[FilterWarning]:
             ))
             break
     at_size = estimate(ast, uniform_event(LINT_LIST_SIZE))
-    if not found and at_size.steps > limits.max_eval_steps:
+    small = estimate(ast, uniform_event(LINT_BUDGET_LIST_SIZE))
+    if not found and small.steps > limits.max_eval_steps:
         macro = next(
             (n for n in _walk(ast)
              if n.data == "member_dot_arg" and str(n.children[1]) in _MACROS),
             ast,
         )
         found.append(FilterWarning(
-            f"with payload lists of {LINT_LIST_SIZE:,} items this filter needs about "
-            f"{at_size.steps:,} steps, over the max_eval_steps limit of "
+            f"with payload lists of {LINT_BUDGET_LIST_SIZE:,} items this filter needs about "
+            f"{small.steps:,} steps, over the max_eval_steps limit of "
             f"{limits.max_eval_steps:,}: it would fail on such events",
             **_position(macro),
             hint="keep the condition inside the comprehension cheap, or test a "
