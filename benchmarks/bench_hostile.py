@@ -5,8 +5,9 @@ the code before the bound (this issue's base), run the same script with a checko
 the base commit (``--code DIR`` puts DIR's ``tako_gha`` ahead of an editable install):
 
     mkdir /tmp/tako-base && git archive 4c259f2 tako_gha | tar -x -C /tmp/tako-base
-    python benchmarks/bench_hostile.py --code /tmp/tako-base --json /tmp/before.json
-    python benchmarks/bench_hostile.py --before /tmp/before.json --write
+    python benchmarks/bench_hostile.py --code /tmp/tako-base --label "commit 4c259f2" \
+        --json /tmp/before.json
+    python benchmarks/bench_hostile.py --before /tmp/before.json --label "commit X" --write
 
 Each filter is evaluated in a child process with a wall-clock timeout and an address-
 space cap (the unbounded code takes minutes and gigabytes; the machine is shared), so
@@ -325,7 +326,7 @@ def section(after: dict[str, Any], before: dict[str, Any] | None) -> str:
         "",
         f"Measured {after['when']} on CPython {platform.python_version()}, "
         f"{platform.machine()}, 2 cores shared with other work (load average 5-13). "
-        f"After: `{after['code']}`; before: `{before['code'] if before else 'not measured'}`.",
+        f"After: {_label(after)}; before: {_label(before) if before else 'not measured'}.",
         "",
         "| filter | source | payload | before (time, peak, outcome) | after |",
         "|---|---|---|---|---|",
@@ -354,6 +355,10 @@ def section(after: dict[str, Any], before: dict[str, Any] | None) -> str:
         "",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _label(results: dict[str, Any]) -> str:
+    return results.get("label") or f"`{results['code']}`"
 
 
 def _plan_cell(row: dict[str, Any] | None) -> str:
@@ -414,11 +419,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also save the results here")
     parser.add_argument("--before", type=Path, help="results of a run on the base commit")
     parser.add_argument("--code", type=Path, help="measure the tako_gha package in DIR")
+    parser.add_argument("--label", help="what was measured, e.g. 'commit 4c259f2'")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
     global CODE
     CODE = args.code.resolve() if args.code else None
     results = run(args.quick, args.timeout, args.memory_mb, args.org_timeout)
+    if args.label:
+        results["label"] = args.label
     if args.json:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
     before = json.loads(args.before.read_text(encoding="utf-8")) if args.before else None
