@@ -258,7 +258,10 @@ class ApiApp:
                 resp.status, resp.body = 304, None
                 resp.blobs = 0
                 charged = False  # conditional hits are free, as on GitHub
-        if req.token is not None and kind != "unknown" and (
+        # A refusal (secondary limits answer with retry-after) spends no points: a
+        # client that waits as asked gets its minute back.
+        refused = resp.status in (403, 429) and "retry-after" in headers
+        if req.token is not None and kind != "unknown" and not refused and (
                 resp.status != 304 or self.settings.limits.not_modified_counts):
             self.limiter.spend_points(req.rate_key, resource,
                                       request_points(req.method, resource))

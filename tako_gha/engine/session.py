@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from tako_gha.engine.api import FanOutOptions, Observer
 
 CONFIRM_POLL = 0.5  # seconds between checks that a cancel took effect
+ANNOTATION_POINTS = 2  # a run's jobs listing and one job's annotations, at least
 
 
 @dataclass
@@ -226,6 +227,8 @@ class Session:
             fans_out = bool(self.tracker.subscribers_of(node.repo))
             if not failed and not fans_out:
                 continue
+            if self.governor.rest_room() < ANNOTATION_POINTS * len(node.runs):
+                break  # the rest when the minute has room (the governor's budget)
             track.annotated = True
             for ref in node.runs:
                 try:

@@ -132,3 +132,16 @@ def test_points_window_slides(make_world: Callable[..., Path],
         200, 200, 403]
     clock[0] += 61
     assert call(emu.base_url, "GET", "/repos/acme/a", "t").status == 200
+
+
+def test_a_refusal_spends_no_points(make_world: Callable[..., Path],
+                                    start_emulator: Callable[..., Emulator],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    emu = _limited(make_world, start_emulator, rest_points_per_minute=1)
+    clock = [time.monotonic()]
+    monkeypatch.setattr("tako_gha.emulator.ratelimit.time.monotonic", lambda: clock[0])
+    assert call(emu.base_url, "GET", "/repos/acme/a", "t").status == 200
+    clock[0] += 30
+    assert call(emu.base_url, "GET", "/repos/acme/a", "t").status == 403
+    clock[0] += 31  # the answered request left the minute; the refused one never counted
+    assert call(emu.base_url, "GET", "/repos/acme/a", "t").status == 200
