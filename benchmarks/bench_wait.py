@@ -17,9 +17,12 @@ not mix:
   list the repo's runs every 5 s until the run with its id in the title appears, then
   a conditional GET of that run every 5 s until it completes (a faithful Python
   stand-in: 32 threads, requests with ETags, a refusal is counted and the poll goes
-  on at the next tick, a refused dispatch is sent again after its retry-after);
+  on at the next tick, a refused dispatch is sent again after its retry-after; it is
+  stopped 10 minutes after the runs' own time and reported as it stands);
 - a simulated tree of ``--tree`` fan-outs per level (3 levels; the simulated runs
-  dispatch their children as tako's action would), awaited by tako from its origin.
+  dispatch their children as tako's action would), awaited by tako from its origin
+  with a GitHub App installation's budget (12,500 requests an hour: a user's 5,000
+  cannot list 10,000 repositories once within the hour).
 
 Each strategy runs in its own process, so its peak RSS is its own. GitHub's limit
 on content creation (80/min, 500/h), which GitHub does not say applies to a
@@ -527,7 +530,7 @@ def main(argv: list[str] | None = None) -> list[Figures]:
         write_section("\n\n".join([
             f"`python benchmarks/bench_wait.py --write` (sizes {args.sizes}, runs of "
             f"{args.minutes:g} min, tree {args.tree} = {tree_runs:,} runs, latency "
-            f"{args.latency}). " + " ".join(__doc__.split("\n\n")[2:5]).replace("\n", " "),
+            f"{args.latency}). " + " ".join(__doc__.split("\n\n")[2:6]).replace("\n", " "),
             "The runs last their real 5 minutes (the emulator has no time scale); every "
             "scenario ran at the same time on the one emulator, each with its own token.",
             f"Measured {stamp} on CPython {platform.python_version()}, "
