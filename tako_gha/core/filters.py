@@ -508,8 +508,10 @@ FUNCTIONS: dict[str, str] = {
 
 # celpy's comparison operators build their wrapper (``boolean(operator.eq)``, with
 # functools.wraps) on every call; the same wrappers built once answer the same, faster.
+# (A celpy without ``boolean`` keeps its own operators: only slower.)
+_BOOLEAN = getattr(celpy.evaluation, "boolean", None)
 _COMPARISONS: dict[str, Callable[..., Any]] = {
-    name: celpy.evaluation.boolean(op)
+    name: _BOOLEAN(op)
     for name, op in (
         ("_<_", operator.lt),
         ("_<=_", operator.le),
@@ -518,7 +520,7 @@ _COMPARISONS: dict[str, Callable[..., Any]] = {
         ("_==_", operator.eq),
         ("_!=_", operator.ne),
     )
-}
+} if callable(_BOOLEAN) else {}
 
 _SEMVER_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "semver.major": _semver_part("major"),
