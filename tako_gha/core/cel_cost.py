@@ -325,13 +325,14 @@ class _Estimator:
 
 
 def _variable_name(tree: Any) -> str:
-    for node in _walk(tree):
+    for node in walk(tree):
         if node.data == "ident":
             return str(node.children[0])
     return ""
 
 
-def _walk(node: lark.Tree) -> Iterator[lark.Tree]:
+def walk(node: lark.Tree) -> Iterator[lark.Tree]:
+    """Every subtree of ``node``, depth first, without recursion (filters nest deep)."""
     stack = [node]
     while stack:
         current = stack.pop()

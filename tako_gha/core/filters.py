@@ -80,6 +80,7 @@ from tako_gha.core.cel_cost import (
     growth,
     shape_of,
     uniform_event,
+    walk,
 )
 from tako_gha.core.versions import RangeError, VersionError, parse_range, parse_version
 
@@ -1609,14 +1610,6 @@ def _check_size(ast: lark.Tree, limits: FilterLimits) -> None:
         stack.extend((child, depth) for child in node.children if isinstance(child, lark.Tree))
 
 
-def _walk(node: lark.Tree) -> Iterator[lark.Tree]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(c for c in reversed(current.children) if isinstance(c, lark.Tree))
-
-
 def _semver_call(node: lark.Tree) -> str | None:
     """``semver.NAME(...)`` as parsed: member_dot_arg(member(primary(ident semver)), NAME)."""
     if node.data != "member_dot_arg":
@@ -1636,7 +1629,7 @@ def _semver_call(node: lark.Tree) -> str | None:
 def _check_names(ast: lark.Tree) -> bool:
     """Rewrite ``semver.*`` calls, reject unknown names; True if ``subscriber`` is used."""
     uses_subscriber = False
-    for node in list(_walk(ast)):
+    for node in list(walk(ast)):
         for index, child in enumerate(node.children):
             if isinstance(child, lark.Tree) and _semver_call(child) is not None:
                 node.children[index] = _flatten_semver_call(child)
@@ -1908,7 +1901,7 @@ def _static_type(node: lark.Tree) -> str | None:
 
 def _check_macro_conditions(ast: lark.Tree) -> None:
     """``list.exists(x, 'a')``: a condition that is not a bool, refused before any event."""
-    for node in _walk(ast):
+    for node in walk(ast):
         if node.data != "member_dot_arg" or str(node.children[1]) not in _CONDITION_MACROS:
             continue
         _variable, body = _macro_parts(node)
@@ -1977,10 +1970,10 @@ def _cost_warnings(ast: lark.Tree, limits: FilterLimits) -> list[FilterWarning]:
     """Warnings about cost growth, each at the outermost construct responsible."""
     found: list[FilterWarning] = []
     if not any(n.data == "member_dot_arg" and str(n.children[1]) in _MACROS
-               for n in _walk(ast)):
+               for n in walk(ast)):
         return found  # without a comprehension the cost is bounded by the filter's size
     exponent = growth(ast, LINT_LIST_SIZE, LINT_LIST_SIZE * 10)
-    for node in _walk(ast):
+    for node in walk(ast):
         power = round(exponent(node))
         if power >= 2 and node.data in ("member_dot_arg", "relation", "addition", "ident_arg"):
             found.append(FilterWarning(
@@ -1995,7 +1988,7 @@ def _cost_warnings(ast: lark.Tree, limits: FilterLimits) -> list[FilterWarning]:
     small = estimate(ast, uniform_event(LINT_BUDGET_LIST_SIZE))
     if not found and small.steps > limits.max_eval_steps:
         macro = next(
-            (n for n in _walk(ast)
+            (n for n in walk(ast)
              if n.data == "member_dot_arg" and str(n.children[1]) in _MACROS),
             ast,
         )
