@@ -21,24 +21,27 @@ def cache_dir() -> Path:
 
 
 def fetch_spec() -> Path:
-    target = cache_dir() / SPEC_NAME
+    return npm_member(PACKAGE, MEMBER, cache_dir() / SPEC_NAME, "GitHub's OpenAPI description")
+
+
+def npm_member(package: str, member: str, target: Path, what: str) -> Path:
+    """``member`` of the npm ``package`` tarball, cached at ``target`` (fetched once)."""
     if target.is_file() and target.stat().st_size > 1_000_000:
         return target
     npm = shutil.which("npm")
     if npm is None:
-        pytest.skip("npm is not installed: cannot fetch GitHub's OpenAPI description "
-                    f"({PACKAGE}); install Node.js/npm to run the contract tests")
+        pytest.skip(f"npm is not installed: cannot fetch {what} ({package}); install "
+                    "Node.js/npm to run the contract tests")
     target.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
-        [npm, "pack", PACKAGE, "--silent", "--pack-destination", str(target.parent)],
+        [npm, "pack", package, "--silent", "--pack-destination", str(target.parent)],
         capture_output=True, text=True, timeout=600, check=False,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"npm pack {PACKAGE} failed: {proc.stderr.strip()[-500:]}")
+        raise RuntimeError(f"npm pack {package} failed: {proc.stderr.strip()[-500:]}")
     tarball = target.parent / proc.stdout.strip().splitlines()[-1]
     with tarfile.open(tarball) as archive:
-        member = archive.getmember(MEMBER)
-        source = archive.extractfile(member)
+        source = archive.extractfile(archive.getmember(member))
         assert source is not None
         partial = target.with_suffix(".part")
         with open(partial, "wb") as out:
