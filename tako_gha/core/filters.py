@@ -47,8 +47,10 @@ public API only (a subclass of its evaluator, our own function table):
   ``replace``, ``join``) check a size cap first; ``matches`` uses RE2 (linear time),
   each pattern compiled once, and checks pattern size x text length first.
 
-celpy's evaluator is pure Python; see ``_speed_up_celpy`` and ``_collapse`` for the
-two things done to make it ~5x faster.
+celpy's evaluator is pure Python and is used only through its public classes: no
+module of celpy is patched (swapping the typing aliases celpy casts with in its hot
+paths made evaluation ~1.5x faster, but changed celpy for every user in the process).
+See ``_collapse`` for what is done on our side to keep evaluation fast.
 """
 
 from __future__ import annotations
@@ -59,9 +61,8 @@ import operator
 import re
 import sys
 import time
-import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import celpy
@@ -167,51 +168,9 @@ class FilterOutcome:
     error: bool = False  # the filter failed (missing field, type error, limit, non-bool)
     limit: str | None = None  # the limit that stopped it, if any
     detail: str = ""
-
-
-# --------------------------------------------------------------------------- celpy speed
-
-
-class _AnyAlias:
-    """Stands in for ``typing.Tuple`` & co. inside celpy's evaluator (see below)."""
-
-    def __getitem__(self, item: object) -> type:
-        return object
-
-
-def _speed_up_celpy() -> None:
-    """Make celpy 0.5's evaluator ~3x faster without changing what it computes.
-
-    celpy.evaluation writes ``cast(Tuple[lark.Tree, lark.Token], x)`` in its hottest
-    methods; subscripting a typing alias at run time hashes big ``Union`` types on
-    every call, which was 60-70 % of an evaluation's time (profiled). ``cast`` ignores
-    its first argument, so those module-level names are swapped for a cheap
-    stand-in. Only names used in run-time casts are replaced; ``Mapping`` and
-    ``Sequence`` (used in isinstance checks) are left alone. Done only while the
-    module still has the layout we read: each name must still be the typing alias.
-    """
-    module = celpy.evaluation
-    if getattr(module, "cast", None) is not typing.cast:  # pragma: no cover
-        return
-    stand_in = _AnyAlias()
-    for name in _CAST_ONLY_NAMES:
-        if getattr(module, name, None) is getattr(typing, name):
-            setattr(module, name, stand_in)
-
-
-_CAST_ONLY_NAMES = (
-    "Tuple",
-    "List",
-    "Iterable",
-    "Callable",
-    "Dict",
-    "Optional",
-    "Union",
-    "Type",
-    "Iterator",
-)
-
-_speed_up_celpy()
+    # Steps this call spent (0 when the outcome was remembered): what matching adds up
+    # per repository, so one tako.yml with many costly subscriptions stays bounded.
+    steps: int = field(default=0, compare=False)
 
 
 # --------------------------------------------------------------------------- functions
@@ -1260,12 +1219,15 @@ class CompiledFilter:
         else:
             outcome = self._run(context)
         if event is not None and not self._uses_subscriber:
-            self._memo = (event, outcome)
+            self._memo = (event, replace(outcome, steps=0))  # a remembered outcome is free
         return outcome
 
     def _run(self, context: dict[str, Any]) -> FilterOutcome:
-        facts = _facts_for(context)
-        budget = _Budget(self.limits, facts)
+        budget = _Budget(self.limits, _facts_for(context))
+        outcome = self._spend(context, budget)
+        return replace(outcome, steps=max(budget.steps, 1))
+
+    def _spend(self, context: dict[str, Any], budget: _Budget) -> FilterOutcome:
         token = _BUDGET.set(budget)
         try:
             value = _BoundedEvaluator(self._ast, self._activation, budget).evaluate(context)

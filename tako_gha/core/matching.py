@@ -28,6 +28,7 @@ and only evaluated here.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -35,7 +36,7 @@ from typing import Any
 from tako_gha.core.config import ConfigResult, RepoConfig, Subscription
 from tako_gha.core.diagnostics import Diagnostic, Severity
 from tako_gha.core.events import Event
-from tako_gha.core.filters import activation_for
+from tako_gha.core.filters import DEFAULT_LIMITS, activation_for
 from tako_gha.core.templates import TemplateError, context_for
 
 # Skip kinds, stable for --format json and tests.
@@ -48,6 +49,16 @@ IS_SOURCE = "source"
 # Planned without a real payload (the pre-push hook): the subscription would match or
 # not depending on the payload its filters or input templates read. Not a real skip.
 DEPENDS_ON_PAYLOAD = "depends-on-payload"
+# One repository's filters used up what a repository may spend on one event.
+OVER_BUDGET = "over-budget"
+
+# What all the filters of one repository's subscriptions may spend on one event. Each
+# evaluation is bounded on its own, but a tako.yml may hold thousands of subscriptions:
+# 200 that each spend a whole evaluation budget stalled a plan for 42 s. Four budgets'
+# worth of steps (and, as a backstop on a slow machine, one second) per repository
+# keeps one file's cost constant however many subscriptions it declares.
+REPO_EVAL_STEPS = 4 * DEFAULT_LIMITS.max_eval_steps
+REPO_EVAL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,7 @@ class _Verdict:
     matched: bool
     reason: str = ""
     undecided: bool = False  # only the payload (unknown here) can decide
+    steps: int = 0  # filter steps spent deciding
 
 
 # CEL string literals (raw/bytes prefixes, triple or single quotes): not code.
@@ -202,9 +214,13 @@ def _plan_repo(event: Event, result: ConfigResult, source: RepoConfig | None,
     if not relevant:
         return Skip(repo, f"no subscription to {event.source}", kind=NO_SUBSCRIPTION)
     activation = activation_for(event, repo)
-    verdicts = [(sub, evaluate_subscription(sub, event, activation, source,
-                                            payload_known=payload_known))
-                for sub in relevant]
+    verdicts, left = _decide_within_budget(relevant, event, activation, source, payload_known)
+    if left and not any(v.matched for _sub, v in verdicts):
+        return Skip(repo, f"its filters spent more than a repository may on one event "
+                          f"({REPO_EVAL_STEPS:,} steps or {REPO_EVAL_SECONDS:g} s): {left} "
+                          f"of its {len(relevant)} subscriptions to {event.source} were not "
+                          f"evaluated; make its filters cheaper (tako-gha lint names the "
+                          f"costly ones)", kind=OVER_BUDGET, error=True)
     if not payload_known:
         verdicts = [(sub, _undecided_inputs(sub) if v.matched else v) for sub, v in verdicts]
     matched = [sub for sub, verdict in verdicts if verdict.matched]
@@ -217,6 +233,23 @@ def _plan_repo(event: Event, result: ConfigResult, source: RepoConfig | None,
         return Skip(repo, _no_match_reason(verdicts),
                     subscription_index=verdicts[0][0].index if len(verdicts) == 1 else None)
     return _target(repo, matched[0], matched[1:], template_context)
+
+
+def _decide_within_budget(subs: list[Subscription], event: Event, activation: dict[str, Any],
+                          source: RepoConfig | None, payload_known: bool,
+                          ) -> tuple[list[tuple[Subscription, _Verdict]], int]:
+    """Verdicts for ``subs`` in order until the repository's budget is spent; and how
+    many were left undecided for that reason."""
+    verdicts: list[tuple[Subscription, _Verdict]] = []
+    steps, started = 0, time.monotonic()
+    for position, sub in enumerate(subs):
+        if steps > REPO_EVAL_STEPS or time.monotonic() - started > REPO_EVAL_SECONDS:
+            return verdicts, len(subs) - position
+        verdict = evaluate_subscription(sub, event, activation, source,
+                                        payload_known=payload_known)
+        steps += verdict.steps
+        verdicts.append((sub, verdict))
+    return verdicts, 0
 
 
 def _undecided_inputs(sub: Subscription) -> _Verdict:
@@ -246,17 +279,20 @@ def evaluate_subscription(sub: Subscription, event: Event, activation: dict[str,
     if range_verdict is not None:
         return range_verdict
     pending: _Verdict | None = None
+    steps = 0
     for position, compiled in enumerate(sub.filters):
         if not payload_known and reads_payload(compiled.source):
             pending = pending or _Verdict(False, f"depends on the payload: filters[{position}] "
                                                  f"`{compiled.source}`", undecided=True)
             continue
         outcome = compiled.evaluate(activation)
+        steps += getattr(outcome, "steps", 0)
         if not outcome.matched:
             # ``detail`` says why without repeating the source we already show.
             why = getattr(outcome, "detail", "") or outcome.reason or "is false"
-            return _Verdict(False, f"filters[{position}] `{compiled.source}`: {why}")
-    return pending or _Verdict(True)
+            return _Verdict(False, f"filters[{position}] `{compiled.source}`: {why}",
+                            steps=steps)
+    return replace(pending, steps=steps) if pending else _Verdict(True, steps=steps)
 
 
 def _check_range(sub: Subscription, event: Event) -> _Verdict | None:

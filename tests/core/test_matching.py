@@ -269,3 +269,40 @@ def test_targets_follow_version_filters_and_ranges(major: int, minor: int, patch
     assert ("my-org/api" in targets) == ((1, 0, 0) <= s < (2, 0, 0))
     assert ("other-org/consumer" in targets) == ((1, 2, 0) <= s < (1, 3, 0))
     assert "my-org/multi" in targets  # its second subscription takes any version
+
+
+# ------------------------------------------------------ one repository's budget
+def _many_subscriptions(filters: list[str]) -> ConfigResult:
+    subs = "".join(f"    - artifact: acme/core\n      events: [built]\n      filters:\n"
+                   f"        - {json.dumps(source)}\n" for source in filters)
+    return load_config("version: 1\nevents:\n  subscriptions:\n" + subs, repo="acme/evil")
+
+
+def test_one_tako_yml_with_many_costly_subscriptions_costs_a_few_evaluations() -> None:
+    # Each filter is distinct (no shared outcome) and spends a whole evaluation budget on
+    # a 1,000-item list; 200 of them took 42 s before repositories had a budget.
+    costly = [f"event.payload.targets.exists(t, t == 'a' || t + {i} == -5000)"
+              for i in range(200)]
+    event = Event(type="built", source="acme/core", payload={"targets": list(range(1000))})
+    plan = plan_fanout(event, [_many_subscriptions(costly)])
+    assert not plan.targets
+    (skip,) = plan.skipped
+    assert skip.kind == "over-budget" and skip.error
+    evaluated = 200 - int(skip.reason.split(": ")[1].split(" of its")[0])
+    assert evaluated <= 8, skip.reason  # ~4 budgets' worth, whatever the file declares
+    assert "of its 200 subscriptions to acme/core were not evaluated" in skip.reason
+
+
+def test_a_match_found_before_the_budget_is_spent_still_dispatches() -> None:
+    costly = ["event.payload.targets.exists(t, t == 'a' || t == 0)"] + [
+        f"event.payload.targets.exists(t, t == 'a' || t + {i} == -5000)" for i in range(50)]
+    event = Event(type="built", source="acme/core", payload={"targets": list(range(1000))})
+    plan = plan_fanout(event, [_many_subscriptions(costly)])
+    assert [t.repo for t in plan.targets] == ["acme/evil"]
+
+
+def test_many_cheap_subscriptions_are_all_evaluated() -> None:
+    cheap = [f"event.payload.n == {i}" for i in range(500)]
+    event = Event(type="built", source="acme/core", payload={"n": 499})
+    plan = plan_fanout(event, [_many_subscriptions(cheap)])
+    assert [(t.repo, t.subscription.index) for t in plan.targets] == [("acme/evil", 499)]
