@@ -249,6 +249,11 @@ class ApiApp:
         """ETag / 304, charge the budget, and the headers every answer carries."""
         headers = resp.headers
         charged = headers.pop("x-tako-uncharged", None) is None
+        # A refusal (secondary limits answer with retry-after) was not processed: it
+        # spends neither points nor the primary budget, so a client that waits as
+        # asked gets its minute back.
+        refused = resp.status in (403, 429) and "retry-after" in headers
+        charged = charged and not refused
         if req.method in ("GET", "HEAD") and resp.status == 200:
             etag = 'W/"' + hashlib.sha256(resp.payload()).hexdigest()[:40] + '"'
             headers["ETag"] = etag
@@ -258,9 +263,6 @@ class ApiApp:
                 resp.status, resp.body = 304, None
                 resp.blobs = 0
                 charged = False  # conditional hits are free, as on GitHub
-        # A refusal (secondary limits answer with retry-after) spends no points: a
-        # client that waits as asked gets its minute back.
-        refused = resp.status in (403, 429) and "retry-after" in headers
         if req.token is not None and kind != "unknown" and not refused and (
                 resp.status != 304 or self.settings.limits.not_modified_counts):
             self.limiter.spend_points(req.rate_key, resource,

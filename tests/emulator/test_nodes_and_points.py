@@ -140,8 +140,12 @@ def test_a_refusal_spends_no_points(make_world: Callable[..., Path],
     emu = _limited(make_world, start_emulator, rest_points_per_minute=1)
     clock = [time.monotonic()]
     monkeypatch.setattr("tako_gha.emulator.ratelimit.time.monotonic", lambda: clock[0])
-    assert call(emu.base_url, "GET", "/repos/acme/a", "t").status == 200
+    first = call(emu.base_url, "GET", "/repos/acme/a", "t")
+    assert first.status == 200
     clock[0] += 30
-    assert call(emu.base_url, "GET", "/repos/acme/a", "t").status == 403
+    refused = call(emu.base_url, "GET", "/repos/acme/a", "t")
+    assert refused.status == 403
+    # nor the primary budget: the request was not processed
+    assert refused.headers["x-ratelimit-remaining"] == first.headers["x-ratelimit-remaining"]
     clock[0] += 31  # the answered request left the minute; the refused one never counted
     assert call(emu.base_url, "GET", "/repos/acme/a", "t").status == 200
