@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import re
 import subprocess
@@ -325,7 +326,8 @@ def section(after: dict[str, Any], before: dict[str, Any] | None) -> str:
         "so far. Payloads: `targetsN` = a list of N numbers, `text40k` = 40,000 characters.",
         "",
         f"Measured {after['when']} on CPython {platform.python_version()}, "
-        f"{platform.machine()}, 2 cores shared with other work (load average 5-13). "
+        f"{platform.machine()}, {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.1f} when written. "
         f"After: {_label(after)}; before: {_label(before) if before else 'not measured'}.",
         "",
         "| filter | source | payload | before (time, peak, outcome) | after |",
