@@ -592,16 +592,21 @@ class GitHubForge:
         raise self._error(resp, f"cancel run {run_id} of {repo}", repo,
                           permission="Actions: write")
 
-    def run_annotations(self, repo: str, run_id: int) -> list[Annotation]:
-        owner = repo.split("/", 1)[0]
+    def _run_jobs(self, repo: str, run_id: int) -> list[Any] | None:
+        """The jobs of a run as GitHub lists them (None when the answer has no list)."""
         resp = self._request(CallKind.POLL, "GET",
-                             f"/repos/{repo}/actions/runs/{int(run_id)}/jobs", owner=owner,
-                             params={"per_page": PAGE})
+                             f"/repos/{repo}/actions/runs/{int(run_id)}/jobs",
+                             owner=repo.split("/", 1)[0], params={"per_page": PAGE})
         if resp.status >= 300:
             raise self._error(resp, f"list the jobs of run {run_id} in {repo}", repo)
         data = resp.json()
         jobs = data.get("jobs") if isinstance(data, dict) else None
-        if not isinstance(jobs, list):
+        return jobs if isinstance(jobs, list) else None
+
+    def run_annotations(self, repo: str, run_id: int) -> list[Annotation]:
+        owner = repo.split("/", 1)[0]
+        jobs = self._run_jobs(repo, run_id)
+        if jobs is None:
             raise ForgeError(f"unexpected jobs data from GitHub for run {run_id} of {repo}",
                              hint=NOT_GITHUB_HINT)
         out: list[Annotation] = []
@@ -625,16 +630,9 @@ class GitHubForge:
     def job_log_tail(self, repo: str, run_id: int, lines: int = logtail.TAIL_LINES
                      ) -> list[str]:
         owner = repo.split("/", 1)[0]
-        resp = self._request(CallKind.POLL, "GET",
-                             f"/repos/{repo}/actions/runs/{int(run_id)}/jobs", owner=owner,
-                             params={"per_page": PAGE})
-        if resp.status >= 300:
-            raise self._error(resp, f"list the jobs of run {run_id} in {repo}", repo)
-        data = resp.json()
-        jobs = data.get("jobs") if isinstance(data, dict) else None
+        jobs = self._run_jobs(repo, run_id) or []
         failed = [j for j in jobs if isinstance(j, dict) and type(j.get("id")) is int
-                  and j.get("conclusion") in ("failure", "timed_out")] \
-            if isinstance(jobs, list) else []
+                  and j.get("conclusion") in ("failure", "timed_out")]
         if not failed:
             return []
         job = failed[0]
