@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_world import Outcome, receiver, subscription
+from cli_world import Outcome, receiver, run_console, subscription
 
 from tako_gha.emulator import Emulator
 from tako_gha.emulator.worldgen import write_world
@@ -67,15 +67,7 @@ def invoke(emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         with monkeypatch.context() as patch:
             for name, value in {**base, **(env or {})}.items():
                 patch.setenv(name, value)
-            capsys.readouterr()
-            try:
-                main([*args, "--api-url", emu.base_url])
-            except SystemExit as done:
-                code = int(done.code or 0)
-            else:  # pragma: no cover - main always exits
-                code = 0
-        out, err = capsys.readouterr()
-        return Outcome(code, out, err)
+            return run_console(main, [*args, "--api-url", emu.base_url], capsys)
 
     return _invoke
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_world import run_console
 from payload_corpus import CASES, FILE_CASES, OK, Case
 
 from tako_gha.surfaces.action import InputError, read_inputs
@@ -36,13 +37,8 @@ def tako(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 
     def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        capsys.readouterr()
-        try:
-            main(list(args))
-        except SystemExit as done:
-            code = int(done.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
+        done = run_console(main, args, capsys)
+        return done.exit_code, done.stdout, done.stderr
 
     return run
 

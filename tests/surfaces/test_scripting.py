@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 import pytest
-from cli_world import Outcome, receiver, subscription
+from cli_world import Outcome, receiver, run_console, subscription
 
 from tako_gha.core.config import schema
 from tako_gha.emulator import Emulator
@@ -65,13 +65,7 @@ def invoke(emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         with monkeypatch.context() as patch:
             for name, value in {**_env(emu, tmp_path), **(env or {})}.items():
                 patch.setenv(name, value)
-            capsys.readouterr()
-            try:
-                main(list(args))
-            except SystemExit as done:
-                code = int(done.code or 0)
-        out, err = capsys.readouterr()
-        return Outcome(code, out, err)
+            return run_console(main, args, capsys)
 
     return _invoke
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_world import Outcome, receiver, subscription
+from cli_world import Outcome, receiver, run_console, subscription
 
 from tako_gha.emulator import Emulator
 from tako_gha.emulator.worldgen import write_world
@@ -84,15 +84,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                     patch.delenv(name, raising=False)
                 else:
                     patch.setenv(name, value)
-            capsys.readouterr()
-            try:
-                main(list(args))
-            except SystemExit as done:
-                code = done.code if isinstance(done.code, int) else 0
-            else:  # pragma: no cover - main always exits
-                code = 0
-        out, err = capsys.readouterr()
-        result = Outcome(code, out, err)
+            result = run_console(main, args, capsys)
         assert "Traceback" not in result.output
         assert TOKEN not in result.output and READER not in result.output
         return result
