@@ -48,8 +48,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
+from tako_gha.core.action_contract import INPUT_DEFAULTS, env_name  # noqa: E402
 from tako_gha.surfaces import action_setup  # noqa: E402
-from tako_gha.surfaces.action_contract import INPUT_DEFAULTS, env_name  # noqa: E402
 from tako_gha.surfaces.workflow_commands import parse_output_file  # noqa: E402
 
 STEP = re.compile(r"\$\{\{ steps\.(\w+)\.outputs\.([\w-]+) \}\}")

@@ -19,7 +19,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
              "github", "requests", "urllib", "http", "socket", "subprocess", "git"),
     "engine": ("github", "tako_gha.surfaces", "tako_gha.emulator", "tako_gha.forge.github"),
     "forge": ("tako_gha.engine", "tako_gha.surfaces", "tako_gha.emulator"),
-    "emulator": ("tako_gha.engine", "tako_gha.forge", "github"),
+    "emulator": ("tako_gha.engine", "tako_gha.forge", "tako_gha.surfaces", "github"),
 }
 
 

@@ -47,6 +47,7 @@ from typing import Any
 
 import yaml
 
+from tako_gha.core.action_contract import ENTRY_MODULE, INPUT_DEFAULTS, env_name
 from tako_gha.emulator import composite
 from tako_gha.emulator import expressions as ex
 from tako_gha.emulator.logs import LOG_LIMIT_CHARS, JobLog
@@ -74,7 +75,6 @@ from tako_gha.emulator.workflows import (
     parse_workflow,
     workflow_id_for,
 )
-from tako_gha.surfaces.action_contract import ENTRY_MODULE, INPUT_DEFAULTS, env_name
 
 EVENT_NAME = "repository_dispatch"
 SUMMARY_LIMIT_BYTES = 1024 * 1024  # GitHub: 1 MiB per step summary

@@ -1,6 +1,6 @@
 """The composite action's entry: ``python -m tako_gha.surfaces.action``.
 
-``action.yml`` maps every input to ``TAKO_INPUT_<NAME>`` (see ``action_contract``);
+``action.yml`` maps every input to ``TAKO_INPUT_<NAME>`` (see ``core.action_contract``);
 the emulator does the same for ``uses:`` steps. This module:
 
 1. masks the token (``::add-mask::``) before printing anything else;
@@ -33,6 +33,7 @@ from typing import Any, TextIO, TypeVar
 
 from rich.console import Console
 
+from tako_gha.core.action_contract import INPUT_DEFAULTS, env_name
 from tako_gha.core.durations import DurationError, parse_duration
 from tako_gha.core.events import Event
 from tako_gha.core.ids import new_root_id, tag_shape_in
@@ -45,7 +46,6 @@ from tako_gha.engine.context import read_event_file
 from tako_gha.engine.handoff import notice_lines
 from tako_gha.engine.journal import Journal, JournalError, SignalGuard, crash_point, default_path
 from tako_gha.forge.redact import redact, redact_url
-from tako_gha.surfaces.action_contract import INPUT_DEFAULTS, env_name
 from tako_gha.surfaces.reports import LiveTree, render_markdown
 from tako_gha.surfaces.reports.common import one_line
 from tako_gha.surfaces.reports.live import RecordingObserver

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from tako_gha.surfaces.action_contract import ENTRY_MODULE, INPUT_DEFAULTS, OUTPUTS, env_name
+from tako_gha.core.action_contract import ENTRY_MODULE, INPUT_DEFAULTS, OUTPUTS, env_name
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -44,7 +44,7 @@ def test_workflows_parse_and_receivers_set_the_run_name(path: Path) -> None:
 
 
 def test_examples_reference_the_action_inputs_that_exist() -> None:
-    from tako_gha.surfaces.action_contract import INPUT_DEFAULTS
+    from tako_gha.core.action_contract import INPUT_DEFAULTS
 
     for path in WORKFLOWS:
         doc = yaml.safe_load(path.read_text())

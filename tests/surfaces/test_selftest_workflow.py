@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tako_gha.surfaces.action_contract import INPUT_DEFAULTS, env_name
+from tako_gha.core.action_contract import INPUT_DEFAULTS, env_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
