@@ -4,7 +4,9 @@ A *root id* names one whole cascade. A *dispatch id* names one edge of it and is
 deterministic from (root, parent, target repo, event type), so a retried or resumed
 fan-out recomputes the same id and recognises what it already sent.
 
-Receivers set ``run-name: ${{ github.event.client_payload.tako.title || github.workflow }}``;
+Receivers set ``run-name: ${{ github.event.client_payload.tako.title || github.workflow }}``
+(``RUN_NAME_LINE``: the one place this is written; lint, the examples and the emulator's
+world builder use it);
 the title ends with a compact tag ``[tako:ROOT:PARENT:ID]`` (PARENT is ``-`` for the
 origin's own dispatches) so any process can rebuild the tree from run titles alone.
 
@@ -28,6 +30,9 @@ TAG_RE = re.compile(rf"\[tako:(?P<root>{_ID}):(?P<parent>{_ID}|-):(?P<id>{_ID})\
 _END_TAG_RE = re.compile(rf" {TAG_RE.pattern}\Z")
 # Anything a reader could take for a tag, however malformed: "[tako:" in any case.
 _TAG_SHAPE_RE = re.compile(r"\[\s*tako\s*:", re.IGNORECASE)
+# Where a receiver finds the title, and the run-name line that puts it on its runs.
+TITLE_EXPR = "github.event.client_payload.tako.title"
+RUN_NAME_LINE = "run-name: ${{ " + TITLE_EXPR + " || github.workflow }}"
 # Titles are shown in GitHub's UI; keep the human part short so the tag survives.
 MAX_TITLE_LEN = 200
 

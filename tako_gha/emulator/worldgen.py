@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from tako_gha.core.ids import RUN_NAME_LINE
 from tako_gha.emulator.settings import WORLD_FILE, WorldError
 from tako_gha.emulator.world import make_git_repo
 
@@ -34,7 +35,7 @@ def receiver_workflow(types: str | list[str], run: str = "echo ok", *,
     listed = ", ".join([types] if isinstance(types, str) else types)
     limit = f"    timeout-minutes: {timeout_minutes}\n" if timeout_minutes else ""
     return ("name: on-tako\n"
-            "run-name: ${{ github.event.client_payload.tako.title || github.workflow }}\n"
+            f"{RUN_NAME_LINE}\n"
             f"on:\n  repository_dispatch:\n    types: [{listed}]\n"
             f"jobs:\n  work:\n    runs-on: ubuntu-latest\n{limit}    steps:\n"
             f"      - name: work\n        run: {run}\n")

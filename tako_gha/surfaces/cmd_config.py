@@ -24,6 +24,7 @@ from tako_gha.core.config import DEFAULT_CONFIG_PATH, ConfigResult, RepoConfig
 from tako_gha.core.diagnostics import Diagnostic, Severity
 from tako_gha.core.events import Event
 from tako_gha.core.graph import SubscriptionGraph
+from tako_gha.core.ids import RUN_NAME_LINE, TITLE_EXPR
 from tako_gha.core.matching import Plan, plan_fanout
 from tako_gha.forge.base import Discovery, ForgeError, RepoMeta, RepoSelection
 from tako_gha.forge.workspace import Traits, WorkspaceForge, read_config_file
@@ -33,9 +34,7 @@ from tako_gha.surfaces.flags import read_event_type, read_payload, read_schema_v
 from tako_gha.surfaces.gitinfo import check_repo_name, origin_repo
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-TITLE_EXPR = "github.event.client_payload.tako.title"
-RUN_NAME_HINT = ("add at the top of the workflow: "
-                 "run-name: ${{ " + TITLE_EXPR + " || github.workflow }}")
+RUN_NAME_HINT = "add at the top of the workflow: " + RUN_NAME_LINE
 DEPTH_WARNING = 7  # max_depth defaults to 10, warn from 7 (docs/protocol.md)
 SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv"}
 
