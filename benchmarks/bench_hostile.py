@@ -115,8 +115,8 @@ def payload(kind: str, quick: bool = False) -> dict[str, Any]:
 
 def measure(source: str, kind: str, quick: bool = False) -> dict[str, Any]:
     """Compile and evaluate once; time and tracemalloc peak of the evaluation."""
+    from tako_gha.core.cel import FilterError, activation_for, compile_filter
     from tako_gha.core.events import Event
-    from tako_gha.core.filters import FilterError, activation_for, compile_filter
 
     event = Event("library_built", "bench/core-lib", payload(kind, quick), "1.0.0")
     activation = activation_for(event, "bench/app")

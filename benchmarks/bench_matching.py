@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tako_gha.core import filters
+from tako_gha.core.cel import compiled as filters
 from tako_gha.core.config import ConfigResult, load_config
 from tako_gha.core.events import Event
 from tako_gha.core.matching import evaluate_subscription, plan_fanout
@@ -82,7 +82,7 @@ def uncached_compiler() -> Callable[[str], Any]:
     wrapped = getattr(getattr(filters, "_compile_cached", None), "__wrapped__", None)
     if callable(wrapped):
         return lambda source: wrapped(source, filters.DEFAULT_LIMITS)
-    raise SystemExit("core.filters exposes no uncached compile; cannot run the naive strategy")
+    raise SystemExit("core.cel exposes no uncached compile; cannot run the naive strategy")
 
 
 def loop_targets(event: Event, configs: list[ConfigResult],

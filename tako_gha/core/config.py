@@ -7,7 +7,7 @@ INTERFACE (agreed; the loader body is filled by the config work):
 never raises on bad input: every problem becomes a ``Diagnostic`` with
 file:line:col taken from PyYAML node marks and a one-line hint. Errors: unknown
 keys, wrong types, bad ``owner/repo``, unparsable ranges (``core.versions``), CEL
-that does not compile (``core.filters``), templates naming no field
+that does not compile (``core.cel``), templates naming no field
 (``core.templates``). Warnings: duplicate subscriptions, subscriptions to the repo
 itself. ``config`` is None only when the file cannot be used at all (YAML syntax
 error, top level not a mapping, unsupported ``version``); otherwise the valid parts
@@ -59,8 +59,8 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 import yaml
 
+from tako_gha.core.cel import FilterError, compile_filter
 from tako_gha.core.diagnostics import Diagnostic, Severity, has_errors
-from tako_gha.core.filters import FilterError, compile_filter
 from tako_gha.core.templates import TemplateError, parse_template
 from tako_gha.core.versions import (
     RangeError,
@@ -71,7 +71,7 @@ from tako_gha.core.versions import (
 )
 
 if TYPE_CHECKING:
-    from tako_gha.core.filters import CompiledFilter
+    from tako_gha.core.cel import CompiledFilter
     from tako_gha.core.templates import Template
     from tako_gha.core.versions import VersionRange
 

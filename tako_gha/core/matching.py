@@ -33,10 +33,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tako_gha.core.cel import DEFAULT_LIMITS, activation_for
 from tako_gha.core.config import ConfigResult, RepoConfig, Subscription
 from tako_gha.core.diagnostics import Diagnostic, Severity
 from tako_gha.core.events import Event
-from tako_gha.core.filters import DEFAULT_LIMITS, activation_for
 from tako_gha.core.templates import TemplateError, context_for
 
 # Skip kinds, stable for --format json and tests.

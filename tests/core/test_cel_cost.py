@@ -1,10 +1,11 @@
-"""The worst-case cost model of CEL filters (core/cel_cost.py)."""
+"""The worst-case cost model of CEL filters (core/cel/cost.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tako_gha.core.cel_cost import (
+from tako_gha.core.cel import compile_filter
+from tako_gha.core.cel.cost import (
     MACRO_ITERATION,
     Shape,
     estimate,
@@ -13,7 +14,6 @@ from tako_gha.core.cel_cost import (
     shape_of,
     uniform_event,
 )
-from tako_gha.core.filters import compile_filter
 
 
 def _ast(source: str):  # type: ignore[no-untyped-def]

@@ -645,8 +645,8 @@ def test_yaml_syntax_hints(text: str, hint: str) -> None:
 
 
 def test_filters_are_compiled_once_and_kept() -> None:
+    from tako_gha.core.cel import activation_for, compile_filter
     from tako_gha.core.events import Event
-    from tako_gha.core.filters import activation_for, compile_filter
 
     result = load_config((FIXTURES / "valid.yml").read_text())
     filters = result.config.subscriptions[0].filters

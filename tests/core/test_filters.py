@@ -12,9 +12,7 @@ from celpy import celtypes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tako_gha.core import filters as filters_module
-from tako_gha.core.events import Event
-from tako_gha.core.filters import (
+from tako_gha.core.cel import (
     DEFAULT_LIMITS,
     FUNCTIONS,
     CompiledFilter,
@@ -24,6 +22,8 @@ from tako_gha.core.filters import (
     activation_for,
     compile_filter,
 )
+from tako_gha.core.cel import compiled as filters_module
+from tako_gha.core.events import Event
 
 SEED_SERVICES = "'user-service' in event.payload.services.split(',').map(s, s.trim().lower())"
 SEED_MAJOR = "semver.major(event.payload.version) >= 2"

@@ -17,9 +17,9 @@ import celpy
 import pytest
 import yaml
 
+from tako_gha.core.cel import FilterError, FilterLimits, activation_for, compile_filter
 from tako_gha.core.config import load_config
 from tako_gha.core.events import Event
-from tako_gha.core.filters import FilterError, FilterLimits, activation_for, compile_filter
 from tako_gha.core.versions import RangeError, VersionError, parse_range
 
 CORPUS = Path(__file__).parent / "hostile"

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tako_gha.core.cel import compile_filter
 from tako_gha.core.config import ConfigResult, Produced, RepoConfig, Subscription, load_config
 from tako_gha.core.events import Event
-from tako_gha.core.filters import compile_filter
 from tako_gha.core.matching import (
     CONFIG_ERROR,
     IS_SOURCE,

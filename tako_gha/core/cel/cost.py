@@ -8,7 +8,7 @@ Used twice (both pure, no evaluation):
 - by ``lint``, with made-up list sizes, to warn about filters whose cost grows faster
   than the payload (nested comprehensions, values rebuilt inside a comprehension).
 
-The estimate mirrors how ``core.filters`` charges an evaluation: about two steps per
+The estimate mirrors how ``core.cel`` charges an evaluation: about two steps per
 syntax node, ``MACRO_ITERATION`` more per element a macro visits, and one step per 64
 items an operation reads. Sizes are tracked as ``Shape``s: a list or map's length (a
 string's: its characters) and the shapes of its fields and elements, joined over all
@@ -64,7 +64,7 @@ SCALAR = Shape()
 
 
 def _reads(shape: Shape, shift: int = 2) -> int:
-    """Steps an operation reading this value is charged (see core.filters._metered)."""
+    """Steps an operation reading this value is charged (see core.cel.budget._metered)."""
     if shape.top:
         return shape.text // 64
     if shape.fields is not None or shape.elem is not None:  # a list or map
