@@ -198,21 +198,21 @@ def _re2_message(exc: Exception) -> str:
     return detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
 
 
-def _make_size_bounded(limits: FilterLimits) -> dict[str, Callable[..., Any]]:
-    """Functions whose result size depends on their input: checked before building."""
-    cap = limits.max_value_size
+def _check_cap(size: int, cap: int, what: str) -> None:
+    if size > cap:
+        raise _Abort(
+            "max_value_size",
+            f"{what} would build a value of {size:,} items, over the max_value_size "
+            f"limit of {cap:,}",
+        )
 
-    def check(size: int, what: str) -> None:
-        if size > cap:
-            raise _Abort(
-                "max_value_size",
-                f"{what} would build a value of {size:,} items, over the max_value_size "
-                f"limit of {cap:,}",
-            )
+
+def _size_checked_operators(cap: int) -> dict[str, Callable[..., Any]]:
+    """``+``, ``*`` and ``[]`` as CEL has them, concatenation checked against the cap."""
 
     def add(left: Any, right: Any) -> Any:
         if isinstance(left, (str, bytes, list)) and isinstance(right, (str, bytes, list)):
-            check(len(left) + len(right), "'+'")
+            _check_cap(len(left) + len(right), cap, "'+'")
         return celpy.evaluation.base_functions["_+_"](left, right)
 
     def multiply(left: Any, right: Any) -> Any:
@@ -220,6 +220,18 @@ def _make_size_bounded(limits: FilterLimits) -> dict[str, Callable[..., Any]]:
         if isinstance(left, (str, bytes, list)) or isinstance(right, (str, bytes, list)):
             raise TypeError(f"no '*' for {_cel_type_name(left)} and {_cel_type_name(right)}")
         return celpy.evaluation.base_functions["_*_"](left, right)
+
+    def index(container: Any, key: Any) -> Any:
+        # Python would count from the end (l[-1] is the last item); CEL has no such thing.
+        if isinstance(container, list) and _is_int(key) and int(key) < 0:
+            return CELEvalError(f"list index {int(key)} is out of range", _Flat, ())
+        return celpy.evaluation.base_functions["_[_]"](container, key)
+
+    return {"_+_": add, "_*_": multiply, "_[_]": index}
+
+
+def _size_checked_strings(cap: int) -> dict[str, Callable[..., Any]]:
+    """``replace`` and ``join``, their result's size checked before it is built."""
 
     @_cel_function("replace")
     def replace(text: object, old: object, new: object, limit: object = -1) -> Any:
@@ -230,7 +242,7 @@ def _make_size_bounded(limits: FilterLimits) -> dict[str, Callable[..., Any]]:
         hits = value.count(old_s) if old_s else len(value) + 1
         if int(limit) >= 0:
             hits = min(hits, int(limit))
-        check(len(value) + hits * (len(new_s) - len(old_s)), "replace()")
+        _check_cap(len(value) + hits * (len(new_s) - len(old_s)), cap, "replace()")
         return celtypes.StringType(value.replace(old_s, new_s, int(limit)))
 
     @_cel_function("join")
@@ -239,9 +251,13 @@ def _make_size_bounded(limits: FilterLimits) -> dict[str, Callable[..., Any]]:
             raise TypeError(f"join expects a list of strings, got {_cel_type_name(items)}")
         sep = _str_arg("join", separator, "a string separator")
         parts = [_str_arg("join", item, "a list of strings") for item in items]
-        check(sum(map(len, parts)) + len(sep) * max(len(parts) - 1, 0), "join()")
+        _check_cap(sum(map(len, parts)) + len(sep) * max(len(parts) - 1, 0), cap, "join()")
         return celtypes.StringType(sep.join(parts))
 
+    return {"replace": replace, "join": join}
+
+
+def _bounded_matches(max_work: int) -> Callable[..., Any]:
     def matches(text: object, pattern: object) -> Any:
         """``s.matches(re)``: RE2 search, its worst-case cost bounded before it runs."""
         if not isinstance(text, str) or not isinstance(pattern, str):
@@ -258,28 +274,24 @@ def _make_size_bounded(limits: FilterLimits) -> dict[str, Callable[..., Any]]:
                 f"invalid regular expression: {_re2_message(exc)}", ValueError, ()
             )
         work = compiled.programsize * max(len(text), 1)
-        if work > limits.max_match_work:
+        if work > max_work:
             raise _Abort(
                 "max_match_work",
                 f"matches() of a {compiled.programsize:,}-instruction pattern over "
                 f"{len(text):,} characters would cost {work:,}, over the max_match_work "
-                f"limit of {limits.max_match_work:,}",
+                f"limit of {max_work:,}",
             )
         return celtypes.BoolType(compiled.search(str(text)) is not None)
 
-    def index(container: Any, key: Any) -> Any:
-        # Python would count from the end (l[-1] is the last item); CEL has no such thing.
-        if isinstance(container, list) and _is_int(key) and int(key) < 0:
-            return CELEvalError(f"list index {int(key)} is out of range", _Flat, ())
-        return celpy.evaluation.base_functions["_[_]"](container, key)
+    return matches
 
+
+def _make_size_bounded(limits: FilterLimits) -> dict[str, Callable[..., Any]]:
+    """Functions whose result size depends on their input: checked before building."""
     return {
-        "_+_": add,
-        "_*_": multiply,
-        "_[_]": index,
-        "replace": replace,
-        "join": join,
-        "matches": matches,
+        **_size_checked_operators(limits.max_value_size),
+        **_size_checked_strings(limits.max_value_size),
+        "matches": _bounded_matches(limits.max_match_work),
     }
 
 
