@@ -18,20 +18,22 @@ import heapq
 import itertools
 import threading
 import time
-from typing import Any
 
 from tako_gha.core.ids import TitleTag, dispatch_id, make_title
-from tako_gha.emulator.runner import WorkflowRunner, _RunContext
+from tako_gha.emulator.runbase import RunContext, RunnerBase
 from tako_gha.emulator.settings import Simulation
 from tako_gha.emulator.state import RunnerHost, RunStore, WorldView, utcnow
 
 
-class SimulatedRunner(WorkflowRunner):
+class SimulatedRunner(RunnerBase):
     """``WorkflowRunner``'s interface; runs are timed, not executed."""
 
+    # nothing runs, so nothing is left to clean up: a cancelled run completes at once
+    cancel_completes_at_once = True
+
     def __init__(self, world: WorldView, store: RunStore, host: RunnerHost, *,
-                 simulation: Simulation, capacity: int = 4, **kw: Any) -> None:
-        super().__init__(world, store, host, capacity=capacity, **kw)
+                 simulation: Simulation, capacity: int = 4) -> None:
+        super().__init__(world, store, host, capacity=capacity)
         self.simulation = simulation
         self._agenda: list[tuple[float, int, str, int]] = []  # (when, seq, what, run id)
         self._seq = itertools.count()
@@ -41,7 +43,7 @@ class SimulatedRunner(WorkflowRunner):
         self._clock.start()
 
     # ------------------------------------------------------------ scheduling
-    def _schedule(self, ctx: _RunContext) -> None:
+    def _schedule(self, ctx: RunContext) -> None:
         if self._stopped:
             with self.store.lock:
                 self._finish_unstarted(ctx, "cancelled")
@@ -71,7 +73,7 @@ class SimulatedRunner(WorkflowRunner):
                 except Exception as exc:  # a bug must not stop every other run
                     self._crash(ctx, exc)
 
-    def _start(self, ctx: _RunContext) -> None:
+    def _start(self, ctx: RunContext) -> None:
         with self.store.lock:
             run = ctx.run
             if run.status != "queued" or ctx.cancel.is_set():
@@ -86,7 +88,7 @@ class SimulatedRunner(WorkflowRunner):
         self._at(time.monotonic() + self.simulation.duration, f"end:{attempt}", run.id)
         self._fan_out(ctx.run.repo, ctx.run.event_type, payload)
 
-    def _end(self, ctx: _RunContext) -> None:
+    def _end(self, ctx: RunContext) -> None:
         with self.store.lock:
             if ctx.run.status == "completed":
                 return
@@ -117,18 +119,6 @@ class SimulatedRunner(WorkflowRunner):
                                               "tako": block})
 
     # ------------------------------------------------------------ control
-    def cancel(self, run_id: int) -> bool:
-        with self._lock:
-            ctx = self._contexts.get(run_id)
-        if ctx is None:
-            return False
-        with self.store.lock:
-            if ctx.run.status == "completed":
-                return False
-            ctx.cancel.set()
-            self._finish_unstarted(ctx, "cancelled")
-        return True
-
     def stop(self, timeout: float = 10.0) -> None:
         with self._wake:
             self._stopped = True

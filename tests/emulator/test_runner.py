@@ -17,7 +17,8 @@ import pytest
 import yaml
 from runner_fakes import FakeHost, FakeWorld, wait_done, wf
 
-from tako_gha.emulator.runner import WorkflowRunner, parse_file_commands
+from tako_gha.emulator.envfiles import parse_file_commands
+from tako_gha.emulator.runner import WorkflowRunner
 from tako_gha.emulator.state import RunRecord, RunStore
 
 pytestmark = pytest.mark.timeout(60)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from runner_fakes import FakeHost, FakeRepo, FakeWorld, wait_done, wf
 
-from tako_gha.emulator import runner as runner_mod
+from tako_gha.emulator import jobstate as runner_mod
 from tako_gha.emulator.runner import WorkflowRunner
 from tako_gha.emulator.state import RunRecord, RunStore
 
