@@ -166,51 +166,54 @@ class Renderer:
             "url": api,
         }
         body.update({key: api + suffix for key, suffix in _REPO_URL_TEMPLATES.items()})
-        body.update(
-            {
-                "git_url": f"git://127.0.0.1/{repo.full_name}.git",
-                "ssh_url": f"git@127.0.0.1:{repo.full_name}.git",
-                "clone_url": f"{self.base}/{repo.full_name}.git",
-                "svn_url": f"{self.base}/{repo.full_name}",
-                "mirror_url": None,
-                "homepage": None,
-                "language": None,
-                "forks_count": 0,
-                "stargazers_count": 0,
-                "watchers_count": 0,
-                "size": 0,
-                "default_branch": repo.default_branch,
-                "open_issues_count": 0,
-                "is_template": False,
-                "topics": list(meta.topics),
-                "has_issues": True,
-                "has_projects": False,
-                "has_wiki": False,
-                "has_pages": False,
-                "has_downloads": True,
-                "has_discussions": False,
-                "archived": meta.archived,
-                "disabled": meta.disabled,
-                "visibility": "private" if meta.private else "public",
-                "pushed_at": pushed,
-                "created_at": "2026-01-01T00:00:00Z",
-                "updated_at": pushed,
-                "permissions": {
-                    "admin": False, "maintain": False, "push": True, "triage": True, "pull": True,
-                },
-                "allow_forking": True,
-                "web_commit_signoff_required": False,
-                "license": None,
-                "forks": 0,
-                "open_issues": 0,
-                "watchers": 0,
-            }
-        )
+        body.update(self._repository_details(repo, pushed))
         if full:
             body.update({"network_count": 0, "subscribers_count": 0})
             if repo.owner:
                 body["organization"] = self.owner(repo.owner)
         return body
+
+    def _repository_details(self, repo: WorldRepo, pushed: str) -> dict[str, Any]:
+        """The fields of a repository after its URL templates."""
+        meta = repo.meta
+        return {
+            "git_url": f"git://127.0.0.1/{repo.full_name}.git",
+            "ssh_url": f"git@127.0.0.1:{repo.full_name}.git",
+            "clone_url": f"{self.base}/{repo.full_name}.git",
+            "svn_url": f"{self.base}/{repo.full_name}",
+            "mirror_url": None,
+            "homepage": None,
+            "language": None,
+            "forks_count": 0,
+            "stargazers_count": 0,
+            "watchers_count": 0,
+            "size": 0,
+            "default_branch": repo.default_branch,
+            "open_issues_count": 0,
+            "is_template": False,
+            "topics": list(meta.topics),
+            "has_issues": True,
+            "has_projects": False,
+            "has_wiki": False,
+            "has_pages": False,
+            "has_downloads": True,
+            "has_discussions": False,
+            "archived": meta.archived,
+            "disabled": meta.disabled,
+            "visibility": "private" if meta.private else "public",
+            "pushed_at": pushed,
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": pushed,
+            "permissions": {
+                "admin": False, "maintain": False, "push": True, "triage": True, "pull": True,
+            },
+            "allow_forking": True,
+            "web_commit_signoff_required": False,
+            "license": None,
+            "forks": 0,
+            "open_issues": 0,
+            "watchers": 0,
+        }
 
     # -- contents -------------------------------------------------------------------
     def content_links(self, repo: WorldRepo, entry: FileEntry, ref: str) -> dict[str, Any]:
