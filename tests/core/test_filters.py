@@ -527,7 +527,7 @@ def test_depth_just_under_the_limit_still_evaluates() -> None:
     assert compile_filter(macros).evaluate({"event": {}}).matched
 
 
-def test_limit_max_eval_seconds_nested_macros_over_payload_lists() -> None:
+def test_limit_max_eval_steps_nested_macros_over_payload_lists() -> None:
     items = list(range(1000))
     source = (
         "event.payload.items.map(x, event.payload.items.map(y, "
@@ -539,19 +539,37 @@ def test_limit_max_eval_seconds_nested_macros_over_payload_lists() -> None:
     )
 
 
-def test_limit_max_eval_seconds_nested_literal_lists() -> None:
+def test_limit_max_eval_steps_nested_literal_lists() -> None:
     numbers = ",".join(str(i) for i in range(120))
     source = f"[{numbers}].all(x, [{numbers}].all(y, [{numbers}].all(z, x + y + z >= 0)))"
     assert len(source) < DEFAULT_LIMITS.max_length
     _stopped(source, "max_eval_steps", {})
 
 
-def test_limit_max_eval_seconds_exists_cannot_swallow_it() -> None:
+def test_limit_max_eval_steps_exists_cannot_swallow_it() -> None:
     source = (
         "event.payload.items.exists(x, event.payload.items.exists(y, "
         "event.payload.items.exists(z, x + y + z < 0)))"
     )
     _stopped(source, "max_eval_steps", {"items": list(range(1000))})
+
+
+def test_limit_max_eval_seconds_stops_what_the_steps_would_not() -> None:
+    # The clock is a backstop: with a step budget too large to stop this filter in time,
+    # the clock stops it, and says so.
+    source = (
+        "event.payload.items.all(x, event.payload.items.all(y, "
+        "event.payload.items.all(z, x + y + z >= 0)))"
+    )
+    limits = FilterLimits(max_eval_steps=10**12, max_eval_seconds=0.05)
+    f = compile_filter(source, limits)
+    activation = {"event": celpy.json_to_cel({"payload": {"items": list(range(1000))}})}
+    started = time.monotonic()
+    outcome = f.evaluate(activation)
+    assert time.monotonic() - started < 2.0  # 10**9 elements would take hours
+    assert outcome.error and outcome.limit == "max_eval_seconds"
+    assert "max_eval_seconds limit of 0.05 s" in outcome.reason
+    assert outcome.steps < 10**7
 
 
 def test_each_evaluation_gets_its_own_time_budget() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -346,12 +347,28 @@ def test_any_filter_on_any_payload_is_bounded(source: str, payload: dict[str, An
     warnings = compiled.warnings()
     assert all(w.message and w.hint for w in warnings)
     activation = activation_for(Event("t", "o/src", payload), "o/r")
-    started = time.monotonic()
-    outcome = compiled.evaluate(activation, memo=False)
-    assert time.monotonic() - started < SECONDS
+    tracemalloc.start()
+    try:
+        started = time.monotonic()
+        outcome = compiled.evaluate(activation, memo=False)
+        elapsed = time.monotonic() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert elapsed < SECONDS
     assert outcome.matched or outcome.reason
     assert outcome.error or outcome.limit is None
     assert len(outcome.detail) < 1000
+    # Bounded: what it spent stays within its budgets (a step-limit stop may overshoot
+    # by the one charge that crossed it, at most a read of the largest value), and the
+    # memory it used within the memory budget plus the evaluator's own overhead.
+    if outcome.limit != "max_eval_steps":
+        assert outcome.steps <= ROOMY.max_eval_steps
+    assert peak < ROOMY.max_eval_memory + 4_000_000
+    # ... and the same verdict, spending the same steps, when run again.
+    again = compiled.evaluate(activation, memo=False)
+    assert (again.matched, again.reason, again.steps) == (
+        outcome.matched, outcome.reason, outcome.steps)
 
 
 _config_values = st.one_of(
