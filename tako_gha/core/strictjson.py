@@ -1,4 +1,5 @@
-"""The one reader of event payloads people hand to tako (CLI, action, hook).
+"""The one JSON reader: event payloads people hand to tako (CLI, action, hook), the
+event file of a run, and (with GitHub's looser bounds) the emulator's request bodies.
 
 Standard JSON only (RFC 8259), as GitHub speaks it, within bounds that keep every
 later step (CEL filters, templates, the dispatch body) cheap:
@@ -14,6 +15,12 @@ later step (CEL filters, templates, the dispatch body) cheap:
 
 Every refusal says where: line and column in the text and the path in the document
 (``$.build.targets[3]``). Pure: text in, data or ``JsonInputError`` out.
+
+How: the stdlib parser reads the text, with hooks that refuse constants and bad
+numbers as it meets them; the nesting is measured first by a linear pre-scan that
+skips strings (the parser recurses, so a 100,000-deep ``[[[`` must never reach it);
+lone surrogates are looked for only when the text holds such an escape. Only a refused
+text is scanned token by token, to say where (the first problem in the text).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 MAX_DEPTH = 64
@@ -46,6 +54,14 @@ _PLAIN = re.compile(r"""(?:
 _PLAIN_NUMBER_CHARS = 62  # the longest number _PLAIN takes: -, 30 digits, ., 30 digits
 _NON_STANDARD = {"NaN", "Infinity", "-Infinity", "+Infinity", "-NaN", "+NaN"}
 _LITERALS = {"true", "false", "null"}
+_WORD = re.compile(r"[A-Za-z0-9_.+-]+")
+# For the depth pre-scan: a JSON string, unrolled so the regex engine never backtracks.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_REASON = ("a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is "
+                     "not Unicode text")
 
 
 @dataclass(frozen=True)
@@ -59,8 +75,13 @@ class JsonInputError(ValueError):
     """Text tako will not read as a payload; ``where`` is ``line L column C`` and,
     when known, the path in the document."""
 
-    def __init__(self, reason: str, line: int = 0, col: int = 0, path: str = "") -> None:
+    def __init__(self, reason: str, line: int = 0, col: int = 0, path: str = "", *,
+                 kind: str = "syntax", size: int = 0) -> None:
         self.reason, self.line, self.col, self.path = reason, line, col, path
+        # What was refused (syntax, unicode, size, depth, constant, number, infinite,
+        # surrogate) and, for size, depth and number, how big it was: a caller with its
+        # own wording (the emulator) words it from these.
+        self.kind, self.size = kind, size
         super().__init__(f"{self.where}: {reason}" if self.where else reason)
 
     @property
@@ -82,27 +103,140 @@ def read_json_object(text: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, An
     return data
 
 
-def read_json(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
-    """Any standard JSON value within ``limits``."""
+def read_json(text: str, limits: Limits = DEFAULT_LIMITS, *, locate: bool = True) -> Any:
+    """Any standard JSON value within ``limits``. The stdlib parser reads it, with hooks
+    that refuse what it would accept or choke on; a refusal is then located (line,
+    column, path) by a scan of the text up to the first problem, so only refused texts
+    pay for the scan. ``locate=False`` skips it (the emulator answers one message for
+    every refusal)."""
     try:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError as exc:  # e.g. undecodable bytes of a command-line argument
         line, col = _line_col(text, exc.start)
         raise JsonInputError("the text is not valid Unicode (a byte sequence that is "
-                             "not UTF-8?)", line, col) from None
+                             "not UTF-8?)", line, col, kind="unicode") from None
     if size > limits.max_bytes:
         # Located at the first character past the limit.
         cut = len(text.encode("utf-8")[:limits.max_bytes].decode("utf-8", errors="ignore"))
         line, col = _line_col(text, cut)
         raise JsonInputError(f"{size:,} bytes of JSON; at most {limits.max_bytes:,} are "
-                             "read", line, col)
-    _scan(text, limits)
+                             "read", line, col, kind="size", size=size)
+    # Counting openers is a cheap upper bound that spares most payloads the pre-scan.
+    openers = text.count("[") + text.count("{")
+    depth = json_nesting(text) if openers > limits.max_depth else openers
+    if depth > limits.max_depth:
+        # Too deep for the parser's recursion. Either the scan finds where, or the text
+        # stops being JSON before that depth and the parser reports that syntax error
+        # without ever nesting past the part the scan checked.
+        _refuse_first_problem(text, limits, locate, _Problem(
+            -1, f"nested deeper than {limits.max_depth} levels", "depth", depth))
+    hooks = _Hooks(limits)
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=hooks.constant, parse_int=hooks.integer,
+                           parse_float=hooks.fraction)
+    except _Problem as problem:
+        _refuse_first_problem(text, limits, locate, problem)
+        raise  # pragma: no cover - _refuse_first_problem always raises here
+    except json.JSONDecodeError as exc:
+        word = _WORD.match(text, exc.pos)
+        if word and word.group() in _NON_STANDARD:  # "+Infinity", "-NaN": not even json's
+            _refuse_first_problem(text, limits, locate, _Problem(
+                exc.pos, _non_standard(word.group()), "constant"))
+        raise JsonInputError(f"not valid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    except RecursionError:  # pragma: no cover - the depth is bounded first
+        raise JsonInputError(f"nested deeper than {limits.max_depth} levels",
+                             kind="depth", size=depth) from None
+    if _SURROGATE_ESCAPE.search(text) and not _encodable(value):
+        _refuse_first_problem(text, limits, locate, _Problem(-1, _SURROGATE_REASON,
+                                                             "surrogate"))
+    return value
+
+
+def json_nesting(text: str) -> int:
+    """How deep ``[``/``{`` nest in ``text`` outside strings (an upper bound for text
+    that is not valid JSON), in linear time and without recursion, so the parser is
+    only ever handed text whose nesting is known."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    if not brackets:
+        return 0
+    return max(accumulate(map(_STEP.__getitem__, brackets)))
+
+
+class _Hooks:
+    """What the stdlib parser calls for constants and numbers: each refusal raises a
+    ``_Problem`` (its place is found afterwards). The parser hands integers and
+    fractions/exponents to separate hooks, so the common case is one length check."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.max_chars = limits.max_number_chars
+
+    def constant(self, name: str) -> Any:
+        raise _Problem(-1, _non_standard(name), "constant")
+
+    def integer(self, token: str) -> int:
+        if len(token) > self.max_chars:
+            raise _Problem(-1, _long_number(token, self.max_chars), "number", len(token))
+        return int(token)
+
+    def fraction(self, token: str) -> float:
+        if len(token) > self.max_chars:
+            raise _Problem(-1, _long_number(token, self.max_chars), "number", len(token))
+        value = float(token)
+        if not math.isfinite(value):
+            raise _Problem(-1, _infinite(token), "infinite")
+        return value
+
+
+def _encodable(value: Any) -> bool:
+    """Every string (keys too) is UTF-8 text, without recursion."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
+def _refuse_first_problem(text: str, limits: Limits, locate: bool, seen: _Problem) -> None:
+    """Raise the first problem of ``text`` with its line, column and path; ``seen`` is
+    what the parser's hooks (or the depth pre-scan) found, used as is when not locating.
+    Returns only when the scan finds no problem before a token it cannot read (then the
+    text is not JSON and the parser says so)."""
+    if not locate:
+        raise JsonInputError(seen.reason, kind=seen.kind, size=seen.size)
+    try:
+        _first_problem(text, limits)
+    except _Problem as problem:
+        line, col = _line_col(text, problem.offset)
+        raise JsonInputError(problem.reason, line, col, _path_at(text, problem.offset),
+                             kind=problem.kind, size=seen.size or problem.size) from None
+    if seen.offset >= 0:
+        line, col = _line_col(text, seen.offset)
+        raise JsonInputError(seen.reason, line, col, _path_at(text, seen.offset),
+                             kind=seen.kind, size=seen.size)
+    if seen.kind == "depth":
+        return
+    # The scan stopped at a token it cannot read before the problem the hooks saw
+    # ("1e999x"): that syntax error comes first, and the parser places it.
+    try:
+        json.loads(text, parse_constant=_zero, parse_int=_zero, parse_float=_zero)
     except json.JSONDecodeError as exc:
         raise JsonInputError(f"not valid JSON: {exc.msg}", exc.lineno, exc.colno) from None
-    except RecursionError:  # pragma: no cover - _scan bounds the depth first
-        raise JsonInputError(f"nested deeper than {limits.max_depth} levels") from None
+    except RecursionError:  # pragma: no cover - the depth is bounded first
+        pass
+    raise JsonInputError(seen.reason, 1, 1, kind=seen.kind, size=seen.size)
+
+
+def _zero(_token: str) -> int:
+    return 0
 
 
 def _kind(value: Any) -> str:
@@ -115,10 +249,6 @@ def _kind(value: Any) -> str:
     if isinstance(value, str):
         return "a string"
     return "an array" if isinstance(value, list) else type(value).__name__
-
-
-def _no_constant(name: str) -> Any:  # pragma: no cover - _scan refuses them first
-    raise JsonInputError(f"{name} is not JSON")
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:
@@ -170,27 +300,32 @@ class _Path:
             self.frames[-1][2] = False
 
 
-def _scan(text: str, limits: Limits) -> None:
-    """Refuse what ``json`` would accept or choke on, with line:col and path. Stops
-    quietly at the first token it cannot read: ``json`` then reports that syntax
-    error, and it never gets past the part already checked here."""
-    try:
-        _first_problem(text, limits)
-    except _Problem as problem:
-        line, col = _line_col(text, problem.offset)
-        raise JsonInputError(problem.reason, line, col, _path_at(text, problem.offset)
-                             ) from None
-
-
 class _Problem(Exception):
-    def __init__(self, offset: int, reason: str) -> None:
+    """A refusal before it is placed (``offset`` -1: not known yet)."""
+
+    def __init__(self, offset: int, reason: str, kind: str, size: int = 0) -> None:
         super().__init__(reason)
-        self.offset, self.reason = offset, reason
+        self.offset, self.reason, self.kind, self.size = offset, reason, kind, size
+
+
+def _non_standard(token: str) -> str:
+    return (f"{token} is not JSON (GitHub's JSON has no NaN or Infinity); send a string "
+            "or null instead")
+
+
+def _long_number(token: str, limit: int) -> str:
+    return (f"a number of {len(token):,} characters; at most {limit} are accepted (send "
+            "long numbers as strings)")
+
+
+def _infinite(token: str) -> str:
+    return f"{token} is too large for a JSON number (it reads as infinity); send it as a string"
 
 
 def _first_problem(text: str, limits: Limits) -> None:
-    """The fast pass: runs of plain tokens are skipped in one regex match, so only
-    brackets and unusual tokens cost a step of this loop."""
+    """The scan that places a refusal (run only for a refused text): runs of plain
+    tokens are skipped in one regex match, so only brackets and unusual tokens cost a
+    step of this loop. Stops quietly at the first token it cannot read."""
     depth, offset = 0, 0
     # The plain runs hold numbers of up to 62 characters: with a tighter limit every
     # number goes through the check below.
@@ -207,7 +342,8 @@ def _first_problem(text: str, limits: Limits) -> None:
         if kind == "punct" and token in "[{":
             depth += 1
             if depth > limits.max_depth:
-                raise _Problem(offset, f"nested deeper than {limits.max_depth} levels")
+                raise _Problem(offset, f"nested deeper than {limits.max_depth} levels",
+                               "depth")
         elif kind == "punct" and token in "]}":
             depth -= 1
         elif kind == "str":
@@ -216,8 +352,7 @@ def _first_problem(text: str, limits: Limits) -> None:
             _check_number(token, limits, offset)
         elif kind == "word" and token not in _LITERALS:
             if token in _NON_STANDARD:
-                raise _Problem(offset, f"{token} is not JSON (GitHub's JSON has no NaN or "
-                                       "Infinity); send a string or null instead")
+                raise _Problem(offset, _non_standard(token), "constant")
             return  # a syntax error: json says what it is
         offset = match.end()
 
@@ -245,12 +380,10 @@ def _path_at(text: str, stop: int) -> str:
 
 def _check_number(token: str, limits: Limits, offset: int) -> None:
     if len(token) > limits.max_number_chars:
-        raise _Problem(offset, f"a number of {len(token):,} characters; at most "
-                               f"{limits.max_number_chars} are accepted (send long numbers "
-                               "as strings)")
+        raise _Problem(offset, _long_number(token, limits.max_number_chars), "number",
+                       len(token))
     if any(c in token for c in ".eE") and not math.isfinite(float(token)):
-        raise _Problem(offset, f"{token} is too large for a JSON number (it reads as "
-                               "infinity); send it as a string")
+        raise _Problem(offset, _infinite(token), "infinite")
 
 
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -264,5 +397,4 @@ def _check_string(token: str, offset: int) -> None:
     try:
         json.loads(token).encode("utf-8")
     except (UnicodeEncodeError, ValueError):
-        raise _Problem(offset, "a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), "
-                               "which is not Unicode text") from None
+        raise _Problem(offset, _SURROGATE_REASON, "surrogate") from None

@@ -8,20 +8,20 @@ to resolve inside the world root (symlinks included). Bodies are parsed by one J
 reader that bounds size, nesting and numbers, so a hostile body costs at most a
 bounded amount of time and memory and always gets an answer.
 
-A leaf module: no HTTP, no git, nothing of the emulator imported. (tako's own
-payload reader, ``core.strictjson``, is stricter and says where; this one answers as
-GitHub's API does: one "Problems parsing JSON" for everything it refuses.)
+A leaf module: no HTTP, no git, nothing of the emulator imported. Bodies are read by
+tako's one JSON reader (``core.strictjson``) with GitHub's bounds, which are looser
+than tako's payload bounds; the emulator answers as GitHub's API does: one
+"Problems parsing JSON" for everything refused.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
-from itertools import accumulate
 from pathlib import Path
 from typing import Any
+
+from tako_gha.core import strictjson
 
 # -- names, refs, paths -----------------------------------------------------------------
 NAME_MAX = 100  # GitHub: repository names are at most 100 characters
@@ -106,40 +106,14 @@ class BadJSON(ValueError):
     """The body is not JSON the emulator accepts; the message says why."""
 
 
-# A JSON string, unrolled so the regex engine never backtracks.
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# GitHub's bounds, read by tako's one JSON reader (``core.strictjson``).
+BODY_LIMITS = strictjson.Limits(max_depth=MAX_JSON_DEPTH, max_number_chars=MAX_NUMBER_CHARS,
+                                max_bytes=MAX_BODY_BYTES)
 
 
 def json_nesting(text: str) -> int:
-    """How deep ``[``/``{`` nest in ``text`` outside strings (an upper bound for text
-    that is not valid JSON), in linear time and without recursion, so the parser is
-    only ever handed text whose nesting is known."""
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    if not brackets:
-        return 0
-    return max(accumulate(map(_STEP.__getitem__, brackets)))
-
-
-def _refuse_constant(name: str) -> Any:
-    raise BadJSON(f"{name} is not JSON")
-
-
-def _int(text: str) -> int:
-    if len(text) > MAX_NUMBER_CHARS:
-        raise BadJSON(f"a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})")
-    return int(text)
-
-
-def _float(text: str) -> float:
-    if len(text) > MAX_NUMBER_CHARS:
-        raise BadJSON(f"a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})")
-    value = float(text)
-    if not math.isfinite(value):
-        raise BadJSON(f"{text} is out of range")
-    return value
+    """How deep ``[``/``{`` nest in ``text`` outside strings (see ``core.strictjson``)."""
+    return strictjson.json_nesting(text)
 
 
 def parse_json(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Any:
@@ -152,34 +126,18 @@ def parse_json(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BadJSON("the body is not UTF-8") from None
-    depth = json_nesting(text)
-    if depth > MAX_JSON_DEPTH:
-        raise BadJSON(f"nested {depth} deep (at most {MAX_JSON_DEPTH})")
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_int=_int,
-                           parse_float=_float)
-    except BadJSON:
-        raise
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
-        raise BadJSON(str(exc)) from None
-    if _SURROGATE_ESCAPE.search(text):  # UTF-8 text cannot hold one any other way
-        _check_strings(value)
-    return value
+        return strictjson.read_json(text, BODY_LIMITS, locate=False)
+    except strictjson.JsonInputError as error:
+        raise BadJSON(_terse(error)) from None
 
 
-def _check_strings(value: Any) -> None:
-    """Every string (keys too) is encodable UTF-8: a lone surrogate from ``\\ud800``
-    would fail later, far from the request (an environment variable, a log line)."""
-    todo = [value]
-    while todo:
-        item = todo.pop()
-        if isinstance(item, dict):
-            todo.extend(item.keys())
-            todo.extend(item.values())
-        elif isinstance(item, list):
-            todo.extend(item)
-        elif isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise BadJSON("a string holds a lone surrogate") from None
+def _terse(error: strictjson.JsonInputError) -> str:
+    """The emulator's own short wording (no place: GitHub answers one message)."""
+    if error.kind == "depth":
+        return f"nested {error.size} deep (at most {MAX_JSON_DEPTH})"
+    if error.kind == "infinite":
+        return "a number out of range (it reads as infinity)"
+    if error.kind == "surrogate":
+        return "a string holds a lone surrogate"
+    return error.reason
