@@ -69,6 +69,9 @@ def register(router: Router) -> None:
         "GET", "/repos/{owner}/{repo}/check-runs/{job_id}/annotations", "annotations",
         list_annotations,
     )
+    from tako_gha.emulator import workflow_dispatch  # it imports this module's helpers
+
+    workflow_dispatch.register(router)
 
 
 # -- helpers --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from tako_gha.core import workflow_inputs as wi
 from tako_gha.emulator import expressions as ex
 from tako_gha.emulator.jobstate import JobState
 from tako_gha.emulator.logs import JobLog
@@ -68,6 +69,7 @@ class RunContext:
     token: str = ""
     procs: set[subprocess.Popen[bytes]] = field(default_factory=set)
     units: list[Unit] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)  # the `inputs` context
 
 
 @dataclass
@@ -122,6 +124,28 @@ class RunnerBase:
             runs.append(ctx.run)
             self._schedule(ctx)
         return runs
+
+    def dispatch_workflow(self, repo: str, path: str, ref: str, inputs: dict[str, str],
+                          sender: Any = None) -> RunRecord | None:
+        """One ``workflow_dispatch`` run of the workflow at ``path`` (inputs already
+        checked by the endpoint): ``inputs`` and ``github.event.inputs`` carry them."""
+        view = self.world.repo(repo)
+        if view is None:
+            return None
+        content = view.read_file(path) or b""
+        try:
+            workflow, error = self._parse_cached(path, content), None
+        except WorkflowError as exc:
+            workflow, error = None, str(exc)
+        branch = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+        event = {"inputs": dict(inputs) or None, "ref": f"refs/heads/{branch}",
+                 "repository": _repository_object(view, self.host.base_url),
+                 "sender": _sender_object(sender), "workflow": path}
+        typed = wi.context(wi.parse(content, path), inputs)
+        ctx = self._create_run(view, path, workflow, error, "", None, sender,
+                               dispatch=(event, typed, branch))
+        self._schedule(ctx)
+        return ctx.run
 
     def cancel(self, run_id: int) -> bool:
         """Cancel a run: kill its steps; False if unknown or already completed."""
@@ -243,7 +267,8 @@ class RunnerBase:
 
     def _create_run(self, view: WorldRepoView, path: str, workflow: Workflow | None,
                     error: str | None, event_type: str, client_payload: dict | None,
-                    sender: Any) -> RunContext:
+                    sender: Any, dispatch: tuple[dict, dict, str] | None = None
+                    ) -> RunContext:
         sender_obj = _sender_object(sender)
         base = self.host.base_url
         event = {
@@ -253,6 +278,11 @@ class RunnerBase:
             "repository": _repository_object(view, base),
             "sender": sender_obj,
         }
+        # a workflow_dispatch run: (its event, its typed `inputs` context, its branch)
+        inputs: dict[str, Any] = {}
+        branch = view.default_branch
+        if dispatch is not None:
+            event, inputs, branch = dispatch
         name = workflow.display_name if workflow else path
         run = RunRecord(
             id=self.store.new_run_id(),
@@ -261,8 +291,8 @@ class RunnerBase:
             workflow_path=path,
             workflow_name=name,
             display_title=name,
-            event=EVENT_NAME,
-            head_branch=view.default_branch,
+            event=EVENT_NAME if dispatch is None else wi.EVENT,
+            head_branch=branch,
             head_sha=view.head_sha(),
             run_number=self.store.next_run_number(view.full_name, path),
             actor=str(sender_obj.get("login") or "tako-emulator"),
@@ -271,14 +301,15 @@ class RunnerBase:
         )
         if workflow is not None and workflow.run_name:
             try:
-                title = ex.interpolate(workflow.run_name, self._title_contexts(run, event))
+                title = ex.interpolate(workflow.run_name,
+                                       {**self._title_contexts(run, event), "inputs": inputs})
                 run.display_title = title.strip() or name
             except ex.ExpressionError as exc:
                 error = f"{path}: run-name: {exc}"
         if workflow is not None and error is None:
             error = self._matrix_error(run, event, workflow)
         ctx = RunContext(run=run, repo=view, workflow=workflow, startup_error=error,
-                         event=event)
+                         event=event, inputs=inputs)
         ctx.units = self._new_units(run, event, workflow, error)
         run.jobs = [u.record for u in ctx.units]
         with self._lock:
@@ -352,7 +383,7 @@ class RunnerBase:
         base = self.host.base_url
         owner = run.repo.split("/", 1)[0]
         return {
-            "event": event, "event_name": EVENT_NAME, "repository": run.repo,
+            "event": event, "event_name": run.event, "repository": run.repo,
             "repository_owner": owner, "run_id": str(run.id),
             "run_number": str(run.run_number), "run_attempt": str(run.run_attempt),
             "workflow": run.workflow_name,

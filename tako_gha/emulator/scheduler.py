@@ -162,7 +162,8 @@ class JobScheduler(StepExecutor):
             blocked=any(results[a] != "success" for a in ancestors),
         )
         contexts = {"github": self._github_context(ctx.run, ctx.event, job.id),
-                    "needs": {n: needs_ctx[n] for n in job.needs}, "inputs": {}, "vars": {},
+                    "needs": {n: needs_ctx[n] for n in job.needs}, "inputs": ctx.inputs,
+                    "vars": {},
                     "matrix": unit.matrix or {}}
         try:
             runs = ex.evaluate_condition(job.if_, contexts, status)

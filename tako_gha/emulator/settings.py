@@ -16,7 +16,8 @@ import yaml
 from tako_gha.core.durations import DurationError, parse_duration
 
 WORLD_FILE = "emulator.yml"
-_TOP_KEYS = {"secrets", "tokens", "repos", "limits", "runner", "faults", "admin_token"}
+_TOP_KEYS = {"secrets", "tokens", "repos", "limits", "runner", "faults", "admin_token",
+             "features"}
 _REPO_META_KEYS = {
     "archived", "fork", "disabled", "private", "topics", "default_branch", "description",
 }
@@ -121,6 +122,8 @@ class WorldSettings:
     simulate: Simulation | None = None  # runner.simulate: no processes
     faults: dict[str, Any] = field(default_factory=dict)
     admin_token: str = ""
+    # server features a GitHub Enterprise Server may lack: {return_run_details: false}
+    features: dict[str, bool] = field(default_factory=dict)
 
     def repo_meta(self, full_name: str) -> RepoMeta:
         """Metadata of one repo: every matching ``repos:`` entry applied in file order."""
@@ -175,6 +178,7 @@ def parse_settings(raw: Any, where: str = WORLD_FILE) -> WorldSettings:
     faults = raw.get("faults") or {}
     _expect(isinstance(faults, dict), where, "faults", "a mapping")
     settings.faults = faults
+    settings.features = _parse_features(raw.get("features"), where)
     admin = raw.get("admin_token")
     if admin is not None:
         _expect(isinstance(admin, str) and admin, where, "admin_token", "a non-empty string")
@@ -204,6 +208,18 @@ def finish_settings(settings: WorldSettings) -> WorldSettings:
 def _expect(ok: bool, where: str, key: str, what: str) -> None:
     if not ok:
         raise WorldError(f"{where}: {key}: expected {what}")
+
+
+def _parse_features(raw: Any, where: str) -> dict[str, bool]:
+    """``features: {return_run_details: false}``: behave like a server without it."""
+    if raw is None:
+        return {}
+    _expect(isinstance(raw, dict), where, "features", "a mapping {return_run_details: BOOL}")
+    for key, value in raw.items():
+        _expect(key == "return_run_details", where, f"features.{key}",
+                "a known feature (return_run_details)")
+        _expect(isinstance(value, bool), where, f"features.{key}", "true or false")
+    return dict(raw)
 
 
 def _parse_secrets(raw: Any, where: str) -> dict[str, str]:

@@ -26,7 +26,7 @@ from tako_gha.emulator import expressions as ex
 from tako_gha.emulator.envfiles import collect_files, new_step_files, step_files_env
 from tako_gha.emulator.jobstate import JobState
 from tako_gha.emulator.processes import StepProcesses, cancelled, shell_command
-from tako_gha.emulator.runbase import EVENT_NAME, RunContext, RunnerBase, Unit, eval_scalar
+from tako_gha.emulator.runbase import RunContext, RunnerBase, Unit, eval_scalar
 from tako_gha.emulator.state import StepRecord, utcnow
 from tako_gha.emulator.workflows import DEFAULT_JOB_TIMEOUT_MINUTES, Job, Step
 
@@ -110,7 +110,7 @@ class StepExecutor(StepProcesses, RunnerBase):
         github = self._github_context(ctx.run, ctx.event, job.id)
         github["workspace"] = str(workspace)
         return {"github": github, "needs": {n: needs_ctx[n] for n in job.needs},
-                "inputs": {}, "vars": {}, "secrets": self._secrets(ctx),
+                "inputs": ctx.inputs, "vars": {}, "secrets": self._secrets(ctx),
                 "matrix": unit.matrix or {},
                 "strategy": {"fail-fast": job.fail_fast, "job-index": unit.index,
                              "job-total": unit.total, "max-parallel": unit.total},
@@ -140,7 +140,7 @@ class StepExecutor(StepProcesses, RunnerBase):
             "GITHUB_REPOSITORY_OWNER": run.repo.split("/", 1)[0],
             "GITHUB_RUN_ID": str(run.id), "GITHUB_RUN_NUMBER": str(run.run_number),
             "GITHUB_RUN_ATTEMPT": str(run.run_attempt),
-            "GITHUB_EVENT_NAME": EVENT_NAME, "GITHUB_EVENT_PATH": str(event_path),
+            "GITHUB_EVENT_NAME": run.event, "GITHUB_EVENT_PATH": str(event_path),
             "GITHUB_WORKSPACE": str(workspace), "GITHUB_SHA": run.head_sha,
             "GITHUB_REF": f"refs/heads/{run.head_branch}", "GITHUB_REF_NAME": run.head_branch,
             "GITHUB_REF_TYPE": "branch", "GITHUB_HEAD_REF": "", "GITHUB_BASE_REF": "",

@@ -309,3 +309,32 @@ def date_part_of_created(path_qs: str) -> str:
         assert value[: len(value) - len(date)] in ("", ">=", ">", "<=", "<"), value
         query["created"] = [date]
     return parts.path + ("?" + urlencode(query, doseq=True) if query else "")
+
+
+RELEASE = """name: release
+on:
+  workflow_dispatch:
+    inputs:
+      version: {required: true}
+jobs:
+  go:
+    runs-on: ubuntu-latest
+    steps:
+      - run: "true"
+"""
+
+
+def test_workflow_dispatch_answers_match_the_description(
+    openapi: Any, tmp_path: Path
+) -> None:
+    world = write_world(tmp_path / "world", {
+        "acme/rel": {".github/workflows/release.yml": RELEASE}})
+    path = "/repos/acme/rel/actions/workflows/release.yml/dispatches"
+    with Emulator(world) as emu:
+        body = check(openapi, emu, "POST", path, 200,
+                     {"ref": "main", "inputs": {"version": "1"},
+                      "return_run_details": True}).json()
+        assert isinstance(body["workflow_run_id"], int)
+        check(openapi, emu, "POST", path, 204, {"ref": "main", "inputs": {"version": "2"}})
+        check(openapi, emu, "POST", path, 422, {"ref": "main", "inputs": {"nope": "x"}})
+        assert emu.wait_idle(30)
