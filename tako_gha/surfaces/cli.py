@@ -1,9 +1,12 @@
 """The ``tako-gha`` command line (docs/cli.md).
 
-Commands live in one module per family, each exporting ``COMMANDS``:
-``cmd_config`` (lint, discover, graph, plan), ``cmd_cascade`` (fan-out, status,
-cancel), ``cmd_emulator`` (emulator serve), ``cmd_demo`` (demo), ``cmd_hook``
-(hook). Exit codes: 0 success, 1 a node failed or lint found errors, 2 usage or
+Each verb lives in its own module under ``surfaces/commands/`` (``lint``,
+``discover``, ``graph``, ``plan``, ``schema``, ``fan_out``, ``status``, ``wait``,
+``cancel``, ``emulator``, ``demo``, ``hook``); this module only assembles them. What
+several verbs share is in ``commands/common.py``, ``commands/sources.py`` and
+``commands/cascade_common.py``; a fan-out's run is ``surfaces/cascade_run.py``.
+
+Exit codes: 0 success, 1 a node failed or lint found errors, 2 usage or
 configuration error, 3 timed out, 4 still running (``status``). Known errors print
 ``error: …`` and a hint, never a traceback.
 """
@@ -16,11 +19,25 @@ import sys
 import click
 
 from tako_gha import __version__
-from tako_gha.surfaces import cmd_cascade, cmd_config, cmd_demo, cmd_emulator, cmd_hook
+from tako_gha.surfaces.commands import (
+    cancel,
+    cascade_common,
+    demo,
+    discover,
+    emulator,
+    fan_out,
+    graph,
+    hook,
+    lint,
+    plan,
+    schema,
+    status,
+    wait,
+)
 from tako_gha.surfaces.errors import UserError, report_error
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMED_OUT = 0, 1, 2, 3
-EXIT_RUNNING = cmd_cascade.EXIT_RUNNING  # 4: status of a tree that has not finished
+EXIT_RUNNING = cascade_common.EXIT_RUNNING  # 4: status of a tree that has not finished
 DEBUG_VAR = "TAKO_DEBUG"  # "1": let an unexpected exception show its traceback
 
 
@@ -47,9 +64,13 @@ def cli() -> None:
     """
 
 
-for _module in (cmd_config, cmd_cascade, cmd_emulator, cmd_demo, cmd_hook):
-    for _command in _module.COMMANDS:
-        cli.add_command(_command)
+COMMANDS: list[click.Command] = [
+    lint.lint_command, discover.discover_command, graph.graph_command, plan.plan_command,
+    schema.schema_command, fan_out.fan_out_cmd, status.status_cmd, wait.wait_cmd,
+    cancel.cancel_cmd, emulator.emulator_group, demo.demo, hook.hook,
+]
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,8 +17,9 @@ from cli_world import Outcome, receiver, run_console, subscription
 from tako_gha.emulator import Emulator
 from tako_gha.emulator.worldgen import write_world
 from tako_gha.surfaces.cli import main
-from tako_gha.surfaces.cmd_cascade import read_payload, repo_from_remote, resolve_source
+from tako_gha.surfaces.commands.cascade_common import repo_from_remote, resolve_source
 from tako_gha.surfaces.errors import UserError
+from tako_gha.surfaces.flags import read_payload
 
 TOKEN = "t-admin"
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tako_gha.surfaces.cli import cli, main
-from tako_gha.surfaces.cmd_demo import copy_demo_world, demo_repos
+from tako_gha.surfaces.commands.demo import copy_demo_world, demo_repos
 
 
 def _children(node: dict) -> dict[str, dict]:

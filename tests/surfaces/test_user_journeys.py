@@ -299,7 +299,7 @@ def test_ctrl_c_during_the_wait_names_the_root_to_follow(run: Any, emu: Emulator
 
 def test_an_unexpected_exception_is_one_line_not_a_traceback(
         run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tako_gha.surfaces import cmd_config
+    from tako_gha.surfaces.commands import discover as cmd_config
 
     def broken(*_: object, **__: object) -> None:
         raise ZeroDivisionError("division by zero")
@@ -315,7 +315,7 @@ def test_an_unexpected_exception_is_one_line_not_a_traceback(
 
 def test_ctrl_c_before_every_child_went_out_says_how_to_send_the_rest() -> None:
     from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus
-    from tako_gha.surfaces.cmd_cascade import _interrupted
+    from tako_gha.surfaces.cascade_run import interrupted as _interrupted
 
     origin = Node(repo="qa/src", id="0123456789ab", state=NodeState.IN_PROGRESS, children=[
         Node(repo="qa/ok", id="a" * 12, state=NodeState.IN_PROGRESS),

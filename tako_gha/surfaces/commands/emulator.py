@@ -78,5 +78,3 @@ def serve(world_dir: Path, port: int) -> None:
             signal.signal(sig, handler)
     click.echo("emulator stopped", err=True)
 
-
-COMMANDS: list[click.Command] = [emulator_group]

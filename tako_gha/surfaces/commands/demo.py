@@ -153,5 +153,3 @@ def demo(keep_world: Path | None, fmt: str, timeout: str) -> None:
     sys.stdout.flush()
     click.get_current_context().exit(code)
 
-
-COMMANDS: list[click.Command] = [demo]

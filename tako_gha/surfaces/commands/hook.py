@@ -53,5 +53,3 @@ def pre_push(remote: str, url: str, config_path: str, plan: bool) -> None:
     sys.stderr.flush()
     click.get_current_context().exit(code)
 
-
-COMMANDS: list[click.Command] = [hook]

@@ -1,0 +1,223 @@
+"""Running one fan-out from the command line, once its flags are read: the
+journal, the announcement that says how to follow and resume the cascade, the
+signal guard, the live tree and the final reports (``fan-out``; docs/cli.md).
+
+``run_fan_out`` takes a ``FanOutCall`` (everything the flags decided) and a forge,
+and returns the exit code; ``tako-gha fan-out`` (surfaces/commands/fan_out.py) is
+only the flags.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from tako_gha.core.tree import NodeState, TreeReport
+from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest
+from tako_gha.forge.base import Forge, ForgeError
+from tako_gha.surfaces.errors import UserError
+
+
+@dataclass(frozen=True)
+class FanOutCall:
+    """One fan-out as the command line asked for it."""
+
+    request: FanOutRequest
+    options: FanOutOptions
+    root: str  # the cascade's root id (new, resumed or inherited)
+    context: CascadeContext | None  # the tree this run continues, or the resumed root
+    api_url: str | None = None
+    state: str | None = None  # --state FILE (the journal), None: the default place
+    tree_json: str | None = None
+    summary: str | None = None
+    fmt: str = "text"
+    # The exact command that resumes this cascade, given extra flags to add.
+    resume_command: Callable[[tuple[str, ...]], str] = lambda extra: ""
+
+
+def live_observer() -> Any:
+    from tako_gha.surfaces.reports import LiveTree
+
+    return LiveTree(Console(stderr=True))
+
+
+def recording_observer(tree_json: str | None = None) -> Any:
+    from tako_gha.surfaces.reports.live import RecordingObserver
+
+    return RecordingObserver(live_observer(), tree_json)
+
+
+def announcement(root: str, org: str, context: CascadeContext | None,
+                 resume: str | None, api_url: str | None = None) -> str:
+    """The first line a fan-out prints (stderr), before anything is dispatched: which
+    cascade this is and how to reach it if this process dies."""
+    where = ["--api-url", api_url] if api_url else []
+    follow = shlex.join(["tako-gha", "status", root, "--org", org, *where, "--wait"])
+    if context is not None and context.parent is not None:
+        return (f"tako: continuing cascade {root} at depth {context.depth}; follow it: "
+                f"{follow}")
+    line = f"tako: cascade {root}; follow it: {follow}"
+    if resume:
+        line += f"; if this process stops early, send the rest: {resume}"
+    return line
+
+
+def interrupted(report: TreeReport | None, org: str, dry_run: bool,
+                 code: int = 130) -> UserError:
+    """Ctrl-C during a fan-out: the runs it started go on, so say how to reach them,
+    and how many children were never dispatched (``status`` cannot show those: it
+    rebuilds the tree from runs)."""
+    if report is None or dry_run:
+        return UserError("interrupted before anything was dispatched", exit_code=code)
+    children = report.origin.children
+    waiting = sum(1 for n in children if n.state is NodeState.PLANNED)
+    sent = len(children) - waiting
+    message = (f"interrupted: {sent} dispatched in cascade {report.root} keep going "
+               "without this wait")
+    hint = (f"follow it: tako-gha status {report.root} --org {org} --wait; "
+            f"stop it: tako-gha cancel {report.root} --org {org}")
+    if waiting:
+        message += f"; {waiting} of {len(children)} children were not dispatched yet"
+        hint += (f"; dispatch the rest: run the same fan-out again with --resume "
+                 f"{report.root} (existing runs are adopted, not sent twice)")
+    return UserError(message, hint=hint, exit_code=code)
+
+
+def emit_report(report: TreeReport, fmt: str, tree_json: str | None, summary: str | None,
+                notes: list[str] | None = None, *, dry_run: bool = False,
+                root_only: bool = False) -> None:
+    """The final report. ``root_only`` (a fan-out with --no-wait, text format): stdout
+    is exactly the root id, so ``ROOT=$(tako-gha fan-out --no-wait …)`` works; the
+    text tree goes to stderr."""
+    from tako_gha.surfaces.reports import render_markdown, render_text
+
+    if tree_json:
+        write_report_file(tree_json, json.dumps(report.to_json(), indent=2) + "\n",
+                          "--tree-json", atomic=True)
+    if summary:
+        write_report_file(summary, render_markdown(report, notes=notes or ()), "--summary")
+    elif os.environ.get("GITHUB_ACTIONS") == "true" and os.environ.get("GITHUB_STEP_SUMMARY"):
+        # Inside a workflow step the job summary is where people look.
+        try:
+            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
+                handle.write(render_markdown(report, notes=notes or ()))
+        except OSError:
+            pass  # a summary is a courtesy; the tree is on stdout anyway
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        # The header reads like a real run's ("success"): say first that it was not.
+        prefix = "dry run: nothing was dispatched, nothing was waited on\n" if dry_run else ""
+        click.echo(prefix + render_text(report), err=root_only)
+        if root_only:
+            click.echo(report.root)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        # Inside a run: the failures become annotations, which is how a child's reason
+        # (a cycle's path, a timeout, the failing grandchild) reaches the root.
+        from tako_gha.engine.handoff import notice_lines
+        from tako_gha.surfaces.action import annotation_lines
+
+        # With --format json, stdout stays one JSON document: the runner reads workflow
+        # commands from stderr too.
+        for line in [*annotation_lines(report), *notice_lines(report)]:
+            click.echo(line, err=fmt == "json" or root_only)
+    sys.stdout.flush()
+
+
+def _open_journal(state: str | None, root: str,
+                  env: Mapping[str, str]) -> tuple[Any, str | None]:
+    """The journal and, when the default one cannot be used, a warning to print (the
+    fan-out goes on; a resume then relies on run-name tags). A ``--state`` file that
+    cannot be opened is an error before anything is sent."""
+    from tako_gha.engine.journal import Journal, JournalError, crash_point, default_path
+
+    path = Path(state) if state else default_path(root, env)
+    try:
+        return Journal(path, crash_before=crash_point(env)), None
+    except JournalError as exc:
+        if state:
+            raise UserError(f"--state: {exc}", hint="choose a writable file") from None
+        return None, (f"warning: no dispatch journal ({exc}); a resume will recognise "
+                      "what was sent only by run-name tags; set TAKO_STATE_DIR or --state")
+
+
+def write_report_file(path: str, text: str, flag: str, *, atomic: bool = False) -> None:
+    from tako_gha.surfaces.reports.live import write_atomic
+
+    try:
+        if atomic:
+            write_atomic(path, text)
+        else:
+            Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from None
+
+
+def run_fan_out(forge: Forge, call: FanOutCall, env: Mapping[str, str]) -> int:
+    """Send the fan-out and wait as ``call`` says; the exit code of the tree."""
+    from tako_gha.engine.fanout import fan_out
+    from tako_gha.engine.journal import Interrupted, JournalError, SignalGuard
+
+    dry_run, root, org = call.options.dry_run, call.root, call.request.org
+    journal = _announce(call, env)
+    observer = recording_observer(call.tree_json)
+    context = call.context
+    where = (f"continuing tree {context.root} at depth {context.depth}" if context
+             else "new cascade")
+    event = call.request.event
+    observer.on_message(f"fanning out {event.type} from {event.source} in {org} ({where})")
+    try:
+        with SignalGuard().installed() as guard:
+            report = fan_out(forge, call.request, call.options, observer, journal=journal,
+                             guard=guard)
+    except ForgeError as exc:
+        raise UserError(exc.message, hint=exc.hint, exit_code=2) from None
+    except JournalError as exc:
+        raise UserError(f"--state: {exc}; dispatching stopped",
+                        hint=f"follow what was sent: tako-gha status {root} --org "
+                             f"{org} --wait") from None
+    except KeyboardInterrupt as exc:
+        code = 128 + exc.signum if isinstance(exc, Interrupted) else 130
+        raise interrupted(observer.report, org, dry_run, code) from None
+    finally:
+        observer.close()
+        if journal is not None:
+            journal.close()
+    wait = call.options.wait
+    emit_report(report, call.fmt, call.tree_json, call.summary, observer.notes,
+                dry_run=dry_run, root_only=not wait and not dry_run and call.fmt == "text")
+    if not wait and not dry_run:  # a dry run has no cascade to follow
+        click.echo(f"root: {report.root}  (follow it: tako-gha status {report.root} "
+                   f"--org {org} --wait)",
+                   err=True)
+    return report.status.exit_code
+
+
+def _announce(call: FanOutCall, env: Mapping[str, str]) -> Any:
+    """Open the journal and say which cascade this is, before anything is sent; check
+    that --tree-json is writable now rather than after the dispatches."""
+    root, state = call.root, call.state
+    journal, trouble = (None, None) if call.options.dry_run else _open_journal(state, root, env)
+    if not call.options.dry_run:
+        # Before anything is sent: a process killed later (kill -9, OOM, a cancelled
+        # job) has already said which cascade it started and how to pick it up.
+        extra = ("--state", str(journal.path)) if journal is not None and not state else ()
+        resume = call.resume_command(extra)
+        click.echo(announcement(root, call.request.org, call.context, resume, call.api_url),
+                   err=True)
+    if trouble:
+        click.echo(trouble, err=True)
+    if call.tree_json:  # writable? Said before anything is dispatched, not after.
+        write_report_file(call.tree_json, json.dumps({"root": root, "status": "running",
+                                                      "tree": None}) + "\n",
+                          "--tree-json", atomic=True)
+    return journal

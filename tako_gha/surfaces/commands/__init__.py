@@ -1,0 +1,1 @@
+"""The CLI verbs, one module each; ``surfaces/cli.py`` assembles them."""

@@ -1,0 +1,142 @@
+"""``tako-gha plan``: a dry run of a fan-out, who would receive the event and why not."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from pathlib import Path
+
+import click
+
+from tako_gha.core.config import ConfigResult, RepoConfig
+from tako_gha.core.diagnostics import Diagnostic, Severity
+from tako_gha.core.events import Event
+from tako_gha.core.matching import Plan, plan_fanout
+from tako_gha.forge.base import Discovery
+from tako_gha.surfaces import gitinfo
+from tako_gha.surfaces.commands.common import friendly
+from tako_gha.surfaces.commands.sources import Source, discover_from, source_options
+from tako_gha.surfaces.flags import read_event_type, read_payload, read_schema_version
+
+
+def resolve_source(value: str | None) -> str:
+    """``--source``, else ``GITHUB_REPOSITORY``, else the ``origin`` remote (docs/cli.md)."""
+    return gitinfo.resolve_source(value, os.environ, Path.cwd())
+
+
+def _source_config(where: Source, configs: list[ConfigResult], source: str
+                   ) -> RepoConfig | None:
+    """The source's config, read separately when the selection left it out (its
+    ``produces`` gives the event's default schema_version)."""
+    found = next((c for c in configs if c.repo.lower() == source.lower()), None)
+    if found is None and (where.repos or where.names or where.topics):
+        only_source = Source(where.org or source.split("/")[0], where.workspace, (source,),
+                             config_path=where.config_path, api_url=where.api_url)
+        found = next(iter(discover_from(only_source).configs()), None)
+    return found.config if found else None
+
+
+def _unknown_source(where: Source, discovery: Discovery, plan: Plan) -> Diagnostic | None:
+    """A --source that is not among the repositories and that nothing subscribes to is
+    almost always a typo; the plan would just list every repo as "no subscription"."""
+    if where.repos or where.names or where.topics:
+        return None  # a selection leaves repos out on purpose
+    source = plan.event.source
+    known = [r.full_name for r in discovery.repos] + [name for name, _ in discovery.skipped]
+    if source.lower() in {name.lower() for name in known}:
+        return None
+    if plan.targets or any(s.kind not in ("no-subscription", "no-config", "config-error")
+                           for s in plan.skipped):
+        return None  # someone subscribes to it: an outside producer, fine
+    place = f"workspace {where.workspace}" if where.workspace is not None else \
+        f"organization {where.org}"
+    close = difflib.get_close_matches(source, known, n=1)
+    hint = (f"did you mean --source {close[0]}?" if close
+            else "check the spelling of --source OWNER/REPO")
+    return Diagnostic(Severity.WARNING,
+                      f"{source} is not a repository of the {place}, and nothing there "
+                      "subscribes to it", file="--source", code="unknown-source", hint=hint)
+
+
+def plan_text(plan: Plan) -> str:
+    event = plan.event
+    version = event.schema_version or "none"
+    lines = [f"plan: {event.type} from {event.source} (schema_version {version})"]
+    lines.append(f"targets ({len(plan.targets)}):")
+    width = max((len(t.repo) for t in [*plan.targets, *plan.skipped]), default=0)
+    for target in plan.targets:
+        extra = f"  workflow {target.workflow}" if target.workflow else ""
+        lines.append(f"  {target.repo.ljust(width)}  {target.subscription.describe()}{extra}")
+        lines.extend(f"      {name} = {value}" for name, value in target.inputs.items())
+        if target.also_matched:
+            others = ", ".join(f"subscriptions[{i}]" for i in target.also_matched)
+            lines.append(f"      (also matched: {others}; the first one wins)")
+    lines.append(f"skipped ({len(plan.skipped)}):")
+    for skip in plan.skipped:
+        mark = "error: " if skip.error else ""
+        lines.append(f"  {skip.repo.ljust(width)}  {mark}{skip.reason}")
+    for problem in plan.diagnostics:
+        lines.append(problem.format())
+    return "\n".join(lines)
+
+
+@click.command("plan", short_help="Dry run of a fan-out: who would receive the event, and why "
+                                  "not.")
+@source_options
+@click.option("--source", metavar="OWNER/REPO", help="repository publishing the event  "
+              "[default: $GITHUB_REPOSITORY, else the origin remote]")
+@click.option("--event", "event_type", required=True, metavar="TYPE",
+              help="event type, e.g. library_built")
+@click.option("--schema-version", metavar="V", help="event schema version  "
+              "[default: what the source declares in events.produces]")
+@click.option("--payload", metavar="JSON|@FILE",
+              help="event payload: a JSON object in standard JSON (no NaN, <= 64 levels), "
+                   "@FILE, or @- for stdin  [default: {}]")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True,
+              help='json: {"targets": [{repo, subscription, inputs}], "skipped": '
+                   '[{repo, reason}], ...}')
+@friendly
+def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
+                 names: tuple[str, ...], topics: tuple[str, ...], config_path: str,
+                 api_url: str | None, source: str | None, event_type: str,
+                 schema_version: str | None, payload: str | None, fmt: str) -> None:
+    """Dry run of a fan-out: which repositories would receive the event, with which
+    inputs, and why every other repository would not. Nothing is dispatched.
+
+    The event's schema_version defaults to what the source declares in its
+    events.produces. A repository whose tako.yml is broken, or whose input template
+    names a missing field, is listed with an error and the plan goes on (exit 0);
+    bad arguments exit 2.
+
+    \b
+    Examples:
+      tako-gha plan --workspace ./workspace --source my-org/core-lib \\
+          --event library_built --payload '{"version": "2.1.0"}'
+      tako-gha plan --org my-org --source my-org/core-lib --event library_built \\
+          --payload @event.json --format json
+    """
+    source_repo = resolve_source(source)
+    read_event_type(event_type)
+    read_schema_version(schema_version)
+    event = Event(type=event_type, source=source_repo, payload=read_payload(payload),
+                  schema_version=schema_version)
+    where = Source(org or (None if workspace else source_repo.split("/")[0]), workspace, repos,
+                   names, topics, config_path, api_url)
+    discovery = discover_from(where)
+    configs = discovery.configs()
+    plan = plan_fanout(event, configs, source_config=_source_config(where, configs, source_repo))
+    unknown = _unknown_source(where, discovery, plan)
+    if unknown is not None:
+        plan.diagnostics.insert(0, unknown)
+    if fmt == "json":
+        data = plan.to_json()
+        data["skipped"].extend({"repo": name, "reason": why, "kind": "not-selected",
+                                "subscription_index": None, "error": False}
+                               for name, why in discovery.skipped)
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(plan_text(plan))
+        for name, why in discovery.skipped:
+            click.echo(f"not selected: {name}: {why}")
