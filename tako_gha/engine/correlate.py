@@ -125,6 +125,7 @@ class TreeTracker:
     run_owner: dict[int, str] = field(default_factory=dict)
     orphans: dict[int, tuple[str, RunInfo, TitleTag]] = field(default_factory=dict)
     last_polled: dict[str, float] = field(default_factory=dict)
+    highest: dict[str, int] = field(default_factory=dict)  # lower-case repo -> max run id seen
     on_message: Callable[[str], None] = lambda text: None
     on_attach: Callable[[Track, int], None] = lambda track, run_id: None
     by_repo: dict[str, list[Track]] = field(default_factory=dict)  # lower-case repo
@@ -212,6 +213,9 @@ class TreeTracker:
     def ingest(self, repo: str, runs: list[RunInfo], now: float) -> bool:
         """Fold one listing of ``repo`` into the tree; True if anything changed."""
         self.last_polled[repo.lower()] = now
+        if runs:
+            key = repo.lower()
+            self.highest[key] = max(self.highest.get(key, 0), max(r.id for r in runs))
         changed = False
         untagged: list[RunInfo] = []
         for run in runs:

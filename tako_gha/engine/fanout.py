@@ -40,7 +40,7 @@ from tako_gha.core.ids import (
     new_root_id,
     tag_shape_in,
 )
-from tako_gha.core.tree import Node, NodeState, TreeReport
+from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus
 from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest, Observer
 from tako_gha.engine.clock import Clock, SystemClock
 from tako_gha.engine.correlate import (
@@ -59,6 +59,7 @@ from tako_gha.engine.journal import (
     JournalError,
     JournalState,
     SignalGuard,
+    payload_hash,
 )
 from tako_gha.engine.pacing import DispatchPacer
 from tako_gha.engine.payload import (
@@ -120,6 +121,11 @@ class FanOut:
         self.guard = guard or SignalGuard()  # not installed: holds nothing back
         self.prior = JournalState(self.root)  # what the journal says was sent before
         self._run_record_failed = False
+        self._damaged: dict[str, int] = {}  # node id -> the damaged journal line
+
+    @property
+    def _writable(self) -> bool:
+        return self.journal is not None and self.journal.writable
 
     # ------------------------------------------------------------ setup
     def run(self) -> TreeReport:
@@ -155,6 +161,7 @@ class FanOut:
             # A resumed root. (A child's fan-out runs once per job: its journal, in the
             # job's RUNNER_TEMP, is a record, not something a re-run could read.)
             self.prior = self.journal.read(self.root)
+            self._check_origin()
         self.session = Session(self.forge, tracker, self.options, self.clock, self.observer,
                                started=started, deadline=deadline, since=self._since(),
                                org=self.request.org)
@@ -170,14 +177,74 @@ class FanOut:
         dispatchable = [t.node.repo for t in self.own if t.node.state is NodeState.PLANNED]
         if dispatchable:
             self.forge.preflight(self.request.org, dispatchable, dispatch=True)
-        if self.journal is not None:
+        if self._writable:
+            assert self.journal is not None
             self.journal.start(self.root, source=event.source, event_type=event.type,
-                               at=self.wall0, resumed=self.ctx is not None)
+                               at=self.wall0, resumed=self.ctx is not None,
+                               payload=payload_hash(event.payload))
             tracker.on_attach = self._journal_run
+        self._say_journal_state()
         if self.ctx is not None:
             self._resume_check()
+        self._refuse_unrecorded()
         self.session.emit()
         return self._loop()
+
+    def _check_origin(self) -> None:
+        """A resume sends what the first run sent: the same source, event type and
+        payload (the dispatch ids do not depend on the payload, so another one would
+        be taken for what was sent)."""
+        origin, event = self.prior.origin, self.request.event
+        if origin is None:
+            return
+        differs = []
+        if origin.source.lower() != event.source.lower():
+            differs.append(f"source {origin.source} (this run: {event.source})")
+        if origin.event != event.type:
+            differs.append(f"event {origin.event} (this run: {event.type})")
+        if origin.payload is not None and origin.payload != payload_hash(event.payload):
+            differs.append("another payload (SHA-256 " + origin.payload[:12] + "…)")
+        if differs:
+            assert self.journal is not None
+            raise FanOutError(
+                f"cannot resume {self.root}: its journal {self.journal.path} records "
+                + "; ".join(differs) + "; nothing was dispatched",
+                hint="resume with the first run's --source, --event and --payload, or fan "
+                     "out anew (without --resume) for another event")
+
+    def _say_journal_state(self) -> None:
+        """Every unreadable line of the journal is said (number and count), and
+        every target whose record it might be is named when the resume meets it."""
+        journal, prior = self.journal, self.prior
+        if journal is None:
+            return
+        if journal.repaired is not None:
+            self.session.message(
+                f"journal {journal.path}: line {journal.repaired} was left unfinished by "
+                "a write that never completed (its step was not taken); marked, not read")
+        if prior.unreadable:
+            shown = ", ".join(str(n) for n in prior.unreadable[:10])
+            more = " …" if len(prior.unreadable) > 10 else ""
+            self.session.message(
+                f"journal {journal.path}: {len(prior.unreadable)} unreadable line(s) "
+                f"(line {shown}{more}); a dispatch whose record may be in one is not "
+                "sent again")
+
+    def _refuse_unrecorded(self) -> None:
+        """Nothing is sent that the journal cannot record: with a journal that can be
+        read but not written, a resume follows what was sent and refuses the rest."""
+        journal = self.journal
+        if journal is None or journal.writable:
+            return
+        unsent = [t.node.repo for t in self.own if t.node.state is NodeState.PLANNED]
+        if not unsent:
+            return
+        sent = sum(1 for t in self.own if t.journaled)
+        shown = ", ".join(unsent[:5]) + (" …" if len(unsent) > 5 else "")
+        raise JournalError(
+            f"{journal.read_only_why}; the journal records {sent} dispatch(es) of "
+            f"{self.root} sent before, and {len(unsent)} target(s) are still to be sent "
+            f"({shown}): nothing is sent without a record")
 
     def _since(self) -> datetime:
         """Runs are listed from shortly before this fan-out began; a resumed root
@@ -192,7 +259,7 @@ class FanOut:
     def _journal_run(self, track: Track, run_id: int) -> None:
         """A run matched to one of our dispatches: a hint for a later resume, so a
         failure to record it is said, not fatal (dispatch records are)."""
-        if self.journal is None or not track.own or run_id in track.known_runs:
+        if not self._writable or not track.own or run_id in track.known_runs:
             return
         try:
             self.journal.run(self.root, track.node.id, run_id)
@@ -265,11 +332,19 @@ class FanOut:
         for this root makes the node a duplicate. The listing's newest id is the
         watermark for heuristic matching."""
         untagged: list[str] = []
+        ours = {t.node.id for t in self.own}
         for track in self.own:
             node = track.node
             if node.state is not NodeState.PLANNED:
                 continue
             entry = self.prior.entries.get(node.id)
+            damage = self.prior.damage_for(node.id, ours)
+            if damage is not None and (entry is None or entry.status == NOT_SENT):
+                # Its record may be the damaged line: taken as sent, answer unknown.
+                at = self.prior.started_at or self.wall0
+                entry = Entry(node.repo, node.event_type, at, self.wall0,
+                              damaged_line=damage.line)
+                self._damaged[node.id] = damage.line
             journaled = entry is not None and entry.status != NOT_SENT
             if journaled:
                 self._from_journal(track, entry)
@@ -315,16 +390,22 @@ class FanOut:
         track.dispatched_wall = entry.first_at
         track.window_end = entry.last_at + timedelta(seconds=self.options.discovery_timeout)
         track.known_runs = set(entry.runs)
+        if entry.watermark is not None:
+            track.watermark = entry.watermark  # runs older than the dispatch are not its
         track.journaled = entry.status
         track.confirmed = entry.status != UNKNOWN
         # What is left of its discovery window (none: one more listing decides).
         left = (track.window_end - self.forge.now()).total_seconds()
         track.discovery_due = now + max(0.0, min(left, self.options.discovery_timeout))
         node.state = NodeState.DISPATCHED
-        node.reason = ("resumed: sent before (journal), not sent again"
-                       if entry.status != UNKNOWN else
-                       "resumed: sent before, GitHub's answer never recorded (journal); "
-                       "not sent again")
+        if entry.damaged_line is not None:
+            node.reason = (f"resumed: journal line {entry.damaged_line} is unreadable and "
+                           "may be this dispatch's record; not sent again")
+        elif entry.status != UNKNOWN:
+            node.reason = "resumed: sent before (journal), not sent again"
+        else:
+            node.reason = ("resumed: sent before, GitHub's answer never recorded "
+                           "(journal); not sent again")
         self.session.stats.adopted += 1
 
     def _say_how_resumed(self, untagged: list[str]) -> None:
@@ -374,7 +455,19 @@ class FanOut:
             if not planned:
                 session.hurry_final_scan(self.clock.monotonic())
             self._sleep(planned)
-        return session.finish()
+        return self._finish()
+
+    def _finish(self) -> TreeReport:
+        """The report; a finished wait is recorded (``end``), so the journal can be
+        cleaned once old. Failing to record it only keeps the journal longer."""
+        report = self.session.finish()
+        if self._writable and report.status is not TreeStatus.RUNNING:
+            assert self.journal is not None
+            try:
+                self.journal.end(self.root, report.status.value, self.forge.now())
+            except JournalError as exc:
+                self.session.message(f"cannot record the end of the fan-out: {exc}")
+        return report
 
     def _in_flight(self) -> int:
         now = self.clock.monotonic()
@@ -442,7 +535,10 @@ class FanOut:
             track.dispatched_wall = self.forge.now()
         journal = self.journal
         if journal is not None:
-            journal.intent(self.root, node.id, node.repo, node.event_type, self.forge.now())
+            seen = self.tracker.highest.get(node.repo.lower())
+            mark = max((m for m in (track.watermark, seen) if m is not None), default=None)
+            journal.intent(self.root, node.id, node.repo, node.event_type, self.forge.now(),
+                           watermark=mark)
         try:
             self.forge.dispatch(node.repo, node.event_type, payload)
         except RateLimitError as exc:
@@ -576,6 +672,13 @@ class FanOut:
         node.state = NodeState.NOT_STARTED
         waited = format_duration(self.options.discovery_timeout)
         node.reason = f"no run appeared within {waited} of the dispatch"
+        line = self._damaged.get(node.id)
+        if line is not None:
+            node.reason += (f"; journal line {line} is unreadable and may be its record, "
+                            "so it is not sent again: it may never have been sent")
+            node.hint = (f"if {node.repo} has no run of this cascade, it was never sent: "
+                         "fan out again (a new root) to send it")
+            return
         if track.journaled == UNKNOWN:
             node.reason += ("; the fan-out that sent it was stopped before GitHub's answer "
                             "was recorded (journal), so it is not sent again: it may never "
