@@ -9,6 +9,7 @@ annotations.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 
@@ -17,6 +18,16 @@ from tako_gha.emulator.logs import LOG_LIMIT_CHARS, JobLog
 from tako_gha.emulator.state import AnnotationRecord, JobRecord, RunStore
 
 MASK = commands.MASK
+_LINE_BREAKS = re.compile(r"[\r\n]+")
+
+
+def mask_values(value: str) -> set[str]:
+    """What masking ``value`` hides: the value and, as GitHub's runner does, each of
+    its lines, trimmed (a log line never holds a line break, so a multi-line secret is
+    only ever seen a line at a time)."""
+    found = {value} if value.strip() else set()
+    found.update(line.strip() for line in _LINE_BREAKS.split(value) if line.strip())
+    return found
 
 
 class JobState:
@@ -31,7 +42,9 @@ class JobState:
         self.cancel_immune = False
         self.live: set[subprocess.Popen[bytes]] = set()
         self.store = store
-        self.masks = set(masks)
+        self.masks: set[str] = set()
+        for value in masks:
+            self.masks |= mask_values(value)
         self.lock = threading.Lock()
         self.log = JobLog(LOG_LIMIT_CHARS, mask=self.mask)
         self.step_number = 0  # the step whose output is being written (0: the job's own)
@@ -56,18 +69,19 @@ class JobState:
         return text
 
     def add_mask(self, value: str) -> None:
-        value = value.strip()
-        if value:
+        found = mask_values(value.strip())
+        if found:
             with self.lock:
-                self.masks.add(value)
+                self.masks |= found
 
     def write_log(self, line: str) -> None:
         self.log.write(self.mask(line), self.step_number)
 
     def annotate(self, level: str, message: str, title: str = "", path: str = ".github",
                  line: int = 1, log: bool = True) -> None:
+        # masked in every field: `::error file=<secret>::` must not store the secret
         note = AnnotationRecord(level=level, message=self.mask(message),
-                                title=self.mask(title), path=path, line=line)
+                                title=self.mask(title), path=self.mask(path), line=line)
         with self.store.lock:
             self.record.annotations.append(note)
         if log:  # as on GitHub, the runner's own errors show in the log too

@@ -417,6 +417,33 @@ jobs:
     assert run.conclusion == "success"
 
 
+def test_each_line_of_a_multi_line_secret_is_masked_in_log_summary_and_notes(env) -> None:
+    world, store, host, runner = env
+    key = "-----BEGIN KEY-----\nline-one-s3cret\r\n  line-two-s3cret  \n\n-----END KEY-----\n"
+    host.secrets = lambda: {"KEY": key}  # type: ignore[method-assign]
+    body = """
+jobs:
+  j:
+    steps:
+      - env:
+          K: ${{ secrets.KEY }}
+        run: |
+          printf '%s\\n' "$K"
+          echo "::error file=line-one-s3cret,title=t line-two-s3cret::m line-one-s3cret"
+          echo "::add-mask::alpha-part%0Abeta-part"
+          echo "alpha-part beta-part"
+          printf '%s\\n' "$K" >> "$GITHUB_STEP_SUMMARY"
+"""
+    run = dispatch_one(world, runner, store, wf(body))
+    log = log_of(runner, run)
+    summary = runner.job_summary(run.jobs[0].id)
+    for text in (log, summary):
+        assert "s3cret" not in text and "KEY-----" not in text, text
+    assert "*** ***" in log  # the two lines of the ::add-mask:: value
+    (note,) = run.jobs[0].annotations
+    assert (note.path, note.title, note.message) == ("***", "t ***", "m ***")
+
+
 def test_stop_commands_suspends_workflow_commands(env) -> None:
     world, store, _, runner = env
     body = """
