@@ -108,7 +108,9 @@ class StepExecutor(StepProcesses, RunnerBase):
         """The expression contexts a job's steps start from (``env`` and ``steps`` are
         added per step)."""
         github = self._github_context(ctx.run, ctx.event, job.id)
-        github["workspace"] = str(workspace)
+        # steps see the run's token everywhere (env, with, if, run), masked in what is
+        # recorded; titles and job names are evaluated without it
+        github["workspace"], github["token"] = str(workspace), ctx.token
         return {"github": github, "needs": {n: needs_ctx[n] for n in job.needs},
                 "inputs": ctx.inputs, "vars": {}, "secrets": self._secrets(ctx),
                 "matrix": unit.matrix or {},
@@ -254,15 +256,13 @@ class StepExecutor(StepProcesses, RunnerBase):
         assert wf is not None
         try:
             if step.run is not None:
-                contexts["github"] = {**contexts["github"], "token": ctx.token}
                 script = ex.interpolate(step.run, contexts)
                 defaults = {**wf.defaults_run, **job.defaults_run}
                 shell = step.shell or defaults.get("shell") or "bash"
                 return io.run_script(str(shell), script, env, cwd, deadline)
             state.write_log(f"{step.uses}: the world has no such repository; running the "
                             "installed tako-gha action entry directly")
-            contexts["github"] = {**contexts["github"], "token": ctx.token,
-                                  "action_path": str(_PACKAGE_ROOT)}
+            contexts["github"] = {**contexts["github"], "action_path": str(_PACKAGE_ROOT)}
             extra = self._action_inputs(step, state, contexts)
             extra["GITHUB_ACTION_PATH"] = str(_PACKAGE_ROOT)
             extra["PYTHONPATH"] = os.pathsep.join(

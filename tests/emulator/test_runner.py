@@ -444,6 +444,28 @@ jobs:
     assert (note.path, note.title, note.message) == ("***", "t ***", "m ***")
 
 
+def test_github_token_is_set_in_step_env_and_with(env) -> None:
+    world, store, _, runner = env
+    body = """
+env:
+  WF_TOKEN: ${{ github.token }}
+jobs:
+  j:
+    steps:
+      - env:
+          T: ${{ github.token }}
+        if: github.token != ''
+        run: |
+          test -n "$T" && test "$T" = "$GITHUB_TOKEN" && test "$WF_TOKEN" = "$T"
+          echo "token length ${#T}"
+"""
+    run = dispatch_one(world, runner, store, wf(body))
+    log = log_of(runner, run)
+    assert run.conclusion == "success", log
+    assert [s.conclusion for s in run.jobs[0].steps] == ["success"]
+    assert "ghs_run" not in log and "token length" in log
+
+
 def test_stop_commands_suspends_workflow_commands(env) -> None:
     world, store, _, runner = env
     body = """
