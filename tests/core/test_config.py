@@ -13,7 +13,6 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tako_gha.core import config as config_module
 from tako_gha.core.config import (
     CODES,
     ArtifactRefError,
@@ -24,6 +23,8 @@ from tako_gha.core.config import (
     schema,
     schema_text,
 )
+from tako_gha.core.config import loader as config_module
+from tako_gha.core.config.shape import _validator
 from tako_gha.core.diagnostics import Diagnostic
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -810,5 +811,5 @@ def test_inlined_schema_judges_like_the_shipped_one() -> None:
         data = yaml.safe_load((FIXTURES / name).read_text())
         expected = sorted((list(e.absolute_path), e.validator) for e in shipped.iter_errors(data))
         got = sorted((list(e.absolute_path), e.validator)
-                     for e in config_module._validator().iter_errors(data))
+                     for e in _validator().iter_errors(data))
         assert got == expected
