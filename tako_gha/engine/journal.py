@@ -371,6 +371,7 @@ class Journal:
         self.repaired: int | None = None  # the unfinished last line found and marked
         self._fd: int | None = None
         self._unfinished = False  # a failed write may have left a partial line
+        self.lock: Any = None  # engine.lock.RootLock held while sending; closed with us
         if read_only_why is not None:
             read_text(path)  # a regular file, readable: or JournalError now
             return
@@ -496,6 +497,9 @@ class Journal:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
 class _ReadOnly(JournalError):

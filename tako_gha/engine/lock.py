@@ -29,6 +29,10 @@ import socket
 import stat
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tako_gha.engine.journal import Journal
 
 
 class LockHeld(Exception):
@@ -130,3 +134,37 @@ def is_held(path: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def open_for_sending(path: Path, root: str, *, parent: str | None = None,
+                     crash_before: tuple[int, int] | None = None,
+                     clean_old: bool = False) -> Journal:
+    """The journal a fan-out of ``root`` sends with, its lock held (released by
+    ``Journal.close`` or the process's end). Raises ``LockHeld`` when another
+    process sends for it, ``JournalError`` when no journal can be had.
+
+    A lock that cannot be taken because its directory is read-only leaves an
+    existing journal readable but read-only: a resume can follow what it records
+    and sends nothing. ``clean_old``: remove finished journals in its directory
+    older than ``journal.MAX_AGE`` (the default state directory, not a --state file's)."""
+    from tako_gha.engine.journal import Journal, JournalError, clean
+
+    what = f"root {root}" + (f" (dispatch {parent})" if parent else "")
+    try:
+        lock: RootLock | None = RootLock.acquire(lock_path(path, root, parent), what=what)
+    except LockError as exc:
+        if not path.is_file():
+            raise JournalError(str(exc)) from None
+        return Journal(path, crash_before=crash_before,
+                       read_only_why=f"its lock cannot be taken ({exc})")
+    try:
+        journal = Journal.open(path, crash_before=crash_before)
+    except BaseException:
+        assert lock is not None
+        lock.release()
+        raise
+    journal.lock = lock
+    if clean_old:
+        clean(path.parent, datetime.now(timezone.utc),
+              in_use=lambda other: is_held(lock_path(path, other)))
+    return journal

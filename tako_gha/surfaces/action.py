@@ -448,7 +448,15 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
     where = f"tree {context.root} at depth {context.depth}" if context else "a new cascade"
     out.write(one_line(f"tako: fanning out {inputs.event_type} from {inputs.source} in "
                        f"{inputs.org} ({where})") + "\n")
-    journal = None if inputs.options.dry_run else _journal(root, env, out)
+    from tako_gha.engine.lock import LockHeld
+
+    try:
+        journal = None if inputs.options.dry_run else _journal(root, context, env)
+    except (JournalError, LockHeld) as exc:
+        return fail(out, f"{exc}; nothing was dispatched",
+                    hint="set TAKO_STATE_DIR to a writable directory"
+                    if isinstance(exc, JournalError) else
+                    f"follow the cascade: tako-gha status {root} --org {inputs.org}")
     try:
         forge = open_forge(inputs.api_url, token=inputs.token)
         with SignalGuard().installed() as guard:
@@ -496,17 +504,16 @@ def announce(root: str, inputs: ActionInputs, context: CascadeContext | None,
     out.flush()
 
 
-def _journal(root: str, env: Mapping[str, str], out: TextIO) -> Journal | None:
-    """The dispatch journal under ``RUNNER_TEMP`` (or ``TAKO_STATE_DIR``): a step
-    stopped midway and run again in the same job never sends a dispatch twice.
-    Without one the fan-out goes on, and says so."""
-    try:
-        return Journal(default_path(root, env), crash_before=crash_point(env))
-    except JournalError as exc:
-        out.write(command("warning", f"no dispatch journal ({exc}); a resume will "
-                          "recognise what was sent only by run-name tags",
-                          {"title": "tako: no journal"}) + "\n")
-        return None
+def _journal(root: str, context: CascadeContext | None, env: Mapping[str, str]) -> Journal:
+    """The dispatch journal under ``RUNNER_TEMP`` (or ``TAKO_STATE_DIR``), the root's
+    lock held: a step stopped midway and run again in the same job never sends a
+    dispatch twice. Raises ``JournalError`` (no journal: nothing is dispatched) or
+    ``LockHeld`` (another process sends for this root)."""
+    from tako_gha.engine.lock import open_for_sending
+
+    parent = context.parent if context is not None else None
+    return open_for_sending(default_path(root, env), root, parent=parent,
+                            crash_before=crash_point(env))
 
 
 def _partial_outputs(exc: Exception, env: Mapping[str, str]) -> None:

@@ -37,6 +37,7 @@ class FanOutCall:
     context: CascadeContext | None  # the tree this run continues, or the resumed root
     api_url: str | None = None
     state: str | None = None  # --state FILE (the journal), None: the default place
+    no_journal: bool = False  # --no-journal: dispatch without one
     tree_json: str | None = None
     summary: str | None = None
     fmt: str = "text"
@@ -133,21 +134,32 @@ def emit_report(report: TreeReport, fmt: str, tree_json: str | None, summary: st
     sys.stdout.flush()
 
 
-def _open_journal(state: str | None, root: str,
-                  env: Mapping[str, str]) -> tuple[Any, str | None]:
-    """The journal and, when the default one cannot be used, a warning to print (the
-    fan-out goes on; a resume then relies on run-name tags). A ``--state`` file that
-    cannot be opened is an error before anything is sent."""
-    from tako_gha.engine.journal import Journal, JournalError, crash_point, default_path
+def _open_journal(call: FanOutCall, env: Mapping[str, str]) -> Any:
+    """The journal this fan-out sends with, its root's lock held. No journal, no
+    dispatch: when none can be written the fan-out stops here, before anything is
+    sent, unless --no-journal says to go without. Another process sending for the
+    same root: refused at once, naming it."""
+    from tako_gha.engine.journal import JournalError, crash_point, default_path
+    from tako_gha.engine.lock import LockHeld, open_for_sending
 
+    if call.no_journal:
+        return None
+    state, root = call.state, call.root
     path = Path(state) if state else default_path(root, env)
+    parent = call.context.parent if call.context is not None else None
     try:
-        return Journal(path, crash_before=crash_point(env)), None
+        return open_for_sending(path, root, parent=parent, crash_before=crash_point(env),
+                                clean_old=not state)
+    except LockHeld as exc:
+        raise UserError(str(exc), hint=f"wait for it to end, or follow the cascade: "
+                        f"tako-gha status {root} --org {call.request.org} --wait") from None
     except JournalError as exc:
-        if state:
-            raise UserError(f"--state: {exc}", hint="choose a writable file") from None
-        return None, (f"warning: no dispatch journal ({exc}); a resume will recognise "
-                      "what was sent only by run-name tags; set TAKO_STATE_DIR or --state")
+        flag = "--state: " if state else ""
+        raise UserError(f"{flag}no dispatch journal can be written ({exc}); nothing was "
+                        "dispatched",
+                        hint="choose a writable --state file or TAKO_STATE_DIR, or pass "
+                             "--no-journal to dispatch without one (a resume then knows "
+                             "what was sent only from run-name tags)") from None
 
 
 def write_report_file(path: str, text: str, flag: str, *, atomic: bool = False) -> None:
@@ -182,9 +194,10 @@ def run_fan_out(forge: Forge, call: FanOutCall, env: Mapping[str, str]) -> int:
     except ForgeError as exc:
         raise UserError(exc.message, hint=exc.hint, exit_code=2) from None
     except JournalError as exc:
-        raise UserError(f"--state: {exc}; dispatching stopped",
+        raise UserError(f"{exc}; dispatching stopped",
                         hint=f"follow what was sent: tako-gha status {root} --org "
-                             f"{org} --wait") from None
+                             f"{org} --wait; once the journal can be written, run the "
+                             "same resume to send the rest") from None
     except KeyboardInterrupt as exc:
         code = 128 + exc.signum if isinstance(exc, Interrupted) else 130
         raise interrupted(observer.report, org, dry_run, code) from None
@@ -206,7 +219,7 @@ def _announce(call: FanOutCall, env: Mapping[str, str]) -> Any:
     """Open the journal and say which cascade this is, before anything is sent; check
     that --tree-json is writable now rather than after the dispatches."""
     root, state = call.root, call.state
-    journal, trouble = (None, None) if call.options.dry_run else _open_journal(state, root, env)
+    journal = None if call.options.dry_run else _open_journal(call, env)
     if not call.options.dry_run:
         # Before anything is sent: a process killed later (kill -9, OOM, a cancelled
         # job) has already said which cascade it started and how to pick it up.
@@ -214,8 +227,9 @@ def _announce(call: FanOutCall, env: Mapping[str, str]) -> Any:
         resume = call.resume_command(extra)
         click.echo(announcement(root, call.request.org, call.context, resume, call.api_url),
                    err=True)
-    if trouble:
-        click.echo(trouble, err=True)
+    if call.no_journal and not call.options.dry_run:
+        click.echo("warning: --no-journal: nothing records what is sent; a resume "
+                   "recognises it only by run-name tags", err=True)
     if call.tree_json:  # writable? Said before anything is dispatched, not after.
         write_report_file(call.tree_json, json.dumps({"root": root, "status": "running",
                                                       "tree": None}) + "\n",

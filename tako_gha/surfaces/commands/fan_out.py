@@ -123,6 +123,10 @@ def _check_flags(concurrency: int, max_depth: int, max_children: int, event_type
               help="The dispatch journal (append-only, synced to disk) that --resume "
                    "reads.  [default: tako-journal-ROOT.jsonl in $TAKO_STATE_DIR, else "
                    "$RUNNER_TEMP, else ~/.local/state/tako-gha]")
+@click.option("--no-journal", is_flag=True,
+              help="Dispatch without a journal (when none can be written): a resume then "
+                   "knows what was sent only from run-name tags, so receivers without "
+                   "them may be sent twice.")
 @click.option("--tree-json", default=None, metavar="PATH", help="Also write the tree JSON here.")
 @click.option("--summary", default=None, metavar="PATH",
               help="Also write the Markdown summary (the action's job summary) here.")
@@ -133,7 +137,7 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
                 wait: bool, timeout: str, discovery_timeout: str, concurrency: int,
                 max_depth: int, max_children: int, dedupe: str, fail_fast: bool,
                 cancel_on_timeout: bool, dry_run: bool, resume_root: str | None,
-                state: str | None, tree_json: str | None,
+                state: str | None, no_journal: bool, tree_json: str | None,
                 summary: str | None, api_url: str | None, fmt: str) -> None:
     """Dispatch an event to every repository whose tako.yml subscribes to it, find
     the workflow runs it starts and wait on the whole tree, grandchildren included.
@@ -182,6 +186,6 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
     ctx = click.get_current_context()
     call = FanOutCall(
         request=request, options=options, root=root, context=context, api_url=api_url,
-        state=state, tree_json=tree_json, summary=summary, fmt=fmt,
+        state=state, no_journal=no_journal, tree_json=tree_json, summary=summary, fmt=fmt,
         resume_command=lambda extra: resume_command(ctx, root, src, request.org, extra))
     raise SystemExit(run_fan_out(forge, call, env))
