@@ -101,6 +101,17 @@ class WaitEvent:
 
 
 @dataclass
+class _Tries:
+    """What one logical request has used so far (each bounded by the policy)."""
+
+    attempt: int = 0  # HTTP attempts made
+    errors: int = 0  # 5xx/connection retries used
+    limited: int = 0  # secondary-limit retries used
+    exhausted: int = 0  # primary-limit waits used (a reset that does not reset ends it)
+    spent: float = 0.0  # seconds of connection-error attempts and their waits
+
+
+@dataclass
 class Response:
     status: int
     headers: dict[str, str]
@@ -421,14 +432,10 @@ class Transport:
         # Every attempt is counted against the per-minute budgets, refusals included.
         resource = "graphql" if path.endswith("/graphql") else "rest"
         points = request_points(verb, resource)
-        attempt = 0  # HTTP attempts made
-        errors = 0  # 5xx/connection retries used
-        limited = 0  # secondary-limit retries used
-        exhausted = 0  # primary-limit waits used (a reset that does not reset ends it)
-        spent = 0.0  # seconds of connection-error attempts and their waits
+        tries = _Tries()
         while True:
-            retry = attempt > 0
-            attempt += 1
+            retry = tries.attempt > 0
+            tries.attempt += 1
             began = time.monotonic()
             try:
                 # a fresh header dict each time: the requester adds auth to it
@@ -437,50 +444,61 @@ class Transport:
             except (requests.exceptions.RequestException, OSError,
                     urllib3.exceptions.LocationValueError) as exc:
                 self.ledger.record(kind, retry=retry, resource=resource, points=points)
-                spent += time.monotonic() - began
-                wait = self._connection_retry(exc, safe, errors, spent, path)
+                tries.spent += time.monotonic() - began
+                wait = self._connection_retry(exc, safe, tries.errors, tries.spent, path)
                 if wait is not None:
-                    errors += 1
-                    spent += wait
-                    self._wait("connection", wait, path, attempt)
+                    tries.errors += 1
+                    tries.spent += wait
+                    self._wait("connection", wait, path, tries.attempt)
                     continue
-                raise self._connection_error(exc, verb, path, safe, attempt) from None
+                raise self._connection_error(exc, verb, path, safe, tries.attempt) from None
             resp = Response(status, {k.lower(): str(v) for k, v in raw_headers.items()}, text)
             self._observe(resp.headers)
             self.ledger.record(kind, not_modified=status == 304, retry=retry,
                                resource=resource, points=points)
-            rate = self._rate_wait(resp)
-            if rate is not None:
-                reason, seconds, reset_at = rate
-                if reason == "secondary-limit":
-                    if limited >= self.policy.max_secondary_retries:
-                        raise RateLimitError(
-                            f"GitHub's secondary rate limit refused {verb} {path} "
-                            f"{limited + 1} time(s) in a row; stopped instead of waiting more",
-                            hint="make fewer requests at once (lower --concurrency) and try "
-                                 "again in a few minutes")
-                    limited += 1
-                    if seconds < 0:
-                        seconds = self.policy.backoff(limited, self.policy.secondary_min_wait)
-                    self._check_deadline(seconds, "secondary rate limit hit", reset_at)
-                else:
-                    exhausted += 1
-                    if exhausted > MAX_PRIMARY_WAITS:
-                        raise RateLimitError(
-                            f"GitHub's API rate limit was still exhausted after {exhausted - 1} "
-                            f"waits for its reset ({verb} {path})", reset_at=reset_at,
-                            hint="check the machine's clock, or wait and try again")
-                    # a reset already past (clock skew) still gets a short pause
-                    seconds = max(seconds, 1.0)
-                    self._check_deadline(seconds, "API rate limit exhausted", reset_at)
-                self._wait(reason, seconds, path, attempt)
-                continue
-            if status in RETRYABLE_STATUSES and safe and errors < self.policy.max_retries:
-                errors += 1
-                retry_after = _header_int(resp.headers, "retry-after")
-                # honour a server's retry-after, but a 5xx never parks us for long
-                wait = self.policy.backoff(errors) if retry_after is None else min(
-                    float(retry_after), 60.0)
-                self._wait("server-error", wait, path, attempt)
-                continue
-            return resp
+            pause = self._retry_wait(resp, tries, verb, path, safe)
+            if pause is None:
+                return resp
+            self._wait(pause[0], pause[1], path, tries.attempt)
+
+    def _retry_wait(self, resp: Response, tries: _Tries, verb: str, path: str,
+                    safe: bool) -> tuple[str, float] | None:
+        """Why and how long to wait before trying ``resp``'s request again; None: it is
+        the answer. Raises when a limit's retries are used up."""
+        rate = self._rate_wait(resp)
+        if rate is not None:
+            return self._rate_limit_wait(rate, tries, verb, path)
+        if resp.status in RETRYABLE_STATUSES and safe and tries.errors < self.policy.max_retries:
+            tries.errors += 1
+            retry_after = _header_int(resp.headers, "retry-after")
+            # honour a server's retry-after, but a 5xx never parks us for long
+            wait = self.policy.backoff(tries.errors) if retry_after is None else min(
+                float(retry_after), 60.0)
+            return "server-error", wait
+        return None
+
+    def _rate_limit_wait(self, rate: tuple[str, float, float | None], tries: _Tries,
+                         verb: str, path: str) -> tuple[str, float]:
+        reason, seconds, reset_at = rate
+        if reason == "secondary-limit":
+            if tries.limited >= self.policy.max_secondary_retries:
+                raise RateLimitError(
+                    f"GitHub's secondary rate limit refused {verb} {path} "
+                    f"{tries.limited + 1} time(s) in a row; stopped instead of waiting more",
+                    hint="make fewer requests at once (lower --concurrency) and try "
+                         "again in a few minutes")
+            tries.limited += 1
+            if seconds < 0:
+                seconds = self.policy.backoff(tries.limited, self.policy.secondary_min_wait)
+            self._check_deadline(seconds, "secondary rate limit hit", reset_at)
+        else:
+            tries.exhausted += 1
+            if tries.exhausted > MAX_PRIMARY_WAITS:
+                raise RateLimitError(
+                    f"GitHub's API rate limit was still exhausted after {tries.exhausted - 1} "
+                    f"waits for its reset ({verb} {path})", reset_at=reset_at,
+                    hint="check the machine's clock, or wait and try again")
+            # a reset already past (clock skew) still gets a short pause
+            seconds = max(seconds, 1.0)
+            self._check_deadline(seconds, "API rate limit exhausted", reset_at)
+        return reason, seconds
