@@ -1,9 +1,11 @@
 """The emulator under load: a 10,000-repository world (build, load, GraphQL discovery
-in 100 pages), REST throughput with 100 concurrent clients, dispatch throughput.
+in 100 pages), REST throughput with 100 concurrent clients.
 
-    python benchmarks/bench_emulator.py [--repos 10000] [--clients 100]
+    python benchmarks/bench_emulator.py [--repos 10000] [--clients 100] [--write]
+    python benchmarks/bench_emulator.py --quick     # 300 repos, 10 clients: seconds
 
-Prints a Markdown table; numbers depend on the machine (2 shared cores here).
+Prints a Markdown table; ``--write`` replaces the "Emulator" section of
+benchmarks/RESULTS.md. The figures depend on the machine (its line heads the section).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import results
 
 from tako_gha.emulator import Emulator
 from tako_gha.emulator.testing import call
@@ -63,11 +67,17 @@ def concurrent_gets(emu: Emulator, clients: int, per_client: int) -> tuple[int, 
     return clients * per_client, len(errors), time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
+    run = results.Run.begin(__file__, argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repos", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=100)
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="300 repos, 10 clients")
+    results.add_arguments(parser)
+    args = parser.parse_args(argv)
+    results.check_quick(args)
+    if args.quick:
+        args.repos, args.clients = 300, 10
     with tempfile.TemporaryDirectory() as tmp:
         world = Path(tmp) / "world"
         repos = {f"bench/svc-{i:05d}": {"tako.yml": f"version: 1\n# {i}\n"}
@@ -84,6 +94,8 @@ def main() -> None:
             total, errors, elapsed = concurrent_gets(emu, args.clients, 20)
         finally:
             emu.stop()
+    if found != args.repos:
+        raise SystemExit(f"GraphQL discovery listed {found} repositories of {args.repos}")
     rows = [
         ("repositories", f"{args.repos:,}"),
         ("build (git fast-import + bare repos)", f"{built:.1f} s"),
@@ -93,9 +105,22 @@ def main() -> None:
         (f"{args.clients} concurrent clients x 20 GETs",
          f"{total / elapsed:.0f} req/s, {errors} errors"),
     ]
-    print("| measure | value |\n|---|---|")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
+    table = "\n".join(["| measure | value |", "|---|---|",
+                       *(f"| {name} | {value} |" for name, value in rows)])
+    reading = (f"Reading: the emulator built and loaded a {args.repos:,}-repository world in "
+               f"{built + loaded:.1f} s, listed it with file text in {pages} GraphQL pages "
+               f"({cold / pages * 1000:.0f} ms a page cold, {warm / pages * 1000:.0f} ms warm) "
+               f"and answered {args.clients} concurrent clients at {total / elapsed:.0f} "
+               f"requests a second with {errors} errors.")
+    print(table + "\n\n" + reading)
+    if args.write:
+        intro = ("The emulator under load, in process: a world of repositories with a "
+                 "tako.yml each built with git fast-import, loaded, listed through GraphQL "
+                 "discovery's query (100 repos a page, file text included) twice (cold, then "
+                 "with the object cache warm), then concurrent clients each sending 20 REST "
+                 "GETs. Rate limits off.")
+        run.write("Emulator", f"{intro}\n\n{table}\n\n{reading}", args.results)
+    return rows
 
 
 if __name__ == "__main__":

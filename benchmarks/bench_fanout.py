@@ -1,6 +1,7 @@
 """Fan-out benchmark: tako's engine vs a naive per-child poller, on the emulator.
 
     python benchmarks/bench_fanout.py [--children 1000] [--levels 3,2,2,1] [--write]
+    python benchmarks/bench_fanout.py --quick   # 4 children, a 2x1 tree: seconds
 
 Two scenarios, each run by both strategies in the same process against the same
 emulator (served from a subprocess, so the client's memory is measured alone):
@@ -29,8 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -40,9 +39,10 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+import results
 
 from tako_gha.core.events import Event
 from tako_gha.core.ids import TitleTag, make_title, new_root_id, parse_title
@@ -56,7 +56,6 @@ ROOT_TOKEN, INNER_TOKEN = "t-root", "t-inner"
 INTERVAL = 0.5  # both strategies start polling at this interval
 FLAT_WORK = "sleep 2"  # each flat child runs a little
 LONG_WORK = "sleep 20"  # ... or long enough that waiting spans many poll rounds
-RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 # ------------------------------------------------------------------ worlds
@@ -304,88 +303,92 @@ def _paid(f: Figures) -> int:
     return f.polls - f.not_modified
 
 
+def _compare(ours: int, theirs: int) -> str:
+    if ours == theirs:
+        return "as many as"
+    return (f"{theirs / ours:.1f}× fewer than" if ours < theirs
+            else f"{ours / max(theirs, 1):.1f}× more than")
+
+
 def reading(flat: list[Figures], long: list[Figures], tree: list[Figures]) -> str:
     """What the tables say, computed from the figures (not typed in by hand)."""
     (ft, fn), (lt, ln), (tt, tn) = flat, long, tree
+    failed = [f"{name} {f.strategy}: {f.status}" for name, pair in
+              (("flat", flat), ("long", long), ("tree", tree)) for f in pair
+              if f.status != "success"]
     return "\n".join([
-        "Reading:",
-        f"- Flat, short runs: tako polled {ft.polls} times ({_paid(ft)} paid) against "
-        f"{fn.polls} ({_paid(fn)} paid) for the naive waiters; one child per repo is the "
-        "worst case for a per-repo listing, and dispatching dominates the wall time for "
-        "both (every dispatch creates a run in the emulator).",
+        "Reading (computed from the tables):",
+        f"- Flat, short runs: tako sent {ft.polls} poll calls ({_paid(ft)} paid), "
+        f"{_compare(_paid(ft), _paid(fn))} the naive waiters' {_paid(fn)} paid of {fn.polls}; "
+        f"wall time {ft.wall:.1f} s against {fn.wall:.1f} s. One child per repo is the worst "
+        "case for a per-repo listing.",
         f"- Long runs: {lt.polls} poll calls ({_paid(lt)} paid, the rest free 304s) against "
-        f"{ln.polls} ({_paid(ln)} paid): the interval grows while nothing changes, and a "
-        "repo's unchanged listing costs nothing.",
-        f"- Tree: the origin saw all {tt.nodes_seen} nodes live, the naive waiter "
+        f"{ln.polls} ({_paid(ln)} paid): tako paid {_compare(_paid(lt), _paid(ln))} the naive "
+        "waiters (its interval grows while nothing changes, and a repo's unchanged listing "
+        "is a free 304).",
+        f"- Tree: the origin saw {tt.nodes_seen} nodes live, the naive waiter "
         f"{tn.nodes_seen} (its direct children); following every level cost "
         f"{tt.polls} poll calls, {_paid(tt)} of them paid.",
         "- Peak client memory includes discovery (parsed tako.yml of every repo) for tako; "
         "the naive waiter is handed its target list.",
+        *([f"- Not every run succeeded: {'; '.join(failed)}."] if failed else []),
     ])
 
 
-def write_section(text: str) -> None:
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    section = "## Fan-out\n\n" + text.strip() + "\n"
-    pattern = re.compile(r"^## Fan-out\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: section + "\n", current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> tuple[list[Figures], ...]:
+    run = results.Run.begin(__file__, argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--children", type=int, default=1000)
     parser.add_argument("--long", type=int, default=100,
-                        help="children of the long-runs scenario (each runs 20 s)")
+                        help="children of the long-runs scenario")
     parser.add_argument("--levels", default="3,2,2,1",
                         help="fan-out per level of the tree scenario (4 levels)")
-    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true",
+                        help="4 children, 2 longer ones, a 2x1 tree: seconds")
+    results.add_arguments(parser)
+    args = parser.parse_args(argv)
+    results.check_quick(args)
+    flat_work, long_work = FLAT_WORK, LONG_WORK
+    if args.quick:
+        args.children, args.long, args.levels = 4, 2, "2,1"
+        flat_work, long_work = "echo done", "sleep 1"
     levels = [int(x) for x in args.levels.split(",")]
+    shape = "×".join(map(str, levels))
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         t0 = time.monotonic()
-        flat = scenario("flat", flat_world(args.children, FLAT_WORK), workdir, args.children)
-        print(table(f"flat fan-out to {args.children} children", flat, args.children),
-              flush=True)
-        long = scenario("long", flat_world(args.long, LONG_WORK), workdir, args.long)
-        print(table(f"flat fan-out to {args.long} children running 20 s", long, args.long),
-              flush=True)
+        flat = scenario("flat", flat_world(args.children, flat_work), workdir, args.children)
+        flat_table = table(f"flat fan-out to {args.children} children (`{flat_work}`)", flat,
+                           args.children)
+        print(flat_table, flush=True)
+        long = scenario("long", flat_world(args.long, long_work), workdir, args.long)
+        long_table = table(f"flat fan-out to {args.long} children running longer "
+                           f"(`{long_work}`)", long, args.long)
+        print(long_table, flush=True)
         world, nodes = tree_world(levels)
         tree = scenario("tree", world, workdir, max(levels))
-        print(table(f"{len(levels)}-level tree ({'×'.join(map(str, levels))})", tree, nodes))
+        tree_table = table(f"{len(levels)}-level tree ({shape} = {nodes} runs)", tree, nodes)
+        print(tree_table)
+        print(reading(flat, long, tree))
         print(f"total {time.monotonic() - t0:.0f} s", flush=True)
     if args.write:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        text = "\n\n".join([
-            "`python benchmarks/bench_fanout.py --write` — the origin's wait, measured on "
-            "the emulator (served from a subprocess, so memory is the client's alone; each "
-            "strategy gets a fresh emulator over the same world). tako: the engine — "
-            "org discovery and matching, then one conditional `list_runs` per repo per "
-            "round for the whole fleet, interval 0.5 s growing ×1.5 to 5 s while quiet, "
-            "descendants found by title tags. naive: per child, as single-repo dispatch "
-            "actions do: dispatch, list the repo's runs until the run with its id appears "
-            "(backoff from 0.2 s), then GET that run every 0.5 s until it completes; it is "
-            "given the target list (no discovery) and sees only the origin's direct "
-            "children. Both use the same HTTP client (tako's GitHubForge, whose GETs are "
-            "conditional for both), so per-call costs compare. In the tree, inner nodes "
-            "fan out again with `python -m "
-            "tako_gha fan-out` inside their emulated runs (tako in both cases) and the "
-            "table counts only the origin's calls.",
-            f"Measured {stamp} on CPython {platform.python_version()}, "
-            f"{platform.machine()}, 2 cores shared with other work.",
-            table(f"flat fan-out to {args.children} children (`{FLAT_WORK}`)", flat,
-                  args.children),
-            table(f"flat fan-out to {args.long} children running longer (`{LONG_WORK}`)",
-                  long, args.long),
-            table(f"{len(levels)}-level tree ({'×'.join(map(str, levels))} = {nodes} runs)",
-                  tree, nodes),
-            reading(flat, long, tree),
-        ])
-        write_section(text)
+        intro = (
+            "The origin's wait, measured on the emulator (served from a subprocess, so "
+            "memory is the client's alone; each strategy gets a fresh emulator over the "
+            "same world). tako: the engine — org discovery and matching, then one "
+            "conditional `list_runs` per repo per round for the whole fleet, interval "
+            f"{INTERVAL:g} s growing to 5 s while quiet, descendants found by title tags. "
+            "naive: per child, as single-repo dispatch actions do: dispatch, list the "
+            "repo's runs until the run with its id appears (backoff from 0.2 s), then GET "
+            f"that run every {INTERVAL:g} s until it completes; it is given the target list "
+            "(no discovery) and sees only the origin's direct children. Both use the same "
+            "HTTP client (tako's GitHubForge, whose GETs are conditional for both), so "
+            "per-call costs compare. In the tree, inner nodes fan out again with "
+            "`python -m tako_gha fan-out` inside their emulated runs (tako in both cases) "
+            "and the table counts only the origin's calls.")
+        run.write("Fan-out", "\n\n".join([intro, flat_table, long_table, tree_table,
+                                           reading(flat, long, tree)]), args.results)
+    return flat, long, tree
 
 
 if __name__ == "__main__":

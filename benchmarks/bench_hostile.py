@@ -9,6 +9,11 @@ the base commit (``--code DIR`` puts DIR's ``tako_gha`` ahead of an editable ins
         --json /tmp/before.json
     python benchmarks/bench_hostile.py --before /tmp/before.json --label "commit X" --write
 
+or in one command, which is what RESULTS.md's section should name (it archives the
+base commit's ``tako_gha`` into a temporary directory and measures it first):
+
+    python benchmarks/bench_hostile.py --before-commit 4c259f2 --write
+
 Each filter is evaluated in a child process with a wall-clock timeout and an address-
 space cap (the unbounded code takes minutes and gigabytes; the machine is shared), so
 "killed" rows are lower bounds. Peak memory is tracemalloc's peak during the one
@@ -19,7 +24,8 @@ different source, so neither the compile cache nor the per-event memo shares wor
 the rest ordinary filters; ``plan_fanout`` of one event against all of them.
 
 ``--quick`` runs everything in-process at small sizes (the test suite smoke-runs it).
-``--write`` replaces the "Hostile filters" section of benchmarks/RESULTS.md.
+``--write`` replaces the "Hostile filters" section of benchmarks/RESULTS.md (a quick
+run only with ``--results FILE``).
 """
 
 from __future__ import annotations
@@ -27,19 +33,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import platform
-import re
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+import results
+
 SECTION = "Hostile filters"
+# The goals the reading checks the figures against.
+GOAL_EVAL_SECONDS, GOAL_EVAL_MB, GOAL_PLAN_SECONDS = 0.25, 50.0, 3.0
 
 # (name, source, payload builder) -- the worst filters found while attacking the
 # evaluator, and a few ordinary ones for comparison. Payload sizes are the real ones;
@@ -307,56 +314,80 @@ def section(after: dict[str, Any], before: dict[str, Any] | None) -> str:
         shown = source if len(source) <= 70 else source[:67] + "..."
         rows.append(f"| {name} | `{shown}` | {kind} | {before_cells} | "
                     f"{_s(a['seconds'])}, {_memory(a)}, {a['status']} |")
-    worst = max((after["filters"][n] for n, _, _ in FILTERS if n not in GOOD),
-                key=lambda r: r["seconds"] or 0)
-    heaviest = max((after["filters"][n]["peak"] or 0) for n, _, _ in FILTERS)
     org_rows = []
     for mix, row in after["org"].items():
         b = (before or {}).get("org", {}).get(mix) if before else None
         org_rows.append(
             f"| {mix} | {row['hostile']} | {_plan_cell(b)} | {_plan_cell(row)} |")
+    org = next(iter(after["org"].values()), {})
     lines = [
-        f"## {SECTION}",
+        "Each evaluation runs in a child process with a timeout and an address-space cap, "
+        "after the payload is converted (once per event, as `plan` does); it is timed "
+        "without tracemalloc, then run again under tracemalloc for its peak. A killed child "
+        "shows its peak RSS so far. Payloads: `targetsN` = a list of N numbers, `text40k` = "
+        "40,000 characters" + (" (divided by 10 in a `--quick` run, which also runs "
+                               "in-process)" if after.get("quick") else "") + ".",
         "",
-        "`python benchmarks/bench_hostile.py --write` (with `--before FILE` from a run of the",
-        "same script against this issue's base commit, see its docstring). Each evaluation",
-        "runs in a child process with a timeout and an address-space cap, after the payload",
-        "is converted (once per event, as `plan` does); it is timed without tracemalloc,",
-        "then run again under tracemalloc for its peak. A killed child shows its peak RSS",
-        "so far. Payloads: `targetsN` = a list of N numbers, `text40k` = 40,000 characters.",
-        "",
-        f"Measured {after['when']} on CPython {platform.python_version()}, "
-        f"{platform.machine()}, {os.cpu_count()} cores, load average "
-        f"{os.getloadavg()[0]:.1f} when written. "
         f"After: {_label(after)}; before: {_label(before) if before else 'not measured'}.",
         "",
         "| filter | source | payload | before (time, peak, outcome) | after |",
         "|---|---|---|---|---|",
         *rows,
         "",
-        "Goals: each evaluation ≤ 0.25 s and ≤ 50 MB extra, the whole plan ≤ 3 s. After: the",
-        f"slowest hostile evaluation took {_s(worst['seconds'])}; the largest peak was "
-        f"{_mb(heaviest)}.",
-        "",
-        "Org: 10,000 subscriptions (one per tako.yml), 100 hostile with distinct sources,",
-        "the rest ordinary; one event (`targets1k`); load = reading all 10,000 tako.yml,",
-        "plan = `plan_fanout`.",
+        f"Org: {org.get('subscriptions', 0):,} subscriptions (one per tako.yml), "
+        f"{org.get('hostile', 0):,} hostile with distinct sources, the rest ordinary; one "
+        "event (`targets1k`); load = reading every tako.yml, plan = `plan_fanout`.",
         "",
         "| hostile filters used | hostile subs | before (load; plan) | after (load; plan) |",
         "|---|---:|---|---|",
         *org_rows,
         "",
-        "Reading: every hostile evaluation now ends at a named limit within its budget, most",
-        "before doing any work (refused at load, or a macro stopped before it starts from its",
-        "worst case over the actual list); none builds more than a few hundred kB. The plan",
-        "goal (≤ 3 s) holds for the issue's filter (refused at load) but not for filters",
-        "that are linear yet need more than the 15,000-step budget: each evaluation of one",
-        "costs a whole budget (0.05-0.25 s with celpy's evaluator on this loaded machine,",
-        "the 0.25 s clock catching some first), so 100 distinct ones cost 100 budgets.",
-        "Meeting 3 s there needs a faster evaluator or a budget shared by the whole plan.",
-        "",
+        reading(after, before),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _ended_at_limit(row: dict[str, Any]) -> bool:
+    return row["status"] == "refused at load" or row["status"].startswith("stopped: ")
+
+
+def reading(after: dict[str, Any], before: dict[str, Any] | None) -> str:
+    """The goals checked on the figures, and what changed against ``before``."""
+    hostile = [(n, after["filters"][n]) for n, _, _ in FILTERS if n not in GOOD]
+    over = [n for n, r in hostile
+            if (r["seconds"] or 0) > GOAL_EVAL_SECONDS or (r["peak"] or 0) / 1e6 > GOAL_EVAL_MB]
+    at_limit = [n for n, r in hostile if _ended_at_limit(r)]
+    refused = [n for n, r in hostile if r["status"] == "refused at load"]
+    other = {n: r["status"] for n, r in hostile if not _ended_at_limit(r)}
+    worst = max(hostile, key=lambda nr: nr[1]["seconds"] or 0)
+    heaviest = max((r["peak"] or 0) for _, r in after["filters"].items())
+    lines = ["Reading (computed from the tables):",
+             f"- Per evaluation (goal ≤ {GOAL_EVAL_SECONDS:g} s and ≤ {GOAL_EVAL_MB:g} MB): "
+             + ("met by every hostile filter" if not over else
+                f"NOT met by {len(over)} of {len(hostile)}: {', '.join(over)}")
+             + f"; the slowest took {_s(worst[1]['seconds'])} ({worst[0]}), the largest "
+             f"peak was {_mb(heaviest)}.",
+             f"- {len(at_limit)} of {len(hostile)} hostile filters ended at a named limit "
+             f"({len(refused)} refused at load)"
+             + ("" if not other else "; the others ended with an outcome: "
+                + ", ".join(f"{n} ({st})" for n, st in other.items())) + "."]
+    for mix, row in after["org"].items():
+        if row.get("plan") is None:
+            lines.append(f"- Org plan, {mix}: {row.get('status', 'not measured')}.")
+            continue
+        met = "met" if row["plan"] <= GOAL_PLAN_SECONDS else "NOT met"
+        was = (before or {}).get("org", {}).get(mix)
+        then = (f" (before: {_plan_cell(was)})" if was else "")
+        lines.append(f"- Org plan, {mix}: {_s(row['plan'])} for "
+                     f"{row['subscriptions']:,} subscriptions; the ≤ "
+                     f"{GOAL_PLAN_SECONDS:g} s plan goal is {met}{then}.")
+    if before:
+        killed = [n for n, _, _ in FILTERS
+                  if before["filters"].get(n, {}).get("status", "").startswith("killed")]
+        if killed:
+            lines.append(f"- Before, {len(killed)} evaluations were killed at the timeout: "
+                         + ", ".join(killed) + ".")
+    return "\n".join(lines)
 
 
 def _label(results: dict[str, Any]) -> str:
@@ -372,16 +403,6 @@ def _plan_cell(row: dict[str, Any] | None) -> str:
     refused = row.get("refused at load", 0)
     note = f"; {refused} refused at load" if refused else ""
     return f"{_s(row['load'])}; {_s(row['plan'])}{note}"
-
-
-def write_section(text: str) -> None:
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^## {re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(old):
-        new = pattern.sub(lambda _m: text + "\n", old)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    RESULTS.write_text(new, encoding="utf-8")
 
 
 def run(quick: bool, timeout: float, memory_mb: int, org_timeout: float = 300
@@ -411,7 +432,26 @@ def run(quick: bool, timeout: float, memory_mb: int, org_timeout: float = 300
     return results
 
 
+def before_commit(rev: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Measure ``rev``'s tako_gha (archived into a temporary directory) as the before."""
+    global CODE
+    with tempfile.TemporaryDirectory(prefix="tako-hostile-before-") as tmp:
+        archive = subprocess.run(["git", "archive", rev, "tako_gha"], cwd=results.ROOT,
+                                 capture_output=True, check=False)
+        if archive.returncode != 0:
+            raise SystemExit(f"git archive {rev}: {archive.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        CODE = Path(tmp)
+        try:
+            before = run(False, args.timeout, args.memory_mb, args.org_timeout)
+        finally:
+            CODE = None
+    before["label"] = f"commit {rev}"
+    return before
+
+
 def main(argv: list[str] | None = None) -> int:
+    command = results.Run.begin(__file__, argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, in-process")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per filter")
@@ -420,21 +460,30 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds for each org plan (load + plan)")
     parser.add_argument("--json", type=Path, help="also save the results here")
     parser.add_argument("--before", type=Path, help="results of a run on the base commit")
+    parser.add_argument("--before-commit", metavar="REV",
+                        help="measure REV's tako_gha first, as the before column")
     parser.add_argument("--code", type=Path, help="measure the tako_gha package in DIR")
     parser.add_argument("--label", help="what was measured, e.g. 'commit 4c259f2'")
-    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    results.add_arguments(parser)
     args = parser.parse_args(argv)
+    results.check_quick(args)
     global CODE
-    CODE = args.code.resolve() if args.code else None
-    results = run(args.quick, args.timeout, args.memory_mb, args.org_timeout)
-    if args.label:
-        results["label"] = args.label
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
     before = json.loads(args.before.read_text(encoding="utf-8")) if args.before else None
-    text = section(results, before)
-    if args.write and not args.quick:
-        write_section(text)
+    if args.before_commit and not args.quick:
+        before = before_commit(args.before_commit, args)
+    CODE = args.code.resolve() if args.code else None
+    found = run(args.quick, args.timeout, args.memory_mb, args.org_timeout)
+    found["quick"] = args.quick
+    if args.label:
+        found["label"] = args.label
+    elif CODE is None:
+        found["label"] = f"commit {results.commit()}"
+    if args.json:
+        args.json.write_text(json.dumps(found, indent=1), encoding="utf-8")
+    text = section(found, before)
+    print(reading(found, before))
+    if args.write:
+        command.write(SECTION, text, args.results)
     return 0
 
 

@@ -11,23 +11,22 @@ Two strategies in the same run, on the same configs and the same event:
 Both must produce the same targets. The naive strategy is timed on a sample when the
 whole set would take too long, and the figure is extrapolated (said in the table).
 
-    python benchmarks/bench_matching.py [--subscriptions 10000] [--no-write]
+    python benchmarks/bench_matching.py [--subscriptions 10000] [--write]
+    python benchmarks/bench_matching.py --quick    # 200 subscriptions, a second or two
 
-Writes the "Matching" section of benchmarks/RESULTS.md (other sections untouched).
+``--write`` replaces the "Matching" section of benchmarks/RESULTS.md (through
+results.py, like every script; other sections untouched).
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
-import re
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
+
+import results
 
 from tako_gha.core.cel import compiled as filters
 from tako_gha.core.config import ConfigResult, load_config
@@ -35,7 +34,6 @@ from tako_gha.core.events import Event
 from tako_gha.core.matching import evaluate_subscription, plan_fanout
 
 SOURCE = "bench/core-lib"
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SEED = "'user-service' in event.payload.services.split(',').map(s, s.trim().lower())"
 # A realistic org reuses a few filter patterns, with some per-team variation.
 FILTER_POOL = [
@@ -123,16 +121,32 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
     return times, value
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
+    run = results.Run.begin(__file__, argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--naive-budget", type=float, default=60.0,
                         help="seconds the naive strategy may take before it is sampled")
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
-    n = args.subscriptions
+    parser.add_argument("--quick", action="store_true",
+                        help="200 subscriptions, one repeat: seconds (the test suite's smoke)")
+    results.add_arguments(parser)
+    args = parser.parse_args(argv)
+    results.check_quick(args)
+    if args.quick:
+        args.subscriptions, args.repeat, args.naive_budget = 200, 1, 2.0
+    figures = measure(args.subscriptions, args.repeat, args.naive_budget)
+    rows = table_rows(figures, args.repeat)
+    width = max(len(k) for k, _ in rows)
+    print("\n".join(f"{k.ljust(width)}  {v}" for k, v in rows))
+    print(reading(figures))
+    if args.write:
+        run.write("Matching", section(rows, figures), args.results)
+    return rows
 
+
+def measure(n: int, repeat: int, naive_budget: float) -> dict[str, Any]:
+    """Load, compile and match ``n`` subscriptions with every strategy; the figures."""
     before = cache_stats()
     start = time.perf_counter()
     configs = [load_config(config_text(i), path=f"bench/svc-{i:05d}/tako.yml",
@@ -144,7 +158,7 @@ def main() -> None:
     distinct = len({f.source for c in configs for s in c.config.subscriptions for f in s.filters})
 
     event = Event(type="library_built", source=SOURCE, payload=PAYLOAD, schema_version="1.2.0")
-    times, plan = timed(lambda: plan_fanout(event, configs), args.repeat)
+    times, plan = timed(lambda: plan_fanout(event, configs), repeat)
     fast = statistics.median(times)
     targets = plan.target_repos()
     end = cache_stats() or (0, 0)
@@ -156,10 +170,9 @@ def main() -> None:
     probe = configs[: max(1, min(200, n))]
     probe_seconds = timed(lambda: naive_targets(event, probe, compile_fn), 1)[0][0]
     estimate = probe_seconds * n / len(probe)
-    sample = configs if estimate <= args.naive_budget else configs[: max(1, int(
-        len(probe) * args.naive_budget / max(probe_seconds, 1e-9)))]
+    sample = configs if estimate <= naive_budget else configs[: max(1, int(
+        len(probe) * naive_budget / max(probe_seconds, 1e-9)))]
     naive_times, naive = timed(lambda: naive_targets(event, sample, compile_fn), 1)
-    naive_seconds = naive_times[0] * n / len(sample)
     sample_names = {c.repo for c in sample}
     assert naive == [t for t in targets if t in sample_names], "strategies disagree"
 
@@ -168,69 +181,74 @@ def main() -> None:
     seed = next(f for c in configs for s in c.config.subscriptions for f in s.filters
                 if f.source == SEED)
     eval_times, _ = timed(lambda: [seed.evaluate(activation, memo=False) for _ in range(200)], 3)
-    sub0 = configs[0].config.subscriptions[0]
-    verdict = evaluate_subscription(sub0, event, activation)
-
-    rows = [
-        ("subscriptions", f"{n:,}"),
-        ("filters (2 per subscription)", f"{filters_total:,} ({distinct} distinct sources)"),
-        ("load + compile all tako.yml", f"{load_seconds:.2f} s"),
-        ("compile cache while loading",
-         f"{after[0] - before[0]:,} hits / {after[1] - before[1]:,} misses"
-         if before and after else "n/a (no cache stats exposed)"),
-        ("compile calls during matching", f"{compiles_during_match}"),
-        (f"match, compiled once (median of {args.repeat})",
-         f"{fast * 1000:.0f} ms ({fast / n * 1e6:.1f} µs per subscription)"),
-        ("match, compiled once, no per-event memo",
-         f"{slow_times[0]:.2f} s ({slow_times[0] / n * 1e6:.0f} µs per subscription)"),
-        ("match, naive recompile per evaluation",
-         f"{naive_seconds:.1f} s" + ("" if len(sample) == n else
-                                     f" (timed on {len(sample):,}, extrapolated)")),
-        ("speed-up vs naive", f"{naive_seconds / fast:.0f}× (memo off: "
-                              f"{naive_seconds / slow_times[0]:.1f}×)"),
-        ("targets", f"{len(targets):,} of {n:,} (both strategies agree)"),
-        ("one evaluation of the seed filter (no memo)", f"{min(eval_times) / 200 * 1e6:.0f} µs"),
-    ]
+    verdict = evaluate_subscription(configs[0].config.subscriptions[0], event, activation)
     assert verdict.matched or verdict.reason
-    width = max(len(k) for k, _ in rows)
-    table = "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
-    print(table)
-    if not args.no_write:
-        write_section(rows)
+    return {"n": n, "filters": filters_total, "distinct": distinct, "load": load_seconds,
+            "cache": ((after[0] - before[0], after[1] - before[1]) if before and after
+                      else None),
+            "compiles_during_match": compiles_during_match, "fast": fast,
+            "slow": slow_times[0], "naive": naive_times[0] * n / len(sample),
+            "naive_sample": len(sample), "targets": len(targets),
+            "eval": min(eval_times) / 200}
 
 
-def write_section(rows: list[tuple[str, str]]) -> None:
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    body = [
-        "## Matching",
-        "",
-        "`python benchmarks/bench_matching.py` — one `library_built` event against 10,000",
-        "subscriptions (each with a range, two CEL filters from a pool of 16 sources, one",
-        "input template), filters compiled once at load through the per-process cache, versus",
-        "a naive matcher that compiles each filter again at every evaluation. Same run, same",
-        "configs; both strategies must yield the same targets. \"Per-event memo\": a",
-        "compiled filter keeps its outcome for the last event object (filters are pure), so",
-        "10,000 subscriptions sharing 16 filter sources evaluate each source about once; the",
-        "memo-off row evaluates every filter of every subscription. Measured on a 2-core",
-        "machine shared with other work: absolute times vary run to run, ratios hold.",
-        "",
-        f"Measured {stamp} on {platform.python_implementation()} {platform.python_version()}, "
-        f"{platform.machine()}.",
+def table_rows(f: dict[str, Any], repeat: int) -> list[tuple[str, str]]:
+    n = f["n"]
+    return [
+        ("subscriptions", f"{n:,}"),
+        ("filters (2 per subscription)", f"{f['filters']:,} ({f['distinct']} distinct sources)"),
+        ("load + compile all tako.yml", f"{f['load']:.2f} s"),
+        ("compile cache while loading",
+         f"{f['cache'][0]:,} hits / {f['cache'][1]:,} misses" if f["cache"]
+         else "n/a (no cache stats exposed)"),
+        ("compile calls during matching", f"{f['compiles_during_match']}"),
+        (f"match, compiled once (median of {repeat})",
+         f"{f['fast'] * 1000:.0f} ms ({f['fast'] / n * 1e6:.1f} µs per subscription)"),
+        ("match, compiled once, no per-event memo",
+         f"{f['slow']:.2f} s ({f['slow'] / n * 1e6:.0f} µs per subscription)"),
+        ("match, naive recompile per evaluation",
+         f"{f['naive']:.1f} s" + ("" if f["naive_sample"] == n else
+                                  f" (timed on {f['naive_sample']:,}, extrapolated)")),
+        ("speed-up vs naive", f"{f['naive'] / f['fast']:.0f}× (memo off: "
+                              f"{f['naive'] / f['slow']:.1f}×)"),
+        ("targets", f"{f['targets']:,} of {n:,} (both strategies agree)"),
+        ("one evaluation of the seed filter (no memo)", f"{f['eval'] * 1e6:.0f} µs"),
+    ]
+
+
+def reading(f: dict[str, Any]) -> str:
+    """What the table says, computed from it."""
+    n = f["n"]
+    memo_gain = f["slow"] / f["fast"]
+    return (
+        f"Reading: matching one event against {n:,} subscriptions took "
+        f"{f['fast'] * 1000:.0f} ms with filters compiled once at load "
+        f"({f['compiles_during_match']} compile calls while matching), "
+        f"{f['naive'] / f['fast']:.0f}× less than recompiling every filter at every "
+        f"evaluation ({f['naive']:.1f} s). The per-event memo accounts for "
+        f"{memo_gain:.0f}× of it: {f['distinct']} distinct sources are evaluated about once "
+        f"each instead of {f['filters']:,} times; without it, matching costs "
+        f"{f['slow'] / n * 1e6:.0f} µs a subscription.")
+
+
+def section(rows: list[tuple[str, str]], f: dict[str, Any]) -> str:
+    n = f["n"]
+    return "\n".join([
+        f"One `library_built` event against {n:,} subscriptions (each with a range, two CEL "
+        f"filters from a pool of {len(FILTER_POOL)} sources, one input template), filters "
+        "compiled once at load through the per-process cache, versus a naive matcher that "
+        "compiles each filter again at every evaluation. Same run, same configs; both "
+        "strategies must yield the same targets (checked). \"Per-event memo\": a compiled "
+        "filter keeps its outcome for the last event object (filters are pure), so "
+        "subscriptions sharing filter sources evaluate each source about once; the "
+        "memo-off row evaluates every filter of every subscription.",
         "",
         "| measure | value |",
         "|---|---|",
         *[f"| {k} | {v} |" for k, v in rows],
         "",
-    ]
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
-    section = "\n".join(body)
-    pattern = re.compile(r"^## Matching\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
-    print(f"\nwrote the Matching section of {RESULTS}", file=sys.stderr)
+        reading(f),
+    ])
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ Measured per strategy: requests (all sent, 304s, paid = not 304), dispatches, pe
 REST and GraphQL points in any trailing minute (counted by the client), refusals
 by GitHub's secondary limits (as the client saw them), lag from the last run's end
 (the emulator's updated_at, 1 s resolution) to the strategy's exit, wall time, peak
-RSS. ``--write`` replaces the "Waiting at scale" section of benchmarks/RESULTS.md.
+RSS. ``--write`` replaces the "Waiting at scale" section of benchmarks/RESULTS.md
+(a ``--quick`` run only with ``--results FILE``).
 """
 
 from __future__ import annotations
@@ -42,8 +43,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import re
 import resource
 import subprocess
 import sys
@@ -53,11 +52,12 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+import results
+
 EVENT = "built"
 ANCHOR_INTERVAL = 5.0  # await-remote-run / return-dispatch poll every 5 s
 ANCHOR_THREADS = 32
@@ -483,28 +483,43 @@ def reading(rows: list[Figures]) -> str:
                 + (" (tako uses more)" if f.rss_mb > twin.rss_mb else "") + ".")
         if f.governor:
             lines.append(f"  The governor slowed it and said: “{f.governor}”.")
+    losses = where_tako_loses(rows)
+    lines.append("- Where tako loses: " + ("; ".join(losses) if losses else
+                                          "nowhere in these figures") + ".")
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    section = "## Waiting at scale\n\n" + text.strip() + "\n"
-    pattern = re.compile(r"^## Waiting at scale\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: section + "\n", current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
+def where_tako_loses(rows: list[Figures]) -> list[str]:
+    """Every figure in which tako does worse than the anchors' pattern on the same N."""
+    by = {f.scenario: f for f in rows}
+    out = []
+    for f in rows:
+        twin = by.get(f.scenario.replace("tako", "anchors"))
+        if f.strategy != "tako" or twin is None or twin is f:
+            continue
+        n = f"{f.children:,} children"
+        if f.wall > twin.wall:
+            out.append(f"on {n} it exited {f.wall - twin.wall:.0f} s later "
+                       f"({f.wall:.0f} s vs {twin.wall:.0f} s)")
+        if f.lag is not None and twin.lag is not None and f.lag > twin.lag:
+            out.append(f"on {n} its lag from the last run's end was {f.lag:.1f} s vs "
+                       f"{twin.lag:.1f} s")
+        if f.rss_mb > twin.rss_mb:
+            out.append(f"on {n} its peak RSS was {f.rss_mb:.0f} MB vs {twin.rss_mb:.0f} MB")
+        if f.requests > twin.requests:
+            out.append(f"on {n} it sent {f.requests:,} requests vs {twin.requests:,}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> list[Figures]:
+    run = results.Run.begin(__file__, argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,1000")
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--tree", default="10,30,33", help="fan-out per level (3 levels)")
     parser.add_argument("--latency", default="50ms")
     parser.add_argument("--quick", action="store_true", help="a few children, seconds")
-    parser.add_argument("--write", action="store_true")
+    results.add_arguments(parser)
     parser.add_argument("--role", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
@@ -514,6 +529,7 @@ def main(argv: list[str] | None = None) -> list[Figures]:
     if args.role:
         role_main(args)
         return []
+    results.check_quick(args)
     if args.quick:
         args.sizes, args.minutes, args.tree, args.latency = "4", 0.1, "2,2,2", "5ms"
     sizes = [int(x) for x in args.sizes.split(",") if x]
@@ -525,19 +541,17 @@ def main(argv: list[str] | None = None) -> list[Figures]:
     print(reading(rows))
     print(f"total {time.monotonic() - began:.0f} s", flush=True)
     if args.write:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         tree_runs = sum(f.children for f in rows if f.scenario == "tree")
-        write_section("\n\n".join([
-            f"`python benchmarks/bench_wait.py --write` (sizes {args.sizes}, runs of "
-            f"{args.minutes:g} min, tree {args.tree} = {tree_runs:,} runs, latency "
-            f"{args.latency}). " + " ".join(__doc__.split("\n\n")[2:6]).replace("\n", " "),
-            "The runs last their real 5 minutes (the emulator has no time scale); every "
-            "scenario ran at the same time on the one emulator, each with its own token.",
-            f"Measured {stamp} on CPython {platform.python_version()}, "
-            f"{platform.machine()}, 2 cores shared with other work.",
+        run.write("Waiting at scale", "\n\n".join([
+            f"Sizes {args.sizes}, runs of {args.minutes:g} min, tree {args.tree} = "
+            f"{tree_runs:,} runs, latency {args.latency}. "
+            + " ".join(__doc__.split("\n\n")[2:6]).replace("\n", " "),
+            f"The runs last their real {args.minutes:g} minutes (the emulator has no time "
+            "scale); every scenario ran at the same time on the one emulator, each with its "
+            "own token.",
             table(rows),
             reading(rows),
-        ]))
+        ]), args.results)
     return rows
 
 

@@ -2,6 +2,7 @@
 
     python benchmarks/crash_matrix.py [--children 200] [--points 10]
         [--signals SIGKILL,SIGTERM,SIGINT] [--kinds strict,heuristic] [--write]
+    python benchmarks/crash_matrix.py --quick   # 3 children, 2 cells: seconds
 
 For every (receiver kind, signal, kill point): ``tako-gha fan-out`` (a real process)
 fans out to N children on the emulator and is stopped at the kill point; then the
@@ -36,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shlex
 import subprocess
@@ -45,16 +45,16 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+import results
 
 from tako_gha.emulator import Emulator
 from tako_gha.emulator.worldgen import build_bare_world
 
 TOKEN = "t-crash"
 ORIGIN = "acme/origin"
-RESULTS = Path(__file__).with_name("RESULTS.md")
 KINDS = ("strict", "heuristic")
 SIGNALS = ("SIGKILL", "SIGTERM", "SIGINT")
 RUN_NAME = "run-name: ${{ github.event.client_payload.tako.title || github.workflow }}\n"
@@ -256,26 +256,44 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join(rows)
 
 
-def write_results(text: str) -> None:
-    body = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    head = "## Crash matrix"
-    start = body.find(head)
-    if start >= 0:
-        end = body.find("\n## ", start + len(head))
-        body = body[:start] + text + (body[end + 1:] if end >= 0 else "")
-    else:
-        body = body.rstrip("\n") + "\n\n" + text
-    RESULTS.write_text(body.rstrip("\n") + "\n", encoding="utf-8")
+def reading(outcomes: list[Outcome], children: int) -> str:
+    """What the table says, computed from it."""
+    failed = [o for o in outcomes if not o.ok]
+    once = sum(1 for o in outcomes if set(o.runs) == {1} and sum(o.runs.values()) == children)
+    lines = ["Reading (computed from the table):",
+             f"- {len(outcomes) - len(failed)} of {len(outcomes)} cells passed every check; in "
+             f"{once} of them each of the {children} children ran exactly once."]
+    for sig, code in EXPECTED_EXIT.items():
+        cells = [o for o in outcomes if o.signal == sig]
+        if cells:
+            right = sum(1 for o in cells if o.first_exit == code)
+            lines.append(f"- {sig}: the first process exited {code} in {right} of "
+                         f"{len(cells)} cells; the resume exited 0 in "
+                         f"{sum(1 for o in cells if o.resume_exit == 0)}.")
+    for o in failed:
+        lines.append(f"- FAILED {o.kind} {o.signal} at record {o.point.record}: "
+                     + "; ".join(o.problems))
+    times = sorted(o.seconds for o in outcomes)
+    if times:
+        lines.append(f"- A cell took {times[0]:.1f}–{times[-1]:.1f} s (two process "
+                     f"start-ups and waiting for {children} runs each).")
+    return "\n".join(lines)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    run = results.Run.begin(__file__, argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--children", type=int, default=200)
     parser.add_argument("--points", type=int, default=10)
     parser.add_argument("--signals", default=",".join(SIGNALS))
     parser.add_argument("--kinds", default=",".join(KINDS))
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true",
+                        help="3 children, SIGKILL, strict receivers, 2 kill points")
+    results.add_arguments(parser)
+    args = parser.parse_args(argv)
+    results.check_quick(args)
+    if args.quick:
+        args.children, args.points, args.signals, args.kinds = 3, 2, "SIGKILL", "strict"
     points = kill_points(args.children, args.points)
     signals = [s.strip().upper() for s in args.signals.split(",") if s.strip()]
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
@@ -284,26 +302,24 @@ def main() -> int:
         outcomes = run_matrix(args.children, points, signals, kinds, Path(tmp), progress=True)
     wall = time.monotonic() - started
     failed = [o for o in outcomes if not o.ok]
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    text = (f"## Crash matrix\n\n`python benchmarks/crash_matrix.py --write` — a fan-out to "
-            f"{args.children} children on the emulator (a real `tako-gha fan-out` process) "
-            "stopped at each kill point by each signal, then resumed with the exact command "
-            "its first line printed; receivers with the `run-name` tag (strict) and without "
-            "it (heuristic). Kill points come from the journal's test seam "
-            "(`TAKO_JOURNAL_CRASH=N:SIGNAL`: the process signals itself just before its "
+    text = (f"A fan-out to {args.children} children on the emulator (a real `tako-gha "
+            "fan-out` process) stopped at each kill point by each signal, then resumed with "
+            "the exact command its first line printed; receivers with the `run-name` tag "
+            "(strict) and without it (heuristic). Kill points come from the journal's test "
+            "seam (`TAKO_JOURNAL_CRASH=N:SIGNAL`: the process signals itself just before its "
             "N-th journal record; see the script's docstring for what each record is). "
             "Checked per cell: the first process ended by the signal (SIGKILL -9, SIGTERM "
-            "143, SIGINT 130), the resume exits 0 with every child `success`, and every "
-            "child repository has exactly one run of the cascade (counted by the emulator "
-            "from each run's `client_payload`, whatever its title).\n\n"
-            f"Measured {when} on CPython {platform.python_version()}, "
-            f"{platform.machine()}, {os.cpu_count()} cores shared with other work: "
+            "143, SIGINT 130), its `--tree-json` is whole and names the cascade, the resume "
+            "exits 0 with every child `success`, and every child repository has exactly one "
+            "run of the cascade (counted by the emulator from each run's `client_payload`, "
+            "whatever its title).\n\n"
             f"{len(outcomes)} cells ({len(kinds)} receiver kinds x {len(signals)} signals x "
             f"{len(points)} kill points), {len(outcomes) - len(failed)} passed, "
-            f"{len(failed)} failed, {wall:.0f} s in all.\n\n{table(outcomes)}\n")
+            f"{len(failed)} failed, {wall:.0f} s in all.\n\n{table(outcomes)}\n\n"
+            f"{reading(outcomes, args.children)}\n")
     print(text)
     if args.write:
-        write_results(text)
+        run.write("Crash matrix", text, args.results)
     return 1 if failed else 0
 
 

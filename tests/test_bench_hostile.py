@@ -5,17 +5,27 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+from bench_check import check_section, results_copy
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-def test_bench_hostile_quick_runs(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_bench_hostile_quick_runs(capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     sys.modules.pop("bench_hostile", None)
     import bench_hostile
 
-    assert bench_hostile.main(["--quick"]) == 0
+    copy = results_copy(tmp_path)
+    argv = ["--quick", "--write", "--results", str(copy)]
+    assert bench_hostile.main(argv) == 0
     out = capsys.readouterr().out
     assert "refused at load" in out  # the filter
     assert "stopped: max_eval_steps" in out  # nested comprehensions
     assert "stopped: max_value_size" in out  # shared values
     assert '"hostile": 5' in out
+    section = check_section(copy, "bench_hostile.py", argv)
+    # the reading is computed from the figures: goals checked, each org plan judged
+    assert "met by every hostile filter" in section
+    assert section.count("the ≤ 3 s plan goal is met") == len(bench_hostile.ORG_MIXES)

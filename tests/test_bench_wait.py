@@ -7,21 +7,24 @@ import sys
 from pathlib import Path
 
 import pytest
+from bench_check import check_section, results_copy
 
 pytestmark = pytest.mark.timeout(240)
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_wait.py"
 
 
-def test_quick_mode_measures_both_strategies_and_the_tree(capsys: pytest.CaptureFixture[str]
-                                                          ) -> None:
+def test_quick_mode_measures_both_strategies_and_the_tree(capsys: pytest.CaptureFixture[str],
+                                                          tmp_path: Path) -> None:
     spec = importlib.util.spec_from_file_location("bench_wait", BENCH)
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     sys.modules["bench_wait"] = bench  # dataclasses look their module up
     try:
         spec.loader.exec_module(bench)
-        rows = bench.main(["--quick"])
+        copy = results_copy(tmp_path)
+        argv = ["--quick", "--write", "--results", str(copy)]
+        rows = bench.main(argv)
     finally:
         sys.modules.pop("bench_wait", None)
     by = {f.scenario: f for f in rows}
@@ -36,3 +39,6 @@ def test_quick_mode_measures_both_strategies_and_the_tree(capsys: pytest.Capture
             bench.goals(figures)
     out = capsys.readouterr().out
     assert "| tako-4 |" in out and "Reading" in out
+    section = check_section(copy, "bench_wait.py", argv)
+    assert "| tako-4 | 4 | success |" in section and "| anchors-4 | 4 | success |" in section
+    assert "- tree: met: waiting requests" in section and "- Where tako loses: " in section

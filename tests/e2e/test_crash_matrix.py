@@ -25,6 +25,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "crash_matrix.py"
 
 
 def _load() -> ModuleType:
+    if str(SCRIPT.parent) not in sys.path:  # the script imports benchmarks/results.py
+        sys.path.insert(0, str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location("crash_matrix", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
