@@ -19,7 +19,8 @@ Two readers, two corpora:
 For each: the time of one pass over the corpus (best of ``--repeat``), the slowest
 single case, and the highest tracemalloc peak of one case (measured in a separate pass,
 since tracing slows Python down). ``--quick`` runs one pass (the test suite smoke-runs
-it).
+it). ``--write`` replaces the "JSON readers" section of benchmarks/RESULTS.md (a quick
+run only with ``--results FILE``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,13 +114,25 @@ def measure(reader: Callable[[Any], Any], cases: list[tuple[str, Any]],
             "slowest_case": slowest_id, "peak_mb": peak / 1e6, "peak_case": peak_id}
 
 
+def reading(found: list[tuple[str, dict[str, Any]]]) -> str:
+    """What the table says, computed from it."""
+    parts = [f"{name} read its {got['cases']} cases in {got['pass_s'] * 1000:.1f} ms, the "
+             f"slowest case ({got['slowest_case']}) in {got['slowest_s'] * 1000:.1f} ms, "
+             f"peaking at {got['peak_mb']:.1f} MB ({got['peak_case']})"
+             for name, got in found]
+    return "Reading (computed from the table): " + "; ".join(parts) + "."
+
+
 def main(argv: list[str] | None = None) -> int:
+    run = results.Run.begin(__file__, argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--code", type=Path, help="a directory whose tako_gha is measured")
     parser.add_argument("--label", default="", help="what the code is (a commit)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="one pass (smoke test)")
+    results.add_arguments(parser)
     args = parser.parse_args(argv)
+    results.check_quick(args)
     if args.code:
         sys.path.insert(0, str(args.code.resolve()))
     import tako_gha
@@ -127,14 +142,29 @@ def main(argv: list[str] | None = None) -> int:
     repeat = 1 if args.quick else args.repeat
     rows = [("payload reader (strictjson)", strictjson.read_json_object, payload_corpus()),
             ("emulator body reader (confine)", confine.parse_json, body_corpus())]
-    print(f"code: {Path(tako_gha.__file__).parent} {args.label}".rstrip())
-    print("| reader | cases | one pass | slowest case | peak memory (case) |")
-    print("|---|---:|---:|---:|---:|")
+    code = f"{Path(tako_gha.__file__).parent} {args.label}".rstrip()
+    lines = ["| reader | cases | one pass | slowest case | peak memory (case) |",
+             "|---|---:|---:|---:|---:|"]
+    found = []
     for name, reader, cases in rows:
         got = measure(reader, cases, repeat)
-        print(f"| {name} | {got['cases']} | {got['pass_s'] * 1000:.1f} ms | "
-              f"{got['slowest_s'] * 1000:.1f} ms ({got['slowest_case']}) | "
-              f"{got['peak_mb']:.1f} MB ({got['peak_case']}) |")
+        found.append((name, got))
+        lines.append(f"| {name} | {got['cases']} | {got['pass_s'] * 1000:.1f} ms | "
+                     f"{got['slowest_s'] * 1000:.1f} ms ({got['slowest_case']}) | "
+                     f"{got['peak_mb']:.1f} MB ({got['peak_case']}) |")
+    table = "\n".join(lines)
+    print(f"code: {code}")
+    print(table)
+    print(reading(found))
+    if args.write:
+        intro = ("tako's payload reader (`core.strictjson.read_json_object`: `--payload`, "
+                 "the action's `payload` input) on the payload corpus of the test suite plus "
+                 "large ordinary payloads, and the emulator's body reader "
+                 "(`emulator.confine.parse_json`) on the emulator's hostile request bodies "
+                 f"plus the same texts as bytes. One pass is the best of {repeat}; the peak "
+                 "is tracemalloc's, per case, in a separate pass. Code measured: "
+                 + (f"{args.label or args.code}" if args.code else "this checkout") + ".")
+        run.write("JSON readers", f"{intro}\n\n{table}\n\n{reading(found)}", args.results)
     return 0
 
 

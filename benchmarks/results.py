@@ -42,6 +42,7 @@ SECTIONS: dict[str, str] = {
     "Crash matrix": "crash_matrix.py",
     "Action install": "bench_action_install.py",
     "Hostile filters": "bench_hostile.py",
+    "JSON readers": "bench_json.py",
     "Waiting at scale": "bench_wait.py",
 }
 
