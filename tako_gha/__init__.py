@@ -7,7 +7,9 @@ Layers (imports only point downwards):
                          retries, rate limits, ETags live here only.
 - ``tako_gha.engine``    fan-out, correlation, poller, deadlines. Never imports PyGithub.
 - ``tako_gha.surfaces``  CLI, action entry, git hook, reports.
-- ``tako_gha.emulator``  a GitHub-compatible server for loopback (its own world).
+- ``tako_gha.emulator``  a GitHub-compatible server for loopback (its own world);
+                         imports only ``core``.
+The map of which file owns what: docs/architecture.md.
 """
 
 __version__ = "0.1.0"
