@@ -1,12 +1,21 @@
-"""A GraphQL lexer and parser (the whole query language; the executor in
-``emulator.graphql`` decides what of GitHub's schema is served), and the limits a
-document must meet before it is validated or executed.
+"""GraphQL documents for the emulator: parsed by graphql-core, turned into the small
+tree the executor in ``emulator.graphql`` walks, and held to the limits a document
+must meet before it is validated or executed.
 
 Every limit is checked before the work it bounds: the document's size before it is
-tokenized, the token count while tokenizing, syntactic nesting while parsing (the
-parser recurses), and, in :func:`check_limits`, fragment cycles, query depth, the
-number of fields the executor would resolve and GitHub's node limit, computed once
-per fragment (never by expanding fragments, which can grow exponentially).
+read; syntactic nesting by a linear pre-scan before graphql-core's parser (which
+recurses) sees it; the token count by graphql-core while it reads (``max_tokens``);
+numbers while the tree is built; and, in :func:`check_limits`, fragment cycles, query
+depth, the number of fields the executor would resolve and GitHub's node limit,
+computed once per fragment (never by expanding fragments, which can grow
+exponentially). graphql-core's syntax errors are worded the way the emulator always
+answered (``Parse error on '}' at [1, 3] (...)``), with the place.
+
+What of graphql-core this relies on: ``Parser`` (subclassed to refuse type-system
+definitions where they start, since the endpoint takes executable documents only),
+its ``max_lexical_tokens`` option (tokens, comments not counted), the AST node
+classes, ``print_ast`` for variable types, and ``GraphQLSyntaxError`` (``message``,
+``positions``, ``locations``).
 """
 
 from __future__ import annotations
@@ -14,7 +23,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
+
+from graphql import GraphQLSyntaxError, print_ast
+from graphql.language import ast
+from graphql.language.parser import Parser as _CoreParser
+from graphql.language.token_kind import TokenKind
 
 
 class GraphQLError(Exception):
@@ -41,54 +56,6 @@ MAX_CHAIN = 100  # fields and fragment spreads inside one another, fragments exp
 MAX_FIELDS = 100_000  # fields the executor would resolve (times the page sizes above them)
 MAX_NODES = 500_000  # GitHub's node limit: connection items, page sizes multiplied
 PAGE_MAX = 100  # what first/last may ask for
-
-
-_TOKEN = re.compile(
-    r'(?P<block>"""(?:[^"\\]|\\.|"(?!""))*""")'
-    r'|(?P<string>"(?:[^"\\\n]|\\.)*")'
-    r"|(?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
-    r"|(?P<name>[_A-Za-z][_0-9A-Za-z]*)"
-    r"|(?P<spread>\.\.\.)"
-    r"|(?P<punct>[!$()\[\]{}:=@|&])"
-    r"|(?P<skip>[\s,\ufeff]+|#[^\n]*)"
-)
-
-
-@dataclass
-class Tok:
-    kind: str
-    text: str
-    line: int
-    column: int
-
-
-def tokenize(source: str) -> list[Tok]:
-    if len(source) > MAX_DOCUMENT_CHARS:
-        raise GraphQLError(f"Query is too large: {len(source)} characters, at most "
-                           f"{MAX_DOCUMENT_CHARS} are accepted")
-    tokens: list[Tok] = []
-    pos, line, line_start = 0, 1, 0
-    while pos < len(source):
-        if len(tokens) > MAX_TOKENS:
-            raise GraphQLError(f"Query has more than {MAX_TOKENS} tokens", line,
-                               pos - line_start + 1)
-        found = _TOKEN.match(source, pos)
-        if found is None:
-            raise GraphQLError(
-                f"Parse error on {source[pos]!r} at [{line}, {pos - line_start + 1}]",
-                line, pos - line_start + 1,
-            )
-        kind = found.lastgroup or "skip"
-        text = found.group()
-        if kind != "skip":
-            tokens.append(Tok(kind, text, line, pos - line_start + 1))
-        newlines = text.count("\n")
-        if newlines:
-            line += newlines
-            line_start = pos + text.rindex("\n") + 1
-        pos = found.end()
-    tokens.append(Tok("eof", "", line, pos - line_start + 1))
-    return tokens
 
 
 @dataclass
@@ -145,221 +112,211 @@ class Document:
     fragments: dict[str, tuple[str, list[Any]]]
 
 
+_EXECUTABLE = {"query", "mutation", "subscription", "fragment"}
+
+
+class _ExecutableParser(_CoreParser):
+    """graphql-core's parser, refusing a type-system definition (``type X { a }``) at
+    its first token rather than wherever its SDL syntax happens to break."""
+
+    def parse_definition(self) -> ast.DefinitionNode:
+        token = self._lexer.token
+        if (token.kind in (TokenKind.STRING, TokenKind.BLOCK_STRING)
+                or (token.kind == TokenKind.NAME and token.value not in _EXECUTABLE)):
+            raise self.unexpected(token)
+        return super().parse_definition()
+
+
 class Parser:
+    """``Parser(source).document()``: the document, or a GraphQLError that says where."""
+
     def __init__(self, source: str) -> None:
-        self.tokens = tokenize(source)
-        self.pos = 0
-        self.nesting = 0  # open braces/brackets: the parser recurses once per level
-
-    def enter(self, tok: Tok) -> None:
-        self.nesting += 1
-        if self.nesting > MAX_NESTING:
-            self.fail(tok, f"nested more than {MAX_NESTING} deep")
-
-    def peek(self) -> Tok:
-        return self.tokens[self.pos]
-
-    def next(self) -> Tok:
-        tok = self.tokens[self.pos]
-        self.pos += 1
-        return tok
-
-    def expect(self, text: str) -> Tok:
-        tok = self.next()
-        if tok.text != text or tok.kind in ("string", "block"):
-            self.fail(tok, f"expected {text!r}")
-        return tok
-
-    def fail(self, tok: Tok, why: str = "") -> None:
-        shown = tok.text or "end of document"
-        detail = f" ({why})" if why else ""
-        raise GraphQLError(
-            f"Parse error on {shown!r} at [{tok.line}, {tok.column}]{detail}", tok.line, tok.column
-        )
-
-    def name(self) -> str:
-        tok = self.next()
-        if tok.kind != "name":
-            self.fail(tok, "expected a name")
-        return tok.text
+        self.source = source
 
     def document(self) -> Document:
+        source = self.source
+        if len(source) > MAX_DOCUMENT_CHARS:
+            raise GraphQLError(f"Query is too large: {len(source)} characters, at most "
+                               f"{MAX_DOCUMENT_CHARS} are accepted")
+        if _IGNORED.fullmatch(source):
+            raise GraphQLError("The document contains no operation")
+        _check_nesting(source)
+        try:
+            tree = _ExecutableParser(source, max_lexical_tokens=MAX_TOKENS).parse_document()
+        except GraphQLSyntaxError as exc:
+            raise _parse_error(source, exc) from None
+        except RecursionError:  # pragma: no cover - the pre-scan bounds the nesting
+            raise GraphQLError(f"Parse error (nested more than {MAX_NESTING} deep)") from None
+        return _Builder(source).document(tree)
+
+
+# -- what graphql-core read, as the executor's tree ---------------------------------------
+class _Builder:
+    """Turns graphql-core's AST into the executor's tree. Recursion follows the syntax,
+    which the pre-scan bounded to ``MAX_NESTING``."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, node: ast.Node, why: str) -> GraphQLError:
+        line, column, offset = _place(node)
+        return GraphQLError(f"Parse error on {_shown(self.source, offset)!r} at "
+                            f"[{line}, {column}] ({why})", line, column)
+
+    def document(self, tree: ast.DocumentNode) -> Document:
         ops: list[Operation] = []
         fragments: dict[str, tuple[str, list[Any]]] = {}
-        while self.peek().kind != "eof":
-            tok = self.peek()
-            if tok.text == "{":
-                ops.append(Operation("query", None, {}, self.selection_set()))
-            elif tok.text in ("query", "mutation", "subscription"):
-                ops.append(self.operation())
-            elif tok.text == "fragment":
-                self.next()
-                name = self.name()
-                if self.name() != "on":
-                    self.fail(self.tokens[self.pos - 1], "expected 'on'")
-                type_name = self.name()
-                self.directives()
-                fragments[name] = (type_name, self.selection_set())
-            else:
-                self.fail(tok)
+        for node in tree.definitions:
+            if isinstance(node, ast.OperationDefinitionNode):
+                ops.append(self.operation(node))
+            elif isinstance(node, ast.FragmentDefinitionNode):
+                fragments[node.name.value] = (node.type_condition.name.value,
+                                              self.selections(node.selection_set))
+            else:  # pragma: no cover - _ExecutableParser refuses them
+                raise self.fail(node, "not an executable definition")
         if not ops:
             raise GraphQLError("The document contains no operation")
         return Document(ops, fragments)
 
-    def operation(self) -> Operation:
-        kind = self.next().text
-        name = self.name() if self.peek().kind == "name" else None
+    def operation(self, node: ast.OperationDefinitionNode) -> Operation:
         variables: dict[str, tuple[str, Any, bool]] = {}
-        if self.peek().text == "(":
-            self.next()
-            while self.peek().text != ")":
-                self.expect("$")
-                var = self.name()
-                self.expect(":")
-                type_text = self.type_ref()
-                default, has_default = None, False
-                if self.peek().text == "=":
-                    self.next()
-                    default, has_default = self.value(const=True), True
-                variables[var] = (type_text, default, has_default)
-            self.next()
-        self.directives()
-        return Operation(kind, name, variables, self.selection_set())
+        for var in node.variable_definitions or ():
+            has_default = var.default_value is not None
+            default = self.value(var.default_value) if has_default else None
+            variables[var.variable.name.value] = (print_ast(var.type), default, has_default)
+        return Operation(node.operation.value, node.name.value if node.name else None,
+                         variables, self.selections(node.selection_set))
 
-    def type_ref(self) -> str:
-        if self.peek().text == "[":
-            self.enter(self.next())
-            inner = self.type_ref()
-            self.expect("]")
-            self.nesting -= 1
-            text = f"[{inner}]"
-        else:
-            text = self.name()
-        if self.peek().text == "!":
-            self.next()
-            text += "!"
-        return text
+    def selections(self, node: ast.SelectionSetNode) -> list[Any]:
+        if not node.selections:
+            raise self.fail(node, "empty selection set")
+        return [self.selection(sel) for sel in node.selections]
 
-    def selection_set(self) -> list[Any]:
-        self.enter(self.expect("{"))
-        out: list[Any] = []
-        while self.peek().text != "}":
-            if self.peek().kind == "eof":
-                self.fail(self.peek(), "unclosed selection set")
-            out.append(self.selection())
-        self.next()
-        self.nesting -= 1
-        if not out:
-            self.fail(self.tokens[self.pos - 1], "empty selection set")
-        return out
+    def selection(self, node: ast.SelectionNode) -> Any:
+        directives = [(d.name.value, self.arguments(d.arguments)) for d in node.directives or ()]
+        if isinstance(node, ast.FragmentSpreadNode):
+            line, column, _ = _place(node.name)
+            return Spread(node.name.value, line, column, directives)
+        if isinstance(node, ast.InlineFragmentNode):
+            cond = node.type_condition.name.value if node.type_condition else None
+            return InlineFragment(cond, self.selections(node.selection_set), directives)
+        assert isinstance(node, ast.FieldNode)
+        line, column, _ = _place(node)
+        subs = self.selections(node.selection_set) if node.selection_set else []
+        return Field(node.name.value, node.alias.value if node.alias else None,
+                     self.arguments(node.arguments), subs, line, column, directives)
 
-    def selection(self) -> Any:
-        tok = self.peek()
-        if tok.kind == "spread":
-            self.next()
-            if self.peek().text == "on":
-                self.next()
-                cond = self.name()
-                directives = self.directives()
-                return InlineFragment(cond, self.selection_set(), directives)
-            if self.peek().text in ("{", "@"):
-                directives = self.directives()
-                return InlineFragment(None, self.selection_set(), directives)
-            name_tok = self.peek()
-            return Spread(self.name(), name_tok.line, name_tok.column, self.directives())
-        first = self.peek()
-        name = self.name()
-        alias = None
-        if self.peek().text == ":":
-            self.next()
-            alias, name = name, self.name()
-        args = self.arguments()
-        directives = self.directives()
-        subs = self.selection_set() if self.peek().text == "{" else []
-        return Field(name, alias, args, subs, first.line, first.column, directives)
+    def arguments(self, nodes: Any) -> dict[str, Any]:
+        return {arg.name.value: self.value(arg.value) for arg in nodes or ()}
 
-    def arguments(self, const: bool = False) -> dict[str, Any]:
-        args: dict[str, Any] = {}
-        if self.peek().text != "(":
-            return args
-        self.next()
-        while self.peek().text != ")":
-            name = self.name()
-            self.expect(":")
-            args[name] = self.value(const)
-        self.next()
-        return args
+    def value(self, node: ast.ValueNode) -> Any:
+        if isinstance(node, ast.VariableNode):
+            return Var(node.name.value)
+        if isinstance(node, (ast.IntValueNode, ast.FloatValueNode)):
+            return self.number(node)
+        if isinstance(node, (ast.StringValueNode, ast.BooleanValueNode)):
+            return node.value
+        if isinstance(node, ast.EnumValueNode):
+            return EnumValue(node.value)
+        if isinstance(node, ast.ListValueNode):
+            return [self.value(item) for item in node.values]
+        if isinstance(node, ast.ObjectValueNode):
+            return {item.name.value: self.value(item.value) for item in node.fields}
+        return None  # NullValueNode
 
-    def directives(self) -> list[tuple[str, dict[str, Any]]]:
-        out = []
-        while self.peek().text == "@":
-            self.next()
-            out.append((self.name(), self.arguments()))
-        return out
-
-    def value(self, const: bool = False) -> Any:
-        tok = self.next()
-        if tok.text == "$" and tok.kind == "punct":
-            if const:
-                self.fail(tok, "variables are not allowed here")
-            return Var(self.name())
-        if tok.kind == "number":
-            return self.number(tok)
-        if tok.kind == "string":
-            return _unescape(tok.text[1:-1])
-        if tok.kind == "block":
-            return tok.text[3:-3].replace('\\"""', '"""')
-        if tok.text == "[" and tok.kind == "punct":
-            self.enter(tok)
-            items = []
-            while self.peek().text != "]":
-                if self.peek().kind == "eof":
-                    self.fail(self.peek(), "unclosed list")
-                items.append(self.value(const))
-            self.next()
-            self.nesting -= 1
-            return items
-        if tok.text == "{" and tok.kind == "punct":
-            self.enter(tok)
-            obj = {}
-            while self.peek().text != "}":
-                key = self.name()
-                self.expect(":")
-                obj[key] = self.value(const)
-            self.next()
-            self.nesting -= 1
-            return obj
-        if tok.kind == "name":
-            literals = {"true": True, "false": False, "null": None}
-            return literals[tok.text] if tok.text in literals else EnumValue(tok.text)
-        self.fail(tok, "expected a value")
-        return None
-
-
-    def number(self, tok: Tok) -> int | float:
-        """An Int or Float literal; a literal too long to be a sane number, or a
-        float beyond range (``1e999``), is a parse error."""
-        if len(tok.text) > MAX_NUMBER_CHARS:
-            self.fail(tok, f"a number of more than {MAX_NUMBER_CHARS} characters")
-        if not any(c in tok.text for c in ".eE"):
-            return int(tok.text)
-        value = float(tok.text)
+    def number(self, node: ast.IntValueNode | ast.FloatValueNode) -> int | float:
+        """A literal too long to be a sane number, or a float beyond range (``1e999``),
+        is a parse error."""
+        text = node.value
+        if len(text) > MAX_NUMBER_CHARS:
+            raise self.fail(node, f"a number of more than {MAX_NUMBER_CHARS} characters")
+        if isinstance(node, ast.IntValueNode):
+            return int(text)
+        value = float(text)
         if not math.isfinite(value):
-            self.fail(tok, "number out of range")
+            raise self.fail(node, "number out of range")
         return value
 
 
-def _unescape(text: str) -> str:
-    simple = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
-              "t": "\t"}
+def _place(node: ast.Node) -> tuple[int, int, int]:
+    """Line, column and offset where ``node`` starts."""
+    token = node.loc.start_token if node.loc else None
+    return (token.line, token.column, token.start) if token else (0, 0, 0)
 
-    def sub(match: re.Match[str]) -> str:
-        esc = match.group(1)
-        if esc.startswith("u"):
-            return chr(int(esc[1:], 16))
-        return simple.get(esc, esc)
 
-    return re.sub(r"\\(u[0-9a-fA-F]{4}|.)", sub, text)
+# -- nesting and syntax errors ------------------------------------------------------------
+# What the nesting pre-scan skips: strings, block strings and comments, each matched
+# without backtracking; what is left of the brackets is counted.
+_SKIPPED = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|#[^\n\r]*')
+_BRACKET_OR_SKIPPED = re.compile(_SKIPPED.pattern + r"|[\[\]{}]")
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_IGNORED = re.compile(r"(?:[\s,\ufeff]|#[^\n\r]*)*")  # single characters: no backtracking
+_SHOWN = re.compile(r'\.\.\.|[_A-Za-z][_0-9A-Za-z]*|-?[0-9][0-9.eE+-]*|"(?:[^"\\\n]|\\.)*"?|.',
+                    re.S)
+
+
+def _check_nesting(source: str) -> None:
+    """Braces and brackets (selections, lists, objects, list types) nest at most
+    ``MAX_NESTING`` deep, measured in linear time without recursion; the error names
+    the first bracket past the bound."""
+    brackets = _NOT_BRACKET.sub("", _SKIPPED.sub("", source))
+    if not brackets or max(accumulate(map(_STEP.__getitem__, brackets))) <= MAX_NESTING:
+        return
+    depth = 0
+    for match in _BRACKET_OR_SKIPPED.finditer(source):
+        step = _STEP.get(match.group(), 0)
+        depth += step
+        if step == 1 and depth > MAX_NESTING:
+            offset = match.start()
+            line = source.count("\n", 0, offset) + 1
+            column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+            raise GraphQLError(f"Parse error on {match.group()!r} at [{line}, {column}] "
+                               f"(nested more than {MAX_NESTING} deep)", line, column)
+
+
+def _shown(source: str, offset: int) -> str:
+    """The token at ``offset`` as an error shows it (long ones cut)."""
+    found = _SHOWN.match(source, offset) if offset < len(source) else None
+    if found is None:
+        return "end of document"
+    text = found.group()
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _parse_error(source: str, exc: GraphQLSyntaxError) -> GraphQLError:
+    """graphql-core's syntax error in the emulator's words, at the same place."""
+    offset = exc.positions[0] if exc.positions else len(source)
+    line, column = (exc.locations[0].line, exc.locations[0].column) if exc.locations \
+        else (1, 1)
+    why = exc.message.removeprefix("Syntax Error: ").rstrip(".")
+    if "tokens" in why and offset >= 0:
+        return GraphQLError(f"Query has more than {MAX_TOKENS} tokens", line, column)
+    before = source[:offset].rstrip(" \t\r\n,\ufeff")[-1:]
+    if "in constant value" in why:
+        why = "variables are not allowed here"
+    elif why.startswith("Expected 'on'"):
+        why = "expected 'on'"
+    elif "<EOF>" in why:
+        why = _unclosed(source)
+    elif why.startswith("Unexpected") and before in (":", "[", "=", ","):
+        why = f"expected a value; {why[0].lower()}{why[1:]}"
+    return GraphQLError(f"Parse error on {_shown(source, offset)!r} at [{line}, {column}] "
+                        f"({why})", line, column)
+
+
+def _unclosed(source: str) -> str:
+    """What the document left open when it ended."""
+    brackets = _NOT_BRACKET.sub("", _SKIPPED.sub("", source))
+    open_: list[str] = []
+    for char in brackets:
+        if char in "[{":
+            open_.append(char)
+        elif open_:
+            open_.pop()
+    if not open_:
+        return "the document ends too early"
+    return "unclosed selection set" if open_[-1] == "{" else "unclosed list"
 
 
 # -- limits -------------------------------------------------------------------------------

@@ -1,0 +1,101 @@
+"""The emulator's GraphQL front half (parse, limits, validation) on the hostile corpus:
+time per query.
+
+Measures whatever ``tako_gha`` is importable, and says which (its path). To measure an
+older commit, put a checkout of it ahead with ``--code DIR``:
+
+    mkdir /tmp/tako-base && git archive 2ab66d7 tako_gha | tar -x -C /tmp/tako-base
+    python benchmarks/bench_graphql.py --code /tmp/tako-base --label "commit 2ab66d7"
+    python benchmarks/bench_graphql.py --label "HEAD"
+
+Every document of tests/emulator/emulator_hostile_corpus.py (GRAPHQL_CASES and the
+discovery control) goes through what ``POST /graphql`` does before it executes
+anything: parse the document, pick the operation, coerce the variables, check the
+limits (depth, fragment cycles, fields times page sizes, node count) and validate
+against the emulator's schema. Execution is left out: it does not change here and
+would drown the part measured. Each case runs ``--repeat`` times; the table gives the
+best time per case (median and worst over the corpus, and the slowest cases by name)
+and the sum of the best times. ``--quick`` runs each case once (the test suite
+smoke-runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _corpus() -> ModuleType:
+    path = ROOT / "tests" / "emulator" / "emulator_hostile_corpus.py"
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def front_half(query: str, variables: dict[str, Any]) -> str:
+    """What ``POST /graphql`` does before execution; the outcome in a word."""
+    from tako_gha.emulator import graphql
+    from tako_gha.emulator.gqlparse import GraphQLError, Parser, check_limits
+
+    try:
+        doc = Parser(query).document()
+        op = graphql._pick_operation(doc, None)
+        coerced = graphql._coerce_variables(op, variables)
+    except GraphQLError:
+        return "refused"
+    errors = check_limits(doc, op, coerced) or graphql.validate(doc, op)
+    return "refused" if errors else "accepted"
+
+
+def measure(cases: list[Any], repeat: int) -> list[tuple[str, float, str]]:
+    out = []
+    for case in cases:
+        best, outcome = float("inf"), ""
+        for _ in range(repeat):
+            started = time.perf_counter()
+            outcome = front_half(case.query, case.variables or {})
+            best = min(best, time.perf_counter() - started)
+        out.append((case.id, best, outcome))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--code", type=Path, help="a directory whose tako_gha is measured")
+    parser.add_argument("--label", default="", help="what the code is (a commit)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="each case once (smoke test)")
+    args = parser.parse_args(argv)
+    if args.code:
+        sys.path.insert(0, str(args.code.resolve()))
+    import tako_gha
+
+    corpus = _corpus()
+    rows = measure([*corpus.GRAPHQL_CASES, corpus.CONTROL_GRAPHQL],
+                   1 if args.quick else args.repeat)
+    times = [spent for _, spent, _ in rows]
+    print(f"code: {Path(tako_gha.__file__).parent} {args.label}".rstrip())
+    print("| queries | refused | median per query | worst | sum |")
+    print("|---:|---:|---:|---:|---:|")
+    refused = sum(outcome == "refused" for *_, outcome in rows)
+    print(f"| {len(rows)} | {refused} | {statistics.median(times) * 1000:.2f} ms | "
+          f"{max(times) * 1000:.1f} ms | {sum(times) * 1000:.0f} ms |")
+    print("\nslowest: " + ", ".join(
+        f"{case_id} {spent * 1000:.1f} ms ({outcome})"
+        for case_id, spent, outcome in sorted(rows, key=lambda row: -row[1])[:6]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
