@@ -16,7 +16,8 @@ against the emulator's schema. Execution is left out: it does not change here an
 would drown the part measured. Each case runs ``--repeat`` times; the table gives the
 best time per case (median and worst over the corpus, and the slowest cases by name)
 and the sum of the best times. ``--quick`` runs each case once (the test suite
-smoke-runs it).
+smoke-runs it). ``--write`` replaces the "GraphQL front half" section of
+benchmarks/RESULTS.md (a quick run only with ``--results FILE``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,13 +73,26 @@ def measure(cases: list[Any], repeat: int) -> list[tuple[str, float, str]]:
     return out
 
 
+def reading(rows: list[tuple[str, float, str]]) -> str:
+    """What the table says, computed from it."""
+    slowest = max(rows, key=lambda row: row[1])
+    times = sorted(spent for _, spent, _ in rows)
+    under = sum(spent < 0.01 for spent in times)
+    return (f"Reading (computed from the table): {under} of {len(rows)} queries take under "
+            f"10 ms; the slowest is {slowest[0]} ({slowest[1] * 1000:.0f} ms, "
+            f"{slowest[2]}).")
+
+
 def main(argv: list[str] | None = None) -> int:
+    run = results.Run.begin(__file__, argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--code", type=Path, help="a directory whose tako_gha is measured")
     parser.add_argument("--label", default="", help="what the code is (a commit)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="each case once (smoke test)")
+    results.add_arguments(parser)
     args = parser.parse_args(argv)
+    results.check_quick(args)
     if args.code:
         sys.path.insert(0, str(args.code.resolve()))
     import tako_gha
@@ -85,15 +101,25 @@ def main(argv: list[str] | None = None) -> int:
     rows = measure([*corpus.GRAPHQL_CASES, corpus.CONTROL_GRAPHQL],
                    1 if args.quick else args.repeat)
     times = [spent for _, spent, _ in rows]
-    print(f"code: {Path(tako_gha.__file__).parent} {args.label}".rstrip())
-    print("| queries | refused | median per query | worst | sum |")
-    print("|---:|---:|---:|---:|---:|")
     refused = sum(outcome == "refused" for *_, outcome in rows)
-    print(f"| {len(rows)} | {refused} | {statistics.median(times) * 1000:.2f} ms | "
-          f"{max(times) * 1000:.1f} ms | {sum(times) * 1000:.0f} ms |")
-    print("\nslowest: " + ", ".join(
-        f"{case_id} {spent * 1000:.1f} ms ({outcome})"
-        for case_id, spent, outcome in sorted(rows, key=lambda row: -row[1])[:6]))
+    table = "\n".join([
+        "| queries | refused | median per query | worst | sum |", "|---:|---:|---:|---:|---:|",
+        f"| {len(rows)} | {refused} | {statistics.median(times) * 1000:.2f} ms | "
+        f"{max(times) * 1000:.1f} ms | {sum(times) * 1000:.0f} ms |", "",
+        "slowest: " + ", ".join(
+            f"{case_id} {spent * 1000:.1f} ms ({outcome})"
+            for case_id, spent, outcome in sorted(rows, key=lambda row: -row[1])[:6])])
+    print(f"code: {Path(tako_gha.__file__).parent} {args.label}".rstrip())
+    print(table)
+    print(reading(rows))
+    if args.write:
+        intro = ("The emulator's GraphQL front half (parse, pick the operation, coerce the "
+                 "variables, check the limits, validate; no execution) on every document of "
+                 "the hostile GraphQL corpus of the test suite and the discovery control. "
+                 f"Best of {1 if args.quick else args.repeat} per query. Code measured: "
+                 + (f"{args.label or args.code}" if args.code else "this checkout") + ".")
+        run.write("GraphQL front half", f"{intro}\n\n{table}\n\n{reading(rows)}",
+                  args.results)
     return 0
 
 

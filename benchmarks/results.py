@@ -43,6 +43,7 @@ SECTIONS: dict[str, str] = {
     "Action install": "bench_action_install.py",
     "Hostile filters": "bench_hostile.py",
     "JSON readers": "bench_json.py",
+    "GraphQL front half": "bench_graphql.py",
     "Waiting at scale": "bench_wait.py",
 }
 

@@ -2,8 +2,9 @@
 benchmarks/results.py (to a temporary copy): a benchmark that no longer runs, or a
 section that stops naming the command and commit that wrote it, fails the suite.
 
-bench_hostile, bench_wait, bench_json and bench_action_install have their own smoke tests
-(tests/test_bench_hostile.py, tests/test_bench_wait.py, tests/test_bench_json.py,
+bench_hostile, bench_wait, bench_json, bench_graphql and bench_action_install have their
+own smoke tests (tests/test_bench_hostile.py, tests/test_bench_wait.py,
+tests/test_bench_json.py, tests/test_bench_graphql.py,
 tests/surfaces/test_bench_action_install.py) that go through the same checks."""
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ QUICK = {
     "bench_fanout.py": r"\| tako \| success \| 4 \| 2 \|",  # the tree: 4 nodes, 2 dispatches
     "crash_matrix.py": r"2 cells \(1 receiver kinds x 1 signals x 2 kill points\), 2 passed",
 }
-ELSEWHERE = {"bench_hostile.py", "bench_wait.py", "bench_action_install.py", "bench_json.py"}
+ELSEWHERE = {"bench_hostile.py", "bench_wait.py", "bench_action_install.py", "bench_json.py",
+             "bench_graphql.py"}
 
 
 def test_every_benchmark_has_a_quick_smoke_test_and_a_section() -> None:
