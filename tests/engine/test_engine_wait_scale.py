@@ -3,7 +3,6 @@ appear, the budget governor, and rounds on several threads."""
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Sequence
@@ -142,9 +141,13 @@ def test_a_round_runs_on_workers_each_with_its_own_forge() -> None:
     assert poller.stats.list_calls == 40 and set(tracker.last_polled) == set(repos)
 
 
-def test_batches_are_capped_and_rotate() -> None:
-    forge, clock, repos = _fleet(3, duration=100)
-    recorded: list[Sequence[str]] = []
+def test_batches_are_capped_and_rotate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """250 known runs need 3 queries a round (100 ids each); the GraphQL budget has room
+    for one a round, so each round sends one query, and the next round starts where
+    the last one stopped: three rounds in a row read every run once."""
+    forge, clock, repos = _fleet(250, duration=200)
+    monkeypatch.setattr(Governor, "graphql_room", lambda self: 1)
+    recorded: list[list[str]] = []
     real = forge.run_states
 
     def spy(ids: Sequence[str]) -> Any:
@@ -152,11 +155,31 @@ def test_batches_are_capped_and_rotate() -> None:
         return real(ids)
 
     forge.run_states = spy  # type: ignore[method-assign]
-    report = run(forge, clock, repos, status_interval=8.0)
+    recorder = Recorder()
+    report = run(forge, clock, repos, status_interval=8.0, concurrency_limit=250,
+                 max_children=250, dispatches_per_minute=10_000,
+                 dispatches_per_hour=100_000, observer=recorder, timeout=3600)
     assert report.status is TreeStatus.SUCCESS
+    assert all(c.state is NodeState.SUCCESS for c in report.origin.children)
+    # capped: never more than 100 ids a query, never more than one query a round
     assert recorded and all(len(ids) <= 100 for ids in recorded)
-    assert math.isclose(len(recorded[0]), 3)
-    assert report.origin.children[0].state is NodeState.SUCCESS
+    engine = report.cost["engine"]
+    assert engine["status_calls"] == engine["status_rounds"] == len(recorded)
+    assert any("run-state queries wait for the next round" in m for m in recorder.messages)
+    # rotating: while all 250 runs are pending (3 chunks: 100, 100, 50), each round
+    # starts where the last one stopped, so any three rounds in a row read every run
+    # exactly once; always sending the first chunk would leave 150 runs unread
+    every = {f"WFR_{r.id}" for r in forge.runs}
+    assert len(every) == 250 and set().union(*recorded) == every
+    full = [k for k in range(len(recorded) - 2)
+            if sorted(map(len, recorded[k:k + 3])) == [50, 100, 100]]
+    assert len(full) >= 6  # two whole rotations at least
+    for k in full:
+        assert sorted(recorded[k] + recorded[k + 1] + recorded[k + 2]) == sorted(every)
+    # and with two chunks left (the 190 runs known first), rounds alternate between them
+    pairs = [recorded[k:k + 2] for k in range(len(recorded) - 1)
+             if sorted(map(len, recorded[k:k + 2])) == [90, 100]]
+    assert pairs and all(not set(a) & set(b) for a, b in pairs)
 
 
 class RefusingForge(ThreadedForge):
