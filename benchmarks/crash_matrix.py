@@ -28,6 +28,21 @@ while waiting. So with N children: record 1 is the start (kill *before dispatchi
 its outcome (*mid-request*: GitHub accepted it, the answer not yet recorded),
 ``2 + 2N`` the first run record (*after dispatching*) and beyond it *during waiting*.
 
+Beyond one process, per receiver kind:
+
+- *two senders, resumes together*: the fan-out is killed mid-request, then the
+  printed resume is started twice at the same instant: one must refuse (exit 2,
+  naming the process that holds the root's lock), the other finish (exit 0);
+- *two senders, while sending*: the printed resume is started while the first
+  process still dispatches (one child in flight at a time): the resume must refuse,
+  the first process finish;
+- *disk full*: the first process may write journal files of at most a few hundred
+  bytes (``RLIMIT_FSIZE``, ``SIGXFSZ`` ignored: ``write()`` returns short, as on a
+  full disk), cut inside a child's intent line: it must stop before that child's
+  POST (exit 2), and the resume send the rest.
+
+In every cell each child has exactly one run.
+
 ``--write`` replaces the "Crash matrix" section of benchmarks/RESULTS.md. The test
 suite runs a small subset through ``run_matrix`` (tests/e2e/test_crash_matrix.py).
 """
@@ -224,21 +239,199 @@ def scenario(emu: Emulator, names: dict[str, list[str]], kind: str, sig: str, po
     return out
 
 
+def _args(emu: Emulator, event: str, children: list[str], *extra: str) -> list[str]:
+    return ["fan-out", "--event", event, "--source", ORIGIN, "--org", "acme",
+            "--api-url", emu.base_url, "--max-children", str(len(children) + 10),
+            "--timeout", "5m", "--discovery-timeout", "1m", "--format", "json", *extra]
+
+
+def _count(emu: Emulator, out: Outcome, children: list[str], tree_text: str) -> None:
+    """Runs per child (by client_payload) and the finishing process's child states."""
+    emu.wait_idle(60)
+    try:
+        out.states = Counter(c["state"] for c in json.loads(tree_text)["tree"]["children"])
+    except (ValueError, KeyError, TypeError):
+        out.problems.append(f"no tree printed: {tree_text[:300]!r}")
+    per_repo = Counter(r.repo for r in emu.runs.all_runs()
+                       if (r.client_payload or {}).get("tako", {}).get("root") == out.root)
+    out.runs = Counter(per_repo.get(name, 0) for name in children)
+    if set(out.runs) != {1}:
+        bad = {n: per_repo.get(n, 0) for n in children if per_repo.get(n, 0) != 1}
+        out.problems.append(f"children without exactly one run: {dict(list(bad.items())[:8])}")
+    if out.states and set(out.states) != {"success"}:
+        out.problems.append(f"child states: {dict(out.states)}")
+
+
+def _first_line(path: Path, proc: subprocess.Popen, timeout: float) -> re.Match | None:
+    """The announcement of a process writing its stderr to ``path``."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        if "\n" in text:
+            return FIRST_LINE.match(text.splitlines()[0])
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    return None
+
+
+def _refused(proc_exit: int, stderr: str) -> bool:
+    return proc_exit == 2 and "another process is sending for root" in stderr
+
+
+def two_senders(emu: Emulator, names: dict[str, list[str]], kind: str, how: str,
+                event: str, state_dir: Path, *, timeout: float = 300.0) -> Outcome:
+    """Two processes for one root (see the module doc): ``how`` is ``together`` (two
+    resumes of a killed fan-out started at once) or ``sending`` (the printed resume
+    started while the first process still dispatches)."""
+    children = names[kind]
+    phase = ("two resumes started together" if how == "together"
+             else "the printed resume started while the first still sends")
+    out = Outcome(kind, "two senders", Point(0, phase))
+    started = time.monotonic()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log = state_dir / f"{event}.first.err"
+    n = len(children)
+    crash = f"{3 + 2 * (n // 2)}:SIGKILL" if how == "together" else None
+    extra = ("--concurrency", str(n + 10)) if how == "together" else ("--concurrency", "1")
+    with log.open("w") as err:
+        first = subprocess.Popen([sys.executable, "-m", "tako_gha",
+                                  *_args(emu, event, children, *extra)],
+                                 env=_env(state_dir, crash), text=True,
+                                 stdout=subprocess.PIPE, stderr=err)
+    match = _first_line(log, first, 60)
+    if match is None:
+        first.kill()
+        out.problems.append(f"first stderr line names no cascade: {log.read_text()[:300]!r}")
+        return out
+    out.root = match.group(1)
+    resume = [sys.executable, "-m", "tako_gha", *shlex.split(match.group(2))[1:],
+              "--format", "json"]
+    if how == "together":
+        first.wait(timeout)
+        out.first_exit = first.returncode
+    racers = [subprocess.Popen(resume, env=_env(state_dir, None), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+              for _ in range(2 if how == "together" else 1)]
+    answers = [(p, *p.communicate(timeout=timeout)) for p in racers]
+    if how == "sending":
+        stdout, _ = first.communicate(timeout=timeout)
+        out.first_exit = first.returncode
+        answers.append((first, stdout, log.read_text(encoding="utf-8")))
+    refused = [a for a in answers if _refused(a[0].returncode, a[2])]
+    done = [a for a in answers if a[0].returncode == 0]
+    out.resume_exit = done[0][0].returncode if done else racers[0].returncode
+    if len(refused) != 1 or len(done) != 1:
+        out.problems.append("expected one refusal and one finished sender, got exits "
+                            f"{[a[0].returncode for a in answers]}: "
+                            + " | ".join(a[2][-300:] for a in answers))
+    if done:
+        _count(emu, out, children, done[0][1])
+    out.seconds = time.monotonic() - started
+    return out
+
+
+def _estimated_cut(event: str, children: list[str], k: int) -> int:
+    """A byte count inside child ``k``'s intent line (records are sized with the
+    journal's own encoding; times and watermarks vary by a few bytes, the cut sits
+    in the middle of a ~270-byte line)."""
+    from tako_gha.engine.journal import _checksum, _encode
+
+    def size(record: dict[str, Any]) -> int:
+        return len((_encode({**record, "c": _checksum(record)}) + "\n").encode())
+
+    at = "2026-01-01T00:00:00.000000+00:00"
+    total = size({"k": "start", "root": "0" * 12, "source": ORIGIN, "event": event,
+                  "at": at, "resumed": False, "payload": "0" * 64})
+    for repo in children[:k + 1]:
+        intent = size({"k": "intent", "root": "0" * 12, "id": "0" * 12, "repo": repo,
+                       "event": event, "at": at, "watermark": None})
+        if repo == children[k]:
+            return total + intent // 2
+        total += intent + size({"k": "outcome", "root": "0" * 12, "id": "0" * 12,
+                                "result": "sent"})
+    raise ValueError(k)
+
+
+def disk_full(emu: Emulator, names: dict[str, list[str]], kind: str, event: str,
+              state_dir: Path, *, timeout: float = 300.0) -> Outcome:
+    """The journal's disk fills inside child k's intent (see the module doc)."""
+    import resource
+    import signal as signals
+
+    children = names[kind]
+    k = len(children) // 2
+    limit = _estimated_cut(event, children, k)
+    out = Outcome(kind, "disk full", Point(0, f"write() short inside child {k}'s intent "
+                                              f"(files capped at {limit} bytes)"))
+    started = time.monotonic()
+    state_dir.mkdir(parents=True, exist_ok=True)
+
+    def cap() -> None:
+        signals.signal(signals.SIGXFSZ, signals.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    args = _args(emu, event, children, "--concurrency", str(len(children) + 10))
+    first = subprocess.run([sys.executable, "-m", "tako_gha", *args],
+                           env=_env(state_dir, None), text=True, capture_output=True,
+                           timeout=timeout, preexec_fn=cap)
+    out.first_exit = first.returncode
+    match = FIRST_LINE.match((first.stderr.splitlines() or [""])[0])
+    if match is None:
+        out.problems.append(f"first stderr line names no cascade: {first.stderr[:300]!r}")
+        return out
+    out.root = match.group(1)
+    if first.returncode != 2 or "short write" not in first.stderr:
+        out.problems.append(f"first run exited {first.returncode} without a short write: "
+                            f"{first.stderr[-500:]!r}")
+    sent = sum(1 for r in emu.runs.all_runs()
+               if (r.client_payload or {}).get("tako", {}).get("root") == out.root)
+    if sent != k:
+        out.problems.append(f"{sent} children were dispatched before the full disk, "
+                            f"expected {k} (the cut is not inside child {k}'s intent)")
+    again = _cli([*shlex.split(match.group(2))[1:], "--format", "json"], _env(state_dir, None),
+                 timeout)
+    out.resume_exit = again.returncode
+    if again.returncode != 0:
+        out.problems.append(f"resume exited {again.returncode}: {again.stderr[-800:]!r}")
+    _count(emu, out, children, again.stdout)
+    out.seconds = time.monotonic() - started
+    return out
+
+
+CONCURRENT_CELLS = ("together", "sending", "disk full")
+
+
+def run_concurrent(emu: Emulator, names: dict[str, list[str]], kind: str, how: str,
+                   event: str, state_dir: Path) -> Outcome:
+    if how == "disk full":
+        return disk_full(emu, names, kind, event, state_dir)
+    return two_senders(emu, names, kind, how, event, state_dir)
+
+
 def run_matrix(children: int, points: list[Point], signals: list[str], kinds: list[str],
-               workdir: Path, *, progress: bool = False) -> list[Outcome]:
-    cells = [(k, s, p) for k in kinds for s in signals for p in points]
+               workdir: Path, *, progress: bool = False,
+               concurrent: bool = True) -> list[Outcome]:
+    cells: list[tuple[str, str, Any]] = [(k, s, p) for k in kinds for s in signals
+                                         for p in points]
+    if concurrent:
+        cells += [(k, how, None) for k in kinds for how in CONCURRENT_CELLS]
     names = build(workdir / "world", children, len(cells))
     outcomes: list[Outcome] = []
     with Emulator(workdir / "world", port=0) as emu:
         for i, (kind, sig, point) in enumerate(cells):
-            outcome = scenario(emu, names, kind, sig, point, f"{kind}-{i}",
-                               workdir / "state")
+            if point is None:
+                outcome = run_concurrent(emu, names, kind, sig, f"{kind}-{i}",
+                                         workdir / "state")
+            else:
+                outcome = scenario(emu, names, kind, sig, point, f"{kind}-{i}",
+                                   workdir / "state")
             outcomes.append(outcome)
             if progress:
                 mark = "ok" if outcome.ok else "FAIL " + "; ".join(outcome.problems)
-                print(f"[{i + 1}/{len(cells)}] {kind:9} {sig:7} before record "
-                      f"{point.record:4} ({point.phase}): {outcome.seconds:5.1f}s {mark}",
-                      flush=True)
+                print(f"[{i + 1}/{len(cells)}] {kind:9} {outcome.signal:11} "
+                      f"{outcome.point.record:4} ({outcome.point.phase}): "
+                      f"{outcome.seconds:5.1f}s {mark}", flush=True)
             emu.wait_idle(60)
     return outcomes
 
@@ -249,7 +442,8 @@ def table(outcomes: list[Outcome]) -> str:
             "|---|---|---|---:|---:|---:|---|---:|"]
     for o in outcomes:
         total = sum(o.runs.values())
-        rows.append(f"| {o.kind} | {o.signal} | {o.point.record}: {o.point.phase} | "
+        where = f"{o.point.record}: {o.point.phase}" if o.point.record else o.point.phase
+        rows.append(f"| {o.kind} | {o.signal} | {where} | "
                     f"{o.first_exit} | {o.resume_exit} | {o.runs.get(1, 0)}/{total} | "
                     f"{', '.join(f'{k} {v}' for k, v in sorted(o.states.items()))} | "
                     f"{o.seconds:.1f} s |")

@@ -46,10 +46,13 @@ CELLS = [  # (receivers, signal, kill point)
 ]
 
 
+TWO_PROCESS = [("heuristic", "together"), ("heuristic", "sending"), ("heuristic", "disk full")]
+
+
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, Any, Path]]:
     work = tmp_path_factory.mktemp("crash")
-    names = cm.build(work / "world", CHILDREN, len(CELLS) + 1)
+    names = cm.build(work / "world", CHILDREN, len(CELLS) + 1 + len(TWO_PROCESS))
     with Emulator(work / "world", port=0) as emu:
         yield emu, names, work / "state"
 
@@ -90,4 +93,23 @@ def test_the_check_sees_double_runs_when_the_journal_is_missing(
     assert not outcome.ok
     assert outcome.runs == {2: CHILDREN}
     assert any("children without exactly one run" in p for p in outcome.problems)
+    emu.wait_idle(30)
+
+
+@pytest.mark.parametrize(("index", "cell"), list(enumerate(TWO_PROCESS)),
+                         ids=[how.replace(" ", "-") for _, how in TWO_PROCESS])
+def test_two_senders_or_a_full_disk_never_run_a_child_twice(
+        matrix: tuple[Emulator, Any, Path], index: int, cell: tuple[str, str]) -> None:
+    """Two resumes started together, the printed resume started while the first
+    process still sends, a disk that fills inside an intent line: one sender refuses
+    (or stops before the POST), and every child has exactly one run. Untagged
+    receivers: only the journal and the lock stand between them and a second run."""
+    emu, names, state = matrix
+    kind, how = cell
+    outcome = cm.run_concurrent(emu, names, kind, how, f"{kind}-{len(CELLS) + 1 + index}",
+                                state)
+    assert outcome.ok, outcome.problems
+    assert outcome.runs == {1: CHILDREN} and outcome.states == {"success": CHILDREN}
+    assert outcome.resume_exit == 0
+    assert outcome.first_exit == {"together": -9, "sending": 0, "disk full": 2}[how]
     emu.wait_idle(30)
