@@ -14,7 +14,8 @@ INTERFACE (agreed):
 
 Additions: ``Emulator(..., faults=..., limits=..., runner_factory=...)`` override the
 world file; ``emu.world`` (the ``World``), ``emu.runner``, ``emu.reset_stats()``,
-``emu.issue_run_token(repo)`` and ``emu.secrets()`` (the ``RunnerHost`` side).
+``emu.issue_run_token(repo)``, ``emu.token_reads(token, repo)`` and ``emu.secrets()``
+(the ``RunnerHost`` side).
 """
 
 from __future__ import annotations
@@ -131,6 +132,16 @@ class Emulator:
 
     def issue_run_token(self, repo: str) -> str:
         return self._app.issue_run_token(repo)
+
+    def token_reads(self, token: str, repo: str) -> bool:
+        view = self.world.repo(repo)
+        if view is None or not token:
+            return False
+        own = self._app.run_tokens.get(token)
+        if own is not None:
+            return own.lower() == view.full_name.lower() or not view.meta.private
+        policy = self.settings.policy(token)
+        return policy is not None and (not view.meta.private or policy.sees(view.full_name))
 
     # -- test and benchmark surface ---------------------------------------------------
     @property

@@ -8,9 +8,10 @@
   ``pythonLocation`` is set.
 - ``actions/checkout``: writes the tree of a world repository (``repository``, default
   the run's; ``ref``, default the run's commit for the run's repository, else the
-  default branch) into ``path`` under the workspace, after emptying it. There is no
-  ``.git`` directory; other inputs (``fetch-depth``, ``token``…) are accepted and ignored.
-  Outputs ``ref`` and ``commit``.
+  default branch) into ``path`` under the workspace, after emptying it, if ``token``
+  (default the run's) may read it; entry names are checked and links must stay in the
+  workspace (else the step fails). There is no ``.git`` directory; other inputs
+  (``fetch-depth``…) are accepted and ignored. Outputs ``ref`` and ``commit``.
 - ``actions/cache`` (and ``actions/cache/restore``, ``actions/cache/save``): entries live
   under ``<world>/.tako-cache/<owner>/<repo>/``. ``path`` lines are files or directories
   (``~`` is the run's home, relative paths are under the workspace; glob patterns are
@@ -71,9 +72,12 @@ def setup_python(io: ActionIO, inputs: dict[str, str], contexts: dict[str, Any])
 def checkout(io: ActionIO, inputs: dict[str, str], contexts: dict[str, Any]) -> Result:
     name = inputs.get("repository", "").strip() or io.repo
     view = io.world.repo(name)
-    if view is None:
-        io.annotate("failure", f"actions/checkout: repository {name} not found in the "
-                    "emulator's world")
+    token = inputs.get("token", "").strip() or io.token
+    if view is None or not io.token_reads(token, view.full_name):
+        # one answer for both, as git's "Repository not found": no existence oracle
+        io.annotate("failure", f"actions/checkout: repository {name} not found, or the "
+                    "token cannot read it (a run's GITHUB_TOKEN reads its own repository "
+                    "and public ones; pass `token:` for others)")
         return "failure", "", {}
     ref = inputs.get("ref", "").strip() or (io.sha if name.lower() == io.repo.lower()
                                              else None)
@@ -83,7 +87,7 @@ def checkout(io: ActionIO, inputs: dict[str, str], contexts: dict[str, Any]) -> 
                     "the workspace")
         return "failure", "", {}
     _empty(target)
-    sha = materialise(view, ref, target)
+    sha = materialise(view, ref, target, io.workspace)
     if sha is None:
         io.annotate("failure", f"actions/checkout: {name} has no branch, tag or commit "
                     f"{ref!r}")

@@ -25,10 +25,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ import yaml
 
 from tako_gha.emulator import confine
 from tako_gha.emulator import expressions as ex
+from tako_gha.emulator.gitstore import UnsafeTree
 from tako_gha.emulator.workflows import Step, WorkflowError, parse_step
 
 MAX_DEPTH = 9  # nested composite actions below a workflow step
@@ -80,6 +79,7 @@ class ActionIO:
     # argv/env/cwd/deadline -> Result; a fresh GITHUB_OUTPUT etc. per call
     run_command: Callable[[list[str], dict[str, str], Path, float], Result]
     run_script: Callable[[str, str, dict[str, str], Path, float], Result]
+    token_reads: Callable[[str, str], bool]  # (token, repo): may it read the repo?
     post: list[PostStep] = field(default_factory=list)
 
 
@@ -184,9 +184,12 @@ def resolve(io: ActionIO, uses: str, where: str) -> ActionMeta:
     return meta
 
 
-def materialise(view: Any, ref: str | None, dest: Path) -> str | None:
+def materialise(view: Any, ref: str | None, dest: Path,
+                root: Path | None = None) -> str | None:
     """Write ``view``'s tree at ``ref`` (branch, tag, sha; None = default branch) into
-    ``dest``; the commit sha, or None when ``ref`` names nothing."""
+    ``dest``, confined to ``root`` (default ``dest``: entry names checked, links inside
+    ``root`` only); the commit sha, or None when ``ref`` names nothing. A tree that
+    cannot be written there is an ``ActionError`` (the step fails, not the run)."""
     git_dir = getattr(view, "git_dir", None)
     if git_dir is None:  # a world without git (test stand-ins): the default branch only
         if ref not in (None, view.default_branch, view.head_sha()):
@@ -200,12 +203,10 @@ def materialise(view: Any, ref: str | None, dest: Path) -> str | None:
     if found is None or not found.strip():
         return None
     sha = found.decode().strip()
-    tree = subprocess.run(["git", "--git-dir", str(git_dir), "archive", "--format=tar", sha],
-                          capture_output=True, check=False)
-    if tree.returncode != 0:
-        raise ActionError(f"cannot read {view.full_name}@{sha}: "
-                          f"{tree.stderr.decode(errors='replace').strip()}")
-    _untar(tree.stdout, dest)
+    try:
+        view.checkout_to(dest, sha, root)
+    except (UnsafeTree, LookupError) as exc:
+        raise ActionError(f"cannot check out {view.full_name}@{sha}: {exc}") from None
     return sha
 
 
@@ -213,11 +214,6 @@ def _git(git_dir: Path, args: list[str]) -> bytes | None:
     done = subprocess.run(["git", "--git-dir", str(git_dir), *args], capture_output=True,
                           check=False)
     return done.stdout if done.returncode == 0 else None
-
-
-def _untar(data: bytes, dest: Path) -> None:
-    with tarfile.open(fileobj=BytesIO(data)) as archive:
-        archive.extractall(dest, filter="data")  # nothing outside dest, no devices
 
 
 def _safe_ref(ref: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,3 +279,87 @@ def _ref_value(common: Path, ref: str) -> str | None:
         if line.endswith(" " + ref) and not line.startswith(("#", "^")):
             return line.split(" ", 1)[0]
     return None
+
+
+# -- writing a tree out (checkouts) -------------------------------------------------------
+MAX_CHECKOUT_ENTRIES = 100_000  # a tree that reuses one subtree everywhere stays bounded
+
+
+class UnsafeTree(ValueError):
+    """A tree the emulator will not write: a hostile entry name, a link that leads out
+    of the checkout's root, a repeated name, or more entries than a checkout takes."""
+
+
+def bad_entry_name(name: str) -> str | None:
+    """Why git would not check out a tree entry called ``name`` (None: it would): no
+    empty name, ``.``, ``..`` or ``.git`` (any case), no ``/``, ``\\`` or NUL."""
+    if name in ("", ".", "..") or name.lower() == ".git":
+        return "a reserved name"
+    if "/" in name or "\\" in name or "\x00" in name:
+        return "a path separator or NUL in the name"
+    return None
+
+
+def write_tree(tree: str, dest: Path, read_tree: Callable[[str], list[TreeEntry]],
+               read_blob: Callable[[str], bytes], root: Path | None = None) -> None:
+    """Write ``tree`` into the existing directory ``dest``, confined to it: entry names
+    are checked, every file and directory is created afresh (never written through an
+    existing entry, so a repeated name cannot lead a write through a link), and every
+    link must resolve inside ``root`` (default ``dest``) and not be absolute; a bad link
+    is removed before ``UnsafeTree`` is raised. Submodule entries are skipped."""
+    root = Path(os.path.realpath(root if root is not None else dest))
+    links: list[tuple[Path, str]] = []
+    todo: list[tuple[str, Path, str]] = [(tree, dest, "")]
+    written = 0
+    while todo:
+        sha, directory, base = todo.pop()
+        for entry in read_tree(sha):
+            where = f"{base}{entry.name}"
+            why = bad_entry_name(entry.name)
+            if why is not None:
+                raise UnsafeTree(f"tree entry {where!r}: {why}")
+            written += 1
+            if written > MAX_CHECKOUT_ENTRIES:
+                raise UnsafeTree(f"more than {MAX_CHECKOUT_ENTRIES:,} entries")
+            target = directory / entry.name
+            try:
+                if entry.kind == "dir":
+                    target.mkdir()
+                    todo.append((entry.sha, target, where + "/"))
+                elif entry.kind == "symlink":
+                    link = read_blob(entry.sha).decode("utf-8", "surrogateescape")
+                    os.symlink(link, target)
+                    links.append((target, where))
+                elif entry.kind == "file":
+                    _write_new(target, read_blob(entry.sha), entry.mode == "100755")
+            except FileExistsError:
+                raise UnsafeTree(f"tree entry {where!r}: the name is repeated") from None
+            except (OSError, ValueError) as exc:
+                raise UnsafeTree(f"tree entry {where!r}: {exc}") from None
+    _check_links(links, root)
+
+
+def _write_new(target: Path, data: bytes, executable: bool) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(target, flags, 0o755 if executable else 0o666)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    if executable:
+        os.chmod(target, 0o755)  # whatever the umask, as git does for 100755
+
+
+def _check_links(links: list[tuple[Path, str]], root: Path) -> None:
+    """Every link, once the whole tree is written (a later link can change where an
+    earlier one leads), must be relative and resolve inside ``root``."""
+    bad: list[str] = []
+    for path, where in links:
+        text = os.readlink(path)
+        real = Path(os.path.realpath(path))
+        if os.path.isabs(text) or not (real == root or root in real.parents):
+            bad.append(where)
+    if bad:
+        for path, where in links:
+            if where in bad:
+                path.unlink()
+        raise UnsafeTree(f"symbolic link {bad[0]!r} leads outside the checkout"
+                         + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))

@@ -193,3 +193,9 @@ class RunnerHost(Protocol):
         """A fresh token that reaches only ``repo`` (the run's GITHUB_TOKEN); it may
         dispatch to that repo only, as on GitHub."""
         ...
+
+    def token_reads(self, token: str, repo: str) -> bool:
+        """``token`` may read ``repo``'s contents: a run's token its own repository and
+        public ones, another token what its policy sees and public repositories; an
+        unknown token nothing."""
+        ...

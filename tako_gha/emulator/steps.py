@@ -315,7 +315,8 @@ class StepExecutor(StepProcesses, RunnerBase):
             job_env=job_env, run_env=run_env, token=ctx.token,
             log=state.write_log, annotate=lambda level, msg: state.annotate(level, msg),
             cancelled=lambda: cancelled(ctx, state),
-            run_command=run_command, run_script=run_script, post=state.post)
+            run_command=run_command, run_script=run_script,
+            token_reads=self.host.token_reads, post=state.post)
 
     def _exec(self, ctx: RunContext, state: JobState, argv: list[str], env: dict[str, str],
               cwd: Path, deadline: float, job_deadline: float, job_env: dict[str, str],

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import threading
 import time
@@ -82,11 +81,15 @@ class WorldRepo:
             return None
         return self.blob(entry.sha)
 
-    def checkout_to(self, dest: Path) -> None:
-        commit = self.head_commit()
+    def checkout_to(self, dest: Path, sha: str | None = None, root: Path | None = None) -> None:
+        """Write the tree of ``sha`` (default: the default branch's tip) into ``dest``,
+        confined to ``root`` (default ``dest``; ``gitstore.write_tree``): raises
+        ``gitstore.UnsafeTree`` for a tree git would not check out there."""
+        commit = self.head_commit(sha)
         dest.mkdir(parents=True, exist_ok=True)
         if commit is not None:
-            self._materialise(commit.tree, dest)
+            gitstore.write_tree(commit.tree, dest, lambda t: STORE.tree(self._objects, t),
+                                self.blob, root)
 
     # -- reading -------------------------------------------------------------------
     def head_commit(self, sha: str | None = None) -> CommitInfo | None:
@@ -162,19 +165,6 @@ class WorldRepo:
                 self._walk(entry.sha, path + "/", out)
             elif entry.kind in ("file", "symlink"):
                 out.append(path)
-
-    def _materialise(self, tree: str, dest: Path) -> None:
-        for entry in STORE.tree(self._objects, tree):
-            target = dest / entry.name
-            if entry.kind == "dir":
-                target.mkdir(exist_ok=True)
-                self._materialise(entry.sha, target)
-            elif entry.kind == "symlink":
-                os.symlink(self.blob(entry.sha).decode("utf-8", "surrogateescape"), target)
-            elif entry.kind == "file":
-                target.write_bytes(self.blob(entry.sha))
-                if entry.mode == "100755":
-                    target.chmod(0o755)
 
 
 def _find(entries: list[TreeEntry], name: str) -> TreeEntry | None:
@@ -253,7 +243,11 @@ class World:
                 continue
             repo = loaded.get(repo_dir)
             if repo is None and (plain_dirs or gitstore.find_git_dir(repo_dir) is not None):
-                repo = self._load(owner_dir.name, repo_dir)
+                try:
+                    repo = self._load(owner_dir.name, repo_dir)
+                except WorldError as exc:  # e.g. a .git pointing out of the world
+                    self._warn_once(repo_dir, str(exc))
+                    continue
             if repo is not None:
                 found[repo.full_name.lower()] = repo
         return found
@@ -267,14 +261,22 @@ class World:
         if not _servable(path.name) or not path.is_dir():
             return False
         if path.is_symlink() and not confine.inside(self.root, path):
-            if path not in self._warned:  # once: lookups by that name must not flood the log
-                self._warned.add(path)
-                log.warning("emulator: %s leads out of the world; not served", path)
+            self._warn_once(path, f"{path} leads out of the world; not served")
             return False
         return True
 
+    def _warn_once(self, path: Path, text: str) -> None:
+        if path not in self._warned:  # once: lookups by that name must not flood the log
+            self._warned.add(path)
+            log.warning("emulator: %s", text)
+
     def _load(self, owner: str, path: Path) -> WorldRepo:
         git_dir = gitstore.find_git_dir(path)
+        if git_dir is not None and not all(confine.inside(self.root, p)
+                                           for p in (git_dir, *_common_dir(git_dir))):
+            # a `.git` file (gitdir pointer) or link to a repository elsewhere: served,
+            # it would expose what is outside the world, like a repository symlink
+            raise WorldError(f"{path}: its git directory leads out of the world; not served")
         if git_dir is None:
             if not confine.inside(self.root, path):  # never a git init outside the world
                 raise WorldError(f"{path} is outside the world {self.root}")
@@ -304,7 +306,7 @@ class World:
                     try:
                         repo = self._load(owner_dir.name, repo_dir)
                     except WorldError as exc:  # e.g. swapped for a symlink meanwhile
-                        log.warning("emulator: %s", exc)
+                        self._warn_once(repo_dir, str(exc))
                         return None
                     self._repos[repo.full_name.lower()] = repo
                     self._sorted = None
@@ -344,6 +346,15 @@ class World:
                     if p.name.lower() == name.lower() and self._world_dir(p)]
         except OSError:
             return []
+
+
+def _common_dir(git_dir: Path) -> list[Path]:
+    """Where a linked worktree's ``commondir`` says its refs and objects live."""
+    try:
+        text = (git_dir / "commondir").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [git_dir / text] if text else []
 
 
 def _servable(name: str) -> bool:

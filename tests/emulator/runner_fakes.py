@@ -59,6 +59,9 @@ class FakeHost:
         self.tokens.append(token)
         return token
 
+    def token_reads(self, token: str, repo: str) -> bool:
+        return token in self.tokens  # the fake world has no private repositories
+
 
 def wf(body: str, on: str = "on: repository_dispatch") -> str:
     return f"name: wf\n{on}\n{body}"

@@ -371,3 +371,35 @@ def test_built_in_inputs_and_their_failures(make_world, start_emulator) -> None:
     assert "Path Validation Error" in log
     assert "lookup true ls: cannot access" in log  # lookup-only restores nothing
     assert "restored true data" in log
+
+
+def test_checkout_reads_only_what_its_token_may_read(make_world, start_emulator) -> None:
+    """The run's GITHUB_TOKEN reads its own repository and public ones; a private one
+    needs a `token:` that sees it, and an unknown token reads nothing."""
+    def soft(step_id: str, **with_: str) -> dict:
+        return {"id": step_id, "uses": "actions/checkout@v4", "continue-on-error": True,
+                "with": {"path": step_id, **with_}}
+
+    steps = [
+        soft("own"), soft("pub", repository="acme/pub"),
+        soft("hidden", repository="acme/hidden"),
+        soft("pat", repository="acme/hidden", token="${{ secrets.PAT }}"),
+        soft("bogus", repository="acme/pub", token="not-a-token"),
+        {"run": "echo outcomes ${{ steps.own.outcome }} ${{ steps.pub.outcome }} "
+                "${{ steps.hidden.outcome }} ${{ steps.pat.outcome }} "
+                "${{ steps.bogus.outcome }}; cat pat/h.txt"},
+    ]
+    world = make_world({"acme/app": {".github/workflows/b.yml": workflow("b", steps)},
+                        "acme/pub": {"p.txt": "public\n"},
+                        "acme/hidden": {"h.txt": "hidden file\n"}},
+                       {"tokens": {"t-admin": {"repos": ["*"]}, "t-pat": {"repos": ["acme/*"]}},
+                        "secrets": {"PAT": "t-pat"},
+                        "repos": {"acme/hidden": {"private": True}}})
+    emu = start_emulator(world)
+    run, log = run_case(emu, "b")
+    assert run.conclusion == "success", (log, messages(run))
+    assert "outcomes success success failure success failure" in log
+    assert "hidden file" in log
+    refusals = [n for n in messages(run) if "the token cannot read it" in n]
+    assert [n.split(":")[1].strip().split(" ")[1] for n in refusals] == ["acme/hidden",
+                                                                          "acme/pub"]
