@@ -34,8 +34,9 @@ Beyond one process, per receiver kind:
   printed resume is started twice at the same instant: one must refuse (exit 2,
   naming the process that holds the root's lock), the other finish (exit 0);
 - *two senders, while sending*: the printed resume is started while the first
-  process still dispatches (one child in flight at a time): the resume must refuse,
-  the first process finish;
+  process still dispatches (it pauses itself, ``TAKO_JOURNAL_CRASH=N:SIGSTOP``, just
+  before child N/2's intent, and goes on once the resume has answered): the resume
+  must refuse, the first process finish;
 - *disk full*: the first process may write journal files of at most a few hundred
   bytes (``RLIMIT_FSIZE``, ``SIGXFSZ`` ignored: ``write()`` returns short, as on a
   full disk), cut inside a child's intent line: it must stop before that child's
@@ -54,6 +55,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -275,6 +277,20 @@ def _first_line(path: Path, proc: subprocess.Popen, timeout: float) -> re.Match 
     return None
 
 
+def _stopped(pid: int, timeout: float) -> bool:
+    """True once process ``pid`` is stopped (state T in /proc)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        if stat.rsplit(")", 1)[1].split()[0] == "T":
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def _refused(proc_exit: int, stderr: str) -> bool:
     return proc_exit == 2 and "another process is sending for root" in stderr
 
@@ -292,8 +308,12 @@ def two_senders(emu: Emulator, names: dict[str, list[str]], kind: str, how: str,
     state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / f"{event}.first.err"
     n = len(children)
-    crash = f"{3 + 2 * (n // 2)}:SIGKILL" if how == "together" else None
-    extra = ("--concurrency", str(n + 10)) if how == "together" else ("--concurrency", "1")
+    # Together: killed mid-request. Sending: paused (SIGSTOP, by the journal's seam)
+    # just before child n//2's intent, so the resume surely starts mid-sending; it is
+    # let go (SIGCONT) once the resume has answered.
+    crash = (f"{3 + 2 * (n // 2)}:SIGKILL" if how == "together"
+             else f"{2 + 2 * (n // 2)}:SIGSTOP")
+    extra = ("--concurrency", str(n + 10))
     with log.open("w") as err:
         first = subprocess.Popen([sys.executable, "-m", "tako_gha",
                                   *_args(emu, event, children, *extra)],
@@ -310,11 +330,16 @@ def two_senders(emu: Emulator, names: dict[str, list[str]], kind: str, how: str,
     if how == "together":
         first.wait(timeout)
         out.first_exit = first.returncode
+    elif not _stopped(first.pid, 60):
+        first.kill()
+        out.problems.append("the first process never paused mid-sending")
+        return out
     racers = [subprocess.Popen(resume, env=_env(state_dir, None), text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
               for _ in range(2 if how == "together" else 1)]
     answers = [(p, *p.communicate(timeout=timeout)) for p in racers]
     if how == "sending":
+        first.send_signal(signal.SIGCONT)
         stdout, _ = first.communicate(timeout=timeout)
         out.first_exit = first.returncode
         answers.append((first, stdout, log.read_text(encoding="utf-8")))
@@ -357,7 +382,6 @@ def disk_full(emu: Emulator, names: dict[str, list[str]], kind: str, event: str,
               state_dir: Path, *, timeout: float = 300.0) -> Outcome:
     """The journal's disk fills inside child k's intent (see the module doc)."""
     import resource
-    import signal as signals
 
     children = names[kind]
     k = len(children) // 2
@@ -368,7 +392,7 @@ def disk_full(emu: Emulator, names: dict[str, list[str]], kind: str, event: str,
     state_dir.mkdir(parents=True, exist_ok=True)
 
     def cap() -> None:
-        signals.signal(signals.SIGXFSZ, signals.SIG_IGN)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     args = _args(emu, event, children, "--concurrency", str(len(children) + 10))
@@ -508,7 +532,8 @@ def main(argv: list[str] | None = None) -> int:
             "run of the cascade (counted by the emulator from each run's `client_payload`, "
             "whatever its title).\n\n"
             f"{len(outcomes)} cells ({len(kinds)} receiver kinds x {len(signals)} signals x "
-            f"{len(points)} kill points), {len(outcomes) - len(failed)} passed, "
+            f"{len(points)} kill points, plus {len(kinds) * len(CONCURRENT_CELLS)} two-sender "
+            "and disk-full cells), {len(outcomes) - len(failed)} passed, "
             f"{len(failed)} failed, {wall:.0f} s in all.\n\n{table(outcomes)}\n\n"
             f"{reading(outcomes, args.children)}\n")
     print(text)
