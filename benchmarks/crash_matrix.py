@@ -533,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
             "whatever its title).\n\n"
             f"{len(outcomes)} cells ({len(kinds)} receiver kinds x {len(signals)} signals x "
             f"{len(points)} kill points, plus {len(kinds) * len(CONCURRENT_CELLS)} two-sender "
-            "and disk-full cells), {len(outcomes) - len(failed)} passed, "
+            f"and disk-full cells), {len(outcomes) - len(failed)} passed, "
             f"{len(failed)} failed, {wall:.0f} s in all.\n\n{table(outcomes)}\n\n"
             f"{reading(outcomes, args.children)}\n")
     print(text)
