@@ -29,14 +29,23 @@ class CommandTarget(Protocol):
                  line: int = 1, log: bool = True) -> None: ...
 
 
+def parse_command(line: str) -> tuple[str, str, str] | None:
+    """``(name in lower case, raw properties, raw data)`` of a workflow command line,
+    None for a plain line."""
+    match = _COMMAND.match(line)
+    if match is None:
+        return None
+    return match.group(1).lower(), match.group(2) or "", match.group(3)
+
+
 def handle_line(target: CommandTarget, raw: str) -> None:
     """One line a step printed: a workflow command or plain log."""
     line = raw.rstrip("\r\n")
-    match = _COMMAND.match(line)
-    if match is None:
+    command = parse_command(line)
+    if command is None:
         target.write_log(line)
         return
-    name, props, data = match.group(1).lower(), match.group(2) or "", match.group(3)
+    name, props, data = command
     if target.stop_token is not None:
         if name == target.stop_token.lower():
             target.stop_token = None

@@ -2,7 +2,8 @@
 
 ``GET /{owner}/{repo}/actions/runs/{run_id}`` shows the run (title, workflow, event,
 status and conclusion) and every job: its steps with their conclusions and durations,
-its annotations and its log (timestamped and masked, as the logs endpoints serve it).
+its annotations, its summary (Markdown) and its log (timestamped and masked, as the
+logs endpoints serve it, read as GitHub's page reads it: see ``emulator.pagelog``).
 ``…/runs/{run_id}/job/{job_id}`` (a job's ``html_url``) shows that job only. Like the
 log downloads, the pages need no token (the emulator listens on loopback only); a run
 hidden by a ``run_delay`` fault is not found yet, like in the API.
@@ -17,6 +18,8 @@ from typing import Any
 
 from tako_gha.emulator.httpkit import Request, Response
 from tako_gha.emulator.logroutes import job_log_of
+from tako_gha.emulator.pagelog import STYLE as LOG_STYLE
+from tako_gha.emulator.pagelog import log_html, summary_html
 from tako_gha.emulator.state import JobRecord, RunRecord
 
 # ids are ASCII digits of a sane length: \d would take "²" and 5,000-digit numbers,
@@ -27,7 +30,6 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#1f2328}
 h1{font-size:1.4em} h2{font-size:1.15em;margin-top:2em} table{border-collapse:collapse}
 td,th{border:1px solid #d0d7de;padding:.25em .6em;text-align:left}
-pre{background:#f6f8fa;padding:1em;overflow-x:auto;font-size:.85em}
 .success{color:#1a7f37} .failure,.timed_out{color:#cf222e} .cancelled,.skipped{color:#59636e}
 """
 
@@ -74,7 +76,7 @@ def _run_html(app: Any, run: RunRecord, jobs: list[JobRecord]) -> str:
     parts = [
         "<!doctype html><html><head><meta charset=\"utf-8\">",
         f"<title>{escape(run.display_title)} · {escape(run.repo)}</title>",
-        f"<style>{_STYLE}</style></head><body>",
+        f"<style>{_STYLE}{LOG_STYLE}</style></head><body>",
         f"<h1>{escape(run.display_title)}</h1>",
         f"<p>{escape(run.repo)} · {escape(run.workflow_name)} #{run.run_number}"
         f" (attempt {run.run_attempt}) · {escape(run.event)}"
@@ -106,8 +108,11 @@ def _job_html(app: Any, run: RunRecord, job: JobRecord) -> list[str]:
             out.append(f'<li><span class="{escape(note.level)}">{escape(note.level)}</span> '
                        f"{title}{escape(note.message)}</li>")
         out.append("</ul>")
+    summary = getattr(app.runner, "job_summary", None)
+    markdown = summary(job.id) if summary is not None else ""
+    if markdown.strip():
+        out.append(f'<h3>Summary</h3><div class="summary">{summary_html(markdown)}</div>')
     log = job_log_of(app, job.id)
-    text = log.text(app.faults.clock_skew) if log is not None else ""
     out.append("<h3>Log</h3>")
-    out.append(f"<pre>{escape(text) if text else '(no log: the job did not run)'}</pre>")
+    out.append(log_html(log.lines() if log is not None else [], app.faults.clock_skew))
     return out

@@ -183,3 +183,70 @@ def test_link_signer_rejects_malformed_links() -> None:
                                            now=1001.0)
 
 
+
+
+# ----------------------------------------------------------------------------- run page
+
+PAGE_SCRIPT = r"""echo start
+echo "::add-mask::page-hidden"
+echo "value page-hidden"
+echo "::notice title=Heads up::all good"
+echo "::warning::be careful"
+echo "::error file=a.py,line=3::it broke"
+echo "::group::My group"
+echo "inside the group"
+echo "::endgroup::"
+echo "::debug::only with debug logging"
+python3 -c "print('w' * 5000)"
+cat >> "$GITHUB_STEP_SUMMARY" <<'EOF'
+## Cascade <b>bold</b>
+
+| a | b |
+|---|---|
+| 1 | two<br>lines |
+
+```mermaid
+flowchart TD
+  n0 --> n1
+```
+
+<script>alert(1)</script>
+
+[bad](javascript:alert(1)) and [good](https://example.com/x)
+EOF
+"""
+
+
+def test_the_run_page_renders_the_summary_and_reads_workflow_commands(
+        make_world, start_emulator) -> None:
+    """A screenshot-free check of the page: its HTML, as a browser would get it."""
+    flow = {"name": "page", "on": {"repository_dispatch": {"types": ["go"]}},
+            "jobs": {"j": {"steps": [{"name": "talk", "run": PAGE_SCRIPT}]}}}
+    emu = start_emulator(make_world({"acme/app": {".github/workflows/p.yml":
+                                                  yaml.safe_dump(flow)}}))
+    (run,) = emu.runner.dispatch("acme/app", "go", {}, "tester")
+    assert emu.wait_idle(60) and run.conclusion == "success"
+    html = get(emu, f"/acme/app/actions/runs/{run.id}", token=None).body.decode()
+    ts = r'<span class="ts">[^<]*</span> '
+    # workflow commands are read, not printed: masks consumed, annotations, groups
+    for raw in ("::add-mask::", "::notice", "::warning", "::error", "::group::",
+                "::endgroup::", "::debug::", "page-hidden"):
+        assert raw not in html, raw
+    assert '<span class="note notice">Notice:</span> Heads up: all good' in html
+    assert '<span class="note warning">Warning:</span> be careful' in html
+    assert '<span class="note failure">Error:</span> it broke' in html
+    assert re.search(f"<details><summary>{ts}My group</summary><div>{ts}inside the group"
+                     "</div></details>", html)
+    assert re.search(f"<details><summary>{ts}Run echo start</summary>", html)  # its header
+    assert "value ***" in html
+    # long lines wrap, whole
+    assert "w" * 5000 in html and "white-space:pre-wrap" in html
+    assert "overflow-x:auto" not in html
+    # the summary, as Markdown; raw HTML stays text, only <br> passes; Mermaid's source
+    summary = html.split("<h3>Summary</h3>", 1)[1].split("<h3>Log</h3>", 1)[0]
+    assert "<h2>Cascade &lt;b&gt;bold&lt;/b&gt;</h2>" in summary
+    assert "<td>two<br>lines</td>" in summary
+    assert 'Mermaid diagram' in summary
+    assert '<code class="language-mermaid">flowchart TD\n  n0 --&gt; n1\n</code>' in summary
+    assert "<script>" not in html and 'href="javascript' not in html
+    assert '<a href="https://example.com/x">good</a>' in summary
