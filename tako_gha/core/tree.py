@@ -89,7 +89,7 @@ class RunRef:
     workflow: str  # workflow file path, e.g. ".github/workflows/rebuild.yml"
     status: str | None
     conclusion: str | None
-    correlation: str  # "strict" (title tag) or "heuristic"
+    correlation: str  # "exact" (the dispatch's answer), "strict" (title tag) or "heuristic"
     # When the run was created and last changed (a completed run: when it ended);
     # None when unknown. Not in the tree JSON: they time the cascade (``span``).
     created_at: datetime | None = None
@@ -113,7 +113,7 @@ class Node:
     runs: list[RunRef] = field(default_factory=list)
     children: list[Node] = field(default_factory=list)
     duplicate_of: str | None = None  # for DEDUPLICATED nodes
-    correlation: str | None = None  # "strict" | "heuristic" | None
+    correlation: str | None = None  # "exact" | "strict" | "heuristic" | None
 
     @property
     def conclusion(self) -> str | None:

@@ -20,6 +20,7 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from tako_gha.emulator import confine
 from tako_gha.emulator.gqlparse import (
@@ -403,6 +404,22 @@ def _query_nodes(ex: Executor, _src: Any, args: dict[str, Any]) -> tuple[Any, st
     return out, "[Node]"
 
 
+def _query_resource(ex: Executor, _src: Any, args: dict[str, Any]) -> tuple[Any, str | None]:
+    """``resource(url:)``: the workflow run a run's web URL (or its path) names, or null
+    when it names nothing this token may see (GitHub answers null, not an error). A run
+    known only by the URL a workflow dispatch answered is read this way."""
+    url = args.get("url")
+    path = urlsplit(url).path if isinstance(url, str) else ""
+    parts = path.strip("/").split("/")
+    if len(parts) != 5 or parts[2:4] != ["actions", "runs"] or not confine.valid_id(parts[4]):
+        return None, "UniformResourceLocatable"
+    run = ex.app.store.get(int(parts[4]))
+    if run is None or run.repo.lower() != f"{parts[0]}/{parts[1]}".lower() \
+            or not ex.app.run_visible(run) or not ex.visible(ex.app.world.repo(run.repo)):
+        return None, "UniformResourceLocatable"
+    return run, "WorkflowRun"
+
+
 CHECK_STATUSES = {"queued": "QUEUED", "in_progress": "IN_PROGRESS", "completed": "COMPLETED",
                   "waiting": "WAITING", "pending": "PENDING", "requested": "REQUESTED"}
 
@@ -427,6 +444,7 @@ SCHEMA: dict[str, dict[str, Resolver]] = {
         "repositoryOwner": _query_repository_owner,
         "node": _query_node,
         "nodes": _query_nodes,
+        "resource": _query_resource,
     },
     "WorkflowRun": {
         "id": _scalar(lambda r: node_id("WFR", r.id)),
@@ -537,7 +555,8 @@ SCHEMA: dict[str, dict[str, Resolver]] = {
 }
 INTERFACES = {"Blob": ("GitObject",), "Tree": ("GitObject",), "Commit": ("GitObject",),
               "Organization": ("RepositoryOwner",), "User": ("RepositoryOwner",),
-              "WorkflowRun": ("Node",), "Repository": ("Node",), "CheckSuite": ("Node",)}
+              "WorkflowRun": ("Node", "UniformResourceLocatable"), "Repository": ("Node",),
+              "CheckSuite": ("Node",)}
 # Edges: (connection, item) pairs.
 SCHEMA["Edge:Repository"] = {
     "cursor": lambda ex, pair, args: (pair[0].cursor_of(pair[1]), None),
@@ -562,6 +581,7 @@ ARGS: dict[tuple[str, str], set[str]] = {
     ("Repository", "object"): {"expression", "oid"},
     ("Query", "node"): {"id"},
     ("Query", "nodes"): {"ids"},
+    ("Query", "resource"): {"url"},
 }
 # Types a field yields, for validation before execution (what resolvers return).
 FIELD_TYPES: dict[tuple[str, str], str] = {
@@ -582,11 +602,14 @@ FIELD_TYPES: dict[tuple[str, str], str] = {
     ("Repository", "object"): "GitObject", ("RepositoryTopic", "topic"): "Topic",
     ("Tree", "entries"): "TreeEntry",
     ("Query", "node"): "Node", ("Query", "nodes"): "Node",
+    ("Query", "resource"): "UniformResourceLocatable",
     ("WorkflowRun", "checkSuite"): "CheckSuite",
 }
 ABSTRACT = {"GitObject": ("Blob", "Tree", "Commit"), "RepositoryOwner": ("Organization", "User"),
-            "Node": ("WorkflowRun", "Repository", "CheckSuite")}
-INTERFACE_FIELDS = {"GitObject": {"oid"}, "RepositoryOwner": {"login"}, "Node": {"id"}}
+            "Node": ("WorkflowRun", "Repository", "CheckSuite"),
+            "UniformResourceLocatable": ("WorkflowRun",)}
+INTERFACE_FIELDS = {"GitObject": {"oid"}, "RepositoryOwner": {"login"}, "Node": {"id"},
+                    "UniformResourceLocatable": {"url", "resourcePath"}}
 PUBLIC_NAMES = {"Edge:Repository": "RepositoryEdge"}
 
 

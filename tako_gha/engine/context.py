@@ -71,16 +71,38 @@ def read_event_file(path: str) -> dict[str, Any] | None:
 
 def context_from_environment(env: Mapping[str, str]) -> CascadeContext | None:
     """The context of the Actions run this process is in, from ``GITHUB_EVENT_PATH``
-    (a ``repository_dispatch`` carrying ``client_payload.tako``); None otherwise."""
+    (a ``repository_dispatch`` carrying ``client_payload.tako``, or a workflow dispatch
+    carrying it as the ``tako`` input); None otherwise."""
     from tako_gha.engine.api import CascadeContext
 
     path = env.get("GITHUB_EVENT_PATH")
     repo = env.get("GITHUB_REPOSITORY", "")
     if not path or not repo:
         return None
-    if env.get("GITHUB_EVENT_NAME", "repository_dispatch") != "repository_dispatch":
+    name = env.get("GITHUB_EVENT_NAME", "repository_dispatch")
+    if name not in ("repository_dispatch", "workflow_dispatch"):
         return None
     event = read_event_file(path)
     if event is None:
         return None
+    if name == "workflow_dispatch":
+        return CascadeContext.from_client_payload(tako_from_inputs(event.get("inputs")), repo)
     return CascadeContext.from_client_payload(event.get("client_payload"), repo)
+
+
+def tako_from_inputs(inputs: Any) -> dict[str, Any] | None:
+    """A workflow dispatch (exact mode) carries the context in one input, ``tako``: a
+    JSON string of what ``client_payload.tako`` holds (and the event). None without it
+    (a person dispatching the workflow by hand starts a new tree)."""
+    raw = inputs.get("tako") if isinstance(inputs, dict) else None
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise ValueError("inputs.tako is not a JSON string")
+    try:
+        tako = read_json(raw, Limits(max_depth=40, max_bytes=65_536))
+    except ValueError as exc:
+        raise ValueError(f"inputs.tako is not JSON: {exc}") from None
+    if not isinstance(tako, dict):
+        raise ValueError("inputs.tako is not a JSON object")
+    return {"tako": tako}

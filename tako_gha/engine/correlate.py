@@ -27,6 +27,8 @@ from tako_gha.forge.base import RunInfo
 # How far a run's created_at may precede the dispatch time (server clock vs ours).
 HEURISTIC_SKEW = timedelta(seconds=5)
 DISPATCH_EVENT = "repository_dispatch"
+WORKFLOW_EVENT = "workflow_dispatch"  # exact mode; listed only without run details
+RUN_EVENTS = (DISPATCH_EVENT, WORKFLOW_EVENT)
 
 
 def run_tag(run: RunInfo) -> TitleTag | None:
@@ -82,19 +84,25 @@ class Track:
     known_runs: set[int] = field(default_factory=set)
     discovery_due: float | None = None  # monotonic; overrides the usual deadline
     stopped: bool = False  # the engine cancelled its runs at the deadline: timed_out sticks
+    # Exact mode (engine.exact): dispatched by workflow dispatch on ``ref`` with these
+    # ``inputs``; ``exact_mode`` while the answer names the run (one dispatch, one run).
+    exact_mode: bool = False
+    ref: str | None = None
+    inputs: dict[str, str] = field(default_factory=dict)
+    event: str = DISPATCH_EVENT  # the runs' event, for listings and the fallback
 
     def accepting(self, now: float, sibling_grace: float, discovery_timeout: float) -> bool:
         """Still collecting runs: none found yet inside the discovery window, or
         within the sibling grace after the first (other workflows may listen)."""
-        if self.dispatched_at is None:
+        if self.dispatched_at is None or (self.exact_mode and self.node.runs):
             return False
         if self.first_run_at is None:
             return now - self.dispatched_at <= discovery_timeout
         return now - self.first_run_at <= sibling_grace
 
     def settled(self, now: float, sibling_grace: float) -> bool:
-        if not self.own or not self.node.runs:
-            return True
+        if not self.own or not self.node.runs or self.exact_mode:
+            return True  # a workflow dispatch starts one run: no sibling to wait for
         return self.first_run_at is not None and now - self.first_run_at >= sibling_grace
 
 
@@ -130,6 +138,9 @@ class TreeTracker:
     on_attach: Callable[[Track, int], None] = lambda track, run_id: None
     by_repo: dict[str, list[Track]] = field(default_factory=dict)  # lower-case repo
     lost_repos: set[str] = field(default_factory=set)  # lower-case; listings answer 404
+    # lower-case repos with a subscription dispatched by workflow dispatch: their runs
+    # (this tree's, or a child's fan-out's) are workflow_dispatch runs
+    workflow_repos: set[str] = field(default_factory=set)
     _touched: list[Track] = field(default_factory=list)  # attached to during an ingest
 
     def __post_init__(self) -> None:
@@ -143,6 +154,11 @@ class TreeTracker:
         self.tracks[node.id] = track
         self.by_repo.setdefault(node.repo.lower(), []).append(track)
         return track
+
+    def lists_every_event(self, repo: str) -> bool:
+        key = repo.lower()
+        return key in self.workflow_repos or any(
+            t.event != DISPATCH_EVENT for t in self.by_repo.get(key, []))
 
     def in_repo(self, repo: str) -> list[Track]:
         return self.by_repo.get(repo.lower(), [])
@@ -221,7 +237,7 @@ class TreeTracker:
         for run in runs:
             tag = run_tag(run)
             if tag is None:
-                if run.event == DISPATCH_EVENT:
+                if run.event in RUN_EVENTS:
                     untagged.append(run)
                 continue
             if tag.root != self.root:
@@ -287,15 +303,21 @@ class TreeTracker:
         self.on_message(f"found {node.repo} (depth {node.depth}) under {parent.repo}")
 
     def _attach(self, track: Track, run: RunInfo, correlation: str, now: float) -> None:
+        self.attach_ref(track, _ref(run, correlation), now)
+
+    def attach_ref(self, track: Track, ref: RunRef, now: float) -> None:
+        """``ref`` is one of ``track``'s runs (found by a listing, or named by the answer
+        to its workflow dispatch: ``exact``)."""
         self._touched.append(track)
-        self.on_attach(track, run.id)
-        self.run_owner[run.id] = track.node.id
-        track.node.runs.append(_ref(run, correlation))
+        self.on_attach(track, ref.run_id)
+        self.run_owner[ref.run_id] = track.node.id
+        track.node.runs.append(ref)
         track.node.runs.sort(key=lambda r: r.run_id)
         if track.first_run_at is None:
             track.first_run_at = now
         kinds = {r.correlation for r in track.node.runs}
-        track.node.correlation = "heuristic" if "heuristic" in kinds else "strict"
+        track.node.correlation = ("heuristic" if "heuristic" in kinds
+                                  else "exact" if kinds == {"exact"} else "strict")
 
     def _adopt_orphans(self, now: float) -> bool:
         changed = False
@@ -363,7 +385,7 @@ class TreeTracker:
 
     @staticmethod
     def _fits(track: Track, run: RunInfo) -> bool:
-        if run.event != DISPATCH_EVENT or track.dispatched_wall is None:
+        if run.event != track.event or track.dispatched_wall is None:
             return False
         if track.watermark is not None and run.id <= track.watermark:
             return False

@@ -41,10 +41,12 @@ from tako_gha.core.ids import (
     tag_shape_in,
 )
 from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus
+from tako_gha.engine import exact
 from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest, Observer
 from tako_gha.engine.clock import Clock, SystemClock
 from tako_gha.engine.correlate import (
     DISPATCH_EVENT,
+    WORKFLOW_EVENT,
     Track,
     TreeTracker,
     run_tag,
@@ -156,6 +158,7 @@ class FanOut:
                               sibling_grace=self.options.sibling_grace,
                               discovery_timeout=self.options.discovery_timeout,
                               dedupe=self.options.dedupe)
+        tracker.workflow_repos = set(plan.workflow_repos)
         self.tracker = tracker
         if self.journal is not None and self.ctx is not None and self.ctx.parent is None:
             # A resumed root. (A child's fan-out runs once per job: its journal, in the
@@ -304,14 +307,18 @@ class FanOut:
             track = self.tracker.add(self.tracker.origin, node, own=True,
                                      workflow=target.workflow)
             self.own.append(track)
-            track.payload = self._payload(node, target, chain)
+            meta = self._meta(node, target, chain)
+            track.payload = build_client_payload(self.event, target.inputs, meta)
+            if exact.wants_exact(target.workflow, target.ref, target.trigger):
+                track.exact_mode, track.ref = True, target.ref
+                track.event = WORKFLOW_EVENT
+                track.inputs = exact.workflow_inputs(target.inputs, meta, self.event)
 
-    def _payload(self, node: Node, target: Target, chain: tuple[str, ...]) -> dict:
+    def _meta(self, node: Node, target: Target, chain: tuple[str, ...]) -> TakoMeta:
         tag = TitleTag(self.root, self.ctx.parent if self.ctx else None, node.id)
-        meta = TakoMeta(root=self.root, parent=tag.parent, id=node.id, depth=node.depth,
+        return TakoMeta(root=self.root, parent=tag.parent, id=node.id, depth=node.depth,
                         chain=(*chain, target.repo), deadline=self.deadline_wall,
                         title=make_title(self.event.type, self.event.source, tag))
-        return build_client_payload(self.event, target.inputs, meta)
 
     def _report_skipped(self, plan: PlanOutcome) -> None:
         for diagnostic in plan.diagnostics:
@@ -348,6 +355,10 @@ class FanOut:
             journaled = entry is not None and entry.status != NOT_SENT
             if journaled:
                 self._from_journal(track, entry)
+                if exact.resume_by_id(self, track, entry):
+                    continue  # the answer named its run: read by id, never listed
+            elif track.exact_mode and self.prior.known:
+                continue  # this machine's journal of the root: it was never sent
             try:
                 runs = self.session.poller.list_repo(node.repo)
             except RateLimitError as exc:
@@ -509,6 +520,8 @@ class FanOut:
         node = track.node
         try:
             check_dispatch(node.event_type, track.payload or {})
+            if track.exact_mode:
+                exact.check_inputs(track.inputs)
         except PayloadError as exc:
             node.state, node.reason, node.hint = NodeState.ERROR, exc.message, exc.hint
             return
@@ -519,6 +532,8 @@ class FanOut:
         payload = track.payload or {}
         try:
             check_dispatch(node.event_type, payload)
+            if track.exact_mode:
+                exact.check_inputs(track.inputs)
         except PayloadError as exc:
             node.state, node.reason, node.hint = NodeState.ERROR, exc.message, exc.hint
             return
@@ -538,9 +553,13 @@ class FanOut:
             seen = self.tracker.highest.get(node.repo.lower())
             mark = max((m for m in (track.watermark, seen) if m is not None), default=None)
             journal.intent(self.root, node.id, node.repo, node.event_type, self.forge.now(),
-                           watermark=mark)
+                           watermark=mark, workflow=exact.intent_workflow(track))
+        answer = None
         try:
-            self.forge.dispatch(node.repo, node.event_type, payload)
+            if track.exact_mode:
+                answer = exact.send(self, track, payload)
+            else:
+                self.forge.dispatch(node.repo, node.event_type, payload)
         except RateLimitError as exc:
             # Refused before GitHub processed it: nothing was sent, so the node is
             # still planned; hold every dispatch until the limit resets.
@@ -567,8 +586,11 @@ class FanOut:
             node.hint = exc.hint or None
             return
         else:
+            run_id = answer.run_id if answer is not None else None
             if journal is not None:
-                journal.outcome(self.root, node.id, "sent")
+                journal.outcome(self.root, node.id, "sent", run=run_id)
+            if answer is not None and run_id is not None:
+                exact.attach(self, track, run_id, answer.html_url)
             track.confirmed = True
             if not again:
                 track.ambiguous_dispatch = False

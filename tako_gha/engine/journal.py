@@ -14,7 +14,8 @@ record, so a changed byte is seen rather than read as another fact):
   source, event or payload is refused.
 - ``intent``: dispatch ``id`` to ``repo`` is about to be sent (written and synced
   *before* the POST), with ``watermark``: the highest run id this process had seen in
-  ``repo`` before it (``null`` when it had seen none).
+  ``repo`` before it (``null`` when it had seen none), and ``workflow`` (the file) when it
+  is a workflow dispatch (exact mode).
 - ``outcome``: GitHub's answer — ``result`` ``sent`` (accepted), ``lost`` (no answer
   or a 5xx: it may have been delivered), ``refused`` (4xx: not delivered), ``held``
   (rate limited before GitHub processed it: not delivered); optional ``detail`` and
@@ -105,6 +106,8 @@ class Entry:
     runs: set[int] = field(default_factory=set)
     watermark: int | None = None  # highest run id seen in repo before the first send
     damaged_line: int | None = None  # set: no readable record, a damaged line may be one
+    workflow: str | None = None  # sent by workflow dispatch (exact mode): its file
+    answered_run: int | None = None  # the run GitHub's answer named (exact mode)
 
     @property
     def status(self) -> str:
@@ -347,12 +350,16 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
                 watermark=mark if isinstance(mark, int) and not isinstance(mark, bool)
                 else None)
         entry.last_at, entry.sends, entry.outcome = when, entry.sends + 1, None
+        workflow = record.get("workflow")
+        entry.workflow = str(workflow) if workflow else None
     elif entry is None:
         return  # an answer or run whose intent was torn away: nothing was sent after it
     elif kind == "outcome" and record["result"] in OUTCOMES:
         entry.outcome = str(record["result"])
-        if isinstance(record.get("run"), int):
-            entry.runs.add(int(record["run"]))
+        run = record.get("run")
+        if isinstance(run, int) and not isinstance(run, bool) and run > 0:
+            entry.runs.add(run)
+            entry.answered_run = run
     elif kind == "run":
         entry.runs.add(int(record["run"]))
 
@@ -406,13 +413,19 @@ class Journal:
         self._write(record)
 
     def intent(self, root: str, node_id: str, repo: str, event_type: str,
-               at: datetime, *, watermark: int | None = None) -> None:
-        self._write({"k": "intent", "root": root, "id": node_id, "repo": repo,
-                     "event": event_type, "at": at.isoformat(), "watermark": watermark})
+               at: datetime, *, watermark: int | None = None,
+               workflow: str | None = None) -> None:
+        record: dict[str, Any] = {"k": "intent", "root": root, "id": node_id, "repo": repo,
+                                  "event": event_type, "at": at.isoformat(),
+                                  "watermark": watermark}
+        if workflow:
+            record["workflow"] = workflow  # a workflow dispatch (exact mode)
+        self._write(record)
 
     def outcome(self, root: str, node_id: str, result: str, detail: str = "", *,
                 run: int | None = None) -> None:
-        """``run``: the run id GitHub's answer named, when it named one."""
+        """``run``: the run id GitHub's answer named, when it named one (a resume reads
+        it by id)."""
         record: dict[str, Any] = {"k": "outcome", "root": root, "id": node_id,
                                   "result": result}
         if detail:

@@ -28,6 +28,11 @@ class Target:
     inputs: dict[str, Any] = field(default_factory=dict)
     workflow: str | None = None  # only runs of this workflow file count
     subscription: str = ""  # human description of the matching subscription
+    # Exact mode (engine.exact): the branch or tag a workflow dispatch runs on (the
+    # subscription's ``ref``, else the repository's default branch), and the
+    # subscription's ``trigger`` ("repository_dispatch" keeps the old way).
+    ref: str | None = None
+    trigger: str | None = None
 
 
 @dataclass
@@ -37,6 +42,7 @@ class PlanOutcome:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (repo, reason)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     subscribers: dict[str, set[str]] = field(default_factory=dict)  # producer -> subscribers
+    workflow_repos: set[str] = field(default_factory=set)  # see exact_repos
 
 
 class Planner(Protocol):
@@ -52,6 +58,14 @@ def subscribers_map(configs: Iterable[ConfigResult]) -> dict[str, set[str]]:
         for sub in result.config.subscriptions:
             graph.setdefault(sub.producer.lower(), set()).add(result.repo.lower())
     return graph
+
+
+def exact_repos(configs: Iterable[ConfigResult]) -> set[str]:
+    """Repos (lower case) with a subscription dispatched by workflow dispatch (it names a
+    ``workflow:`` and not ``trigger: repository_dispatch``)."""
+    return {result.repo.lower() for result in configs if result.config is not None
+            for sub in result.config.subscriptions
+            if sub.workflow and getattr(sub, "trigger", None) != "repository_dispatch"}
 
 
 def subscribed_repos(subscribers: Mapping[str, set[str]]) -> set[str]:
@@ -76,14 +90,16 @@ class DiscoveryPlanner:
                                     source_config=source_result.config if source_result else None)
         unknown_source(request, discovery, plan)
         event = plan.event or request.event
-        targets = [_target(t) for t in plan.targets]
+        branches = {r.full_name.lower(): r.default_branch for r in discovery.repos}
+        targets = [_target(t, branches) for t in plan.targets]
         # "Not subscribed" is the normal case for most of an org: not worth a line.
         quiet = (matching.NO_SUBSCRIPTION, matching.NO_CONFIG, matching.IS_SOURCE)
         skipped = [(s.repo, s.reason) for s in plan.skipped if s.error or s.kind not in quiet]
         skipped += [(repo, reason) for repo, reason in discovery.skipped]
         return PlanOutcome(event=event, targets=targets, skipped=skipped,
                            diagnostics=list(plan.diagnostics),
-                           subscribers=subscribers_map(configs))
+                           subscribers=subscribers_map(configs),
+                           workflow_repos=exact_repos(configs))
 
 
 def unknown_source(request: FanOutRequest, discovery: Discovery, plan: Any) -> None:
@@ -116,15 +132,18 @@ def unknown_source(request: FanOutRequest, discovery: Discovery, plan: Any) -> N
         " (tako-gha discover lists the repositories the token can see)")
 
 
-def _target(raw: Any) -> Target:
+def _target(raw: Any, branches: Mapping[str, str] | None = None) -> Target:
     sub = getattr(raw, "subscription", None)
     workflow = getattr(raw, "workflow", None) or getattr(sub, "workflow", None)
     describe = getattr(sub, "describe", None)
+    repo = str(raw.repo)
     return Target(
-        repo=str(raw.repo),
+        repo=repo,
         inputs=dict(getattr(raw, "inputs", {}) or {}),
         workflow=workflow,
         subscription=describe() if callable(describe) else str(sub or ""),
+        ref=getattr(sub, "ref", None) or (branches or {}).get(repo.lower()),
+        trigger=getattr(sub, "trigger", None),
     )
 
 
@@ -138,5 +157,7 @@ class StaticPlanner:
 
     def plan(self, forge: Forge, request: FanOutRequest) -> PlanOutcome:
         subs = {k.lower(): {v.lower() for v in vs} for k, vs in self.subscribers.items()}
+        exact = {t.repo.lower() for t in self.targets if t.workflow and t.ref
+                 and t.trigger != "repository_dispatch"}
         return PlanOutcome(event=request.event, targets=list(self.targets),
-                           skipped=list(self.skipped), subscribers=subs)
+                           skipped=list(self.skipped), subscribers=subs, workflow_repos=exact)

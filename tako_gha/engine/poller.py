@@ -35,6 +35,7 @@ from tako_gha.forge.base import (
     RateLimitError,
     RunInfo,
     RunListing,
+    RunState,
 )
 
 T = TypeVar("T")
@@ -180,7 +181,10 @@ class FleetPoller:
 
     # ------------------------------------------------------------ listings
     def _fetch(self, forge: Forge, repo: str) -> RunListing:
-        return forge.list_runs(repo, event="repository_dispatch", created_after=self.since)
+        # A repository some subscription dispatches by workflow dispatch is listed for
+        # every event (its runs are workflow_dispatch ones); the rest, as before.
+        event = None if self.tracker.lists_every_event(repo) else "repository_dispatch"
+        return forge.list_runs(repo, event=event, created_after=self.since)
 
     def list_repo(self, repo: str) -> list[RunInfo] | None:
         """One listing; None when it failed for a reason worth asking again."""
@@ -312,20 +316,44 @@ class FleetPoller:
         return self.batch_failed is None and run_id in self.node_ids
 
     def batched(self) -> set[int]:
-        return set(self.node_ids) if self.batch_failed is None else set()
+        if self.batch_failed is not None:
+            return set()
+        return set(self.node_ids) | {r.run_id for _, r in self._by_url()}
+
+    def _by_url(self) -> list[tuple[Track, RunRef]]:
+        """Runs a workflow dispatch's answer named, not yet read: no node id is known
+        for them, their URL is (``Forge.run_states_by_url`` reads them in batches)."""
+        if self.batch_failed is not None:
+            return []
+        return [(t, r) for t, r in self.tracker.all_runs()
+                if t.exact_mode and r.status != "completed" and not t.lost and r.url
+                and r.run_id not in self.node_ids]
 
     def pending_states(self) -> list[tuple[Track, RunRef]]:
         """Known runs not seen completed whose state a batch can read."""
         return [(t, r) for t, r in self.tracker.all_runs()
-                if r.status != "completed" and not t.lost and self.batchable(r.run_id)]
+                if r.status != "completed" and not t.lost and self.batchable(r.run_id)
+                ] + self._by_url()
+
+    def _read_chunk(self, forge: Forge, chunk: list[tuple[Track, RunRef]]
+                    ) -> dict[int, RunState]:
+        """One batch's states by run id: by node id, or (none known yet) by URL."""
+        if chunk[0][1].run_id in self.node_ids:
+            found = forge.run_states([self.node_ids[ref.run_id] for _, ref in chunk])
+            return {ref.run_id: found[self.node_ids[ref.run_id]] for _, ref in chunk
+                    if self.node_ids[ref.run_id] in found}
+        by_url = forge.run_states_by_url([ref.url for _, ref in chunk])
+        return {ref.run_id: by_url[ref.url] for _, ref in chunk if ref.url in by_url}
 
     def status_round(self, now: float, max_batches: int | None = None) -> bool:
         """Read the state of every pending known run, ``MAX_STATE_IDS`` a request (at
         most ``max_batches`` requests; the rest start the next capped round)."""
-        pending = self.pending_states()
-        if not pending:
+        known = [p for p in self.pending_states() if p[1].run_id in self.node_ids]
+        named = self._by_url()
+        if not known and not named:
             return False
-        chunks = [pending[i:i + MAX_STATE_IDS] for i in range(0, len(pending), MAX_STATE_IDS)]
+        chunks = [part[i:i + MAX_STATE_IDS] for part in (known, named)
+                  for i in range(0, len(part), MAX_STATE_IDS)]
         if max_batches is not None and len(chunks) > max_batches:
             start = self._rotate % len(chunks)
             chunks = (chunks[start:] + chunks[:start])[:max(0, max_batches)]
@@ -333,8 +361,7 @@ class FleetPoller:
         if not chunks:
             return False
         self.stats.status_rounds += 1
-        answers = self._run_all(chunks, lambda forge, chunk: forge.run_states(
-            [self.node_ids[ref.run_id] for _, ref in chunk]))
+        answers = self._run_all(chunks, self._read_chunk)
         fatal = self._first_fatal(answers)
         changed = False
         touched: list[Track] = []
@@ -346,7 +373,9 @@ class FleetPoller:
                 continue
             self.stats.status_calls += 1
             for track, ref in chunk:
-                state = answer.get(self.node_ids[ref.run_id])
+                state = answer.get(ref.run_id)
+                if state is not None and state.node_id and ref.run_id not in self.node_ids:
+                    self.node_ids[ref.run_id] = state.node_id  # batched by id from now on
                 if state is None:
                     changed |= self._run_not_found(track, ref.run_id,
                                                    "the batched read no longer finds it")

@@ -62,6 +62,18 @@ class RateLimitError(ForgeError):
         self.reset_at = reset_at
 
 
+class NotDispatchableError(ValidationError):
+    """422: the workflow does not listen on ``workflow_dispatch`` (nothing was started)."""
+
+
+class UnexpectedInputsError(ValidationError):
+    """422: inputs the workflow does not declare (nothing was started); ``names``."""
+
+    def __init__(self, message: str, names: Sequence[str], *, hint: str = "") -> None:
+        super().__init__(message, hint=hint, status=422)
+        self.names = tuple(names)
+
+
 class AmbiguousDispatchError(ForgeError):
     """A dispatch POST failed in a way that may or may not have delivered it
     (timeout, connection reset, 5xx). The engine must look for the run before
@@ -195,6 +207,18 @@ class Annotation:
     level: str  # "failure" | "warning" | "notice"
     message: str
     title: str = ""
+
+
+@dataclass(frozen=True)
+class WorkflowDispatch:
+    """GitHub's answer to a workflow dispatch. ``run_id`` is the run it started (None:
+    the server gave no run details, so the run is found by listing). ``note`` is set
+    by the one call that learnt the server lacks run details (say it once)."""
+
+    run_id: int | None = None
+    run_url: str = ""
+    html_url: str = ""
+    note: str | None = None
 
 
 class DispatchOutcome(str, Enum):
@@ -333,6 +357,21 @@ class Forge(Protocol):
         """One ``POST /repos/{repo}/dispatches``. Never retried inside the forge.
         Raises ValidationError (422), NotFoundError, AuthError, RateLimitError or
         AmbiguousDispatchError (may have been delivered)."""
+        ...
+
+    def dispatch_workflow(self, repo: str, workflow: str, ref: str,
+                          inputs: dict[str, str]) -> WorkflowDispatch:
+        """One ``POST /repos/{repo}/actions/workflows/{workflow}/dispatches`` asking for
+        the run's details. Never retried blindly; a server that refuses
+        ``return_run_details`` (GHES 3.20 and older) is asked again without it, and
+        remembered for the process. Raises like ``dispatch``, and NotDispatchableError /
+        UnexpectedInputsError for those 422s."""
+        ...
+
+    def run_states_by_url(self, urls: Sequence[str]) -> dict[str, RunState]:
+        """Like ``run_states``, for runs known by their web URL only (a workflow
+        dispatch's answer): one GraphQL query (``resource(url:)``) for up to
+        ``MAX_STATE_IDS``; each ``RunState.node_id`` is the id ``run_states`` takes."""
         ...
 
     def list_runs(self, repo: str, *, event: str | None = "repository_dispatch",

@@ -32,7 +32,7 @@ from github import Auth, GithubException
 
 from tako_gha import __version__
 from tako_gha.forge import auth as auth_mod
-from tako_gha.forge import logtail
+from tako_gha.forge import exact, logtail
 from tako_gha.forge.base import (
     NOT_GITHUB_HINT,
     AmbiguousDispatchError,
@@ -49,6 +49,7 @@ from tako_gha.forge.base import (
     RunListing,
     RunState,
     ValidationError,
+    WorkflowDispatch,
 )
 from tako_gha.forge.cache import BlobCache
 from tako_gha.forge.discovery import PAGE, Discoverer
@@ -465,6 +466,13 @@ class GitHubForge:
         if resp.status >= 300:
             raise self._error(resp, f"dispatch {event_type} to {repo}", repo,
                               permission="Contents: write")
+
+    def dispatch_workflow(self, repo: str, workflow: str, ref: str,
+                          inputs: dict[str, str]) -> WorkflowDispatch:
+        return exact.dispatch_workflow(self, repo, _workflow_file(workflow), ref, inputs)
+
+    def run_states_by_url(self, urls: Sequence[str]) -> dict[str, RunState]:
+        return exact.run_states_by_url(self, urls)
 
     @staticmethod
     def _check_dispatch(repo: str, event_type: str, payload: dict[str, Any]) -> None:

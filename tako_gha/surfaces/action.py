@@ -42,7 +42,7 @@ from tako_gha.core.strictjson import JsonInputError, read_json_object
 from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
 from tako_gha.core.versions import VersionError, parse_version
 from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
-from tako_gha.engine.context import read_event_file
+from tako_gha.engine.context import read_event_file, tako_from_inputs
 from tako_gha.engine.handoff import notice_lines
 from tako_gha.engine.journal import Journal, JournalError, SignalGuard, crash_point, default_path
 from tako_gha.forge.redact import redact, redact_url
@@ -308,10 +308,13 @@ def cascade_context(event_path: str, this_repo: str) -> CascadeContext | None:
         return None
     event = read_event_file(event_path)
     client_payload = event.get("client_payload") if event is not None else None
-    if not isinstance(client_payload, dict) or not isinstance(client_payload.get("tako"),
-                                                              dict):
-        return None
     try:
+        if not isinstance(client_payload, dict) and event is not None:
+            # a workflow dispatch (exact mode): the context is the `tako` input
+            client_payload = tako_from_inputs(event.get("inputs"))
+        if not isinstance(client_payload, dict) or not isinstance(
+                client_payload.get("tako"), dict):
+            return None
         return CascadeContext.from_client_payload(client_payload, this_repo)
     except ValueError as exc:
         raise InputError(f"cannot continue the cascade this run belongs to: {exc}") from None

@@ -11,6 +11,7 @@ run exists, delayed appearance, hanging runs, errors per call and repo
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,11 +27,14 @@ from tako_gha.forge.base import (
     CostLedger,
     Discovery,
     ForgeError,
+    NotDispatchableError,
     NotFoundError,
     RepoSelection,
     RunInfo,
     RunListing,
     RunState,
+    UnexpectedInputsError,
+    WorkflowDispatch,
 )
 
 EPOCH = datetime(2026, 11, 25, 10, 0, 0, tzinfo=timezone.utc)
@@ -65,6 +69,9 @@ class FakeWorkflow:
     annotation: str | None = None  # failure annotation on a failed run
     log_tail: Sequence[str] = ()  # last lines of the failing step's log on a failed run
     dedupe_root: bool = False  # the child fan-out skips targets already run for the root
+    # listens on workflow_dispatch (exact mode) with these declared inputs
+    workflow_dispatch: bool = False
+    inputs: Sequence[str] = ("tako",)
 
     def listens(self, event_type: str) -> bool:
         return self.types is None or event_type in self.types
@@ -83,6 +90,7 @@ class FakeRun:
     cancelled_at: float | None = None
     children: list[FakeRun] = field(default_factory=list)
     spawned: bool = False
+    event: str = "repository_dispatch"
 
     @property
     def start(self) -> float:
@@ -140,6 +148,8 @@ class FakeForge:
         # (call, repo or "*") -> raised by that call: "list_runs", "get_run", "dispatch".
         self.faults: dict[tuple[str, str], ForgeError] = {}
         self.scheduled: list[tuple[float, Callable[[], None]]] = []  # run once, in time
+        self.run_details = True  # False: a server without return_run_details (GHES)
+        self.workflow_dispatches: list[tuple[str, str, str, dict[str, str]]] = []
 
     def at(self, when: float, action: Callable[[], None]) -> None:
         """Do ``action`` the first time the forge is asked anything at or after ``when``."""
@@ -211,7 +221,7 @@ class FakeForge:
         status, conclusion = run.status(self.clock.t)
         return RunInfo(id=run.id, repo=run.repo, workflow_path=run.workflow.path,
                        display_title=run.title, name=run.workflow.path,
-                       event="repository_dispatch", status=status, conclusion=conclusion,
+                       event=run.event, status=status, conclusion=conclusion,
                        created_at=EPOCH + timedelta(seconds=run.created),
                        html_url=f"https://fake/{run.repo}/actions/runs/{run.id}",
                        updated_at=EPOCH + timedelta(seconds=self._last_change(run)),
@@ -259,6 +269,64 @@ class FakeForge:
             self.ambiguous_after_create.discard(key)
             raise AmbiguousDispatchError("502 Bad Gateway", status=502)
 
+    def dispatch_workflow(self, repo: str, workflow: str, ref: str,
+                          inputs: dict[str, str]) -> WorkflowDispatch:
+        """A workflow dispatch: the run the workflow file starts, named in the answer
+        (unless ``run_details`` is off). Refused like GitHub: no such file (404), a file
+        without workflow_dispatch, inputs it does not declare (422)."""
+        self.calls["dispatch_workflow"] += 1
+        self.ledger.record(CallKind.DISPATCH)
+        self._advance()
+        key = repo.lower()
+        if key in self.refuse:
+            raise self.refuse[key]
+        self._fault("dispatch", repo)
+        wf = next((w for w in self.workflows.get(key, [])
+                   if w.path.rsplit("/", 1)[-1] == workflow), None)
+        if wf is None:
+            raise NotFoundError(f"cannot dispatch {workflow} to {repo}: not found", status=404)
+        if not wf.workflow_dispatch:
+            raise NotDispatchableError(f"{repo}'s {workflow} does not listen on "
+                                       "workflow_dispatch", status=422)
+        unexpected = [name for name in inputs if name not in wf.inputs]
+        if unexpected:
+            raise UnexpectedInputsError(f"Unexpected inputs provided: {unexpected}", unexpected)
+        if key in self.ambiguous_before_create:
+            self.ambiguous_before_create.discard(key)
+            raise AmbiguousDispatchError("502 Bad Gateway", status=502)
+        self.workflow_dispatches.append((repo, workflow, ref, dict(inputs)))
+        tako = json.loads(inputs["tako"]) if "tako" in inputs else {}
+        payload = {"tako": tako, "inputs": dict(inputs)}
+        self.next_id += 1
+        title = tako.get("title") if wf.run_name and tako.get("title") else wf.path
+        run = FakeRun(self.next_id, repo, wf, str((tako.get("event") or {}).get("type", "")),
+                      payload, self.clock.t, title,
+                      visible_from=self.clock.t + self.appear_delay.get(key, 0.0),
+                      event="workflow_dispatch")
+        self.runs.append(run)
+        if key in self.ambiguous_after_create:
+            self.ambiguous_after_create.discard(key)
+            raise AmbiguousDispatchError("502 Bad Gateway", status=502)
+        if not self.run_details:
+            return WorkflowDispatch()
+        return WorkflowDispatch(run.id, f"https://fake/repos/{repo}/actions/runs/{run.id}",
+                                f"https://fake/{repo}/actions/runs/{run.id}")
+
+    def run_states_by_url(self, urls: Sequence[str]) -> dict[str, RunState]:
+        """Like ``run_states``, by the web URL a workflow dispatch's answer carried."""
+        self.calls["run_states_by_url"] += 1
+        self.ledger.record(CallKind.POLL, resource="graphql")
+        self._advance()
+        out: dict[str, RunState] = {}
+        for url in urls:
+            run = next((r for r in self.runs
+                        if url == f"https://fake/{r.repo}/actions/runs/{r.id}"), None)
+            if run is not None and run.visible_from <= self.clock.t:
+                status, conclusion = run.status(self.clock.t)
+                out[url] = RunState(f"WFR_{run.id}", run.id, status, conclusion,
+                                    EPOCH + timedelta(seconds=self._last_change(run)))
+        return out
+
     def list_runs(self, repo: str, *, event: str | None = "repository_dispatch",
                   created_after: datetime | None = None,
                   workflow: str | None = None) -> RunListing:
@@ -268,6 +336,7 @@ class FakeForge:
         self._fault("list_runs", repo)
         runs = [self._info(r) for r in sorted(self.runs, key=lambda r: -r.id)
                 if r.repo.lower() == repo.lower() and r.visible_from <= self.clock.t
+                and (event is None or r.event == event)
                 and (created_after is None
                      or EPOCH + timedelta(seconds=r.created) >= created_after)][:100]
         key = (repo.lower(), event, created_after, workflow)

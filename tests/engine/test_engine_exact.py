@@ -1,0 +1,180 @@
+"""Exact mode on the in-memory forge: the run id from the dispatch's answer goes into the
+tree and the journal, no listing of that repository; the fallbacks (no run details, a
+workflow without workflow_dispatch, a receiver without the tako input, a lost answer);
+a resume reads the answered run by id."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import FakeClock, FakeForge, FakeWorkflow
+
+from tako_gha.core.events import Event
+from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
+from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest
+from tako_gha.engine.fanout import fan_out
+from tako_gha.engine.journal import SENT, UNKNOWN, Journal, read
+from tako_gha.engine.planning import StaticPlanner, Target
+
+SOURCE = "acme/a"
+ROOT = "0123456789ab"
+FAST = {"poll_min_interval": 1.0, "poll_max_interval": 5.0, "discovery_timeout": 30.0,
+        "sibling_grace": 2.0, "timeout": 600.0}
+EXACT = FakeWorkflow(path=".github/workflows/release.yml", workflow_dispatch=True,
+                     inputs=("tako", "version"))
+
+
+class Crash(BaseException):
+    """The process dying inside a dispatch (kill -9)."""
+
+
+class Notes:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def on_update(self, report: TreeReport) -> None:
+        pass
+
+    def on_message(self, text: str) -> None:
+        self.messages.append(text)
+
+
+def _fan_out(forge: FakeForge, clock: FakeClock, targets: list[Target], *,
+             journal: Journal | None = None, resume: bool = False,
+             notes: Notes | None = None) -> TreeReport:
+    ctx = CascadeContext(root=ROOT, parent=None, depth=1, chain=(SOURCE,), deadline=None)
+    request = FanOutRequest(event=Event("built", SOURCE, {"version": "2.0.0"}), org="acme",
+                            context=ctx if resume else None, root=None if resume else ROOT)
+    return fan_out(forge, request, FanOutOptions(**FAST), notes or Notes(),
+                   planner=StaticPlanner(targets, {}), clock=clock, journal=journal)
+
+
+def _exact(repo: str, **kw: Any) -> Target:
+    return Target(repo, inputs={"version": "{{ .v }}" if kw.pop("raw", False) else "2.0.0"},
+                  workflow="release.yml", ref="main", **kw)
+
+
+def _mixed() -> tuple[FakeForge, FakeClock]:
+    clock = FakeClock()
+    forge = FakeForge(clock, {"acme/b": [EXACT], "acme/c": [FakeWorkflow()]})
+    return forge, clock
+
+
+def test_the_answer_gives_the_run_and_its_repository_is_never_listed() -> None:
+    forge, clock = _mixed()
+    report = _fan_out(forge, clock, [_exact("acme/b"), Target("acme/c")])
+    assert report.status is TreeStatus.SUCCESS
+    b, c = report.origin.children
+    assert (b.correlation, c.correlation) == ("exact", "strict")
+    answered = [r for r in forge.runs if r.repo == "acme/b"]
+    assert [r.run_id for r in b.runs] == [answered[0].id]
+    assert forge.list_calls_by_repo["acme/b"] == 0 and forge.list_calls_by_repo["acme/c"] > 0
+    assert forge.calls["dispatch_workflow"] == 1 and forge.calls["dispatch"] == 1
+    # the inputs: rendered ones as strings, and the context in `tako` (with the event)
+    repo, workflow, ref, inputs = forge.workflow_dispatches[0]
+    assert (repo, workflow, ref, inputs["version"]) == ("acme/b", "release.yml", "main",
+                                                        "2.0.0")
+    tako = json.loads(inputs["tako"])
+    assert tako["root"] == ROOT and tako["id"] == b.id and tako["chain"] == [SOURCE, "acme/b"]
+    assert tako["event"] == {"type": "built", "schema_version": None, "source": SOURCE,
+                             "payload": {"version": "2.0.0"}}
+
+
+def test_a_server_without_run_details_is_found_by_listing() -> None:
+    forge, clock = _mixed()
+    forge.run_details = False
+    report = _fan_out(forge, clock, [_exact("acme/b"), Target("acme/c")])
+    assert report.status is TreeStatus.SUCCESS
+    b = report.origin.children[0]
+    assert b.correlation == "strict" and len(b.runs) == 1  # by the tag in its title
+    assert forge.list_calls_by_repo["acme/b"] > 0
+    assert sum(1 for r in forge.runs if r.repo == "acme/b") == 1
+
+
+def test_a_workflow_without_workflow_dispatch_gets_repository_dispatch() -> None:
+    clock = FakeClock()
+    forge = FakeForge(clock, {"acme/b": [FakeWorkflow(path=".github/workflows/release.yml")]})
+    notes = Notes()
+    report = _fan_out(forge, clock, [_exact("acme/b")], notes=notes)
+    assert report.status is TreeStatus.SUCCESS
+    assert forge.calls["dispatch"] == 1 and report.origin.children[0].correlation == "strict"
+    assert any("does not listen on workflow_dispatch; sent repository_dispatch" in m
+               for m in notes.messages)
+
+
+def test_a_receiver_without_the_tako_input_gets_the_dispatch_without_it() -> None:
+    clock = FakeClock()
+    bare = FakeWorkflow(path=".github/workflows/release.yml", workflow_dispatch=True,
+                        inputs=("version",))
+    forge = FakeForge(clock, {"acme/b": [bare]})
+    notes = Notes()
+    report = _fan_out(forge, clock, [_exact("acme/b")], notes=notes)
+    assert report.status is TreeStatus.SUCCESS
+    assert report.origin.children[0].correlation == "exact"
+    assert [sorted(d[3]) for d in forge.workflow_dispatches] == [["version"]]
+    assert any("does not declare the 'tako' input" in m for m in notes.messages)
+
+
+def test_a_lost_answer_is_looked_for_and_not_sent_twice() -> None:
+    forge, clock = _mixed()
+    forge.ambiguous_after_create.add("acme/b")
+    report = _fan_out(forge, clock, [_exact("acme/b")])
+    assert report.status is TreeStatus.SUCCESS
+    assert forge.calls["dispatch_workflow"] == 1
+    assert sum(1 for r in forge.runs if r.repo == "acme/b") == 1
+    assert report.origin.children[0].correlation == "strict"  # found by its tag
+
+
+class CrashingForge(FakeForge):
+    def __init__(self, clock: FakeClock, workflows: dict, *, after_answer: bool) -> None:
+        super().__init__(clock, workflows)
+        self.after_answer = after_answer
+        self.crashed = False
+
+    def dispatch_workflow(self, repo: str, workflow: str, ref: str,
+                          inputs: dict[str, str]) -> Any:
+        answer = super().dispatch_workflow(repo, workflow, ref, inputs)
+        if not self.crashed and not self.after_answer:
+            self.crashed = True
+            raise Crash  # after the POST, before the answer is recorded
+        return answer
+
+
+def test_resume_after_the_answer_was_recorded_reads_the_run_by_id(tmp_path: Path) -> None:
+    clock = FakeClock()
+    forge = CrashingForge(clock, {"acme/b": [EXACT]}, after_answer=True)
+    path = tmp_path / "journal.jsonl"
+    first = _fan_out(forge, clock, [_exact("acme/b")], journal=Journal(path))
+    run_id = first.origin.children[0].runs[0].run_id
+    entry = next(iter(read(path, ROOT).entries.values()))
+    assert (entry.status, entry.answered_run, entry.workflow) == (SENT, run_id, "release.yml")
+    lists, gets = forge.calls["list_runs"], forge.calls["get_run"]
+    again = _fan_out(forge, clock, [_exact("acme/b")], journal=Journal(path), resume=True)
+    node = again.origin.children[0]
+    assert node.state is NodeState.SUCCESS and node.correlation == "exact"
+    assert [r.run_id for r in node.runs] == [run_id]
+    assert forge.calls["dispatch_workflow"] == 1
+    assert forge.calls["list_runs"] == lists and forge.calls["get_run"] == gets + 1
+
+
+def test_resume_after_a_crash_before_the_answer_was_recorded(tmp_path: Path) -> None:
+    clock = FakeClock()
+    forge = CrashingForge(clock, {"acme/b": [EXACT], "acme/c": [EXACT]}, after_answer=False)
+    path = tmp_path / "journal.jsonl"
+    with pytest.raises(Crash):
+        _fan_out(forge, clock, [_exact("acme/b"), _exact("acme/c")], journal=Journal(path))
+    entries = {e.repo: e for e in read(path, ROOT).entries.values()}
+    assert entries["acme/b"].status == UNKNOWN and "acme/c" not in entries
+    clock.t += 20
+    report = _fan_out(forge, clock, [_exact("acme/b"), _exact("acme/c")],
+                      journal=Journal(path), resume=True)
+    assert report.status is TreeStatus.SUCCESS
+    assert [sum(1 for r in forge.runs if r.repo == repo) for repo in ("acme/b", "acme/c")] \
+        == [1, 1]
+    assert forge.calls["dispatch_workflow"] == 2  # b once (before the crash), c once
+    by_repo = {n.repo: n for n in report.origin.children}
+    assert by_repo["acme/b"].correlation == "strict"  # the lost answer: found by listing
+    assert by_repo["acme/c"].correlation == "exact"
