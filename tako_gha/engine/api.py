@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from tako_gha.core.budget import Budget
 from tako_gha.core.events import Event
 from tako_gha.core.tree import TreeReport
 
@@ -57,6 +58,10 @@ class FanOutOptions:
     # within about that long; a round's requests go out on up to poll_workers threads.
     status_interval: float = 8.0
     poll_workers: int = 8
+    # One token's budget shared by the whole cascade (core.budget): this fan-out spends
+    # only the part its parent handed down and hands parts to its children. False:
+    # every process governs itself alone against the whole token (the old way).
+    shared_budget: bool = True
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,9 @@ class CascadeContext:
     depth: int  # depth of the children this fan-out creates (origin's children = 1)
     chain: tuple[str, ...]  # repos from the root origin down to this repo (inclusive)
     deadline: datetime | None  # inherited absolute deadline (UTC)
+    # This level's part of the token's per-minute budgets (core.budget); None when the
+    # parent handed none (an older tako): the fan-out then governs itself alone.
+    budget: Budget | None = None
 
     @classmethod
     def from_client_payload(cls, payload: dict[str, Any] | None,

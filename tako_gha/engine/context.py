@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from tako_gha.core.budget import Budget
 from tako_gha.core.ids import is_id
 from tako_gha.core.strictjson import Limits, read_json
 from tako_gha.engine.payload import parse_rfc3339
@@ -47,7 +48,11 @@ def context_from_payload(cls: type[CascadeContext], payload: dict[str, Any] | No
             raise ValueError(
                 f"client_payload.tako.deadline is not an RFC 3339 time: {raw_deadline!r}"
             ) from exc
-    return cls(root=root, parent=own_id, depth=depth + 1, chain=chain, deadline=deadline)
+    budget = None
+    if tako.get("budget") is not None:
+        budget = Budget.from_json(tako["budget"], "client_payload.tako.budget")
+    return cls(root=root, parent=own_id, depth=depth + 1, chain=chain, deadline=deadline,
+               budget=budget)
 
 
 # The event file GitHub writes: at most its 25 MB webhook size; the client_payload a

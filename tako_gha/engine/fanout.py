@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
+from tako_gha.core.budget import Budget, plan_split
 from tako_gha.core.durations import format_duration
 from tako_gha.core.ids import (
     TitleTag,
@@ -165,9 +166,15 @@ class FanOut:
             # job's RUNNER_TEMP, is a record, not something a re-run could read.)
             self.prior = self.journal.read(self.root)
             self._check_origin()
+        own_budget = self._split_budget(plan)
         self.session = Session(self.forge, tracker, self.options, self.clock, self.observer,
                                started=started, deadline=deadline, since=self._since(),
-                               org=self.request.org)
+                               org=self.request.org, budget=own_budget)
+        self._sync_pacer()
+        if self.ctx is not None and self.ctx.budget is not None:
+            # Handed a budget: the first dispatch waits its turn too, so children that
+            # start together do not all write at once on the shared token.
+            self.pacer.record()
         # Same root, same dispatch ids: what was sent is adopted, the rest is sent.
         self.session.resume_hint = (
             "re-run this job with a valid token to send the rest (it continues the tree)"
@@ -307,18 +314,67 @@ class FanOut:
             track = self.tracker.add(self.tracker.origin, node, own=True,
                                      workflow=target.workflow)
             self.own.append(track)
-            meta = self._meta(node, target, chain)
+            handed = self._parts.pop(target.repo.lower(), None)
+            if handed is not None and node.state is NodeState.PLANNED:
+                self.handed[node.id] = handed
+            elif handed is not None:  # never dispatched: its part stays here
+                self.session.governor.give_back(handed)
+            meta = self._meta(node, target, chain, self.handed.get(node.id))
             track.payload = build_client_payload(self.event, target.inputs, meta)
             if exact.wants_exact(target.workflow, target.ref, target.trigger):
                 track.exact_mode, track.ref = True, target.ref
                 track.event = WORKFLOW_EVENT
                 track.inputs = exact.workflow_inputs(target.inputs, meta, self.event)
 
-    def _meta(self, node: Node, target: Target, chain: tuple[str, ...]) -> TakoMeta:
+    def _split_budget(self, plan: PlanOutcome) -> Budget:
+        """This process's part of the token's budget, and each target's (``_parts``),
+        by the shape the subscription graph predicts (core.budget)."""
+        opts, ctx = self.options, self.ctx
+        inherited = (ctx.budget if ctx is not None and ctx.budget is not None
+                     else Budget.root(opts.dispatches_per_minute, opts.dispatches_per_hour))
+        self.handed: dict[str, Budget] = {}
+        self._parts: dict[str, Budget] = {}
+        if not opts.shared_budget or not plan.targets:
+            return inherited
+        targets = [t.repo for t in plan.targets]
+        depth = ctx.depth if ctx else 1
+        chain = ctx.chain if ctx else ()
+        parts = plan_split(inherited, plan.subscribers, self.event.source, targets, chain,
+                           opts.max_depth - depth + 1)
+        for repo, part in zip(targets, parts.children, strict=True):
+            key = repo.lower()
+            self._parts[key] = part if key not in self._parts else self._parts[key].plus(part)
+        return parts.own
+
+    def _sync_pacer(self) -> None:
+        self._pacer_version = self.session.governor.version
+        self.pacer.set_rates(*self.session.governor.dispatch_rates())
+
+    def _return_budgets(self) -> None:
+        """Children whose runs have all ended hand their part back: this process may
+        poll faster (and dispatch faster) as its subtree finishes."""
+        if not self.handed:
+            return
+        now = self.clock.monotonic()
+        governor = self.session.governor
+        for track in self.own:
+            part = self.handed.get(track.node.id)
+            # its whole known subtree, not just its run: a fire-and-forget child ends
+            # before the grandchildren that spend parts of its budget
+            if part is None or not all(n.state.is_terminal for n in track.node.walk()):
+                continue
+            if not track.settled(now, self.options.sibling_grace):
+                continue
+            del self.handed[track.node.id]
+            governor.give_back(part)
+
+    def _meta(self, node: Node, target: Target, chain: tuple[str, ...],
+              budget: Budget | None = None) -> TakoMeta:
         tag = TitleTag(self.root, self.ctx.parent if self.ctx else None, node.id)
         return TakoMeta(root=self.root, parent=tag.parent, id=node.id, depth=node.depth,
                         chain=(*chain, target.repo), deadline=self.deadline_wall,
-                        title=make_title(self.event.type, self.event.source, tag))
+                        title=make_title(self.event.type, self.event.source, tag),
+                        budget=budget.to_json() if budget is not None else None)
 
     def _report_skipped(self, plan: PlanOutcome) -> None:
         for diagnostic in plan.diagnostics:
@@ -452,6 +508,10 @@ class FanOut:
             changed |= session.poll_due(now, force=force)
             changed |= self._check_discovery_after_poll(self.clock.monotonic())
             changed |= self._cancel_duplicates()
+            self._return_budgets()
+            session.governor.check_refusals()
+            if session.governor.version != self._pacer_version:
+                self._sync_pacer()
             if changed:
                 session.emit()
             failed = session.first_failure()

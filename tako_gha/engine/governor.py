@@ -10,20 +10,29 @@ included) in a trailing minute; the governor reads it and shapes the next round:
 how many repos it may list, how long to wait between run-state rounds, whether a
 dispatch may go now. Budgets are kept below GitHub's (``SHARE``) so that the token's
 other users and GitHub's undisclosed per-endpoint costs have room.
+
+Inside a cascade the per-minute budgets are this process's part of the token's
+(``core.budget``): what its parent handed down, less what it hands to its own
+children, plus what comes back as they finish (``give_back``). A secondary-limit
+refusal seen by this process (the forge counts them in its ledger) halves its budget
+at once (``refusals_seen``, ``halvings``): the others on the token are not slowed by
+its mistake, and it stops adding to the excess.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from tako_gha.core.budget import GITHUB_CONCURRENT as MAX_CONCURRENT
+from tako_gha.core.budget import GITHUB_GRAPHQL_PER_MINUTE as GRAPHQL_PER_MINUTE
+from tako_gha.core.budget import GITHUB_REST_PER_MINUTE as REST_PER_MINUTE
+from tako_gha.core.budget import SHARE, Budget
 from tako_gha.forge.base import CostLedger
 
-REST_PER_MINUTE = 900  # GitHub's secondary limit, REST points per minute
-GRAPHQL_PER_MINUTE = 2000  # ... and GraphQL points per minute
-SHARE = 0.8  # the part of those the engine spends
-MAX_CONCURRENT = 100  # GitHub: requests in flight per token
+__all__ = ["GRAPHQL_PER_MINUTE", "MAX_CONCURRENT", "REST_PER_MINUTE", "SHARE", "Governor"]
+
 WRITE_POINTS = 5
 MINUTE = 60.0
 
@@ -33,11 +42,97 @@ class Governor:
     ledger: CostLedger
     epoch: Callable[[], float]  # the forge's clock (server time), epoch seconds
     reserve: float = 0.1  # of each primary budget, never spent on polling
-    rest_per_minute: int = int(REST_PER_MINUTE * SHARE)
-    graphql_per_minute: int = int(GRAPHQL_PER_MINUTE * SHARE)
+    budget: Budget = field(default_factory=lambda: Budget.root(80, 500))
     reason: str = ""  # why the last round was slowed ("" when it was not)
     kind: str = ""  # which budget slowed it: "listing", "status", "" (none)
     slowed: int = 0  # times the governor shaped a round
+    refusals_seen: int = 0  # secondary-limit refusals this process saw
+    halvings: int = 0  # times its budget was halved for them
+    returned: int = 0  # children whose budget came back
+    on_change: Callable[[str], None] | None = None  # told when the budget is halved
+    version: int = 0  # counts budget changes (the pacer follows them)
+
+    def __post_init__(self) -> None:
+        self._seen = self.ledger.secondary_refusals
+        self.granted = self.budget  # what it is entitled to; ``budget`` is what it spends
+        self._halved_at: float | None = None
+        self._refused_at: float | None = None
+        self._grown_at: float | None = None
+
+    # ------------------------------------------------------------ the budget
+    @property
+    def rest_per_minute(self) -> int:
+        self.check_refusals()
+        return max(1, int(self.budget.usable().rest))
+
+    @property
+    def graphql_per_minute(self) -> int:
+        self.check_refusals()
+        return max(1, int(self.budget.usable().graphql))
+
+    @property
+    def concurrent(self) -> int:
+        return max(1, int(self.budget.usable().concurrent))
+
+    def dispatch_rates(self) -> tuple[float, float]:
+        """Dispatches a minute and an hour: the content-creation budget, and no more
+        writes than the REST points pay for on average (5 points each)."""
+        usable = self.budget.usable()
+        return min(usable.per_minute, usable.rest / WRITE_POINTS), usable.per_hour
+
+    def check_refusals(self) -> bool:
+        """Halve the budget when the ledger counted new secondary-limit refusals since
+        the last look — once a minute at most: GitHub counts by the minute, so the
+        refusals that follow within it are the same excess draining away. True when
+        it halved."""
+        count = self.ledger.secondary_refusals
+        now = self.ledger.clock()
+        if count <= self._seen:
+            self._recover(now)
+            return False
+        self.refusals_seen += count - self._seen
+        self._seen = count
+        self._refused_at = now
+        if self._halved_at is not None and now - self._halved_at < MINUTE:
+            return False
+        self.budget = self.budget.halved()
+        self._halved_at = now
+        self.halvings += 1
+        self.version += 1
+        self._tell(f"GitHub's secondary limit refused a request: this process's share of "
+                   f"the token's budget is halved to {self._describe()}")
+        return True
+
+    def _recover(self, now: float) -> None:
+        """A whole minute without a refusal: the budget doubles back towards what this
+        process is entitled to (never past it), a minute at a time."""
+        if self.budget == self.granted or self._refused_at is None:
+            return
+        if now - max(self._refused_at, self._grown_at or self._refused_at) < MINUTE:
+            return
+        doubled = self.budget.plus(self.budget)
+        self.budget = self.granted.minus(self.granted.minus(doubled))  # min(granted, 2x)
+        self._grown_at = now  # the next doubling a minute later
+        self.version += 1
+
+    def give_back(self, part: Budget) -> None:
+        """A child finished: the budget it was handed comes back to this process."""
+        self.granted = self.granted.plus(part)
+        self.budget = self.budget.plus(part)
+        self.returned += 1
+        self.version += 1
+
+    def _describe(self) -> str:
+        usable = self.budget.usable()
+        return (f"{usable.rest:.0f} REST and {usable.graphql:.0f} GraphQL points a minute")
+
+    def _tell(self, text: str) -> None:
+        if self.on_change is not None:
+            self.on_change(text)
+
+    def to_json(self) -> dict[str, object]:
+        return {"budget": self.budget.to_json(), "refusals_seen": self.refusals_seen,
+                "halvings": self.halvings, "children_returned": self.returned}
 
     # ------------------------------------------------------------ REST
     def rest_room(self) -> int:
@@ -45,8 +140,11 @@ class Governor:
         return max(0, self.rest_per_minute - self.ledger.points_last_minute("rest"))
 
     def write_wait(self) -> float:
-        """Seconds until one more write (a dispatch: 5 points) fits in the minute."""
-        return self.ledger.frees_in("rest", WRITE_POINTS, self.rest_per_minute)
+        """Seconds until one more write (a dispatch: 5 points) fits in the minute. A
+        budget below 5 points a minute lets one write into an otherwise quiet minute;
+        the pacer spaces such writes out (``dispatch_rates``)."""
+        return self.ledger.frees_in("rest", WRITE_POINTS,
+                                    max(WRITE_POINTS, self.rest_per_minute))
 
     def listing_wait(self) -> float:
         return self.ledger.frees_in("rest", 1, self.rest_per_minute)
@@ -56,9 +154,9 @@ class Governor:
         """GraphQL points per minute the budgets allow, and which budget decides:
         the per-minute share, or the primary budget above the reserve spread until
         its reset (or ``horizon`` seconds, the wait's own end, if sooner)."""
-        rate, why = float(self.graphql_per_minute), (
-            f"{self.graphql_per_minute} GraphQL points a minute (below GitHub's "
-            f"{GRAPHQL_PER_MINUTE})")
+        per_minute = self.graphql_per_minute
+        rate, why = float(per_minute), (
+            f"{per_minute} GraphQL points a minute (below GitHub's {GRAPHQL_PER_MINUTE})")
         known = self.ledger.budgets.get("graphql")
         if known is None:
             return rate, why

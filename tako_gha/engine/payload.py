@@ -38,8 +38,10 @@ class TakoMeta:
     chain: tuple[str, ...]
     deadline: datetime | None
     title: str
+    budget: dict[str, float] | None = None  # the child's part of the token's budgets
 
     def to_json(self) -> dict[str, Any]:
+        extra = {"budget": self.budget} if self.budget is not None else {}
         return {
             "root": self.root,
             "parent": self.parent,
@@ -48,6 +50,7 @@ class TakoMeta:
             "chain": list(self.chain),
             "deadline": format_rfc3339(self.deadline) if self.deadline else None,
             "title": self.title,
+            **extra,
         }
 
 

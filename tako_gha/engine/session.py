@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from tako_gha.core.budget import Budget
 from tako_gha.core.durations import format_duration
 from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus, overall_status
 from tako_gha.engine.clock import Clock
@@ -54,7 +55,8 @@ class EngineStats:
 class Session:
     def __init__(self, forge: Forge, tracker: TreeTracker, options: FanOutOptions,
                  clock: Clock, observer: Observer | None, *, started: float,
-                 deadline: float, since: datetime | None, org: str = "") -> None:
+                 deadline: float, since: datetime | None, org: str = "",
+                 budget: Budget | None = None) -> None:
         self.forge = forge
         self.org = org  # for the follow-up commands an error names
         self.resume_hint = ""  # how to send what a stopped fan-out did not
@@ -68,7 +70,12 @@ class Session:
         self.schedule = PollSchedule(options.poll_min_interval, options.poll_max_interval,
                                      options.rate_reserve)
         self.governor = Governor(forge.ledger, lambda: forge.now().timestamp(),
-                                 reserve=options.rate_reserve)
+                                 reserve=options.rate_reserve,
+                                 budget=budget or Budget.root(options.dispatches_per_minute,
+                                                              options.dispatches_per_hour))
+        self.governor.on_change = self.message
+        # requests in flight: the poll threads, within this process's share
+        self.poller.workers = max(1, min(self.poller.workers, self.governor.concurrent))
         self.shown_slow = ""  # the governor's slow-down last told to the observer
         # Run states are read at a steady pace: a GraphQL answer is never a free 304,
         # and growing the interval while quiet would only make the end seen later.
@@ -119,6 +126,7 @@ class Session:
             "status_rounds": self.poller.stats.status_rounds,
             "status_calls": self.poller.stats.status_calls,
             "governor_slowed": self.governor.slowed,
+            "share": self.governor.to_json(),
             "pacing_wait_seconds": round(self.stats.pacing_wait, 3),
         }
         return TreeReport(root=self.tracker.root, status=status, origin=origin, cost=cost,

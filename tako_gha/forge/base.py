@@ -260,6 +260,8 @@ class CostLedger:
         self.rate_limit: int | None = None
         self.budgets: dict[str, tuple[int, int, int | None]] = {}  # resource -> rem, lim, reset
         self.waited_seconds = 0.0
+        # secondary-limit refusals seen (the governor halves this process's share)
+        self.secondary_refusals = 0
         self.points: Counter[str] = Counter()  # all points ever spent, by resource
         self.peak_per_minute: Counter[str] = Counter()  # highest trailing-minute sum seen
         self._minute: dict[str, deque[tuple[float, int]]] = {r: deque() for r in RESOURCES}
@@ -331,6 +333,7 @@ class CostLedger:
                 "rate_remaining": self.rate_remaining,
                 "rate_limit": self.rate_limit,
                 "waited_seconds": round(self.waited_seconds, 3),
+                "secondary_refusals": self.secondary_refusals,
                 "points": dict(self.points),
                 "peak_points_per_minute": dict(self.peak_per_minute),
             }

@@ -316,6 +316,8 @@ class Transport:
             self.on_wait(event)
         with self.ledger._lock:  # the ledger's own lock: it is shared with reporters
             self.ledger.waited_seconds += seconds
+            if reason == "secondary-limit":
+                self.ledger.secondary_refusals += 1
         if seconds:
             self._sleep(seconds)
 

@@ -1,0 +1,124 @@
+"""The token's budget handed down a cascade: a child spends only its part, hands parts
+to its own children, gets them back as they finish, and halves its part on a
+secondary-limit refusal (engine.governor, engine.fanout)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+
+import pytest
+from fakes import FakeClock, FakeWorkflow
+from test_engine_fanout import Recorder, run, world
+
+from tako_gha.core.budget import Budget
+from tako_gha.core.tree import TreeStatus
+from tako_gha.engine.api import CascadeContext
+from tako_gha.engine.governor import Governor
+from tako_gha.forge.base import CostLedger
+
+ROOT = Budget.root(80, 500)
+
+
+def _governor() -> tuple[Governor, CostLedger, FakeClock]:
+    clock = FakeClock()
+    ledger = CostLedger(clock.monotonic)
+    messages: list[str] = []
+    governor = Governor(ledger, lambda: 1_000_000.0, budget=ROOT)
+    governor.on_change = messages.append
+    governor.messages = messages  # type: ignore[attr-defined]
+    return governor, ledger, clock
+
+
+def test_a_refusal_halves_the_share_at_once_and_says_so() -> None:
+    governor, ledger, clock = _governor()
+    assert governor.rest_per_minute == 720 and governor.graphql_per_minute == 1600
+    ledger.secondary_refusals += 1  # what the forge counts on a 403/429 + retry-after
+    assert governor.rest_per_minute == 360 and governor.graphql_per_minute == 800
+    assert governor.halvings == 1 and governor.refusals_seen == 1
+    assert "halved to 360 REST and 800 GraphQL" in governor.messages[0]  # type: ignore
+    # more refusals in the same minute: the same excess draining, not halved again
+    ledger.secondary_refusals += 3
+    clock.t += 30
+    assert governor.rest_per_minute == 360 and governor.refusals_seen == 4
+    # a refusal a minute later halves again
+    clock.t += 31
+    ledger.secondary_refusals += 1
+    assert governor.rest_per_minute == 180 and governor.halvings == 2
+    report = governor.to_json()
+    assert report["halvings"] == 2 and report["refusals_seen"] == 5
+
+
+def test_a_quiet_minute_grows_the_share_back_never_past_what_was_granted() -> None:
+    governor, ledger, clock = _governor()
+    ledger.secondary_refusals += 1
+    assert governor.rest_per_minute == 360
+    clock.t += 30
+    assert governor.rest_per_minute == 360  # not quiet for a minute yet
+    clock.t += 31
+    assert governor.rest_per_minute == 720
+    clock.t += 120
+    assert governor.rest_per_minute == 720  # never past the grant
+
+
+def test_a_finished_child_gives_its_part_back() -> None:
+    governor, _, _ = _governor()
+    governor.budget = governor.granted = ROOT.scaled(0.25, 0.25)
+    assert governor.rest_per_minute == 180
+    governor.give_back(ROOT.scaled(0.5, 0.5))
+    assert governor.rest_per_minute == 540 and governor.returned == 1
+
+
+def test_dispatches_are_paced_by_the_rest_points_a_share_pays_for() -> None:
+    governor, _, _ = _governor()
+    governor.budget = Budget(rest=2.5, graphql=10, concurrent=1, per_minute=80,
+                             per_hour=500)
+    per_minute, _ = governor.dispatch_rates()
+    assert per_minute == 0.5  # 2.5 points a minute pay for a 5-point write every 2 min
+
+
+def test_children_are_handed_parts_by_the_shape_the_graph_predicts() -> None:
+    forge, clock = world(b=[FakeWorkflow(duration=30)], c=[FakeWorkflow(duration=30)])
+    subscribers = {"acme/b": {f"acme/b{i}" for i in range(20)}}
+    report = run(forge, clock, ["acme/b", "acme/c"], subscribers=subscribers,
+                 timeout=600)
+    assert report.status is TreeStatus.SUCCESS
+    handed = {repo: payload["tako"].get("budget") for repo, _, payload in forge.dispatches}
+    # b fans out to 20: a part of the writes in proportion; c (a leaf) gets nothing
+    assert handed["acme/b"]["rest"] > handed["acme/c"]["rest"] == 0
+    assert Budget.from_json(handed["acme/b"]).rest == pytest.approx(720 * 20 / 22, abs=1e-3)
+    share = report.cost["engine"]["share"]
+    # both children finished: their parts came back to the origin
+    assert share["children_returned"] == 2
+    assert share["budget"]["rest"] == 720
+
+
+def test_a_child_spends_only_its_part() -> None:
+    repos = [f"acme/k{i}" for i in range(6)]
+    forge, clock = world(**{r.split("/")[1]: [FakeWorkflow(duration=5)] for r in repos})
+    part = Budget(rest=5.0, graphql=40, concurrent=2, per_minute=80, per_hour=500)
+    ctx = CascadeContext(root="a" * 12, parent="b" * 12, depth=2, chain=("acme/o", "acme/p"),
+                         deadline=datetime(2030, 1, 1, tzinfo=timezone.utc), budget=part)
+    recorder = Recorder()
+    report = run(forge, clock, repos, context=ctx, observer=recorder, timeout=3600,
+                 concurrency_limit=6, dispatches_per_minute=80)
+    assert report.status is TreeStatus.SUCCESS
+    sent = sorted(r.created for r in forge.runs)
+    # 5 REST points a minute: one 5-point dispatch a minute (the first waits its
+    # turn too), against six in the first second with the whole token's budget
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert sent[0] >= 55 and min(gaps) >= 55
+    assert forge.ledger.peak_per_minute["rest"] <= 5 + 5  # a write and a listing's worth
+
+
+def test_the_context_carries_the_budget_a_parent_handed_down() -> None:
+    block = {"root": "a" * 12, "id": "b" * 12, "depth": 1, "chain": ["acme/o", "acme/p"],
+             "budget": ROOT.halved().to_json()}
+    ctx = CascadeContext.from_client_payload({"tako": block}, "acme/p")
+    assert ctx is not None and ctx.budget == ROOT.halved()
+    older = CascadeContext.from_client_payload(
+        {"tako": {k: v for k, v in block.items() if k != "budget"}}, "acme/p")
+    assert older is not None and older.budget is None  # governs itself alone
+    with pytest.raises(ValueError, match=r"client_payload\.tako\.budget\.rest"):
+        CascadeContext.from_client_payload(
+            {"tako": {**block, "budget": {**ROOT.to_json(), "rest": "lots"}}}, "acme/p")
