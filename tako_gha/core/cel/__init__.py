@@ -10,10 +10,12 @@ Everything other modules and tests use is here:
         FilterError(message, limit=<name or None>, line=, column=, hint=) when it does
         not compile or breaks a limit.
     CompiledFilter.source: str
-    CompiledFilter.evaluate(activation: dict, *, memo=True) -> FilterOutcome
+    CompiledFilter.evaluate(activation: dict, *, memo=True, max_steps=None) -> FilterOutcome
         never raises for run-time problems: FilterOutcome(matched=False, reason=...,
         error=True, limit=..., detail=...) for missing fields, type errors, non-bool
-        results and breached limits; ``steps`` is what the call spent.
+        results and breached limits; ``steps`` is what the call spent. ``tool_error``:
+        no verdict, tako-gha failed (its CPU backstop, an internal error);
+        ``limit == ALLOWANCE``: no verdict, the caller's ``max_steps`` ran out.
     CompiledFilter.warnings() -> list[FilterWarning(message, line, column, hint)]
         cost warnings for lint (nested iteration, values that grow with the payload).
     activation_for(event: Event, subscriber: str) -> dict
@@ -26,10 +28,12 @@ known names, static result type) and rewrites it (``semver.major(x)`` -- which C
 parses as a method call on an identifier ``semver`` -- into a flat function call named
 ``semver.major``, a name no user can type); ``evaluator`` runs it with celpy's
 ``Evaluator``, subclassed so that every tree node visited counts against the step
-budget of ``budget`` (the clock is a backstop). Bounded by construction:
+budget of ``budget`` (a CPU-time clock is only a backstop). Bounded by construction:
 
-- every function and operator is wrapped (``budget._metered``): it is charged steps for
-  what it reads before it runs, and what it builds counts against a memory budget;
+- every function and operator is wrapped (``budget._metered``), and the type
+  conversions are metered where they are called (``evaluator.function_eval``): each is
+  charged steps for what it reads before it runs and for the strings it builds, which
+  are capped by max_value_size and count against a memory budget;
 - every list or map the filter builds is weighed by its tree size (shared parts
   counted each time), so nothing can print or compare as the square of what it holds;
 - error values are flattened to short messages as soon as they appear (``errors``:
@@ -53,7 +57,7 @@ What this relies on in celpy, beyond its documented entry points
 
 - ``celpy.evaluation.Evaluator`` is subclassed and its internals overridden or called:
   the grammar-rule methods ``conditionaland``, ``conditionalor`` and ``member_dot_arg``,
-  and ``visit``, ``visit_children``, ``sub_evaluator``, ``build_ss_macro_eval``,
+  and ``function_eval``, ``visit``, ``visit_children``, ``sub_evaluator``, ``build_ss_macro_eval``,
   ``evaluate`` and the ``activation`` attribute; so the shape of celpy's lark tree
   (rule names such as ``member_dot_arg``, ``ident_arg``, ``exprlist`` and their
   children) is relied on by the evaluator and by every compile-time check;
@@ -79,6 +83,7 @@ from __future__ import annotations
 from tako_gha.core.cel.compiled import CompiledFilter, activation_for, compile_filter
 from tako_gha.core.cel.functions import FUNCTIONS
 from tako_gha.core.cel.limits import (
+    ALLOWANCE,
     DEFAULT_LIMITS,
     FilterError,
     FilterLimits,
@@ -87,6 +92,7 @@ from tako_gha.core.cel.limits import (
 )
 
 __all__ = [
+    "ALLOWANCE",
     "DEFAULT_LIMITS",
     "FUNCTIONS",
     "CompiledFilter",

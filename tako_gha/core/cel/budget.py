@@ -17,17 +17,21 @@ from typing import Any
 from celpy import celtypes
 
 from tako_gha.core.cel.cost import Shape, shape_of
-from tako_gha.core.cel.limits import FilterLimits, _Abort
+from tako_gha.core.cel.limits import ALLOWANCE, FilterLimits, _Abort
 
 
 class _Budget:
-    """What one evaluation may spend: steps, bytes, and (as a last resort) wall-clock time.
+    """What one evaluation may spend: steps, bytes, and (as a last resort) CPU time.
 
     Steps are deterministic: one per syntax node evaluated, three per element a macro
     visits, and for an operation that reads its arguments (comparing, searching,
-    converting) one per 64 characters of a string and one per 4 items of a list or map.
-    The same filter on the same payload therefore always stops at the same place,
-    whatever the load on the machine; the clock is only a backstop.
+    converting) one per 64 characters of a string and one per 4 items of a list or map;
+    a string an operation builds costs one more per 64 characters. The same filter on
+    the same payload therefore always stops at the same place, whatever the load on the
+    machine. The clock is only a backstop against a bug in this metering: CPU time of
+    this thread (``time.thread_time``, which other processes' load does not advance),
+    set far above what the step budget can take on a slow machine; a stop by it is a
+    fault of tako-gha, reported as such, never a verdict.
 
     ``weight`` is the *tree size* of a value (items and characters, counting shared
     parts every time they appear). It is what printing, comparing or converting the
@@ -38,6 +42,7 @@ class _Budget:
 
     __slots__ = (
         "built",
+        "cap",
         "deadline",
         "keep",
         "known",
@@ -46,14 +51,22 @@ class _Budget:
         "memory",
         "shapes",
         "steps",
+        "ticks",
     )
 
-    def __init__(self, limits: FilterLimits, facts: _EventFacts) -> None:
+    def __init__(
+        self, limits: FilterLimits, facts: _EventFacts, allowance: int | None = None
+    ) -> None:
         self.limits = limits
+        # The steps this evaluation may take: max_eval_steps, or less when the caller
+        # has less left of a larger budget (a repository's, the plan's).
+        self.cap = limits.max_eval_steps if allowance is None else min(
+            limits.max_eval_steps, max(allowance, 0))
         self.shapes = facts.shapes  # id -> Shape (cost) of payload values, per event
         self.local_shapes: dict[int, Shape] = {}  # ... of values built here
-        self.deadline = time.monotonic() + limits.max_eval_seconds
+        self.deadline = time.thread_time() + limits.max_eval_seconds
         self.steps = 0
+        self.ticks = 0  # checks since the clock was last read
         self.memory = 0
         self.known = facts.weights  # id -> weight of the payload's containers (shared, read-only)
         self.built: dict[int, int] = {}  # id -> weight of containers this evaluation built
@@ -61,24 +74,80 @@ class _Budget:
 
     def check(self) -> None:
         self.steps += 1
-        if self.steps > self.limits.max_eval_steps:
+        if self.steps > self.cap:
             self._over_steps()
         # Reading the clock every node is cheap, but every 16th is cheaper still and a
-        # node costs microseconds, so the cap is still honoured to well under 1 ms.
-        if self.steps & 15 == 0 and time.monotonic() > self.deadline:
+        # node costs microseconds, so the backstop still holds to well under 1 ms.
+        self.ticks += 1
+        if self.ticks & 15 == 0 and time.thread_time() > self.deadline:
             raise _Abort(
                 "max_eval_seconds",
-                "evaluation took longer than the max_eval_seconds limit of "
-                f"{self.limits.max_eval_seconds:g} s",
+                "evaluation used more than the max_eval_seconds backstop of "
+                f"{self.limits.max_eval_seconds:g} s of CPU time before its step budget "
+                "stopped it: a fault of tako-gha's metering, not the filter's verdict",
             )
 
     def charge(self, steps: int) -> None:
         if steps:
             self.steps += steps
-            if self.steps > self.limits.max_eval_steps:
+            if self.steps > self.cap:
                 self._over_steps()
 
+    def read(self, args: tuple[Any, ...] | list[Any], item_shift: int = 2) -> None:
+        """Charge an operation, before it runs, for reading its arguments."""
+        steps = 0
+        for arg in args:
+            if isinstance(arg, (str, bytes)):
+                steps += len(arg) >> 6  # C speed: 64 characters a step
+            elif isinstance(arg, (list, dict)):
+                # celpy compares, searches and prints element by element in Python:
+                # an item costs about a quarter of a node visit
+                steps += self.weight(arg) >> item_shift
+        self.charge(steps)
+
+    def built_text(self, name: str, result: object, args: tuple[Any, ...] | list[Any]) -> None:
+        """Cap, and charge for, a string or bytes an operation built (not an argument)."""
+        if (
+            isinstance(result, (str, bytes))
+            and len(result) > 64
+            and not any(result is arg for arg in args)
+        ):
+            if len(result) > self.limits.max_value_size:
+                raise _Abort(
+                    "max_value_size",
+                    f"{name}() built a value of {len(result):,} characters, over the "
+                    f"max_value_size limit of {self.limits.max_value_size:,}",
+                )
+            self.allocate(49 + len(result), f"{name}()")
+            self.charge(len(result) >> 6)
+
+    def convert(self, name: str, args: list[Any]) -> None:
+        """Before a type conversion (``string(x)``, ``bytes(x)``, ``int(x)``, ...): charged
+        for what it reads; one that would print a list or map heavier than the value-size
+        cap is refused before it prints (its text is at least as long as its weight)."""
+        for arg in args:
+            if isinstance(arg, (list, dict)):
+                weight = self.weight(arg)
+                if weight > self.limits.max_value_size:
+                    raise _Abort(
+                        "max_value_size",
+                        f"{name}() of a value of {weight:,} items would build at least as "
+                        f"many characters, over the max_value_size limit of "
+                        f"{self.limits.max_value_size:,}",
+                    )
+        self.read(args)
+
+    def over_allowance(self) -> None:
+        """Stop, when the caller's allowance is below max_eval_steps: no verdict."""
+        if self.cap < self.limits.max_eval_steps:
+            raise _Abort(
+                ALLOWANCE,
+                f"evaluation needed more than the {self.cap:,} steps its caller had left "
+                "(stopped for the caller's budget, not the filter's own limit)",
+            )
+
     def _over_steps(self) -> None:
+        self.over_allowance()
         raise _Abort(
             "max_eval_steps",
             f"evaluation needed more than the max_eval_steps limit of "
@@ -230,28 +299,9 @@ def _metered(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
         budget = _BUDGET.get()
         if reads:
-            steps = 0
-            for arg in args:
-                if isinstance(arg, (str, bytes)):
-                    steps += len(arg) >> 6  # C speed: 64 characters a step
-                elif isinstance(arg, (list, dict)):
-                    # celpy compares and searches element by element in Python: an
-                    # item costs about a quarter of a node visit
-                    steps += budget.weight(arg) >> item_shift
-            budget.charge(steps)
+            budget.read(args, item_shift)
         result = function(*args)
-        if (
-            isinstance(result, (str, bytes))
-            and len(result) > 64
-            and not any(result is arg for arg in args)
-        ):
-            if len(result) > budget.limits.max_value_size:
-                raise _Abort(
-                    "max_value_size",
-                    f"{name}() built a value of {len(result):,} characters, over the "
-                    f"max_value_size limit of {budget.limits.max_value_size:,}",
-                )
-            budget.allocate(49 + len(result), f"{name}()")
+        budget.built_text(name, result, args)
         return result
 
     call.__name__ = getattr(function, "__name__", name)

@@ -36,6 +36,7 @@ from tako_gha.core.cel.functions import (
     _make_size_bounded,
 )
 from tako_gha.core.cel.limits import (
+    ALLOWANCE,
     DEFAULT_LIMITS,
     FilterError,
     FilterLimits,
@@ -91,7 +92,9 @@ class CompiledFilter:
     def __repr__(self) -> str:
         return f"CompiledFilter({self.source!r})"
 
-    def evaluate(self, activation: Mapping[str, Any], *, memo: bool = True) -> FilterOutcome:
+    def evaluate(
+        self, activation: Mapping[str, Any], *, memo: bool = True, max_steps: int | None = None
+    ) -> FilterOutcome:
         """Run the filter; problems become ``FilterOutcome(False, reason, error=True)``.
 
         A filter is a pure function of its variables, so the outcome for the last
@@ -99,6 +102,11 @@ class CompiledFilter:
         matching one event against 10,000 subscriptions sharing a filter evaluates it
         once. ``memo=False`` always evaluates (benchmarks measure that). Do not mutate
         an event value between calls.
+
+        ``max_steps``: what the caller has left of a larger budget; below
+        max_eval_steps, an evaluation that needs more stops with ``limit ==
+        ALLOWANCE`` (no verdict: it may be run again with more). Such an outcome, and
+        a tool error, are never remembered.
         """
         event = activation.get("event")
         last = self._memo
@@ -109,13 +117,18 @@ class CompiledFilter:
         except ValueError as exc:
             outcome = self._failed(f"the event cannot be given to CEL: {exc}")
         else:
-            outcome = self._run(context)
-        if event is not None and not self._uses_subscriber:
+            outcome = self._run(context, max_steps)
+        if (
+            event is not None
+            and not self._uses_subscriber
+            and not outcome.tool_error
+            and outcome.limit != ALLOWANCE
+        ):
             self._memo = (event, replace(outcome, steps=0))  # a remembered outcome is free
         return outcome
 
-    def _run(self, context: dict[str, Any]) -> FilterOutcome:
-        budget = _Budget(self.limits, _facts_for(context))
+    def _run(self, context: dict[str, Any], max_steps: int | None = None) -> FilterOutcome:
+        budget = _Budget(self.limits, _facts_for(context), max_steps)
         outcome = self._spend(context, budget)
         return replace(outcome, steps=max(budget.steps, 1))
 
@@ -126,13 +139,15 @@ class CompiledFilter:
         except CELEvalError as exc:
             return self._failed(_readable_eval_error(exc))
         except _Abort as exc:
-            return self._failed(exc.message, exc.limit)
+            return self._failed(exc.message, exc.limit, tool_error=exc.limit == "max_eval_seconds")
         except RecursionError:
             return self._failed("nested too deeply to evaluate", "max_depth")
         except MemoryError:  # pragma: no cover - guarded by max_value_size
             return self._failed("ran out of memory", "max_value_size")
         except Exception as exc:  # a bug in celpy must not crash a cascade
-            return self._failed(f"internal error: {type(exc).__name__}: {str(exc)[:200]}")
+            return self._failed(
+                f"internal error: {type(exc).__name__}: {str(exc)[:200]}", tool_error=True
+            )
         finally:
             _BUDGET.reset(token)
         if isinstance(value, CELEvalError):  # pragma: no cover - celpy raises these
@@ -149,9 +164,16 @@ class CompiledFilter:
             self._warnings = _cost_warnings(self._ast, self.limits)
         return list(self._warnings)
 
-    def _failed(self, why: str, limit: str | None = None) -> FilterOutcome:
+    def _failed(
+        self, why: str, limit: str | None = None, *, tool_error: bool = False
+    ) -> FilterOutcome:
         return FilterOutcome(
-            False, f"filter {self.source!r} failed: {why}", True, limit, detail=f"failed: {why}"
+            False,
+            f"filter {self.source!r} failed: {why}",
+            True,
+            limit,
+            detail=f"failed: {why}",
+            tool_error=tool_error,
         )
 
 

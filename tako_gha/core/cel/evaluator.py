@@ -20,7 +20,7 @@ from tako_gha.core.cel.budget import _Budget
 from tako_gha.core.cel.checks import _macro_parts
 from tako_gha.core.cel.cost import MACRO_ITERATION, Shape, estimate_macro
 from tako_gha.core.cel.errors import _body_error, _Flat, _flatten, _type_error
-from tako_gha.core.cel.functions import _MACROS
+from tako_gha.core.cel.functions import _CONVERSIONS, _MACROS
 from tako_gha.core.cel.limits import _Abort
 
 # A macro is stopped before it starts when its estimated worst case is this many times
@@ -68,6 +68,23 @@ class _BoundedEvaluator(Evaluator):
         # Macros (map/filter/all/exists) evaluate their body with a nested evaluator:
         # it must share the same budget.
         return _BoundedEvaluator(ast, self.activation, self._budget)
+
+    def function_eval(
+        self, name_token: lark.Token, exprlist: Iterable[Any] | None = None
+    ) -> Any:
+        """celpy's function call, with type conversions metered like every operation.
+
+        The function table keeps conversions as the types themselves (they are values
+        too), so they are charged here: for what they read before they run, for what
+        they build after (capped by max_value_size)."""
+        name = str(name_token)
+        if name not in _CONVERSIONS or isinstance(exprlist, CELEvalError):
+            return super().function_eval(name_token, exprlist)
+        args = list(exprlist or ())
+        self._budget.convert(name, args)
+        result = super().function_eval(name_token, args)
+        self._budget.built_text(name, result, args)
+        return result
 
     def _macro_body(self, tree: lark.Tree) -> Callable[[Any], Any]:
         """The macro's condition/expression as a function of one element.
@@ -189,6 +206,8 @@ class _BoundedEvaluator(Evaluator):
                 f"worst case, more than the {max(left, 0):,} left of the max_eval_steps "
                 f"limit of {budget.limits.max_eval_steps:,} (stopped before it started)",
             )
+        if inner > (budget.cap - budget.steps) * OVER_BUDGET_FACTOR:
+            budget.over_allowance()  # hopeless within what the caller has left: no verdict
 
     def _map(self, items: Iterable[Any], mapped: Callable[[Any], Any]) -> Any:
         # Weighed as it grows: ``l.map(x, l)`` is refused after a few elements, not after

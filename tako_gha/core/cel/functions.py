@@ -396,6 +396,12 @@ _GLOBAL_FUNCTIONS = frozenset(
         *_SEMVER_FUNCTIONS,
     }
 )
+# Type conversions: called as functions (``string(x)``) they read and build values, so
+# the evaluator charges them where it calls them (they stay types in the function table:
+# the same names are values too, ``type(x) == string``).
+_CONVERSIONS = frozenset(
+    {"bool", "bytes", "double", "duration", "int", "string", "timestamp", "uint"}
+)
 # Type names usable as values, e.g. ``type(x) == string``.
 _TYPE_NAMES = frozenset(
     {

@@ -18,7 +18,13 @@ class FilterLimits:
     max_length: int = 2000  # characters of source
     max_ast_nodes: int = 1000  # syntax nodes (literals, names, operators, calls)
     max_depth: int = 50  # nesting of operators, calls, parentheses, lists, macros
-    max_eval_seconds: float = 0.25  # wall clock per evaluation
+    # A backstop only, in CPU seconds of the evaluating thread (time.thread_time: load
+    # from other processes does not advance it). The step budget decides every verdict:
+    # 15,000 steps took at most 0.25 s of CPU here with the costliest operations per
+    # step (split, errors in a comprehension), so 5 s is 20x that, room for a machine
+    # many times slower or a coverage tracer. A stop by it is a fault of tako-gha's
+    # metering, reported as such (``FilterOutcome.tool_error``), never a verdict.
+    max_eval_seconds: float = 5.0
     # Longest string, or heaviest list/map (items and characters counted with repeats),
     # a filter may build.
     max_value_size: int = 100_000
@@ -38,6 +44,11 @@ class FilterLimits:
 
 
 DEFAULT_LIMITS = FilterLimits()
+
+# ``FilterOutcome.limit`` of an evaluation stopped by the step allowance its caller gave
+# (``CompiledFilter.evaluate(..., max_steps=)``) before its own max_eval_steps: no
+# verdict, the caller's budget ran out.
+ALLOWANCE = "allowance"
 
 VARIABLES = ("event", "subscriber")
 
@@ -78,6 +89,9 @@ class FilterOutcome:
     error: bool = False  # the filter failed (missing field, type error, limit, non-bool)
     limit: str | None = None  # the limit that stopped it, if any
     detail: str = ""
+    # No verdict: tako-gha itself failed to evaluate the filter (its CPU backstop
+    # stopped it, or an internal error). Neither "matches" nor "does not match".
+    tool_error: bool = False
     # Steps this call spent (0 when the outcome was remembered): what matching adds up
     # per repository, so one tako.yml with many costly subscriptions stays bounded.
     steps: int = field(default=0, compare=False)
