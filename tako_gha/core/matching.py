@@ -28,12 +28,11 @@ and only evaluated here.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tako_gha.core.cel import DEFAULT_LIMITS, activation_for
+from tako_gha.core.cel import ALLOWANCE, DEFAULT_LIMITS, activation_for
 from tako_gha.core.config import ConfigResult, RepoConfig, Subscription
 from tako_gha.core.diagnostics import Diagnostic, Severity
 from tako_gha.core.events import Event
@@ -49,16 +48,25 @@ IS_SOURCE = "source"
 # Planned without a real payload (the pre-push hook): the subscription would match or
 # not depending on the payload its filters or input templates read. Not a real skip.
 DEPENDS_ON_PAYLOAD = "depends-on-payload"
-# One repository's filters used up what a repository may spend on one event.
+# One repository's filters used up what a repository may spend on one event, or its
+# fair part of what the whole plan may spend.
 OVER_BUDGET = "over-budget"
+# tako-gha could not evaluate a filter (its CPU backstop, an internal error): no verdict,
+# the repository is not dispatched; an error of the tool, not of the tako.yml.
+TOOL_ERROR = "tool-error"
 
 # What all the filters of one repository's subscriptions may spend on one event. Each
 # evaluation is bounded on its own, but a tako.yml may hold thousands of subscriptions:
 # 200 that each spend a whole evaluation budget stalled a plan for 42 s. Four budgets'
-# worth of steps (and, as a backstop on a slow machine, one second) per repository
-# keeps one file's cost constant however many subscriptions it declares.
+# worth of steps per repository keeps one file's cost constant however many
+# subscriptions it declares. Steps only: the same plan on any machine.
 REPO_EVAL_STEPS = 4 * DEFAULT_LIMITS.max_eval_steps
-REPO_EVAL_SECONDS = 1.0
+# What the filters of all repositories may spend on one event together: twenty
+# evaluation budgets (300,000 steps, about 1.5-4.5 s of CPU in celpy's evaluator).
+# Shared fairly: repositories are decided cheapest first (by the worst-case estimate of
+# their filters on this event), each allowed an equal part of what is left at its turn,
+# so no repository, however costly its filters, can take another's part.
+PLAN_EVAL_STEPS = 20 * DEFAULT_LIMITS.max_eval_steps
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,8 @@ class _Verdict:
     reason: str = ""
     undecided: bool = False  # only the payload (unknown here) can decide
     steps: int = 0  # filter steps spent deciding
+    cut: bool = False  # stopped by the allowance it was given: no verdict
+    tool_error: bool = False  # tako-gha failed to evaluate a filter: no verdict
 
 
 # CEL string literals (raw/bytes prefixes, triple or single quotes): not code.
@@ -159,9 +169,15 @@ def plan_fanout(event: Event, repos: Sequence[ConfigResult], *,
     plan = Plan(event=_resolve_event(event, source_config))
     plan.diagnostics.extend(_source_diagnostics(event, source_config))
     template_context = context_for(plan.event)
-    for result in sorted(repos, key=lambda r: r.repo.lower()):
-        outcome = _plan_repo(plan.event, result, source_config, template_context,
-                             payload_known)
+    ordered = sorted(repos, key=lambda r: r.repo.lower())
+    screened = [_screen(plan.event, result) for result in ordered]
+    pending = [(i, result, screened[i]) for i, result in enumerate(ordered)
+               if isinstance(screened[i], list)]
+    decided = _decide_fairly(plan.event, pending, source_config, payload_known)
+    for index, result in enumerate(ordered):
+        early = screened[index]
+        outcome = early if isinstance(early, Skip) else _conclude(
+            plan.event, result.repo, early, decided[index], template_context, payload_known)
         errors = [d for d in result.diagnostics if d.is_error]
         if isinstance(outcome, Target):
             plan.targets.append(outcome)
@@ -198,8 +214,8 @@ def _source_diagnostics(event: Event, source: RepoConfig | None) -> list[Diagnos
     )]
 
 
-def _plan_repo(event: Event, result: ConfigResult, source: RepoConfig | None,
-               template_context: dict[str, Any], payload_known: bool = True) -> Target | Skip:
+def _screen(event: Event, result: ConfigResult) -> Skip | list[Subscription]:
+    """A repository's skip that needs no filter, or its subscriptions to the source."""
     repo = result.repo
     if repo.lower() == event.source.lower():
         return Skip(repo, "the source repository is never its own target", kind=IS_SOURCE)
@@ -213,14 +229,53 @@ def _plan_repo(event: Event, result: ConfigResult, source: RepoConfig | None,
                 if s.producer.lower() == event.source.lower()]
     if not relevant:
         return Skip(repo, f"no subscription to {event.source}", kind=NO_SUBSCRIPTION)
-    activation = activation_for(event, repo)
-    verdicts, left = _decide_within_budget(relevant, event, activation, source, payload_known)
-    if left and not any(v.matched for _sub, v in verdicts):
-        return Skip(repo, f"its filters spent more than a repository may on one event "
-                          f"({REPO_EVAL_STEPS:,} steps or {REPO_EVAL_SECONDS:g} s): {left} "
-                          f"of its {len(relevant)} subscriptions to {event.source} were not "
-                          f"evaluated; make its filters cheaper (tako-gha lint names the "
-                          f"costly ones)", kind=OVER_BUDGET, error=True)
+    return relevant
+
+
+@dataclass(frozen=True)
+class _Decided:
+    """A repository's verdicts, in order, until its allowance ran out (``left``
+    subscriptions not decided; ``allowance`` what it was given)."""
+
+    verdicts: list[tuple[Subscription, _Verdict]]
+    left: int
+    allowance: int
+
+
+def _decide_fairly(event: Event, pending: list[tuple[int, ConfigResult, list[Subscription]]],
+                   source: RepoConfig | None, payload_known: bool) -> dict[int, _Decided]:
+    """Verdicts of every repository with subscriptions to the source, within the plan's
+    budget: cheapest first (worst-case estimate, then name), each allowed at most an
+    equal part of what is left of PLAN_EVAL_STEPS at its turn (and REPO_EVAL_STEPS)."""
+    work = []
+    for index, result, relevant in pending:
+        activation = activation_for(event, result.repo)
+        cost = sum(f.worst_case(activation) for sub in relevant for f in sub.filters)
+        work.append((cost, index, relevant, activation))
+    work.sort(key=lambda item: (item[0], item[1]))
+    left = PLAN_EVAL_STEPS
+    decided: dict[int, _Decided] = {}
+    for turn, (_cost, index, relevant, activation) in enumerate(work):
+        allowance = min(REPO_EVAL_STEPS, left // (len(work) - turn))
+        verdicts, undecided, spent = _decide_within(
+            relevant, event, activation, source, payload_known, allowance)
+        left -= spent
+        decided[index] = _Decided(verdicts, undecided, allowance)
+    return decided
+
+
+def _conclude(event: Event, repo: str, relevant: list[Subscription], decided: _Decided,
+              template_context: dict[str, Any], payload_known: bool) -> Target | Skip:
+    verdicts = decided.verdicts
+    first_match = next((n for n, (_s, v) in enumerate(verdicts) if v.matched), len(verdicts))
+    broken = next(((sub, v) for sub, v in verdicts[:first_match] if v.tool_error), None)
+    if broken is not None:
+        return Skip(repo, f"{broken[0].describe()} {broken[1].reason} (tako-gha could not "
+                          f"evaluate it: no verdict, not dispatched; please report this)",
+                    subscription_index=broken[0].index, kind=TOOL_ERROR, error=True)
+    if decided.left and first_match == len(verdicts):
+        return Skip(repo, _over_budget_reason(event, relevant, decided), kind=OVER_BUDGET,
+                    error=True)
     if not payload_known:
         verdicts = [(sub, _undecided_inputs(sub) if v.matched else v) for sub, v in verdicts]
     matched = [sub for sub, verdict in verdicts if verdict.matched]
@@ -235,21 +290,33 @@ def _plan_repo(event: Event, result: ConfigResult, source: RepoConfig | None,
     return _target(repo, matched[0], matched[1:], template_context)
 
 
-def _decide_within_budget(subs: list[Subscription], event: Event, activation: dict[str, Any],
-                          source: RepoConfig | None, payload_known: bool,
-                          ) -> tuple[list[tuple[Subscription, _Verdict]], int]:
-    """Verdicts for ``subs`` in order until the repository's budget is spent; and how
-    many were left undecided for that reason."""
+def _over_budget_reason(event: Event, relevant: list[Subscription], decided: _Decided) -> str:
+    if decided.allowance >= REPO_EVAL_STEPS:
+        spent = f"more than a repository may on one event ({REPO_EVAL_STEPS:,} steps)"
+    else:
+        spent = (f"its fair part ({decided.allowance:,} steps) of the {PLAN_EVAL_STEPS:,} "
+                 f"steps all repositories' filters may spend on one event together")
+    return (f"its filters spent {spent}: {decided.left} of its {len(relevant)} subscriptions "
+            f"to {event.source} were not evaluated; make its filters cheaper (tako-gha lint "
+            f"names the costly ones)")
+
+
+def _decide_within(subs: list[Subscription], event: Event, activation: dict[str, Any],
+                   source: RepoConfig | None, payload_known: bool, allowance: int,
+                   ) -> tuple[list[tuple[Subscription, _Verdict]], int, int]:
+    """Verdicts for ``subs`` in order until ``allowance`` steps are spent; how many were
+    left undecided for that reason; and the steps spent."""
     verdicts: list[tuple[Subscription, _Verdict]] = []
-    steps, started = 0, time.monotonic()
+    spent = 0
     for position, sub in enumerate(subs):
-        if steps > REPO_EVAL_STEPS or time.monotonic() - started > REPO_EVAL_SECONDS:
-            return verdicts, len(subs) - position
         verdict = evaluate_subscription(sub, event, activation, source,
-                                        payload_known=payload_known)
-        steps += verdict.steps
+                                        payload_known=payload_known,
+                                        max_steps=allowance - spent)
+        spent += verdict.steps
+        if verdict.cut:
+            return verdicts, len(subs) - position, spent
         verdicts.append((sub, verdict))
-    return verdicts, 0
+    return verdicts, 0, spent
 
 
 def _undecided_inputs(sub: Subscription) -> _Verdict:
@@ -264,10 +331,13 @@ def _undecided_inputs(sub: Subscription) -> _Verdict:
 
 def evaluate_subscription(sub: Subscription, event: Event, activation: dict[str, Any],
                           source: RepoConfig | None = None, *,
-                          payload_known: bool = True) -> _Verdict:
+                          payload_known: bool = True, max_steps: int | None = None,
+                          ) -> _Verdict:
     """Does ``sub`` (already known to subscribe to ``event.source``) take ``event``?
     With ``payload_known=False``, filters reading the payload are not evaluated: if the
-    others pass, the verdict is undecided, naming the first such filter."""
+    others pass, the verdict is undecided, naming the first such filter. ``max_steps``:
+    what its filters may spend together; a verdict they could not reach within it is
+    ``cut`` (no verdict)."""
     if source is not None and source.artifacts and sub.artifact not in source.artifacts:
         declared = ", ".join(sorted(source.artifacts))
         return _Verdict(False, f"{event.source} publishes no artifact {sub.artifact!r} "
@@ -285,8 +355,15 @@ def evaluate_subscription(sub: Subscription, event: Event, activation: dict[str,
             pending = pending or _Verdict(False, f"depends on the payload: filters[{position}] "
                                                  f"`{compiled.source}`", undecided=True)
             continue
-        outcome = compiled.evaluate(activation)
+        allowance = None if max_steps is None else max_steps - steps
+        outcome = compiled.evaluate(activation, max_steps=allowance)
         steps += getattr(outcome, "steps", 0)
+        if outcome.limit == ALLOWANCE:
+            return _Verdict(False, f"filters[{position}] `{compiled.source}`: not decided "
+                                   f"within its allowance", steps=steps, cut=True)
+        if getattr(outcome, "tool_error", False):
+            return _Verdict(False, f"filters[{position}] `{compiled.source}`: "
+                                   f"{outcome.detail}", steps=steps, tool_error=True)
         if not outcome.matched:
             # ``detail`` says why without repeating the source we already show.
             why = getattr(outcome, "detail", "") or outcome.reason or "is false"

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tako_gha.core import matching
 from tako_gha.core.cel import compile_filter
 from tako_gha.core.config import ConfigResult, Produced, RepoConfig, Subscription, load_config
 from tako_gha.core.events import Event
@@ -299,6 +300,92 @@ def test_a_match_found_before_the_budget_is_spent_still_dispatches() -> None:
     event = Event(type="built", source="acme/core", payload={"targets": list(range(1000))})
     plan = plan_fanout(event, [_many_subscriptions(costly)])
     assert [t.repo for t in plan.targets] == ["acme/evil"]
+
+
+# ------------------------------------------------------ the plan's budget, shared fairly
+def _repo(name: str, filters: list[str]) -> ConfigResult:
+    subs = "".join(f"    - artifact: acme/core\n      events: [built]\n      filters:\n"
+                   f"        - {json.dumps(source)}\n" for source in filters)
+    return load_config("version: 1\nevents:\n  subscriptions:\n" + subs, repo=name)
+
+
+def _counting_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    spent: list[int] = []
+    real = matching.evaluate_subscription
+
+    def counted(*args: object, **kwargs: object) -> object:
+        verdict = real(*args, **kwargs)  # type: ignore[arg-type]
+        spent.append(verdict.steps)
+        return verdict
+
+    monkeypatch.setattr(matching, "evaluate_subscription", counted)
+    return spent
+
+
+def _exhausting(i: int) -> str:
+    # linear, distinct (no shared outcome), needs more than a whole evaluation budget
+    return f"event.payload.targets.exists(t, t == 'a' || t + {i} == -5000)"
+
+
+def test_the_plan_budget_bounds_all_repositories_together(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(matching, "PLAN_EVAL_STEPS", 30_000)  # a small plan: a fast test
+    spent = _counting_steps(monkeypatch)
+    event = Event(type="built", source="acme/core", payload={"targets": list(range(1000))})
+    repos = [_repo(f"acme/hostile-{i:02}", [_exhausting(i)]) for i in range(12)]
+    plan = plan_fanout(event, repos)
+    assert sum(spent) <= 30_000 + 12  # (a stop may overshoot by its last step)
+    assert not plan.targets and len(plan.skipped) == 12
+    assert all(s.kind == "over-budget" and s.error for s in plan.skipped)
+    starved = [s for s in plan.skipped if "fair part" in s.reason]
+    assert starved and "of the 30,000 steps all repositories' filters may spend" in (
+        starved[0].reason)
+    # the same plan, step for step, every time
+    assert plan_fanout(event, repos).to_json() == plan.to_json()
+
+
+def test_costly_repositories_cannot_starve_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every repository may spend at least an equal part of the plan's budget (here
+    # 30,000 / 19 = 1,578 steps), whatever the others do; the costly ones go last.
+    monkeypatch.setattr(matching, "PLAN_EVAL_STEPS", 30_000)
+    event = Event(type="built", source="acme/core", payload={"targets": list(range(1000))})
+    # named first, and greedy: without a fair share they would spend the whole plan
+    hostile = [_repo(f"acme/a-hostile-{i}", [_exhausting(i)]) for i in range(8)]
+    hoarder = _repo("acme/a-hoarder", [_exhausting(100 + i) for i in range(50)])
+    # ordinary repositories whose filters cost real work (~350-1,300 steps each)
+    ordinary = [_repo(f"acme/z-app-{i}", [f"event.payload.targets.exists(t, t == {i})"])
+                for i in range(50, 190, 14)]
+    plan = plan_fanout(event, [*hostile, hoarder, *ordinary])
+    assert sorted(plan.target_repos()) == sorted(r.repo for r in ordinary)
+    assert {s.repo for s in plan.skipped} == {r.repo for r in [*hostile, hoarder]}
+    assert all(s.kind == "over-budget" for s in plan.skipped)
+
+
+def test_a_tool_error_is_no_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The CPU backstop (or an internal error) stops a filter: neither "matches" nor
+    # "does not match": the repository is an error of tako-gha and is not dispatched,
+    # even though a later subscription would match.
+    from tako_gha.core.cel import FilterOutcome
+    from tako_gha.core.cel.compiled import CompiledFilter
+
+    real = CompiledFilter.evaluate
+
+    def broken(self: CompiledFilter, activation: object, **kwargs: object) -> FilterOutcome:
+        if "broken" in self.source:
+            return FilterOutcome(False, "failed: backstop", True, "max_eval_seconds",
+                                 detail="failed: backstop", tool_error=True)
+        return real(self, activation, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(CompiledFilter, "evaluate", broken)
+    event = Event(type="built", source="acme/core", payload={"n": 1})
+    first = _repo("acme/first", ["event.payload.n == 1 && 'broken' != ''", "true"])
+    later = _repo("acme/later", ["event.payload.n == 1", "event.payload.n == 1 || 'broken' == ''"])
+    plan = plan_fanout(event, [first, later])
+    (skip,) = plan.skipped
+    assert skip.repo == "acme/first" and skip.kind == "tool-error" and skip.error
+    assert "tako-gha could not evaluate it" in skip.reason and skip.subscription_index == 0
+    # a match found before the broken filter still dispatches
+    assert [t.repo for t in plan.targets] == ["acme/later"]
 
 
 def test_many_cheap_subscriptions_are_all_evaluated() -> None:

@@ -26,6 +26,7 @@ from tako_gha.core.cel.checks import (
     _collapse,
     _rebalance,
 )
+from tako_gha.core.cel.cost import estimate, shape_of
 from tako_gha.core.cel.cost_warnings import _cost_warnings
 from tako_gha.core.cel.errors import _cel_type_name, _describe_parse_error, _readable_eval_error
 from tako_gha.core.cel.evaluator import _BoundedEvaluator
@@ -126,6 +127,19 @@ class CompiledFilter:
         ):
             self._memo = (event, replace(outcome, steps=0))  # a remembered outcome is free
         return outcome
+
+    def worst_case(self, activation: Mapping[str, Any]) -> int:
+        """Estimated worst-case steps of ``evaluate(activation)``: 0 when its outcome is
+        remembered, else from the syntax tree and the sizes of the actual values
+        (``cost``). Lets a caller sharing a budget order its work cheapest first."""
+        event = activation.get("event")
+        last = self._memo
+        if last is not None and last[0] is event and not self._uses_subscriber:
+            return 0
+        if not isinstance(event, (celtypes.MapType, dict)):
+            return 0  # an event CEL cannot take: every evaluation fails at once
+        facts = _facts_for({"event": event})
+        return estimate(self._ast, shape_of(event, facts.shapes)).steps
 
     def _run(self, context: dict[str, Any], max_steps: int | None = None) -> FilterOutcome:
         budget = _Budget(self.limits, _facts_for(context), max_steps)
