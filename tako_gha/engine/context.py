@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from tako_gha.core.budget import Budget
 from tako_gha.core.ids import is_id
 from tako_gha.core.strictjson import Limits, read_json
+from tako_gha.engine import streams
 from tako_gha.engine.payload import parse_rfc3339
 
 if TYPE_CHECKING:
@@ -66,9 +67,9 @@ def read_event_file(path: str) -> dict[str, Any] | None:
     JSON object within ``EVENT_LIMITS`` (a hostile dispatch nested 30,000 deep used
     to stop the step with Python's recursion error)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read(EVENT_LIMITS.max_bytes + 1)
-        event = read_json(text, EVENT_LIMITS)
+        # A FIFO or a device at the path is refused at once, never waited on.
+        data = streams.read_regular(path, EVENT_LIMITS.max_bytes + 1)
+        event = read_json(data.decode("utf-8"), EVENT_LIMITS)
     except (OSError, ValueError):  # JsonInputError and UnicodeDecodeError are ValueErrors
         return None
     return event if isinstance(event, dict) else None

@@ -41,6 +41,7 @@ from tako_gha.core.names import is_repo_name
 from tako_gha.core.strictjson import JsonInputError, read_json_object
 from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
 from tako_gha.core.versions import VersionError, parse_version
+from tako_gha.engine import streams
 from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
 from tako_gha.engine.context import read_event_file, tako_from_inputs
 from tako_gha.engine.handoff import notice_lines
@@ -385,19 +386,47 @@ def note_annotations(notes: Sequence[str]) -> list[str]:
 
 
 def publish(report: TreeReport, env: Mapping[str, str], out: TextIO,
-            notes: Sequence[str] = ()) -> None:
-    """Outputs, step summary and annotations."""
-    if env.get("GITHUB_OUTPUT"):
-        write_outputs(env["GITHUB_OUTPUT"], outputs_for(report))
-    if env.get("GITHUB_STEP_SUMMARY"):
-        with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
-            handle.write(render_markdown(report, notes=notes))
+            notes: Sequence[str] = ()) -> str | None:
+    """Outputs, step summary and annotations; what could not be written (naming the
+    variable and the path), else None. The annotations go out either way."""
+    problems = [problem for problem in (
+        env_file_write(env, "GITHUB_OUTPUT", lambda path: write_outputs(
+            path, outputs_for(report))),
+        env_file_write(env, "GITHUB_STEP_SUMMARY", lambda path: streams.append_text(
+            path, render_markdown(report, notes=notes))),
+    ) if problem]
     # Children without a run (refused, deduplicated, not started) or matched only
     # heuristically leave no tag the root can follow: hand them up as notices.
     for line in [*annotation_lines(report), *note_annotations(notes),
                  *notice_lines(report)]:
         out.write(line + "\n")
     out.flush()
+    return "; ".join(problems) or None
+
+
+def env_file_write(env: Mapping[str, str], name: str,
+                   write: Callable[[str], None]) -> str | None:
+    """Run ``write`` on the file the variable ``name`` names (when set); the message
+    for a write that failed (a directory, a FIFO nobody reads, a full disk), else
+    None."""
+    path = env.get(name)
+    if not path:
+        return None
+    try:
+        write(path)
+    except OSError as exc:
+        return f"{name}: cannot write {path}: {exc.strerror or exc}"
+    return None
+
+
+def check_env_files(env: Mapping[str, str]) -> str | None:
+    """Before anything is dispatched: can the files of ``GITHUB_OUTPUT`` and
+    ``GITHUB_STEP_SUMMARY`` be written (nothing is written to them here)?"""
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
+        problem = env_file_write(env, name, streams.check_writable)
+        if problem:
+            return problem
+    return None
 
 
 # ------------------------------------------------------------------ main
@@ -444,8 +473,12 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
     request = FanOutRequest(event=event, org=inputs.org, repos=tuple(inputs.repos),
                             config_path=inputs.config_path, context=context,
                             root=None if context is not None else root)
-    if not inputs.options.dry_run:
-        announce(root, inputs, context, env, out)
+    problem = check_env_files(env) or (None if inputs.options.dry_run else
+                                        announce(root, inputs, context, env, out))
+    if problem:
+        return fail(out, f"{problem}; nothing was dispatched",
+                    hint="the runner sets these files; a step's env: must not point them "
+                         "elsewhere")
     live = LiveTree(Console(file=out, force_terminal=False, width=200, soft_wrap=True))
     observer = RecordingObserver(live)
     where = f"tree {context.root} at depth {context.depth}" if context else "a new cascade"
@@ -466,8 +499,9 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
             report = fan_out(forge, request, inputs.options, observer, journal=journal,
                              guard=guard)
     except (ForgeError, UserError) as exc:
-        _partial_outputs(exc, env)
-        return fail(out, getattr(exc, "message", str(exc)), hint=getattr(exc, "hint", ""))
+        also = _partial_outputs(exc, env)
+        return fail(out, getattr(exc, "message", str(exc)) + (f"; {also}" if also else ""),
+                    hint=getattr(exc, "hint", ""))
     except JournalError as exc:
         return fail(out, f"{exc}; dispatching stopped",
                     hint=f"follow what was sent: tako-gha status {root} --org {inputs.org}")
@@ -475,18 +509,23 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
         live.close()
         if journal is not None:
             journal.close()
-    publish(report, env, out, observer.notes)
+    problem = publish(report, env, out, observer.notes)
+    if problem:
+        return fail(out, problem, hint="the cascade itself ended "
+                    f"{report.status.value}; only these files were not written")
     return report.status.exit_code
 
 
 def announce(root: str, inputs: ActionInputs, context: CascadeContext | None,
-             env: Mapping[str, str], out: TextIO) -> None:
+             env: Mapping[str, str], out: TextIO) -> str | None:
     """Before anything is dispatched: the ``root_id`` output and a notice naming the
     cascade and the commands that reach it, so a job cancelled or killed midway
     has already said which cascade it started (later steps get ``root_id`` with
-    ``if: always()``)."""
-    if env.get("GITHUB_OUTPUT"):
-        write_outputs(env["GITHUB_OUTPUT"], {"root_id": root})
+    ``if: always()``). Returns why ``GITHUB_OUTPUT`` could not be written, if so."""
+    problem = env_file_write(env, "GITHUB_OUTPUT",
+                             lambda path: write_outputs(path, {"root_id": root}))
+    if problem:
+        return problem
     where = [] if inputs.api_url == DEFAULT_API else ["--api-url", inputs.api_url]
     follow = shlex.join(["tako-gha", "status", root, "--org", inputs.org, *where, "--wait"])
     if context is not None and context.parent is not None:
@@ -505,6 +544,7 @@ def announce(root: str, inputs: ActionInputs, context: CascadeContext | None,
                    f"the rest: {shlex.join([*resume, '--resume', root])}")
     out.write(command("notice", message, {"title": f"tako cascade {root}"}) + "\n")
     out.flush()
+    return None
 
 
 def _journal(root: str, context: CascadeContext | None, env: Mapping[str, str]) -> Journal:
@@ -519,16 +559,16 @@ def _journal(root: str, context: CascadeContext | None, env: Mapping[str, str]) 
                             crash_before=crash_point(env))
 
 
-def _partial_outputs(exc: Exception, env: Mapping[str, str]) -> None:
+def _partial_outputs(exc: Exception, env: Mapping[str, str]) -> str | None:
     """The token was refused after the cascade began: give later steps (``if:
     always()``) the root to follow and how many went out; no status, since nothing
-    about the tree is final."""
+    about the tree is final. Returns why ``GITHUB_OUTPUT`` could not be written."""
     from tako_gha.engine.errors import CredentialsLostError
 
-    if isinstance(exc, CredentialsLostError) and env.get("GITHUB_OUTPUT"):
-        write_outputs(env["GITHUB_OUTPUT"], {
-            "root_id": exc.report.root,
-            "dispatched": str(dispatched_count(exc.report))})
+    if not isinstance(exc, CredentialsLostError):
+        return None
+    return env_file_write(env, "GITHUB_OUTPUT", lambda path: write_outputs(path, {
+        "root_id": exc.report.root, "dispatched": str(dispatched_count(exc.report))}))
 
 
 def main() -> None:

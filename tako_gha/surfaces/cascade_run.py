@@ -22,6 +22,7 @@ import click
 from rich.console import Console
 
 from tako_gha.core.tree import NodeState, TreeReport
+from tako_gha.engine import streams
 from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest
 from tako_gha.forge.base import Forge, ForgeError
 from tako_gha.surfaces.errors import UserError
@@ -99,20 +100,9 @@ def emit_report(report: TreeReport, fmt: str, tree_json: str | None, summary: st
     """The final report. ``root_only`` (a fan-out with --no-wait, text format): stdout
     is exactly the root id, so ``ROOT=$(tako-gha fan-out --no-wait …)`` works; the
     text tree goes to stderr."""
-    from tako_gha.surfaces.reports import render_markdown, render_text
+    from tako_gha.surfaces.reports import render_text
 
-    if tree_json:
-        write_report_file(tree_json, json.dumps(report.to_json(), indent=2) + "\n",
-                          "--tree-json", atomic=True)
-    if summary:
-        write_report_file(summary, render_markdown(report, notes=notes or ()), "--summary")
-    elif os.environ.get("GITHUB_ACTIONS") == "true" and os.environ.get("GITHUB_STEP_SUMMARY"):
-        # Inside a workflow step the job summary is where people look.
-        try:
-            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
-                handle.write(render_markdown(report, notes=notes or ()))
-        except OSError:
-            pass  # a summary is a courtesy; the tree is on stdout anyway
+    failed = _write_reports(report, tree_json, summary, notes)
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -132,6 +122,41 @@ def emit_report(report: TreeReport, fmt: str, tree_json: str | None, summary: st
         for line in [*annotation_lines(report), *notice_lines(report)]:
             click.echo(line, err=fmt == "json" or root_only)
     sys.stdout.flush()
+    if failed is not None:  # after the report is out: the tree is never lost to it
+        raise failed
+
+
+def _write_reports(report: TreeReport, tree_json: str | None, summary: str | None,
+                   notes: list[str] | None) -> UserError | None:
+    """The report files: ``--tree-json``, ``--summary`` or, inside a workflow step, the
+    job summary (where people look). The first write error, to raise once the report
+    is on stdout: exit 2 naming the path, never ignored."""
+    from tako_gha.surfaces.reports import render_markdown
+
+    writes: list[Callable[[], None]] = []
+    if tree_json:
+        writes.append(lambda: write_report_file(
+            tree_json, json.dumps(report.to_json(), indent=2) + "\n", "--tree-json",
+            atomic=True))
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY", "")
+    if summary:
+        writes.append(lambda: write_report_file(
+            summary, render_markdown(report, notes=notes or ()), "--summary"))
+    elif os.environ.get("GITHUB_ACTIONS") == "true" and step_summary:
+        def append_summary() -> None:
+            try:
+                streams.append_text(step_summary, render_markdown(report, notes=notes or ()))
+            except OSError as exc:
+                raise UserError(f"GITHUB_STEP_SUMMARY: cannot write {step_summary}: "
+                                f"{exc.strerror or exc}") from None
+        writes.append(append_summary)
+    failed: UserError | None = None
+    for write in writes:
+        try:
+            write()
+        except UserError as exc:
+            failed = failed or exc
+    return failed
 
 
 def _open_journal(call: FanOutCall, env: Mapping[str, str]) -> Any:
@@ -163,13 +188,11 @@ def _open_journal(call: FanOutCall, env: Mapping[str, str]) -> Any:
 
 
 def write_report_file(path: str, text: str, flag: str, *, atomic: bool = False) -> None:
-    from tako_gha.surfaces.reports.live import write_atomic
-
+    """``text`` into ``path`` (``engine.streams``: a regular file replaced atomically
+    when ``atomic``, anything else written in place); a write error, a full disk
+    included, is exit 2 naming the path."""
     try:
-        if atomic:
-            write_atomic(path, text)
-        else:
-            Path(path).write_text(text, encoding="utf-8")
+        streams.write_text(path, text, atomic=atomic)
     except OSError as exc:
         raise UserError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from None
 
@@ -230,7 +253,9 @@ def _announce(call: FanOutCall, env: Mapping[str, str]) -> Any:
     if call.no_journal and not call.options.dry_run:
         click.echo("warning: --no-journal: nothing records what is sent; a resume "
                    "recognises it only by run-name tags", err=True)
-    if call.tree_json:  # writable? Said before anything is dispatched, not after.
+    # Writable? Said before anything is dispatched, not after. A FIFO or a device gets
+    # the final tree only (its reader would take this one for the whole of it).
+    if call.tree_json and streams.is_replaceable(call.tree_json):
         write_report_file(call.tree_json, json.dumps({"root": root, "status": "running",
                                                       "tree": None}) + "\n",
                           "--tree-json", atomic=True)

@@ -13,8 +13,11 @@ configuration error, 3 timed out, 4 still running (``status``). Known errors pri
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -78,6 +81,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # Without standalone mode click *returns* the code of ctx.exit(code).
         code = cli.main(args=argv, prog_name="tako-gha", standalone_mode=False)
+        sys.stdout.flush()  # a full disk behind stdout is said here, not lost at exit
+    except OSError as exc:
+        if exc.filename is not None or exc.errno not in STREAM_ERRNOS:
+            _internal_error(exc)
+        _output_failed(exc)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -93,10 +101,29 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug: one clear line, the traceback only when asked
-        if os.environ.get(DEBUG_VAR) == "1":
-            raise
-        report_error(UserError(f"internal error: {type(exc).__name__}: {exc}",
-                               hint=f"this is a bug in tako-gha {__version__}; run again with "
-                                    f"{DEBUG_VAR}=1 for the traceback and report it"))
-        sys.exit(EXIT_USAGE)
+        _internal_error(exc)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+# A write to standard output or error that failed: the device is full or gone.
+STREAM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EPIPE}
+
+
+def _output_failed(exc: OSError) -> NoReturn:
+    """Exit 2 saying the output was not written (``tako-gha plan > /dev/full``)."""
+    with contextlib.suppress(OSError):
+        # What is still buffered would fail again at exit: let it go nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    with contextlib.suppress(OSError):
+        report_error(UserError(f"cannot write the output (standard output): "
+                               f"{exc.strerror or exc}"))
+    sys.exit(EXIT_USAGE)
+
+
+def _internal_error(exc: BaseException) -> NoReturn:
+    if os.environ.get(DEBUG_VAR) == "1":
+        raise exc
+    report_error(UserError(f"internal error: {type(exc).__name__}: {exc}",
+                           hint=f"this is a bug in tako-gha {__version__}; run again with "
+                                f"{DEBUG_VAR}=1 for the traceback and report it"))
+    sys.exit(EXIT_USAGE)

@@ -15,6 +15,7 @@ from tako_gha.core.durations import EXAMPLES, DurationError, parse_duration
 from tako_gha.core.ids import tag_shape_in
 from tako_gha.core.strictjson import MAX_BYTES, JsonInputError, read_json_object
 from tako_gha.core.versions import VersionError, parse_version
+from tako_gha.engine import streams
 from tako_gha.surfaces.errors import UserError
 
 MAX_EVENT_TYPE = 100  # GitHub's limit on a repository_dispatch event_type
@@ -50,15 +51,18 @@ def payload_from_text(text: str, where: str) -> dict[str, Any]:
 
 
 def _read_payload_file(name: str, where: str) -> str:
-    """The file's text, never more than the reader accepts plus one character (a
-    huge file or an endless stdin is refused without reading it all)."""
+    """The file's text, never more than the reader accepts plus one byte (a huge file
+    or an endless stdin is refused without reading it all). A path must name a regular
+    file: a FIFO or a device is refused at once, never waited on (``-`` is the stream
+    a user means)."""
     cap = MAX_BYTES + 1
     try:
         if name == "-":
             text = sys.stdin.read(cap)
         else:
-            with Path(name).open(encoding="utf-8") as handle:
-                text = handle.read(cap)
+            data = streams.read_regular(name, cap)
+            # Too large is said below, before decoding a text cut mid-character.
+            text = " " * cap if len(data) >= cap else data.decode("utf-8")
     except OSError as exc:
         raise UserError(f"{where}: cannot read the file: {exc.strerror or exc}",
                         hint="give @PATH of a readable JSON file") from None
@@ -124,12 +128,8 @@ def check_output_path(path: str | None, flag: str) -> None:
     if target.is_dir():
         raise UserError(f"{flag}: {path} is a directory", hint=f"give a file path: {flag} "
                         f"{target / 'tree.json' if 'json' in flag else target / 'summary.md'}")
-    existed = target.exists()
     try:
-        with target.open("a", encoding="utf-8"):
-            pass
+        streams.check_writable(target)  # a FIFO nobody reads is refused, not waited on
     except OSError as exc:
         raise UserError(f"{flag}: cannot write {path}: {exc.strerror or exc}",
                         hint="give a path in an existing, writable directory") from None
-    if not existed:
-        target.unlink(missing_ok=True)

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+from tako_gha.engine import streams
+
 
 def escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -45,9 +47,10 @@ def output_block(name: str, value: str) -> str:
 
 
 def write_outputs(path: str | Path, outputs: Mapping[str, str]) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        for name, value in outputs.items():
-            handle.write(output_block(name, value))
+    """Append ``outputs`` to a ``GITHUB_OUTPUT`` file, in place (``engine.streams``):
+    a write error, a full disk included, raises ``OSError``."""
+    streams.append_text(path, "".join(output_block(name, value)
+                                      for name, value in outputs.items()))
 
 
 def parse_output_file(text: str) -> dict[str, str]:

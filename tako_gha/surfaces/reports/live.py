@@ -8,10 +8,7 @@ change and per message instead, so logs stay readable and grep-able.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +19,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from tako_gha.core.tree import Node, NodeState, TreeReport
+from tako_gha.engine import streams
 from tako_gha.surfaces.reports.common import STATE_ICON, descendants, one_line, progress
 
 STATE_STYLE: dict[NodeState, str] = {
@@ -171,7 +169,10 @@ class RecordingObserver:
 
     def on_update(self, report: TreeReport) -> None:
         self.report = report
-        if self.tree_json and self.write_failed is None:
+        # Rewritten on every update only where a reader sees whole files (a regular
+        # file, replaced atomically); a FIFO or a device gets the final tree once.
+        if (self.tree_json and self.write_failed is None
+                and streams.is_replaceable(self.tree_json)):
             try:
                 write_atomic(self.tree_json, json.dumps(report.to_json(), indent=2) + "\n")
             except OSError as exc:  # said once; the final write reports it as an error
@@ -190,16 +191,7 @@ class RecordingObserver:
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step: a reader (or a process killed
-    mid-write) sees the old file or the new one, never half of one."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                               dir=target.parent if str(target.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Replace ``path`` with ``text`` in one step when it is a regular file (a reader,
+    or a process killed mid-write, sees the old file or the new one); a FIFO, a device
+    or a symlink is written in place, never replaced (``engine.streams``)."""
+    streams.write_text(path, text, atomic=True)
