@@ -36,7 +36,12 @@ from tako_gha.core.cel import ALLOWANCE, DEFAULT_LIMITS, activation_for
 from tako_gha.core.config import ConfigResult, RepoConfig, Subscription
 from tako_gha.core.diagnostics import Diagnostic, Severity
 from tako_gha.core.events import Event
-from tako_gha.core.templates import TemplateError, context_for
+from tako_gha.core.templates import (
+    MAX_INPUT_CHARS,
+    MAX_INPUTS_CHARS,
+    TemplateError,
+    context_for,
+)
 
 # Skip kinds, stable for --format json and tests.
 NO_CONFIG = "no-config"
@@ -400,9 +405,12 @@ def _no_match_reason(verdicts: list[tuple[Subscription, _Verdict]]) -> str:
 def _target(repo: str, sub: Subscription, others: list[Subscription],
             template_context: dict[str, Any]) -> Target | Skip:
     inputs: dict[str, str] = {}
+    left = MAX_INPUTS_CHARS  # all of one subscriber's inputs together
     for name, template in sub.inputs.items():
         try:
-            inputs[name] = template.render(template_context)
+            inputs[name] = template.render(template_context,
+                                           limit=min(MAX_INPUT_CHARS, left))
+            left -= len(inputs[name])
         except TemplateError as exc:
             return Skip(repo, f"{sub.describe()} inputs.{name} `{template.source}`: {exc}",
                         subscription_index=sub.index, kind=TEMPLATE_ERROR, error=True)

@@ -5,10 +5,19 @@ INTERFACE (agreed):
                                           # other than .event.{type,schema_version,source,payload}
     Template.source: str
     Template.paths: tuple[str, ...]       # the dotted paths it reads, in order
-    Template.render(context: dict) -> str # raises TemplateError naming the path that does not exist
+    Template.render(context: dict, *, limit=MAX_INPUT_CHARS) -> str
+                                          # raises TemplateError naming the path that does not
+                                          # exist, or the cap (``limit`` characters) it would pass
     TemplateError.message / .path / .hint / .column (1-based in the template, 0 if unknown)
     context_for(event: Event) -> dict     # {"event": event.to_json()}
 Non-string values render as JSON.
+
+Rendering is bounded while it happens: each placeholder's text is measured (a string)
+or encoded piece by piece (JSON) against what is left of ``limit`` before it is kept,
+so a template naming a huge payload value many times never builds more than the cap.
+A subscriber's inputs together are capped by ``MAX_INPUTS_CHARS`` (the caller passes
+what is left as ``limit``). A missing field's "did you mean" looks at the first
+``HINT_KEYS`` keys only.
 
 Syntax is Go-template-like: a placeholder is ``{{`` + a dotted path + ``}}``, spaces
 inside the braces optional; text around placeholders is kept as it is. A path
@@ -18,6 +27,7 @@ segment made of digits indexes a list (``.event.payload.targets.0``).
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -32,6 +42,16 @@ EVENT_FIELDS = ("type", "schema_version", "source", "payload")
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _PATH = re.compile(r"\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 _EXAMPLE = "{{ .event.payload.version }}"
+
+# One rendered input, and all inputs of one subscriber together, in characters. GitHub
+# takes less than 64 KB of client_payload (inputs included) per dispatch, so nothing
+# longer could be sent anyway; the caps keep a plan over many subscribers from holding
+# (and building) megabytes per subscriber before the dispatch would refuse them.
+MAX_INPUT_CHARS = 32_768
+MAX_INPUTS_CHARS = 65_536
+# Keys of a mapping a "did you mean" looks at: a payload mapping may hold millions, and
+# comparing a name with each took 0.11 s per missing field on a large one.
+HINT_KEYS = 1_000
 
 
 class TemplateError(ValueError):
@@ -65,14 +85,34 @@ class Template:
     def paths(self) -> tuple[str, ...]:
         return tuple(p.path for p in self.parts if isinstance(p, _Field))
 
-    def render(self, context: Mapping[str, Any]) -> str:
+    def render(self, context: Mapping[str, Any], *, limit: int = MAX_INPUT_CHARS) -> str:
+        """The template filled from ``context``: at most ``limit`` characters, refused
+        (TemplateError naming the cap) as soon as a part would pass it."""
         out: list[str] = []
+        left = limit
         for part in self.parts:
             if isinstance(part, str):
-                out.append(part)
+                piece = part
             else:
-                out.append(_to_text(_lookup(context, part)))
+                piece = _to_text(_lookup(context, part), left)
+                if piece is None:
+                    raise self._too_long(limit, part.path)
+            left -= len(piece)
+            if left < 0:
+                raise self._too_long(limit, part.path if isinstance(part, _Field) else None)
+            out.append(piece)
         return "".join(out)
+
+    def _too_long(self, limit: int, path: str | None) -> TemplateError:
+        where = f" (at {path})" if path else ""
+        return TemplateError(
+            f"renders to more than {limit:,} characters{where}, over the cap on rendered "
+            f"inputs ({MAX_INPUT_CHARS:,} characters one input, {MAX_INPUTS_CHARS:,} all "
+            f"the inputs of one subscriber)",
+            path=path,
+            hint="pass a smaller field (one item of a list, a single value), or let the "
+            "receiving workflow read the rest itself",
+        )
 
     def __str__(self) -> str:
         return self.source
@@ -197,13 +237,18 @@ def _lookup(context: Mapping[str, Any], field: _Field) -> Any:
 
 
 def _keys_hint(value: Mapping[str, Any], missing: str) -> str:
-    keys = [str(k) for k in value]
-    close = difflib.get_close_matches(missing, keys, n=1)
+    """"did you mean" among the first HINT_KEYS keys, else a few of the keys present."""
+    keys = [str(k) for k in itertools.islice(value, HINT_KEYS)]
+    # get_close_matches keeps ratios >= 0.6, which no key under 0.43x or over 2.34x the
+    # name's length can reach: those are left out unread (same answer, bounded work).
+    low, high = len(missing) * 3 // 7, len(missing) * 7 // 3 + 1
+    close = difflib.get_close_matches(
+        missing, [k for k in keys if low <= len(k) <= high], n=1)
     if close:
         return f"did you mean '{close[0]}'?"
     if not keys:
         return "it is empty: send the field in the event payload"
-    shown = ", ".join(sorted(keys)[:10]) + (", ..." if len(keys) > 10 else "")
+    shown = ", ".join(sorted(keys)[:10]) + (", ..." if len(value) > 10 else "")
     return f"fields present: {shown}"
 
 
@@ -219,8 +264,22 @@ def _kind(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _to_text(value: Any) -> str:
+# Compact JSON so numbers, booleans, lists and mappings survive a round trip.
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _to_text(value: Any, room: int) -> str | None:
+    """``value`` as template text, or None when it is longer than ``room`` characters:
+    found out while encoding, piece by piece, never by building all of it."""
     if isinstance(value, str):
-        return value
-    # Compact JSON so numbers, booleans, lists and mappings survive a round trip.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+        return value if len(value) <= room else None  # (no copy is made)
+    if not isinstance(value, (list, tuple, dict)):
+        text = _JSON.encode(value)
+        return text if len(text) <= room else None
+    pieces: list[str] = []
+    for piece in _JSON.iterencode(value):
+        room -= len(piece)
+        if room < 0:
+            return None
+        pieces.append(piece)
+    return "".join(pieces)

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import json
+import tracemalloc
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tako_gha.core.events import Event
-from tako_gha.core.templates import TemplateError, context_for, parse_template
+from tako_gha.core.templates import (
+    HINT_KEYS,
+    MAX_INPUT_CHARS,
+    MAX_INPUTS_CHARS,
+    TemplateError,
+    context_for,
+    parse_template,
+)
 
 EVENT = Event(
     type="library_built",
@@ -194,3 +204,134 @@ def test_parse_errors_carry_the_column(source: str, column: int) -> None:
         parse_template(source)
     assert info.value.column == column
     assert source[column - 1 : column + 1] == "{{"
+
+
+# --- bounded rendering: caps checked while rendering, suggestions bounded -------------
+
+
+def _peak_while(render: Any) -> tuple[Any, int]:
+    """What ``render()`` returned (or raised) and the peak bytes it allocated."""
+    tracemalloc.start()
+    try:
+        try:
+            result: Any = render()
+        except TemplateError as exc:
+            result = exc
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_one_input_is_capped_while_it_renders() -> None:
+    big_text = "x" * 900_000
+    big_list = [f"item-{i}" for i in range(100_000)]  # ~1 MB as JSON
+    ctx = context_for(Event("t", "o/r", payload={"text": big_text, "list": big_list}))
+    for path in ("text", "list"):
+        result, peak = _peak_while(
+            lambda p=path: parse_template(f"{{{{ .event.payload.{p} }}}}").render(ctx))
+        assert isinstance(result, TemplateError)
+        assert f"renders to more than {MAX_INPUT_CHARS:,} characters" in result.message
+        assert result.path == f".event.payload.{path}" and result.hint
+        assert peak < 4 * MAX_INPUT_CHARS + 100_000  # never the whole value's text
+    # 100 placeholders of a 10 KB value: refused after the fourth, not after the 100th
+    ctx = context_for(Event("t", "o/r", payload={"v": "y" * 10_000}))
+    hundred = parse_template("{{ .event.payload.v }}," * 100)
+    result, peak = _peak_while(lambda: hundred.render(ctx))
+    assert isinstance(result, TemplateError) and peak < 200_000
+    # up to the cap exactly, it renders
+    exact = context_for(Event("t", "o/r", payload={"v": "z" * (MAX_INPUT_CHARS - 2)}))
+    assert len(parse_template("<{{ .event.payload.v }}>").render(exact)) == MAX_INPUT_CHARS
+    with pytest.raises(TemplateError):
+        parse_template("<{{ .event.payload.v }}>!").render(exact)
+
+
+def test_a_smaller_limit_is_honoured() -> None:
+    t = parse_template("{{ .event.payload.services }}")
+    assert t.render(CTX, limit=26) == '["user-service","billing"]'
+    with pytest.raises(TemplateError, match="more than 25 characters"):
+        t.render(CTX, limit=25)
+
+
+class _CountingMapping(Mapping[str, Any]):
+    """A mapping that counts the keys anyone reads from it."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.read = 0
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        for key in self.data:
+            self.read += 1
+            yield key
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def test_did_you_mean_reads_a_bounded_number_of_keys() -> None:
+    keys = {f"field_{i:06}": i for i in range(200_000)}
+    keys["version"] = 1
+    payload = _CountingMapping({"versoin_note": 0, **keys})
+    with pytest.raises(TemplateError) as info:
+        parse_template("{{ .event.payload.versoin }}").render({"event": {"payload": payload}})
+    assert info.value.hint == "did you mean 'versoin_note'?"
+    assert payload.read <= HINT_KEYS
+    with pytest.raises(TemplateError) as info:
+        parse_template("{{ .event.payload.zzz }}").render({"event": {"payload": payload}})
+    assert info.value.hint.startswith("fields present: field_000000, ") and "..." in (
+        info.value.hint)
+    assert payload.read <= 2 * HINT_KEYS
+
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=8) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=6),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.one_of(st.sampled_from(["a", "b", "c", "d"]),
+                       st.text(alphabet="xyz -", max_size=20)), max_size=12),
+    st.fixed_dictionaries({"a": _values, "b": _values, "c": _values, "d": _values}),
+    st.integers(0, 2_000),
+)
+def test_rendering_never_exceeds_its_limit_and_the_cap_is_exact(
+    parts: list[str], payload: dict[str, Any], limit: int
+) -> None:
+    source = "".join(f"{{{{ .event.payload.{p} }}}}" if p in "abcd" and p else p
+                     for p in parts)
+    template = parse_template(source)
+    ctx = context_for(Event("t", "o/r", payload=payload))
+    unbounded = template.render(ctx, limit=10**9)
+    try:
+        bounded = template.render(ctx, limit=limit)
+    except TemplateError as exc:
+        assert len(unbounded) > limit, exc  # refused only when it really is too long
+        assert "characters" in exc.message
+    else:
+        assert bounded == unbounded and len(bounded) <= limit
+
+
+def test_a_subscribers_inputs_are_capped_together() -> None:
+    from tako_gha.core.config import load_config
+    from tako_gha.core.matching import TEMPLATE_ERROR, plan_fanout
+
+    def repo(name: str, count: int) -> Any:
+        inputs = "".join(f"        i{n}: '{{{{ .event.payload.v }}}}'\n" for n in range(count))
+        return load_config("version: 1\nevents:\n  subscriptions:\n    - artifact: o/src\n"
+                           "      events: [t]\n      inputs:\n" + inputs, repo=name)
+
+    each = MAX_INPUTS_CHARS // 4 + 1  # under the one-input cap; four are over the total
+    event = Event("t", "o/src", payload={"v": "v" * each})
+    plan = plan_fanout(event, [repo("o/three", 3), repo("o/four", 4)])
+    assert [t.repo for t in plan.targets] == ["o/three"]
+    (skip,) = plan.skipped
+    assert skip.repo == "o/four" and skip.kind == TEMPLATE_ERROR and skip.error
+    assert "inputs.i3" in skip.reason and f"{MAX_INPUTS_CHARS:,} all the inputs" in skip.reason
