@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tako_gha.emulator.composite import ActionIO, PostStep, Result, materialise
+from tako_gha.emulator.upload_artifact import upload_artifact
 
 Builtin = Callable[[ActionIO, dict[str, str], dict[str, Any]], Result]
 
@@ -233,4 +234,5 @@ _BUILTINS: dict[str, Builtin] = {
     "actions/cache": cache,
     "actions/cache/restore": _restore_only,
     "actions/cache/save": _save_only,
+    "actions/upload-artifact": upload_artifact,  # emulator.upload_artifact
 }

@@ -72,6 +72,9 @@ def register(router: Router) -> None:
     from tako_gha.emulator import workflow_dispatch  # it imports this module's helpers
 
     workflow_dispatch.register(router)
+    from tako_gha.emulator import artifacts
+
+    artifacts.register(router)
 
 
 # -- helpers --------------------------------------------------------------------------

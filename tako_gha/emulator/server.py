@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tako_gha.emulator import confine, gitstore, graphql, logroutes, pages, rest
+from tako_gha.emulator import artifacts, confine, gitstore, graphql, logroutes, pages, rest
 from tako_gha.emulator.admin import RequestLog
 from tako_gha.emulator.faults import FaultError, Faults
 from tako_gha.emulator.httpkit import ApiError, Request, Response, Route, Router
@@ -155,6 +155,10 @@ class ApiApp:
             return self._guarded(lambda: admin_handle(self, req))
         if pages.is_page(path):  # a run's html_url: its web page (no token, not counted)
             return self._guarded(lambda: pages.handle(self, req))
+        if artifacts.is_blob(path):  # a signed download URL (no token, not counted)
+            return self._guarded(lambda: artifacts.serve_blob(self, req))
+        if artifacts.is_upload(path):  # the results service (a runtime token, free)
+            return self._guarded(lambda: artifacts.handle_upload(self, req))
         route, params = self.router.match(method, path)
         req.params = params
         kind = route.kind if route else "unknown"
