@@ -1,10 +1,13 @@
 """Workflow commands a step prints on stdout, read as GitHub's runner reads them.
 
-``::add-mask::VALUE`` adds a mask (the line itself is logged masked),
-``::error``/``::warning``/``::notice`` (with ``file``, ``line``, ``title``) become
-annotations of the job, ``::stop-commands::TOKEN`` … ``::TOKEN::`` turns command
-reading off and on again; everything else is a plain log line. Data and property
-values are %-unescaped as the runner's toolkit escapes them.
+``::add-mask::VALUE`` adds a mask, ``::error``/``::warning``/``::notice`` (with
+``file``, ``line``, ``title``) become annotations of the job (and ``##[error]message``
+… in the log), ``::group::TITLE``/``::endgroup::`` become ``##[group]TITLE`` /
+``##[endgroup]``, ``::debug::`` is dropped (debug logging is off),
+``::stop-commands::TOKEN`` … ``::TOKEN::`` turns command reading off and on again. The
+command lines themselves are not logged, as on GitHub (masked values never show even
+escaped); everything else is a plain log line. Data and property values are
+%-unescaped as the runner's toolkit escapes them.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ def parse_command(line: str) -> tuple[str, str, str] | None:
 
 
 def handle_line(target: CommandTarget, raw: str) -> None:
-    """One line a step printed: a workflow command or plain log."""
+    """One line a step printed: a workflow command or plain log. As GitHub's runner
+    does, a command line itself is not logged: what it means is (an annotation as
+    ``##[error]message``, a group as ``##[group]title`` … ``##[endgroup]``)."""
     line = raw.rstrip("\r\n")
     command = parse_command(line)
     if command is None:
@@ -49,17 +54,21 @@ def handle_line(target: CommandTarget, raw: str) -> None:
     if target.stop_token is not None:
         if name == target.stop_token.lower():
             target.stop_token = None
-        target.write_log(line)
+        else:
+            target.write_log(line)
         return
     if name == "add-mask":
         target.add_mask(unescape_data(data))
-        target.write_log("::add-mask::" + MASK)
-        return
-    target.write_log(line)
-    if name == "stop-commands":
+    elif name == "stop-commands":
         target.stop_token = data.strip() or None
     elif name in ("error", "warning", "notice"):
         _command_annotation(target, name, parse_props(props), unescape_data(data))
+    elif name == "group":
+        target.write_log("##[group]" + unescape_data(data))
+    elif name == "endgroup":
+        target.write_log("##[endgroup]")
+    elif name != "debug":  # debug lines show only with debug logging, which is off
+        target.write_log(line)
 
 
 def _command_annotation(target: CommandTarget, name: str, props: dict[str, str],
@@ -68,7 +77,7 @@ def _command_annotation(target: CommandTarget, name: str, props: dict[str, str],
     line = props.get("line", "1")
     target.annotate(level, message, title=props.get("title", ""),
                     path=props.get("file", ".github"),
-                    line=int(line) if line.isdigit() else 1, log=False)
+                    line=int(line) if line.isdigit() else 1)
 
 
 def unescape_data(text: str) -> str:

@@ -1,13 +1,12 @@
 """A job's log and summary as GitHub's run page shows them (for ``emulator.pages``).
 
-The log keeps what steps printed (as the log downloads serve it); the page reads it
-the way GitHub's does: ``::add-mask::``, ``::debug::`` and ``::stop-commands::`` lines
-are consumed, ``::error``/``::warning``/``::notice`` (and the runner's own
-``##[error]`` …) are shown as annotations, ``::group::``/``##[group]`` … ``endgroup``
-fold into a collapsible group, and long lines wrap. The job summary is Markdown
-(CommonMark with tables, as GitHub's): raw HTML is shown as text except ``<br>``,
-links keep only safe schemes, and a Mermaid block is shown as its source (there is no
-network to fetch a renderer; GitHub draws it).
+The log holds what GitHub's holds (``emulator.commands`` consumed the workflow
+commands): the page shows the runner's ``##[error]``/``##[warning]``/``##[notice]``
+lines as annotations, folds ``##[group]`` … ``##[endgroup]`` (each step's ``Run …``
+header, a step's ``::group::``) into a collapsible group, and wraps long lines. The
+job summary is Markdown (CommonMark with tables, as GitHub's): raw HTML is shown as
+text except ``<br>``, links keep only safe schemes, and a Mermaid block is shown as its
+source (there is no network to fetch a renderer; GitHub draws it).
 """
 
 from __future__ import annotations
@@ -18,13 +17,11 @@ from html import escape
 
 from markdown_it import MarkdownIt
 
-from tako_gha.emulator.commands import parse_command, parse_props, unescape_data
 from tako_gha.emulator.logs import LogLine, stamp
 
-_RUNNER_MARK = re.compile(r"^##\[(group|endgroup|error|warning|notice|debug)\](.*)$")
+_RUNNER_MARK = re.compile(r"^##\[(group|endgroup|error|warning|notice)\](.*)$")
 _LEVELS = {"error": ("failure", "Error"), "warning": ("warning", "Warning"),
            "notice": ("notice", "Notice")}
-_CONSUMED = ("add-mask", "debug", "echo")
 _BREAK = re.compile(r"&lt;br\s*/?&gt;")
 _MERMAID = '<pre><code class="language-mermaid">'
 
@@ -46,44 +43,23 @@ class _LogPage:
         self.shift = timedelta(seconds=skew)
         self.out: list[str] = []
         self.in_group = False
-        self.stop: str | None = None  # ::stop-commands:: token: commands read as text
 
     def add(self, line: LogLine) -> None:
         stamp_html = f'<span class="ts">{escape(stamp(line.at + self.shift))}</span> '
-        text = line.text
-        mark = _RUNNER_MARK.match(text)
-        command = None if mark else parse_command(text)
-        if command is not None and self.stop is not None:
-            if command[0] == self.stop.lower():
-                self.stop = None
-                return
-            command = None
-        if mark is not None:
-            name, props, data = mark.group(1), {}, mark.group(2)
-        elif command is not None:
-            name, props, data = command[0], parse_props(command[1]), unescape_data(command[2])
-        else:
-            self.out.append(f"<div>{stamp_html}{escape(text)}</div>")
-            return
-        self._command(stamp_html, text, name, props, data)
-
-    def _command(self, stamp_html: str, text: str, name: str, props: dict[str, str],
-                 data: str) -> None:
+        mark = _RUNNER_MARK.match(line.text)
+        name, data = (mark.group(1), mark.group(2)) if mark else ("", line.text)
         if name == "group":
             self.close()
             self.out.append(f"<details><summary>{stamp_html}{escape(data)}</summary>")
             self.in_group = True
         elif name == "endgroup":
             self.close()
-        elif name in _LEVELS:
+        elif name:
             level, word = _LEVELS[name]
-            title = f"{escape(props['title'])}: " if props.get("title") else ""
             self.out.append(f'<div>{stamp_html}<span class="note {level}">{word}:</span> '
-                            f"{title}{escape(data)}</div>")
-        elif name == "stop-commands":
-            self.stop = data.strip() or None
-        elif name not in _CONSUMED:  # not a command GitHub knows: printed as it is
-            self.out.append(f"<div>{stamp_html}{escape(text)}</div>")
+                            f"{escape(data)}</div>")
+        else:
+            self.out.append(f"<div>{stamp_html}{escape(data)}</div>")
 
     def close(self) -> None:
         if self.in_group:

@@ -232,7 +232,8 @@ def test_the_run_page_renders_the_summary_and_reads_workflow_commands(
     for raw in ("::add-mask::", "::notice", "::warning", "::error", "::group::",
                 "::endgroup::", "::debug::", "page-hidden"):
         assert raw not in html, raw
-    assert '<span class="note notice">Notice:</span> Heads up: all good' in html
+    assert '<span class="note notice">Notice:</span> all good' in html
+    assert "Heads up: all good" in html  # the annotation, with its title
     assert '<span class="note warning">Warning:</span> be careful' in html
     assert '<span class="note failure">Error:</span> it broke' in html
     assert re.search(f"<details><summary>{ts}My group</summary><div>{ts}inside the group"

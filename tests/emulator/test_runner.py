@@ -466,6 +466,30 @@ jobs:
     assert "ghs_run" not in log and "token length" in log
 
 
+def test_command_lines_are_not_logged_what_they_mean_is(env) -> None:
+    """As GitHub's runner: an escaped value (``%3A``) in a command line would slip past
+    its mask, so the line is not logged; the annotation and the group are."""
+    world, store, host, runner = env
+    host.secrets = lambda: {"PW": "pass: word, here"}  # type: ignore[method-assign]
+    body = """
+jobs:
+  j:
+    steps:
+      - run: |
+          echo "::add-mask::later"
+          echo "::error title=pass%3A word%2C here::broke with later"
+          echo "::group::Setup"
+          echo "::debug::hidden unless debugging"
+          echo "::endgroup::"
+"""
+    run = dispatch_one(world, runner, store, wf(body))
+    lines = log_of(runner, run).splitlines()
+    assert [x for x in lines if not x.startswith("##[group]Run")][1:] == [
+        "##[error]broke with ***", "##[group]Setup", "##[endgroup]"]
+    assert not any("word" in x or x.startswith("::") for x in lines), lines
+    assert run.jobs[0].annotations[0].title == "***"
+
+
 def test_stop_commands_suspends_workflow_commands(env) -> None:
     world, store, _, runner = env
     body = """
