@@ -38,6 +38,7 @@ from tako_gha.core.durations import DurationError, parse_duration
 from tako_gha.core.events import Event
 from tako_gha.core.ids import new_root_id, tag_shape_in
 from tako_gha.core.names import is_repo_name
+from tako_gha.core.settings import SettingError, read_number
 from tako_gha.core.strictjson import JsonInputError, read_json_object
 from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
 from tako_gha.core.versions import VersionError, parse_version
@@ -148,17 +149,15 @@ def _duration(env: Mapping[str, str], name: str) -> float:
     return seconds
 
 
-def _env_number(env: Mapping[str, str], name: str) -> float | None:
+def _env_number(env: Mapping[str, str], name: str) -> int | float | None:
+    """A tuning setting (core.settings: finite, in its range), None when unset."""
     value = env.get(name, "").strip()
     if not value:
         return None
     try:
-        number = float(value)
-    except ValueError:
-        raise InputError(f"environment {name}: expected a number, got {value!r}") from None
-    if number <= 0:
-        raise InputError(f"environment {name}: must be positive, got {value!r}")
-    return number
+        return read_number(name, value)
+    except SettingError as exc:
+        raise InputError(f"environment {exc}") from None
 
 
 def _payload(env: Mapping[str, str]) -> dict[str, Any]:
@@ -233,12 +232,12 @@ def _dedupe(env: Mapping[str, str]) -> str:
     return dedupe
 
 
-_TUNING = (("TAKO_POLL_MIN_INTERVAL", "poll_min_interval", float),
-           ("TAKO_POLL_MAX_INTERVAL", "poll_max_interval", float),
-           ("TAKO_MAX_CHILDREN", "max_children", int),
-           ("TAKO_DISPATCHES_PER_MINUTE", "dispatches_per_minute", int),
-           ("TAKO_DISPATCHES_PER_HOUR", "dispatches_per_hour", int),
-           ("TAKO_SIBLING_GRACE", "sibling_grace", float))
+_TUNING = (("TAKO_POLL_MIN_INTERVAL", "poll_min_interval"),
+           ("TAKO_POLL_MAX_INTERVAL", "poll_max_interval"),
+           ("TAKO_MAX_CHILDREN", "max_children"),
+           ("TAKO_DISPATCHES_PER_MINUTE", "dispatches_per_minute"),
+           ("TAKO_DISPATCHES_PER_HOUR", "dispatches_per_hour"),
+           ("TAKO_SIBLING_GRACE", "sibling_grace"))
 
 
 def _options(env: Mapping[str, str], problems: _Problems) -> FanOutOptions:
@@ -267,10 +266,10 @@ def _options(env: Mapping[str, str], problems: _Problems) -> FanOutOptions:
         dry_run=boolean("dry_run", False),
     )
     tuning: dict[str, Any] = {}
-    for var, attr, cast in _TUNING:
+    for var, attr in _TUNING:
         value = problems.read(lambda var=var: _env_number(env, var), None)
         if value is not None:
-            tuning[attr] = cast(value)
+            tuning[attr] = value
     if "poll_min_interval" in tuning and "poll_max_interval" not in tuning:
         tuning["poll_max_interval"] = max(tuning["poll_min_interval"],
                                           min(options.poll_max_interval,

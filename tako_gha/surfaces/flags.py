@@ -92,6 +92,11 @@ def read_duration(value: str, flag: str) -> float:
 
 def read_event_type(value: str) -> str:
     """``--event``: what GitHub accepts as a repository_dispatch event_type."""
+    bad = undecodable_at(value)
+    if bad is not None:  # bytes of the command line that are not UTF-8 (surrogateescape)
+        raise UserError(f"--event: character {bad + 1} is not valid Unicode (a byte that "
+                        "is not UTF-8?)", hint="write the event type in UTF-8 text, e.g. "
+                                               "--event library_built")
     if not value.strip() or len(value) > MAX_EVENT_TYPE:
         raise UserError(f"--event {value[:40]!r}{'…' if len(value) > 40 else ''} must be "
                         f"1 to {MAX_EVENT_TYPE} characters, got {len(value)}",
@@ -104,6 +109,16 @@ def read_event_type(value: str) -> str:
                         "tako puts in run titles", hint="choose an event type without "
                                                         "'[tako:' in it")
     return value
+
+
+def undecodable_at(value: str) -> int | None:
+    """Where ``value`` holds a lone surrogate (how Python passes command-line bytes that
+    are not UTF-8), or None when it is Unicode text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
 
 
 def read_schema_version(value: str | None) -> str | None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tako_gha.core.names import repo_from_remote_url as repo_from_remote
+from tako_gha.core.settings import SettingError, read_number
 
 if TYPE_CHECKING:
     import git
@@ -269,7 +270,7 @@ def maybe_plan(result: HookResult, repo: str | None, env: Mapping[str, str], out
                   "no cascade plan printed\n")
         return
     api_url = env.get("GITHUB_API_URL") or "https://api.github.com"
-    budget = _plan_budget(env)
+    budget = _plan_budget(env, out)
     if env.get(PAYLOAD_VAR, "").strip():
         payload = hook_payload(env, out)
         if payload is None:
@@ -309,10 +310,16 @@ def hook_payload(env: Mapping[str, str], out: TextIO) -> dict[str, Any] | None:
         return None
 
 
-def _plan_budget(env: Mapping[str, str]) -> float:
+def _plan_budget(env: Mapping[str, str], out: TextIO) -> float:
+    """``TAKO_HOOK_PLAN_TIMEOUT`` (core.settings: finite, at most an hour); a bad value
+    is said and the default used, since the push must go on."""
+    raw = env.get("TAKO_HOOK_PLAN_TIMEOUT", "").strip()
+    if not raw:
+        return PLAN_BUDGET_SECONDS
     try:
-        return max(0.1, float(env.get("TAKO_HOOK_PLAN_TIMEOUT") or PLAN_BUDGET_SECONDS))
-    except ValueError:
+        return max(0.1, read_number("TAKO_HOOK_PLAN_TIMEOUT", raw))
+    except SettingError as exc:
+        out.write(f"tako-gha: note: {exc}; using {PLAN_BUDGET_SECONDS:g}s\n")
         return PLAN_BUDGET_SECONDS
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from tako_gha.core.names import is_repo_name
+from tako_gha.core.settings import SettingError, read_number
 from tako_gha.engine.api import CascadeContext, FanOutOptions
 from tako_gha.forge.base import ForgeError
 from tako_gha.surfaces import gitinfo
@@ -76,14 +77,10 @@ def env_tuning(options: FanOutOptions, env: Mapping[str, str]) -> FanOutOptions:
         raw = env.get(name)
         if not raw:
             continue
-        kind = int if field_name.startswith("dispatches") else float
-        try:
-            value = kind(raw)
-        except ValueError:
-            raise UserError(f"{name}={raw!r} is not a number") from None
-        if value <= 0 and field_name.startswith("dispatches"):
-            raise UserError(f"{name} must be at least 1")
-        changes[field_name] = value
+        try:  # finite and in its range (core.settings), or refused with its name
+            changes[field_name] = read_number(name, raw)
+        except SettingError as exc:
+            raise UserError(str(exc)) from None
     return replace(options, **changes) if changes else options
 
 
