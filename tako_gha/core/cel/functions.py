@@ -190,7 +190,10 @@ _RE2_OPTIONS = _re2_options()
 @functools.lru_cache(maxsize=1024)
 def _regex(pattern: str) -> Any:
     """Compile once per pattern (celpy recompiles on every call)."""
-    return re2.compile(pattern, _RE2_OPTIONS)
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except UnicodeEncodeError:  # '\uD800' in a CEL string: RE2 reads UTF-8 only
+        raise re2.error("the pattern holds a lone surrogate, which is not Unicode") from None
 
 
 def _re2_message(exc: Exception) -> str:
