@@ -16,7 +16,11 @@ exact resume command it printed as its first line runs to the end. Checked:
 - the first process's ``--tree-json`` is whole JSON naming the cascade.
 
 Receivers: *strict* workflows set the ``run-name`` tag; *heuristic* ones do not, so
-only the dispatch journal can tell the resume what was sent.
+only the dispatch journal can tell the resume what was sent; *exact* ones listen on
+``workflow_dispatch`` and their subscription names the workflow file, so each dispatch's
+answer names its run (exact mode; no run-name either): killed mid-request, the answer
+is lost and the resume looks for the run; killed after it was recorded, the resume
+reads the answered run by id.
 
 Kill points are deterministic, through the journal's test seam
 ``TAKO_JOURNAL_CRASH=N:SIGNAL`` (the process sends itself SIGNAL just before its N-th
@@ -72,7 +76,7 @@ from tako_gha.emulator.worldgen import build_bare_world
 
 TOKEN = "t-crash"
 ORIGIN = "acme/origin"
-KINDS = ("strict", "heuristic")
+KINDS = ("strict", "heuristic", "exact")
 SIGNALS = ("SIGKILL", "SIGTERM", "SIGINT")
 RUN_NAME = "run-name: ${{ github.event.client_payload.tako.title || github.workflow }}\n"
 FIRST_LINE = re.compile(r"^tako: cascade ([0-9a-f]{12}); .*send the rest: (.+)$")
@@ -115,15 +119,30 @@ def kill_points(children: int, count: int) -> list[Point]:
 
 
 def _workflow(kind: str, types: list[str]) -> str:
+    if kind == "exact":
+        return ("name: release\non:\n  workflow_dispatch:\n    inputs:\n"
+                "      tako: {required: false}\n"
+                "jobs:\n  work:\n    runs-on: ubuntu-latest\n    steps:\n"
+                "      - name: work\n        run: 'true'\n")
     return ("name: on-tako\n" + (RUN_NAME if kind == "strict" else "")
             + f"on:\n  repository_dispatch:\n    types: [{', '.join(types)}]\n"
             "jobs:\n  work:\n    runs-on: ubuntu-latest\n    steps:\n"
             "      - name: work\n        run: 'true'\n")
 
 
-def _tako_yml(types: list[str]) -> str:
+def _tako_yml(types: list[str], kind: str = "strict") -> str:
+    workflow = "      workflow: on-tako.yml\n" if kind == "exact" else ""
     return (f"version: 1\nevents:\n  subscriptions:\n    - artifact: {ORIGIN}\n"
-            f"      events: [{', '.join(types)}]\n")
+            f"      events: [{', '.join(types)}]\n{workflow}")
+
+
+def run_root(run: Any) -> str | None:
+    """The cascade a run belongs to: ``client_payload.tako.root``, or for a workflow
+    dispatch the ``tako`` input's root (whatever the run's title says)."""
+    tako = (run.client_payload or {}).get("tako")
+    if tako is None and run.inputs and run.inputs.get("tako"):
+        tako = json.loads(run.inputs["tako"])
+    return tako.get("root") if isinstance(tako, dict) else None
 
 
 def build(root: Path, children: int, scenarios: int) -> dict[str, list[str]]:
@@ -135,7 +154,7 @@ def build(root: Path, children: int, scenarios: int) -> dict[str, list[str]]:
         types = [f"{kind}-{i}" for i in range(scenarios)]
         names[kind] = [f"acme/{kind[0]}{i:03d}" for i in range(children)]
         for name in names[kind]:
-            repos[name] = {"tako.yml": _tako_yml(types),
+            repos[name] = {"tako.yml": _tako_yml(types, kind),
                            ".github/workflows/on-tako.yml": _workflow(kind, types)}
     settings = {"tokens": {TOKEN: {"repos": ["*"]}}, "admin_token": TOKEN,
                 "limits": {"enabled": False}, "runner": {"capacity": 64}}
@@ -230,7 +249,7 @@ def scenario(emu: Emulator, names: dict[str, list[str]], kind: str, sig: str, po
     except (ValueError, KeyError, TypeError):
         out.problems.append(f"resume printed no tree: {again.stdout[:300]!r}")
     per_repo = Counter(r.repo for r in emu.runs.all_runs()
-                       if (r.client_payload or {}).get("tako", {}).get("root") == out.root)
+                       if run_root(r) == out.root)
     out.runs = Counter(per_repo.get(name, 0) for name in children)
     if set(out.runs) != {1}:
         bad = {n: per_repo.get(n, 0) for n in children if per_repo.get(n, 0) != 1}
@@ -255,7 +274,7 @@ def _count(emu: Emulator, out: Outcome, children: list[str], tree_text: str) -> 
     except (ValueError, KeyError, TypeError):
         out.problems.append(f"no tree printed: {tree_text[:300]!r}")
     per_repo = Counter(r.repo for r in emu.runs.all_runs()
-                       if (r.client_payload or {}).get("tako", {}).get("root") == out.root)
+                       if run_root(r) == out.root)
     out.runs = Counter(per_repo.get(name, 0) for name in children)
     if set(out.runs) != {1}:
         bad = {n: per_repo.get(n, 0) for n in children if per_repo.get(n, 0) != 1}
@@ -356,7 +375,7 @@ def two_senders(emu: Emulator, names: dict[str, list[str]], kind: str, how: str,
     return out
 
 
-def _estimated_cut(event: str, children: list[str], k: int) -> int:
+def _estimated_cut(event: str, children: list[str], k: int, kind: str = "strict") -> int:
     """A byte count inside child ``k``'s intent line (records are sized with the
     journal's own encoding; times and watermarks vary by a few bytes, the cut sits
     in the middle of a ~270-byte line)."""
@@ -370,11 +389,13 @@ def _estimated_cut(event: str, children: list[str], k: int) -> int:
                   "at": at, "resumed": False, "payload": "0" * 64})
     for repo in children[:k + 1]:
         intent = size({"k": "intent", "root": "0" * 12, "id": "0" * 12, "repo": repo,
-                       "event": event, "at": at, "watermark": None})
+                       "event": event, "at": at, "watermark": None,
+                       **({"workflow": "on-tako.yml"} if kind == "exact" else {})})
         if repo == children[k]:
             return total + intent // 2
         total += intent + size({"k": "outcome", "root": "0" * 12, "id": "0" * 12,
-                                "result": "sent"})
+                                "result": "sent",
+                                **({"run": 10_000_000} if kind == "exact" else {})})
     raise ValueError(k)
 
 
@@ -385,7 +406,7 @@ def disk_full(emu: Emulator, names: dict[str, list[str]], kind: str, event: str,
 
     children = names[kind]
     k = len(children) // 2
-    limit = _estimated_cut(event, children, k)
+    limit = _estimated_cut(event, children, k, kind)
     out = Outcome(kind, "disk full", Point(0, f"write() short inside child {k}'s intent "
                                               f"(files capped at {limit} bytes)"))
     started = time.monotonic()
@@ -408,8 +429,7 @@ def disk_full(emu: Emulator, names: dict[str, list[str]], kind: str, event: str,
     if first.returncode != 2 or "short write" not in first.stderr:
         out.problems.append(f"first run exited {first.returncode} without a short write: "
                             f"{first.stderr[-500:]!r}")
-    sent = sum(1 for r in emu.runs.all_runs()
-               if (r.client_payload or {}).get("tako", {}).get("root") == out.root)
+    sent = sum(1 for r in emu.runs.all_runs() if run_root(r) == out.root)
     if sent != k:
         out.problems.append(f"{sent} children were dispatched before the full disk, "
                             f"expected {k} (the cut is not inside child {k}'s intent)")
@@ -523,13 +543,15 @@ def main(argv: list[str] | None = None) -> int:
     text = (f"A fan-out to {args.children} children on the emulator (a real `tako-gha "
             "fan-out` process) stopped at each kill point by each signal, then resumed with "
             "the exact command its first line printed; receivers with the `run-name` tag "
-            "(strict) and without it (heuristic). Kill points come from the journal's test "
+            "(strict), without it (heuristic), and dispatched by workflow dispatch whose "
+            "answer names the run (exact). Kill points come from the journal's test "
             "seam (`TAKO_JOURNAL_CRASH=N:SIGNAL`: the process signals itself just before its "
             "N-th journal record; see the script's docstring for what each record is). "
             "Checked per cell: the first process ended by the signal (SIGKILL -9, SIGTERM "
             "143, SIGINT 130), its `--tree-json` is whole and names the cascade, the resume "
             "exits 0 with every child `success`, and every child repository has exactly one "
-            "run of the cascade (counted by the emulator from each run's `client_payload`, "
+            "run of the cascade (counted by the emulator from each run's `client_payload`, or "
+            "its `tako` input, "
             "whatever its title).\n\n"
             f"{len(outcomes)} cells ({len(kinds)} receiver kinds x {len(signals)} signals x "
             f"{len(points)} kill points, plus {len(kinds) * len(CONCURRENT_CELLS)} two-sender "

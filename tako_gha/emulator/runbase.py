@@ -298,6 +298,7 @@ class RunnerBase:
             actor=str(sender_obj.get("login") or "tako-emulator"),
             client_payload=client_payload,
             event_type=event_type,
+            inputs=event.get("inputs") if dispatch is not None else None,
         )
         if workflow is not None and workflow.run_name:
             try:

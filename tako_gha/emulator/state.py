@@ -80,6 +80,7 @@ class RunRecord:
     run_attempt: int = 1
     visible_at: datetime | None = None  # fault: hidden from listings until then
     client_payload: dict | None = None
+    inputs: dict[str, str] | None = None  # a workflow_dispatch run's inputs, as sent
     event_type: str = ""
     jobs: list[JobRecord] = field(default_factory=list)
 

@@ -130,6 +130,7 @@ def attach(fanout: FanOut, track: Track, run_id: int, url: str) -> None:
     tracker = fanout.tracker
     if run_id in tracker.run_owner:
         return
+    track.known_runs.add(run_id)  # the outcome record carries it: no `run` record
     ref = RunRef(run_id, url, _workflow_path(track.workflow or ""), "queued", None, "exact")
     tracker.attach_ref(track, ref, fanout.clock.monotonic())
 

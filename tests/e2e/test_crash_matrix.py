@@ -43,6 +43,10 @@ CELLS = [  # (receivers, signal, kill point)
     ("heuristic", "SIGKILL", cm.Point(3 + 2 * (N - 1), "mid-request, last child")),
     ("heuristic", "SIGKILL", cm.Point(2 + 2 * N + N // 2, "during waiting")),
     ("heuristic", "SIGTERM", cm.Point(2 + 2 * 3, "during dispatching, before child 3")),
+    # exact mode: killed after child 2's POST, before its answer (the run id) is
+    # recorded; and after child 3's answer is recorded
+    ("exact", "SIGKILL", cm.Point(3 + 2 * 2, "mid-request, child 2")),
+    ("exact", "SIGKILL", cm.Point(2 + 2 * 4, "after child 3's answer was recorded")),
 ]
 
 
