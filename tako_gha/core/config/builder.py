@@ -176,9 +176,32 @@ class _Builder:
         if producer_artifact is None or not events:
             return None
         producer, artifact = producer_artifact
-        return Subscription(producer=producer, artifact=artifact, events=events,
-                            schema_range=schema_range, filters=filters, workflow=workflow,
-                            inputs=inputs, index=index, line=self.line(base))
+        sub = Subscription(producer=producer, artifact=artifact, events=events,
+                           schema_range=schema_range, filters=filters, workflow=workflow,
+                           inputs=inputs, index=index, line=self.line(base))
+        self.dispatch_fields(base, entry, sub)
+        return sub
+
+    def dispatch_fields(self, base: JsonPath, entry: dict[str, Any], sub: Subscription) -> None:
+        """``trigger`` and ``ref`` (exact mode), and where the inputs and the workflow
+        are written (lint and plan point at them)."""
+        trigger, ref = entry.get("trigger"), entry.get("ref")
+        sub.trigger = trigger if trigger in ("workflow_dispatch", "repository_dispatch") \
+            else None
+        sub.ref = ref if isinstance(ref, str) and ref else None
+        if sub.trigger == "workflow_dispatch" and not sub.workflow and \
+                not isinstance(entry.get("workflow"), str):
+            path = (*base, "trigger")
+            self.report.error(path, self.mark(path), "bad-trigger",
+                              f"{_where(path)}: workflow_dispatch needs the workflow file",
+                              "add `workflow: <file>.yml` naming the receiving workflow")
+        for name in sub.inputs:
+            mark = self.mark((*base, "inputs", name))
+            if mark is not None:
+                sub.input_marks[name] = (mark.line + 1, mark.column + 1)
+        mark = self.mark((*base, "workflow"))
+        if mark is not None and sub.workflow:
+            sub.workflow_mark = (mark.line + 1, mark.column + 1)
 
     def artifact_ref(self, base: JsonPath, value: Any) -> tuple[str, str] | None:
         if not isinstance(value, str):

@@ -45,6 +45,8 @@ CODES = {
     "costly-filter": "a CEL filter whose cost grows faster than the payload (warning)",
     "bad-template": "an input template naming no field",
     "bad-workflow": "`workflow` is not a .yml/.yaml file name",
+    "bad-trigger": "`trigger` is not workflow_dispatch or repository_dispatch, or "
+                   "workflow_dispatch without `workflow`",
     "bad-produces": "a `produces` entry without a type",
     "bad-schema-version": "a `produces` schema_version that is not a version",
     "invalid": "any other schema violation",
@@ -91,10 +93,17 @@ class Subscription:
     events: list[str]
     schema_range: VersionRange | None = None  # None = any version
     filters: list[CompiledFilter] = field(default_factory=list)
-    workflow: str | None = None  # only runs of this workflow file count
+    workflow: str | None = None  # the receiving workflow file (exact mode when it listens)
     inputs: dict[str, Template] = field(default_factory=dict)
     index: int = 0  # position in the subscriptions list
     line: int = 0  # line of the entry in the file
+    # "workflow_dispatch" | "repository_dispatch" | None (exact mode when `workflow`
+    # listens on workflow_dispatch); ``ref``: the branch or tag a workflow dispatch uses
+    trigger: str | None = None
+    ref: str | None = None
+    # file:line:col of each input's value, and of `workflow` (lint and plan point there)
+    input_marks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    workflow_mark: tuple[int, int] | None = None
 
     @property
     def artifact_ref(self) -> str:
