@@ -6,7 +6,9 @@ module decides what is wrong with them:
 - receiving workflows: a ``repository_dispatch`` listener without the ``run-name``
   that puts the tako title on its runs (``run-name``), a workflow that is not YAML;
 - per repository: subscribed event types no workflow listens for (``no-listener``),
-  a ``workflow:`` that names no file (``no-workflow``);
+  a ``workflow:`` that names no file (``no-workflow``); for a workflow named in exact
+  mode (it listens on ``workflow_dispatch``) the inputs against its declared ones
+  (``core.exact_check``);
 - across a workspace: subscription cycles, subscriptions nobody produces, cascades
   deeper than ``DEPTH_WARNING`` levels.
 
@@ -21,10 +23,12 @@ from pathlib import Path
 
 import yaml
 
+from tako_gha.core import exact_check, workflow_inputs
 from tako_gha.core.config import ConfigResult
 from tako_gha.core.diagnostics import Diagnostic, Severity
 from tako_gha.core.graph import SubscriptionGraph
 from tako_gha.core.ids import RUN_NAME_LINE, TITLE_EXPR
+from tako_gha.core.workflow_inputs import WorkflowInputs
 
 RUN_NAME_HINT = "add at the top of the workflow: " + RUN_NAME_LINE
 DEPTH_WARNING = 7  # max_depth defaults to 10, warn from 7 (docs/protocol.md)
@@ -44,6 +48,7 @@ class WorkflowInfo:
     run_name: str | None = None
     run_name_line: int = 0
     run_name_col: int = 0
+    dispatch: WorkflowInputs | None = None  # its workflow_dispatch declaration
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
@@ -100,6 +105,7 @@ def read_workflow(path: Path, text: str) -> WorkflowInfo | Diagnostic:
         elif key.value == "run-name" and isinstance(value, yaml.ScalarNode):
             info.run_name = value.value
             info.run_name_line, info.run_name_col = _mark(value)
+    info.dispatch = workflow_inputs.parse(text, str(path))
     return info
 
 
@@ -171,6 +177,10 @@ def listening_warnings(result: ConfigResult, workflows: list[WorkflowInfo]) -> l
             if isinstance(named, Diagnostic):
                 problems.append(named)
                 continue
+            if exact_check.is_exact(sub, named.dispatch):
+                assert named.dispatch is not None
+                problems.extend(exact_check.check(result.path, sub, named.dispatch))
+                continue  # dispatched by workflow dispatch: no repository_dispatch needed
             # Only runs of that workflow count (docs/tako-yml.md): it alone must listen.
             candidates = [named] if named.listens else []
         for event_type in sub.events:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from tako_gha.core import exact_check, workflow_inputs
 from tako_gha.core.config import ConfigResult, RepoConfig
 from tako_gha.core.diagnostics import Diagnostic, Severity
 from tako_gha.core.events import Event
@@ -57,6 +58,32 @@ def _unknown_source(where: Source, discovery: Discovery, plan: Plan) -> Diagnost
     return Diagnostic(Severity.WARNING,
                       f"{source} is not a repository of the {place}, and nothing there "
                       "subscribes to it", file="--source", code="unknown-source", hint=hint)
+
+
+def exact_diagnostics(where: Source, plan: Plan, configs: list[ConfigResult]
+                      ) -> list[Diagnostic]:
+    """Exact-mode targets of a workspace plan: their rendered inputs checked against
+    the inputs the receiving workflow declares (core.exact_check), both sides with
+    file:line:col. (An --org plan does not read workflow files.)"""
+    if where.workspace is None:
+        return []
+    paths = {c.repo.lower(): c.path for c in configs}
+    out: list[Diagnostic] = []
+    for target in plan.targets:
+        sub = target.subscription
+        if not sub.workflow:
+            continue
+        checkout = Path(where.workspace, *target.repo.split("/"))
+        workflow = checkout / ".github" / "workflows" / sub.workflow
+        try:
+            text = workflow.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # lint says what is wrong with a missing or unreadable workflow
+        declared = workflow_inputs.parse(text, str(workflow))
+        if exact_check.is_exact(sub, declared):
+            out.extend(exact_check.check(paths.get(target.repo.lower(), str(checkout)), sub,
+                                         declared, values=target.inputs))
+    return out
 
 
 def plan_text(plan: Plan) -> str:
@@ -130,6 +157,7 @@ def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
     unknown = _unknown_source(where, discovery, plan)
     if unknown is not None:
         plan.diagnostics.insert(0, unknown)
+    plan.diagnostics.extend(exact_diagnostics(where, plan, configs))
     if fmt == "json":
         data = plan.to_json()
         data["skipped"].extend({"repo": name, "reason": why, "kind": "not-selected",
