@@ -14,6 +14,7 @@ timestamped in GitHub's format (``emulator.logs``).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tako_gha.emulator.httpkit import ApiError, Request, Response, Router, not_found
@@ -22,6 +23,8 @@ from tako_gha.emulator.state import JobRecord, RunRecord
 
 DOWNLOAD_PREFIX = "/_emulator/logs/"
 SIGNER = LinkSigner()  # one key per emulator process
+_EXPIRES = re.compile(r"[0-9]{1,20}")  # a Unix time
+_SIG = re.compile(r"[0-9a-f]{64}")  # an HMAC-SHA256 in hex
 _JOB_DOC = "https://docs.github.com/rest/actions/workflow-jobs#download-job-logs-for-a-workflow-run"
 _RUN_DOC = "https://docs.github.com/rest/actions/workflow-runs#download-workflow-run-logs"
 
@@ -66,7 +69,11 @@ def run_logs(app: Any, req: Request) -> Response:
 def download(app: Any, req: Request) -> Response:
     """A log download link (admin surface: no token, but signed and short-lived)."""
     path = req.path
-    if not SIGNER.check(path, req.arg("expires"), req.arg("sig")):
+    expires, sig = req.arg("expires") or "", req.arg("sig") or ""
+    # The shape a signed link has, before the signer reads it: str.isdigit takes "²"
+    # (int() then fails), int() refuses 5,000 digits, compare_digest non-ASCII text.
+    well_formed = _EXPIRES.fullmatch(expires) and _SIG.fullmatch(sig)
+    if not well_formed or not SIGNER.check(path, expires, sig):
         raise ApiError(403, "This log link is not valid or has expired; ask the logs "
                             "endpoint for a new one")
     kind, _, number = path.removeprefix(DOWNLOAD_PREFIX).partition("/")

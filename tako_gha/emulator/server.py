@@ -37,6 +37,7 @@ from tako_gha.emulator.world import World, WorldRepo
 log = logging.getLogger("tako_gha.emulator")
 
 MAX_BODY = confine.MAX_BODY_BYTES  # larger bodies: 413, never held in memory
+_DIGITS = re.compile(r"[0-9]{1,30}")
 DRAIN_LIMIT = 16 * MAX_BODY  # a refused body up to this size is read and dropped
 ADMIN_PREFIX = "/_emulator/"
 FREE_KINDS = {"rate_limit"}
@@ -438,16 +439,22 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.headers.get("Content-Length")
         if not raw:
             return b""
-        try:
-            length = int(raw)
-        except ValueError:
-            raise _BodyError(400, "Bad Content-Length") from None
-        if length < 0:
+        # 1*DIGIT (RFC 9110): int() would also take "+5", "1_0" or " ²"
+        if not _DIGITS.fullmatch(raw.strip()):
             raise _BodyError(400, "Bad Content-Length")
+        length = int(raw)
         if length > MAX_BODY:
             self._discard(length)
             raise _BodyError(413, "Payload Too Large")
-        return self.rfile.read(length)
+        return self._read_exactly(length)
+
+    def _read_exactly(self, length: int) -> bytes:
+        """``length`` bytes, or 400: a body cut short (the client closed early) is never
+        handed to a route, which would act on half a request."""
+        data = self.rfile.read(length)
+        if len(data) < length:
+            raise _BodyError(400, f"The body ended after {len(data)} of {length} bytes")
+        return data
 
     def _discard(self, length: int) -> None:
         """Read and drop a refused body that is not absurdly large, so the client
@@ -475,7 +482,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return bytes(data)
             if len(data) + size > MAX_BODY:
                 raise _BodyError(413, "Payload Too Large")
-            data += self.rfile.read(size)
+            data += self._read_exactly(size)
             self.rfile.readline()
 
     def _send(self, resp: Response, close: bool = False) -> None:

@@ -101,6 +101,13 @@ HOSTILE_OTHER = [
     ("/acme/app/actions/runs/1/job/" + "9" * 5000, 404), ("/../../actions/runs/1", 404),
     ("/_emulator/logs/../../marker.txt", 403), ("/_emulator/logs/jobs/../../../marker.txt", 403),
     ("/_emulator/logs/runs/" + "9" * 5000 + "?expires=1&sig=x", 403),
+    # odd expires/sig values: an invalid link (403), never a 500 as before
+    ("/_emulator/logs/runs/1?expires=%C2%B2&sig=" + "0" * 64, 403),
+    ("/_emulator/logs/runs/1?expires=" + "9" * 5000 + "&sig=" + "0" * 64, 403),
+    ("/_emulator/logs/runs/1?expires=9999999999&sig=%C3%A9", 403),
+    ("/_emulator/logs/jobs/1?expires=9999999999&sig=" + "%C3%A9" * 64, 403),
+    ("/_emulator/logs/runs/1?expires=-1&sig=" + "0" * 64, 403),
+    ("/_emulator/logs/runs/1?expires=1%0a&sig=" + "0" * 64, 403),
     ("/repos/acme/app/actions/runs/" + "9" * 5000 + "/logs", 404),
     ("/repos/acme/app/actions/jobs/%C2%B2/logs", 404),
     ("/repos/acme/%2e%2e/actions/jobs/1/logs", 404),
@@ -328,6 +335,12 @@ RAW_REQUESTS: list[tuple[str, bytes, int]] = [
     ("chunks-add-over-cap", b"Transfer-Encoding: chunked\r\n\r\n80000\r\n" + b" " * 0x80000
      + b"\r\n80001\r\n", 413),
     ("chunk-empty-size", b"Transfer-Encoding: chunked\r\n\r\n\r\n{}\r\n0\r\n\r\n", 400),
+    # a body shorter than announced is 400, never executed (it used to be)
+    ("body-shorter-than-content-length", b"Content-Length: 100\r\n\r\n{}", 400),
+    ("body-missing", b"Content-Length: 2\r\n\r\n", 400),
+    ("chunk-shorter-than-its-size", b"Transfer-Encoding: chunked\r\n\r\n10\r\n{}", 400),
+    ("content-length-plus-sign", b"Content-Length: +2\r\n\r\n{}", 400),
+    ("content-length-underscore", b"Content-Length: 0_2\r\n\r\n{}", 400),
 ]
 CONTROL_RAW = ("chunked-ok", b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 200)
 
@@ -519,6 +532,8 @@ GRAPHQL_CASES: list[GraphQLCase] = [
     # A lone surrogate escape is not a Unicode scalar value: a syntax error by the
     # GraphQL spec (graphql-core reads documents; the hand-written lexer used to decode it
     # into a name no repository has, "Could not resolve").
+    GraphQLCase("string-bad-unicode-escape", "{ organization(login: \"\\uZZZZ\") { login } }",
+                "Invalid Unicode escape sequence"),  # was a 500
     GraphQLCase("repo-surrogate", "{ repository(owner: \"acme\", name: \"\\ud800\") { name } }",
                 "Invalid Unicode escape sequence"),
     GraphQLCase("repo-long", "{ repository(owner: \"acme\", name: \"" + "a" * 5000
