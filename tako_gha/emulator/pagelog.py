@@ -11,6 +11,7 @@ source (there is no network to fetch a renderer; GitHub draws it).
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 from html import escape
@@ -24,6 +25,7 @@ _LEVELS = {"error": ("failure", "Error"), "warning": ("warning", "Warning"),
            "notice": ("notice", "Notice")}
 _BREAK = re.compile(r"&lt;br\s*/?&gt;")
 _MERMAID = '<pre><code class="language-mermaid">'
+PAGE_SUMMARY_CHARS = 128 * 1024
 
 STYLE = """
 .log{background:#f6f8fa;padding:1em;font:.85em ui-monospace,monospace;
@@ -79,8 +81,21 @@ def log_html(lines: list[LogLine], skew: float = 0.0) -> str:
 
 
 def summary_html(markdown: str) -> str:
-    """A job summary (Markdown) as HTML that runs nothing: no raw HTML but ``<br>``."""
+    """A job summary (Markdown) as HTML that runs nothing: no raw HTML but ``<br>``;
+    "" for an empty one. At most ``PAGE_SUMMARY_CHARS`` are rendered (a Markdown
+    renderer takes seconds on a megabyte of table), the rest is said to be cut."""
+    if not markdown.strip():
+        return ""
+    return _render_summary(markdown[:PAGE_SUMMARY_CHARS], len(markdown))
+
+
+@functools.lru_cache(maxsize=32)  # a finished job's summary never changes: render once
+def _render_summary(markdown: str, total: int) -> str:
     renderer = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
     body = _BREAK.sub("<br>", renderer.render(markdown))
-    return body.replace(_MERMAID, '<p class="ts">Mermaid diagram (its source; GitHub '
+    body = body.replace(_MERMAID, '<p class="ts">Mermaid diagram (its source; GitHub '
                                   'draws it)</p>' + _MERMAID)
+    if total > len(markdown):
+        body += (f'<p class="ts">… the summary is {total:,} characters; this page shows '
+                 f"the first {len(markdown):,}.</p>")
+    return body

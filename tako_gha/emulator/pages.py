@@ -48,9 +48,14 @@ def handle(app: Any, req: Request) -> Response:
         return _not_found()
     with app.store.lock:
         jobs = [j for j in run.jobs if match["job"] is None or j.id == int(match["job"])]
-        if not jobs:
-            return _not_found()
-        body = _run_html(app, run, jobs)
+    if not jobs:
+        return _not_found()
+    # Markdown is rendered outside the store's lock: the API and the runner go on
+    summary = getattr(app.runner, "job_summary", None)
+    summaries = {j.id: summary_html(summary(j.id)) if summary is not None else ""
+                 for j in jobs}
+    with app.store.lock:
+        body = _run_html(app, run, jobs, summaries)
     return Response(200, body.encode("utf-8"), content_type="text/html; charset=utf-8")
 
 
@@ -70,7 +75,8 @@ def _duration(start: datetime | None, end: datetime | None) -> str:
     return f"{(end - start).total_seconds():.1f}s"
 
 
-def _run_html(app: Any, run: RunRecord, jobs: list[JobRecord]) -> str:
+def _run_html(app: Any, run: RunRecord, jobs: list[JobRecord],
+              summaries: dict[int, str]) -> str:
     """The page (caller holds the store lock: records do not change under it)."""
     api = f"{app.base_url}/repos/{run.repo}/actions/runs/{run.id}"
     parts = [
@@ -86,12 +92,12 @@ def _run_html(app: Any, run: RunRecord, jobs: list[JobRecord]) -> str:
         f'<p><a href="{escape(api)}">API</a> · <a href="{escape(api)}/jobs">jobs</a></p>',
     ]
     for job in jobs:
-        parts.extend(_job_html(app, run, job))
+        parts.extend(_job_html(app, run, job, summaries.get(job.id, "")))
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def _job_html(app: Any, run: RunRecord, job: JobRecord) -> list[str]:
+def _job_html(app: Any, run: RunRecord, job: JobRecord, summary: str) -> list[str]:
     link = f"{app.base_url}/{run.repo}/actions/runs/{run.id}/job/{job.id}"
     out = [f'<h2 id="job-{job.id}"><a href="{escape(link)}">{escape(job.name)}</a> '
            f"{_state(job.status, job.conclusion)}</h2>",
@@ -108,10 +114,8 @@ def _job_html(app: Any, run: RunRecord, job: JobRecord) -> list[str]:
             out.append(f'<li><span class="{escape(note.level)}">{escape(note.level)}</span> '
                        f"{title}{escape(note.message)}</li>")
         out.append("</ul>")
-    summary = getattr(app.runner, "job_summary", None)
-    markdown = summary(job.id) if summary is not None else ""
-    if markdown.strip():
-        out.append(f'<h3>Summary</h3><div class="summary">{summary_html(markdown)}</div>')
+    if summary:
+        out.append(f'<h3>Summary</h3><div class="summary">{summary}</div>')
     log = job_log_of(app, job.id)
     out.append("<h3>Log</h3>")
     out.append(log_html(log.lines() if log is not None else [], app.faults.clock_skew))

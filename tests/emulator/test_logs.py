@@ -17,6 +17,7 @@ import yaml
 from tako_gha.emulator import Emulator
 from tako_gha.emulator.logroutes import SIGNER
 from tako_gha.emulator.logs import JobLog, LinkSigner, safe_name, stamp
+from tako_gha.emulator.pagelog import PAGE_SUMMARY_CHARS, summary_html
 from tako_gha.emulator.state import RunRecord
 from tako_gha.emulator.testing import Reply, call
 from tako_gha.emulator.worldgen import write_world
@@ -251,3 +252,14 @@ def test_the_run_page_renders_the_summary_and_reads_workflow_commands(
     assert '<code class="language-mermaid">flowchart TD\n  n0 --&gt; n1\n</code>' in summary
     assert "<script>" not in html and 'href="javascript' not in html
     assert '<a href="https://example.com/x">good</a>' in summary
+
+
+def test_a_long_summary_is_cut_on_the_page_and_says_so() -> None:
+    """Rendering a megabyte of Markdown table takes seconds: the page renders the
+    first PAGE_SUMMARY_CHARS and says how long the whole summary is."""
+    text = "| a |\n|---|\n" + "| row |\n" * 40_000
+    html = summary_html(text)
+    assert (f"the summary is {len(text):,} characters; this page shows the first "
+            f"{PAGE_SUMMARY_CHARS:,}") in html
+    assert 10_000 < html.count("<td>row</td>") < 40_000
+    assert summary_html("short") == "<p>short</p>\n" and summary_html(" \n") == ""
