@@ -160,7 +160,8 @@ class RunnerBase:
                 return True  # already cancelling: leave its cleanup steps alone
             ctx.cancel.set()
             if ctx.run.status == "queued" or self.cancel_completes_at_once:
-                # never started: it completes at once, the worker will skip it
+                # a queued run never started (the worker will skip it), and a runner
+                # that executes nothing has no step to clean up: it completes at once
                 self._finish_unstarted(ctx, "cancelled")
         self._signal_procs(ctx, signal.SIGINT)
         return True
