@@ -27,6 +27,9 @@ def test_demo_runs_the_whole_tree_and_keeps_the_world(tmp_path: Path) -> None:
     level1 = _children(tree)
     assert set(level1) == {"acme/api-gateway", "acme/auth", "acme/billing"}
     assert all(n["state"] == "success" and n["run_id"] for n in level1.values())
+    # both kinds in one tree: api-gateway in exact mode, the others by repository_dispatch
+    assert {r: n["correlation"] for r, n in level1.items()} == {
+        "acme/api-gateway": "exact", "acme/auth": "strict", "acme/billing": "strict"}
     # the two-level chain: auth and billing fanned out from inside their runs
     assert set(_children(level1["acme/billing"])) == {"acme/frontend", "acme/notifications"}
     assert set(_children(level1["acme/auth"])) == {"acme/notifications"}

@@ -57,6 +57,7 @@ def test_examples_reference_the_action_inputs_that_exist() -> None:
 @pytest.mark.parametrize(("tako_file", "workflow"), [
     ("tako-library.yml", "release.yml"),   # the producer
     ("tako-service.yml", "on-tako.yml"),   # the subscriber
+    ("tako-exact.yml", "on-tako-exact.yml"),  # a subscriber in exact mode
 ])
 def test_each_example_checkout_lints_clean_with_its_workflow(tmp_path: Path, tako_file: str,
                                                              workflow: str) -> None:
