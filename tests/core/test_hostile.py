@@ -9,6 +9,7 @@ entry points: no traceback, bounded time, diagnostics with a location.
 from __future__ import annotations
 
 import functools
+import json
 import time
 import tracemalloc
 from pathlib import Path
@@ -21,6 +22,14 @@ import yaml
 from tako_gha.core.cel import FilterError, FilterLimits, activation_for, compile_filter
 from tako_gha.core.config import load_config
 from tako_gha.core.events import Event
+from tako_gha.core.matching import TEMPLATE_ERROR, plan_fanout
+from tako_gha.core.templates import (
+    MAX_INPUT_CHARS,
+    MAX_INPUTS_CHARS,
+    TemplateError,
+    context_for,
+    parse_template,
+)
 from tako_gha.core.versions import RangeError, VersionError, parse_range
 
 CORPUS = Path(__file__).parent / "hostile"
@@ -138,6 +147,86 @@ def test_hostile_filter(case: dict[str, Any]) -> None:
         assert outcome.matched is expect["value"]
     assert elapsed < SECONDS
     assert len(outcome.reason) < 600 + len(source)
+
+
+# --------------------------------------------------------------------------- templates
+
+TEMPLATE_PAYLOADS: dict[str, Any] = {
+    "big": lambda: {"big": "x" * 900_000, "accents": "é" * 40_000, "v10k": "v" * 10_000,
+                    "list": [f"item-{i:05}" for i in range(100_000)],
+                    "nulls": [None] * 200_000},
+    "wide": lambda: {"wide": {f"key_{i:07}": i for i in range(200_000)}},
+    "deep": lambda: {"deep": _deep(300)},
+}
+TEMPLATE_CASES = _corpus("templates.yml")
+
+
+def _template_text(spec: str | dict[str, Any]) -> str:
+    return spec if isinstance(spec, str) else spec["repeat"] * spec["times"]
+
+
+@functools.cache
+def _template_event(name: str) -> Event:
+    return Event("built", "my-org/lib", TEMPLATE_PAYLOADS[name](), "1.0.0")
+
+
+def _plan_subscribers(case: dict[str, Any]) -> Any:
+    event = _template_event(case["payload"])
+    inputs = json.dumps({"v": _template_text(case["template"])})
+    repos = [load_config("version: 1\nevents:\n  subscriptions:\n    - artifact: my-org/lib\n"
+                         f"      events: [built]\n      inputs: {inputs}\n",
+                         repo=f"my-org/r{i:03}") for i in range(case["subscribers"])]
+    return plan_fanout(event, repos)
+
+
+@pytest.mark.parametrize("case", TEMPLATE_CASES,
+                         ids=[str(_template_text(c["template"]))[:50] for c in TEMPLATE_CASES])
+def test_hostile_template(case: dict[str, Any]) -> None:
+    expect = case["expect"]
+    started = time.monotonic()
+    if "subscribers" in case:
+        context_for(_template_event(case["payload"]))  # the event exists before planning
+        tracemalloc.start()
+        try:
+            plan = _plan_subscribers(case)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        errors = [s for s in plan.skipped if s.kind == TEMPLATE_ERROR]
+        assert len(plan.targets) == expect.get("targets", 0)
+        assert len(errors) == expect.get("template_errors", 0)
+        assert all("over the cap on rendered inputs" in s.reason for s in errors)
+        # what the plan keeps: at most the caps per subscriber, never the value itself
+        assert peak < case["subscribers"] * MAX_INPUTS_CHARS * 2 + 30_000_000
+        assert time.monotonic() - started < 6 * SECONDS
+        return
+    text = _template_text(case["template"])
+    try:
+        template = parse_template(text)
+    except TemplateError as exc:
+        assert expect == {"refused": "syntax"}, exc.message
+        return
+    context = context_for(_template_event(case["payload"]))
+    tracemalloc.start()
+    try:
+        try:
+            rendered: str | TemplateError = template.render(context)
+        except TemplateError as exc:
+            rendered = exc
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - started < SECONDS
+    assert peak < 4 * MAX_INPUT_CHARS + 200_000  # never the named value's whole text
+    if "renders" in expect:
+        assert isinstance(rendered, str) and len(rendered) == expect["renders"]
+        return
+    assert isinstance(rendered, TemplateError), len(rendered)
+    assert len(rendered.message) < 400 and len(rendered.hint) < 400
+    if expect["refused"] == "cap":
+        assert f"more than {MAX_INPUT_CHARS:,} characters" in rendered.message
+    else:
+        assert expect["refused"] == "missing" and "does not exist" in rendered.message
 
 
 # --------------------------------------------------------------------------- tako.yml

@@ -335,3 +335,13 @@ def test_a_subscribers_inputs_are_capped_together() -> None:
     (skip,) = plan.skipped
     assert skip.repo == "o/four" and skip.kind == TEMPLATE_ERROR and skip.error
     assert "inputs.i3" in skip.reason and f"{MAX_INPUTS_CHARS:,} all the inputs" in skip.reason
+
+
+@settings(max_examples=80, deadline=None)
+@given(_values)
+def test_values_render_as_compact_json(value: Any) -> None:
+    # the bounded encoder writes exactly what json.dumps would
+    ctx = context_for(Event("t", "o/r", payload={"a": value}))
+    expected = value if isinstance(value, str) else json.dumps(
+        value, separators=(",", ":"), ensure_ascii=False)
+    assert parse_template("{{ .event.payload.a }}").render(ctx, limit=10**9) == expected
