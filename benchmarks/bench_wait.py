@@ -19,6 +19,10 @@ not mix:
   stand-in: 32 threads, requests with ETags, a refusal is counted and the poll goes
   on at the next tick, a refused dispatch is sent again after its retry-after; it is
   stopped 10 minutes after the runs' own time and reported as it stands);
+- for each N in ``--sizes``, N more children whose subscriptions name a workflow that
+  listens on ``workflow_dispatch`` (exact mode): tako dispatches them by workflow
+  dispatch and GitHub's answer names each run, so none is found by listing; beside
+  today's ``repository_dispatch`` figures for the same N (``exact-N`` vs ``tako-N``);
 - a simulated tree of ``--tree`` fan-outs per level (3 levels; the simulated runs
   dispatch their children as tako's action would), awaited by tako from its origin
   with a GitHub App installation's budget (12,500 requests an hour: a user's 5,000
@@ -84,6 +88,18 @@ def _subscriber(producer: str) -> str:
     return subscriber_config(producer, EVENT)
 
 
+# Exact mode: the receiver listens on workflow_dispatch (declaring tako's input) and
+# the subscription names it.
+EXACT_RECEIVER = ("name: on-tako\non:\n  workflow_dispatch:\n    inputs:\n"
+                  "      tako: {description: tako-gha's cascade context}\n"
+                  "jobs:\n  work:\n    runs-on: ubuntu-latest\n    steps:\n"
+                  "      - name: work\n        run: 'true'\n")
+
+
+def _exact_subscriber(producer: str) -> str:
+    return _subscriber(producer) + "      workflow: w.yml\n"
+
+
 @dataclass
 class Scenario:
     name: str  # "tako-100", "anchors-1000", "tree"
@@ -102,14 +118,17 @@ def build(root: Path, sizes: list[int], tree: list[int], minutes: float,
     scenarios: list[Scenario] = []
     flow = _receiver()
     for n in sizes:
-        for strategy in ("tako", "anchors"):
+        for strategy in ("tako", "anchors", "exact"):
             name = f"{strategy}-{n}"
             source = f"bench/src-{name}"
             world[source] = {"tako.yml": "version: 1\n"}
             kids = [f"bench/{name}-{i:04d}" for i in range(n)]
+            exact = strategy == "exact"
             for kid in kids:
-                world[kid] = {"tako.yml": _subscriber(source), ".github/workflows/w.yml": flow}
-            scenarios.append(Scenario(name, strategy, f"t-{name}", source, kids, kids))
+                world[kid] = {"tako.yml": (_exact_subscriber if exact else _subscriber)(source),
+                              ".github/workflows/w.yml": EXACT_RECEIVER if exact else flow}
+            scenarios.append(Scenario(name, "tako" if exact else strategy, f"t-{name}",
+                                      source, kids, kids))
     fan_out: dict[str, list[str]] = {}
     if tree:
         source = "bench/tree"
@@ -193,6 +212,22 @@ class Figures:
     @property
     def waiting_requests(self) -> int:
         return self.requests - self.dispatches
+
+    @property
+    def state_reads(self) -> int:
+        """Batched reads of known runs' states (tako: GraphQL, 100 runs a query)."""
+        return int((self.extra.get("engine") or {}).get("status_calls", 0))
+
+    @property
+    def start_per_child(self) -> float:
+        """Requests per child to dispatch it and find its run: every request but the
+        batched state reads (discovery, preflight, the dispatch, the listings)."""
+        return (self.requests - self.state_reads) / self.children if self.children else 0.0
+
+    @property
+    def reads_per_child_minute(self) -> float:
+        minutes = max(self.minutes_waited, 1 / 60)
+        return self.state_reads / (self.children * minutes) if self.children else 0.0
 
 
 def _rss_mb() -> float:
@@ -444,8 +479,42 @@ def table(rows: list[Figures]) -> str:
     return "\n".join(lines)
 
 
+def exact_table(rows: list[Figures]) -> str:
+    """Exact mode beside repository_dispatch, per N: what finding the runs costs."""
+    lines = ["| scenario | children | status | requests | requests per child | "
+             "requests per child to dispatch and find | run listings | state reads per "
+             "child-minute | lag last end → exit |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for f in rows:
+        if not f.scenario.startswith(("tako-", "exact-")):
+            continue
+        listings = (f.extra.get("engine") or {}).get("list_calls", 0)
+        lag = f"{f.lag:.1f} s" if f.lag is not None else "—"
+        lines.append(
+            f"| {f.scenario} | {_n(f.children)} | {f.status} | {_n(f.requests)} | "
+            f"{f.requests / f.children:.2f} | {f.start_per_child:.2f} | {_n(listings)} | "
+            f"{f.reads_per_child_minute:.3f} | {lag} |")
+    return "\n".join(lines)
+
+
+def exact_goals(f: Figures) -> list[tuple[str, bool]]:
+    """The exact-mode goals: dispatching and finding a run costs ~1 request (the
+    dispatch), waiting stays batched, the end is seen within 10 s."""
+    lag = f.lag if f.lag is not None else float("inf")
+    listings = (f.extra.get("engine") or {}).get("list_calls", 0)
+    return [(f"requests per child to dispatch and find {f.start_per_child:.2f} ≤ 1.15",
+             f.start_per_child <= 1.15),
+            (f"run listings {listings} = 0", listings == 0),
+            (f"state reads per child-minute {f.reads_per_child_minute:.3f} ≤ 0.1",
+             f.reads_per_child_minute <= 0.1),
+            (f"lag {lag:.1f} s ≤ 10 s", lag <= 10),
+            (f"secondary refusals {f.refusals} = 0", f.refusals == 0)]
+
+
 def goals(f: Figures) -> list[tuple[str, bool]]:
     """The issue's goals for tako, checked on the figures."""
+    if f.scenario.startswith("exact-"):
+        return exact_goals(f)
     budget = f.children * (3 + 0.1 * max(f.minutes_waited, 0.0))
     out = [(f"waiting requests {f.waiting_requests:,} ≤ {budget:,.0f} (3 per child + "
             f"0.1 per child-minute over {f.minutes_waited:.1f} min)",
@@ -469,6 +538,15 @@ def reading(rows: list[Figures]) -> str:
         met = goals(f)
         lines.append(f"- {f.scenario}: " + "; ".join(
             ("met: " if ok else "NOT met: ") + text for text, ok in met) + ".")
+        rd = by.get(f.scenario.replace("exact", "tako"))
+        if f.scenario.startswith("exact-") and rd is not None:
+            lines.append(
+                f"  Against repository_dispatch on the same {f.children:,} children: "
+                f"{f.requests:,} requests vs {rd.requests:,}; to dispatch and find, "
+                f"{f.start_per_child:.2f} per child vs {rd.start_per_child:.2f} (the runs "
+                "come in the dispatch answers: no listing); waiting, "
+                f"{f.reads_per_child_minute:.3f} vs {rd.reads_per_child_minute:.3f} state "
+                "reads per child-minute.")
         twin = by.get(f.scenario.replace("tako", "anchors"))
         if twin is not None and twin is not f:
             ratio = twin.requests / f.requests if f.requests else 0
@@ -538,6 +616,7 @@ def main(argv: list[str] | None = None) -> list[Figures]:
     with tempfile.TemporaryDirectory() as tmp:
         rows = measure(sizes, tree, args.minutes, args.latency, Path(tmp))
     print(table(rows))
+    print(exact_table(rows))
     print(reading(rows))
     print(f"total {time.monotonic() - began:.0f} s", flush=True)
     if args.write:
@@ -550,6 +629,12 @@ def main(argv: list[str] | None = None) -> list[Figures]:
             "scale); every scenario ran at the same time on the one emulator, each with its "
             "own token.",
             table(rows),
+            "Exact mode (workflow dispatch whose answer names the run) beside "
+            "repository_dispatch, same sizes, same run: requests per child to dispatch and "
+            "find are all requests but the batched state reads; state reads per "
+            "child-minute are those reads over the children and the minutes from the first "
+            "run's start to the last run's end.",
+            exact_table(rows),
             reading(rows),
         ]), args.results)
     return rows

@@ -28,7 +28,7 @@ def test_quick_mode_measures_both_strategies_and_the_tree(capsys: pytest.Capture
     finally:
         sys.modules.pop("bench_wait", None)
     by = {f.scenario: f for f in rows}
-    assert set(by) == {"tako-4", "anchors-4", "tree"}
+    assert set(by) == {"tako-4", "anchors-4", "exact-4", "tree"}
     assert all(f.status == "success" for f in rows)
     assert by["tree"].children == 2 + 4 + 8 and by["tree"].runs_seen == 14
     for name in ("tako-4", "tree"):
@@ -37,8 +37,16 @@ def test_quick_mode_measures_both_strategies_and_the_tree(capsys: pytest.Capture
         assert figures.dispatches == (4 if name == "tako-4" else 2)
         assert all(ok for text, ok in bench.goals(figures) if "RSS" not in text), \
             bench.goals(figures)
+    # exact mode beside repository_dispatch: its runs come in the dispatch answers
+    exact, rd = by["exact-4"], by["tako-4"]
+    assert exact.dispatches == 4 and exact.refusals == 0 and exact.runs_seen == 4
+    assert exact.extra["engine"]["list_calls"] == 0 < rd.extra["engine"]["list_calls"]
+    assert exact.start_per_child < rd.start_per_child and exact.requests < rd.requests
+    assert [ok for text, ok in bench.goals(exact) if text.startswith(("run listings", "lag"))] \
+        == [True, True]
     out = capsys.readouterr().out
     assert "| tako-4 |" in out and "Reading" in out
     section = check_section(copy, "bench_wait.py", argv)
     assert "| tako-4 | 4 | success |" in section and "| anchors-4 | 4 | success |" in section
     assert "- tree: met: waiting requests" in section and "- Where tako loses: " in section
+    assert "| exact-4 | 4 | success |" in section and "run listings 0 = 0" in section
