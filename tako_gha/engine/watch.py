@@ -16,7 +16,7 @@ from tako_gha.engine.api import FanOutOptions, Observer
 from tako_gha.engine.clock import Clock, SystemClock
 from tako_gha.engine.correlate import TreeTracker
 from tako_gha.engine.errors import FanOutError, TreeNotFoundError
-from tako_gha.engine.planning import subscribed_repos, subscribers_map
+from tako_gha.engine.planning import exact_repos, subscribed_repos, subscribers_map
 from tako_gha.engine.session import Session, release_waits
 from tako_gha.forge.base import Forge, RepoSelection
 
@@ -33,6 +33,8 @@ def _open(forge: Forge, root: str, org: str, options: FanOutOptions,
     origin = Node(repo="", id=root, state=NodeState.IN_PROGRESS)
     tracker = TreeTracker(root, origin, subs, sibling_grace=0.0,
                           discovery_timeout=options.discovery_timeout, dedupe="infer")
+    # exact-mode receivers' runs are workflow_dispatch runs: list those repos for all
+    tracker.workflow_repos = exact_repos(discovery.configs())
     started = clock.monotonic()
     session = Session(forge, tracker, options, clock, observer, started=started,
                       deadline=started + options.timeout, since=None, org=org)

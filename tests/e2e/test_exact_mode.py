@@ -19,6 +19,7 @@ from tako_gha.emulator.worldgen import write_world
 from tako_gha.engine.api import FanOutOptions, FanOutRequest
 from tako_gha.engine.fanout import fan_out
 from tako_gha.engine.journal import Journal, read
+from tako_gha.engine.watch import watch
 from tako_gha.forge import exact
 from tako_gha.surfaces.connect import open_forge
 
@@ -130,6 +131,13 @@ def test_a_tree_mixing_exact_and_repository_dispatch(tmp_path: Path) -> None:
         assert emu.runs.all_runs() and all(
             r.event == ("workflow_dispatch" if r.repo in ("acme/x", "acme/y")
                         else "repository_dispatch") for r in emu.runs.all_runs())
+        # `tako-gha status` rebuilds the same tree from the runs' titles alone (the
+        # exact receivers name their runs from inputs.tako)
+        rebuilt = watch(open_forge(emu.base_url, token=TOKEN, cache_dir=None), ROOT, "acme",
+                        FanOutOptions(**{**QUICK, "wait": False}))
+        assert sorted((d, r, s) for d, r, s, _ in shape(rebuilt)) == [
+            (1, "acme/b", "success"), (1, "acme/x", "success"), (1, "acme/y", "success"),
+            (2, "acme/e", "success")]
 
 
 def test_the_same_tree_on_a_server_without_run_details(tmp_path: Path) -> None:

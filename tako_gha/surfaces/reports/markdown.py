@@ -113,8 +113,8 @@ def _tree_line(node: Node, depth: int, origin: bool) -> str:
     links = _run_links(node)
     if links:
         line += f" · {links}"
-    if node.correlation == "heuristic":
-        line += " · _correlation: heuristic_"
+    if node.correlation in ("heuristic", "exact"):
+        line += f" · _correlation: {node.correlation}_"
     if node.duplicate_of:
         line += f" · same as `{node.duplicate_of}`"
     if node.reason:

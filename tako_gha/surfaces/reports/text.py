@@ -23,8 +23,8 @@ def node_line(node: Node, *, origin: bool = False) -> str:
         parts.append(f"[{node.event_type}]")
     for run in node.runs:
         parts.append(f"run {run.run_id} {run.url}".rstrip())
-    if node.correlation == "heuristic":
-        parts.append("(correlation: heuristic)")
+    if node.correlation in ("heuristic", "exact"):
+        parts.append(f"(correlation: {node.correlation})")
     if node.duplicate_of:
         parts.append(f"(same as {node.duplicate_of})")
     text = "  ".join(parts)
