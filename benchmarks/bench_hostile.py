@@ -1,4 +1,5 @@
-"""Hostile CEL filters: time and peak memory per evaluation, and an org's plan time.
+"""Hostile CEL filters and input templates: time and peak memory per evaluation, an
+org's plan time, and plans rendering template bombs.
 
 Measures whatever ``tako_gha`` is importable, and says which (its path). To measure
 the code before the bound (this issue's base), run the same script with a checkout of
@@ -22,6 +23,10 @@ evaluation (the payload is converted beforehand, once per event, as ``plan`` doe
 The org: 10,000 subscriptions in 10,000 tako.yml files, 1 % of them hostile (each a
 different source, so neither the compile cache nor the per-event memo shares work),
 the rest ordinary filters; ``plan_fanout`` of one event against all of them.
+
+The template bombs: a plan over many subscribers whose inputs name a huge payload value
+(once, or 100 times in one input), in a child process: its time, tracemalloc's peak
+during the plan, and the child's peak RSS.
 
 ``--quick`` runs everything in-process at small sizes (the test suite smoke-runs it).
 ``--write`` replaces the "Hostile filters" section of benchmarks/RESULTS.md (a quick
@@ -47,6 +52,9 @@ import results
 SECTION = "Hostile filters"
 # The goals the reading checks the figures against.
 GOAL_EVAL_SECONDS, GOAL_EVAL_MB, GOAL_PLAN_SECONDS = 0.25, 50.0, 3.0
+# A plan over 100 repositories each holding a budget-exhausting filter (23 s before the
+# plan-wide budget), and the template bombs' peak memory.
+GOAL_EXHAUSTING_PLAN_SECONDS, GOAL_TEMPLATE_MB = 5.0, 100.0
 
 # (name, source, payload builder) -- the worst filters found while attacking the
 # evaluator, and a few ordinary ones for comparison. Payload sizes are the real ones;
@@ -261,13 +269,15 @@ def org_plan(total: int, hostile_every: int, quick: bool, mix: str = "worst mix"
     repos = [load_config(t, path="tako.yml", repo=f"bench/r{i}") for i, t in enumerate(texts)]
     load = time.perf_counter() - started
     event = Event("library_built", "bench/core-lib", payload("targets1k", quick), "1.0.0")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     plan = plan_fanout(event, repos)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     refused = sum(1 for r in repos if r.config is None or not r.config.subscriptions)
     targets = len(getattr(plan, "targets", []))
+    over = sum(1 for s in getattr(plan, "skipped", []) if s.kind == "over-budget")
     return {"subscriptions": total, "hostile": len(range(0, total, hostile_every)),
-            "refused at load": refused, "load": load, "plan": seconds, "targets": targets}
+            "refused at load": refused, "load": load, "plan": seconds, "plan cpu": cpu,
+            "targets": targets, "over budget": over}
 
 
 def org_plan_in_child(total: int, hostile_every: int, timeout: float,
@@ -280,6 +290,55 @@ def org_plan_in_child(total: int, hostile_every: int, timeout: float,
     if result is None:
         return {"subscriptions": total, "hostile": len(range(0, total, hostile_every)),
                 "plan": None, "status": why, "rss": rss}
+    result["rss"] = rss
+    return result
+
+
+# --------------------------------------------------------------------------- templates
+
+# name -> (subscribers, the one input's template, payload value size in characters)
+TEMPLATE_BOMBS: dict[str, tuple[int, str, int]] = {
+    "300 subscribers x a 900 KB value": (300, "{{ .event.payload.big }}", 900_000),
+    "4 subscribers x 100 placeholders of it": (4, "{{ .event.payload.big }}" * 100, 900_000),
+}
+
+
+def template_plan(name: str, quick: bool) -> dict[str, Any]:
+    """Plan one event for the bomb's subscribers; time and tracemalloc peak of the plan."""
+    from tako_gha.core.config import load_config
+    from tako_gha.core.events import Event
+    from tako_gha.core.matching import plan_fanout
+
+    subscribers, template, size = TEMPLATE_BOMBS[name]
+    if quick:
+        subscribers, size = max(subscribers // 10, 2), size // 10
+    text = ("version: 1\nevents:\n  subscriptions:\n    - artifact: bench/core-lib\n"
+            f"      events: [library_built]\n      inputs: {{v: {json.dumps(template)}}}\n")
+    repos = [load_config(text, path="tako.yml", repo=f"bench/t{i}") for i in range(subscribers)]
+    event = Event("library_built", "bench/core-lib", {"big": "x" * size}, "1.0.0")
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        plan = plan_fanout(event, repos)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    seconds = time.perf_counter() - started
+    errors = sum(1 for s in getattr(plan, "skipped", []) if s.kind == "template-error")
+    return {"subscribers": subscribers, "size": size, "plan": seconds, "peak": peak,
+            "targets": len(getattr(plan, "targets", [])), "template errors": errors}
+
+
+def template_plan_in_child(name: str, timeout: float, memory_mb: int) -> dict[str, Any]:
+    code = _preamble(memory_mb) + (
+        "import bench_hostile as b\n"
+        f"print(json.dumps(b.template_plan({name!r}, False)))\n"
+    )
+    result, why, rss = _run_child(code, timeout)
+    subscribers, _template, size = TEMPLATE_BOMBS[name]
+    if result is None:
+        return {"subscribers": subscribers, "size": size, "plan": None, "peak": None,
+                "status": why, "rss": rss}
     result["rss"] = rss
     return result
 
@@ -342,6 +401,16 @@ def section(after: dict[str, Any], before: dict[str, Any] | None) -> str:
         "|---|---:|---|---|",
         *org_rows,
         "",
+        "Template bombs: a plan over subscribers whose one input names a payload value of "
+        "`size` characters (once, or 100 times); peak = tracemalloc's during the plan, "
+        "RSS = the child process's peak.",
+        "",
+        "| bomb | subscribers | size | before (plan; peak; RSS; outcome) | after |",
+        "|---|---:|---:|---|---|",
+        *[f"| {name} | {row['subscribers']:,} | {row['size']:,} | "
+          f"{_template_cell((before or {}).get('templates', {}).get(name))} | "
+          f"{_template_cell(row)} |" for name, row in after.get("templates", {}).items()],
+        "",
         reading(after, before),
     ]
     return "\n".join(lines) + "\n"
@@ -378,9 +447,30 @@ def reading(after: dict[str, Any], before: dict[str, Any] | None) -> str:
         met = "met" if row["plan"] <= GOAL_PLAN_SECONDS else "NOT met"
         was = (before or {}).get("org", {}).get(mix)
         then = (f" (before: {_plan_cell(was)})" if was else "")
-        lines.append(f"- Org plan, {mix}: {_s(row['plan'])} for "
-                     f"{row['subscriptions']:,} subscriptions; the ≤ "
+        cpu = (f" ({_s(row['plan cpu'])} of CPU)" if row.get("plan cpu") is not None else "")
+        over = (f", {row['over budget']} repositories over budget"
+                if row.get("over budget") else "")
+        lines.append(f"- Org plan, {mix}: {_s(row['plan'])}{cpu} for "
+                     f"{row['subscriptions']:,} subscriptions{over}; the ≤ "
                      f"{GOAL_PLAN_SECONDS:g} s plan goal is {met}{then}.")
+        if mix == "budget-exhausting only":
+            wall = "met" if row["plan"] <= GOAL_EXHAUSTING_PLAN_SECONDS else "NOT met"
+            on_cpu = ("met" if (row.get("plan cpu") or 0) <= GOAL_EXHAUSTING_PLAN_SECONDS
+                      else "NOT met")
+            lines.append(f"- The ≤ {GOAL_EXHAUSTING_PLAN_SECONDS:g} s goal for a plan over "
+                         f"{row['hostile']} repositories each holding a budget-exhausting "
+                         f"filter is {wall} in wall-clock time and {on_cpu} in CPU time.")
+    for name, row in after.get("templates", {}).items():
+        if row.get("plan") is None:
+            lines.append(f"- Template bomb, {name}: {row.get('status', 'not measured')}.")
+            continue
+        peak_mb = max(row["peak"], (row.get("rss") or 0) * 10**6) / 1e6
+        met = "met" if peak_mb <= GOAL_TEMPLATE_MB else "NOT met"
+        was = (before or {}).get("templates", {}).get(name)
+        then = f" (before: {_template_cell(was)})" if was else ""
+        lines.append(f"- Template bomb, {name}: peak {peak_mb:,.1f} MB (the larger of "
+                     f"tracemalloc's and the process's RSS); the ≤ {GOAL_TEMPLATE_MB:g} MB "
+                     f"goal is {met}{then}.")
     if before:
         killed = [n for n, _, _ in FILTERS
                   if before["filters"].get(n, {}).get("status", "").startswith("killed")]
@@ -392,6 +482,17 @@ def reading(after: dict[str, Any], before: dict[str, Any] | None) -> str:
 
 def _label(results: dict[str, Any]) -> str:
     return results.get("label") or f"`{results['code']}`"
+
+
+def _template_cell(row: dict[str, Any] | None) -> str:
+    if not row:
+        return "not measured"
+    rss = f"{row['rss']:,} MB RSS" if row.get("rss") else "RSS ?"
+    if row.get("plan") is None:
+        return f"{row.get('status', '?')}, ≥ {rss}"
+    outcome = (f"{row['template errors']} refused at the cap, {row['targets']} targets"
+               if "template errors" in row else f"{row['targets']} targets")
+    return f"{_s(row['plan'])}; {_mb(row['peak'])}; {rss}; {outcome}"
 
 
 def _plan_cell(row: dict[str, Any] | None) -> str:
@@ -429,6 +530,12 @@ def run(quick: bool, timeout: float, memory_mb: int, org_timeout: float = 300
             row = org_plan_in_child(10_000, 100, org_timeout, memory_mb * 2, mix)
         results["org"][mix] = row
         print(f"org, {mix}:", json.dumps(row), flush=True)
+    results["templates"] = {}
+    for name in TEMPLATE_BOMBS:
+        row = (template_plan(name, True) if quick
+               else template_plan_in_child(name, org_timeout, memory_mb))
+        results["templates"][name] = row
+        print(f"templates, {name}:", json.dumps(row), flush=True)
     return results
 
 

@@ -66,12 +66,13 @@ TOOL_ERROR = "tool-error"
 # worth of steps per repository keeps one file's cost constant however many
 # subscriptions it declares. Steps only: the same plan on any machine.
 REPO_EVAL_STEPS = 4 * DEFAULT_LIMITS.max_eval_steps
-# What the filters of all repositories may spend on one event together: twenty
-# evaluation budgets (300,000 steps, about 1.5-4.5 s of CPU in celpy's evaluator).
-# Shared fairly: repositories are decided cheapest first (by the worst-case estimate of
-# their filters on this event), each allowed an equal part of what is left at its turn,
-# so no repository, however costly its filters, can take another's part.
-PLAN_EVAL_STEPS = 20 * DEFAULT_LIMITS.max_eval_steps
+# What the filters of all repositories may spend on one event together: 200,000 steps,
+# about 1-2 s of CPU in celpy's evaluator (5-10 us a step), a few times that in wall
+# clock on a busy machine. Shared fairly: repositories are decided cheapest first (by
+# the worst-case estimate of their filters on this event), each allowed an equal part
+# of what is left at its turn, so no repository, however costly its filters, can take
+# another's part.
+PLAN_EVAL_STEPS = 200_000
 
 
 @dataclass(frozen=True)
