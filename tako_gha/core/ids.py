@@ -9,6 +9,9 @@ Receivers set ``run-name: ${{ github.event.client_payload.tako.title || github.w
 world builder use it);
 the title ends with a compact tag ``[tako:ROOT:PARENT:ID]`` (PARENT is ``-`` for the
 origin's own dispatches) so any process can rebuild the tree from run titles alone.
+A fan-out adds the root's deadline as a fifth field, ``[tako:ROOT:PARENT:ID:DEADLINE]``
+(Unix seconds, 8 hex digits), so a process that rebuilds the tree knows when the
+cascade's time ran out (a run cancelled then timed out); tags without it still read.
 
 Only the tag the engine wrote counts: it is the title's last token, after one space,
 in the exact grammar above. Anything else in a title that looks like a tag (an event
@@ -25,7 +28,8 @@ from dataclasses import dataclass
 
 ID_LEN = 12
 _ID = rf"[0-9a-f]{{{ID_LEN}}}"
-TAG_RE = re.compile(rf"\[tako:(?P<root>{_ID}):(?P<parent>{_ID}|-):(?P<id>{_ID})\]")
+TAG_RE = re.compile(rf"\[tako:(?P<root>{_ID}):(?P<parent>{_ID}|-):(?P<id>{_ID})"
+                    r"(?::(?P<deadline>[0-9a-f]{8}))?\]")
 # The engine's tag: the very end of the title, after one space (fixed position).
 _END_TAG_RE = re.compile(rf" {TAG_RE.pattern}\Z")
 # Anything a reader could take for a tag, however malformed: "[tako:" in any case.
@@ -56,9 +60,11 @@ class TitleTag:
     root: str
     parent: str | None
     id: str
+    deadline: int | None = None  # the root's deadline, Unix seconds
 
     def render(self) -> str:
-        return f"[tako:{self.root}:{self.parent or '-'}:{self.id}]"
+        when = f":{self.deadline:08x}" if self.deadline is not None else ""
+        return f"[tako:{self.root}:{self.parent or '-'}:{self.id}{when}]"
 
 
 def make_title(event_type: str, source: str, tag: TitleTag) -> str:
@@ -86,8 +92,9 @@ def split_title(title: str | None) -> tuple[str, TitleTag | None]:
     match = _END_TAG_RE.search(text)
     if match is None:
         return text, None
-    parent = match.group("parent")
-    tag = TitleTag(match.group("root"), None if parent == "-" else parent, match.group("id"))
+    parent, deadline = match.group("parent"), match.group("deadline")
+    tag = TitleTag(match.group("root"), None if parent == "-" else parent, match.group("id"),
+                   int(deadline, 16) if deadline else None)
     return text[: match.start()], tag
 
 

@@ -94,10 +94,16 @@ class RunRef:
     # None when unknown. Not in the tree JSON: they time the cascade (``span``).
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # The sender's deadline (from the run's title tag, or the fan-out's own for runs
+    # it matched without one): a run cancelled at or after it timed out. Not in JSON.
+    deadline: datetime | None = None
+    attempt: int = 1  # GitHub's run_attempt: a re-run keeps the id, counts up
 
     @property
     def state(self) -> NodeState:
-        return state_for_run(self.status, self.conclusion)
+        from tako_gha.core.verdict import run_state
+
+        return run_state(self)
 
 
 @dataclass
@@ -157,10 +163,13 @@ class Node:
             data["hint"] = self.hint
         if self.duplicate_of:
             data["duplicate_of"] = self.duplicate_of
+        if first is not None and first.attempt > 1:
+            data["run_attempt"] = first.attempt
         if len(self.runs) > 1:
             data["runs"] = [
                 {"run_id": r.run_id, "run_url": r.url, "workflow": r.workflow,
-                 "state": r.state.value, "correlation": r.correlation}
+                 "state": r.state.value, "correlation": r.correlation,
+                 **({"run_attempt": r.attempt} if r.attempt > 1 else {})}
                 for r in self.runs
             ]
         return data
@@ -202,14 +211,10 @@ class TreeStatus(str, Enum):
 
 
 def overall_status(origin: Node, timed_out: bool = False) -> TreeStatus:
-    states = [n.state for n in origin.walk() if n is not origin]
-    if timed_out:
-        return TreeStatus.TIMED_OUT
-    if any(not s.is_terminal for s in states):
-        return TreeStatus.RUNNING
-    if any(s.is_failure for s in states):
-        return TreeStatus.FAILURE
-    return TreeStatus.SUCCESS
+    """The cascade's verdict (``core.verdict.tree_status``)."""
+    from tako_gha.core.verdict import tree_status
+
+    return tree_status(origin, timed_out=timed_out)
 
 
 def run_span(origin: Node, now: datetime) -> float | None:

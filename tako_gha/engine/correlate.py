@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from tako_gha.core.ids import TitleTag, parse_title, split_title
 from tako_gha.core.tree import Node, NodeState, RunRef
@@ -90,6 +90,7 @@ class Track:
     ref: str | None = None
     inputs: dict[str, str] = field(default_factory=dict)
     event: str = DISPATCH_EVENT  # the runs' event, for listings and the fallback
+    rechecked: int = 0  # the attempt whose failure was read once more before the verdict
 
     def accepting(self, now: float, sibling_grace: float, discovery_timeout: float) -> bool:
         """Still collecting runs: none found yet inside the discovery window, or
@@ -114,9 +115,14 @@ def aggregate_state(runs: Iterable[RunRef]) -> NodeState:
     return failed[0] if failed else NodeState.SUCCESS
 
 
-def _ref(run: RunInfo, correlation: str) -> RunRef:
+def _ref(run: RunInfo, correlation: str, deadline: datetime | None = None) -> RunRef:
+    """``deadline``: the sender's, for a run whose title carries none."""
+    tag = run_tag(run)
+    if tag is not None and tag.deadline is not None:
+        deadline = datetime.fromtimestamp(tag.deadline, timezone.utc)
     return RunRef(run.id, run.html_url, run.workflow_path, run.status, run.conclusion,
-                  correlation, created_at=run.created_at, updated_at=run.updated_at)
+                  correlation, created_at=run.created_at, updated_at=run.updated_at,
+                  deadline=deadline, attempt=run.run_attempt)
 
 
 @dataclass
@@ -134,6 +140,8 @@ class TreeTracker:
     orphans: dict[int, tuple[str, RunInfo, TitleTag]] = field(default_factory=dict)
     last_polled: dict[str, float] = field(default_factory=dict)
     highest: dict[str, int] = field(default_factory=dict)  # lower-case repo -> max run id seen
+    deadline: datetime | None = None  # this process's sender deadline (untagged runs)
+    untagged: dict[str, datetime] = field(default_factory=dict)  # repo -> newest untagged
     on_message: Callable[[str], None] = lambda text: None
     on_attach: Callable[[Track, int], None] = lambda track, run_id: None
     by_repo: dict[str, list[Track]] = field(default_factory=dict)  # lower-case repo
@@ -239,6 +247,9 @@ class TreeTracker:
             if tag is None:
                 if run.event in RUN_EVENTS:
                     untagged.append(run)
+                    key = repo.lower()
+                    self.untagged[key] = max(self.untagged.get(key, run.created_at),
+                                             run.created_at)
                 continue
             if tag.root != self.root:
                 continue
@@ -254,7 +265,15 @@ class TreeTracker:
         return changed
 
     def update_run(self, run: RunInfo) -> bool:
-        return self.update_state(run.id, run.status, run.conclusion, run.updated_at)
+        """A known run as listed or read: its latest attempt (a person's re-run
+        keeps the run id and counts the attempt up) is the one that counts."""
+        changed = False
+        owner = self.run_owner.get(run.id)
+        if owner is not None:
+            for ref in self.tracks[owner].node.runs:
+                if ref.run_id == run.id and ref.attempt != run.run_attempt:
+                    ref.attempt, changed = run.run_attempt, True
+        return self.update_state(run.id, run.status, run.conclusion, run.updated_at) or changed
 
     def update_state(self, run_id: int, status: str | None, conclusion: str | None,
                      updated_at: datetime | None = None) -> bool:
@@ -303,11 +322,14 @@ class TreeTracker:
         self.on_message(f"found {node.repo} (depth {node.depth}) under {parent.repo}")
 
     def _attach(self, track: Track, run: RunInfo, correlation: str, now: float) -> None:
-        self.attach_ref(track, _ref(run, correlation), now)
+        self.attach_ref(track, _ref(run, correlation, self.deadline if track.own else None),
+                        now)
 
     def attach_ref(self, track: Track, ref: RunRef, now: float) -> None:
         """``ref`` is one of ``track``'s runs (found by a listing, or named by the answer
         to its workflow dispatch: ``exact``)."""
+        if ref.deadline is None and track.own:
+            ref.deadline = self.deadline  # ours: cancelled at our deadline, it timed out
         self._touched.append(track)
         self.on_attach(track, ref.run_id)
         self.run_owner[ref.run_id] = track.node.id

@@ -161,6 +161,7 @@ class FanOut:
                               dedupe=self.options.dedupe)
         tracker.workflow_repos = set(plan.workflow_repos)
         self.tracker = tracker
+        tracker.deadline = self.deadline_wall
         if self.journal is not None and self.ctx is not None and self.ctx.parent is None:
             # A resumed root. (A child's fan-out runs once per job: its journal, in the
             # job's RUNNER_TEMP, is a record, not something a re-run could read.)
@@ -191,7 +192,8 @@ class FanOut:
             assert self.journal is not None
             self.journal.start(self.root, source=event.source, event_type=event.type,
                                at=self.wall0, resumed=self.ctx is not None,
-                               payload=payload_hash(event.payload))
+                               payload=payload_hash(event.payload),
+                               deadline=self.deadline_wall)
             tracker.on_attach = self._journal_run
         self._say_journal_state()
         if self.ctx is not None:
@@ -370,7 +372,8 @@ class FanOut:
 
     def _meta(self, node: Node, target: Target, chain: tuple[str, ...],
               budget: Budget | None = None) -> TakoMeta:
-        tag = TitleTag(self.root, self.ctx.parent if self.ctx else None, node.id)
+        tag = TitleTag(self.root, self.ctx.parent if self.ctx else None, node.id,
+                       int(self.deadline_wall.timestamp()))
         return TakoMeta(root=self.root, parent=tag.parent, id=node.id, depth=node.depth,
                         chain=(*chain, target.repo), deadline=self.deadline_wall,
                         title=make_title(self.event.type, self.event.source, tag),
@@ -522,6 +525,9 @@ class FanOut:
             if not opts.wait and not planned:
                 break
             if opts.wait and not planned and self.tracker.complete(self.clock.monotonic()):
+                if session.recheck_failed():
+                    session.emit()
+                    continue  # a person re-ran a failed run: follow its new attempt
                 break
             if not planned:
                 session.hurry_final_scan(self.clock.monotonic())

@@ -10,8 +10,8 @@ Records (every one carries ``k``, ``root`` and ``c``, a CRC-32 of the rest of th
 record, so a changed byte is seen rather than read as another fact):
 
 - ``start``: a fan-out of ``root`` began (or was resumed) here: ``source``,
-  ``event`` and ``payload`` (a SHA-256 of the event payload). A resume with another
-  source, event or payload is refused.
+  ``event``, ``payload`` (a SHA-256 of the event payload) and ``deadline`` (its
+  dispatches' deadline). A resume with another source, event or payload is refused.
 - ``intent``: dispatch ``id`` to ``repo`` is about to be sent (written and synced
   *before* the POST), with ``watermark``: the highest run id this process had seen in
   ``repo`` before it (``null`` when it had seen none), and ``workflow`` (the file) when it
@@ -144,6 +144,7 @@ class JournalState:
     entries: dict[str, Entry] = field(default_factory=dict)
     origin: Origin | None = None
     ended: str | None = None  # the status of the latest ``end`` record
+    deadline: datetime | None = None  # the latest start's deadline
     unreadable: list[int] = field(default_factory=list)  # line numbers, any root
     damaged: list[Damage] = field(default_factory=list)  # those that may be this root's
     torn: list[int] = field(default_factory=list)  # unfinished writes (steps not taken)
@@ -330,6 +331,7 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
     if kind == "start":
         if state.started_at is None and when is not None:
             state.started_at = when
+        state.deadline = _when(record["deadline"]) if record.get("deadline") else None
         if state.origin is None:
             payload = record.get("payload")
             state.origin = Origin(str(record["source"]), str(record["event"]),
@@ -403,13 +405,16 @@ class Journal:
 
     # ------------------------------------------------------------ records
     def start(self, root: str, *, source: str, event_type: str, at: datetime,
-              resumed: bool, payload: str | None = None) -> None:
+              resumed: bool, payload: str | None = None,
+              deadline: datetime | None = None) -> None:
         """``payload``: ``payload_hash`` of the event payload."""
         record: dict[str, Any] = {"k": "start", "root": root, "source": source,
                                   "event": event_type, "at": at.isoformat(),
                                   "resumed": resumed}
         if payload is not None:
             record["payload"] = payload
+        if deadline is not None:
+            record["deadline"] = deadline.isoformat()
         self._write(record)
 
     def intent(self, root: str, node_id: str, repo: str, event_type: str,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from tako_gha.core.budget import Budget
 from tako_gha.core.durations import format_duration
 from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus, overall_status
+from tako_gha.core.verdict import cancelled_for_time
 from tako_gha.engine.clock import Clock
 from tako_gha.engine.correlate import Track, TreeTracker
 from tako_gha.engine.errors import CredentialsLostError
@@ -377,13 +378,16 @@ class Session:
     def active_tracks(self) -> list[Track]:
         return [t for t in self.tracker.nodes() if not t.node.state.is_terminal]
 
-    def handle_timeout(self) -> None:
+    def handle_timeout(self, why: str | None = None) -> None:
+        """The deadline passed: what is still going timed out. ``why`` replaces
+        "when the wait timed out after …" in their reasons."""
         self.timed_out = True
         waited = format_duration(self.clock.monotonic() - self.started)
-        if self.options.cancel_on_timeout:
-            # Cancelling may wait out a short secondary limit, not past its own bound.
-            self.bound_waits(self.clock.monotonic() + self.options.cancel_confirm_timeout)
-            self.look_before_cancelling()
+        # One last look at every unfinished run before the verdict: a run that ended
+        # between the last poll and the deadline ended, it did not time out. (A
+        # cancel may wait out a short secondary limit, not past its own bound.)
+        self.bound_waits(self.clock.monotonic() + self.options.cancel_confirm_timeout)
+        self.look_before_cancelling()
         active = self.active_tracks()
         cancelled: set[str] = set()
         if self.options.cancel_on_timeout and active:
@@ -392,7 +396,8 @@ class Session:
                          if any(r.run_id in accepted for r in t.node.runs)}
         for track in active:
             node = track.node
-            if node.id in cancelled and node.state is NodeState.CANCELLED:
+            if node.id in cancelled and node.state in (NodeState.CANCELLED,
+                                                        NodeState.TIMED_OUT):
                 # Our cancel, not a person's: the node timed out (its runs' conclusion
                 # stays `cancelled`), and later listings must not say otherwise.
                 track.stopped = True
@@ -409,7 +414,8 @@ class Session:
                                + ("sent, not confirmed" if node.id in cancelled
                                   else "not confirmed"))
             else:
-                node.reason = f"still {node.state.value} when the wait timed out after {waited}"
+                node.reason = (f"still {node.state.value} "
+                               + (why or f"when the wait timed out after {waited}"))
             if self.rate_limited and node.state is not NodeState.PLANNED:
                 node.reason += f" (runs could not be listed: {self.rate_limited})"
             track.stopped = node.id in cancelled
@@ -438,6 +444,28 @@ class Session:
             elif node.state is NodeState.CANCELLED:
                 node.reason = node.reason or f"cancelled ({why})"
 
+    def recheck_failed(self) -> bool:
+        """Before the verdict, read each failed run once more: a person may have
+        re-run it (same run id, the next attempt), and finished runs are no longer
+        listed or batched. True when one is going again (the wait goes on)."""
+        changed = False
+        for track in list(self.tracker.nodes()):
+            node = track.node
+            latest = max((r.attempt for r in node.runs), default=0)
+            if (not node.runs or not node.state.is_failure or track.stopped or track.lost
+                    or node.state is NodeState.DEDUPLICATED or track.rechecked >= latest):
+                continue
+            track.rechecked = latest
+            for ref in list(node.runs):
+                try:
+                    run = self.forge.get_run(node.repo, ref.run_id)
+                except ForgeError:
+                    continue
+                changed |= self.tracker.update_run(run)
+        if changed:
+            self.tracker.refresh(self.clock.monotonic())
+        return changed and any(not t.node.state.is_terminal for t in self.tracker.nodes())
+
     def first_failure(self) -> Node | None:
         for track in self.tracker.nodes():
             node = track.node
@@ -446,6 +474,7 @@ class Session:
         return None
 
     def finish(self) -> TreeReport:
+        explain_time(self.tracker.origin)
         explain_failures(self.tracker.origin)
         report = self.report()
         # The origin carries the cascade's final state (in_progress while it runs on
@@ -491,6 +520,18 @@ def until_reset(forge: Forge, exc: RateLimitError, *, unknown: float, floor: flo
 def release_waits(forge: Forge) -> None:
     """The forge outlives the fan-out (the caller may reuse it): lift the bound."""
     forge.set_deadline(None)
+
+
+def explain_time(origin: Node) -> None:
+    """A node whose runs were cancelled at or after their deadline (by whichever
+    process cancelled them) says so."""
+    for node in origin.walk():
+        if node is origin or node.reason or node.state is not NodeState.TIMED_OUT:
+            continue
+        late = [r for r in node.runs if cancelled_for_time(r)]
+        if late and late[0].deadline is not None:
+            when = late[0].deadline.strftime("%Y-%m-%d %H:%M:%SZ")
+            node.reason = f"cancelled at or after its root's deadline ({when})"
 
 
 def explain_failures(origin: Node) -> None:

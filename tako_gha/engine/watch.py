@@ -9,6 +9,7 @@ each round; conditional requests make the unchanged ones free (304).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from tako_gha.core.ids import is_id
 from tako_gha.core.tree import Node, NodeState, TreeReport, run_span
@@ -16,14 +17,15 @@ from tako_gha.engine.api import FanOutOptions, Observer
 from tako_gha.engine.clock import Clock, SystemClock
 from tako_gha.engine.correlate import TreeTracker
 from tako_gha.engine.errors import FanOutError, TreeNotFoundError
+from tako_gha.engine.journal import NOT_SENT, JournalState
 from tako_gha.engine.planning import exact_repos, subscribed_repos, subscribers_map
 from tako_gha.engine.session import Session, release_waits
 from tako_gha.forge.base import Forge, RepoSelection
 
 
 def _open(forge: Forge, root: str, org: str, options: FanOutOptions,
-          observer: Observer | None, clock: Clock,
-          repos: Sequence[str]) -> tuple[Session, set[str]]:
+          observer: Observer | None, clock: Clock, repos: Sequence[str],
+          journal: JournalState | None = None) -> tuple[Session, set[str]]:
     if not is_id(root):
         raise FanOutError(f"{root!r} is not a tako root id",
                           hint="use the 12-hex-digit root id fan-out printed")
@@ -38,7 +40,85 @@ def _open(forge: Forge, root: str, org: str, options: FanOutOptions,
     started = clock.monotonic()
     session = Session(forge, tracker, options, clock, observer, started=started,
                       deadline=started + options.timeout, since=None, org=org)
+    if journal is not None and journal.known:
+        _from_journal(session, journal, forge.now())
+        candidates |= {t.node.repo.lower() for t in tracker.nodes() if t.own}
     return session, candidates
+
+
+def _from_journal(session: Session, journal: JournalState, now: datetime) -> None:
+    """What this machine's journal says the root's fan-out sent: one node per
+    dispatch, so runs without the run-name tag are matched in the window it was
+    sent in (preferring the runs the fan-out matched) instead of going unseen."""
+    tracker, options = session.tracker, session.options
+    if journal.origin is not None:
+        tracker.origin.repo = journal.origin.source
+        tracker.origin.event_type = journal.origin.event
+    tracker.deadline = journal.deadline  # for runs without the tag (and its deadline)
+    for node_id, entry in journal.entries.items():
+        if entry.status == NOT_SENT or node_id in tracker.tracks:
+            continue
+        node = Node(repo=entry.repo, id=node_id, state=NodeState.DISPATCHED,
+                    event_type=entry.event_type, depth=1)
+        track = tracker.add(tracker.origin, node, own=True)
+        track.dispatched_at = session.clock.monotonic()
+        track.dispatched_wall = entry.first_at
+        track.window_end = entry.last_at + timedelta(seconds=options.discovery_timeout)
+        track.known_runs = set(entry.runs)
+        track.watermark = entry.watermark
+        track.journaled = entry.status
+        track.confirmed = entry.status != "unknown"
+        left = (track.window_end - now).total_seconds()
+        track.discovery_due = track.dispatched_at + max(0.0, left)
+    session.message(f"journal: {len(journal.entries)} dispatch(es) of {tracker.root} "
+                    "recorded on this machine; runs without the run-name tag are matched "
+                    "to them")
+
+
+def _not_started(session: Session) -> bool:
+    """A journaled dispatch whose window passed without a run did not start."""
+    changed = False
+    now = session.clock.monotonic()
+    for track in session.tracker.nodes():
+        node = track.node
+        if (track.own and not node.runs and not node.state.is_terminal
+                and track.discovery_due is not None and now >= track.discovery_due):
+            node.state = NodeState.NOT_STARTED
+            node.reason = ("no run appeared in the window it was sent in (journal); "
+                           "it is not sent again")
+            node.hint = (f"if {node.repo} has no run of it, fan out again (a new root) "
+                         "to send it")
+            changed = True
+    return changed
+
+
+def _root_deadline(session: Session, forge: Forge) -> float | None:
+    """The root's deadline (from the origin's children's run titles), on this
+    process's clock; None when no title carries it."""
+    marks = [r.deadline for child in session.tracker.origin.children for r in child.runs
+             if r.deadline is not None]
+    if not marks:
+        return None
+    left = (max(marks) - forge.now()).total_seconds()
+    return session.clock.monotonic() + left
+
+
+def _untagged_note(session: Session) -> None:
+    """Without this machine's journal, runs without the tag cannot be told apart:
+    say how many subscribed targets have such runs since the cascade began."""
+    tracker = session.tracker
+    starts = [r.created_at for n in tracker.origin.walk() for r in n.runs
+              if r.created_at is not None]
+    if not starts or any(t.own for t in tracker.nodes()):
+        return
+    since = min(starts)
+    repos = sorted(repo for repo, newest in tracker.untagged.items() if newest >= since)
+    if repos:
+        shown = ", ".join(repos[:5]) + (" …" if len(repos) > 5 else "")
+        session.message(
+            f"{len(repos)} target(s) have repository_dispatch runs without the tako tag "
+            f"since this cascade began ({shown}): they may be this cascade's, and this "
+            "tree cannot show them (run this where the fan-out ran, with its journal)")
 
 
 def _not_found(root: str, org: str, polled: int) -> TreeNotFoundError:
@@ -50,18 +130,22 @@ def _not_found(root: str, org: str, polled: int) -> TreeNotFoundError:
 
 def watch(forge: Forge, root: str, org: str, options: FanOutOptions,
           observer: Observer | None = None, *, clock: Clock | None = None,
-          repos: Sequence[str] = ()) -> TreeReport:
+          repos: Sequence[str] = (), journal: JournalState | None = None) -> TreeReport:
     """The tree of ``root`` now, or when ``options.wait``, once it is complete (or
-    the timeout passes: status timed_out with the partial tree)."""
+    the timeout, or the root's deadline, passes: status timed_out, or failure when a
+    node failed, with the partial tree). ``journal``: this machine's record of the
+    root's fan-out, when there is one."""
     try:
-        return _watch(forge, root, org, options, observer, clock or SystemClock(), repos)
+        return _watch(forge, root, org, options, observer, clock or SystemClock(), repos,
+                      journal)
     finally:
         release_waits(forge)
 
 
 def _watch(forge: Forge, root: str, org: str, options: FanOutOptions,
-           observer: Observer | None, clock: Clock, repos: Sequence[str]) -> TreeReport:
-    session, candidates = _open(forge, root, org, options, observer, clock, repos)
+           observer: Observer | None, clock: Clock, repos: Sequence[str],
+           journal: JournalState | None) -> TreeReport:
+    session, candidates = _open(forge, root, org, options, observer, clock, repos, journal)
     tracker = session.tracker
     session.poll_due(clock.monotonic(), extra=candidates, force=True)
     appear_by = session.started + options.discovery_timeout
@@ -71,18 +155,31 @@ def _watch(forge: Forge, root: str, org: str, options: FanOutOptions,
             raise _not_found(root, org, len(candidates))
         clock.sleep(max(0.0, session.next_poll - now))
         session.poll_due(clock.monotonic(), extra=candidates)
+    root_deadline = _root_deadline(session, forge)
+    if root_deadline is not None:
+        session.deadline = min(session.deadline, root_deadline)
+    _not_started(session)
     session.emit()
+    if not options.wait and not tracker.complete(clock.monotonic()) \
+            and root_deadline is not None and clock.monotonic() >= root_deadline:
+        session.handle_timeout("at its root's deadline")
     while options.wait:
         now = clock.monotonic()
+        _not_started(session)
         if tracker.complete(now):
+            if session.recheck_failed():
+                session.emit()
+                continue  # a person re-ran a failed run: follow its new attempt
             break
         if now >= session.deadline:
-            session.handle_timeout()
+            late = root_deadline is not None and session.deadline >= root_deadline
+            session.handle_timeout("at its root's deadline" if late else None)
             break
         session.hurry_final_scan(now)
         clock.sleep(max(0.01, min(session.next_poll, session.deadline) - now))
         if session.poll_due(clock.monotonic(), extra=_origin_scan(tracker, candidates)):
             session.emit()
+    _untagged_note(session)
     report = session.finish()
     # The session's clock started with this call; the cascade started with its
     # first run. A rebuilt tree reports the cascade's own duration.
@@ -104,16 +201,19 @@ def _origin_scan(tracker: TreeTracker, candidates: set[str]) -> set[str]:
 
 
 def cancel_tree(forge: Forge, root: str, org: str, *, clock: Clock | None = None,
-                repos: Sequence[str] = (),
-                options: FanOutOptions | None = None) -> list[tuple[str, int]]:
-    """Cancel every still-running run of the tree; the (repo, run id) accepted."""
+                repos: Sequence[str] = (), options: FanOutOptions | None = None,
+                journal: JournalState | None = None,
+                observer: Observer | None = None) -> list[tuple[str, int]]:
+    """Cancel every still-running run of the tree; the (repo, run id) accepted.
+    With ``journal``, untagged runs matched to its dispatches are cancelled too."""
     clock = clock or SystemClock()
     opts = options or FanOutOptions(wait=False)
     try:
-        session, candidates = _open(forge, root, org, opts, None, clock, repos)
+        session, candidates = _open(forge, root, org, opts, observer, clock, repos, journal)
         session.poll_due(clock.monotonic(), extra=candidates, force=True)
         if not any(True for _ in session.tracker.nodes()):
             raise _not_found(root, org, len(candidates))
+        _untagged_note(session)
         return session.cancel_tracks(list(session.tracker.nodes()))
     finally:
         release_waits(forge)

@@ -186,7 +186,11 @@ class FakeForge:
                         for r in self.runs):
                     continue
                 child_id = dispatch_id(tako["root"], tako["id"], target, event_type)
-                tag = TitleTag(tako["root"], tako["id"], child_id)
+                # The child's fan-out inherits the root's deadline and tags with it.
+                until = tako.get("deadline")
+                tag = TitleTag(tako["root"], tako["id"], child_id,
+                               int(datetime.fromisoformat(until.replace("Z", "+00:00"))
+                                   .timestamp()) if until else None)
                 child_payload = {
                     "event": {"type": event_type, "source": run.repo, "payload": {}},
                     "inputs": {},

@@ -159,9 +159,12 @@ def test_timeout_exit_3_then_cancel(invoke: Any, emu: Emulator) -> None:
     assert data["status"] == "timed_out"
     assert data["tree"]["children"][0]["state"] == "timed_out"
     root = data["root"]
+    # The root's deadline has passed: status says what the fan-out said (one verdict),
+    # though the run itself is still going.
     status = invoke("status", root, "--org", "acme", "--format", "json")
-    assert status.exit_code == 4  # still running: its own code, so scripts can poll
-    assert json.loads(status.stdout)["tree"]["children"][0]["state"] == "in_progress"
+    assert status.exit_code == 3, status.output
+    child = json.loads(status.stdout)["tree"]["children"][0]
+    assert child["state"] == "timed_out" and "at its root's deadline" in child["reason"]
     waited = invoke("wait", root, "--org", "acme", "--timeout", "1s", "--format", "json")
     assert waited.exit_code == 3
     assert json.loads(waited.stdout)["status"] == "timed_out"

@@ -13,7 +13,9 @@ from tako_gha.surfaces.commands.cascade_common import (
     API_URL,
     CANCEL_NEEDS,
     TREE_ORG,
+    MessageObserver,
     forge_error,
+    local_journal,
     open_cascade_forge,
     repo_from_remote,
     resolve_org,
@@ -47,7 +49,9 @@ def cancel_cmd(root: str, org: str | None, api_url: str | None, fmt: str) -> Non
     organisation = resolve_org(org, source)
     forge = open_cascade_forge(api_url, CANCEL_NEEDS)
     try:
-        cancelled = cancel_tree(forge, root.strip(), organisation)
+        cancelled = cancel_tree(forge, root.strip(), organisation,
+                                journal=local_journal(root.strip(), env),
+                                observer=MessageObserver())
     except ForgeError as exc:
         raise forge_error(exc) from None
     if fmt == "json":

@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from tako_gha.core.ids import is_id
 from tako_gha.core.names import is_repo_name
 from tako_gha.core.settings import SettingError, read_number
 from tako_gha.engine.api import CascadeContext, FanOutOptions
@@ -142,3 +143,30 @@ ORG = click.option("--org", default=None,
 TREE_ORG = click.option("--org", default=None,
                         help="Organization the cascade ran in.  [default: owner of "
                              "$GITHUB_REPOSITORY, else of the origin remote]")
+
+
+def local_journal(root: str, env: Mapping[str, str]) -> Any:
+    """This machine's journal of ``root`` (the default place), when it has one:
+    ``status``, ``wait`` and ``cancel`` then see the dispatches sent to receivers
+    without the run-name tag too. Unreadable: said, and the tree is rebuilt from tags."""
+    from tako_gha.engine.journal import JournalError, default_path, read
+
+    if not is_id(root):
+        return None
+    path = default_path(root, env)
+    try:
+        state = read(path, root)
+    except JournalError as exc:
+        click.echo(f"warning: {exc}; the tree is rebuilt from run titles only", err=True)
+        return None
+    return state if state.known else None
+
+
+class MessageObserver:
+    """Prints the engine's messages (a one-look ``status`` has no live tree)."""
+
+    def on_update(self, report: Any) -> None:
+        pass
+
+    def on_message(self, text: str) -> None:
+        click.echo(text, err=True)

@@ -17,9 +17,11 @@ from tako_gha.surfaces.commands.cascade_common import (
     FORMAT,
     STATUS_NEEDS,
     TREE_ORG,
+    MessageObserver,
     duration,
     env_tuning,
     forge_error,
+    local_journal,
     open_cascade_forge,
     repo_from_remote,
     resolve_org,
@@ -63,13 +65,14 @@ def show_status(root: str, org: str | None, wait: bool, timeout: str, api_url: s
     options = env_tuning(FanOutOptions(wait=wait, timeout=duration(timeout, "--timeout") or 0),
                          env)
     forge = open_cascade_forge(api_url, STATUS_NEEDS)
-    observer = live_observer() if wait else None
+    observer = live_observer() if wait else MessageObserver()
+    journal = local_journal(root.strip(), env)
     try:
-        report = watch(forge, root.strip(), organisation, options, observer)
+        report = watch(forge, root.strip(), organisation, options, observer, journal=journal)
     except ForgeError as exc:
         raise forge_error(exc) from None
     finally:
-        if observer is not None:
+        if wait:
             observer.close()
     emit_report(report, fmt, None, None)
     if report.status is TreeStatus.RUNNING:
