@@ -24,7 +24,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tako_gha.emulator import artifacts, confine, gitstore, graphql, logroutes, pages, rest
+from tako_gha.emulator import (
+    artifacts,
+    confine,
+    gitstore,
+    graphql,
+    harness,
+    logroutes,
+    pages,
+    rest,
+)
 from tako_gha.emulator.admin import RequestLog
 from tako_gha.emulator.faults import FaultError, Faults
 from tako_gha.emulator.httpkit import ApiError, Request, Response, Route, Router
@@ -371,6 +380,8 @@ def admin_handle(app: ApiApp, req: Request) -> Response:
         return Response(200, {"repos": len(app.world.all_repos())})
     if path == "/_emulator/runs" and method == "GET":
         return Response(200, [app.render_run(r) for r in app.store.all_runs()])
+    if harness.is_harness(path):  # a harness playing held runs' fan-out step
+        return harness.handle(app, req)
     if path == "/_emulator/health" and method == "GET":
         return Response(200, {"ok": True, "repos": len(app.world.all_repos())})
     raise ApiError(404, "Not Found")

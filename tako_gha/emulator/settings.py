@@ -99,6 +99,10 @@ class Simulation:
     conclusion: str = "success"
     queued: float = 1.0
     fan_out: dict[str, list[str]] = field(default_factory=dict)  # lower-case keys
+    # Runs of these repos (lower case) stay in progress once started, past ``duration``,
+    # until a harness finishes them (``/_emulator/held``; emulator.harness): a process
+    # outside the emulator plays their fan-out step (benchmarks/bench_wait.py).
+    hold: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -344,10 +348,10 @@ def _parse_simulation(raw: Any, where: str) -> Simulation | None:
     key = "runner.simulate"
     _expect(isinstance(raw, dict), where, key,
             "a mapping {duration, conclusion, queued, fan_out}")
-    extra = sorted(set(raw) - {"duration", "conclusion", "queued", "fan_out"})
+    extra = sorted(set(raw) - {"duration", "conclusion", "queued", "fan_out", "hold"})
     if extra:
         raise WorldError(f"{where}: {key}: unknown key {extra[0]!r} "
-                         "(known: conclusion, duration, fan_out, queued)")
+                         "(known: conclusion, duration, fan_out, hold, queued)")
     sim = Simulation()
     if "duration" in raw:
         sim.duration = _duration(raw["duration"], where, f"{key}.duration")
@@ -365,6 +369,10 @@ def _parse_simulation(raw: Any, where: str) -> Simulation | None:
                 and all(isinstance(c, str) and "/" in c for c in children),
                 where, f"{key}.fan_out.{parent}", "a list of owner/repo names")
         sim.fan_out[parent.lower()] = list(children)
+    hold = raw.get("hold") or []
+    _expect(isinstance(hold, list) and all(isinstance(h, str) and "/" in h for h in hold),
+            where, f"{key}.hold", "a list of owner/repo names")
+    sim.hold = [h.lower() for h in hold]
     return sim
 
 

@@ -22,7 +22,7 @@ import time
 from tako_gha.core.ids import TitleTag, dispatch_id, make_title
 from tako_gha.emulator.runbase import RunContext, RunnerBase
 from tako_gha.emulator.settings import Simulation
-from tako_gha.emulator.state import RunnerHost, RunStore, WorldView, utcnow
+from tako_gha.emulator.state import RunnerHost, RunRecord, RunStore, WorldView, utcnow
 
 
 class SimulatedRunner(RunnerBase):
@@ -41,6 +41,8 @@ class SimulatedRunner(RunnerBase):
         self._clock = threading.Thread(target=self._tick, name="tako-sim-runner",
                                        daemon=True)
         self._clock.start()
+        self._held: dict[int, RunContext] = {}  # started runs a harness finishes
+        self._hold = set(simulation.hold)
 
     # ------------------------------------------------------------ scheduling
     def _schedule(self, ctx: RunContext) -> None:
@@ -85,8 +87,31 @@ class SimulatedRunner(RunnerBase):
             run.touch()
             payload = run.client_payload
             attempt = run.run_attempt
-        self._at(time.monotonic() + self.simulation.duration, f"end:{attempt}", run.id)
+        if run.repo.lower() in self._hold:
+            with self._lock:
+                self._held[run.id] = ctx  # ends when the harness says (finish)
+        else:
+            self._at(time.monotonic() + self.simulation.duration, f"end:{attempt}", run.id)
         self._fan_out(ctx.run.repo, ctx.run.event_type, payload)
+
+    def held(self) -> list[RunRecord]:
+        """Started runs of ``hold`` repos that no harness has finished yet."""
+        with self._lock:
+            return [ctx.run for ctx in self._held.values()]
+
+    def finish(self, run_id: int, conclusion: str) -> bool:
+        """End a held run with ``conclusion``; False when it is not held."""
+        with self._lock:
+            ctx = self._held.pop(run_id, None)
+        if ctx is None:
+            return False
+        with self.store.lock:
+            if ctx.run.status != "completed":
+                self._finish_unstarted(ctx, conclusion)
+                for job in ctx.run.jobs:
+                    for step in job.steps:
+                        step.conclusion = conclusion
+        return True
 
     def _end(self, ctx: RunContext) -> None:
         with self.store.lock:

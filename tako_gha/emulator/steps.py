@@ -28,6 +28,7 @@ from tako_gha.emulator.jobstate import JobState
 from tako_gha.emulator.processes import StepProcesses, cancelled, shell_command
 from tako_gha.emulator.runbase import RunContext, RunnerBase, Unit, eval_scalar
 from tako_gha.emulator.state import StepRecord, utcnow
+from tako_gha.emulator.upload_artifact import upload_artifact
 from tako_gha.emulator.workflows import DEFAULT_JOB_TIMEOUT_MINUTES, Job, Step
 
 _TAKO_USES = re.compile(r"^[^@\s]*/tako-gha(?:/[^@\s]*)?@\S+$", re.IGNORECASE)
@@ -267,7 +268,13 @@ class StepExecutor(StepProcesses, RunnerBase):
             extra["GITHUB_ACTION_PATH"] = str(_PACKAGE_ROOT)
             extra["PYTHONPATH"] = os.pathsep.join(
                 p for p in (str(_PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-            return io.run_command(list(self.action_command), {**env, **extra}, cwd, deadline)
+            result = io.run_command(list(self.action_command), {**env, **extra}, cwd, deadline)
+            if result[2].get("report_name"):  # action.yml's last step: the report upward
+                upload_artifact(io, {"name": result[2]["report_name"],
+                                     "path": result[2].get("report_path", ""),
+                                     "retention-days": "1", "if-no-files-found": "ignore"},
+                                contexts)
+            return result
         except (ex.ExpressionError, ValueError) as exc:
             state.annotate("failure", f"{where}: {exc}", path=ctx.run.workflow_path)
             return "failure", "", {}

@@ -3,16 +3,18 @@
 Inputs as the real action reads them: ``name`` (default ``artifact``), ``path`` (files
 or directories, one a line, relative to the workspace; glob patterns are not
 supported), ``if-no-files-found`` (``warn`` by default, ``error``, ``ignore``),
-``retention-days`` (1 to 90; default 90), ``overwrite`` (default false). The files are
-zipped (paths relative to the workspace) and stored as an artifact of the run doing
+``retention-days`` (1 to 90; default 90), ``overwrite`` (default false). The files (in
+the workspace or the runner's temp) are zipped, named relative to the paths' least
+common ancestor as the real action names them, and stored as an artifact of the run doing
 the step — its own run, as the real action's runtime token allows — readable through
 the REST artifact endpoints (``emulator.artifacts``). Outputs ``artifact-id``,
-``artifact-url`` and ``artifact-digest``. A path outside the workspace, or more data
+``artifact-url`` and ``artifact-digest``. A path outside those two, or more data
 than the emulator keeps, fails the step.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ def upload_artifact(io: ActionIO, inputs: dict[str, str], contexts: dict[str, An
     if not lines:
         io.annotate("failure", "Input required and not supplied: path")
         return "failure", "", {}
-    files, problem = _collect(io.workspace, lines)
+    files, problem = _collect([io.workspace, io.temp], io.workspace, lines)
     if problem:
         io.annotate("failure", f"actions/upload-artifact: {problem}")
         return "failure", "", {}
@@ -54,22 +56,32 @@ def upload_artifact(io: ActionIO, inputs: dict[str, str], contexts: dict[str, An
                            "artifact-digest": artifact.digest.removeprefix("sha256:")}
 
 
-def _collect(workspace: Path, lines: list[str]) -> tuple[dict[str, bytes], str]:
-    """The files named by ``lines`` (directories walked), keyed by their path relative
-    to the workspace; a problem (outside the workspace, too much) instead."""
-    root = workspace.resolve()
-    files: dict[str, bytes] = {}
-    size = 0
+def _collect(roots: list[Path], base: Path, lines: list[str]
+             ) -> tuple[dict[str, bytes], str]:
+    """The files named by ``lines`` (relative to ``base``; directories walked), keyed
+    as upload-artifact keys them: relative to the paths' least common ancestor. Only
+    files under ``roots`` (the workspace, the runner's temp) are taken; a problem
+    (outside them, too much) instead."""
+    allowed = [r.resolve() for r in roots]
+    targets: list[Path] = []
     for line in lines:
         if any(ch in line for ch in "*?["):
             return {}, f"glob patterns in 'path' are not supported by the emulator: {line!r}"
-        target = (workspace / line).resolve()
-        if not target.is_relative_to(root):
-            return {}, f"path {line!r} is outside the workspace"
-        found = sorted(p for p in target.rglob("*")) if target.is_dir() else [target]
-        for path in found:
+        target = (base / line).resolve()
+        if not any(target.is_relative_to(r) for r in allowed):
+            return {}, f"path {line!r} is outside the workspace and the runner's temp"
+        targets.append(target)
+    existing = [t for t in targets if t.exists()]
+    if not existing:
+        return {}, ""
+    anchors = [t if t.is_dir() else t.parent for t in existing]
+    common = Path(os.path.commonpath([str(a) for a in anchors]))
+    files: dict[str, bytes] = {}
+    size = 0
+    for target in existing:
+        for path in sorted(target.rglob("*")) if target.is_dir() else [target]:
             real = path.resolve()
-            if not real.is_relative_to(root):
+            if not any(real.is_relative_to(r) for r in allowed):
                 return {}, f"{path} links outside the workspace"
             if not real.is_file():
                 continue
@@ -77,7 +89,7 @@ def _collect(workspace: Path, lines: list[str]) -> tuple[dict[str, bytes], str]:
             if size > MAX_ARTIFACT_BYTES or len(files) >= MAX_FILES:
                 return {}, (f"more than {MAX_ARTIFACT_BYTES} bytes or {MAX_FILES} files; "
                             "the emulator keeps no more in one artifact")
-            files[path.relative_to(root).as_posix()] = real.read_bytes()
+            files[path.relative_to(common).as_posix()] = real.read_bytes()
     return files, ""
 
 

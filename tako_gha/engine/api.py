@@ -62,6 +62,9 @@ class FanOutOptions:
     # only the part its parent handed down and hands parts to its children. False:
     # every process governs itself alone against the whole token (the old way).
     shared_budget: bool = True
+    # Children report up (engine.report): a finished child that may have fanned out is
+    # asked for its report before its subscribers are listed. False: list them.
+    reports: bool = True
 
 
 @dataclass(frozen=True)

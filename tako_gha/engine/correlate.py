@@ -150,6 +150,11 @@ class TreeTracker:
     # (this tree's, or a child's fan-out's) are workflow_dispatch runs
     workflow_repos: set[str] = field(default_factory=set)
     _touched: list[Track] = field(default_factory=list)  # attached to during an ingest
+    # Children report up (engine.report): while on, the subscribers of a node whose run
+    # may leave a report are not listed until its report was looked for; ``reports``
+    # says, per node id, "read" or "missing" (then its subscribers are listed).
+    reporting: bool = False
+    reports: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tracks[self.origin.id] = Track(self.origin, own=False)
@@ -193,8 +198,15 @@ class TreeTracker:
             if self._watch_own_repo(track, now, unbatched) or (not track.own and unbatched):
                 repos.add(node.repo.lower())
             if node.runs and (active or self._scan_pending(track)):
+                if self.awaits_report(track):
+                    continue  # its report names them (or, missing, they are listed)
                 repos |= self.subscribers_of(node.repo) - self._found_under(node)
         return repos
+
+    def awaits_report(self, track: Track) -> bool:
+        """A node that may fan out, whose run's report was not looked for yet."""
+        return (self.reporting and bool(track.node.runs) and track.node.id not in self.reports
+                and bool(self.subscribers_of(track.node.repo)))
 
     @staticmethod
     def _found_under(node: Node) -> set[str]:

@@ -74,6 +74,7 @@ from tako_gha.engine.payload import (
 )
 from tako_gha.engine.planning import DiscoveryPlanner, Planner, PlanOutcome, Target
 from tako_gha.engine.poller import token_refused
+from tako_gha.engine.report import write_report
 from tako_gha.engine.session import Session, release_waits, until_reset
 from tako_gha.forge.base import AmbiguousDispatchError, Forge, ForgeError, RateLimitError
 
@@ -160,6 +161,8 @@ class FanOut:
                               discovery_timeout=self.options.discovery_timeout,
                               dedupe=self.options.dedupe)
         tracker.workflow_repos = set(plan.workflow_repos)
+        # children report up (engine.report): read their reports instead of listing
+        tracker.reporting = self.options.reports and hasattr(self.forge, "run_report")
         self.tracker = tracker
         tracker.deadline = self.deadline_wall
         if self.journal is not None and self.ctx is not None and self.ctx.parent is None:
@@ -200,7 +203,21 @@ class FanOut:
             self._resume_check()
         self._refuse_unrecorded()
         self.session.emit()
-        return self._loop()
+        report = self._loop()
+        self._write_report(report)
+        return report
+
+    def _write_report(self, report: TreeReport) -> None:
+        """Inside a tree, what this fan-out knows of its subtree, for the run's report
+        artifact (``request.extra["report_to"]``, a file path the action uploads)."""
+        path = self.request.extra.get("report_to")
+        if not path or self.ctx is None:
+            return
+        try:
+            write_report(str(path), report, self.session.poller.node_ids)
+        except OSError as exc:
+            self.session.message(f"cannot write the report for the root ({exc}): it "
+                                 "lists the repositories below this run instead")
 
     def _check_origin(self) -> None:
         """A resume sends what the first run sent: the same source, event type and

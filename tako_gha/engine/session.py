@@ -19,6 +19,7 @@ from tako_gha.engine.errors import CredentialsLostError
 from tako_gha.engine.governor import Governor, batches_of
 from tako_gha.engine.handoff import node_from_annotation
 from tako_gha.engine.poller import FleetPoller, PollSchedule, token_refused
+from tako_gha.engine.report import read_reports
 from tako_gha.forge.base import (
     MAX_STATE_IDS,
     Annotation,
@@ -150,8 +151,11 @@ class Session:
             return False
         self.governor.begin_round()
         try:
+            # reports first: the repositories they name need no listing this round
+            reported = read_reports(self, now) if list_due else False
             changed, paid, deferred = (self._list_round(now, extra) if list_due
                                        else (False, 0, 0))
+            changed |= reported
             batches = 0
             if status_due:
                 batches = batches_of(len(self.poller.pending_states()), MAX_STATE_IDS)

@@ -660,6 +660,13 @@ class GitHubForge:
         return logtail.step_tail(text, logtail.parse_time(step.get("started_at")),
                                  logtail.parse_time(step.get("completed_at")), lines)
 
+    def run_report(self, repo: str, run_id: int, name: str, member: str,
+                   max_bytes: int) -> bytes | None:
+        """``member`` of the run's artifact ``name`` (two requests), None without it."""
+        from tako_gha.forge import artifacts
+
+        return artifacts.read_member(self, repo, run_id, name, member, max_bytes)
+
     def _download_log(self, url: str, repo: str) -> str:
         """The job log behind GitHub's short-lived link (its storage needs no token, so
         none is sent); only its last ``MAX_LOG_BYTES`` are kept."""

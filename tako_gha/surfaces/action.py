@@ -26,6 +26,7 @@ import os
 import re
 import shlex
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +48,7 @@ from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, Fan
 from tako_gha.engine.context import read_event_file, tako_from_inputs
 from tako_gha.engine.handoff import notice_lines
 from tako_gha.engine.journal import Journal, JournalError, SignalGuard, crash_point, default_path
+from tako_gha.engine.report import REPORT_FILE, report_name
 from tako_gha.forge.redact import redact, redact_url
 from tako_gha.surfaces.reports import LiveTree, render_markdown
 from tako_gha.surfaces.reports.common import one_line
@@ -469,9 +471,12 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
     event = Event(type=inputs.event_type, source=inputs.source, payload=inputs.payload,
                   schema_version=inputs.schema_version)
     root = context.root if context is not None else new_root_id()
+    report_dir = _report_dir(context, env)
     request = FanOutRequest(event=event, org=inputs.org, repos=tuple(inputs.repos),
                             config_path=inputs.config_path, context=context,
-                            root=None if context is not None else root)
+                            root=None if context is not None else root,
+                            extra={"report_to": str(report_dir / REPORT_FILE)}
+                            if report_dir is not None else {})
     problem = check_env_files(env) or (None if inputs.options.dry_run else
                                         announce(root, inputs, context, env, out))
     if problem:
@@ -508,11 +513,32 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
         live.close()
         if journal is not None:
             journal.close()
-    problem = publish(report, env, out, observer.notes)
+    problem = publish(report, env, out, observer.notes) or _report_outputs(
+        context, report_dir, env)
     if problem:
         return fail(out, problem, hint="the cascade itself ended "
                     f"{report.status.value}; only these files were not written")
     return report.status.exit_code
+
+
+def _report_dir(context: CascadeContext | None, env: Mapping[str, str]) -> Path | None:
+    """Inside a tree: where the report for the root goes (the action's last step
+    uploads it as the run's artifact; docs/protocol.md, Reports up the tree)."""
+    if context is None or context.parent is None:
+        return None
+    base = env.get("RUNNER_TEMP") or tempfile.gettempdir()
+    return Path(base) / "tako-reports" / report_name(context.root, context.parent)
+
+
+def _report_outputs(context: CascadeContext | None, report_dir: Path | None,
+                    env: Mapping[str, str]) -> str | None:
+    if context is None or context.parent is None or report_dir is None:
+        return None
+    if not (report_dir / REPORT_FILE).is_file():
+        return None
+    return env_file_write(env, "GITHUB_OUTPUT", lambda path: write_outputs(path, {
+        "report_name": report_name(context.root, context.parent or ""),
+        "report_path": str(report_dir)}))
 
 
 def announce(root: str, inputs: ActionInputs, context: CascadeContext | None,

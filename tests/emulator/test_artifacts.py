@@ -178,5 +178,39 @@ def test_the_upload_artifact_builtin_stores_the_runs_own_artifact(
     artifact = store_for(world).get(listed["artifacts"][0]["id"])
     assert artifact is not None and artifact.run_id == run["id"]
     assert (artifact.expires_at - artifact.created_at).days == 3
-    assert zipfile.ZipFile(io.BytesIO(artifact.data)).read("out/report.json") == \
+    assert zipfile.ZipFile(io.BytesIO(artifact.data)).read("report.json") == \
         b'{"runs": [1]}\n'
+
+
+def test_a_harness_finishes_held_runs_with_their_report(
+        make_world: Callable[..., Path], start_emulator: Callable[..., Emulator]) -> None:
+    import base64
+    import time
+
+    world = make_world({"acme/mid": {".github/workflows/w.yml": WORKFLOW}},
+                       settings={"runner": {"simulate": {"duration": "0.1s", "queued": "0.1s",
+                                                         "hold": ["acme/mid"]}}})
+    emu = start_emulator(world)
+    assert call(emu.base_url, "POST", "/repos/acme/mid/dispatches", emu.admin_token,
+                {"event_type": "go", "client_payload": {"k": 1}}).status == 204
+    held: list = []
+    for _ in range(100):
+        held = call(emu.base_url, "GET", "/_emulator/held").json()
+        if held:
+            break
+        time.sleep(0.05)
+    assert [(h["repo"], h["client_payload"]) for h in held] == [("acme/mid", {"k": 1})]
+    time.sleep(0.3)  # past its duration: still in progress, held
+    run_id = held[0]["id"]
+    path = f"/repos/acme/mid/actions/runs/{run_id}"
+    assert call(emu.base_url, "GET", path, emu.admin_token).json()["status"] == "in_progress"
+    data = base64.b64encode(zip_files({"tako-report.json": b"{}"})).decode()
+    done = call(emu.base_url, "POST", f"/_emulator/held/{run_id}",
+                body={"conclusion": "success", "artifacts": {"tako-report-x": data}})
+    assert done.status == 200
+    run = call(emu.base_url, "GET", path, emu.admin_token).json()
+    assert (run["status"], run["conclusion"]) == ("completed", "success")
+    listed = call(emu.base_url, "GET", path + "/artifacts", emu.admin_token).json()
+    assert [a["name"] for a in listed["artifacts"]] == ["tako-report-x"]
+    assert call(emu.base_url, "POST", f"/_emulator/held/{run_id}",
+                body={"conclusion": "success"}).status == 404  # not held any more

@@ -83,4 +83,14 @@ def test_install_is_locked_and_the_venv_cached() -> None:
     # nothing to restore when an interpreter already runs this tako-gha
     assert cache["if"] == "steps.venv.outputs.ready == ''"
     ids = [s.get("id") for s in action["runs"]["steps"]]
-    assert ids == ["python", "venv", "cache", "install", "tako"]
+    assert ids == ["python", "venv", "cache", "install", "tako", "report"]
+
+
+def test_inside_a_cascade_the_last_step_leaves_the_report_for_the_root() -> None:
+    report = _step(_action(), "report")
+    assert re.fullmatch(r"actions/upload-artifact@[0-9a-f]{40}", report["uses"])
+    # even when the fan-out failed: the root then knows what it did dispatch
+    assert report["if"].startswith("always()")
+    assert "steps.tako.outputs.report_name" in report["if"]
+    assert report["with"]["name"] == "${{ steps.tako.outputs.report_name }}"
+    assert report["with"]["path"] == "${{ steps.tako.outputs.report_path }}"
