@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 from tako_gha.emulator import confine
 from tako_gha.emulator.httpkit import ApiError, Request, Response, Router, not_found
 from tako_gha.emulator.ratelimit import RATE_DOCS, SECONDARY_MESSAGE
+from tako_gha.emulator.reruns import rerun_failed_jobs
 from tako_gha.emulator.state import RunRecord, utcnow
 from tako_gha.emulator.workflows import (
     WorkflowError,
@@ -65,6 +66,8 @@ def register(router: Router) -> None:
     router.add("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}", "jobs", get_job)
     router.add("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel", "cancel", cancel_run)
     router.add("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun", "rerun", rerun_run)
+    router.add("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs",
+               "rerun", rerun_failed_jobs)
     router.add(
         "GET", "/repos/{owner}/{repo}/check-runs/{job_id}/annotations", "annotations",
         list_annotations,

@@ -83,6 +83,8 @@ class Unit:
     total: int = 1
     # shared by the combinations of one matrix job: set to cancel them (fail-fast)
     group: threading.Event = field(default_factory=threading.Event)
+    # rerun-failed-jobs: the result this job keeps from the previous attempt (not run)
+    kept: str | None = None
 
 
 class RunnerBase:
@@ -166,8 +168,10 @@ class RunnerBase:
         self._signal_procs(ctx, signal.SIGINT)
         return True
 
-    def rerun(self, run_id: int) -> bool:
-        """Run a completed run again as attempt N+1 (new jobs); False otherwise."""
+    def rerun(self, run_id: int, *, failed_only: bool = False) -> bool:
+        """Run a completed run again as attempt N+1 (new jobs); False otherwise.
+        ``failed_only``: jobs that succeeded (needing none run again) keep their
+        result without running (emulator.reruns)."""
         with self._lock:
             ctx = self._contexts.get(run_id)
         if ctx is None or self._stopped:
@@ -176,10 +180,19 @@ class RunnerBase:
             run = ctx.run
             if run.status != "completed":
                 return False
+            before = {u.job_id: u.record.conclusion or "" for u in ctx.units}
             run.run_attempt += 1
             run.status, run.conclusion = "queued", None
             run.run_started_at = None
             ctx.units = self._new_units(run, ctx.event, ctx.workflow, ctx.startup_error)
+            if failed_only and ctx.workflow is not None:
+                from tako_gha.emulator.reruns import jobs_to_keep
+
+                needs = {j: list(job.needs) for j, job in ctx.workflow.jobs.items()}
+                keep = jobs_to_keep(before, needs)
+                for unit in ctx.units:
+                    if unit.job_id in keep:
+                        unit.kept = before[unit.job_id]
             run.jobs = [u.record for u in ctx.units]
             run.touch()
             ctx.cancel = threading.Event()

@@ -98,8 +98,11 @@ class JobScheduler(StepExecutor):
                                if all(n in results for n in workflow.jobs[j].needs)]:
                     pending.remove(job_id)
                     for unit in by_job[job_id]:
-                        future = pool.submit(self._job, ctx, workflow.jobs[job_id], unit,
-                                             dict(results), dict(needs_ctx), masks)
+                        if unit.kept is not None:  # rerun-failed-jobs kept its result
+                            future = pool.submit(self._keep, unit)
+                        else:
+                            future = pool.submit(self._job, ctx, workflow.jobs[job_id],
+                                                 unit, dict(results), dict(needs_ctx), masks)
                         running[future] = unit
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in done:
@@ -120,6 +123,12 @@ class JobScheduler(StepExecutor):
             ctx.run.status = "completed"
             ctx.run.conclusion = _run_conclusion(ctx, workflow, results)
             ctx.run.touch()
+
+    def _keep(self, unit: Unit) -> tuple[str, dict[str, str]]:
+        """A job kept from the previous attempt: completed with its result, not run."""
+        assert unit.kept is not None
+        self._complete_job(unit.record, unit.kept)
+        return unit.kept, {}
 
     def _fail_fast(self, job: Job, units: list[Unit]) -> None:
         """A failed matrix combination cancels its siblings (strategy.fail-fast)."""

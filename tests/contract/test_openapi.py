@@ -338,3 +338,22 @@ def test_workflow_dispatch_answers_match_the_description(
         check(openapi, emu, "POST", path, 204, {"ref": "main", "inputs": {"version": "2"}})
         check(openapi, emu, "POST", path, 422, {"ref": "main", "inputs": {"nope": "x"}})
         assert emu.wait_idle(30)
+
+
+def test_rerun_failed_jobs_matches_the_description(openapi: Any, emu: Emulator) -> None:
+    """A failed run re-run (failed jobs only) is the next attempt of the same run id:
+    run_attempt 2, previous_attempt_url set, in GitHub's workflow-run shape."""
+    check(openapi, emu, "POST", "/repos/acme/app/dispatches", 204, {"event_type": "broken"})
+    assert emu.wait_idle(30)
+    broken = next(r for r in emu.runs.all_runs() if r.workflow_path.endswith("broken.yml"))
+    path = f"/repos/acme/app/actions/runs/{broken.id}"
+    assert check(openapi, emu, "GET", path, 200).json()["conclusion"] == "failure"
+    attempt = broken.run_attempt
+    check(openapi, emu, "POST", f"{path}/rerun-failed-jobs", 201)
+    assert emu.wait_idle(30)
+    run = check(openapi, emu, "GET", path, 200).json()
+    assert run["id"] == broken.id and run["run_attempt"] == attempt + 1
+    assert run["previous_attempt_url"].endswith(f"/attempts/{attempt}")
+    good = next(r for r in emu.runs.all_runs() if r.conclusion == "success")
+    check(openapi, emu, "POST", f"/repos/acme/app/actions/runs/{good.id}/rerun-failed-jobs",
+          403)
