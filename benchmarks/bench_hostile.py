@@ -296,7 +296,9 @@ def org_plan_in_child(total: int, hostile_every: int, timeout: float,
 
 # --------------------------------------------------------------------------- templates
 
-# name -> (subscribers, the one input's template, payload value size in characters)
+# name -> (subscribers, the one input's template, the payload value's size as JSON). The
+# value is a list of strings: a string renders as itself (shared, never copied), a list
+# renders as JSON, built anew for every subscriber and placeholder.
 TEMPLATE_BOMBS: dict[str, tuple[int, str, int]] = {
     "300 subscribers x a 900 KB value": (300, "{{ .event.payload.big }}", 900_000),
     "4 subscribers x 100 placeholders of it": (4, "{{ .event.payload.big }}" * 100, 900_000),
@@ -315,7 +317,8 @@ def template_plan(name: str, quick: bool) -> dict[str, Any]:
     text = ("version: 1\nevents:\n  subscriptions:\n    - artifact: bench/core-lib\n"
             f"      events: [library_built]\n      inputs: {{v: {json.dumps(template)}}}\n")
     repos = [load_config(text, path="tako.yml", repo=f"bench/t{i}") for i in range(subscribers)]
-    event = Event("library_built", "bench/core-lib", {"big": "x" * size}, "1.0.0")
+    items = [f"{i:09}" for i in range(size // 12)]  # 12 characters each as JSON
+    event = Event("library_built", "bench/core-lib", {"big": items}, "1.0.0")
     tracemalloc.start()
     started = time.perf_counter()
     try:
@@ -401,9 +404,9 @@ def section(after: dict[str, Any], before: dict[str, Any] | None) -> str:
         "|---|---:|---|---|",
         *org_rows,
         "",
-        "Template bombs: a plan over subscribers whose one input names a payload value of "
-        "`size` characters (once, or 100 times); peak = tracemalloc's during the plan, "
-        "RSS = the child process's peak.",
+        "Template bombs: a plan over subscribers whose one input names a payload list of "
+        "`size` characters as JSON (once, or 100 times); peak = tracemalloc's during the "
+        "plan, RSS = the child process's peak.",
         "",
         "| bomb | subscribers | size | before (plan; peak; RSS; outcome) | after |",
         "|---|---:|---:|---|---|",

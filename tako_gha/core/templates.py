@@ -292,7 +292,26 @@ def _to_text(value: Any, room: int) -> str | None:
     if not isinstance(value, (list, tuple, dict)):
         text = _JSON.encode(value)
         return text if len(text) <= room else None
-    return _bounded_json(value, room)
+    # A plan renders the same payload value for every subscriber (and placeholder):
+    # encode it once. A value found too long for a room is too long for any smaller.
+    known = _rendered.get(id(value))
+    if known is not None and known[0] is value:
+        _value, text, tried = known
+        if text is not None:
+            return text if len(text) <= room else None
+        if room <= tried:
+            return None
+    text = _bounded_json(value, room)
+    _rendered.pop(id(value), None)
+    _rendered[id(value)] = (value, text, room)  # the value is held: its id stays its own
+    if len(_rendered) > 64:
+        del _rendered[next(iter(_rendered))]
+    return text
+
+
+# id(container) -> (the container, its JSON or None when longer than room, room): the
+# last 64 payload containers rendered, for at most 64 x MAX_INPUT_CHARS characters.
+_rendered: dict[int, tuple[Any, str | None, int]] = {}
 
 
 def _bounded_json(value: list[Any] | tuple[Any, ...] | dict[Any, Any], room: int) -> str | None:

@@ -691,6 +691,7 @@ def test_unexpected_internal_errors_are_a_reason_not_a_crash(
     monkeypatch.setattr(filters_module._BoundedEvaluator, "evaluate", boom)
     outcome = compile_filter("1 == 1").evaluate({"event": {"x": 1}})
     assert outcome.error and "internal error: RuntimeError: boom" in outcome.reason
+    assert outcome.tool_error  # no verdict: tako-gha failed, not the filter
 
 
 def _documented_filters() -> list[str]:
