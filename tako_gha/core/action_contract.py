@@ -26,6 +26,7 @@ INPUT_DEFAULTS: dict[str, str] = {
     "cancel_on_timeout": "false",
     "max_depth": "10",
     "dedupe": "none",
+    "on_rerun": "resume",
     "org": "",  # default: the repository owner
     "repos": "",
     "config_path": "tako.yml",

@@ -65,6 +65,10 @@ class FanOutOptions:
     # Children report up (engine.report): a finished child that may have fanned out is
     # asked for its report before its subscribers are listed. False: list them.
     reports: bool = True
+    # A resumed root (a re-run of the producer's job, ``tako-gha rerun``): children
+    # whose runs failed are re-run (GitHub's rerun-failed-jobs: the next attempt of
+    # the same run, followed as the same node) instead of being reported as failed.
+    rerun_failed: bool = False
 
 
 @dataclass(frozen=True)

@@ -401,6 +401,11 @@ class Forge(Protocol):
         """True if a cancel was accepted (202); False if the run already finished (409)."""
         ...
 
+    def rerun_run(self, repo: str, run_id: int, *, failed_only: bool = True) -> None:
+        """Start the next attempt of a finished run (``rerun-failed-jobs``, or every
+        job with ``failed_only`` False); raises ForgeError when GitHub refuses."""
+        ...
+
     def run_annotations(self, repo: str, run_id: int) -> list[Annotation]:
         """Annotations of the run's jobs (check-run annotations endpoint)."""
         ...

@@ -600,6 +600,17 @@ class GitHubForge:
         raise self._error(resp, f"cancel run {run_id} of {repo}", repo,
                           permission="Actions: write")
 
+    def rerun_run(self, repo: str, run_id: int, *, failed_only: bool = True) -> None:
+        # Not retried blindly: a second POST after a lost answer would be refused
+        # (already running) at best; the caller reads the run to see what happened.
+        verb = "rerun-failed-jobs" if failed_only else "rerun"
+        resp = self._request(CallKind.OTHER, "POST",
+                             f"/repos/{repo}/actions/runs/{int(run_id)}/{verb}",
+                             owner=repo.split("/", 1)[0], safe=False)
+        if resp.status not in (201, 204):
+            raise self._error(resp, f"re-run run {run_id} of {repo}", repo,
+                              permission="Actions: write")
+
     def _run_jobs(self, repo: str, run_id: int) -> list[Any] | None:
         """The jobs of a run as GitHub lists them (None when the answer has no list)."""
         resp = self._request(CallKind.POLL, "GET",

@@ -21,6 +21,7 @@ the environment: ``TAKO_POLL_MIN_INTERVAL``, ``TAKO_POLL_MAX_INTERVAL`` (seconds
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -112,6 +113,7 @@ class ActionInputs:
     options: FanOutOptions
     event_path: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    on_rerun: str = "resume"
 
 
 # ------------------------------------------------------------------ inputs
@@ -226,6 +228,49 @@ def _source(env: Mapping[str, str]) -> str:
     return source
 
 
+ON_RERUN = ("resume", "fresh")
+
+
+def _on_rerun(env: Mapping[str, str]) -> str:
+    value = (_raw(env, "on_rerun") or INPUT_DEFAULTS["on_rerun"]).lower()
+    if value not in ON_RERUN:
+        raise InputError(f"input on_rerun: expected resume or fresh, got {value!r}")
+    return value
+
+
+def step_root(env: Mapping[str, str], event_type: str) -> str | None:
+    """The root id of this step's cascade, derived from (repository, run id, job,
+    step, event type): the same in every attempt of the run, so a re-run of the job
+    continues the cascade its first attempt started. None outside Actions."""
+    parts = [env.get(name, "") for name in ("GITHUB_REPOSITORY", "GITHUB_RUN_ID",
+                                             "GITHUB_JOB", "GITHUB_ACTION")]
+    if env.get("GITHUB_ACTIONS") != "true" or not all(parts):
+        return None
+    key = "\x1f".join(["tako-step", *parts, event_type])
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def rerun_plan(env: Mapping[str, str], inputs: ActionInputs,
+               context: CascadeContext | None) -> tuple[CascadeContext | None, str | None,
+                                                          bool]:
+    """``(context, root, rerun_failed)`` for this attempt of the job. A first attempt
+    fans out as the step's derived root; a later one (``on_rerun: resume``) resumes
+    it: what succeeded is kept, failed children's runs are re-run, the rest is sent.
+    Inside a tree (a child's job re-run) the tree's own ids already match."""
+    try:
+        attempt = int(env.get("GITHUB_RUN_ATTEMPT") or "1")
+    except ValueError:
+        attempt = 1
+    resume = inputs.on_rerun == "resume"
+    if context is not None:
+        return context, None, resume and attempt > 1
+    root = step_root(env, inputs.event_type) if resume else None
+    if root is None or attempt <= 1:
+        return None, root, False
+    return (CascadeContext(root=root, parent=None, depth=1, chain=(inputs.source,),
+                           deadline=None), None, True)
+
+
 def _dedupe(env: Mapping[str, str]) -> str:
     dedupe = _raw(env, "dedupe") or INPUT_DEFAULTS["dedupe"]
     if dedupe not in DEDUPE_MODES:
@@ -299,6 +344,7 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         api_url=problems.read(lambda: _api_url(env), ""),
         options=_options(env, problems),
         event_path=env.get("GITHUB_EVENT_PATH", ""),
+        on_rerun=problems.read(lambda: _on_rerun(env), "resume"),
     )
     problems.check()
     return inputs
@@ -452,11 +498,18 @@ def run(env: Mapping[str, str], out: TextIO) -> int:
         for problem in exc.problems[:-1]:
             fail(out, problem)
         return fail(out, exc.problems[-1])
-    return _fan_out(inputs, context, env, out)
+    context, root, rerun_failed = rerun_plan(env, inputs, context)
+    if rerun_failed:
+        inputs = replace(inputs, options=replace(inputs.options, rerun_failed=True))
+        out.write(one_line(f"tako: attempt {env.get('GITHUB_RUN_ATTEMPT')} of this job: "
+                           f"continuing cascade {context.root if context else root} "
+                           "(succeeded children kept, failed ones re-run, the rest sent)")
+                  + "\n")
+    return _fan_out(inputs, context, env, out, root=root)
 
 
 def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
-             env: Mapping[str, str], out: TextIO) -> int:
+             env: Mapping[str, str], out: TextIO, *, root: str | None = None) -> int:
     if not inputs.token:
         return fail(out, "no token: set the token input (or GITHUB_TOKEN / GH_TOKEN)",
                     hint="a PAT or GitHub App token that can read the org's repositories "
@@ -470,7 +523,7 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
 
     event = Event(type=inputs.event_type, source=inputs.source, payload=inputs.payload,
                   schema_version=inputs.schema_version)
-    root = context.root if context is not None else new_root_id()
+    root = context.root if context is not None else (root or new_root_id())
     report_dir = _report_dir(context, env)
     request = FanOutRequest(event=event, org=inputs.org, repos=tuple(inputs.repos),
                             config_path=inputs.config_path, context=context,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -90,6 +90,7 @@ class FakeRun:
     cancelled_at: float | None = None
     children: list[FakeRun] = field(default_factory=list)
     spawned: bool = False
+    attempt: int = 1  # run_attempt: a re-run keeps the id and counts up
     event: str = "repository_dispatch"
 
     @property
@@ -148,6 +149,7 @@ class FakeForge:
         # (call, repo or "*") -> raised by that call: "list_runs", "get_run", "dispatch".
         self.faults: dict[tuple[str, str], ForgeError] = {}
         self.scheduled: list[tuple[float, Callable[[], None]]] = []  # run once, in time
+        self.rerun_conclusion: dict[str, str] = {}  # lower-case repo -> a re-run's end
         self.run_details = True  # False: a server without return_run_details (GHES)
         self.workflow_dispatches: list[tuple[str, str, str, dict[str, str]]] = []
 
@@ -229,7 +231,7 @@ class FakeForge:
                        created_at=EPOCH + timedelta(seconds=run.created),
                        html_url=f"https://fake/{run.repo}/actions/runs/{run.id}",
                        updated_at=EPOCH + timedelta(seconds=self._last_change(run)),
-                       node_id=f"WFR_{run.id}")
+                       node_id=f"WFR_{run.id}", run_attempt=run.attempt)
 
     def run_by_id(self, run_id: int) -> FakeRun:
         run = next((r for r in self.runs if r.id == run_id), None)
@@ -409,6 +411,19 @@ class FakeForge:
             if child.status(self.clock.t)[0] != "completed":
                 child.cancelled_at = self.clock.t + 0.5
         return True
+
+    def rerun_run(self, repo: str, run_id: int, *, failed_only: bool = True) -> None:
+        """The next attempt of a finished run: it runs again from now, concluding
+        ``rerun_conclusion[repo]`` when set (else as its workflow does)."""
+        self._advance()
+        self.calls["rerun_run"] += 1
+        run = self.run_by_id(run_id)
+        if run.status(self.clock.t)[0] != "completed":
+            raise ForgeError("This workflow is already running", status=403)
+        wanted = self.rerun_conclusion.get(repo.lower())
+        if wanted is not None:
+            run.workflow = replace(run.workflow, conclusion=wanted)
+        run.created, run.attempt, run.cancelled_at = self.clock.t, run.attempt + 1, None
 
     def run_annotations(self, repo: str, run_id: int) -> list[Annotation]:
         self.annotation_calls += 1

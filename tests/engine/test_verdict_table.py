@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeClock, FakeForge, FakeRun, FakeWorkflow
+from fakes import FakeClock, FakeForge, FakeWorkflow
 
 from tako_gha.core.config import ConfigResult, RepoConfig, Subscription
 from tako_gha.core.events import Event
@@ -23,7 +23,7 @@ from tako_gha.engine.fanout import fan_out
 from tako_gha.engine.journal import Journal, read
 from tako_gha.engine.planning import StaticPlanner, Target
 from tako_gha.engine.watch import watch
-from tako_gha.forge.base import DiscoveredRepo, Discovery, RepoSelection, RunInfo
+from tako_gha.forge.base import DiscoveredRepo, Discovery, RepoSelection
 
 OPTS = {"poll_min_interval": 1.0, "poll_max_interval": 5.0, "discovery_timeout": 30.0,
         "sibling_grace": 2.0, "timeout": 60.0}
@@ -51,14 +51,11 @@ class TreeForge(FakeForge):
                 repo=name, path="tako.yml", config=config)))
         return Discovery(org=selection.org, repos=repos)
 
-    def _info(self, run: FakeRun) -> RunInfo:
-        return replace(super()._info(run), run_attempt=getattr(run, "attempt", 1))
-
     def rerun(self, repo: str, workflow: FakeWorkflow) -> None:
         """A person re-runs the repo's (finished) run: same id, attempt 2."""
         run = next(r for r in self.runs if r.repo == repo)
         run.workflow, run.created = workflow, self.clock.t
-        run.attempt = 2  # type: ignore[attr-defined]
+        run.attempt = 2
 
     def person_cancels(self, repo: str) -> None:
         self.cancel_run(repo, next(r.id for r in self.runs if r.repo == repo))
