@@ -415,6 +415,7 @@ def section(after: dict[str, Any], before: dict[str, Any] | None) -> str:
           f"{_template_cell(row)} |" for name, row in after.get("templates", {}).items()],
         "",
         reading(after, before),
+        *nodes_lines(after, before),
     ]
     return "\n".join(lines) + "\n"
 
@@ -509,6 +510,104 @@ def _plan_cell(row: dict[str, Any] | None) -> str:
     return f"{_s(row['load'])}; {_s(row['plan'])}{note}"
 
 
+# ---------------------------------------------------- GraphQL nodes(ids:) at scale
+# (the emulator's part of the hostile corpus: unknown ids must cost a lookup each)
+GOAL_NODES_SECONDS = 0.05
+NODES_ALIASES = (1, 900)  # one nodes(ids:); the most aliases the complexity limit admits
+
+
+def _nodes_query(aliases: int) -> str:
+    return "query($ids: [ID!]!) { " + " ".join(
+        f"a{i}: nodes(ids: $ids) {{ id }}" for i in range(aliases)) + " }"
+
+
+def nodes_unknown_ids(repos: int, ids: int,
+                      aliases_tried: tuple[int, ...] = NODES_ALIASES) -> dict[str, Any]:
+    """``nodes(ids:)`` with ``ids`` unknown repository ids against a world of ``repos``
+    repositories, once and under the most aliases the complexity limit admits: the
+    emulator process's CPU time for one answer (best of 3; the server runs in this
+    process), and how many ids came back null."""
+    import base64
+    import urllib.request
+
+    from tako_gha.emulator import Emulator
+    from tako_gha.emulator.worldgen import build_bare_world
+
+    def post(url: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(url + "/graphql", json.dumps(body).encode(),
+                                         {"Authorization": f"token {token}"})
+        with urllib.request.urlopen(request, timeout=600) as answer:  # before: minutes
+            return json.loads(answer.read())
+
+    rows: dict[str, Any] = {"repos": repos, "ids": ids, "queries": []}
+    with tempfile.TemporaryDirectory(prefix="tako-nodes-") as tmp:
+        world = build_bare_world(Path(tmp) / "world",
+                                 {f"bench/r-{i:05d}": {"README.md": "x"} for i in range(repos)},
+                                 settings={"limits": {"enabled": False}})
+        unknown = [base64.b64encode(f"R:{10**12 + i}".encode()).decode() for i in range(ids)]
+        with Emulator(world) as emu:
+            for aliases in aliases_tried:
+                best, nulls = float("inf"), 0
+                for _ in range(3):
+                    started = time.process_time()
+                    body = post(emu.base_url, emu.admin_token,
+                                {"query": _nodes_query(aliases), "variables": {"ids": unknown}})
+                    best = min(best, time.process_time() - started)
+                    if best > 5:  # once is enough to show seconds
+                        break
+                    nulls = sum(node is None for key in body.get("data") or {}
+                                for node in body["data"][key])
+                rows["queries"].append({"aliases": aliases, "seconds": best, "nulls": nulls,
+                                        "errors": len(body.get("errors", []))})
+    return rows
+
+
+def nodes_in_child(quick: bool, timeout: float, memory_mb: int) -> dict[str, Any]:
+    repos, ids = (200, 100) if quick else (10_000, 100)
+    if quick:
+        return nodes_unknown_ids(repos, ids, (1, 20))
+    code = _preamble(memory_mb) + (
+        f"import bench_hostile as b\nprint(json.dumps(b.nodes_unknown_ids({repos}, {ids})))\n")
+    result, why, _rss = _run_child(code, timeout)
+    return result or {"repos": repos, "ids": ids, "queries": [], "status": why}
+
+
+def _nodes_cell(row: dict[str, Any] | None, aliases: int) -> str:
+    if not row:
+        return "not measured"
+    found = [q for q in row.get("queries", []) if q["aliases"] == aliases]
+    return _s(found[0]["seconds"]) if found else row.get("status", "not measured")
+
+
+def nodes_lines(after: dict[str, Any], before: dict[str, Any] | None) -> list[str]:
+    """The nodes(ids:) table and its reading (goal: one query ≤ 50 ms)."""
+    row = after.get("nodes")
+    if not row:
+        return []
+    was = (before or {}).get("nodes")
+    lines = [
+        "",
+        f"GraphQL `nodes(ids:)` with {row['ids']} unknown repository ids on a "
+        f"{row['repos']:,}-repository emulator world, as one field and under aliases: CPU "
+        "time of the emulator process for one answer (best of 3).",
+        "",
+        "| query | before | after |",
+        "|---|---|---|",
+    ]
+    for aliases in [q["aliases"] for q in row.get("queries", [])] or NODES_ALIASES:
+        shape = "nodes(ids:)" if aliases == 1 else f"{aliases} aliases of nodes(ids:)"
+        lines.append(f"| {shape} | {_nodes_cell(was, aliases)} | "
+                     f"{_nodes_cell(row, aliases)} |")
+    one = next((q for q in row.get("queries", []) if q["aliases"] == 1), None)
+    if one is None:
+        return [*lines, "", f"- nodes(ids:): {row.get('status', 'not measured')}."]
+    met = one["seconds"] <= GOAL_NODES_SECONDS
+    return [*lines, "",
+            f"- nodes(ids:): the ≤ {GOAL_NODES_SECONDS * 1e3:g} ms goal for one query is "
+            f"{'met' if met else 'NOT met'} ({_s(one['seconds'])}; {one['nulls']} of "
+            f"{row['ids']} ids answered null)."]
+
+
 def run(quick: bool, timeout: float, memory_mb: int, org_timeout: float = 300
         ) -> dict[str, Any]:
     import tako_gha
@@ -539,6 +638,8 @@ def run(quick: bool, timeout: float, memory_mb: int, org_timeout: float = 300
                else template_plan_in_child(name, org_timeout, memory_mb))
         results["templates"][name] = row
         print(f"templates, {name}:", json.dumps(row), flush=True)
+    results["nodes"] = nodes_in_child(quick, org_timeout, memory_mb * 2)
+    print("nodes(ids:):", json.dumps(results["nodes"]), flush=True)
     return results
 
 

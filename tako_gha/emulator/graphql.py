@@ -367,7 +367,7 @@ def _resolve_node(ex: Executor, ident: Any) -> Any:
         repo = ex.app.world.repo(run.repo)
         return run if ex.visible(repo) else None
     if prefix == "R":
-        repo = next((r for r in ex.app.world.all_repos() if r.id == number), None)
+        repo = ex.app.world.repo_by_id(number)  # an index: never a scan per id
         return repo if ex.visible(repo) else None
     return None
 

@@ -188,6 +188,7 @@ class World:
         self._repos: dict[str, WorldRepo] = {}
         self._sorted: list[WorldRepo] | None = None
         self._by_owner: dict[str, list[WorldRepo]] = {}
+        self._by_id: dict[int, WorldRepo] = {}  # node ids: one lookup, never a scan
         # owner dir -> (its mtime, when it was scanned), both in ns
         self._owner_stamps: dict[Path, tuple[int, int]] = {}
         self._warned: set[Path] = set()
@@ -322,7 +323,15 @@ class World:
                 for repo in self._sorted:
                     by_owner.setdefault(repo.owner.lower(), []).append(repo)
                 self._by_owner = by_owner
+                self._by_id = {repo.id: repo for repo in self._sorted}
             return self._sorted
+
+    def repo_by_id(self, number: int) -> WorldRepo | None:
+        """The repository whose database id is ``number`` (a dict lookup, rebuilt with
+        the sorted list: a query of many unknown ids costs one lookup each)."""
+        with self._lock:
+            self.all_repos()
+            return self._by_id.get(number)
 
     def repos_of(self, owner: str) -> list[WorldRepo]:
         """The repos of one owner, sorted by name (a shared list: do not mutate)."""
