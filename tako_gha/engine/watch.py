@@ -20,7 +20,7 @@ from tako_gha.engine.errors import FanOutError, TreeNotFoundError
 from tako_gha.engine.journal import NOT_SENT, JournalState
 from tako_gha.engine.planning import exact_repos, subscribed_repos, subscribers_map
 from tako_gha.engine.session import Session, release_waits
-from tako_gha.forge.base import Forge, RepoSelection
+from tako_gha.forge.base import Forge, ForgeError, RepoSelection
 
 
 def _open(forge: Forge, root: str, org: str, options: FanOutOptions,
@@ -217,3 +217,52 @@ def cancel_tree(forge: Forge, root: str, org: str, *, clock: Clock | None = None
         return session.cancel_tracks(list(session.tracker.nodes()))
     finally:
         release_waits(forge)
+
+
+def rerun_tree(forge: Forge, root: str, org: str, *, failed_only: bool,
+               clock: Clock | None = None, repos: Sequence[str] = (),
+               journal: JournalState | None = None,
+               observer: Observer | None = None) -> list[tuple[str, int, int]]:
+    """Re-run the failed runs of the tree ``root`` (``failed_only``: their failed jobs,
+    GitHub's rerun-failed-jobs; else every job): the topmost failed node of each
+    branch only — a child whose run failed because a grandchild did re-runs its own
+    fan-out step, which resumes its part of the tree. Returns (repo, run id, attempt)
+    of each re-run started."""
+    clock = clock or SystemClock()
+    try:
+        session, candidates = _open(forge, root, org, FanOutOptions(wait=False), observer,
+                                    clock, repos, journal)
+        session.poll_due(clock.monotonic(), extra=candidates, force=True)
+        if not any(True for _ in session.tracker.nodes()):
+            raise _not_found(root, org, len(candidates))
+        started: list[tuple[str, int, int]] = []
+        for node in _topmost_failed(session.tracker.origin):
+            for ref in node.runs:
+                if ref.status != "completed" or ref.conclusion in ("success", "neutral",
+                                                                   "skipped"):
+                    continue
+                try:
+                    forge.rerun_run(node.repo, ref.run_id, failed_only=failed_only)
+                except ForgeError as exc:
+                    session.message(f"cannot re-run run {ref.run_id} of {node.repo}: "
+                                    f"{exc.message}")
+                    continue
+                started.append((node.repo, ref.run_id, ref.attempt + 1))
+        return started
+    finally:
+        release_waits(forge)
+
+
+def _topmost_failed(origin: Node) -> list[Node]:
+    """Failed nodes with runs whose parent did not fail (the branch's top failure)."""
+    found: list[Node] = []
+
+    def visit(node: Node) -> None:
+        for child in node.children:
+            if child.state.is_failure and child.runs:
+                found.append(child)
+            else:
+                visit(child)
+
+    visit(origin)
+    return found

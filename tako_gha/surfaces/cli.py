@@ -33,6 +33,7 @@ from tako_gha.surfaces.commands import (
     hook,
     lint,
     plan,
+    rerun,
     schema,
     status,
     wait,
@@ -70,6 +71,7 @@ def cli() -> None:
 COMMANDS: list[click.Command] = [
     lint.lint_command, discover.discover_command, graph.graph_command, plan.plan_command,
     schema.schema_command, fan_out.fan_out_cmd, status.status_cmd, wait.wait_cmd,
+    rerun.rerun_cmd,
     cancel.cancel_cmd, emulator.emulator_group, demo.demo, hook.hook,
 ]
 for _command in COMMANDS:
