@@ -521,21 +521,12 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
     from tako_gha.surfaces.connect import open_forge
     from tako_gha.surfaces.errors import UserError
 
-    event = Event(type=inputs.event_type, source=inputs.source, payload=inputs.payload,
-                  schema_version=inputs.schema_version)
     root = context.root if context is not None else (root or new_root_id())
     report_dir = _report_dir(context, env)
-    request = FanOutRequest(event=event, org=inputs.org, repos=tuple(inputs.repos),
-                            config_path=inputs.config_path, context=context,
-                            root=None if context is not None else root,
-                            extra={"report_to": str(report_dir / REPORT_FILE)}
-                            if report_dir is not None else {})
-    problem = check_env_files(env) or (None if inputs.options.dry_run else
-                                        announce(root, inputs, context, env, out))
-    if problem:
-        return fail(out, f"{problem}; nothing was dispatched",
-                    hint="the runner sets these files; a step's env: must not point them "
-                         "elsewhere")
+    request = _request(inputs, context, root, report_dir)
+    refused = _before_dispatch(root, inputs, context, env, out)
+    if refused is not None:
+        return refused
     live = LiveTree(Console(file=out, force_terminal=False, width=200, soft_wrap=True))
     observer = RecordingObserver(live)
     where = f"tree {context.root} at depth {context.depth}" if context else "a new cascade"
@@ -572,6 +563,30 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
         return fail(out, problem, hint="the cascade itself ended "
                     f"{report.status.value}; only these files were not written")
     return report.status.exit_code
+
+
+def _request(inputs: ActionInputs, context: CascadeContext | None, root: str,
+             report_dir: Path | None) -> FanOutRequest:
+    event = Event(type=inputs.event_type, source=inputs.source, payload=inputs.payload,
+                  schema_version=inputs.schema_version)
+    return FanOutRequest(event=event, org=inputs.org, repos=tuple(inputs.repos),
+                         config_path=inputs.config_path, context=context,
+                         root=None if context is not None else root,
+                         extra={"report_to": str(report_dir / REPORT_FILE)}
+                         if report_dir is not None else {})
+
+
+def _before_dispatch(root: str, inputs: ActionInputs, context: CascadeContext | None,
+                     env: Mapping[str, str], out: TextIO) -> int | None:
+    """The output files can be written and the cascade is announced; else the exit code
+    of the step, nothing dispatched."""
+    problem = check_env_files(env) or (None if inputs.options.dry_run else
+                                        announce(root, inputs, context, env, out))
+    if not problem:
+        return None
+    return fail(out, f"{problem}; nothing was dispatched",
+                hint="the runner sets these files; a step's env: must not point them "
+                     "elsewhere")
 
 
 def _report_dir(context: CascadeContext | None, env: Mapping[str, str]) -> Path | None:
