@@ -819,12 +819,14 @@ class FanOut:
             node.reason += ("; the fan-out that sent it was stopped before GitHub's answer "
                             "was recorded (journal), so it is not sent again: it may never "
                             "have left")
-            node.hint = (f"if {node.repo} has no run of it, it never reached GitHub: fan "
-                         "out again (a new root) to send it")
+            node.hint = (f"if {node.repo} has no run of it, it may never have reached "
+                         "GitHub: fan out again (a new root) to send it")
             return
         if track.confirmed:
-            node.hint = (f"no workflow in {node.repo} listens for repository_dispatch type "
-                         f"{node.event_type}")
+            # Not checked here: say what may be the cause, not what is.
+            node.hint = (f"{node.repo} may have no workflow listening for "
+                         f"repository_dispatch type {node.event_type} on its default branch "
+                         "(tako-gha lint in its checkout checks)")
             return
         answers = track.lost_answers or ["no answer recorded"]
         sends = "once" if len(answers) == 1 else f"{len(answers)} times"

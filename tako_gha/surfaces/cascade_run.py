@@ -74,10 +74,11 @@ def announcement(root: str, org: str, context: CascadeContext | None,
 
 
 def interrupted(report: TreeReport | None, org: str, dry_run: bool,
-                 code: int = 130) -> UserError:
+                 code: int = 130, *, recorded: str = "", resume: str = "") -> UserError:
     """Ctrl-C during a fan-out: the runs it started go on, so say how to reach them,
     and how many children were never dispatched (``status`` cannot show those: it
-    rebuilds the tree from runs)."""
+    rebuilds the tree from runs). ``recorded``: what the journal records of the
+    root; ``resume``: the exact command that sends the rest."""
     if report is None or dry_run:
         return UserError("interrupted before anything was dispatched", exit_code=code)
     children = report.origin.children
@@ -85,12 +86,16 @@ def interrupted(report: TreeReport | None, org: str, dry_run: bool,
     sent = len(children) - waiting
     message = (f"interrupted: {sent} dispatched in cascade {report.root} keep going "
                "without this wait")
+    if recorded:
+        message += f"; {recorded}"
     hint = (f"follow it: tako-gha status {report.root} --org {org} --wait; "
             f"stop it: tako-gha cancel {report.root} --org {org}")
     if waiting:
         message += f"; {waiting} of {len(children)} children were not dispatched yet"
-        hint += (f"; dispatch the rest: run the same fan-out again with --resume "
-                 f"{report.root} (existing runs are adopted, not sent twice)")
+        hint += (f"; dispatch the rest: {resume}" if resume else
+                 f"; dispatch the rest: run the same fan-out again with --resume "
+                 f"{report.root}")
+        hint += " (what was sent is adopted, not sent twice)"
     return UserError(message, hint=hint, exit_code=code)
 
 
@@ -223,7 +228,9 @@ def run_fan_out(forge: Forge, call: FanOutCall, env: Mapping[str, str]) -> int:
                              "same resume to send the rest") from None
     except KeyboardInterrupt as exc:
         code = 128 + exc.signum if isinstance(exc, Interrupted) else 130
-        raise interrupted(observer.report, org, dry_run, code) from None
+        raise interrupted(observer.report, org, dry_run, code,
+                          recorded=_recorded(journal, root),
+                          resume=_resume_line(call, journal)) from None
     finally:
         observer.close()
         if journal is not None:
@@ -236,6 +243,29 @@ def run_fan_out(forge: Forge, call: FanOutCall, env: Mapping[str, str]) -> int:
                    f"--org {org} --wait)",
                    err=True)
     return report.status.exit_code
+
+
+def _recorded(journal: Any, root: str) -> str:
+    """What the journal records of ``root``, in words ("" without a journal)."""
+    from tako_gha.engine.journal import SENT, UNKNOWN, JournalError
+
+    if journal is None:
+        return ""
+    try:
+        state = journal.read(root)
+    except JournalError:
+        return ""
+    sent = sum(1 for e in state.entries.values() if e.status == SENT)
+    unknown = sum(1 for e in state.entries.values() if e.status == UNKNOWN)
+    text = f"the journal {journal.path} records {sent} dispatch(es) accepted"
+    if unknown:
+        text += f" and {unknown} whose answer is unknown (never sent again)"
+    return text
+
+
+def _resume_line(call: FanOutCall, journal: Any) -> str:
+    extra = ("--state", str(journal.path)) if journal is not None and not call.state else ()
+    return call.resume_command(extra)
 
 
 def _announce(call: FanOutCall, env: Mapping[str, str]) -> Any:

@@ -98,7 +98,9 @@ def test_no_listening_workflow_is_not_started_with_hint() -> None:
     report = run(forge, clock, ["acme/b"])
     node = report.origin.children[0]
     assert node.state is NodeState.NOT_STARTED
-    assert node.hint == "no workflow in acme/b listens for repository_dispatch type built"
+    assert node.hint == ("acme/b may have no workflow listening for "
+                         "repository_dispatch type built on its default branch "
+                         "(tako-gha lint in its checkout checks)")
     assert report.status is TreeStatus.FAILURE and report.status.exit_code == 1
     # The decision came after a listing made past the discovery deadline.
     assert clock.t >= FAST["discovery_timeout"]

@@ -137,3 +137,19 @@ def test_a_resume_on_a_read_only_journal_says_what_it_records_and_sends_nothing(
     assert "1 target(s) are still to be sent (acme/c)" in result.stderr
     assert "run the same resume to send the rest" in result.stderr
     assert _runs(emu, root) == [1, 0]
+
+
+def test_an_interrupted_fan_out_says_what_the_journal_records_and_what_to_run(
+        fan_out: Any, emu: Emulator, tmp_path: Path) -> None:
+    """Ctrl-C while the first dispatch is on its way: it is recorded, then the fan-out
+    stops naming what the journal holds and the exact command that sends the rest."""
+    root = "00c0ffee0003"
+    result = fan_out("--resume", root, "--concurrency", "1",
+                     env={"TAKO_JOURNAL_CRASH": "2:SIGINT"})
+    assert result.exit_code == 130, result.output
+    journal = tmp_path / "state" / f"tako-journal-{root}.jsonl"
+    assert f"the journal {journal} records 1 dispatch(es) accepted" in result.stderr
+    assert "1 of 2 children were not dispatched yet" in result.stderr
+    assert "dispatch the rest: tako-gha fan-out --source acme/a --org acme" in result.stderr
+    assert f"--state {journal} --resume {root}" in result.stderr
+    assert _runs(emu, root) in ([1, 0], [0, 1])
