@@ -42,22 +42,17 @@ from tako_gha.core.ids import (
     tag_shape_in,
 )
 from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus
-from tako_gha.engine import exact
+from tako_gha.engine import exact, resume
 from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest, Observer
 from tako_gha.engine.clock import Clock, SystemClock
 from tako_gha.engine.correlate import (
-    DISPATCH_EVENT,
     WORKFLOW_EVENT,
     Track,
     TreeTracker,
-    run_tag,
-    title_event_type,
 )
 from tako_gha.engine.errors import FanOutError
 from tako_gha.engine.journal import (
-    NOT_SENT,
     UNKNOWN,
-    Entry,
     Journal,
     JournalError,
     JournalState,
@@ -147,23 +142,8 @@ class FanOut:
                 f"than max_children ({self.options.max_children}); nothing was dispatched",
                 hint=f"raise --max-children to at least {len(plan.targets)} if intended")
         started = self.clock.monotonic()
-        self.wall0 = self.forge.now()
-        deadline = started + self.options.timeout
-        if self.ctx and self.ctx.deadline:
-            # A child never outlives its root's deadline.
-            inherited = (self.ctx.deadline - self.wall0).total_seconds()
-            deadline = min(deadline, started + inherited)
-        self.deadline_wall = self.wall0 + timedelta(seconds=max(0.0, deadline - started))
-        origin = Node(repo=event.source, id=self.origin_id, state=NodeState.IN_PROGRESS,
-                      event_type=event.type, depth=(self.ctx.depth - 1) if self.ctx else 0)
-        tracker = TreeTracker(self.root, origin, plan.subscribers,
-                              sibling_grace=self.options.sibling_grace,
-                              discovery_timeout=self.options.discovery_timeout,
-                              dedupe=self.options.dedupe)
-        tracker.workflow_repos = set(plan.workflow_repos)
-        # children report up (engine.report): read their reports instead of listing
-        tracker.reporting = self.options.reports and hasattr(self.forge, "run_report")
-        self.tracker = tracker
+        deadline = self._deadline(started)
+        tracker = self.tracker = self._make_tracker(plan)
         tracker.deadline = self.deadline_wall
         if self.journal is not None and self.ctx is not None and self.ctx.parent is None:
             # A resumed root. (A child's fan-out runs once per job: its journal, in the
@@ -200,7 +180,7 @@ class FanOut:
             tracker.on_attach = self._journal_run
         self._say_journal_state()
         if self.ctx is not None:
-            self._resume_check()
+            resume.check(self)
         self._refuse_unrecorded()
         self.session.emit()
         report = self._loop()
@@ -218,6 +198,30 @@ class FanOut:
         except OSError as exc:
             self.session.message(f"cannot write the report for the root ({exc}): it "
                                  "lists the repositories below this run instead")
+
+    def _deadline(self, started: float) -> float:
+        """The fan-out's deadline (monotonic); ``deadline_wall`` the same on the forge's
+        clock. A child never outlives its root's deadline."""
+        self.wall0 = self.forge.now()
+        deadline = started + self.options.timeout
+        if self.ctx and self.ctx.deadline:
+            inherited = (self.ctx.deadline - self.wall0).total_seconds()
+            deadline = min(deadline, started + inherited)
+        self.deadline_wall = self.wall0 + timedelta(seconds=max(0.0, deadline - started))
+        return deadline
+
+    def _make_tracker(self, plan: PlanOutcome) -> TreeTracker:
+        event = self.request.event
+        origin = Node(repo=event.source, id=self.origin_id, state=NodeState.IN_PROGRESS,
+                      event_type=event.type, depth=(self.ctx.depth - 1) if self.ctx else 0)
+        tracker = TreeTracker(self.root, origin, plan.subscribers,
+                              sibling_grace=self.options.sibling_grace,
+                              discovery_timeout=self.options.discovery_timeout,
+                              dedupe=self.options.dedupe)
+        tracker.workflow_repos = set(plan.workflow_repos)
+        # children report up (engine.report): read their reports instead of listing
+        tracker.reporting = self.options.reports and hasattr(self.forge, "run_report")
+        return tracker
 
     def _check_origin(self) -> None:
         """A resume sends what the first run sent: the same source, event type and
@@ -406,70 +410,6 @@ class FanOut:
                                  f"{self.event.type} from {self.event.source}: nothing to "
                                  "dispatch")
 
-    def _resume_check(self) -> None:
-        """Inside a tree (a resume, a re-run, or a sibling that got there first): list
-        each target once before dispatching. A dispatch the journal says was sent (or
-        may have been) is never sent again: its runs are looked for, tagged or not, in
-        its original window. Otherwise a run already tagged with this dispatch id is
-        adopted, not sent again; with ``dedupe: root`` a run of the same event type
-        for this root makes the node a duplicate. The listing's newest id is the
-        watermark for heuristic matching."""
-        untagged: list[str] = []
-        ours = {t.node.id for t in self.own}
-        for track in self.own:
-            node = track.node
-            if node.state is not NodeState.PLANNED:
-                continue
-            entry = self.prior.entries.get(node.id)
-            damage = self.prior.damage_for(node.id, ours)
-            if damage is not None and (entry is None or entry.status == NOT_SENT):
-                # Its record may be the damaged line: taken as sent, answer unknown.
-                at = self.prior.started_at or self.wall0
-                entry = Entry(node.repo, node.event_type, at, self.wall0,
-                              damaged_line=damage.line)
-                self._damaged[node.id] = damage.line
-            journaled = entry is not None and entry.status != NOT_SENT
-            if journaled:
-                self._from_journal(track, entry)
-                if exact.resume_by_id(self, track, entry):
-                    continue  # the answer named its run: read by id, never listed
-            elif track.exact_mode and self.prior.known:
-                continue  # this machine's journal of the root: it was never sent
-            try:
-                runs = self.session.poller.list_repo(node.repo)
-            except RateLimitError as exc:
-                self.session.message(f"cannot check {node.repo} before dispatching: {exc}")
-                continue
-            if runs is None:
-                continue
-            if journaled:
-                self.tracker.ingest(node.repo, runs, self.clock.monotonic())
-                continue
-            track.watermark = max((r.id for r in runs), default=0)
-            mine = [r for r in runs if (tag := run_tag(r)) and tag.id == node.id]
-            if mine:
-                self.tracker.ingest(node.repo, mine, self.clock.monotonic())
-                track.dispatched_at = self.clock.monotonic()
-                track.dispatched_wall = self.forge.now()
-                node.reason = "resumed: this dispatch's run already existed"
-                self.session.stats.adopted += 1
-                continue
-            if any(r.event == DISPATCH_EVENT and run_tag(r) is None for r in runs):
-                untagged.append(node.repo)
-            if self.options.dedupe == "root":
-                twin = next((t for r in sorted(runs, key=lambda r: r.id)
-                             if (t := run_tag(r)) and t.root == self.root and t.id != node.id
-                             and title_event_type(r.display_title or r.name) == node.event_type),
-                            None)
-                if twin is not None:
-                    node.state = NodeState.DEDUPLICATED
-                    node.duplicate_of = twin.id
-                    node.reason = (f"dedupe root: {node.repo} already runs {node.event_type} "
-                                   f"for this root (dispatch {twin.id})")
-        self._say_how_resumed(untagged)
-        if self.options.rerun_failed:
-            self._rerun_failed()
-
     def _rerun_failed(self) -> None:
         """A resumed cascade keeps what succeeded and re-runs what failed: each failed
         run of a child this fan-out sent gets its next attempt (rerun-failed-jobs),
@@ -498,51 +438,6 @@ class FanOut:
                 node.reason = "re-running its failed jobs: " + ", ".join(again)
                 self.session.message(f"re-running the failed jobs of {node.repo} "
                                      f"({', '.join(again)})")
-
-    def _from_journal(self, track: Track, entry: Entry) -> None:
-        """A dispatch sent before this resume, by the journal: wait for its run(s) in
-        the window it was sent in; never send it again."""
-        node = track.node
-        now = self.clock.monotonic()
-        track.dispatched_at = now
-        track.dispatched_wall = entry.first_at
-        track.window_end = entry.last_at + timedelta(seconds=self.options.discovery_timeout)
-        track.known_runs = set(entry.runs)
-        if entry.watermark is not None:
-            track.watermark = entry.watermark  # runs older than the dispatch are not its
-        track.journaled = entry.status
-        track.confirmed = entry.status != UNKNOWN
-        # What is left of its discovery window (none: one more listing decides).
-        left = (track.window_end - self.forge.now()).total_seconds()
-        track.discovery_due = now + max(0.0, min(left, self.options.discovery_timeout))
-        node.state = NodeState.DISPATCHED
-        if entry.damaged_line is not None:
-            node.reason = (f"resumed: journal line {entry.damaged_line} is unreadable and "
-                           "may be this dispatch's record; not sent again")
-        elif entry.status != UNKNOWN:
-            node.reason = "resumed: sent before (journal), not sent again"
-        else:
-            node.reason = ("resumed: sent before, GitHub's answer never recorded "
-                           "(journal); not sent again")
-        self.session.stats.adopted += 1
-
-    def _say_how_resumed(self, untagged: list[str]) -> None:
-        if self.ctx is None or self.ctx.parent is not None:
-            return  # a child's re-run: its tree is found by tags, as always
-        if self.prior.known:
-            count = sum(1 for t in self.own if t.journaled)
-            self.session.message(f"resuming {self.root}: the journal records {count} "
-                                 "dispatch(es) sent before; none is sent again")
-            return
-        where = f" (no record in {self.journal.path})" if self.journal is not None else ""
-        note = (f"resuming {self.root} without a journal of it on this machine{where}: "
-                "dispatches sent before are recognised only by the run-name tag in their "
-                "runs' titles")
-        if untagged:
-            shown = ", ".join(untagged[:5]) + (" …" if len(untagged) > 5 else "")
-            note += (f"; {len(untagged)} target(s) have runs without it ({shown}): a "
-                     "dispatch sent there before cannot be recognised and may be sent again")
-        self.session.message(note)
 
     # ------------------------------------------------------------ the loop
     def _loop(self) -> TreeReport:
