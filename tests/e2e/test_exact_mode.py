@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,15 @@ def tako_yml(producer: str, event: str, workflow: str | None = None) -> str:
     return text + '      inputs:\n        version: "{{ .event.payload.version }}"\n'
 
 
+@pytest.fixture(autouse=True)
+def _hosts_learnt_afresh() -> Iterator[None]:
+    """What this process learnt of a host (no run details) must not outlive the test:
+    a later emulator may get the same port."""
+    exact.forget_hosts()
+    yield
+    exact.forget_hosts()
+
+
 def world(tmp_path: Path, settings: dict[str, Any]) -> Path:
     """acme/a → acme/b (repository_dispatch), acme/x (exact; its run fans out to acme/e,
     repository_dispatch), acme/y (exact)."""
@@ -89,7 +99,6 @@ def world(tmp_path: Path, settings: dict[str, Any]) -> Path:
 
 
 def cascade(emu: Emulator, tmp_path: Path) -> tuple[Any, Path]:
-    exact.forget_hosts()  # this process meets a new host: learn it afresh
     forge = open_forge(emu.base_url, token=TOKEN, cache_dir=tmp_path / "cache")
     journal_path = tmp_path / "journal.jsonl"
     request = FanOutRequest(event=Event("shipped", "acme/a", {"version": "2.1.0"}),
