@@ -410,35 +410,6 @@ class FanOut:
                                  f"{self.event.type} from {self.event.source}: nothing to "
                                  "dispatch")
 
-    def _rerun_failed(self) -> None:
-        """A resumed cascade keeps what succeeded and re-runs what failed: each failed
-        run of a child this fan-out sent gets its next attempt (rerun-failed-jobs),
-        followed as the same node; GitHub refusing it leaves the node failed, said."""
-        self.tracker.refresh(self.clock.monotonic(), self.own)
-        for track in self.own:
-            node = track.node
-            if not node.runs or not node.state.is_failure or node.state in (
-                    NodeState.DEDUPLICATED,):
-                continue
-            again = []
-            for ref in node.runs:
-                if ref.status != "completed" or ref.conclusion in ("success", "neutral",
-                                                                   "skipped"):
-                    continue
-                try:
-                    self.forge.rerun_run(node.repo, ref.run_id, failed_only=True)
-                except ForgeError as exc:
-                    self.session.message(f"cannot re-run run {ref.run_id} of {node.repo}: "
-                                         f"{exc.message}")
-                    continue
-                ref.status, ref.conclusion, ref.attempt = "queued", None, ref.attempt + 1
-                again.append(f"run {ref.run_id} attempt {ref.attempt}")
-            if again:
-                node.state, track.done_at, track.annotated = NodeState.QUEUED, None, False
-                node.reason = "re-running its failed jobs: " + ", ".join(again)
-                self.session.message(f"re-running the failed jobs of {node.repo} "
-                                     f"({', '.join(again)})")
-
     # ------------------------------------------------------------ the loop
     def _loop(self) -> TreeReport:
         session, opts = self.session, self.options

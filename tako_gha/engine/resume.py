@@ -20,7 +20,7 @@ from tako_gha.core.tree import NodeState
 from tako_gha.engine import exact
 from tako_gha.engine.correlate import DISPATCH_EVENT, Track, run_tag, title_event_type
 from tako_gha.engine.journal import NOT_SENT, UNKNOWN, Entry
-from tako_gha.forge.base import RateLimitError, RunInfo
+from tako_gha.forge.base import ForgeError, RateLimitError, RunInfo
 
 if TYPE_CHECKING:
     from tako_gha.engine.fanout import FanOut
@@ -35,7 +35,7 @@ def check(fan: FanOut) -> None:
             _check_target(fan, track, ours, untagged)
     _say_how_resumed(fan, untagged)
     if fan.options.rerun_failed:
-        fan._rerun_failed()
+        rerun_failed(fan)
 
 
 def _prior_entry(fan: FanOut, track: Track, ours: set[str]) -> Entry | None:
@@ -145,3 +145,33 @@ def _say_how_resumed(fan: FanOut, untagged: list[str]) -> None:
         note += (f"; {len(untagged)} target(s) have runs without it ({shown}): a "
                  "dispatch sent there before cannot be recognised and may be sent again")
     fan.session.message(note)
+
+
+def rerun_failed(fan: FanOut) -> None:
+    """A resumed cascade keeps what succeeded and re-runs what failed: each failed
+    run of a child this fan-out sent gets its next attempt (rerun-failed-jobs),
+    followed as the same node; GitHub refusing it leaves the node failed, said."""
+    fan.tracker.refresh(fan.clock.monotonic(), fan.own)
+    for track in fan.own:
+        node = track.node
+        if not node.runs or not node.state.is_failure or node.state in (
+                NodeState.DEDUPLICATED,):
+            continue
+        again = []
+        for ref in node.runs:
+            if ref.status != "completed" or ref.conclusion in ("success", "neutral",
+                                                               "skipped"):
+                continue
+            try:
+                fan.forge.rerun_run(node.repo, ref.run_id, failed_only=True)
+            except ForgeError as exc:
+                fan.session.message(f"cannot re-run run {ref.run_id} of {node.repo}: "
+                                    f"{exc.message}")
+                continue
+            ref.status, ref.conclusion, ref.attempt = "queued", None, ref.attempt + 1
+            again.append(f"run {ref.run_id} attempt {ref.attempt}")
+        if again:
+            node.state, track.done_at, track.annotated = NodeState.QUEUED, None, False
+            node.reason = "re-running its failed jobs: " + ", ".join(again)
+            fan.session.message(f"re-running the failed jobs of {node.repo} "
+                                f"({', '.join(again)})")
