@@ -2,7 +2,7 @@
 not logged, not rate-limited, like the rest of ``/_emulator/``):
 
 - ``GET /_emulator/held`` — the started runs of ``runner.simulate.hold`` repos not
-  finished yet: ``[{"id", "repo", "event_type", "client_payload"}]``;
+  finished yet: ``[{"id", "repo", "event", "event_type", "client_payload", "inputs"}]``;
 - ``POST /_emulator/held/{run_id}`` with ``{"conclusion", "artifacts": {name: base64
   zip}}`` — the run's artifacts stored (as its upload-artifact step would), then the
   run ends with ``conclusion``; 404 when the run is not held.
@@ -40,9 +40,10 @@ def handle(app: ApiApp, req: Request) -> Response:
                             "(runner.simulate.hold)")
     if req.path == PREFIX and req.method == "GET":
         with app.store.lock:
-            return Response(200, [{"id": run.id, "repo": run.repo,
+            return Response(200, [{"id": run.id, "repo": run.repo, "event": run.event,
                                    "event_type": run.event_type,
-                                   "client_payload": run.client_payload}
+                                   "client_payload": run.client_payload,
+                                   "inputs": run.inputs}
                                   for run in runner.held()])
     match = _ONE.match(req.path)
     if match is None or req.method != "POST":

@@ -43,6 +43,11 @@ class RateLimiter:
         self._points: dict[tuple[str, str], deque[tuple[float, int]]] = {}
         self._points_sum: dict[tuple[str, str], int] = {}
         self.refusals: Counter[str] = Counter()  # secondary refusals by reason
+        # per token (rate key), whoever sends it: requests, refusals, and the highest
+        # points any trailing minute held — one ledger per token across every client
+        self.requests: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
+        self.peaks: Counter[tuple[str, str]] = Counter()
 
     # -- points per minute (secondary) ------------------------------------------------
     def points_limit(self, resource: str) -> int:
@@ -72,6 +77,7 @@ class RateLimiter:
             if spent + cost <= self.points_limit(slot[1]):
                 return None
             self.refusals[f"{slot[1]}_points"] += 1
+            self.refused[key] += 1
             # the minute frees up as the oldest stamps leave the window
             freed, wait = spent + cost - self.points_limit(slot[1]), 60.0
             for stamp, points in self._points[slot]:
@@ -88,6 +94,7 @@ class RateLimiter:
             self._window(slot, now)
             self._points[slot].append((now, cost))
             self._points_sum[slot] += cost
+            self.peaks[slot] = max(self.peaks[slot], self._points_sum[slot])
 
     def points_used(self, key: str, resource: str) -> int:
         """Points ``key`` spent on ``resource`` in the trailing minute."""
@@ -125,10 +132,12 @@ class RateLimiter:
             last_minute = sum(1 for s in stamps if now - s < 60)
             if last_minute >= self.limits.content_per_minute:
                 self.refusals["content"] += 1
+                self.refused[key] += 1
                 oldest = next(s for s in stamps if now - s < 60)
                 return max(1, int(60 - (now - oldest)) + 1)
             if len(stamps) >= self.limits.content_per_hour:
                 self.refusals["content"] += 1
+                self.refused[key] += 1
                 return max(1, int(3600 - (now - stamps[0])) + 1)
             stamps.append(now)
             return None
@@ -136,9 +145,11 @@ class RateLimiter:
     def enter(self, key: str) -> bool:
         """One more request in flight for ``key``; False when over the concurrency cap."""
         with self._lock:
+            self.requests[key] += 1
             count = self._in_flight.get(key, 0)
             if self.limits.enabled and count >= self.limits.concurrency:
                 self.refusals["concurrency"] += 1
+                self.refused[key] += 1
                 return False
             self._in_flight[key] = count + 1
             return True
@@ -146,6 +157,16 @@ class RateLimiter:
     def leave(self, key: str) -> None:
         with self._lock:
             self._in_flight[key] = max(0, self._in_flight.get(key, 1) - 1)
+
+    def token_stats(self) -> dict[str, dict[str, int]]:
+        """Per token, over every client that sent it: requests, secondary refusals, and
+        the peak REST and GraphQL points of any trailing minute."""
+        with self._lock:
+            keys = set(self.requests) | set(self.refused) | {k for k, _ in self.peaks}
+            return {key: {"requests": self.requests[key], "refusals": self.refused[key],
+                          "peak_rest": self.peaks[(key, "rest")],
+                          "peak_graphql": self.peaks[(key, "graphql")]}
+                    for key in sorted(keys)}
 
     def reset(self) -> None:
         with self._lock:

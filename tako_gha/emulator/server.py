@@ -153,7 +153,8 @@ class ApiApp:
 
     def stats(self) -> dict[str, Any]:
         """The request log's counters, plus secondary-limit refusals by reason."""
-        return {**self.log.stats(), "secondary_refusals": dict(self.limiter.refusals)}
+        return {**self.log.stats(), "secondary_refusals": dict(self.limiter.refusals),
+                "tokens": self.limiter.token_stats()}
 
     # -- the pipeline -----------------------------------------------------------------
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:

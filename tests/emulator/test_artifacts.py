@@ -4,6 +4,7 @@ token, shared by every client and process that uses it."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import subprocess
 import sys
@@ -139,6 +140,11 @@ def test_one_secondary_limit_ledger_per_token_across_processes(
     assert statuses == [200, 200, 200, 200, 403]
     # another token has its own minute
     assert call(emu.base_url, "GET", "/repos/acme/b", "t-other").status == 200
+    # the stats say it per token, over both processes
+    shared = "tok-" + hashlib.sha256(b"t-shared").hexdigest()[:10]
+    tokens = call(emu.base_url, "GET", "/_emulator/stats").json()["tokens"]
+    assert tokens[shared] == {"requests": 11, "refusals": 1, "peak_rest": 10,
+                              "peak_graphql": 0}
 
 
 UPLOADER = """on: repository_dispatch
