@@ -289,4 +289,11 @@ def _announce(call: FanOutCall, env: Mapping[str, str]) -> Any:
         write_report_file(call.tree_json, json.dumps({"root": root, "status": "running",
                                                       "tree": None}) + "\n",
                           "--tree-json", atomic=True)
+    step_summary = env.get("GITHUB_STEP_SUMMARY", "")
+    if env.get("GITHUB_ACTIONS") == "true" and step_summary and not call.summary:
+        try:  # the job summary written at the end: a directory is said now
+            streams.check_writable(step_summary)
+        except OSError as exc:
+            raise UserError(f"GITHUB_STEP_SUMMARY: cannot write {step_summary}: "
+                            f"{exc.strerror or exc}; nothing was dispatched") from None
     return journal

@@ -47,6 +47,7 @@ CASES: list[tuple[str, str, str, int, str]] = [
     ("step-summary-link-full", "step-summary", "link-full", 2,
      "GITHUB_STEP_SUMMARY: cannot write"),
     ("step-summary-fifo", "step-summary", "fifo", 2, "nobody is reading it"),
+    ("step-summary-dir", "step-summary", "dir", 2, "Is a directory; nothing was dispatched"),
     ("output-dir", "output", "dir", 2, "GITHUB_OUTPUT: cannot write"),
     ("output-fifo", "output", "fifo", 2, "nobody is reading it"),
     ("output-link-full", "output", "link-full", 2, "No space left on device"),
