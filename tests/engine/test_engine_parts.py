@@ -104,6 +104,30 @@ def test_context_from_environment(tmp_path) -> None:
     assert context_from_environment(env) is None
 
 
+def test_context_from_a_workflow_dispatch_reads_the_tako_input(tmp_path) -> None:
+    """Exact mode: the context travels in the `tako` input (a JSON string)."""
+    path = tmp_path / "event.json"
+    tako = {"root": ROOT, "id": PARENT, "depth": 1, "chain": ["acme/a", "acme/b"],
+            "deadline": "2026-11-25T12:30:00Z", "event": {"type": "built"}}
+    path.write_text(json.dumps({"inputs": {"version": "1", "tako": json.dumps(tako)},
+                                "ref": "refs/heads/main"}))
+    env = {"GITHUB_EVENT_PATH": str(path), "GITHUB_REPOSITORY": "acme/b",
+           "GITHUB_EVENT_NAME": "workflow_dispatch"}
+    ctx = context_from_environment(env)
+    assert ctx is not None and (ctx.root, ctx.parent, ctx.depth) == (ROOT, PARENT, 2)
+    assert ctx.chain == ("acme/a", "acme/b") and ctx.deadline is not None
+    # dispatched by hand (no tako input): a new tree
+    path.write_text(json.dumps({"inputs": {"version": "1"}}))
+    assert context_from_environment(env) is None
+    # an altered tako input is named, not taken for another tree
+    path.write_text(json.dumps({"inputs": {"tako": "{not json"}}))
+    with pytest.raises(ValueError, match=r"inputs\.tako is not JSON"):
+        context_from_environment(env)
+    path.write_text(json.dumps({"inputs": {"tako": json.dumps({**tako, "root": "x"})}}))
+    with pytest.raises(ValueError, match=r"tako\.root is not a tako id"):
+        context_from_environment(env)
+
+
 def test_pacer_never_exceeds_either_window() -> None:
     clock = FakeClock()
     pacer = DispatchPacer(clock, per_minute=5, per_hour=12)

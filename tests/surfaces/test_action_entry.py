@@ -196,6 +196,19 @@ def test_cascade_context_only_inside_a_tako_dispatch(tmp_path: Path) -> None:
     assert action.cascade_context(str(event), "acme/x") is None
 
 
+def test_cascade_context_of_a_workflow_dispatch_run(tmp_path: Path) -> None:
+    """Exact mode: the action continues the tree from the `tako` input."""
+    event = tmp_path / "event.json"
+    tako = {"root": "0123456789ab", "id": "ba9876543210", "depth": 1,
+            "chain": ["acme/a", "acme/x"]}
+    event.write_text(json.dumps({"inputs": {"tako": json.dumps(tako)}}))
+    ctx = action.cascade_context(str(event), "acme/x")
+    assert ctx is not None and (ctx.root, ctx.parent, ctx.depth) == (
+        "0123456789ab", "ba9876543210", 2)
+    event.write_text(json.dumps({"inputs": {"version": "1"}}))  # dispatched by hand
+    assert action.cascade_context(str(event), "acme/x") is None
+
+
 def test_a_hostile_event_file_is_not_a_crash(tmp_path: Path) -> None:
     """A dispatch whose client_payload is nested 30,000 deep (it fits GitHub's 64 KB)
     made json.loads hit the recursion limit: the step died with an internal error."""
