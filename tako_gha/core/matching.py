@@ -252,22 +252,53 @@ def _decide_fairly(event: Event, pending: list[tuple[int, ConfigResult, list[Sub
                    source: RepoConfig | None, payload_known: bool) -> dict[int, _Decided]:
     """Verdicts of every repository with subscriptions to the source, within the plan's
     budget: cheapest first (worst-case estimate, then name), each allowed at most an
-    equal part of what is left of PLAN_EVAL_STEPS at its turn (and REPO_EVAL_STEPS)."""
+    equal part of what is left of PLAN_EVAL_STEPS at its turn (and REPO_EVAL_STEPS).
+
+    Repositories whose filters are the same (the same compiled filters, none reading
+    ``subscriber``) share one evaluation: outcomes are remembered per event, so the
+    first of them is allowed the parts of all of them still to come, and once one of
+    them was stopped for its part, the others (with smaller parts) are not run again."""
     work = []
     for index, result, relevant in pending:
         activation = activation_for(event, result.repo)
         cost = sum(f.worst_case(activation) for sub in relevant for f in sub.filters)
-        work.append((cost, index, relevant, activation))
+        work.append((cost, index, relevant, activation, _sharing_key(result.repo, relevant)))
     work.sort(key=lambda item: (item[0], item[1]))
+    waiting: dict[tuple[Any, ...], int] = {}
+    for *_rest, key in work:
+        waiting[key] = waiting.get(key, 0) + 1
     left = PLAN_EVAL_STEPS
+    cut_at: dict[tuple[Any, ...], int] = {}  # sharing key -> largest part it ran out of
     decided: dict[int, _Decided] = {}
-    for turn, (_cost, index, relevant, activation) in enumerate(work):
-        allowance = min(REPO_EVAL_STEPS, left // (len(work) - turn))
+    for turn, (_cost, index, relevant, activation, key) in enumerate(work):
+        share = left // (len(work) - turn)
+        parts = waiting[key] if key not in cut_at else 1
+        allowance = min(REPO_EVAL_STEPS, share * parts)
+        waiting[key] -= 1
+        if allowance <= cut_at.get(key, -1):
+            decided[index] = _Decided([], len(relevant), allowance)  # stopped before: no run
+            continue
         verdicts, undecided, spent = _decide_within(
             relevant, event, activation, source, payload_known, allowance)
         left -= spent
+        if undecided:
+            cut_at[key] = max(cut_at.get(key, -1), allowance)
         decided[index] = _Decided(verdicts, undecided, allowance)
     return decided
+
+
+def _sharing_key(repo: str, relevant: list[Subscription]) -> tuple[Any, ...]:
+    """Repositories with equal keys are decided by the same evaluations (remembered per
+    event): the same subscriptions' checks and compiled filters, none reading
+    ``subscriber``. Otherwise the repository is a key of its own."""
+    key: list[Any] = []
+    for sub in relevant:
+        if any(f.reads_subscriber for f in sub.filters):
+            return ("repo", repo)
+        key.append((tuple(sub.events), sub.artifact,
+                    sub.schema_range.text if sub.schema_range is not None else None,
+                    tuple(id(f) for f in sub.filters)))
+    return tuple(key)
 
 
 def _conclude(event: Event, repo: str, relevant: list[Subscription], decided: _Decided,

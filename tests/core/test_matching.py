@@ -361,6 +361,31 @@ def test_costly_repositories_cannot_starve_the_others(monkeypatch: pytest.Monkey
     assert all(s.kind == "over-budget" for s in plan.skipped)
 
 
+def test_a_filter_many_repositories_share_is_evaluated_once_with_their_parts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # 400 repositories share one filter costing ~700 steps: each one's part of a
+    # 30,000-step plan is 75 steps, but the shared evaluation is allowed their parts
+    # together, runs once and is remembered for the others. (Cut at 75 steps, never
+    # remembered, it was run and cut 400 times: every repository over budget.)
+    monkeypatch.setattr(matching, "PLAN_EVAL_STEPS", 30_000)
+    spent = _counting_steps(monkeypatch)
+    event = Event(type="built", source="acme/core", payload={"targets": list(range(1000))})
+    shared = "event.payload.targets.exists(t, t == 100)"
+    repos = [_repo(f"acme/app-{i:03}", [shared]) for i in range(400)]
+    hostile = [_repo(f"acme/hostile-{i}", [_exhausting(i)]) for i in range(5)]
+    plan = plan_fanout(event, [*repos, *hostile])
+    assert sorted(plan.target_repos()) == [r.repo for r in repos]
+    assert {s.repo for s in plan.skipped} == {r.repo for r in hostile}
+    assert sum(spent) <= 30_000 + 5
+    # ... and when even their parts together do not suffice, it is not run 400 times
+    monkeypatch.setattr(matching, "PLAN_EVAL_STEPS", 4_000)
+    spent.clear()
+    costly = "event.payload.targets.exists(t, t == 900)"  # ~6,300 steps
+    plan = plan_fanout(event, [_repo(f"acme/app-{i:03}", [costly]) for i in range(400)])
+    assert not plan.targets and len(plan.skipped) == 400
+    assert len([s for s in spent if s]) == 1 and sum(spent) <= 4_001
+
+
 def test_a_tool_error_is_no_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
     # The CPU backstop (or an internal error) stops a filter: neither "matches" nor
     # "does not match": the repository is an error of tako-gha and is not dispatched,

@@ -88,10 +88,13 @@ class _Budget:
             )
 
     def charge(self, steps: int) -> None:
+        """Take ``steps`` before the work they pay for; over the cap, stop instead (the
+        work is not done, so only the steps up to the cap count as spent)."""
         if steps:
-            self.steps += steps
-            if self.steps > self.cap:
+            if self.steps + steps > self.cap:
+                self.steps = self.cap + 1
                 self._over_steps()
+            self.steps += steps
 
     def read(self, args: tuple[Any, ...] | list[Any], item_shift: int = 2) -> None:
         """Charge an operation, before it runs, for reading its arguments."""

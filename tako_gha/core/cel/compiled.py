@@ -93,6 +93,12 @@ class CompiledFilter:
     def __repr__(self) -> str:
         return f"CompiledFilter({self.source!r})"
 
+    @property
+    def reads_subscriber(self) -> bool:
+        """Whether the filter reads ``subscriber`` (its outcome then differs per
+        subscriber, and is never remembered)."""
+        return self._uses_subscriber
+
     def evaluate(
         self, activation: Mapping[str, Any], *, memo: bool = True, max_steps: int | None = None
     ) -> FilterOutcome:
