@@ -474,6 +474,17 @@ class GitHubForge:
     def run_states_by_url(self, urls: Sequence[str]) -> dict[str, RunState]:
         return exact.run_states_by_url(self, urls)
 
+    def read_file(self, repo: str, path: str) -> str | None:
+        """A file of the repository's default branch as text; None when it is missing or
+        unreadable (``plan`` reads receiving workflows with it: exact mode's inputs)."""
+        resp = self._request(CallKind.DISCOVERY, "GET",
+                             f"/repos/{repo}/contents/{quote(path)}",
+                             owner=repo.split("/", 1)[0],
+                             headers={"Accept": "application/vnd.github.raw"})
+        if resp.status != 200:
+            return None
+        return resp.text
+
     @staticmethod
     def _check_dispatch(repo: str, event_type: str, payload: dict[str, Any]) -> None:
         """GitHub's documented limits, checked before sending (a 422 says less)."""

@@ -148,30 +148,3 @@ def test_workflow_dispatch_trigger_needs_a_workflow() -> None:
     assert [(d.code, d.location()) for d in result.diagnostics] == [("bad-trigger",
                                                                      "tako.yml:6:16")]
 
-
-def test_plan_checks_rendered_inputs_with_both_sides(tmp_path: Path) -> None:
-    """`tako-gha plan --workspace` renders the inputs and checks them against the
-    receiving workflow: a value the event fills in wrong is an error before any dispatch."""
-    from click.testing import CliRunner
-
-    from tako_gha.surfaces.cli import cli
-
-    files = {"acme/a/tako.yml": "version: 1\n",
-             "acme/b/tako.yml": tako_yml({"version": "{{ .event.payload.version }}",
-                                          "level": "{{ .event.payload.level }}"}),
-             f"acme/b/{WF}": WORKFLOW}
-    for rel, text in files.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text)
-    result = CliRunner().invoke(cli, ["plan", "--workspace", str(tmp_path), "--source",
-                                      "acme/a", "--event", "built", "--payload",
-                                      '{"version": "2", "level": "mid"}'])
-    assert result.exit_code == 0, result.output
-    config, workflow = tmp_path / "acme/b/tako.yml", tmp_path / "acme/b" / WF
-    assert (f"{config}:9:16: error: Provided value 'mid' for input 'level' not in the list "
-            f"of allowed values (declared at {workflow}:10:7: type choice, options low, high)"
-            ) in result.output
-    good = CliRunner().invoke(cli, ["plan", "--workspace", str(tmp_path), "--source", "acme/a",
-                                    "--event", "built", "--payload",
-                                    '{"version": "2", "level": "low"}'])
-    assert "error" not in good.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -17,7 +18,12 @@ from tako_gha.core.matching import Plan, plan_fanout
 from tako_gha.forge.base import Discovery
 from tako_gha.surfaces import gitinfo
 from tako_gha.surfaces.commands.common import friendly
-from tako_gha.surfaces.commands.sources import Source, discover_from, source_options
+from tako_gha.surfaces.commands.sources import (
+    READ_NEEDS,
+    Source,
+    discover_from,
+    source_options,
+)
 from tako_gha.surfaces.flags import read_event_type, read_payload, read_schema_version
 
 
@@ -62,28 +68,52 @@ def _unknown_source(where: Source, discovery: Discovery, plan: Plan) -> Diagnost
 
 def exact_diagnostics(where: Source, plan: Plan, configs: list[ConfigResult]
                       ) -> list[Diagnostic]:
-    """Exact-mode targets of a workspace plan: their rendered inputs checked against
-    the inputs the receiving workflow declares (core.exact_check), both sides with
-    file:line:col. (An --org plan does not read workflow files.)"""
-    if where.workspace is None:
-        return []
+    """Exact-mode targets of a plan: their rendered inputs checked against the inputs
+    the receiving workflow declares (core.exact_check), both sides with file:line:col.
+    A workspace's workflow files are read from disk; an org's through the API (one
+    request per target whose subscription names a workflow)."""
+    read = _workflow_reader(where, plan)
     paths = {c.repo.lower(): c.path for c in configs}
     out: list[Diagnostic] = []
     for target in plan.targets:
         sub = target.subscription
         if not sub.workflow:
             continue
-        checkout = Path(where.workspace, *target.repo.split("/"))
-        workflow = checkout / ".github" / "workflows" / sub.workflow
-        try:
-            text = workflow.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+        shown, text = read(target.repo, f".github/workflows/{sub.workflow}")
+        if text is None:
             continue  # lint says what is wrong with a missing or unreadable workflow
-        declared = workflow_inputs.parse(text, str(workflow))
+        declared = workflow_inputs.parse(text, shown)
         if exact_check.is_exact(sub, declared):
-            out.extend(exact_check.check(paths.get(target.repo.lower(), str(checkout)), sub,
+            out.extend(exact_check.check(paths.get(target.repo.lower(), target.repo), sub,
                                          declared, values=target.inputs))
     return out
+
+
+def _workflow_reader(where: Source, plan: Plan) -> Callable[[str, str], tuple[str, str | None]]:
+    """``read(repo, path) -> (where it is shown, its text or None)``."""
+    if where.workspace is not None:
+        workspace = where.workspace
+
+        def from_disk(repo: str, path: str) -> tuple[str, str | None]:
+            file = Path(workspace, *repo.split("/"), path)
+            try:
+                return str(file), file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                return str(file), None
+        return from_disk
+    if not any(t.subscription.workflow for t in plan.targets):
+        return lambda repo, path: (f"{repo}/{path}", None)
+    from tako_gha.forge.base import ForgeError
+    from tako_gha.surfaces.connect import open_forge  # lazy: only --org needs GitHub
+
+    forge = open_forge(where.api_url, needs=READ_NEEDS)
+
+    def from_api(repo: str, path: str) -> tuple[str, str | None]:
+        try:
+            return f"{repo}/{path}", forge.read_file(repo, path)
+        except ForgeError:
+            return f"{repo}/{path}", None
+    return from_api
 
 
 def plan_text(plan: Plan) -> str:

@@ -1,0 +1,77 @@
+"""`tako-gha plan` checks an exact-mode subscription's rendered inputs against the inputs
+the receiving workflow declares, both sides file:line:col — on a workspace (files read
+from disk) and on an org (the workflow read through the API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tako_gha.emulator import Emulator
+from tako_gha.emulator.worldgen import write_world
+from tako_gha.surfaces.cli import cli
+
+WF = ".github/workflows/release.yml"
+WORKFLOW = """name: release
+on:
+  workflow_dispatch:
+    inputs:
+      version: {required: true}
+      level:
+        type: choice
+        options: [low, high]
+      tako: {description: tako-gha's cascade context}
+jobs:
+  go:
+    runs-on: ubuntu-latest
+    steps:
+      - run: "true"
+"""
+TAKO = """version: 1
+events:
+  subscriptions:
+    - artifact: acme/a
+      events: [built]
+      workflow: release.yml
+      inputs:
+        version: "{{ .event.payload.version }}"
+        level: "{{ .event.payload.level }}"
+"""
+FILES = {"acme/a": {"tako.yml": "version: 1\n"}, "acme/b": {"tako.yml": TAKO, WF: WORKFLOW}}
+
+
+def plan(*args: str, payload: str, env: dict[str, str] | None = None) -> str:
+    result = CliRunner().invoke(cli, ["plan", *args, "--source", "acme/a", "--event",
+                                      "built", "--payload", payload], env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_workspace_plan_checks_the_rendered_inputs(tmp_path: Path) -> None:
+    for repo, files in FILES.items():
+        for rel, text in files.items():
+            (tmp_path / repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / repo / rel).write_text(text)
+    out = plan("--workspace", str(tmp_path), payload='{"version": "2", "level": "mid"}')
+    config, workflow = tmp_path / "acme/b/tako.yml", tmp_path / "acme/b" / WF
+    assert (f"{config}:9:16: error: Provided value 'mid' for input 'level' not in the list "
+            f"of allowed values (declared at {workflow}:6:7: type choice, options low, high)"
+            ) in out
+    assert "error" not in plan("--workspace", str(tmp_path),
+                               payload='{"version": "2", "level": "low"}')
+
+
+@pytest.mark.timeout(60)
+def test_an_org_plan_reads_the_workflow_through_the_api(tmp_path: Path) -> None:
+    world = write_world(tmp_path / "world", FILES,
+                        {"tokens": {"t-read": {"repos": ["*"]}}, "admin_token": "t-read"})
+    with Emulator(world) as emu:
+        env = {"GITHUB_TOKEN": "t-read", "GH_TOKEN": "", "GITHUB_API_URL": ""}
+        out = plan("--org", "acme", "--api-url", emu.base_url,
+                   payload='{"version": "2", "level": "mid"}', env=env)
+        assert ("tako.yml:9:16: error: Provided value 'mid' for input 'level' not in the "
+                f"list of allowed values (declared at acme/b/{WF}:6:7: type choice, "
+                "options low, high)") in out
+        assert all(not e["path"].endswith("/dispatches") for e in emu.requests())
