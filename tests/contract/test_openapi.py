@@ -311,6 +311,7 @@ def date_part_of_created(path_qs: str) -> str:
     return parts.path + ("?" + urlencode(query, doseq=True) if query else "")
 
 
+RELEASE_PATH = ".github/workflows/release.yml"
 RELEASE = """name: release
 on:
   workflow_dispatch:
@@ -325,7 +326,7 @@ jobs:
 
 
 def test_workflow_dispatch_answers_match_the_description(
-    openapi: Any, tmp_path: Path
+    openapi: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = write_world(tmp_path / "world", {
         "acme/rel": {".github/workflows/release.yml": RELEASE}})
@@ -337,6 +338,21 @@ def test_workflow_dispatch_answers_match_the_description(
         assert isinstance(body["workflow_run_id"], int)
         check(openapi, emu, "POST", path, 204, {"ref": "main", "inputs": {"version": "2"}})
         check(openapi, emu, "POST", path, 422, {"ref": "main", "inputs": {"nope": "x"}})
+        # what the forge sends for it is what the description allows
+        from tako_gha.forge.github import GitHubForge
+
+        sent = record_requests(emu, monkeypatch)
+        with GitHubForge(emu.base_url, token=emu.admin_token, write_interval=0.0) as forge:
+            assert forge.dispatch_workflow("acme/rel", "release.yml", "main",
+                                           {"version": "3"}).run_id is not None
+            assert "workflow_dispatch" in (forge.read_file("acme/rel", RELEASE_PATH) or "")
+        rest = [(m, p, h, b) for m, p, h, b in sent if not p.startswith("/graphql")]
+        assert [(m, p) for m, p, *_ in rest] == [
+            ("POST", path), ("GET", f"/repos/acme/rel/contents/{RELEASE_PATH}")]
+        # (the description's {path} is one segment: the file read is checked by shape)
+        method, sent_path, headers, body = rest[0]
+        request, _ = to_openapi(method, sent_path, body=body or None, headers=headers)
+        openapi.validate_request(request)
         assert emu.wait_idle(30)
 
 
