@@ -57,8 +57,11 @@ def build_report(report: TreeReport) -> dict[str, Any]:
             "state": node.state.value,
             "runs": [_run_json(ref) for ref in node.runs],
         })
+    share = (report.cost.get("engine") or {}).get("share") or {}
     return {"version": REPORT_VERSION, "root": report.root, "origin": report.origin.id,
-            "status": report.status.value, "nodes": nodes}
+            "status": report.status.value, "nodes": nodes,
+            "share": {"refusals_seen": share.get("refusals_seen", 0),
+                      "halvings": share.get("halvings", 0)}}
 
 
 def _run_json(ref: Any) -> dict[str, Any]:
@@ -95,6 +98,8 @@ class ReadReport:
     without_runs: set[str] = field(default_factory=set)  # lower-case repos
     count: int = 0
     complete: bool = False  # its writer waited on its whole subtree
+    refusals: int = 0  # secondary-limit refusals its writer saw
+    halvings: int = 0  # times its writer's share was halved for them
 
 
 def parse_report(raw: bytes | str, root: str, below: str) -> ReadReport | None:
@@ -111,6 +116,10 @@ def parse_report(raw: bytes | str, root: str, below: str) -> ReadReport | None:
     if not isinstance(nodes, list) or len(nodes) > MAX_REPORT_NODES:
         return None
     out = ReadReport(complete=data.get("status") not in ("running", None))
+    share = data.get("share")
+    if isinstance(share, dict):
+        out.refusals, out.halvings = _count(share.get("refusals_seen")), _count(
+            share.get("halvings"))
     known = {below}
     for item in nodes:
         parsed = _node(item, root)
@@ -124,6 +133,10 @@ def parse_report(raw: bytes | str, root: str, below: str) -> ReadReport | None:
         else:
             out.without_runs.add(repo.lower())
     return out
+
+
+def _count(value: Any) -> int:
+    return value if type(value) is int and 0 <= value < 10**9 else 0
 
 
 def _node(item: Any, root: str) -> tuple[str, list[RunInfo]] | None:
@@ -225,6 +238,11 @@ def _find_report(session: Any, reader: Any, node: Node) -> ReadReport | None:
 def _fold(session: Any, node: Node, found: ReadReport, now: float) -> bool:
     tracker = session.tracker
     tracker.reports[node.id] = "read"
+    if found.refusals:
+        # a level's refusals show in the tree: the token is shared, they are everyone's
+        session.message(f"{node.repo}: GitHub's secondary limits refused its fan-out "
+                        f"{found.refusals} time(s); its share was halved "
+                        f"{found.halvings} time(s)")
     changed = False
     for repo, runs in found.runs.items():
         changed |= tracker.ingest(repo, runs, now)

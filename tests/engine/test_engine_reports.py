@@ -126,6 +126,9 @@ def test_a_report_only_grafts_below_the_node_that_wrote_it() -> None:
     data = {"version": 1, "root": root, "origin": mine, "status": "success", "nodes": [good]}
     parsed = parse_report(json.dumps(data), root, mine)
     assert parsed is not None and [r.id for r in parsed.runs["acme/g0"]] == [5]
+    shared = parse_report(json.dumps({**data, "share": {"refusals_seen": 3, "halvings": 1}}),
+                          root, mine)
+    assert shared is not None and (shared.refusals, shared.halvings) == (3, 1)
     assert parse_report(json.dumps(data), "f" * 12, mine) is None  # another root
     assert parse_report(json.dumps(data), root, "d" * 12) is None  # another node's run
     hostile = {**data, "nodes": [{**good, "parent": elsewhere}]}
