@@ -564,8 +564,10 @@ def main(argv: list[str] | None = None) -> int:
             "its `tako` input, "
             "whatever its title).\n\n"
             f"{len(outcomes)} cells ({len(kinds)} receiver kinds x {len(signals)} signals x "
-            f"{len(points)} kill points (exact receivers: the points up to the last "
-            "dispatch), plus {len(kinds) * len(CONCURRENT_CELLS)} two-sender "
+            f"{len(points)} kill points"
+            + (" (exact receivers: the points up to the last dispatch)"
+               if "exact" in kinds else "")
+            + f", plus {len(kinds) * len(CONCURRENT_CELLS)} two-sender "
             f"and disk-full cells), {len(outcomes) - len(failed)} passed, "
             f"{len(failed)} failed, {wall:.0f} s in all.\n\n{table(outcomes)}\n\n"
             f"{reading(outcomes, args.children)}\n")
