@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tako_gha.core.durations import DurationError, parse_duration
+from tako_gha.core.links import doc_url
 
 KINDS = (
     "org", "repos_list", "repo", "contents", "dispatch", "workflows", "runs_list", "run",
@@ -62,7 +63,7 @@ class Faults:
 
     def __init__(self, spec: dict[str, Any] | None = None) -> None:
         if spec is not None and not isinstance(spec, dict):
-            raise FaultError("faults: expected a mapping (see docs/emulator.md)")
+            raise FaultError(f"faults: expected a mapping (see {doc_url('emulator.md')})")
         spec = dict(spec or {})
         unknown = sorted(set(spec) - _TOP)
         if unknown:

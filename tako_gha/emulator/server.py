@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tako_gha.core.links import doc_url
 from tako_gha.emulator import (
     artifacts,
     confine,
@@ -370,7 +371,7 @@ def admin_handle(app: ApiApp, req: Request) -> Response:
     if path == "/_emulator/faults" and method == "POST":
         spec = req.json()
         if spec is not None and not isinstance(spec, dict):  # [] or 0 must not mean "none"
-            raise ApiError(400, "faults: expected a mapping (see docs/emulator.md)")
+            raise ApiError(400, f"faults: expected a mapping (see {doc_url('emulator.md')})")
         try:
             app.set_faults(spec)
         except (FaultError, TypeError) as exc:

@@ -64,7 +64,8 @@ def cli() -> None:
     \b
     Exit codes: 0 success, 1 a node failed or lint found errors,
     2 usage or configuration error, 3 timed out, 4 still running (status).
-    `tako-gha COMMAND --help` explains a command; docs/cli.md has the rest.
+    `tako-gha COMMAND --help` explains a command; the rest is in
+    https://github.com/acme/tako-gha/blob/main/docs/cli.md
     """
 
 

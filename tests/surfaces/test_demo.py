@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import signal
+import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from tako_gha.surfaces.cli import cli, main
+from tako_gha.surfaces.commands import demo as demo_module
 from tako_gha.surfaces.commands.demo import copy_demo_world, demo_repos
 
 
@@ -49,6 +57,11 @@ def test_demo_runs_the_whole_tree_and_keeps_the_world(tmp_path: Path) -> None:
     assert lines[0].endswith("serving org acme (10 repositories)")
     assert lines[1] == ("fanning out library_built 2.1.0 from acme/core-lib and waiting on "
                         "the whole tree…")
+    # Not a terminal: the emulator stops at once, and the demo says its links are gone.
+    assert "stays up" not in result.stderr
+    assert any(line.startswith("emulator stopped: the run links above no longer open (on a "
+                               "terminal the demo keeps it up until Ctrl-C")
+               for line in lines), result.stderr
 
 
 def _main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -77,3 +90,91 @@ def test_bundled_world_copies_with_dot_dirs(tmp_path: Path) -> None:
     assert (world / "emulator.yml").is_file()
     assert not list(world.rglob("dot-github"))
     assert len(list(world.glob("acme/*/.github/workflows/*.yml"))) == 7
+
+
+def _run_links(base_url: str) -> list[str]:
+    """The run pages the summary links to, as the emulator lists them."""
+    from tako_gha.emulator.testing import call
+
+    runs = call(base_url, "GET", "/_emulator/runs", token="t-acme-release").json()
+    return [r["html_url"] for r in runs]
+
+
+def _opens(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as page:
+            return page.status == 200
+    except OSError:
+        return False
+
+
+def test_demo_on_a_terminal_keeps_the_emulator_up_until_stopped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    def until_stopped(base_url: str) -> None:  # what Ctrl-C ends: the links open meanwhile
+        links = _run_links(base_url)
+        assert len(links) == 6 and all(_opens(u) for u in links)
+        seen.extend(links)
+
+    monkeypatch.setattr(demo_module, "on_terminal", lambda: True)
+    monkeypatch.setattr(demo_module, "until_stopped", until_stopped)
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert seen and all(u in result.stdout for u in seen)  # the summary's links
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("the emulator stays up at http://127.0.0.1:") and
+               line.endswith("so the run links above open; press Ctrl-C to stop it")
+               for line in lines), result.stderr
+    assert lines[-1] == "emulator stopped: the run links above no longer open"
+    assert not any(_opens(u) for u in seen)  # stopped after the wait
+
+
+def test_demo_exit_stops_at_once_even_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    def until_stopped(base_url: str) -> None:
+        raise AssertionError("--exit must not wait")
+
+    monkeypatch.setattr(demo_module, "on_terminal", lambda: True)
+    monkeypatch.setattr(demo_module, "until_stopped", until_stopped)
+    result = CliRunner().invoke(cli, ["demo", "--exit", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["status"] == "success"
+    assert "stays up" not in result.stderr
+    assert "emulator stopped: the run links above no longer open" in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_the_wait_ends_on_ctrl_c_and_sigterm(signum: int) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signum))
+    started = time.monotonic()
+    timer.start()
+    try:
+        demo_module.wait_for_stop()
+    finally:
+        timer.cancel()
+    assert 0.25 <= time.monotonic() - started < 10
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
+
+
+def test_the_wait_ends_when_asked() -> None:
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    demo_module.wait_for_stop(stop)
+    assert stop.is_set()
+
+
+def test_on_a_terminal_means_stdin_and_stderr_are_ttys(monkeypatch: pytest.MonkeyPatch) -> None:
+    leader, follower = pty.openpty()
+    read_end, write_end = os.pipe()
+    with open(follower, "w", closefd=True) as tty, open(read_end) as pipe_in, \
+            open(write_end, "w") as pipe_out:
+        monkeypatch.setattr(sys, "stdin", tty)
+        monkeypatch.setattr(sys, "stderr", tty)
+        assert demo_module.on_terminal()
+        monkeypatch.setattr(sys, "stdin", pipe_in)  # e.g. run from a script or CI
+        assert not demo_module.on_terminal()
+        monkeypatch.setattr(sys, "stdin", tty)
+        monkeypatch.setattr(sys, "stderr", pipe_out)  # stderr to a log file
+        assert not demo_module.on_terminal()
+    os.close(leader)

@@ -30,6 +30,7 @@ from tako_gha.core.cel.functions import (
     _regex,
 )
 from tako_gha.core.cel.limits import VARIABLES, FilterError, FilterLimits
+from tako_gha.core.links import doc_url
 from tako_gha.core.versions import RangeError, parse_range
 
 # Grammar rules that merely pass their single child through (operator precedence
@@ -338,7 +339,7 @@ def _check_function(node: lark.Tree) -> None:
     name = str(node.children[0])
     if name in _GLOBAL_FUNCTIONS:
         return
-    hint = "see docs/filters.md for the functions available"
+    hint = f"see {doc_url('filters.md')} for the functions available"
     if name in _METHODS:
         hint = f"{name} is a method: write value.{name}(...)"
     raise FilterError(f"unknown function {name}()", **_token_position(node.children[0]), hint=hint)
@@ -378,13 +379,13 @@ def _check_method(node: lark.Tree) -> None:
             raise FilterError(
                 f".{name}() takes {wanted} argument(s), got {given}",
                 **_token_position(node.children[1]),
-                hint="see docs/filters.md for the functions available",
+                hint=f"see {doc_url('filters.md')} for the functions available",
             )
         return
     raise FilterError(
         f"unknown method .{name}()",
         **_token_position(node.children[1]),
-        hint="see docs/filters.md for the functions available",
+        hint=f"see {doc_url('filters.md')} for the functions available",
     )
 
 

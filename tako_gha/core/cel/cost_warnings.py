@@ -10,6 +10,7 @@ from tako_gha.core.cel.checks import _position
 from tako_gha.core.cel.cost import estimate, growth, uniform_event, walk
 from tako_gha.core.cel.functions import _MACROS
 from tako_gha.core.cel.limits import FilterLimits, FilterWarning
+from tako_gha.core.links import doc_url
 
 LINT_LIST_SIZE = 1000  # payload list length assumed by lint's growth warnings
 # ... and by its "over the budget" warning: a comprehension whose condition is so costly
@@ -48,7 +49,7 @@ def _cost_warnings(ast: lark.Tree, limits: FilterLimits) -> list[FilterWarning]:
                 f"of the payload's list/string lengths (nested iteration)",
                 **_position(node),
                 hint="iterate once: test membership with 'in' on a literal list, or use "
-                "exists() with a cheap condition; see docs/filters.md",
+                f"exists() with a cheap condition; see {doc_url('filters.md')}",
             ))
             break
     at_size = estimate(ast, uniform_event(LINT_LIST_SIZE))
@@ -65,7 +66,7 @@ def _cost_warnings(ast: lark.Tree, limits: FilterLimits) -> list[FilterWarning]:
             f"{limits.max_eval_steps:,}: it would fail on such events",
             **_position(macro),
             hint="keep the condition inside the comprehension cheap, or test a "
-            "smaller list; see docs/filters.md",
+            f"smaller list; see {doc_url('filters.md')}",
         ))
     if at_size.built > limits.max_value_size:
         found.append(FilterWarning(

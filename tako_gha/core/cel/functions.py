@@ -22,6 +22,7 @@ from celpy.evaluation import CELEvalError
 
 from tako_gha.core.cel.errors import _cel_type_name, _Flat
 from tako_gha.core.cel.limits import FilterLimits, _Abort
+from tako_gha.core.links import doc_url
 from tako_gha.core.versions import RangeError, VersionError, parse_range, parse_version
 
 
@@ -304,7 +305,8 @@ FUNCTIONS: dict[str, str] = {
     "semver.minor(v)": "minor version of v as an int",
     "semver.patch(v)": "patch version of v as an int",
     "semver.compare(a, b)": "-1, 0 or 1 by semver precedence",
-    "semver.satisfies(v, range)": "whether v is inside a range such as '^1.2' (docs/tako-yml.md)",
+    "semver.satisfies(v, range)": "whether v is inside a range such as '^1.2' ("
+                                  + doc_url("tako-yml.md") + ")",
     "s.split(sep[, n])": "list of the parts of s between sep (at most n parts)",
     "s.trim()": "s without leading/trailing whitespace",
     "s.lower() / s.upper()": "case-converted s (also lowerAscii / upperAscii)",

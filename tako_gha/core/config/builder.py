@@ -23,6 +23,7 @@ from tako_gha.core.config.model import (
     parse_artifact_ref,
 )
 from tako_gha.core.config.yamldoc import _Doc, _Reporter, _where
+from tako_gha.core.links import doc_url
 from tako_gha.core.templates import TemplateError, parse_template
 from tako_gha.core.versions import (
     RangeError,
@@ -255,7 +256,8 @@ class _Builder:
         except FilterError as exc:
             code = "filter-limit" if exc.limit else "bad-filter"
             hint = exc.hint or (
-                "simplify the filter; see docs/filters.md for efficient patterns" if exc.limit
+                f"simplify the filter; see {doc_url('filters.md')} for efficient patterns"
+                if exc.limit
                 else "check the CEL syntax; the variables are `event` and `subscriber`")
             mark = self.inner_mark(path, source, exc.column, max(exc.line, 1))
             self.report.error(path, mark, code,

@@ -16,6 +16,7 @@ import yaml
 
 from tako_gha.core.config.model import JsonPath
 from tako_gha.core.config.yamldoc import _Doc, _Reporter, _where
+from tako_gha.core.links import doc_url
 
 
 def schema_text() -> str:
@@ -244,4 +245,4 @@ def _unknown_keys_first(
     return sorted(errors, key=lambda e: e.validator != "additionalProperties")
 
 
-_GENERIC_HINT = "see docs/tako-yml.md (or point your editor at tako.schema.json)"
+_GENERIC_HINT = f"see {doc_url('tako-yml.md')} (or point your editor at tako.schema.json)"

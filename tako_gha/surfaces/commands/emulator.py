@@ -14,13 +14,15 @@ from types import FrameType
 
 import click
 
+from tako_gha.core.links import doc_url
 from tako_gha.surfaces.errors import UserError
 
 
 @click.group("emulator", short_help="The embedded GitHub: try cascades without GitHub.")
 def emulator_group() -> None:
     """The embedded GitHub-compatible server: a world of git repositories whose
-    repository_dispatch workflows it runs, on 127.0.0.1 only (docs/emulator.md)."""
+    repository_dispatch workflows it runs, on 127.0.0.1 only
+    (https://github.com/acme/tako-gha/blob/main/docs/emulator.md)."""
 
 
 @emulator_group.command("serve", short_help="Serve a world directory; prints the base URL.")
@@ -52,7 +54,8 @@ def serve(world_dir: Path, port: int) -> None:
         emu = Emulator(world_dir, port=port)
         emu.start()
     except WorldError as exc:
-        raise UserError(str(exc), hint="see docs/emulator.md for the world layout") from None
+        raise UserError(str(exc),
+                        hint=f"see {doc_url('emulator.md')} for the world layout") from None
     except OSError as exc:
         raise UserError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}",
                         hint="pick another --port, or 0 for a free one") from None

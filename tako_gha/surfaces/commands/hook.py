@@ -1,7 +1,7 @@
 """``tako-gha hook pre-push``: the git pre-push hook (see ``surfaces.hook``).
 
-Installed by ``hooks/pre-push`` (plain git) or the ``tako-plan`` hook of
-``.pre-commit-hooks.yaml`` (pre-commit, stage pre-push).
+Installed by ``tako-gha hook install`` or ``hooks/pre-push`` (plain git), or the
+``tako-plan`` hook of ``.pre-commit-hooks.yaml`` (pre-commit, stage pre-push).
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import sys
 import click
 
 from tako_gha.core.config import DEFAULT_CONFIG_PATH
+from tako_gha.core.links import doc_url
 
 
-@click.group("hook")
+@click.group("hook", help="Git hooks: check the tako.yml being pushed "
+                           f"({doc_url('hook.md')}).")
 def hook() -> None:
-    """Git hooks: check the tako.yml being pushed (docs/hook.md)."""
+    pass
 
 
 @hook.command("pre-push", short_help="Lint the tako.yml being pushed; block only on errors.")
@@ -40,7 +42,7 @@ def pre_push(remote: str, url: str, config_path: str, plan: bool) -> None:
 
     \b
     Examples:
-      cp hooks/pre-push .git/hooks/pre-push    # runs: tako-gha hook pre-push "$@"
+      tako-gha hook install                    # the hook runs: tako-gha hook pre-push "$@"
       git push --no-verify                     # skip it once
       tako-gha hook pre-push origin git@github.com:my-org/app.git --no-plan < refs.txt
     """
@@ -53,3 +55,38 @@ def pre_push(remote: str, url: str, config_path: str, plan: bool) -> None:
     sys.stderr.flush()
     click.get_current_context().exit(code)
 
+
+
+@hook.command("install", short_help="Install the pre-push hook in this repository.")
+@click.option("--force", is_flag=True,
+              help="Replace a different pre-push hook that is already there.")
+@click.option("--print", "print_only", is_flag=True,
+              help="Print the hook script to standard output instead of installing it.")
+def install(force: bool, print_only: bool) -> None:
+    """Install tako-gha's pre-push hook in the git repository around the current
+    directory: the script shipped in the package (the same as hooks/pre-push in
+    tako-gha's repository), written where git runs hooks from (core.hooksPath
+    honoured), executable. Another pre-push hook already there is kept unless
+    --force is given. Exit 0 installed (or already there), 2 not in a git
+    repository, another hook there, or the hooks directory not writable.
+
+    \b
+    Examples:
+      tako-gha hook install
+      tako-gha hook install --force
+      tako-gha hook install --print > my-hooks/pre-push
+    """
+    from pathlib import Path
+
+    from tako_gha.surfaces.hook_install import hook_text, install_hook
+
+    if print_only:
+        click.echo(hook_text().decode("utf-8"), nl=False)
+        return
+    done = install_hook(Path.cwd(), force=force)
+    if done.unchanged:
+        click.echo(f"the tako-gha pre-push hook is already installed in {done.path}")
+    else:
+        verb = "replaced the pre-push hook in" if done.replaced else "installed the tako-gha " \
+            "pre-push hook in"
+        click.echo(f"{verb} {done.path}; `git push --no-verify` skips it once")

@@ -11,7 +11,8 @@ def schema_command() -> None:
     urn:tako-gha:tako.schema.json) on stdout, for editors and validators.
 
     Save it next to your tako.yml and point the YAML language server at it with a
-    first line `# yaml-language-server: $schema=./tako.schema.json` (docs/tako-yml.md).
+    first line `# yaml-language-server: $schema=./tako.schema.json`
+    (https://github.com/acme/tako-gha/blob/main/docs/tako-yml.md).
     The schema checks the shape; `tako-gha lint` also checks filters, templates,
     ranges and the workflows. Exit 0.
 
