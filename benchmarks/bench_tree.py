@@ -15,6 +15,9 @@ budget handed down the cascade, children reporting up) and ``tree-alone`` (today
 way: every process governs itself alone against the whole token, and the root lists
 the repositories below each level to find its runs). Receivers are exact-mode
 (workflow dispatch answered with the run): finding a run costs no listing at any level.
+Intermediate levels wait on their subtree (``wait_for_children``), or, with
+``--levels forget``, fire and forget: their run ends once their children are
+dispatched, and the root follows the whole tree by the levels' reports.
 """
 
 from __future__ import annotations
@@ -73,9 +76,9 @@ class Workers:
     """Plays the fan-out step of every held run of one tree."""
 
     def __init__(self, url: str, token: str, children: dict[str, list[str]],
-                 shared: bool, timeout: float) -> None:
+                 shared: bool, timeout: float, wait: bool = True) -> None:
         self.url, self.token, self.children = url, token, children
-        self.shared, self.timeout = shared, timeout
+        self.shared, self.timeout, self.wait = shared, timeout, wait
         self.intermediates = {r.lower() for r, kids in children.items() if kids}
         self.started: set[int] = set()
         self.finished = 0
@@ -140,7 +143,7 @@ class Workers:
                                 repos=tuple([repo, *mine]), context=ctx,
                                 extra={"report_to": str(report_to)} if self.shared else {})
         size = max(1, len(self.children.get(repo, [])))
-        options = FanOutOptions(timeout=self.timeout, discovery_timeout=600,
+        options = FanOutOptions(wait=self.wait, timeout=self.timeout, discovery_timeout=600,
                                 concurrency_limit=size, max_children=size,
                                 dispatches_per_minute=100_000, dispatches_per_hour=100_000,
                                 poll_workers=2, shared_budget=self.shared,
@@ -160,4 +163,5 @@ class Workers:
         if report_to.is_file():
             data = zip_files({REPORT_FILE: report_to.read_bytes()})
             artifacts[report_name(ctx.root, ctx.parent)] = base64.b64encode(data).decode()
-        return ("success" if report.status.value == "success" else "failure"), artifacts
+        ok = report.status.value in ("success", "running")  # running: fired and forgot
+        return ("success" if ok else "failure"), artifacts

@@ -130,10 +130,11 @@ class Scenario:
     repos: list[str]  # every repo whose runs belong to it
     shared: bool = True  # the token's budget handed down, children reporting up
     children: dict[str, list[str]] = field(default_factory=dict)  # tree: parent -> kids
+    levels_wait: bool = True  # intermediate levels wait on their subtree (else forget)
 
 
 def build(root: Path, sizes: list[int], tree: list[int], minutes: float,
-          latency: str) -> tuple[Path, list[Scenario]]:
+          latency: str, levels_wait: bool = True) -> tuple[Path, list[Scenario]]:
     from tako_gha.emulator.worldgen import build_bare_world
 
     world: dict[str, dict[str, str]] = {}
@@ -165,7 +166,7 @@ def build(root: Path, sizes: list[int], tree: list[int], minutes: float,
             if parent != source and kids:
                 hold.append(parent)
         scenarios.append(Scenario(name, "tako", f"t-{name}", source, children[source],
-                                  every, shared, children))
+                                  every, shared, children, levels_wait))
     settings = {
         "tokens": {s.token: ({"repos": ["*"], "rate_limit": APP_BUDGET,
                               "graphql_limit": APP_BUDGET} if s.children
@@ -438,7 +439,7 @@ def role_main(args: argparse.Namespace) -> None:
     scenario = Scenario(**json.loads(Path(args.scenario).read_text()))
     if args.workers:  # the intermediate levels of a tree (bench_tree.py)
         workers = bench_tree.Workers(args.url, scenario.token, scenario.children,
-                                     scenario.shared, args.timeout)
+                                     scenario.shared, args.timeout, scenario.levels_wait)
         expected = sum(1 for p, kids in scenario.children.items()
                        if kids and p != scenario.source)
         print(json.dumps(workers.run(expected)), flush=True)
@@ -456,8 +457,8 @@ def _parse_iso(text: str) -> float:
 
 
 def measure(sizes: list[int], tree: list[int], minutes: float, latency: str,
-            workdir: Path) -> list[Figures]:
-    world, scenarios = build(workdir / "world", sizes, tree, minutes, latency)
+            workdir: Path, levels_wait: bool = True) -> list[Figures]:
+    world, scenarios = build(workdir / "world", sizes, tree, minutes, latency, levels_wait)
     server = Server(world)
     timeout = minutes * 60 + 3600
     procs: list[tuple[Scenario, subprocess.Popen[str]]] = []
@@ -692,6 +693,9 @@ def main(argv: list[str] | None = None) -> list[Figures]:
     parser.add_argument("--tree", default="10,30,33", help="fan-out per level (3 levels)")
     parser.add_argument("--latency", default="50ms")
     parser.add_argument("--quick", action="store_true", help="a few children, seconds")
+    parser.add_argument("--levels", choices=("wait", "forget"), default="wait",
+                        help="the trees' intermediate levels wait on their subtree "
+                             "(wait_for_children, default) or fire and forget")
     results.add_arguments(parser)
     parser.add_argument("--role", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -710,7 +714,8 @@ def main(argv: list[str] | None = None) -> list[Figures]:
     tree = [int(x) for x in args.tree.split(",") if x]
     began = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
-        rows = measure(sizes, tree, args.minutes, args.latency, Path(tmp))
+        rows = measure(sizes, tree, args.minutes, args.latency, Path(tmp),
+                       args.levels == "wait")
     print(table(rows))
     print(exact_table(rows))
     print(tree_table(rows))
@@ -720,7 +725,8 @@ def main(argv: list[str] | None = None) -> list[Figures]:
         tree_runs = sum(f.children for f in rows if f.scenario == "tree")
         run.write("Waiting at scale", "\n\n".join([
             f"Sizes {args.sizes}, runs of {args.minutes:g} min, tree {args.tree} = "
-            f"{tree_runs:,} runs, latency {args.latency}. "
+            f"{tree_runs:,} runs (intermediate levels: {args.levels}), latency "
+            f"{args.latency}. "
             + " ".join(__doc__.split("\n\n")[2:6]).replace("\n", " "),
             f"The runs last their real {args.minutes:g} minutes (the emulator has no time "
             "scale); every scenario ran at the same time on the one emulator, each with its "
