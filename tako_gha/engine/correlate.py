@@ -118,7 +118,8 @@ def aggregate_state(runs: Iterable[RunRef]) -> NodeState:
 def _ref(run: RunInfo, correlation: str, deadline: datetime | None = None) -> RunRef:
     """``deadline``: the sender's, for a run whose title carries none."""
     tag = run_tag(run)
-    if tag is not None and tag.deadline is not None:
+    if tag is not None and tag.deadline is not None and run.run_attempt <= 1:
+        # (a re-run keeps its first attempt's title: that deadline is not its own)
         deadline = datetime.fromtimestamp(tag.deadline, timezone.utc)
     return RunRef(run.id, run.html_url, run.workflow_path, run.status, run.conclusion,
                   correlation, created_at=run.created_at, updated_at=run.updated_at,
@@ -284,7 +285,8 @@ class TreeTracker:
         if owner is not None:
             for ref in self.tracks[owner].node.runs:
                 if ref.run_id == run.id and ref.attempt != run.run_attempt:
-                    ref.attempt, changed = run.run_attempt, True
+                    # A new attempt: its title's deadline was the first attempt's.
+                    ref.attempt, ref.deadline, changed = run.run_attempt, self.deadline, True
         return self.update_state(run.id, run.status, run.conclusion, run.updated_at) or changed
 
     def update_state(self, run_id: int, status: str | None, conclusion: str | None,

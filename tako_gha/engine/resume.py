@@ -169,6 +169,7 @@ def rerun_failed(fan: FanOut) -> None:
                                     f"{exc.message}")
                 continue
             ref.status, ref.conclusion, ref.attempt = "queued", None, ref.attempt + 1
+            ref.deadline = fan.tracker.deadline  # this attempt's deadline is ours
             again.append(f"run {ref.run_id} attempt {ref.attempt}")
         if again:
             node.state, track.done_at, track.annotated = NodeState.QUEUED, None, False

@@ -95,8 +95,9 @@ def _not_started(session: Session) -> bool:
 def _root_deadline(session: Session, forge: Forge) -> float | None:
     """The root's deadline (from the origin's children's run titles), on this
     process's clock; None when no title carries it."""
+    # (a run re-run since keeps its first attempt's title: not the cascade's deadline now)
     marks = [r.deadline for child in session.tracker.origin.children for r in child.runs
-             if r.deadline is not None]
+             if r.deadline is not None and r.attempt <= 1]
     if not marks:
         return None
     left = (max(marks) - forge.now()).total_seconds()
@@ -130,21 +131,23 @@ def _not_found(root: str, org: str, polled: int) -> TreeNotFoundError:
 
 def watch(forge: Forge, root: str, org: str, options: FanOutOptions,
           observer: Observer | None = None, *, clock: Clock | None = None,
-          repos: Sequence[str] = (), journal: JournalState | None = None) -> TreeReport:
+          repos: Sequence[str] = (), journal: JournalState | None = None,
+          follow_deadline: bool = True) -> TreeReport:
     """The tree of ``root`` now, or when ``options.wait``, once it is complete (or
     the timeout, or the root's deadline, passes: status timed_out, or failure when a
     node failed, with the partial tree). ``journal``: this machine's record of the
-    root's fan-out, when there is one."""
+    root's fan-out, when there is one. ``follow_deadline`` False: only ``options.timeout``
+    ends the wait (``rerun`` waits on runs started after the root's deadline)."""
     try:
         return _watch(forge, root, org, options, observer, clock or SystemClock(), repos,
-                      journal)
+                      journal, follow_deadline)
     finally:
         release_waits(forge)
 
 
 def _watch(forge: Forge, root: str, org: str, options: FanOutOptions,
            observer: Observer | None, clock: Clock, repos: Sequence[str],
-           journal: JournalState | None) -> TreeReport:
+           journal: JournalState | None, follow_deadline: bool = True) -> TreeReport:
     session, candidates = _open(forge, root, org, options, observer, clock, repos, journal)
     tracker = session.tracker
     session.poll_due(clock.monotonic(), extra=candidates, force=True)
@@ -155,7 +158,7 @@ def _watch(forge: Forge, root: str, org: str, options: FanOutOptions,
             raise _not_found(root, org, len(candidates))
         clock.sleep(max(0.0, session.next_poll - now))
         session.poll_due(clock.monotonic(), extra=candidates)
-    root_deadline = _root_deadline(session, forge)
+    root_deadline = _root_deadline(session, forge) if follow_deadline else None
     if root_deadline is not None:
         session.deadline = min(session.deadline, root_deadline)
     _not_started(session)

@@ -4,6 +4,7 @@ its next attempt (same run id), the rest is left alone, and the tree is waited o
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from tako_gha.emulator.worldgen import write_world
 from tako_gha.surfaces.cli import main
 
 TOKEN = "t-admin"
-FLAKY = 'echo "attempt $GITHUB_RUN_ATTEMPT"; test "$GITHUB_RUN_ATTEMPT" -gt 1'
+FLAKY = 'echo "attempt $GITHUB_RUN_ATTEMPT"; test "$GITHUB_RUN_ATTEMPT" -gt 1 && sleep 2'
 WORLD = {
     "acme/a": {"tako.yml": "version: 1\n"},
     "acme/b": {"tako.yml": subscription("acme/a", "ok"),
@@ -52,10 +53,13 @@ def invoke(emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def test_rerun_failed_continues_the_cascade(invoke: Any, emu: Emulator) -> None:
-    first = invoke("fan-out", "--event", "ok", "--source", "acme/a", "--timeout", "1m",
+    started = time.monotonic()
+    first = invoke("fan-out", "--event", "ok", "--source", "acme/a", "--timeout", "3s",
                    "--format", "json")
     assert first.exit_code == 1, first.output
     root = json.loads(first.stdout)["root"]
+    # Re-run after the root's deadline: the re-run's wait has its own --timeout.
+    time.sleep(max(0.0, started + 3.5 - time.monotonic()))
     again = invoke("rerun", root, "--org", "acme", "--failed", "--timeout", "1m",
                    "--format", "json")
     assert again.exit_code == 0, again.output

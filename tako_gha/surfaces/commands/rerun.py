@@ -80,7 +80,10 @@ def rerun_cmd(root: str, org: str | None, failed_only: bool, timeout: str,
         click.echo(f"nothing to re-run in tree {root}: no failed run", err=True)
     observer = live_observer()
     try:
-        report = watch(forge, root, organisation, options, observer, journal=journal)
+        # The runs re-run now have time of their own: the root's old deadline does
+        # not end this wait (--timeout does).
+        report = watch(forge, root, organisation, options, observer, journal=journal,
+                       follow_deadline=False)
     except ForgeError as exc:
         raise forge_error(exc) from None
     finally:
