@@ -89,7 +89,15 @@ def test_this_interpreter_serves_this_checkout_but_not_another_version(tmp_path:
     assert not setup.serves(tmp_path / "no-such-python", ROOT)
 
 
-def test_a_bare_interpreter_does_not_serve(tmp_path: Path) -> None:
+def _without_pythonpath(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe's subprocess inherits this environment: a caller's PYTHONPATH (e.g. a
+    worktree's) would let a bare venv import tako_gha and so look like an install."""
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+
+
+def test_a_bare_interpreter_does_not_serve(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_pythonpath(monkeypatch)
     python = _bare_venv(tmp_path / "bare")
     assert not setup.serves(python)
 
@@ -119,7 +127,9 @@ def test_venv_state_walks_empty_package_ready(tmp_path: Path) -> None:
         setup.write_stamp(where, "both")
 
 
-def test_stamps_alone_do_not_make_a_venv_ready(tmp_path: Path) -> None:
+def test_stamps_alone_do_not_make_a_venv_ready(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_pythonpath(monkeypatch)
     where = tmp_path / "tako-gha-venv"
     _bare_venv(where)  # cannot import tako_gha (e.g. a half-restored cache)
     setup.write_stamp(where, "lock")
