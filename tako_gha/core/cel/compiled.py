@@ -56,6 +56,7 @@ class CompiledFilter:
     __slots__ = (
         "_activation",
         "_ast",
+        "_estimate",
         "_memo",
         "_uses_subscriber",
         "_warnings",
@@ -89,6 +90,9 @@ class CompiledFilter:
         # (event value, outcome) of the last evaluation: filters are pure, and matching
         # evaluates the same filter against the same event once per subscriber.
         self._memo: tuple[object, FilterOutcome] | None = None
+        # (event value, worst-case steps) of the last estimate: one per event, however
+        # many repositories share this filter
+        self._estimate: tuple[object, int] | None = None
 
     def __repr__(self) -> str:
         return f"CompiledFilter({self.source!r})"
@@ -144,8 +148,13 @@ class CompiledFilter:
             return 0
         if not isinstance(event, (celtypes.MapType, dict)):
             return 0  # an event CEL cannot take: every evaluation fails at once
+        known = self._estimate
+        if known is not None and known[0] is event:
+            return known[1]
         facts = _facts_for({"event": event})
-        return estimate(self._ast, shape_of(event, facts.shapes)).steps
+        steps = estimate(self._ast, shape_of(event, facts.shapes)).steps
+        self._estimate = (event, steps)
+        return steps
 
     def _run(self, context: dict[str, Any], max_steps: int | None = None) -> FilterOutcome:
         budget = _Budget(self.limits, _facts_for(context), max_steps)
