@@ -27,12 +27,16 @@ import fcntl
 import os
 import socket
 import stat
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tako_gha.engine.journal import Journal
+
+
+SETTLE, SETTLE_TRIES = 0.25, 5  # seconds, tries: see _try_lock
 
 
 class LockHeld(Exception):
@@ -74,14 +78,10 @@ class RootLock:
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise LockError(f"the lock file {path} is not a regular file")
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise LockError(f"cannot lock {path}: {exc.strerror or exc}") from None
+            if not _try_lock(fd, path):
                 holder = _holder(fd)
                 raise LockHeld(f"another process is sending for {what}: {holder} holds "
-                               f"{path}; nothing was dispatched", holder=holder) from None
+                               f"{path}; nothing was dispatched", holder=holder)
             _write_holder(fd)
         except BaseException:
             os.close(fd)
@@ -99,6 +99,23 @@ class RootLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _try_lock(fd: int, path: Path) -> bool:
+    """The lock, or False when another holds it. A few tries over ``SETTLE`` seconds:
+    a process that forks (a runner starting a step) shares its open lock with the
+    child until the child execs, so a lock just released can look held for a moment;
+    a real holder is still refused within a fraction of a second, never waited for."""
+    for attempt in range(SETTLE_TRIES):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise LockError(f"cannot lock {path}: {exc.strerror or exc}") from None
+        if attempt + 1 < SETTLE_TRIES:
+            time.sleep(SETTLE / SETTLE_TRIES)
+    return False
 
 
 def _write_holder(fd: int) -> None:

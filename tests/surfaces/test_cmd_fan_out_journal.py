@@ -24,10 +24,15 @@ from tako_gha.surfaces.cli import main
 TOKEN = "t-admin"
 ROOT = "00c0ffee0001"
 CHILDREN = ("acme/b", "acme/c")
+UNTAGGED = ("acme/u1", "acme/u2")  # receivers without the run-name tag
 WORLD = {
     "acme/a": {"tako.yml": "version: 1\n"},
     **{repo: {"tako.yml": subscription("acme/a", "ok"),
               ".github/workflows/w.yml": receiver("ok", "echo ok")} for repo in CHILDREN},
+    **{repo: {"tako.yml": subscription("acme/a", "plain"),
+              ".github/workflows/w.yml": "\n".join(
+                  line for line in receiver("plain", "echo ok").splitlines()
+                  if not line.startswith("run-name:")) + "\n"} for repo in UNTAGGED},
 }
 
 
@@ -62,11 +67,11 @@ def fan_out(emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     return _run
 
 
-def _runs(emu: Emulator, root: str) -> list[int]:
+def _runs(emu: Emulator, root: str, repos: tuple[str, ...] = CHILDREN) -> list[int]:
     emu.wait_idle(30)
     per = Counter(r.repo for r in emu.runs.all_runs()
                   if (r.client_payload or {}).get("tako", {}).get("root") == root)
-    return [per.get(repo, 0) for repo in CHILDREN]
+    return [per.get(repo, 0) for repo in repos]
 
 
 def _all_runs(emu: Emulator) -> int:
@@ -153,3 +158,46 @@ def test_an_interrupted_fan_out_says_what_the_journal_records_and_what_to_run(
     assert "dispatch the rest: tako-gha fan-out --source acme/a --org acme" in result.stderr
     assert f"--state {journal} --resume {root}" in result.stderr
     assert _runs(emu, root) in ([1, 0], [0, 1])
+
+
+def test_a_flipped_bit_in_the_journal_never_sends_its_target_again(
+        fan_out: Any, emu: Emulator, tmp_path: Path) -> None:
+    """Untagged receivers: only the journal knows what was sent. One bit of u1's
+    intent flips on disk; the resume reports the line and sends nothing again."""
+    root = "00c0ffee0004"
+    first = fan_out("--event", "plain", "--resume", root, "--no-wait")
+    assert first.exit_code == 0, first.output
+    journal = tmp_path / "state" / f"tako-journal-{root}.jsonl"
+    lines = journal.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if '"k":"intent"' in line
+              and "acme/u1" in line)
+    raw = bytearray(lines[at].encode())
+    raw[raw.index(b'"id":"') + 8] ^= 0x01
+    lines[at] = raw.decode()
+    journal.write_text("\n".join(lines) + "\n")
+    again = fan_out("--event", "plain", "--resume", root, "--format", "json")
+    assert again.exit_code == 0, again.output
+    assert f"1 unreadable line(s) (line {at + 1})" in again.stderr
+    assert _runs(emu, root, UNTAGGED) == [1, 1]
+
+
+def test_a_torn_last_line_then_a_resume_sends_each_target_once(
+        fan_out: Any, emu: Emulator, tmp_path: Path) -> None:
+    """A process died inside u2's intent write (its POST never left): the resume marks
+    the torn line before appending, reads every whole record, and sends u2 once."""
+    from tako_gha.core.ids import dispatch_id
+    from tako_gha.engine.journal import read
+
+    root = "00c0ffee0005"
+    first = fan_out("--event", "plain", "--resume", root, "--repos", "acme/u1", "--no-wait")
+    assert first.exit_code == 0, first.output
+    journal = tmp_path / "state" / f"tako-journal-{root}.jsonl"
+    u2 = dispatch_id(root, None, "acme/u2", "plain")
+    with journal.open("a") as handle:
+        handle.write('{"k":"intent","root":"' + root + '","id":"' + u2 + '","rep')
+    again = fan_out("--event", "plain", "--resume", root, "--format", "json")
+    assert again.exit_code == 0, again.output
+    assert "was left unfinished by a write that never completed" in again.stderr
+    assert _runs(emu, root, UNTAGGED) == [1, 1]
+    state = read(journal, root)
+    assert state.torn and not state.unreadable and state.entries[u2].status == "sent"
