@@ -22,8 +22,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from tako_gha.core.events import Event
-from tako_gha.core.tree import RunRef
-from tako_gha.core.workflow_inputs import EVENT, TAKO_INPUT, as_text
+from tako_gha.core.tree import NodeState, RunRef
+from tako_gha.core.workflow_inputs import EVENT, TAKO_INPUT, WorkflowInputs, as_text, check
 from tako_gha.engine.journal import SENT, Entry
 from tako_gha.engine.payload import PayloadError, TakoMeta
 from tako_gha.forge.base import (
@@ -43,9 +43,38 @@ MAX_INPUTS_CHARS = 65_535
 REPOSITORY_DISPATCH = "repository_dispatch"
 
 
-def wants_exact(workflow: str | None, ref: str | None, trigger: str | None) -> bool:
-    """A subscription naming a workflow file is exact unless it asks for the old way."""
+def wants_exact(workflow: str | None, ref: str | None, trigger: str | None,
+                declared: WorkflowInputs | None = None) -> bool:
+    """A subscription naming a workflow file is exact unless it asks for the old way,
+    or the file (read at plan time) does not listen on workflow_dispatch."""
+    if declared is not None and not declared.listens:
+        return False
     return bool(workflow) and bool(ref) and trigger != REPOSITORY_DISPATCH
+
+
+def prepare(fanout: FanOut, track: Track, declared: WorkflowInputs | None) -> None:
+    """What the workflow declares, read at plan time, settles what would otherwise cost
+    a refused request: ``tako`` is sent only when declared (said once per repository),
+    and a dispatch GitHub would refuse for its inputs is an error now, naming the
+    declaration, instead of a 422."""
+    if declared is None:
+        return
+    node = track.node
+    if TAKO_INPUT not in declared.inputs:
+        track.inputs.pop(TAKO_INPUT, None)
+        fanout.session.message(
+            f"{node.repo}: {track.workflow} does not declare the '{TAKO_INPUT}' input: sent "
+            "without the cascade context, so its own fan-outs start new trees (tako-gha lint "
+            "shows the two lines to add)")
+    problems = check(declared, track.inputs)
+    if problems:
+        first = problems[0]
+        where = f" ({first.declared.where})" if first.declared and first.declared.where \
+            else f" ({declared.where})" if declared.where else ""
+        node.state = NodeState.ERROR
+        node.reason = (f"GitHub would refuse the workflow dispatch of {track.workflow}: "
+                       f"{first.message}{where}; nothing was dispatched")
+        node.hint = "tako-gha lint (in the repository) and tako-gha plan show both sides"
 
 
 def workflow_inputs(inputs: dict[str, Any], meta: TakoMeta, event: Event) -> dict[str, str]:

@@ -344,10 +344,11 @@ class FanOut:
                 self.session.governor.give_back(handed)
             meta = self._meta(node, target, chain, self.handed.get(node.id))
             track.payload = build_client_payload(self.event, target.inputs, meta)
-            if exact.wants_exact(target.workflow, target.ref, target.trigger):
+            if exact.wants_exact(target.workflow, target.ref, target.trigger, target.declared):
                 track.exact_mode, track.ref = True, target.ref
                 track.event = WORKFLOW_EVENT
                 track.inputs = exact.workflow_inputs(target.inputs, meta, self.event)
+                exact.prepare(self, track, target.declared)
 
     def _split_budget(self, plan: PlanOutcome) -> Budget:
         """This process's part of the token's budget, and each target's (``_parts``),

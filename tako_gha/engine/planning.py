@@ -9,14 +9,16 @@ engine can be tested without a discovery backend.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tako_gha.core import workflow_inputs
 from tako_gha.core.config import ConfigResult
 from tako_gha.core.diagnostics import Diagnostic
 from tako_gha.core.events import Event
+from tako_gha.core.workflow_inputs import WorkflowInputs
 from tako_gha.engine.errors import FanOutError
-from tako_gha.forge.base import Discovery, Forge, RepoSelection
+from tako_gha.forge.base import Discovery, Forge, ForgeError, RepoSelection
 
 if TYPE_CHECKING:
     from tako_gha.engine.api import FanOutRequest
@@ -33,6 +35,9 @@ class Target:
     # subscription's ``trigger`` ("repository_dispatch" keeps the old way).
     ref: str | None = None
     trigger: str | None = None
+    # What the named workflow declares under on.workflow_dispatch (read at plan time);
+    # None: not read (the dispatch finds out)
+    declared: WorkflowInputs | None = None
 
 
 @dataclass
@@ -91,7 +96,7 @@ class DiscoveryPlanner:
         unknown_source(request, discovery, plan)
         event = plan.event or request.event
         branches = {r.full_name.lower(): r.default_branch for r in discovery.repos}
-        targets = [_target(t, branches) for t in plan.targets]
+        targets = read_receivers(forge, [_target(t, branches) for t in plan.targets])
         # "Not subscribed" is the normal case for most of an org: not worth a line.
         quiet = (matching.NO_SUBSCRIPTION, matching.NO_CONFIG, matching.IS_SOURCE)
         skipped = [(s.repo, s.reason) for s in plan.skipped if s.error or s.kind not in quiet]
@@ -130,6 +135,33 @@ def unknown_source(request: FanOutRequest, discovery: Discovery, plan: Any) -> N
         hint=(f"did you mean --source {close[0]}?" if close else
               "check the spelling of --source OWNER/REPO") +
         " (tako-gha discover lists the repositories the token can see)")
+
+
+def read_receivers(forge: Forge, targets: list[Target]) -> list[Target]:
+    """Exact-mode candidates (a ``workflow:``, not ``trigger: repository_dispatch``):
+    their workflow files read in a few batched queries, so the engine knows before
+    dispatching which listen on workflow_dispatch and what inputs they take. A forge
+    that cannot read files, or a failed read, leaves them unknown (the dispatch finds
+    out)."""
+    read = getattr(forge, "read_files", None)
+    wanted = {t.repo: (t.repo, t.ref, f".github/workflows/{t.workflow}") for t in targets
+              if t.workflow and t.ref and t.trigger != "repository_dispatch"}
+    if read is None or not wanted:
+        return targets
+    try:
+        texts = read(list(wanted.values()))
+    except ForgeError:
+        return targets
+    out = []
+    for target in targets:
+        item = wanted.get(target.repo)
+        text = texts.get(item) if item is not None else None
+        if item is not None and item in texts:
+            declared = (workflow_inputs.parse(text, item[2]) if text is not None
+                        else workflow_inputs.WorkflowInputs(item[2]))
+            target = replace(target, declared=declared)
+        out.append(target)
+    return out
 
 
 def _target(raw: Any, branches: Mapping[str, str] | None = None) -> Target:

@@ -35,6 +35,7 @@ from tako_gha.forge.base import (
     ValidationError,
     WorkflowDispatch,
 )
+from tako_gha.forge.discovery import _gql_str
 from tako_gha.forge.runstate import states_from_body
 from tako_gha.forge.transport import Response, TransportAmbiguous
 
@@ -186,3 +187,44 @@ def run_states_by_url(forge: GitHubForge, urls: Sequence[str]) -> dict[str, RunS
                                             updated_at=state.updated_at)
             for alias, state in by_alias.items()
             if isinstance(node := data.get(alias), dict)}
+
+
+FILES_PER_QUERY = 100
+
+
+def files_query(items: Sequence[tuple[str, str, str]]) -> str:
+    """``f0..fN``: each ``(repo, ref, path)``'s text, one GraphQL query."""
+    parts = []
+    for i, (full, ref, path) in enumerate(items):
+        owner, name = full.split("/", 1)
+        parts.append(f"f{i}: repository(owner: {_gql_str(owner)}, name: {_gql_str(name)}) "
+                     f"{{ object(expression: {_gql_str(f'{ref}:{path}')}) "
+                     "{ ... on Blob { text } } }")
+    return "query { " + " ".join(parts) + " }"
+
+
+def read_files(forge: GitHubForge, items: Sequence[tuple[str, str, str]]
+               ) -> dict[tuple[str, str, str], str | None]:
+    """The text of each ``(repo, ref, path)`` (None: no such file, or not readable), in
+    GraphQL queries of ``FILES_PER_QUERY`` (the engine reads the workflows exact-mode
+    subscriptions name: a few queries for a whole fan-out). Raises ForgeError when a
+    query fails as a whole."""
+    out: dict[tuple[str, str, str], str | None] = {}
+    wanted = list(dict.fromkeys(items))
+    for start in range(0, len(wanted), FILES_PER_QUERY):
+        chunk = wanted[start:start + FILES_PER_QUERY]
+        resp = forge._request(CallKind.DISCOVERY, "POST", forge.graphql_url,
+                              body={"query": files_query(chunk)})
+        if resp.status != 200:
+            raise forge._error(resp, "read workflow files (GraphQL)")
+        body = resp.json()
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise ForgeError("unexpected answer to the workflow file query",
+                             hint=NOT_GITHUB_HINT)
+        for i, item in enumerate(chunk):
+            repo = data.get(f"f{i}")
+            obj = repo.get("object") if isinstance(repo, dict) else None
+            text = obj.get("text") if isinstance(obj, dict) else None
+            out[item] = text if isinstance(text, str) else None
+    return out

@@ -474,6 +474,10 @@ class GitHubForge:
     def run_states_by_url(self, urls: Sequence[str]) -> dict[str, RunState]:
         return exact.run_states_by_url(self, urls)
 
+    def read_files(self, items: Sequence[tuple[str, str, str]]
+                   ) -> dict[tuple[str, str, str], str | None]:
+        return exact.read_files(self, items)
+
     def read_file(self, repo: str, path: str) -> str | None:
         """A file of the repository's default branch as text; None when it is missing or
         unreadable (``plan`` reads receiving workflows with it: exact mode's inputs)."""

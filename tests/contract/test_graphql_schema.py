@@ -19,7 +19,7 @@ from tako_gha.emulator import Emulator
 from tako_gha.emulator.testing import call
 from tako_gha.emulator.worldgen import receiver_workflow, write_world
 from tako_gha.forge.discovery import owner_query, repos_query
-from tako_gha.forge.exact import states_query
+from tako_gha.forge.exact import files_query, states_query
 from tako_gha.forge.runstate import RUN_STATES_QUERY
 
 pytestmark = pytest.mark.timeout(180)
@@ -50,6 +50,8 @@ def forge_queries(run_ids: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
     urls = [f"https://github.com/acme/app/actions/runs/{n}" for n in (1, 2)]
     out.append(("run states by url", states_query(len(urls)),
                 {f"u{i}": url for i, url in enumerate(urls)}))
+    out.append(("workflow files", files_query([("acme/app", "main", ".github/workflows/w.yml"),
+                                               ("acme/lib", "main", "x.yml")]), {}))
     return out
 
 

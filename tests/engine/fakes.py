@@ -318,6 +318,24 @@ class FakeForge:
         return WorkflowDispatch(run.id, f"https://fake/repos/{repo}/actions/runs/{run.id}",
                                 f"https://fake/{repo}/actions/runs/{run.id}")
 
+    def read_files(self, items: Sequence[tuple[str, str, str]]
+                   ) -> dict[tuple[str, str, str], str | None]:
+        """Workflow files as text, written from the fake workflows (one GraphQL query)."""
+        self.calls["read_files"] += 1
+        self.ledger.record(CallKind.DISCOVERY, resource="graphql")
+        out: dict[tuple[str, str, str], str | None] = {}
+        for repo, ref, path in items:
+            wf = next((w for w in self.workflows.get(repo.lower(), []) if w.path == path), None)
+            if wf is None:
+                out[(repo, ref, path)] = None
+            elif wf.workflow_dispatch:
+                declared = "".join(f"      {name}: {{}}\n" for name in wf.inputs)
+                out[(repo, ref, path)] = ("on:\n  workflow_dispatch:\n    inputs:\n"
+                                          + (declared or "      {}\n"))
+            else:
+                out[(repo, ref, path)] = "on:\n  repository_dispatch:\n"
+        return out
+
     def run_states_by_url(self, urls: Sequence[str]) -> dict[str, RunState]:
         """Like ``run_states``, by the web URL a workflow dispatch's answer carried."""
         self.calls["run_states_by_url"] += 1

@@ -178,3 +178,67 @@ def test_resume_after_a_crash_before_the_answer_was_recorded(tmp_path: Path) -> 
     by_repo = {n.repo: n for n in report.origin.children}
     assert by_repo["acme/b"].correlation == "strict"  # the lost answer: found by listing
     assert by_repo["acme/c"].correlation == "exact"
+
+
+def _discovered(forge_cls: type[FakeForge], clock: FakeClock, workflows: dict,
+                texts: dict[str, str]) -> FakeForge:
+    """A fake org whose discovery reads the given tako.yml texts (the default planner)."""
+    from tako_gha.core.config import load_config
+    from tako_gha.forge.base import DiscoveredRepo, Discovery, RepoSelection
+
+    class Org(forge_cls):  # type: ignore[valid-type,misc]
+        def discover(self, selection: RepoSelection) -> Discovery:
+            return Discovery(selection.org, [
+                DiscoveredRepo(full_name=name, config=load_config(text, repo=name))
+                for name, text in texts.items()])
+
+    return Org(clock, workflows)
+
+
+def _sub(inputs: str = 'version: "{{ .event.payload.version }}"') -> str:
+    return ("version: 1\nevents:\n  subscriptions:\n    - artifact: acme/a\n"
+            f"      events: [built]\n      workflow: release.yml\n      inputs:\n"
+            f"        {inputs}\n")
+
+
+def _plan_run(forge: FakeForge, clock: FakeClock, notes: Notes) -> TreeReport:
+    request = FanOutRequest(event=Event("built", SOURCE, {"version": "2.0.0"}), org="acme")
+    return fan_out(forge, request, FanOutOptions(**FAST), notes, clock=clock)
+
+
+def test_the_plan_reads_the_workflows_so_no_dispatch_is_refused() -> None:
+    """What each named workflow declares is read before dispatching (one query): a file
+    that does not listen on workflow_dispatch gets repository_dispatch at once, a
+    receiver without `tako` gets no `tako`, and nothing is sent twice."""
+    clock = FakeClock()
+    legacy = FakeWorkflow(path=".github/workflows/release.yml")
+    bare = FakeWorkflow(path=".github/workflows/release.yml", workflow_dispatch=True,
+                        inputs=("version",))
+    texts = {"acme/a": "version: 1\n", "acme/b": _sub(), "acme/c": _sub(), "acme/d": _sub()}
+    forge = _discovered(FakeForge, clock, {"acme/b": [EXACT], "acme/c": [legacy],
+                                           "acme/d": [bare]}, texts)
+    notes = Notes()
+    report = _plan_run(forge, clock, notes)
+    assert report.status is TreeStatus.SUCCESS
+    by = {n.repo: n for n in report.origin.children}
+    assert {r: n.correlation for r, n in by.items()} == {
+        "acme/b": "exact", "acme/c": "strict", "acme/d": "exact"}
+    assert forge.calls["read_files"] == 1
+    # b and d by workflow dispatch, once each (d without tako); c by repository_dispatch
+    assert [(d[0], sorted(d[3])) for d in forge.workflow_dispatches] == [
+        ("acme/b", ["tako", "version"]), ("acme/d", ["version"])]
+    assert forge.calls["dispatch_workflow"] == 2 and forge.calls["dispatch"] == 1
+    assert any("acme/d: release.yml does not declare the 'tako' input" in m
+               for m in notes.messages)
+
+
+def test_inputs_the_workflow_would_refuse_are_an_error_before_dispatching() -> None:
+    clock = FakeClock()
+    texts = {"acme/a": "version: 1\n", "acme/b": _sub('flavour: "x"')}
+    forge = _discovered(FakeForge, clock, {"acme/b": [EXACT]}, texts)
+    report = _plan_run(forge, clock, Notes())
+    node = report.origin.children[0]
+    assert node.state is NodeState.ERROR
+    assert "Unexpected inputs provided: [\"flavour\"]" in node.reason
+    assert "nothing was dispatched" in node.reason
+    assert forge.calls["dispatch_workflow"] == 0 and forge.calls["dispatch"] == 0

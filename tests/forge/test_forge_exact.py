@@ -117,3 +117,16 @@ def test_a_lost_answer_is_never_sent_again(tmp_path: Path) -> None:
         assert len(posts) == 1  # a 5xx to a dispatch is the caller's to resolve
         assert emu.wait_idle(30)
         assert len(emu.runs.all_runs()) == 1
+
+
+def test_workflow_files_are_read_in_one_query(tmp_path: Path) -> None:
+    with _emulator(tmp_path) as emu:
+        forge = GitHubForge(emu.base_url, token=emu.admin_token)
+        items = [("acme/app", "main", ".github/workflows/release.yml"),
+                 ("acme/app", "main", ".github/workflows/legacy.yml"),
+                 ("acme/app", "main", ".github/workflows/ghost.yml"),
+                 ("acme/nope", "main", ".github/workflows/release.yml")]
+        texts = forge.read_files(items)
+        assert texts[items[0]] == RELEASE and texts[items[1]] == LEGACY
+        assert texts[items[2]] is None and texts[items[3]] is None
+        assert [e["path"] for e in emu.requests()] == ["/graphql"]
