@@ -33,6 +33,7 @@ INPUT_DEFAULTS: dict[str, str] = {
     "token": "",
     "api_url": "",  # default: github.api_url
     "dry_run": "false",
+    "allow_undeclared_event": "false",
 }
 OUTPUTS = ("root_id", "status", "tree", "dispatched", "failed")
 

@@ -109,6 +109,10 @@ class FanOutRequest:
     # is sent); None = the engine makes one. Ignored when ``context`` names the root.
     root: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # An event type the source's tako.yml does not list under events.produces is
+    # refused before anything is sent (a typo would be a green, empty cascade);
+    # True sends it anyway, deliberately.
+    allow_undeclared_event: bool = False
 
 
 class Observer(Protocol):

@@ -29,6 +29,7 @@ Known limits, by design:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from tako_gha.core.budget import Budget, plan_split
@@ -82,17 +83,21 @@ RESUME_LOOKBACK = timedelta(days=7)
 def fan_out(forge: Forge, request: FanOutRequest, options: FanOutOptions,
             observer: Observer | None = None, *, planner: Planner | None = None,
             clock: Clock | None = None, journal: Journal | None = None,
-            guard: SignalGuard | None = None) -> TreeReport:
+            guard: SignalGuard | None = None,
+            before_dispatch: Callable[[], None] | None = None) -> TreeReport:
     """See ``engine.api``. Raises FanOutError / ForgeError before any dispatch, and
     CredentialsLostError when GitHub stops accepting the token midway.
 
     ``journal`` records every dispatch's intent and outcome (``engine.journal``); a
     resumed root reads it and never sends again what it says was sent or may have
     been. ``guard`` (installed by the caller) keeps SIGINT/SIGTERM out of the gap
-    between a dispatch and its record."""
+    between a dispatch and its record. ``before_dispatch`` is called once the fan-out
+    is planned and checked, before the journal's first record and the first dispatch
+    (not in a dry run): the place to announce the cascade, which a refusal never was."""
     try:
         return FanOut(forge, request, options, observer, planner or DiscoveryPlanner(),
-                      clock or SystemClock(), journal=journal, guard=guard).run()
+                      clock or SystemClock(), journal=journal, guard=guard,
+                      before_dispatch=before_dispatch).run()
     finally:
         release_waits(forge)
 
@@ -100,7 +105,8 @@ def fan_out(forge: Forge, request: FanOutRequest, options: FanOutOptions,
 class FanOut:
     def __init__(self, forge: Forge, request: FanOutRequest, options: FanOutOptions,
                  observer: Observer | None, planner: Planner, clock: Clock, *,
-                 journal: Journal | None = None, guard: SignalGuard | None = None) -> None:
+                 journal: Journal | None = None, guard: SignalGuard | None = None,
+                 before_dispatch: Callable[[], None] | None = None) -> None:
         _check_options(options)
         if request.root is not None and not is_id(request.root):
             raise FanOutError(f"root id {request.root!r} is not 12 hex digits",
@@ -121,6 +127,7 @@ class FanOut:
         self.prior = JournalState(self.root)  # what the journal says was sent before
         self._run_record_failed = False
         self._damaged: dict[str, int] = {}  # node id -> the damaged journal line
+        self.before_dispatch = before_dispatch
 
     @property
     def _writable(self) -> bool:
@@ -168,9 +175,7 @@ class FanOut:
         self._report_skipped(plan)
         if self.options.dry_run:
             return self._dry_run()
-        dispatchable = [t.node.repo for t in self.own if t.node.state is NodeState.PLANNED]
-        if dispatchable:
-            self.forge.preflight(self.request.org, dispatchable, dispatch=True)
+        self._ready_to_send()
         if self._writable:
             assert self.journal is not None
             self.journal.start(self.root, source=event.source, event_type=event.type,
@@ -222,6 +227,15 @@ class FanOut:
         # children report up (engine.report): read their reports instead of listing
         tracker.reporting = self.options.reports and hasattr(self.forge, "run_report")
         return tracker
+
+    def _ready_to_send(self) -> None:
+        """The last check before anything is sent (the token may dispatch to every
+        target), then the caller's announcement of the cascade."""
+        dispatchable = [t.node.repo for t in self.own if t.node.state is NodeState.PLANNED]
+        if dispatchable:
+            self.forge.preflight(self.request.org, dispatchable, dispatch=True)
+        if self.before_dispatch is not None:
+            self.before_dispatch()
 
     def _check_origin(self) -> None:
         """A resume sends what the first run sent: the same source, event type and

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tako_gha.core import workflow_inputs
-from tako_gha.core.config import ConfigResult
+from tako_gha.core.config import ConfigResult, RepoConfig
 from tako_gha.core.diagnostics import Diagnostic
 from tako_gha.core.events import Event
 from tako_gha.core.workflow_inputs import WorkflowInputs
@@ -94,6 +94,7 @@ class DiscoveryPlanner:
         plan = matching.plan_fanout(request.event, configs,
                                     source_config=source_result.config if source_result else None)
         unknown_source(request, discovery, plan)
+        undeclared_event(request, source_result.config if source_result else None)
         event = plan.event or request.event
         branches = {r.full_name.lower(): r.default_branch for r in discovery.repos}
         targets = read_receivers(forge, [_target(t, branches) for t in plan.targets])
@@ -162,6 +163,33 @@ def read_receivers(forge: Forge, targets: list[Target]) -> list[Target]:
             target = replace(target, declared=declared)
         out.append(target)
     return out
+
+
+UNDECLARED_FLAG = "--allow-undeclared-event"
+UNDECLARED_INPUT = "allow_undeclared_event"
+
+
+def undeclared_event(request: FanOutRequest, source: RepoConfig | None) -> None:
+    """Refuse an event type the source declares nowhere in its ``events.produces``:
+    a misspelled type matches no subscription, and the cascade would be green and
+    empty. Only a source that declares what it produces is checked: without a
+    ``produces`` list (or a readable tako.yml) there is nothing to compare with."""
+    import difflib
+
+    event_type = request.event.type
+    if request.allow_undeclared_event or source is None or not source.produces:
+        return
+    if source.produces_type(event_type):
+        return
+    declared = [p.type for p in source.produces]
+    close = difflib.get_close_matches(event_type, declared, n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    raise FanOutError(
+        f"{request.event.source} does not produce event type {event_type!r}: its "
+        f"{source.path} declares {', '.join(repr(t) for t in declared)} under "
+        "events.produces; nothing was dispatched",
+        hint=f"{guess}to send an undeclared type on purpose, pass {UNDECLARED_FLAG} "
+             f"(action input {UNDECLARED_INPUT}: true), or declare it under events.produces")
 
 
 def _target(raw: Any, branches: Mapping[str, str] | None = None) -> Target:

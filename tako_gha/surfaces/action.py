@@ -114,6 +114,7 @@ class ActionInputs:
     event_path: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     on_rerun: str = "resume"
+    allow_undeclared_event: bool = False  # send a type the source does not declare
 
 
 # ------------------------------------------------------------------ inputs
@@ -345,6 +346,8 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         options=_options(env, problems),
         event_path=env.get("GITHUB_EVENT_PATH", ""),
         on_rerun=problems.read(lambda: _on_rerun(env), "resume"),
+        allow_undeclared_event=problems.read(
+            lambda: _bool(env, "allow_undeclared_event"), False),
     )
     problems.check()
     return inputs
@@ -508,6 +511,10 @@ def run(env: Mapping[str, str], out: TextIO) -> int:
     return _fan_out(inputs, context, env, out, root=root)
 
 
+ENV_FILES_HINT = ("the runner sets these files; a step's env: must not point them "
+                  "elsewhere")
+
+
 def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
              env: Mapping[str, str], out: TextIO, *, root: str | None = None) -> int:
     if not inputs.token:
@@ -518,15 +525,24 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
     # Imported here so a bad input is reported without loading the client stack.
     from tako_gha.engine.fanout import fan_out
     from tako_gha.forge.base import ForgeError
+    from tako_gha.surfaces.cascade_run import close_journal
     from tako_gha.surfaces.connect import open_forge
     from tako_gha.surfaces.errors import UserError
 
     root = context.root if context is not None else (root or new_root_id())
     report_dir = _report_dir(context, env)
     request = _request(inputs, context, root, report_dir)
-    refused = _before_dispatch(root, inputs, context, env, out)
-    if refused is not None:
-        return refused
+    problem = check_env_files(env)
+    if problem:
+        return fail(out, f"{problem}; nothing was dispatched", hint=ENV_FILES_HINT)
+    announced: list[bool] = []
+
+    def announce_now() -> None:  # once planned and checked, before the first dispatch
+        trouble = announce(root, inputs, context, env, out)
+        if trouble:
+            raise UserError(f"{trouble}; nothing was dispatched", hint=ENV_FILES_HINT)
+        announced.append(True)
+
     live = LiveTree(Console(file=out, force_terminal=False, width=200, soft_wrap=True))
     observer = RecordingObserver(live)
     where = f"tree {context.root} at depth {context.depth}" if context else "a new cascade"
@@ -545,7 +561,7 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
         forge = open_forge(inputs.api_url, token=inputs.token)
         with SignalGuard().installed() as guard:
             report = fan_out(forge, request, inputs.options, observer, journal=journal,
-                             guard=guard)
+                             guard=guard, before_dispatch=announce_now)
     except (ForgeError, UserError) as exc:
         also = _partial_outputs(exc, env)
         return fail(out, getattr(exc, "message", str(exc)) + (f"; {also}" if also else ""),
@@ -556,7 +572,7 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
     finally:
         live.close()
         if journal is not None:
-            journal.close()
+            close_journal(journal, used=bool(announced))
     problem = publish(report, env, out, observer.notes) or _report_outputs(
         context, report_dir, env)
     if problem:
@@ -573,20 +589,8 @@ def _request(inputs: ActionInputs, context: CascadeContext | None, root: str,
                          config_path=inputs.config_path, context=context,
                          root=None if context is not None else root,
                          extra={"report_to": str(report_dir / REPORT_FILE)}
-                         if report_dir is not None else {})
-
-
-def _before_dispatch(root: str, inputs: ActionInputs, context: CascadeContext | None,
-                     env: Mapping[str, str], out: TextIO) -> int | None:
-    """The output files can be written and the cascade is announced; else the exit code
-    of the step, nothing dispatched."""
-    problem = check_env_files(env) or (None if inputs.options.dry_run else
-                                        announce(root, inputs, context, env, out))
-    if not problem:
-        return None
-    return fail(out, f"{problem}; nothing was dispatched",
-                hint="the runner sets these files; a step's env: must not point them "
-                     "elsewhere")
+                         if report_dir is not None else {},
+                         allow_undeclared_event=inputs.allow_undeclared_event)
 
 
 def _report_dir(context: CascadeContext | None, env: Mapping[str, str]) -> Path | None:
@@ -611,7 +615,8 @@ def _report_outputs(context: CascadeContext | None, report_dir: Path | None,
 
 def announce(root: str, inputs: ActionInputs, context: CascadeContext | None,
              env: Mapping[str, str], out: TextIO) -> str | None:
-    """Before anything is dispatched: the ``root_id`` output and a notice naming the
+    """Once the fan-out is planned and checked, before anything is dispatched (a
+    refused one never announces a cascade): the ``root_id`` output and a notice naming the
     cascade and the commands that reach it, so a job cancelled or killed midway
     has already said which cascade it started (later steps get ``root_id`` with
     ``if: always()``). Returns why ``GITHUB_OUTPUT`` could not be written, if so."""

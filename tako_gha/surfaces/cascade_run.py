@@ -9,6 +9,7 @@ only the flags.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -203,22 +204,31 @@ def write_report_file(path: str, text: str, flag: str, *, atomic: bool = False) 
 
 
 def run_fan_out(forge: Forge, call: FanOutCall, env: Mapping[str, str]) -> int:
-    """Send the fan-out and wait as ``call`` says; the exit code of the tree."""
+    """Send the fan-out and wait as ``call`` says; the exit code of the tree. The
+    cascade is announced once the engine has planned and checked it, right before
+    the first dispatch: a fan-out refused before that (a misspelled --source or
+    --event) prints no "follow it" line and leaves no journal behind."""
     from tako_gha.engine.fanout import fan_out
     from tako_gha.engine.journal import Interrupted, JournalError, SignalGuard
 
     dry_run, root, org = call.options.dry_run, call.root, call.request.org
-    journal = _announce(call, env)
+    journal = _prepare(call, env)
     observer = recording_observer(call.tree_json)
     context = call.context
     where = (f"continuing tree {context.root} at depth {context.depth}" if context
              else "new cascade")
     event = call.request.event
     observer.on_message(f"fanning out {event.type} from {event.source} in {org} ({where})")
+    announced: list[bool] = []
+
+    def announce() -> None:
+        announced.append(True)
+        _announce(call, journal)
+
     try:
         with SignalGuard().installed() as guard:
             report = fan_out(forge, call.request, call.options, observer, journal=journal,
-                             guard=guard)
+                             guard=guard, before_dispatch=announce)
     except ForgeError as exc:
         raise UserError(exc.message, hint=exc.hint, exit_code=2) from None
     except JournalError as exc:
@@ -234,7 +244,7 @@ def run_fan_out(forge: Forge, call: FanOutCall, env: Mapping[str, str]) -> int:
     finally:
         observer.close()
         if journal is not None:
-            journal.close()
+            close_journal(journal, used=bool(announced))
     wait = call.options.wait
     emit_report(report, call.fmt, call.tree_json, call.summary, observer.notes,
                 dry_run=dry_run, root_only=not wait and not dry_run and call.fmt == "text")
@@ -268,25 +278,29 @@ def _resume_line(call: FanOutCall, journal: Any) -> str:
     return call.resume_command(extra)
 
 
-def _announce(call: FanOutCall, env: Mapping[str, str]) -> Any:
-    """Open the journal and say which cascade this is, before anything is sent; check
-    that --tree-json is writable now rather than after the dispatches."""
-    root, state = call.root, call.state
+def close_journal(journal: Any, *, used: bool) -> None:
+    """Close the journal. One this fan-out created and never wrote to (it was refused
+    before anything was sent) is removed with its lock file: an empty journal would
+    only make a cascade that never existed look resumable. Removed while the lock is
+    still held, so no other sender can take a lock on the file being removed."""
+    lock = journal.lock
+    if not used and not journal.writes:
+        with contextlib.suppress(OSError):
+            if journal.path.stat().st_size == 0:
+                journal.path.unlink()
+                if lock is not None:
+                    lock.path.unlink()
+    journal.close()
+
+
+def _prepare(call: FanOutCall, env: Mapping[str, str]) -> Any:
+    """Before anything is planned: the journal (its root's lock held), and whether
+    --tree-json can be written (said now rather than after the dispatches)."""
     journal = None if call.options.dry_run else _open_journal(call, env)
-    if not call.options.dry_run:
-        # Before anything is sent: a process killed later (kill -9, OOM, a cancelled
-        # job) has already said which cascade it started and how to pick it up.
-        extra = ("--state", str(journal.path)) if journal is not None and not state else ()
-        resume = call.resume_command(extra)
-        click.echo(announcement(root, call.request.org, call.context, resume, call.api_url),
-                   err=True)
-    if call.no_journal and not call.options.dry_run:
-        click.echo("warning: --no-journal: nothing records what is sent; a resume "
-                   "recognises it only by run-name tags", err=True)
     # Writable? Said before anything is dispatched, not after. A FIFO or a device gets
     # the final tree only (its reader would take this one for the whole of it).
     if call.tree_json and streams.is_replaceable(call.tree_json):
-        write_report_file(call.tree_json, json.dumps({"root": root, "status": "running",
+        write_report_file(call.tree_json, json.dumps({"root": call.root, "status": "running",
                                                       "tree": None}) + "\n",
                           "--tree-json", atomic=True)
     step_summary = env.get("GITHUB_STEP_SUMMARY", "")
@@ -297,3 +311,14 @@ def _announce(call: FanOutCall, env: Mapping[str, str]) -> Any:
             raise UserError(f"GITHUB_STEP_SUMMARY: cannot write {step_summary}: "
                             f"{exc.strerror or exc}; nothing was dispatched") from None
     return journal
+
+
+def _announce(call: FanOutCall, journal: Any) -> None:
+    """Say which cascade this is, once it is checked and before anything is sent: a
+    process killed later (kill -9, OOM, a cancelled job) has already said which
+    cascade it started and how to pick it up."""
+    click.echo(announcement(call.root, call.request.org, call.context,
+                            _resume_line(call, journal), call.api_url), err=True)
+    if call.no_journal:
+        click.echo("warning: --no-journal: nothing records what is sent; a resume "
+                   "recognises it only by run-name tags", err=True)

@@ -280,16 +280,16 @@ def test_the_entry_fans_out_and_publishes(emulator, tmp_path: Path) -> None:  # 
     assert code == 0, log
     values = parse_output_file((tmp_path / "out").read_text())
     root, api = values["root_id"], emulator.base_url
-    # Before anything is dispatched: the root_id output (written first) and a notice
-    # naming the cascade and the commands that reach it.
+    # Once checked, before anything is dispatched: the root_id output (written first)
+    # and a notice naming the cascade and the commands that reach it.
     assert (tmp_path / "out").read_text().startswith("root_id<<")
-    assert log.startswith(
-        "::add-mask::t-ok\n"
-        f"::notice title=tako cascade {root}::cascade {root}; follow it: tako-gha status "
+    assert log.startswith("::add-mask::t-ok\n"
+                          "tako: fanning out built from acme/core in acme (a new cascade)"), log
+    assert (
+        f"\n::notice title=tako cascade {root}::cascade {root}; follow it: tako-gha status "
         f"{root} --org acme --api-url {api} --wait; if this step stops early, send the "
         f"rest: tako-gha fan-out --event built --source acme/core --org acme --api-url {api} "
-        f"--resume {root}\n"
-        "tako: fanning out built from acme/core in acme (a new cascade)"), log
+        f"--resume {root}\n") in log
     assert log.index("::notice") < log.index("dispatched")
     assert "acme/a: dispatched → " in log or "acme/a: planned → dispatched" in log
     assert (values["status"], values["dispatched"], values["failed"]) == ("success", "1", "0")
@@ -416,3 +416,25 @@ def test_publish_hands_runless_children_up_as_notices() -> None:
     assert node is not None
     assert (node.repo, node.state, node.reason) == (
         "acme/a", NodeState.CYCLE, "cycle: acme/a → acme/b → acme/a")
+
+
+def test_an_undeclared_event_is_refused_before_any_dispatch(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    code = action.run(_live_env(emulator, tmp_path, TAKO_INPUT_EVENT_TYPE="biult"), out)
+    log = out.getvalue()
+    assert code == 2, log
+    assert "acme/core does not produce event type 'biult'" in log
+    assert "did you mean 'built'?" in log and "allow_undeclared_event: true" in log
+    # No cascade was announced: no notice, no root_id output, nothing sent.
+    assert "::notice" not in log and not (tmp_path / "out").exists()
+    assert emulator.runs.all_runs() == []
+
+
+def test_an_undeclared_event_is_sent_when_the_input_allows_it(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    env = _live_env(emulator, tmp_path, TAKO_INPUT_EVENT_TYPE="biult",
+                    TAKO_INPUT_ALLOW_UNDECLARED_EVENT="true")
+    code = action.run(env, out)
+    assert code == 0, out.getvalue()
+    assert "nothing to dispatch" in out.getvalue()  # nobody subscribes to it: sent to none
+    assert parse_output_file((tmp_path / "out").read_text())["status"] == "success"

@@ -86,7 +86,7 @@ def test_fan_out_waits_and_writes_reports(invoke: Any, tmp_path: Path) -> None:
     assert "acme/b" in summary.read_text()
 
 
-def test_the_root_id_is_the_first_line_before_any_dispatch(invoke: Any, emu: Emulator,
+def test_the_root_id_is_announced_before_any_dispatch(invoke: Any, emu: Emulator,
                                                             tmp_path: Path) -> None:
     """A process killed later has already named its cascade and how to reach it."""
     tree = tmp_path / "tree.json"
@@ -95,7 +95,8 @@ def test_the_root_id_is_the_first_line_before_any_dispatch(invoke: Any, emu: Emu
                     "--format", "json")
     assert result.exit_code == 0, result.output
     root = json.loads(result.stdout)["root"]
-    first = result.stderr.splitlines()[0]
+    # After the checks (a refused fan-out never announces a cascade), before any dispatch.
+    first = next(line for line in result.stderr.splitlines() if line.startswith("tako: "))
     api = emu.base_url
     journal = Path(os.environ["TAKO_STATE_DIR"]) / f"tako-journal-{root}.jsonl"
     assert first == (

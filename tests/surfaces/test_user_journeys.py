@@ -42,7 +42,7 @@ def _sub(event: str) -> str:
 
 WORLD = {
     "qa/src": {"tako.yml": "version: 1\nevents:\n  produces:\n    - type: ok\n"
-                           "      schema_version: 1.0.0\n"},
+                           "      schema_version: 1.0.0\n    - type: hang\n"},
     "qa/ok": {"tako.yml": _sub("ok"), ".github/workflows/w.yml": _workflow("ok", "echo ok")},
     "qa/hang": {"tako.yml": _sub("hang"),
                 ".github/workflows/w.yml": _workflow("hang", "sleep 60")},

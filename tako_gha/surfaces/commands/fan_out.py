@@ -116,6 +116,9 @@ def _check_flags(concurrency: int, max_depth: int, max_children: int, event_type
 @click.option("--cancel-on-timeout", is_flag=True,
               help="On timeout, cancel the still-running runs of the tree.")
 @click.option("--dry-run", is_flag=True, help="Plan and show the tree; dispatch nothing.")
+@click.option("--allow-undeclared-event", "allow_undeclared", is_flag=True,
+              help="Send an event type the source's tako.yml does not list under "
+                   "events.produces (refused otherwise, exit 2: a typo would reach no one).")
 @click.option("--resume", "resume_root", default=None, metavar="ROOT",
               help="Run the fan-out again as cascade ROOT: what its journal says was sent "
                    "is never sent again, and runs that exist are adopted.")
@@ -136,7 +139,8 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
                 source: str | None, org: str | None, repos: str | None, config_path: str,
                 wait: bool, timeout: str, discovery_timeout: str, concurrency: int,
                 max_depth: int, max_children: int, dedupe: str, fail_fast: bool,
-                cancel_on_timeout: bool, dry_run: bool, resume_root: str | None,
+                cancel_on_timeout: bool, dry_run: bool, allow_undeclared: bool,
+                resume_root: str | None,
                 state: str | None, no_journal: bool, tree_json: str | None,
                 summary: str | None, api_url: str | None, fmt: str) -> None:
     """Dispatch an event to every repository whose tako.yml subscribes to it, find
@@ -181,7 +185,8 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
         event=Event(type=event_type, source=src, payload=event_payload,
                     schema_version=schema_version),
         org=resolve_org(org, src), repos=repo_list(repos), config_path=config_path,
-        context=context, root=None if context is not None else root)
+        context=context, root=None if context is not None else root,
+        allow_undeclared_event=allow_undeclared)
     forge = open_cascade_forge(api_url)
     ctx = click.get_current_context()
     call = FanOutCall(
