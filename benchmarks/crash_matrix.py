@@ -228,10 +228,12 @@ def scenario(emu: Emulator, names: dict[str, list[str]], kind: str, sig: str, po
     first = _cli([*args, "--tree-json", str(tree_file)], _env(state_dir, f"{point.record}:{sig}"),
                  timeout)
     out.first_exit = first.returncode
-    line = (first.stderr.splitlines() or [""])[0]
+    # The announcement comes once the fan-out is checked, before its first dispatch.
+    lines = first.stderr.splitlines()
+    line = next((text for text in lines if text.startswith("tako: ")), lines[0] if lines else "")
     match = FIRST_LINE.match(line)
     if match is None:
-        out.problems.append(f"first stderr line names no cascade: {line!r}")
+        out.problems.append(f"stderr names no cascade: {line!r}")
         return out
     out.root = match.group(1)
     try:  # a killed process leaves its latest tree, whole (rewritten atomically)
