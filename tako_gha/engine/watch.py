@@ -25,7 +25,7 @@ from tako_gha.forge.base import Forge, ForgeError, RepoSelection
 
 def _open(forge: Forge, root: str, org: str, options: FanOutOptions,
           observer: Observer | None, clock: Clock, repos: Sequence[str],
-          journal: JournalState | None = None) -> tuple[Session, set[str]]:
+          journal: JournalState | None = None) -> tuple[Session, set[str], int]:
     if not is_id(root):
         raise FanOutError(f"{root!r} is not a tako root id",
                           hint="use the 12-hex-digit root id fan-out printed")
@@ -43,7 +43,7 @@ def _open(forge: Forge, root: str, org: str, options: FanOutOptions,
     if journal is not None and journal.known:
         _from_journal(session, journal, forge.now())
         candidates |= {t.node.repo.lower() for t in tracker.nodes() if t.own}
-    return session, candidates
+    return session, candidates, len(discovery.repos)
 
 
 def _from_journal(session: Session, journal: JournalState, now: datetime) -> None:
@@ -122,9 +122,16 @@ def _untagged_note(session: Session) -> None:
             "tree cannot show them (run this where the fan-out ran, with its journal)")
 
 
-def _not_found(root: str, org: str, polled: int) -> TreeNotFoundError:
+def _not_found(root: str, org: str, polled: int, total: int) -> TreeNotFoundError:
+    """Say where runs were looked for: only repositories that subscribe to something
+    can hold a cascade's runs, so that is usually fewer than the org has."""
+    if polled >= total:
+        where = f"all {total} repositories"
+    else:
+        where = (f"the {polled} repositor{'y' if polled == 1 else 'ies'} with a "
+                 f"subscription, of {total}")
     return TreeNotFoundError(
-        f"no workflow run in {org} ({polled} repositories listed) carries root {root}",
+        f"no workflow run in {org} carries root {root} (looked in {where})",
         hint="check --org; runs are found by the [tako:…] tag their run-name puts in "
              "the title")
 
@@ -148,14 +155,15 @@ def watch(forge: Forge, root: str, org: str, options: FanOutOptions,
 def _watch(forge: Forge, root: str, org: str, options: FanOutOptions,
            observer: Observer | None, clock: Clock, repos: Sequence[str],
            journal: JournalState | None, follow_deadline: bool = True) -> TreeReport:
-    session, candidates = _open(forge, root, org, options, observer, clock, repos, journal)
+    session, candidates, total = _open(forge, root, org, options, observer, clock, repos,
+                                       journal)
     tracker = session.tracker
     session.poll_due(clock.monotonic(), extra=candidates, force=True)
     appear_by = session.started + options.discovery_timeout
     while not any(True for _ in tracker.nodes()):
         now = clock.monotonic()
         if not options.wait or now >= min(appear_by, session.deadline):
-            raise _not_found(root, org, len(candidates))
+            raise _not_found(root, org, len(candidates), total)
         clock.sleep(max(0.0, session.next_poll - now))
         session.poll_due(clock.monotonic(), extra=candidates)
     root_deadline = _root_deadline(session, forge) if follow_deadline else None
@@ -212,10 +220,10 @@ def cancel_tree(forge: Forge, root: str, org: str, *, clock: Clock | None = None
     clock = clock or SystemClock()
     opts = options or FanOutOptions(wait=False)
     try:
-        session, candidates = _open(forge, root, org, opts, observer, clock, repos, journal)
+        session, candidates, total = _open(forge, root, org, opts, observer, clock, repos, journal)
         session.poll_due(clock.monotonic(), extra=candidates, force=True)
         if not any(True for _ in session.tracker.nodes()):
-            raise _not_found(root, org, len(candidates))
+            raise _not_found(root, org, len(candidates), total)
         _untagged_note(session)
         return session.cancel_tracks(list(session.tracker.nodes()))
     finally:
@@ -233,11 +241,11 @@ def rerun_tree(forge: Forge, root: str, org: str, *, failed_only: bool,
     of each re-run started."""
     clock = clock or SystemClock()
     try:
-        session, candidates = _open(forge, root, org, FanOutOptions(wait=False), observer,
+        session, candidates, total = _open(forge, root, org, FanOutOptions(wait=False), observer,
                                     clock, repos, journal)
         session.poll_due(clock.monotonic(), extra=candidates, force=True)
         if not any(True for _ in session.tracker.nodes()):
-            raise _not_found(root, org, len(candidates))
+            raise _not_found(root, org, len(candidates), total)
         started: list[tuple[str, int, int]] = []
         for node in _topmost_failed(session.tracker.origin):
             for ref in node.runs:

@@ -109,3 +109,11 @@ def test_a_misspelled_source_prints_no_banner_and_leaves_no_journal(
     assert "did you mean --source acme/proto?" in result.stderr
     assert "follow it" not in result.output and "resume" not in result.output
     assert _state_files(tmp_path) == []
+
+
+def test_status_of_an_unknown_root_counts_the_repositories_right(invoke: Any) -> None:
+    result = invoke("status", "0123456789ab", "--org", "acme")
+    assert result.exit_code == 2, result.output
+    # 4 repositories in the org; only the 2 that subscribe to something can hold runs.
+    assert ("no workflow run in acme carries root 0123456789ab (looked in the 2 "
+            "repositories with a subscription, of 4)") in result.stderr
