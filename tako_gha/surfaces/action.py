@@ -52,7 +52,7 @@ from tako_gha.engine.journal import Journal, JournalError, SignalGuard, crash_po
 from tako_gha.engine.report import REPORT_FILE, report_name
 from tako_gha.forge.redact import redact, redact_url
 from tako_gha.surfaces.reports import LiveTree, render_markdown
-from tako_gha.surfaces.reports.common import one_line
+from tako_gha.surfaces.reports.common import one_line, root_cause_paths
 from tako_gha.surfaces.reports.live import RecordingObserver
 from tako_gha.surfaces.workflow_commands import command, mask_lines, write_outputs
 
@@ -400,11 +400,13 @@ def outputs_for(report: TreeReport) -> dict[str, str]:
 
 
 def annotation_lines(report: TreeReport) -> list[str]:
-    """``::error::`` per failed node: the path to it, its state and reason."""
+    """``::error::`` per root cause (a failed node with no failed node below it: the
+    nodes above it failed because of it and show in its path), with its state and
+    reason: one real failure is one annotation, not one per level of the tree."""
     lines: list[str] = []
-    failed = report.failed_nodes()
-    for node in failed[:MAX_ANNOTATIONS]:
-        path = report.origin.path_to(node.id) or [node]
+    failed = root_cause_paths(report)
+    for path in failed[:MAX_ANNOTATIONS]:
+        node = path[-1]
         message = f"{' → '.join(n.repo for n in path)}: {node.state.value}"
         if node.reason:
             message += f" — {node.reason}"

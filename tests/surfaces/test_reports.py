@@ -146,3 +146,42 @@ def test_text_keeps_user_text_on_one_line() -> None:
     report.origin.children[1].reason = "x\n::error::forged"
     report.origin.children[1].hint = "y\n::error::forged"
     assert not any(line.startswith("::") for line in render_text(report).splitlines())
+
+
+def _one_cause_one_slow() -> TreeReport:
+    """core → gen (its fan-out step failed) → proto (the real failure: exit 1), and
+    gen → docs (slow: timed out). gen's reason is what its step said about proto."""
+    cause = "job build failed: exit 1 in step compile"
+    proto = Node("acme/proto", "cccccccccccc", NodeState.FAILURE, "built", 2, reason=cause)
+    docs = Node("acme/docs", "dddddddddddd", NodeState.TIMED_OUT, "built", 2,
+                reason="still running when the wait ended")
+    gen = Node("acme/gen", "bbbbbbbbbbbb", NodeState.FAILURE, "built", 1,
+               reason=f"acme/gen → acme/proto: failure — {cause}", children=[proto, docs])
+    ok = Node("acme/ok", "eeeeeeeeeeee", NodeState.SUCCESS, "built", 1)
+    origin = Node("acme/core", "f00df00df00d", NodeState.SUCCESS, "built", 0,
+                  children=[gen, ok])
+    return TreeReport("f00df00df00d", TreeStatus.TIMED_OUT, origin, elapsed_seconds=60.0)
+
+
+def test_each_root_cause_is_listed_once_with_its_path() -> None:
+    report = _one_cause_one_slow()
+    text = render_text(report)
+    assert text.count("exit 1 in step compile") == 2  # the tree line and the failure list
+    failed = text.split("failed (2):")[1].split("cost:")[0]
+    assert "acme/core → acme/gen → acme/proto: failure — job build failed" in failed
+    assert "acme/core → acme/gen → acme/docs: timed_out" in failed
+    assert "acme/core → acme/gen: failure" not in failed
+    assert "acme/gen  failure" in text and "failed because of what failed below it" in text
+    markdown = render_markdown(report)
+    assert markdown.count("exit 1 in step compile") == 2  # the failures table and the tree
+    assert "### Failures (2)" in markdown
+
+
+def test_annotations_name_each_root_cause_once() -> None:
+    from tako_gha.surfaces.action import annotation_lines
+
+    lines = annotation_lines(_one_cause_one_slow())
+    assert len(lines) == 2, lines
+    assert sum("exit 1 in step compile" in line for line in lines) == 1
+    assert lines[0].startswith("::error title=tako%3A acme/proto failure::acme/core → "
+                               "acme/gen → acme/proto: failure")

@@ -100,6 +100,31 @@ def failure_paths(report: TreeReport) -> list[list[Node]]:
     return paths
 
 
+BECAUSE_BELOW = "failed because of what failed below it"
+
+
+def failed_below(node: Node) -> bool:
+    """A failed node with a failed node under it: not a root cause of its own."""
+    return node.state.is_failure and any(
+        n.state.is_failure for n in node.walk() if n is not node)
+
+
+def shown_reason(node: Node) -> str | None:
+    """The reason a report shows for ``node``: a node that failed because of a
+    failure below it says so instead of repeating that failure's text (its own
+    reason is usually the failure below, read from its fan-out step)."""
+    return BECAUSE_BELOW if failed_below(node) else node.reason
+
+
+def root_cause_paths(report: TreeReport) -> list[list[Node]]:
+    """Each root cause once, with the path from the origin down to it. A failed node
+    with a failed node below it failed because of it (a child's fan-out step fails
+    when its own children fail, and says so in its reason): it shows in the path of
+    the node below, not as a failure of its own, so one real failure deep in a tree
+    is listed once rather than once per level above it."""
+    return [path for path in failure_paths(report) if not failed_below(path[-1])]
+
+
 def run_id_text(node: Node) -> str:
     return ", ".join(f"run {r.run_id}" for r in node.runs)
 

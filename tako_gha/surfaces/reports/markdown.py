@@ -23,6 +23,8 @@ from tako_gha.surfaces.reports.common import (
     counts_phrase,
     elapsed_text,
     failure_paths,
+    root_cause_paths,
+    shown_reason,
 )
 
 # GitHub's per-step limit is 1 MiB; stay clearly below it.
@@ -74,7 +76,7 @@ def _header(report: TreeReport) -> str:
 
 
 def _failures(report: TreeReport) -> str:
-    paths = failure_paths(report)
+    paths = root_cause_paths(report)
     if not paths:
         return ""
     lines = [f"### Failures ({len(paths)})", "", "| Node | State | Reason | Run |",
@@ -117,8 +119,9 @@ def _tree_line(node: Node, depth: int, origin: bool) -> str:
         line += f" · _correlation: {node.correlation}_"
     if node.duplicate_of:
         line += f" · same as `{node.duplicate_of}`"
-    if node.reason:
-        line += f" · {escape(_clip(node.reason))}"
+    reason = shown_reason(node)
+    if reason:
+        line += f" · {escape(_clip(reason))}"
     return line
 
 

@@ -7,8 +7,9 @@ from tako_gha.surfaces.reports.common import (
     cost_phrase,
     counts_phrase,
     elapsed_text,
-    failure_paths,
     one_line,
+    root_cause_paths,
+    shown_reason,
 )
 
 
@@ -28,9 +29,10 @@ def node_line(node: Node, *, origin: bool = False) -> str:
     if node.duplicate_of:
         parts.append(f"(same as {node.duplicate_of})")
     text = "  ".join(parts)
-    if node.reason:
-        text += f" — {one_line(node.reason)}"
-    if node.hint:
+    reason = shown_reason(node)
+    if reason:
+        text += f" — {one_line(reason)}"
+    if node.hint and reason == node.reason:
         text += f" (hint: {one_line(node.hint)})"
     return text
 
@@ -56,7 +58,7 @@ def render_text(report: TreeReport) -> str:
         "",
         *tree_lines(report.origin),
     ]
-    paths = failure_paths(report)
+    paths = root_cause_paths(report)
     if paths:
         lines += ["", f"failed ({len(paths)}):"]
         for path in paths:
