@@ -513,6 +513,9 @@ def run(env: Mapping[str, str], out: TextIO) -> int:
     return _fan_out(inputs, context, env, out, root=root)
 
 
+NO_TOKEN_HINT = ("a PAT or GitHub App token that can read the org's repositories and "
+                 "dispatch to them; the job's own GITHUB_TOKEN reaches only its own "
+                 "repository")
 ENV_FILES_HINT = ("the runner sets these files; a step's env: must not point them "
                   "elsewhere")
 
@@ -521,9 +524,7 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
              env: Mapping[str, str], out: TextIO, *, root: str | None = None) -> int:
     if not inputs.token:
         return fail(out, "no token: set the token input (or GITHUB_TOKEN / GH_TOKEN)",
-                    hint="a PAT or GitHub App token that can read the org's repositories "
-                         "and dispatch to them; the job's own GITHUB_TOKEN reaches only "
-                         "its own repository")
+                    hint=NO_TOKEN_HINT)
     # Imported here so a bad input is reported without loading the client stack.
     from tako_gha.engine.fanout import fan_out
     from tako_gha.forge.base import ForgeError
