@@ -228,12 +228,9 @@ def scenario(emu: Emulator, names: dict[str, list[str]], kind: str, sig: str, po
     first = _cli([*args, "--tree-json", str(tree_file)], _env(state_dir, f"{point.record}:{sig}"),
                  timeout)
     out.first_exit = first.returncode
-    # The announcement comes once the fan-out is checked, before its first dispatch.
-    lines = first.stderr.splitlines()
-    line = next((text for text in lines if text.startswith("tako: ")), lines[0] if lines else "")
-    match = FIRST_LINE.match(line)
+    match = announcement(first.stderr)
     if match is None:
-        out.problems.append(f"stderr names no cascade: {line!r}")
+        out.problems.append(f"stderr names no cascade: {first.stderr[:300]!r}")
         return out
     out.root = match.group(1)
     try:  # a killed process leaves its latest tree, whole (rewritten atomically)
@@ -295,13 +292,22 @@ def _count(emu: Emulator, out: Outcome, children: list[str], tree_text: str) -> 
         out.problems.append(f"child states: {dict(out.states)}")
 
 
+def announcement(stderr: str) -> re.Match | None:
+    """The fan-out's announcement (``tako: cascade ROOT; … send the rest: …``): it comes
+    once the fan-out is planned and checked, before its first dispatch, after the
+    lines that say what it plans."""
+    line = next((text for text in stderr.splitlines() if text.startswith("tako: ")), "")
+    return FIRST_LINE.match(line)
+
+
 def _first_line(path: Path, proc: subprocess.Popen, timeout: float) -> re.Match | None:
     """The announcement of a process writing its stderr to ``path``."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         text = path.read_text(encoding="utf-8") if path.exists() else ""
-        if "\n" in text:
-            return FIRST_LINE.match(text.splitlines()[0])
+        start = ("\n" + text).find("\ntako: ")
+        if start >= 0 and "\n" in text[start:]:  # the whole announcement line is there
+            return announcement(text)
         if proc.poll() is not None:
             break
         time.sleep(0.02)
@@ -353,7 +359,7 @@ def two_senders(emu: Emulator, names: dict[str, list[str]], kind: str, how: str,
     match = _first_line(log, first, 60)
     if match is None:
         first.kill()
-        out.problems.append(f"first stderr line names no cascade: {log.read_text()[:300]!r}")
+        out.problems.append(f"stderr names no cascade: {log.read_text()[:300]!r}")
         return out
     out.root = match.group(1)
     resume = [sys.executable, "-m", "tako_gha", *shlex.split(match.group(2))[1:],
@@ -433,9 +439,9 @@ def disk_full(emu: Emulator, names: dict[str, list[str]], kind: str, event: str,
                            env=_env(state_dir, None), text=True, capture_output=True,
                            timeout=timeout, preexec_fn=cap)
     out.first_exit = first.returncode
-    match = FIRST_LINE.match((first.stderr.splitlines() or [""])[0])
+    match = announcement(first.stderr)
     if match is None:
-        out.problems.append(f"first stderr line names no cascade: {first.stderr[:300]!r}")
+        out.problems.append(f"stderr names no cascade: {first.stderr[:300]!r}")
         return out
     out.root = match.group(1)
     if first.returncode != 2 or "short write" not in first.stderr:

@@ -34,6 +34,7 @@ INPUT_DEFAULTS: dict[str, str] = {
     "api_url": "",  # default: github.api_url
     "dry_run": "false",
     "allow_undeclared_event": "false",
+    "expected_skips": "summary",
 }
 OUTPUTS = ("root_id", "status", "tree", "dispatched", "failed")
 

@@ -115,6 +115,12 @@ class FanOutRequest:
     allow_undeclared_event: bool = False
 
 
+# How a subscriber its own subscription leaves out is reported (``not for REPO:
+# reason``; "skipped" is for what went wrong: a broken tako.yml, a template error).
+# Surfaces recognise the line by this prefix.
+EXPECTED_SKIP = "not for "
+
+
 class Observer(Protocol):
     """Receives the whole tree whenever it changes (live terminal view, logs)."""
 

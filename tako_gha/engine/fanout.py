@@ -44,7 +44,13 @@ from tako_gha.core.ids import (
 )
 from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus
 from tako_gha.engine import exact, resume
-from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest, Observer
+from tako_gha.engine.api import (
+    EXPECTED_SKIP,
+    CascadeContext,
+    FanOutOptions,
+    FanOutRequest,
+    Observer,
+)
 from tako_gha.engine.clock import Clock, SystemClock
 from tako_gha.engine.correlate import (
     WORKFLOW_EVENT,
@@ -420,6 +426,8 @@ class FanOut:
             self.session.message(diagnostic.format())
         for repo, reason in plan.skipped:
             self.session.message(f"skipped {repo}: {reason}")
+        for repo, reason in plan.expected:
+            self.session.message(f"{EXPECTED_SKIP}{repo}: {reason}")
         if not plan.targets:
             self.session.message(f"no repository of {self.request.org} subscribes to "
                                  f"{self.event.type} from {self.event.source}: nothing to "

@@ -45,6 +45,10 @@ class PlanOutcome:
     event: Event  # with schema_version resolved from the source's `produces`
     targets: list[Target]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (repo, reason)
+    # Subscribers their own subscription left out (a filter, a schema_version range, an
+    # event type not in its events) and repositories the selection leaves out
+    # (archived, forks): the system working as configured, nothing to act on.
+    expected: list[tuple[str, str]] = field(default_factory=list)  # (repo, reason)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     subscribers: dict[str, set[str]] = field(default_factory=dict)  # producer -> subscribers
     workflow_repos: set[str] = field(default_factory=set)  # see exact_repos
@@ -100,9 +104,12 @@ class DiscoveryPlanner:
         targets = read_receivers(forge, [_target(t, branches) for t in plan.targets])
         # "Not subscribed" is the normal case for most of an org: not worth a line.
         quiet = (matching.NO_SUBSCRIPTION, matching.NO_CONFIG, matching.IS_SOURCE)
-        skipped = [(s.repo, s.reason) for s in plan.skipped if s.error or s.kind not in quiet]
-        skipped += [(repo, reason) for repo, reason in discovery.skipped]
-        return PlanOutcome(event=event, targets=targets, skipped=skipped,
+        shown = [s for s in plan.skipped if s.error or s.kind not in quiet]
+        skipped = [(s.repo, s.reason) for s in shown if s.error or s.kind != matching.NO_MATCH]
+        expected = [(s.repo, s.reason) for s in shown if not s.error
+                    and s.kind == matching.NO_MATCH]
+        expected += [(repo, reason) for repo, reason in discovery.skipped]
+        return PlanOutcome(event=event, targets=targets, skipped=skipped, expected=expected,
                            diagnostics=list(plan.diagnostics),
                            subscribers=subscribers_map(configs),
                            workflow_repos=exact_repos(configs))

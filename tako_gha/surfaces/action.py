@@ -45,7 +45,13 @@ from tako_gha.core.strictjson import JsonInputError, read_json_object
 from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
 from tako_gha.core.versions import VersionError, parse_version
 from tako_gha.engine import streams
-from tako_gha.engine.api import DEDUPE_MODES, CascadeContext, FanOutOptions, FanOutRequest
+from tako_gha.engine.api import (
+    DEDUPE_MODES,
+    EXPECTED_SKIP,
+    CascadeContext,
+    FanOutOptions,
+    FanOutRequest,
+)
 from tako_gha.engine.context import read_event_file, tako_from_inputs
 from tako_gha.engine.handoff import notice_lines
 from tako_gha.engine.journal import Journal, JournalError, SignalGuard, crash_point, default_path
@@ -115,6 +121,7 @@ class ActionInputs:
     extra: dict[str, Any] = field(default_factory=dict)
     on_rerun: str = "resume"
     allow_undeclared_event: bool = False  # send a type the source does not declare
+    expected_skips: str = "summary"  # or "notice": see EXPECTED_SKIP_LEVELS
 
 
 # ------------------------------------------------------------------ inputs
@@ -280,6 +287,19 @@ def _dedupe(env: Mapping[str, str]) -> str:
     return dedupe
 
 
+# How subscribers their own subscription leaves out are shown: only in the summary,
+# or also as ::notice annotations. Never as warnings: nothing there to act on.
+EXPECTED_SKIP_LEVELS = ("summary", "notice")
+
+
+def _expected_skips(env: Mapping[str, str]) -> str:
+    level = (_raw(env, "expected_skips") or INPUT_DEFAULTS["expected_skips"]).lower()
+    if level not in EXPECTED_SKIP_LEVELS:
+        raise InputError(f"input expected_skips: expected one of "
+                         f"{', '.join(EXPECTED_SKIP_LEVELS)}, got {level!r}")
+    return level
+
+
 _TUNING = (("TAKO_POLL_MIN_INTERVAL", "poll_min_interval"),
            ("TAKO_POLL_MAX_INTERVAL", "poll_max_interval"),
            ("TAKO_MAX_CHILDREN", "max_children"),
@@ -348,6 +368,7 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         on_rerun=problems.read(lambda: _on_rerun(env), "resume"),
         allow_undeclared_event=problems.read(
             lambda: _bool(env, "allow_undeclared_event"), False),
+        expected_skips=problems.read(lambda: _expected_skips(env), "summary"),
     )
     problems.check()
     return inputs
@@ -422,18 +443,32 @@ def annotation_lines(report: TreeReport) -> list[str]:
     return lines
 
 
-def note_annotations(notes: Sequence[str]) -> list[str]:
-    """``::warning::`` for skipped repositories, unusable configs first (a bad tako.yml
-    elsewhere in the org is worth a look, but it never fails this cascade)."""
-    skipped = [n for n in notes if n.startswith("skipped ")]
-    skipped.sort(key=lambda n: not any(w in n for w in _ERRORISH))
+def note_annotations(notes: Sequence[str], *, expected: str = "summary") -> list[str]:
+    """``::warning::`` for repositories skipped for a reason someone should look at
+    (an unusable tako.yml, a template error), unusable configs first: it never fails
+    this cascade, but it is worth a look. Subscribers their own filter, range or event
+    list leaves out (and archived or fork repositories) are the system working as
+    configured: only in the summary, or with ``expected="notice"`` as ``::notice::``."""
+    lines = _capped("warning", "skipped ", sorted(
+        (n for n in notes if n.startswith("skipped ")),
+        key=lambda n: not any(w in n for w in _ERRORISH)))
+    if expected == "notice":
+        lines += _capped("notice", EXPECTED_SKIP, [n for n in notes
+                                                   if n.startswith(EXPECTED_SKIP)])
+    return lines
+
+
+def _capped(level: str, prefix: str, notes: list[str]) -> list[str]:
     lines = []
-    for note in skipped[:MAX_ANNOTATIONS]:
-        repo, _, reason = note.removeprefix("skipped ").partition(": ")
-        lines.append(command("warning", reason or note, {"title": f"tako: skipped {repo}"}))
-    if len(skipped) > MAX_ANNOTATIONS:
-        lines.append(command("warning", f"{len(skipped) - MAX_ANNOTATIONS} more repositories "
-                             "skipped; see the job summary", {"title": "tako: more skipped"}))
+    for note in notes[:MAX_ANNOTATIONS]:
+        repo, _, reason = note.removeprefix(prefix).partition(": ")
+        lines.append(command(level, reason or note,
+                             {"title": f"tako: {prefix.strip()} {repo}"}))
+    if len(notes) > MAX_ANNOTATIONS:
+        what = "skipped" if level == "warning" else "left out by their subscriptions"
+        lines.append(command(level, f"{len(notes) - MAX_ANNOTATIONS} more repositories "
+                             f"{what}; see the job summary",
+                             {"title": f"tako: more {prefix.strip()}"}))
     return lines
 
 
@@ -449,7 +484,11 @@ def publish(report: TreeReport, env: Mapping[str, str], out: TextIO,
     ) if problem]
     # Children without a run (refused, deduplicated, not started) or matched only
     # heuristically leave no tag the root can follow: hand them up as notices.
-    for line in [*annotation_lines(report), *note_annotations(notes),
+    try:
+        level = _expected_skips(env)
+    except InputError:  # read_inputs said so already
+        level = INPUT_DEFAULTS["expected_skips"]
+    for line in [*annotation_lines(report), *note_annotations(notes, expected=level),
                  *notice_lines(report)]:
         out.write(line + "\n")
     out.flush()

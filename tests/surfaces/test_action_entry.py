@@ -438,3 +438,36 @@ def test_an_undeclared_event_is_sent_when_the_input_allows_it(emulator, tmp_path
     assert code == 0, out.getvalue()
     assert "nothing to dispatch" in out.getvalue()  # nobody subscribes to it: sent to none
     assert parse_output_file((tmp_path / "out").read_text())["status"] == "success"
+
+
+def test_expected_skips_are_not_warnings() -> None:
+    notes = ["skipped acme/broken: tako.yml could not be used: tako.yml:1:1: bad YAML",
+             *[f"not for acme/r{i}: schema_version 1.0.0 is outside '^2'" for i in range(12)]]
+    quiet = action.note_annotations(notes)
+    assert quiet == ["::warning title=tako%3A skipped acme/broken::tako.yml could not be "
+                     "used: tako.yml:1:1: bad YAML"]
+    noticed = action.note_annotations(notes, expected="notice")
+    assert noticed[1] == ("::notice title=tako%3A not for acme/r0::schema_version 1.0.0 is "
+                          "outside '^2'")
+    assert len(noticed) == 1 + action.MAX_ANNOTATIONS + 1
+    assert noticed[-1].startswith("::notice ") and "2 more repositories" in noticed[-1]
+    assert not any(line.startswith("::warning") for line in noticed[1:])
+
+
+def test_expected_skips_input_is_checked() -> None:
+    assert read_inputs(_env(TAKO_INPUT_EXPECTED_SKIPS="Notice")).expected_skips == "notice"
+    with pytest.raises(InputError, match="input expected_skips: expected one of summary, "
+                                         "notice, got 'warning'"):
+        read_inputs(_env(TAKO_INPUT_EXPECTED_SKIPS="warning"))
+
+
+def test_a_healthy_release_skipping_subscribers_raises_no_warning(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    code = action.run(_live_env(emulator, tmp_path, TAKO_INPUT_EVENT_TYPE="docs_built",
+                                TAKO_INPUT_ALLOW_UNDECLARED_EVENT="true"), out)
+    log = out.getvalue()
+    assert code == 0, log
+    # acme/a subscribes to built only: said in the log and the summary, not a warning.
+    assert "not for acme/a: event type 'docs_built' is not in its events [built]" in log
+    assert "::warning" not in log
+    assert "not for acme/a" in (tmp_path / "summary.md").read_text()

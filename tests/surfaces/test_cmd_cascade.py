@@ -308,7 +308,8 @@ def test_summary_keeps_the_notes_like_the_action(invoke: Any, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     text = summary.read_text()
     assert "### Notes (6)" in text
-    assert "- skipped acme/b: event type 'nobody' is not in its events \\[ok\\]" in text
+    # Left out by its own subscription: "not for", not "skipped" (nothing went wrong).
+    assert "- not for acme/b: event type 'nobody' is not in its events \\[ok\\]" in text
     assert "no repository of acme subscribes to nobody from acme/a" in text
     assert "fanning out" not in text  # progress chatter stays in the log
 
