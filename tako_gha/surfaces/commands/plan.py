@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,6 +16,7 @@ from tako_gha.core.config import ConfigResult, RepoConfig
 from tako_gha.core.diagnostics import Diagnostic, Severity
 from tako_gha.core.events import Event
 from tako_gha.core.matching import Plan, plan_fanout
+from tako_gha.core.reach import Reach, reach
 from tako_gha.forge.base import Discovery
 from tako_gha.surfaces import gitinfo
 from tako_gha.surfaces.commands.common import friendly
@@ -116,6 +118,28 @@ def _workflow_reader(where: Source, plan: Plan) -> Callable[[str, str], tuple[st
     return from_api
 
 
+def reach_text(far: Reach) -> list[str]:
+    """Level 2 and below: each target's produced events and whom they would reach."""
+    lines: list[str] = []
+    for level in far.levels():
+        lines.append(f"level {level} (events the level {level - 1} targets declare under "
+                     "events.produces):")
+        for hop in (h for h in far.hops if h.level == level):
+            example = " (with its example_payload)" if hop.example else ""
+            reached = ", ".join(hop.plan.target_repos()) or "no repository"
+            lines.append(f"  {hop.source}  {hop.event_type}{example} → {reached}")
+            undecided = [s.repo for s in hop.plan.undecided]
+            if undecided:
+                lines.append(f"      depends on the payload: {', '.join(undecided)} (declare "
+                             f"an example_payload for {hop.event_type} to decide them)")
+            if hop.cycles:
+                lines.append(f"      cycle: {', '.join(hop.cycles)} (already on the path; "
+                             "refused at run time)")
+    if far.truncated:
+        lines.append("(the plan stops here: deeper levels are not shown)")
+    return lines
+
+
 def plan_text(plan: Plan) -> str:
     event = plan.event
     version = event.schema_version or "none"
@@ -149,7 +173,8 @@ def plan_text(plan: Plan) -> str:
               "[default: what the source declares in events.produces]")
 @click.option("--payload", metavar="JSON|@FILE",
               help="event payload: a JSON object in standard JSON (no NaN, <= 64 levels), "
-                   "@FILE, or @- for stdin  [default: {}]")
+                   "@FILE, or @- for stdin  [default: the example_payload the source "
+                   "declares for the event, else {}]")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True,
               help='json: {"targets": [{repo, subscription, inputs}], "skipped": '
@@ -162,8 +187,11 @@ def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
     """Dry run of a fan-out: which repositories would receive the event, with which
     inputs, and why every other repository would not. Nothing is dispatched.
 
-    The event's schema_version defaults to what the source declares in its
-    events.produces. A repository whose tako.yml is broken, or whose input template
+    Below the repositories the event reaches, the plan follows the tree level by
+    level: each target's events.produces, planned with that event's example_payload
+    (else with the payload unknown), down to 10 levels. The event's schema_version
+    defaults to what the source declares in its events.produces, and without
+    --payload its example_payload is used (the plan says so). A repository whose tako.yml is broken, or whose input template
     names a missing field, is listed with an error and the plan goes on (exit 0);
     bad arguments exit 2.
 
@@ -177,24 +205,48 @@ def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
     source_repo = resolve_source(source)
     read_event_type(event_type)
     read_schema_version(schema_version)
-    event = Event(type=event_type, source=source_repo, payload=read_payload(payload),
-                  schema_version=schema_version)
+    given = read_payload(payload) if payload is not None else None
     where = Source(org or (None if workspace else source_repo.split("/")[0]), workspace, repos,
                    names, topics, config_path, api_url)
     discovery = discover_from(where)
     configs = discovery.configs()
-    plan = plan_fanout(event, configs, source_config=_source_config(where, configs, source_repo))
+    source_config = _source_config(where, configs, source_repo)
+    example = _example_payload(source_config, event_type) if given is None else None
+    event = Event(type=event_type, source=source_repo,
+                  payload=given if given is not None else dict(example or {}),
+                  schema_version=schema_version)
+    plan = plan_fanout(event, configs, source_config=source_config)
     unknown = _unknown_source(where, discovery, plan)
     if unknown is not None:
         plan.diagnostics.insert(0, unknown)
     plan.diagnostics.extend(exact_diagnostics(where, plan, configs))
+    far = reach(plan, configs)
     if fmt == "json":
-        data = plan.to_json()
-        data["skipped"].extend({"repo": name, "reason": why, "kind": "not-selected",
-                                "subscription_index": None, "error": False}
-                               for name, why in discovery.skipped)
-        click.echo(json.dumps(data, indent=2))
-    else:
-        click.echo(plan_text(plan))
-        for name, why in discovery.skipped:
-            click.echo(f"not selected: {name}: {why}")
+        _echo_json(plan, far, discovery, example is not None)
+        return
+    if example is not None:
+        click.echo(f"payload: the example_payload of {event_type} in {source_repo}'s "
+                   "tako.yml (no --payload given)")
+    click.echo("\n".join([plan_text(plan), *reach_text(far)]))
+    for name, why in discovery.skipped:
+        click.echo(f"not selected: {name}: {why}")
+
+
+def _example_payload(config: RepoConfig | None, event_type: str) -> dict[str, Any] | None:
+    """The ``example_payload`` the source declares for ``event_type``, if any: what a
+    plan without ``--payload`` judges filters and templates with (as the hook does)."""
+    if config is None:
+        return None
+    return next((p.example_payload for p in config.produces
+                 if p.type == event_type and p.example_payload is not None), None)
+
+
+def _echo_json(plan: Plan, far: Reach, discovery: Discovery, example: bool) -> None:
+    data = plan.to_json()
+    data["skipped"].extend({"repo": name, "reason": why, "kind": "not-selected",
+                            "subscription_index": None, "error": False}
+                           for name, why in discovery.skipped)
+    data["payload_from_example"] = example
+    data["levels"] = [hop.to_json() for hop in far.hops]
+    data["levels_truncated"] = far.truncated
+    click.echo(json.dumps(data, indent=2))
