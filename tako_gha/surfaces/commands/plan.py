@@ -191,9 +191,9 @@ def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
     level: each target's events.produces, planned with that event's example_payload
     (else with the payload unknown), down to 10 levels. The event's schema_version
     defaults to what the source declares in its events.produces, and without
-    --payload its example_payload is used (the plan says so). A repository whose tako.yml is broken, or whose input template
-    names a missing field, is listed with an error and the plan goes on (exit 0);
-    bad arguments exit 2.
+    --payload its example_payload is used (the plan says so). A repository whose
+    tako.yml is broken, or whose input template names a missing field, is listed with
+    an error and the plan goes on (exit 0); bad arguments exit 2.
 
     \b
     Examples:
