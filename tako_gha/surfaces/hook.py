@@ -37,6 +37,7 @@ PLAN_BUDGET_SECONDS = 10.0  # the longest a push waits for the (optional) plan
 
 ZERO_OID = "0" * 40
 _ZEROS = re.compile(r"^0+$")
+_OID = re.compile(r"[0-9a-f]{7,64}")
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,16 @@ class CheckedCommit:
 
     @property
     def label(self) -> str:
-        name = self.ref.remote_ref.removeprefix("refs/heads/") or self.ref.local_ref
-        return f"{self.ref.local_oid[:7]} ({name})"
+        """``<commit> (<branch>)``, leaving out what says nothing: under pre-commit the
+        pushed tip may be given as ``HEAD`` with no branch (``HEAD (HEAD)``); then there
+        is no prefix at all, the pushed commit being the only one."""
+        oid = self.ref.local_oid
+        short = oid[:7] if _OID.fullmatch(oid) else ""
+        name = (self.ref.remote_ref.removeprefix("refs/heads/")
+                or self.ref.local_ref.removeprefix("refs/heads/"))
+        if name in ("", "HEAD", oid):
+            return short
+        return f"{short} ({name})" if short else name
 
 
 @dataclass
@@ -175,7 +184,8 @@ def report_lint(result: HookResult, out: TextIO) -> None:
             if key in printed:
                 continue
             printed.add(key)
-            out.write(f"{checked.label}: {diag.format()}\n")
+            label = checked.label
+            out.write(f"{label}: {diag.format()}\n" if label else f"{diag.format()}\n")
     if result.blocked:
         out.write("tako-gha: push blocked: fix the errors above (or push with --no-verify "
                   "to skip this check)\n")
@@ -267,7 +277,7 @@ def maybe_plan(result: HookResult, repo: str | None, env: Mapping[str, str], out
         return
     if repo is None:
         out.write("tako-gha: note: cannot tell owner/repo from the remote URL; "
-                  "no cascade plan printed\n")
+                  "no cascade plan printed (set TAKO_REPOSITORY=owner/repo to name it)\n")
         return
     api_url = env.get("GITHUB_API_URL") or "https://api.github.com"
     budget = _plan_budget(env, out)
@@ -353,10 +363,17 @@ def _why(exc: BaseException) -> str:
     from tako_gha.surfaces.errors import UserError
 
     if isinstance(exc, ForgeError):
-        return str(exc)  # message (hint); never holds a token
+        return _hook_words(str(exc))  # message (hint); never holds a token
     if isinstance(exc, UserError):
-        return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+        return _hook_words(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
     return f"{type(exc).__name__}: {exc}"
+
+
+def _hook_words(text: str) -> str:
+    """The forge's hints name the CLI's --api-url; the hook reads GITHUB_API_URL only."""
+    return text.replace("--api-url / GITHUB_API_URL", "GITHUB_API_URL").replace(
+        "pass --api-url like", "set GITHUB_API_URL like").replace(
+        "is --api-url a GitHub API endpoint?", "is GITHUB_API_URL a GitHub API endpoint?")
 
 
 def run_pre_push(stdin_text: str, argv: Sequence[str], env: Mapping[str, str], out: TextIO,

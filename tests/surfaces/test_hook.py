@@ -336,3 +336,29 @@ def test_outside_a_repository_is_a_note(tmp_path: Path) -> None:
     line = f"refs/heads/main {'ab' * 20} refs/heads/main {'0' * 40}\n"
     assert run_pre_push(line, [], {}, out, git_dir=str(tmp_path)) == 0
     assert "is not inside a git repository; tako.yml not checked" in out.getvalue()
+
+
+def test_pre_commit_with_head_and_no_branch_has_no_head_head_prefix(repo: Path) -> None:
+    _commit(repo, BAD)
+    out = io.StringIO()
+    env = {"PRE_COMMIT": "1", "PRE_COMMIT_TO_REF": "HEAD",
+           "PRE_COMMIT_REMOTE_URL": "git@github.com:acme/svc.git"}
+    assert run_pre_push("", [], env, out, git_dir=str(repo)) == 1
+    text = out.getvalue()
+    assert "HEAD (HEAD)" not in text and "(HEAD)" not in text
+    assert text.startswith("tako.yml:4:17: error:"), text
+
+
+def test_a_remote_that_cannot_be_read_names_tako_repository(repo: Path) -> None:
+    _commit(repo, GOOD)
+    result = _push(repo, GITHUB_TOKEN="t-offline")
+    assert "set TAKO_REPOSITORY=owner/repo" in result.stderr
+
+
+def test_hook_notes_name_github_api_url_not_a_flag_it_lacks(repo: Path) -> None:
+    _commit(repo, GOOD)
+    result = _push(repo, GITHUB_TOKEN="t-offline", GITHUB_API_URL="http://127.0.0.1:9",
+                   TAKO_REPOSITORY="acme/svc")
+    assert result.returncode == 0, result.stderr
+    assert "note: could not print the cascade plan" in result.stderr
+    assert "--api-url" not in result.stderr and "GITHUB_API_URL" in result.stderr
