@@ -185,3 +185,16 @@ def test_annotations_name_each_root_cause_once() -> None:
     assert sum("exit 1 in step compile" in line for line in lines) == 1
     assert lines[0].startswith("::error title=tako%3A acme/proto failure::acme/core → "
                                "acme/gen → acme/proto: failure")
+
+
+def test_mermaid_gives_timed_out_its_own_class_and_dims_skipped_subscribers() -> None:
+    notes = ["not for acme/legacy: schema_version 2.1.0 is outside '^1'",
+             "skipped acme/broken: tako.yml could not be used: bad YAML",
+             "re-sent built to acme/x"]
+    diagram = render_markdown(_one_cause_one_slow(), notes=notes).split("```mermaid")[1]
+    assert re.search(r'n\d+\["acme/docs<br/>timed_out"\]:::timedout', diagram), diagram
+    assert re.search(r'n\d+\["acme/proto<br/>failure"\]:::bad', diagram)
+    assert "classDef timedout " in diagram and "classDef skipped " in diagram
+    assert 's0["acme/legacy<br/>skipped"]:::skipped' in diagram
+    assert 's1["acme/broken<br/>skipped"]:::skipped' in diagram
+    assert "n0 -.-> s0" in diagram and "acme/x" not in diagram

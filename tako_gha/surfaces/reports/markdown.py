@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from tako_gha.core.tree import Node, NodeState, TreeReport
+from tako_gha.engine.api import EXPECTED_SKIP
 from tako_gha.surfaces.reports.common import (
     STATE_ICON,
     STATUS_ICON,
@@ -42,7 +43,13 @@ MERMAID_CLASSES = {
     "bad": "fill:#ffe3e3,stroke:#c92a2a",
     "active": "fill:#fff3bf,stroke:#e67700",
     "muted": "fill:#f1f3f5,stroke:#868e96",
+    # A slow node is not a broken one: its own colour, so the eye goes to real failures.
+    "timedout": "fill:#fff4e6,stroke:#d9480f,stroke-dasharray:4 3",
+    # Subscribers this fan-out left out (their filter, range or event list; or skipped
+    # for a broken tako.yml): shown dimmed, so the diagram shows who was considered.
+    "skipped": "fill:#ffffff,stroke:#ced4da,color:#adb5bd,stroke-dasharray:2 2",
 }
+MAX_SKIPPED_IN_DIAGRAM = 20
 
 
 def escape(text: str) -> str:
@@ -153,6 +160,8 @@ def _tree(report: TreeReport, budget: int) -> str:
 def _mermaid_class(state: NodeState) -> str:
     if state is NodeState.SUCCESS:
         return "ok"
+    if state is NodeState.TIMED_OUT:
+        return "timedout"
     if state.is_failure:
         return "bad"
     if not state.is_terminal:
@@ -180,7 +189,29 @@ def _mermaid_label(node: Node, origin: bool) -> str:
     return text.replace('"', "#quot;")
 
 
-def _diagram(report: TreeReport) -> str:
+def _skipped_subscribers(notes: Sequence[str]) -> list[tuple[str, str]]:
+    """(repo, why) of the subscribers the origin's fan-out left out, from its notes."""
+    found: list[tuple[str, str]] = []
+    for note in notes:
+        for prefix in (EXPECTED_SKIP, "skipped "):
+            if note.startswith(prefix):
+                repo, _, why = note.removeprefix(prefix).partition(": ")
+                found.append((repo, why))
+    return found
+
+
+def _skipped_lines(skipped: list[tuple[str, str]], origin_key: str) -> list[str]:
+    lines = []
+    for i, (repo, _) in enumerate(skipped[:MAX_SKIPPED_IN_DIAGRAM]):
+        label = f"{repo}<br/>skipped".replace('"', "#quot;")
+        lines += [f'  s{i}["{label}"]:::skipped', f"  {origin_key} -.-> s{i}"]
+    if len(skipped) > MAX_SKIPPED_IN_DIAGRAM:
+        more = len(skipped) - MAX_SKIPPED_IN_DIAGRAM
+        lines += [f'  smore["{more} more skipped"]:::skipped', f"  {origin_key} -.-> smore"]
+    return lines
+
+
+def _diagram(report: TreeReport, notes: Sequence[str] = ()) -> str:
     nodes = _diagram_nodes(report)
     keys = {id(n): f"n{i}" for i, n in enumerate(nodes)}
     by_dispatch = {n.id: keys[id(n)] for n in nodes}
@@ -195,6 +226,7 @@ def _diagram(report: TreeReport) -> str:
                 lines.append(f"  {keys[id(node)]} --> {keys[id(child)]}")
         if node.duplicate_of and node.duplicate_of in by_dispatch:
             lines.append(f"  {keys[id(node)]} -.-> {by_dispatch[node.duplicate_of]}")
+    lines += _skipped_lines(_skipped_subscribers(notes), keys[id(report.origin)])
     lines += [f"  classDef {name} {style}" for name, style in MERMAID_CLASSES.items()]
     body = "\n".join(lines)
     if len(body) > MAX_DIAGRAM_CHARS:
@@ -228,7 +260,7 @@ def render_markdown(report: TreeReport, *, notes: Sequence[str] = (),
     """The whole summary, never more than ``max_bytes`` bytes of UTF-8. ``notes`` are
     the fan-out's messages (skipped repositories and why, warnings)."""
     header, failures, noted = _header(report), _failures(report), _notes(notes)
-    diagram, cost = _diagram(report), _cost(report)
+    diagram, cost = _diagram(report, notes), _cost(report)
     fixed = sum(_size(p) for p in (header, failures, noted, diagram, cost)) + 10
     if fixed > max_bytes:  # only with an absurdly small max_bytes: drop the extras
         diagram, failures, noted = "", "", ""
