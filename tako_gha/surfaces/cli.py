@@ -45,9 +45,11 @@ EXIT_RUNNING = cascade_common.EXIT_RUNNING  # 4: status of a tree that has not f
 DEBUG_VAR = "TAKO_DEBUG"  # "1": let an unexpected exception show its traceback
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             invoke_without_command=True)
 @click.version_option(__version__, prog_name="tako-gha")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Fan an event out to every repository that subscribes to it, and wait on the
     whole tree of workflow runs it starts.
 
@@ -67,6 +69,10 @@ def cli() -> None:
     `tako-gha COMMAND --help` explains a command; the rest is in
     https://github.com/acme/tako-gha/blob/main/docs/cli.md
     """
+    if ctx.invoked_subcommand is None:
+        # Bare `tako-gha`: someone finding out what it does, not a usage error.
+        click.echo(ctx.get_help())
+        ctx.exit(0)
 
 
 COMMANDS: list[click.Command] = [

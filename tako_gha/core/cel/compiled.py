@@ -313,15 +313,24 @@ def _compile_cached(source: str, limits: FilterLimits) -> CompiledFilter:
     return CompiledFilter(source, _collapse(ast), limits, uses_subscriber)
 
 
+def _parse_hint(described: str) -> str:
+    # A lone "=" is the most common slip (YAML and shell habits): name the operator.
+    if described.startswith("unexpected character '='"):
+        return ("CEL compares with ==, not =: write e.g. event.payload.channel == "
+                "\"stable\"")
+    return "check for a missing operand, quote or parenthesis at that position"
+
+
 def _parse(source: str) -> lark.Tree:
     try:
         return _environment().compile(source)
     except CELParseError as exc:
+        described = _describe_parse_error(exc)
         raise FilterError(
-            f"the filter does not parse: {_describe_parse_error(exc)}",
+            f"the filter does not parse: {described}",
             line=exc.line or 0,
             column=exc.column or 0,
-            hint="check for a missing operand, quote or parenthesis at that position",
+            hint=_parse_hint(described),
         ) from None
     except RecursionError:  # pragma: no cover - the LALR parser is not recursive
         raise FilterError("the filter is nested too deeply", "max_depth") from None

@@ -152,6 +152,17 @@ def run_lint(paths: Iterable[str], config_path: str = DEFAULT_CONFIG_PATH
     return run, problems
 
 
+def styled(problem: Diagnostic) -> str:
+    """``Diagnostic.format()`` with colour: the place in bold, the severity red or
+    yellow, the hint's label in cyan (same text without the styles)."""
+    severity = click.style(problem.severity.value, fg="red" if problem.is_error else "yellow",
+                           bold=True)
+    text = f"{click.style(problem.location(), bold=True)}: {severity}: {problem.message}"
+    if problem.hint:
+        text += f"\n  {click.style('hint:', fg='cyan')} {problem.hint}"
+    return text
+
+
 def _summary(files: int, problems: list[Diagnostic]) -> str:
     errors = sum(1 for d in problems if d.is_error)
     warnings = len(problems) - errors
@@ -207,8 +218,10 @@ def lint_command(paths: tuple[str, ...], fmt: str, strict: bool, config_path: st
             "errors": errors, "warnings": len(problems) - errors,
         }, indent=2))
     else:
+        # Colour only on a terminal (click strips it elsewhere), never with NO_COLOR set.
+        color = False if os.environ.get("NO_COLOR") else None
         for problem in problems:
-            click.echo(problem.format())
+            click.echo(styled(problem), color=color)
         for note in run.notes:
             click.echo(f"note: {note}", err=True)
         click.echo(_summary(len(run.files), problems))
