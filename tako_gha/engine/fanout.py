@@ -134,6 +134,7 @@ class FanOut:
         self._run_record_failed = False
         self._damaged: dict[str, int] = {}  # node id -> the damaged journal line
         self.before_dispatch = before_dispatch
+        self._journal_started = False  # a fan-out with nothing to send records nothing
 
     @property
     def _writable(self) -> bool:
@@ -181,14 +182,8 @@ class FanOut:
         self._report_skipped(plan)
         if self.options.dry_run:
             return self._dry_run()
-        self._ready_to_send()
-        if self._writable:
-            assert self.journal is not None
-            self.journal.start(self.root, source=event.source, event_type=event.type,
-                               at=self.wall0, resumed=self.ctx is not None,
-                               payload=payload_hash(event.payload),
-                               deadline=self.deadline_wall)
-            tracker.on_attach = self._journal_run
+        if self._ready_to_send() and self._writable:
+            self._start_journal()
         self._say_journal_state()
         if self.ctx is not None:
             resume.check(self)
@@ -234,14 +229,26 @@ class FanOut:
         tracker.reporting = self.options.reports and hasattr(self.forge, "run_report")
         return tracker
 
-    def _ready_to_send(self) -> None:
+    def _start_journal(self) -> None:
+        assert self.journal is not None
+        event = self.request.event
+        self.journal.start(self.root, source=event.source, event_type=event.type,
+                           at=self.wall0, resumed=self.ctx is not None,
+                           payload=payload_hash(event.payload), deadline=self.deadline_wall)
+        self.tracker.on_attach = self._journal_run
+        self._journal_started = True
+
+    def _ready_to_send(self) -> bool:
         """The last check before anything is sent (the token may dispatch to every
-        target), then the caller's announcement of the cascade."""
+        target), then the caller's announcement of the cascade. False when there is
+        nothing to send: no cascade to announce, nothing for the journal to record."""
         dispatchable = [t.node.repo for t in self.own if t.node.state is NodeState.PLANNED]
-        if dispatchable:
-            self.forge.preflight(self.request.org, dispatchable, dispatch=True)
+        if not dispatchable:
+            return False
+        self.forge.preflight(self.request.org, dispatchable, dispatch=True)
         if self.before_dispatch is not None:
             self.before_dispatch()
+        return True
 
     def _check_origin(self) -> None:
         """A resume sends what the first run sent: the same source, event type and
@@ -475,7 +482,7 @@ class FanOut:
         """The report; a finished wait is recorded (``end``), so the journal can be
         cleaned once old. Failing to record it only keeps the journal longer."""
         report = self.session.finish()
-        if self._writable and report.status is not TreeStatus.RUNNING:
+        if self._journal_started and report.status is not TreeStatus.RUNNING:
             assert self.journal is not None
             try:
                 self.journal.end(self.root, report.status.value, self.forge.now())

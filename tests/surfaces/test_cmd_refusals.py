@@ -117,3 +117,12 @@ def test_status_of_an_unknown_root_counts_the_repositories_right(invoke: Any) ->
     # 4 repositories in the org; only the 2 that subscribe to something can hold runs.
     assert ("no workflow run in acme carries root 0123456789ab (looked in the 2 "
             "repositories with a subscription, of 4)") in result.stderr
+
+
+def test_a_fan_out_with_nothing_to_send_announces_nothing_and_keeps_no_journal(
+        invoke: Any, tmp_path: Path) -> None:
+    result = invoke("fan-out", "--source", "acme/proto", "--event", "schema_changed")
+    assert result.exit_code == 0, result.output
+    assert "nothing to dispatch" in result.stderr
+    assert "tako: cascade" not in result.stderr
+    assert _state_files(tmp_path) == []
