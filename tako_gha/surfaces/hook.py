@@ -220,6 +220,34 @@ def print_plan(repo: str, config: ConfigResult, out: TextIO, *, api_url: str, to
     for produced in config.config.produces:
         plan, example = plan_event(produced, repo, configs, config.config, payload)
         write_plan(plan, repo, out, example=example)
+        note = unsubscribed_note(produced.type, repo, configs, plan)
+        if note:
+            out.write(note + "\n")
+
+
+def unsubscribed_note(event_type: str, repo: str, configs: Sequence[ConfigResult],
+                      plan: Plan) -> str | None:
+    """A produced type nobody subscribes to, close to one the org does subscribe to
+    from this repository: most likely a typo in ``produces`` (or in the workflow that
+    sends it), which would fan out to no one. A did-you-mean, never a block."""
+    import difflib
+
+    if plan.targets or plan.undecided:
+        return None
+    key = repo.lower()
+    wanted: dict[str, list[str]] = {}
+    for result in configs:
+        for sub in result.config.subscriptions if result.config is not None else []:
+            if sub.producer.lower() == key:
+                for other in sub.events:
+                    wanted.setdefault(other, []).append(result.repo)
+    close = difflib.get_close_matches(event_type, sorted(wanted), n=1)
+    if not close or close[0] == event_type:
+        return None
+    who = ", ".join(sorted(set(wanted[close[0]]))[:3])
+    return (f"  note: no repository subscribes to {event_type} from {repo}; did you mean "
+            f"{close[0]!r} (subscribed to by {who})? Fix events.produces, or the workflow "
+            "that sends it")
 
 
 def plan_event(produced: Produced, repo: str, configs: Sequence[ConfigResult],

@@ -362,3 +362,26 @@ def test_hook_notes_name_github_api_url_not_a_flag_it_lacks(repo: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "note: could not print the cascade plan" in result.stderr
     assert "--api-url" not in result.stderr and "GITHUB_API_URL" in result.stderr
+
+
+def test_a_produced_type_nobody_subscribes_to_gets_a_did_you_mean() -> None:
+    from tako_gha.core.config import load_config
+
+    pushed = load_config("version: 1\nevents:\n  produces: [proto_publish]\n",
+                         repo="acme/proto")
+    gen = load_config("version: 1\nevents:\n  subscriptions:\n    - artifact: acme/proto\n"
+                      "      events: [proto_published]\n", repo="acme/gen")
+    assert pushed.config is not None
+    configs = [gen, pushed]
+    plan, _ = hook.plan_event(pushed.config.produces[0], "acme/proto", configs,
+                              pushed.config, None)
+    note = hook.unsubscribed_note("proto_publish", "acme/proto", configs, plan)
+    assert note is not None
+    assert "no repository subscribes to proto_publish from acme/proto; did you mean " \
+           "'proto_published' (subscribed to by acme/gen)?" in note
+    fixed = load_config("version: 1\nevents:\n  produces: [proto_published]\n",
+                        repo="acme/proto")
+    assert fixed.config is not None
+    plan, _ = hook.plan_event(fixed.config.produces[0], "acme/proto", [gen, fixed],
+                              fixed.config, None)
+    assert hook.unsubscribed_note("proto_published", "acme/proto", [gen, fixed], plan) is None
