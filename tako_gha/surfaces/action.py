@@ -585,11 +585,7 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
             raise UserError(f"{trouble}; nothing was dispatched", hint=ENV_FILES_HINT)
         announced.append(True)
 
-    live = LiveTree(Console(file=out, force_terminal=False, width=200, soft_wrap=True))
-    observer = RecordingObserver(live)
-    where = f"tree {context.root} at depth {context.depth}" if context else "a new cascade"
-    out.write(one_line(f"tako: fanning out {inputs.event_type} from {inputs.source} in "
-                       f"{inputs.org} ({where})") + "\n")
+    observer = _start_log(inputs, context, out)
     from tako_gha.engine.lock import LockHeld
 
     try:
@@ -612,7 +608,7 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
         return fail(out, f"{exc}; dispatching stopped",
                     hint=f"follow what was sent: tako-gha status {root} --org {inputs.org}")
     finally:
-        live.close()
+        observer.live.close()
         if journal is not None:
             close_journal(journal, used=bool(announced))
     problem = publish(report, env, out, observer.notes) or _report_outputs(
@@ -621,6 +617,16 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
         return fail(out, problem, hint="the cascade itself ended "
                     f"{report.status.value}; only these files were not written")
     return report.status.exit_code
+
+
+def _start_log(inputs: ActionInputs, context: CascadeContext | None,
+               out: TextIO) -> RecordingObserver:
+    """The live tree on the step's log (plain lines) and its first line."""
+    live = LiveTree(Console(file=out, force_terminal=False, width=200, soft_wrap=True))
+    where = f"tree {context.root} at depth {context.depth}" if context else "a new cascade"
+    out.write(one_line(f"tako: fanning out {inputs.event_type} from {inputs.source} in "
+                       f"{inputs.org} ({where})") + "\n")
+    return RecordingObserver(live)
 
 
 def _request(inputs: ActionInputs, context: CascadeContext | None, root: str,
