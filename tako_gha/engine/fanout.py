@@ -43,14 +43,8 @@ from tako_gha.core.ids import (
     tag_shape_in,
 )
 from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus
-from tako_gha.engine import exact, resume
-from tako_gha.engine.api import (
-    EXPECTED_SKIP,
-    CascadeContext,
-    FanOutOptions,
-    FanOutRequest,
-    Observer,
-)
+from tako_gha.engine import api, exact, resume
+from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest, Observer
 from tako_gha.engine.clock import Clock, SystemClock
 from tako_gha.engine.correlate import (
     WORKFLOW_EVENT,
@@ -97,9 +91,8 @@ def fan_out(forge: Forge, request: FanOutRequest, options: FanOutOptions,
     ``journal`` records every dispatch's intent and outcome (``engine.journal``); a
     resumed root reads it and never sends again what it says was sent or may have
     been. ``guard`` (installed by the caller) keeps SIGINT/SIGTERM out of the gap
-    between a dispatch and its record. ``before_dispatch`` is called once the fan-out
-    is planned and checked, before the journal's first record and the first dispatch
-    (not in a dry run): the place to announce the cascade, which a refusal never was."""
+    between a dispatch and its record. ``before_dispatch`` runs once it is planned and
+    checked, before the first record and dispatch (never in a dry run): the announcement."""
     try:
         return FanOut(forge, request, options, observer, planner or DiscoveryPlanner(),
                       clock or SystemClock(), journal=journal, guard=guard,
@@ -133,8 +126,8 @@ class FanOut:
         self.prior = JournalState(self.root)  # what the journal says was sent before
         self._run_record_failed = False
         self._damaged: dict[str, int] = {}  # node id -> the damaged journal line
-        self.before_dispatch = before_dispatch
-        self._journal_started = False  # a fan-out with nothing to send records nothing
+        # A fan-out with nothing to send announces nothing and records nothing.
+        self.before_dispatch, self._journal_started = before_dispatch, False
 
     @property
     def _writable(self) -> bool:
@@ -230,18 +223,17 @@ class FanOut:
         return tracker
 
     def _start_journal(self) -> None:
-        assert self.journal is not None
-        event = self.request.event
-        self.journal.start(self.root, source=event.source, event_type=event.type,
-                           at=self.wall0, resumed=self.ctx is not None,
-                           payload=payload_hash(event.payload), deadline=self.deadline_wall)
+        event, journal = self.request.event, self.journal
+        assert journal is not None
+        journal.start(self.root, source=event.source, event_type=event.type, at=self.wall0,
+                      resumed=self.ctx is not None, payload=payload_hash(event.payload),
+                      deadline=self.deadline_wall)
         self.tracker.on_attach = self._journal_run
         self._journal_started = True
 
     def _ready_to_send(self) -> bool:
-        """The last check before anything is sent (the token may dispatch to every
-        target), then the caller's announcement of the cascade. False when there is
-        nothing to send: no cascade to announce, nothing for the journal to record."""
+        """The last check (the token may dispatch to every target), then the caller's
+        announcement; False with nothing to send (no cascade to announce or record)."""
         dispatchable = [t.node.repo for t in self.own if t.node.state is NodeState.PLANNED]
         if not dispatchable:
             return False
@@ -434,7 +426,7 @@ class FanOut:
         for repo, reason in plan.skipped:
             self.session.message(f"skipped {repo}: {reason}")
         for repo, reason in plan.expected:
-            self.session.message(f"{EXPECTED_SKIP}{repo}: {reason}")
+            self.session.message(f"{api.EXPECTED_SKIP}{repo}: {reason}")
         if not plan.targets:
             self.session.message(f"no repository of {self.request.org} subscribes to "
                                  f"{self.event.type} from {self.event.source}: nothing to "
