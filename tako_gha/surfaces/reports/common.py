@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from tako_gha.core import verdict
 from tako_gha.core.durations import format_duration
 from tako_gha.core.tree import Node, NodeState, TreeReport
 
@@ -104,9 +105,10 @@ BECAUSE_BELOW = "failed because of what failed below it"
 
 
 def failed_below(node: Node) -> bool:
-    """A failed node with a failed node under it: not a root cause of its own."""
-    return node.state.is_failure and any(
-        n.state.is_failure for n in node.walk() if n is not node)
+    """A failed node with a failure of its own below it (core.verdict's terms): it
+    only carries that failure up, so it is not a root cause of its own."""
+    return verdict.failed_on_its_own(node) and any(
+        verdict.failed_on_its_own(n) for n in node.walk() if n is not node)
 
 
 def shown_reason(node: Node) -> str | None:
@@ -117,12 +119,15 @@ def shown_reason(node: Node) -> str | None:
 
 
 def root_cause_paths(report: TreeReport) -> list[list[Node]]:
-    """Each root cause once, with the path from the origin down to it. A failed node
-    with a failed node below it failed because of it (a child's fan-out step fails
-    when its own children fail, and says so in its reason): it shows in the path of
-    the node below, not as a failure of its own, so one real failure deep in a tree
-    is listed once rather than once per level above it."""
-    return [path for path in failure_paths(report) if not failed_below(path[-1])]
+    """Each root cause once, with the path from the origin down to it: the failed
+    nodes whose failure is their own (``core.verdict.root_causes``, the same facts
+    the status comes from) and the nodes that ran out of time with nothing failed
+    below them. A node above a root cause failed because of it and shows in its path,
+    so one real failure deep in a tree is listed once, not once per level above it."""
+    causes = {id(n) for n in verdict.root_causes(report.origin)}
+    return [path for path in failure_paths(report) if id(path[-1]) in causes
+            or (verdict.out_of_time(path[-1]) and not any(
+                verdict.failed_on_its_own(n) for n in path[-1].walk()))]
 
 
 def run_id_text(node: Node) -> str:
