@@ -126,8 +126,7 @@ class FanOut:
         self.prior = JournalState(self.root)  # what the journal says was sent before
         self._run_record_failed = False
         self._damaged: dict[str, int] = {}  # node id -> the damaged journal line
-        # A fan-out with nothing to send announces nothing and records nothing.
-        self.before_dispatch, self._journal_started = before_dispatch, False
+        self.before_dispatch, self._journal_started = before_dispatch, False  # see run()
 
     @property
     def _writable(self) -> bool:
