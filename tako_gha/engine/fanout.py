@@ -665,7 +665,9 @@ class FanOut:
                 if failed is not None and failed[0] >= due:
                     node.state = NodeState.ERROR
                     node.reason = f"its runs could not be listed: {failed[1]}"
-                    node.hint = "the token needs Actions: read on the target repository"
+                    # The error says what happened; a permission is one cause of many.
+                    node.hint = ("the token may lack Actions: read on the target "
+                                 "repository (or GitHub failed to list its runs)")
                     changed = True
                 continue
             if track.ambiguous_dispatch and not track.resent:
