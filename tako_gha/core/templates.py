@@ -253,7 +253,24 @@ def _lookup(context: Mapping[str, Any], field: _Field) -> Any:
 
 
 def _keys_hint(value: Mapping[str, Any], missing: str) -> str:
-    """"did you mean" among the first HINT_KEYS keys, else a few of the keys present."""
+    """"did you mean" among the first HINT_KEYS keys, else a few of the keys present.
+
+    Remembered per (mapping, name): a plan renders the same missing field for every
+    subscriber naming it (1-2 ms each over 1,000 keys; 10,000 subscribers: 20 s)."""
+    known = _hints.get((id(value), missing))
+    if known is not None and known[0] is value:
+        return known[1]
+    hint = _compute_keys_hint(value, missing)
+    _hints[(id(value), missing)] = (value, hint)  # the mapping is held: its id stays its own
+    if len(_hints) > 256:
+        del _hints[next(iter(_hints))]
+    return hint
+
+
+_hints: dict[tuple[int, str], tuple[Mapping[str, Any], str]] = {}
+
+
+def _compute_keys_hint(value: Mapping[str, Any], missing: str) -> str:
     keys = [str(k) for k in itertools.islice(value, HINT_KEYS)]
     # get_close_matches keeps ratios >= 0.6, which no key under 0.43x or over 2.34x the
     # name's length can reach: those are left out unread (same answer, bounded work).

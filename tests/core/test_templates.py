@@ -345,3 +345,30 @@ def test_values_render_as_compact_json(value: Any) -> None:
     expected = value if isinstance(value, str) else json.dumps(
         value, separators=(",", ":"), ensure_ascii=False)
     assert parse_template("{{ .event.payload.a }}").render(ctx, limit=10**9) == expected
+
+
+def test_a_missing_fields_hint_is_computed_once_per_mapping(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every subscriber naming the same missing field gets the same hint, computed once.
+    import tako_gha.core.templates as templates
+
+    calls: list[str] = []
+    real = templates.difflib.get_close_matches
+
+    def counted(word: str, *args: Any, **kwargs: Any) -> list[str]:
+        calls.append(word)
+        return real(word, *args, **kwargs)
+
+    monkeypatch.setattr(templates.difflib, "get_close_matches", counted)
+    ctx = context_for(Event("t", "o/r", payload={f"key_{i:05}": i for i in range(5_000)}))
+    template = parse_template("{{ .event.payload.versoin }}")
+    hints = set()
+    for _ in range(50):
+        with pytest.raises(TemplateError) as info:
+            template.render(ctx)
+        hints.add(info.value.hint)
+    assert calls == ["versoin"] and len(hints) == 1
+    other = context_for(Event("t", "o/r", payload={"version": 1}))
+    with pytest.raises(TemplateError, match="payload has no field 'versoin'") as info:
+        template.render(other)
+    assert info.value.hint == "did you mean 'version'?" and len(calls) == 2
