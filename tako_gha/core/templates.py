@@ -262,7 +262,7 @@ def _keys_hint(value: Mapping[str, Any], missing: str) -> str:
         return known[1]
     hint = _compute_keys_hint(value, missing)
     _hints[(id(value), missing)] = (value, hint)  # the mapping is held: its id stays its own
-    if len(_hints) > 256:
+    if len(_hints) > 32:
         del _hints[next(iter(_hints))]
     return hint
 
@@ -321,13 +321,14 @@ def _to_text(value: Any, room: int) -> str | None:
     text = _bounded_json(value, room)
     _rendered.pop(id(value), None)
     _rendered[id(value)] = (value, text, room)  # the value is held: its id stays its own
-    if len(_rendered) > 64:
+    if len(_rendered) > 16:
         del _rendered[next(iter(_rendered))]
     return text
 
 
 # id(container) -> (the container, its JSON or None when longer than room, room): the
-# last 64 payload containers rendered, for at most 64 x MAX_INPUT_CHARS characters.
+# last 16 payload containers rendered (those of one event, or of the last few), for at
+# most 16 x MAX_INPUT_CHARS characters of text.
 _rendered: dict[int, tuple[Any, str | None, int]] = {}
 
 

@@ -10,7 +10,8 @@ Used twice (both pure, no evaluation):
 
 The estimate mirrors how ``core.cel`` charges an evaluation: about two steps per
 syntax node, ``MACRO_ITERATION`` more per element a macro visits, and one step per 64
-items an operation reads. Sizes are tracked as ``Shape``s: a list or map's length (a
+items an operation reads (the steps for the strings an operation builds, charged at
+run time, are left out). Sizes are tracked as ``Shape``s: a list or map's length (a
 string's: its characters) and the shapes of its fields and elements, joined over all
 elements. It is an estimate: it assumes every element is visited (no short-circuit).
 """
