@@ -607,18 +607,15 @@ def clean(folder: Path, now: datetime, *, max_age: timedelta = MAX_AGE,
             text = read_text(path) or ""
         except (OSError, JournalError):
             continue
-        started: set[str] = set()
-        ended: set[str] = set()
+        # Each root's last start or end: a start after the last end (a resume that
+        # was stopped) keeps the journal.
+        last: dict[str, str] = {}
         for _, _, record, _ in _lines(text):
-            if record is None:
-                continue
-            if record["k"] == "start":
-                started.add(str(record.get("root")))
-            elif record["k"] == "end":
-                ended.add(str(record.get("root")))
-        if not started or not started <= ended:
+            if record is not None and record["k"] in ("start", "end"):
+                last[str(record.get("root"))] = record["k"]
+        if not last or any(kind != "end" for kind in last.values()):
             continue
-        if in_use is not None and any(in_use(root) for root in started):
+        if in_use is not None and any(in_use(root) for root in last):
             continue
         with contextlib.suppress(OSError):
             path.unlink()

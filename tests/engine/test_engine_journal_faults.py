@@ -332,6 +332,12 @@ def test_old_finished_journals_are_cleaned(tmp_path: Path) -> None:
         return path
 
     done = journal("a" * 12, ended=True, days=20)
+    resumed = journal("e" * 12, ended=True, days=20)
+    with resumed.open("a") as handle:  # a resume started after the end, then stopped
+        handle.write(next(x for x in resumed.read_text().splitlines() if '"start"' in x)
+                     + "\n")
+    old_time = time.time() - 20 * 86400
+    os.utime(resumed, (old_time, old_time))
     running = journal("b" * 12, ended=False, days=20)
     recent = journal("c" * 12, ended=True, days=2)
     held = journal("d" * 12, ended=True, days=20)
@@ -339,6 +345,7 @@ def test_old_finished_journals_are_cleaned(tmp_path: Path) -> None:
     removed = clean(tmp_path, now, in_use=lambda root: root == "d" * 12)
     assert removed == [done]
     assert running.exists() and recent.exists() and held.exists() and not done.exists()
+    assert resumed.exists()
     assert clean(tmp_path, now, max_age=timedelta(days=1)) == [recent, held]
 
 
