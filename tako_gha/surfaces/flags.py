@@ -111,6 +111,19 @@ def read_event_type(value: str) -> str:
     return value
 
 
+def utf8_option(ctx: Any, param: Any, value: Any) -> Any:
+    """A click callback for text that goes into API paths and queries (``--org``,
+    ``--config-path``): bytes of the command line that are not UTF-8 are refused here,
+    naming the option, rather than failing later where the text is encoded."""
+    for text in value if isinstance(value, tuple) else (value,):
+        bad = undecodable_at(text) if isinstance(text, str) else None
+        if bad is not None:
+            flag = max(param.opts, key=len) if param.opts else param.name
+            raise UserError(f"{flag}: character {bad + 1} is not valid Unicode (a byte "
+                            "that is not UTF-8?)", hint=f"write {flag} in UTF-8 text")
+    return value
+
+
 def undecodable_at(value: str) -> int | None:
     """Where ``value`` holds a lone surrogate (how Python passes command-line bytes that
     are not UTF-8), or None when it is Unicode text."""

@@ -33,3 +33,33 @@ def test_a_non_utf8_event_is_refused_naming_the_flag(command: str,
     assert done.exit_code == 2
     assert done.stderr.startswith("error: --event: character 4 is not valid Unicode")
     assert "internal error" not in done.output and done.stdout == ""
+
+
+@pytest.mark.parametrize("args", [
+    ["discover", "--org", "ac\udcffme"],
+    ["graph", "--org", "ac\udcffme"],
+    ["plan", "--org", "ac\udcffme", "--source", "acme/a", "--event", "ok"],
+    ["fan-out", "--org", "ac\udcffme", "--source", "acme/a", "--event", "ok"],
+    ["status", "0123456789ab", "--org", "ac\udcffme"],
+    ["wait", "0123456789ab", "--org", "ac\udcffme"],
+    ["cancel", "0123456789ab", "--org", "ac\udcffme"],
+    ["rerun", "0123456789ab", "--org", "ac\udcffme"],
+    ["discover", "--org", "acme", "--config-path", "ta\udcffko.yml"],
+    ["fan-out", "--org", "acme", "--source", "acme/a", "--event", "ok",
+     "--config-path", "ta\udcffko.yml"],
+], ids=lambda args: f"{args[0]}-{next(a for a in args if chr(0xdcff) in a)[:2]}")
+def test_a_non_utf8_org_or_config_path_is_refused_naming_the_flag(
+        args: list[str], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: an internal error (UnicodeEncodeError) where the text met the API's URL."""
+    for name in ("GITHUB_EVENT_PATH", "GITHUB_ACTIONS", "GITHUB_REPOSITORY"):
+        monkeypatch.delenv(name, raising=False)
+    # a token and an API nobody answers: the refusal must come before any request
+    monkeypatch.setenv("GITHUB_TOKEN", "t")
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9")
+    flag = args[args.index(next(a for a in args if "\udcff" in a)) - 1]
+    done = run_console(main, args, capsys)
+    assert done.exit_code == 2, done.output
+    assert done.stderr.startswith(f"error: {flag}: character 3 is not valid Unicode"), \
+        done.stderr
+    assert "internal error" not in done.output and done.stdout == ""

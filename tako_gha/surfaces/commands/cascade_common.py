@@ -27,7 +27,7 @@ from tako_gha.engine.api import CascadeContext, FanOutOptions
 from tako_gha.forge.base import ForgeError
 from tako_gha.surfaces import gitinfo
 from tako_gha.surfaces.errors import UserError
-from tako_gha.surfaces.flags import read_duration
+from tako_gha.surfaces.flags import read_duration, utf8_option
 
 EXIT_RUNNING = 4  # status: the tree has not finished (scripts poll on it)
 ENV_KNOBS = {
@@ -136,11 +136,11 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), de
 API_URL = click.option("--api-url", default=None, metavar="URL",
                        help="GitHub API base URL, for GitHub Enterprise Server or the "
                             "emulator.  [default: $GITHUB_API_URL, else api.github.com]")
-ORG = click.option("--org", default=None,
+ORG = click.option("--org", default=None, callback=utf8_option,
                    help="Organization whose repositories are discovered.  "
                         "[default: the source's owner]")
 # status, wait and cancel have no --source: the owner comes from the checkout.
-TREE_ORG = click.option("--org", default=None,
+TREE_ORG = click.option("--org", default=None, callback=utf8_option,
                         help="Organization the cascade ran in.  [default: owner of "
                              "$GITHUB_REPOSITORY, else of the origin remote]")
 

@@ -36,6 +36,7 @@ from tako_gha.surfaces.flags import (
     read_event_type,
     read_payload,
     read_schema_version,
+    utf8_option,
 )
 
 
@@ -91,7 +92,7 @@ def _check_flags(concurrency: int, max_depth: int, max_children: int, event_type
 @click.option("--repos", default=None, metavar="A,B",
               help="Only these repositories (comma-separated OWNER/REPO) instead of "
                    "discovering the org.")
-@click.option("--config-path", default="tako.yml", show_default=True,
+@click.option("--config-path", default="tako.yml", show_default=True, callback=utf8_option,
               help="Path of the subscription file in each repository.")
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Wait on the whole tree, or dispatch and print only the root id on "

@@ -15,6 +15,7 @@ from tako_gha.forge.base import Discovery, RepoMeta, RepoSelection
 from tako_gha.forge.workspace import Traits, WorkspaceForge
 from tako_gha.surfaces.commands.common import F
 from tako_gha.surfaces.errors import UserError
+from tako_gha.surfaces.flags import utf8_option
 from tako_gha.surfaces.gitinfo import check_repo_name, origin_repo
 
 
@@ -24,7 +25,8 @@ def is_workspace(path: Path, config_path: str) -> bool:
 
 def source_options(func: F) -> F:
     options = [
-        click.option("--org", help="GitHub organization to read (token from GITHUB_TOKEN/"
+        click.option("--org", callback=utf8_option,
+                     help="GitHub organization to read (token from GITHUB_TOKEN/"
                      "GH_TOKEN).  [default: plan: the source's owner; discover, graph: "
                      "the owner of $GITHUB_REPOSITORY, else of the origin remote]"),
         click.option("--workspace", type=click.Path(),
@@ -36,6 +38,7 @@ def source_options(func: F) -> F:
         click.option("--topic", "topics", multiple=True, metavar="TOPIC",
                      help="only repos with every given topic (repeatable)"),
         click.option("--config-path", default=DEFAULT_CONFIG_PATH, show_default=True,
+                     callback=utf8_option,
                      help="config file path inside each repository"),
         click.option("--api-url", envvar="GITHUB_API_URL", default=None, metavar="URL",
                      help="GitHub API base URL, for GitHub Enterprise Server or the "
