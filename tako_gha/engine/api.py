@@ -26,7 +26,9 @@ from typing import Any, Protocol
 
 from tako_gha.core.budget import Budget
 from tako_gha.core.events import Event
+from tako_gha.core.ids import tag_shape_in
 from tako_gha.core.tree import TreeReport
+from tako_gha.engine.errors import FanOutError
 
 DEDUPE_MODES = ("none", "root")
 
@@ -127,3 +129,34 @@ class Observer(Protocol):
     def on_update(self, report: TreeReport) -> None: ...
 
     def on_message(self, text: str) -> None: ...
+
+
+def check_event_type(event_type: str) -> None:
+    """The event type goes into every run title, in front of the tag that names the
+    cascade: a tag-shaped piece in it could make a title read as another cascade's."""
+    shape = tag_shape_in(event_type)
+    if shape is not None:
+        raise FanOutError(
+            f"event type {event_type!r} contains {shape!r}, the shape of the tag tako puts "
+            "in run titles; nothing was dispatched",
+            hint="choose an event type without '[tako:' in it")
+
+
+def check_options(options: FanOutOptions) -> None:
+    """Options no fan-out can run with, refused before anything is planned."""
+    problems = []
+    if options.concurrency_limit < 1:
+        problems.append("concurrency_limit must be at least 1")
+    if options.max_children < 0:
+        problems.append("max_children must not be negative")
+    if options.max_depth < 1:
+        problems.append("max_depth must be at least 1")
+    if options.dedupe not in ("none", "root"):
+        problems.append(f"dedupe must be none or root, not {options.dedupe!r}")
+    if options.timeout <= 0 or options.discovery_timeout <= 0:
+        problems.append("timeout and discovery_timeout must be positive")
+    if options.dispatches_per_minute < 1 or options.dispatches_per_hour < 1:
+        problems.append("dispatch rates must be at least 1")
+    if problems:
+        raise FanOutError("; ".join(problems), hint="fix the fan-out options")
+

@@ -40,7 +40,6 @@ from tako_gha.core.ids import (
     is_id,
     make_title,
     new_root_id,
-    tag_shape_in,
 )
 from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus
 from tako_gha.engine import api, exact, resume
@@ -106,7 +105,7 @@ class FanOut:
                  observer: Observer | None, planner: Planner, clock: Clock, *,
                  journal: Journal | None = None, guard: SignalGuard | None = None,
                  before_dispatch: Callable[[], None] | None = None) -> None:
-        _check_options(options)
+        api.check_options(options)
         if request.root is not None and not is_id(request.root):
             raise FanOutError(f"root id {request.root!r} is not 12 hex digits",
                               hint="leave the root to the engine, or pass one it made")
@@ -139,7 +138,7 @@ class FanOut:
             raise FanOutError(
                 f"event type {event.type[:40]!r}… is {len(event.type)} characters; GitHub "
                 f"allows 1 to {MAX_EVENT_TYPE_LEN}", hint="use a shorter event type")
-        _check_event_type(event.type)
+        api.check_event_type(event.type)
         plan = self.planner.plan(self.forge, self.request)
         self.event = plan.event
         if len(plan.targets) > self.options.max_children:
@@ -770,33 +769,4 @@ class FanOut:
 def _answer(exc: AmbiguousDispatchError) -> str:
     """How a lost dispatch answer reads in a reason: "HTTP 502" or the failure."""
     return f"HTTP {exc.status}" if exc.status else exc.message
-
-
-def _check_event_type(event_type: str) -> None:
-    """The event type goes into every run title, in front of the tag that names the
-    cascade: a tag-shaped piece in it could make a title read as another cascade's."""
-    shape = tag_shape_in(event_type)
-    if shape is not None:
-        raise FanOutError(
-            f"event type {event_type!r} contains {shape!r}, the shape of the tag tako puts "
-            "in run titles; nothing was dispatched",
-            hint="choose an event type without '[tako:' in it")
-
-
-def _check_options(options: FanOutOptions) -> None:
-    problems = []
-    if options.concurrency_limit < 1:
-        problems.append("concurrency_limit must be at least 1")
-    if options.max_children < 0:
-        problems.append("max_children must not be negative")
-    if options.max_depth < 1:
-        problems.append("max_depth must be at least 1")
-    if options.dedupe not in ("none", "root"):
-        problems.append(f"dedupe must be none or root, not {options.dedupe!r}")
-    if options.timeout <= 0 or options.discovery_timeout <= 0:
-        problems.append("timeout and discovery_timeout must be positive")
-    if options.dispatches_per_minute < 1 or options.dispatches_per_hour < 1:
-        problems.append("dispatch rates must be at least 1")
-    if problems:
-        raise FanOutError("; ".join(problems), hint="fix the fan-out options")
 
