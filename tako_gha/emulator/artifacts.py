@@ -298,7 +298,9 @@ def serve_blob(app: ApiApp, req: Request) -> Response:
         expires = int(req.arg("expires") or "")
     except ValueError:
         raise not_found() from None
-    if not hmac.compare_digest(store.sign(artifact_id, expires), req.arg("sig") or ""):
+    sig = req.arg("sig") or ""
+    # compare_digest refuses non-ASCII text (a TypeError, so a 500): such a sig is wrong.
+    if not sig.isascii() or not hmac.compare_digest(store.sign(artifact_id, expires), sig):
         raise ApiError(403, "Server failed to authenticate the request.")
     if time.time() > expires:
         raise ApiError(403, "Signed URL has expired.")

@@ -108,6 +108,10 @@ HOSTILE_OTHER = [
     ("/_emulator/logs/jobs/1?expires=9999999999&sig=" + "%C3%A9" * 64, 403),
     ("/_emulator/logs/runs/1?expires=-1&sig=" + "0" * 64, 403),
     ("/_emulator/logs/runs/1?expires=1%0a&sig=" + "0" * 64, 403),
+    # the artifact download link: a sig that is not ASCII is a wrong sig (403), not a 500
+    ("/_blobs/artifacts/1?expires=9999999999&sig=%C3%A9", 403),
+    ("/_blobs/artifacts/1?expires=9999999999&sig=%ED%A0%80", 403),
+    ("/_blobs/artifacts/1?expires=%C2%B2&sig=" + "0" * 64, 404),
     ("/repos/acme/app/actions/runs/" + "9" * 5000 + "/logs", 404),
     ("/repos/acme/app/actions/jobs/%C2%B2/logs", 404),
     ("/repos/acme/%2e%2e/actions/jobs/1/logs", 404),
