@@ -447,9 +447,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(resp)
 
     def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        codings = ",".join(self.headers.get_all("Transfer-Encoding") or [])
+        lengths = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if codings:
+            # Only plain chunked is read; with a Content-Length beside it, or two lengths
+            # that differ, which length holds is ambiguous (RFC 9112 6.1, 6.3): refused.
+            if lengths or [c.strip().lower() for c in codings.split(",")] != ["chunked"]:
+                raise _BodyError(400, "Bad Transfer-Encoding")
             return self._read_chunked()
-        raw = self.headers.get("Content-Length")
+        if len(lengths) > 1:
+            raise _BodyError(400, "Bad Content-Length")
+        raw = lengths.pop() if lengths else ""
         if not raw:
             return b""
         # 1*DIGIT (RFC 9110): int() would also take "+5", "1_0" or " ²"

@@ -345,6 +345,15 @@ RAW_REQUESTS: list[tuple[str, bytes, int]] = [
     ("chunk-shorter-than-its-size", b"Transfer-Encoding: chunked\r\n\r\n10\r\n{}", 400),
     ("content-length-plus-sign", b"Content-Length: +2\r\n\r\n{}", 400),
     ("content-length-underscore", b"Content-Length: 0_2\r\n\r\n{}", 400),
+    # which length holds is ambiguous: refused rather than one of them picked
+    ("content-length-twice-differing", b"Content-Length: 2\r\nContent-Length: 1\r\n\r\n{}",
+     400),
+    ("chunked-beside-content-length",
+     b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400),
+    ("transfer-encoding-not-chunked", b"Transfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\n{}",
+     400),
+    ("transfer-encoding-gzip-chunked",
+     b"Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400),
 ]
 CONTROL_RAW = ("chunked-ok", b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 200)
 
