@@ -181,22 +181,29 @@ def undeclared_event(request: FanOutRequest, source: RepoConfig | None) -> None:
     a misspelled type matches no subscription, and the cascade would be green and
     empty. Only a source that declares what it produces is checked: without a
     ``produces`` list (or a readable tako.yml) there is nothing to compare with."""
+    if request.allow_undeclared_event:
+        return
+    problem = undeclared_problem(request.event, source)
+    if problem is not None:
+        message, hint = problem
+        raise FanOutError(f"{message}; nothing was dispatched", hint=hint)
+
+
+def undeclared_problem(event: Event, source: RepoConfig | None) -> tuple[str, str] | None:
+    """(message, hint) when ``source`` declares what it produces and not ``event``'s
+    type, with the closest declared type; None otherwise (``plan`` says the same)."""
     import difflib
 
-    event_type = request.event.type
-    if request.allow_undeclared_event or source is None or not source.produces:
-        return
-    if source.produces_type(event_type):
-        return
+    if source is None or not source.produces or source.produces_type(event.type):
+        return None
     declared = [p.type for p in source.produces]
-    close = difflib.get_close_matches(event_type, declared, n=1)
+    close = difflib.get_close_matches(event.type, declared, n=1)
     guess = f"did you mean {close[0]!r}? " if close else ""
-    raise FanOutError(
-        f"{request.event.source} does not produce event type {event_type!r}: its "
-        f"{source.path} declares {', '.join(repr(t) for t in declared)} under "
-        "events.produces; nothing was dispatched",
-        hint=f"{guess}to send an undeclared type on purpose, pass {UNDECLARED_FLAG} "
-             f"(action input {UNDECLARED_INPUT}: true), or declare it under events.produces")
+    return (f"{event.source} does not produce event type {event.type!r}: its "
+            f"{source.path} declares {', '.join(repr(t) for t in declared)} under "
+            "events.produces",
+            f"{guess}to send an undeclared type on purpose, pass {UNDECLARED_FLAG} "
+            f"(action input {UNDECLARED_INPUT}: true), or declare it under events.produces")
 
 
 def _target(raw: Any, branches: Mapping[str, str] | None = None) -> Target:

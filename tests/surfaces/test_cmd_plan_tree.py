@@ -99,3 +99,14 @@ def test_plan_json_has_the_levels(tmp_path: Path) -> None:
         (2, "acme/a", "a_done", ["acme/c"]), (3, "acme/c", "c_done", ["acme/core", "acme/d"])]
     assert data["levels"][1]["cycles"] == ["acme/core"]
     assert data["levels"][1]["path"] == ["acme/core", "acme/a", "acme/c"]
+
+
+def test_plan_of_an_undeclared_event_says_fan_out_refuses_it(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["plan", "--workspace", str(_workspace(tmp_path)),
+                                      "--source", "acme/core", "--event", "biult"])
+    assert result.exit_code == 0, result.output
+    assert "--event: error: acme/core does not produce event type 'biult': its " \
+        in result.output
+    assert "declares 'built' under events.produces; fan-out refuses it" in result.output
+    assert "did you mean 'built'?" in result.output
+    assert result.output.count("does not") == 1  # one message, not two

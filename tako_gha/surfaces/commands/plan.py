@@ -17,6 +17,7 @@ from tako_gha.core.diagnostics import Diagnostic, Severity
 from tako_gha.core.events import Event
 from tako_gha.core.matching import Plan, plan_fanout
 from tako_gha.core.reach import Reach, reach
+from tako_gha.engine.planning import undeclared_problem
 from tako_gha.forge.base import Discovery
 from tako_gha.surfaces import gitinfo
 from tako_gha.surfaces.commands.common import friendly
@@ -219,6 +220,7 @@ def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
     unknown = _unknown_source(where, discovery, plan)
     if unknown is not None:
         plan.diagnostics.insert(0, unknown)
+    _undeclared(plan, source_config)
     plan.diagnostics.extend(exact_diagnostics(where, plan, configs))
     far = reach(plan, configs)
     if fmt == "json":
@@ -230,6 +232,19 @@ def plan_command(org: str | None, workspace: str | None, repos: tuple[str, ...],
     click.echo("\n".join([plan_text(plan), *reach_text(far)]))
     for name, why in discovery.skipped:
         click.echo(f"not selected: {name}: {why}")
+
+
+def _undeclared(plan: Plan, source_config: RepoConfig | None) -> None:
+    """An event type the source does not declare: the plan says fan-out refuses it
+    (with the closest declared type) instead of only that it is undeclared."""
+    problem = undeclared_problem(plan.event, source_config)
+    if problem is None:
+        return
+    plan.diagnostics[:] = [d for d in plan.diagnostics if d.code != "undeclared-event"]
+    message, hint = problem
+    plan.diagnostics.insert(0, Diagnostic(
+        Severity.ERROR, f"{message}; fan-out refuses it", file="--event",
+        code="undeclared-event", hint=hint))
 
 
 def _example_payload(config: RepoConfig | None, event_type: str) -> dict[str, Any] | None:
