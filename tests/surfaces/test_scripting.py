@@ -210,7 +210,8 @@ def test_an_api_url_that_cannot_work_fails_at_once(invoke: Any) -> None:
 
 
 # ------------------------------------------------------------------ --format json
-NOT_REPORTS = {("emulator", "serve"), ("hook", "pre-push"), ("schema",)}
+# hook install writes a file (and says where): nothing to report as JSON.
+NOT_REPORTS = {("emulator", "serve"), ("hook", "pre-push"), ("hook", "install"), ("schema",)}
 
 
 def _leaves(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
