@@ -525,7 +525,9 @@ class FanOut:
         except PayloadError as exc:
             node.state, node.reason, node.hint = NodeState.ERROR, exc.message, exc.hint
             return
-        node.reason = "dry run: not dispatched"
+        node.reason = "dry run: not dispatched" + (
+            f" (would be a workflow dispatch of {track.workflow} on {track.ref})"
+            if track.exact_mode else "")
 
     def _dispatch(self, track: Track, *, again: bool = False) -> None:
         node = track.node

@@ -242,3 +242,17 @@ def test_inputs_the_workflow_would_refuse_are_an_error_before_dispatching() -> N
     assert "Unexpected inputs provided: [\"flavour\"]" in node.reason
     assert "nothing was dispatched" in node.reason
     assert forge.calls["dispatch_workflow"] == 0 and forge.calls["dispatch"] == 0
+
+
+def test_a_dry_run_says_which_targets_go_by_workflow_dispatch() -> None:
+    forge, clock = _mixed()
+    ctx_free = FanOutRequest(event=Event("built", SOURCE, {"version": "2.0.0"}), org="acme",
+                             root=ROOT)
+    report = fan_out(forge, ctx_free, FanOutOptions(**FAST, dry_run=True), Notes(),
+                     planner=StaticPlanner([_exact("acme/b"), Target("acme/c")], {}),
+                     clock=clock)
+    b, c = report.origin.children
+    assert b.reason == ("dry run: not dispatched (would be a workflow dispatch of "
+                        "release.yml on main)")
+    assert c.reason == "dry run: not dispatched"
+    assert forge.calls["dispatch_workflow"] == forge.calls["dispatch"] == 0
