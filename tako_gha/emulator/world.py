@@ -282,9 +282,16 @@ class World:
             if not confine.inside(self.root, path):  # never a git init outside the world
                 raise WorldError(f"{path} is outside the world {self.root}")
             git_dir = make_git_repo(path)
+        objects = gitstore.object_dirs(git_dir)
+        if not all(confine.inside(self.root, p) for p in objects):
+            # objects/info/alternates naming a store elsewhere: its commits would be served
+            raise WorldError(f"{path}: its objects (alternates) lead out of the world; "
+                             "not served")
         name = path.name.removesuffix(".git") if git_dir == path else path.name
         meta = self.settings.repo_meta(f"{owner}/{name}")
-        return WorldRepo(owner, name, path, git_dir, meta)
+        repo = WorldRepo(owner, name, path, git_dir, meta)
+        repo._object_dirs = objects  # read once, checked, kept
+        return repo
 
     # -- state.WorldView -------------------------------------------------------------
     def repo(self, full_name: str) -> WorldRepo | None:

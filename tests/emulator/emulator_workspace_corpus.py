@@ -7,8 +7,8 @@ checkout (and so the emulator) gives. Three classes:
   the ``actions/checkout`` step that asked for it (not the run); ``CONTROL`` trees are
   checked out. ``{outside}`` in a name or link is the directory the test watches.
 - ``GITDIR_CASES``: repositories whose ``.git`` is a file, a link or a linked
-  worktree leading out of the world: not served (404); ``.git`` pointers that stay in
-  the world are served (200).
+  worktree, or whose objects (``objects/info/alternates``), lead out of the world: not
+  served (404); pointers that stay in the world are served (200).
 - ``SECRET_CASES``: multi-line secrets; every trimmed line must be ``***`` in the log
   download, the logs zip, the run page, the annotations API (message, title, file) and
   the step summary.
@@ -107,7 +107,7 @@ def _git(repo_dir: Path, args: list[str], data: bytes) -> str:
 @dataclass(frozen=True)
 class GitDirCase:
     id: str
-    kind: str  # gitfile-abs | gitfile-rel | gitlink | commondir
+    kind: str  # gitfile-abs | gitfile-rel | gitlink | commondir | alternates
     inside: bool  # the pointer leads to a repository inside the world
     status: int  # GET /repos/acme/<id>
 
@@ -117,6 +117,10 @@ GITDIR_CASES = [
     GitDirCase("gitfile-rel-out", "gitfile-rel", inside=False, status=404),
     GitDirCase("gitlink-out", "gitlink", inside=False, status=404),
     GitDirCase("commondir-out", "commondir", inside=False, status=404),
+    # a bare repository of the world whose objects/info/alternates names a store outside
+    # it: its branch names a commit found only there
+    GitDirCase("alternates-out", "alternates", inside=False, status=404),
+    GitDirCase("alternates-in", "alternates", inside=True, status=200),
     GitDirCase("gitfile-abs-in", "gitfile-abs", inside=True, status=200),
     GitDirCase("gitfile-rel-in", "gitfile-rel", inside=True, status=200),
 ]

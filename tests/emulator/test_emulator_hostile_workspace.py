@@ -9,6 +9,7 @@ import html
 import io
 import json
 import os
+import subprocess
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -151,6 +152,14 @@ def _pointer_repo(world: Path, parent: Path, case: GitDirCase) -> None:
         (repo / ".git").write_text(f"gitdir: {os.path.relpath(git_dir, repo)}\n")
     elif case.kind == "gitlink":
         os.symlink(git_dir, repo / ".git")
+    elif case.kind == "alternates":  # bare: HEAD, the branch, objects from elsewhere
+        (repo / "objects" / "info").mkdir(parents=True)
+        (repo / "refs" / "heads").mkdir(parents=True)
+        (repo / "HEAD").write_text("ref: refs/heads/main\n")
+        (repo / "objects" / "info" / "alternates").write_text(f"{git_dir / 'objects'}\n")
+        head = subprocess.run(["git", "-C", str(target_repo), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout
+        (repo / "refs" / "heads" / "main").write_text(head)
     else:  # a linked worktree's git dir inside, its common dir (refs, objects) outside
         (repo / ".git" / "objects").mkdir(parents=True)
         (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
