@@ -122,3 +122,21 @@ def test_the_context_carries_the_budget_a_parent_handed_down() -> None:
     with pytest.raises(ValueError, match=r"client_payload\.tako\.budget\.rest"):
         CascadeContext.from_client_payload(
             {"tako": {**block, "budget": {**ROOT.to_json(), "rest": "lots"}}}, "acme/p")
+
+
+def test_a_rate_below_one_a_minute_spaces_dispatches_out() -> None:
+    from fakes import FakeClock
+
+    from tako_gha.engine.pacing import DispatchPacer, window_for
+
+    assert window_for(60, 0.5) == (120.0, 1) and window_for(60, 80) == (60.0, 80)
+    clock = FakeClock()
+    pacer = DispatchPacer(clock, per_minute=0.5, per_hour=500)
+    sent = []
+    for _ in range(4):
+        pacer.acquire()
+        sent.append(clock.t)
+    assert [b - a for a, b in itertools.pairwise(sent)] == [120.0, 120.0, 120.0]
+    pacer.set_rates(2.5, 500)  # a child's part came back: faster from now on
+    pacer.acquire()
+    assert clock.t - sent[-1] <= 48.0 + 1e-9
