@@ -7,7 +7,8 @@ processes on one token — the root and a fan-out inside every intermediate chil
 run — so each gets a *budget*: its part of those limits. A fan-out splits what it
 was handed between itself and the children it dispatches (the part a child gets
 travels in its dispatch, ``client_payload.tako.budget``), and what a child was
-handed comes back to its parent when the child's run ends.
+handed comes back to its parent when the child's run ends (until the child is
+dispatched, its part is the parent's to spend).
 
 The split follows the shape the subscription graph predicts. Two demands decide it:
 

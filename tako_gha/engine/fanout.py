@@ -354,12 +354,10 @@ class FanOut:
             track = self.tracker.add(self.tracker.origin, node, own=True,
                                      workflow=target.workflow)
             self.own.append(track)
-            handed = self._parts.pop(target.repo.lower(), None)
-            if handed is not None and node.state is NodeState.PLANNED:
-                self.handed[node.id] = handed
-            elif handed is not None:  # never dispatched: its part stays here
-                self.session.governor.give_back(handed)
-            meta = self._meta(node, target, chain, self.handed.get(node.id))
+            part = self._parts.pop(target.repo.lower(), None)
+            if part is not None and node.state is NodeState.PLANNED:
+                self.parts[node.id] = part  # handed over when dispatched
+            meta = self._meta(node, target, chain, self.parts.get(node.id))
             track.payload = build_client_payload(self.event, target.inputs, meta)
             if exact.wants_exact(target.workflow, target.ref, target.trigger, target.declared):
                 track.exact_mode, track.ref = True, target.ref
@@ -368,12 +366,14 @@ class FanOut:
                 exact.prepare(self, track, target.declared)
 
     def _split_budget(self, plan: PlanOutcome) -> Budget:
-        """This process's part of the token's budget, and each target's (``_parts``),
-        by the shape the subscription graph predicts (core.budget)."""
+        """What this process may spend (all it was handed: a child's part stays here
+        until the child is dispatched), and each target's part (``_parts``), by the
+        shape the subscription graph predicts (core.budget)."""
         opts, ctx = self.options, self.ctx
         inherited = (ctx.budget if ctx is not None and ctx.budget is not None
                      else Budget.root(opts.dispatches_per_minute, opts.dispatches_per_hour))
-        self.handed: dict[str, Budget] = {}
+        self.parts: dict[str, Budget] = {}  # node id -> the part its dispatch carries
+        self.handed: dict[str, Budget] = {}  # node id -> part handed over (dispatched)
         self._parts: dict[str, Budget] = {}
         if not opts.shared_budget or not plan.targets:
             return inherited
@@ -385,11 +385,18 @@ class FanOut:
         for repo, part in zip(targets, parts.children, strict=True):
             key = repo.lower()
             self._parts[key] = part if key not in self._parts else self._parts[key].plus(part)
-        return parts.own
+        return inherited
 
     def _sync_pacer(self) -> None:
         self._pacer_version = self.session.governor.version
         self.pacer.set_rates(*self.session.governor.dispatch_rates())
+
+    def _hand_over(self, track: Track) -> None:
+        """A dispatch went out (or may have): its part is the child's now."""
+        part = self.parts.pop(track.node.id, None)
+        if part is not None:
+            self.handed[track.node.id] = part
+            self.session.governor.hand_over(part)
 
     def _return_budgets(self) -> None:
         """Children whose runs have all ended hand their part back: this process may
@@ -596,6 +603,7 @@ class FanOut:
             track.confirmed = True
             if not again:
                 track.ambiguous_dispatch = False
+        self._hand_over(track)  # sent, or maybe (a lost answer): the child may run
         if node.state is NodeState.PLANNED:
             node.state = NodeState.DISPATCHED
         self.session.stats.dispatched += 0 if again else 1

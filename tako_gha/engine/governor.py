@@ -115,6 +115,12 @@ class Governor:
         self._grown_at = now  # the next doubling a minute later
         self.version += 1
 
+    def hand_over(self, part: Budget) -> None:
+        """A child was dispatched: the part its dispatch carried is its own now."""
+        self.granted = self.granted.minus(part)
+        self.budget = self.budget.minus(part)
+        self.version += 1
+
     def give_back(self, part: Budget) -> None:
         """A child finished: the budget it was handed comes back to this process."""
         self.granted = self.granted.plus(part)

@@ -140,3 +140,19 @@ def test_a_rate_below_one_a_minute_spaces_dispatches_out() -> None:
     pacer.set_rates(2.5, 500)  # a child's part came back: faster from now on
     pacer.acquire()
     assert clock.t - sent[-1] <= 48.0 + 1e-9
+
+
+def test_a_part_stays_with_the_parent_until_its_child_is_dispatched() -> None:
+    from tako_gha.forge.base import ForgeError
+
+    forge, clock = world(b=[FakeWorkflow(duration=30)], c=[FakeWorkflow(duration=30)])
+    forge.refuse["acme/b"] = ForgeError("no", status=422)  # b is never dispatched
+    subscribers = {"acme/b": {f"acme/b{i}" for i in range(20)}}
+    recorder = Recorder()
+    report = run(forge, clock, ["acme/b", "acme/c"], subscribers=subscribers,
+                 observer=recorder, timeout=600)
+    assert report.status is TreeStatus.FAILURE
+    share = report.cost["engine"]["share"]
+    # b's part (most of the REST points) was never handed over: nothing to return,
+    # nothing lost — the origin ends with the whole budget
+    assert share["children_returned"] == 1 and share["budget"]["rest"] == 720
