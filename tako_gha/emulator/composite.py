@@ -162,9 +162,12 @@ def resolve(io: ActionIO, uses: str, where: str) -> ActionMeta:
         raise ActionError(f"Expected format {{org}}/{{repo}}[/path]@ref. Actual '{uses}'")
     full_name = f"{match['owner']}/{match['repo']}"
     view = io.world.repo(full_name)
-    if view is None:
+    # A private repository's actions serve its own workflows only (GitHub's default
+    # access): to any other run it is not found, the same answer as a missing one.
+    if view is None or not io.token_reads(io.token, view.full_name):
         raise ActionError(f"Unable to resolve action `{uses}`, repository not found "
-                          "(the world has no such repository)")
+                          "(the world has no such repository, or it is private to another "
+                          "repository's runs)")
     ref = match["ref"]
     checkout = io.temp / "_actions" / match["owner"] / match["repo"] / _safe_ref(ref)
     if not checkout.is_dir():

@@ -403,3 +403,35 @@ def test_checkout_reads_only_what_its_token_may_read(make_world, start_emulator)
     refusals = [n for n in messages(run) if "the token cannot read it" in n]
     assert [n.split(":")[1].strip().split(" ")[1] for n in refusals] == ["acme/hidden",
                                                                           "acme/pub"]
+
+
+def test_a_private_repositorys_actions_serve_its_own_runs_only(make_world,
+                                                              start_emulator) -> None:
+    """GitHub's default: another repository's run cannot use a private repository's
+    actions, and learns no more than for a missing one; its own runs can, and a public
+    repository's actions serve everyone. Before: any world repository was fetched."""
+    say = {"runs": {"using": "composite", "steps": [
+        {"shell": "bash", "run": "echo private-action-ran"}]}}
+    def soft(step_id: str, uses: str) -> dict:
+        return {"id": step_id, "uses": uses, "continue-on-error": True}
+
+    steps = [soft("other", "acme/hidden/say@main"), soft("pub", "acme/pub/say@main"),
+             {"run": "echo outcomes ${{ steps.other.outcome }} ${{ steps.pub.outcome }}"}]
+    own = [soft("own", "acme/hidden/say@main"), {"run": "echo own ${{ steps.own.outcome }}"}]
+    action = {"say/action.yml": yaml.safe_dump(say)}
+    world = make_world({"acme/app": {".github/workflows/b.yml": workflow("b", steps)},
+                        "acme/pub": action,
+                        "acme/hidden": {**action,
+                                        ".github/workflows/b.yml": workflow("b", own)}},
+                       {"tokens": {"t-admin": {"repos": ["*"]}},
+                        "repos": {"acme/hidden": {"private": True}}})
+    emu = start_emulator(world)
+    run, log = run_case(emu, "b")
+    assert "outcomes failure success" in log, log
+    assert log.splitlines().count("private-action-ran") == 1  # the public copy's
+    assert any("Unable to resolve action `acme/hidden/say@main`, repository not found" in m
+               for m in messages(run)), messages(run)
+    (own_run,) = emu.runner.dispatch("acme/hidden", "b", {}, "tester")
+    assert emu.wait_idle(60)
+    own_log = emu.runner.job_log(own_run.jobs[0].id)
+    assert "own success" in own_log and "private-action-ran" in own_log.splitlines()
