@@ -49,6 +49,7 @@ from tako_gha.core.ids import TitleTag, make_title, new_root_id, parse_title
 from tako_gha.emulator.worldgen import write_world
 from tako_gha.engine.api import FanOutOptions, FanOutRequest
 from tako_gha.engine.fanout import fan_out
+from tako_gha.engine.governor import REST_PER_MINUTE, SHARE, WRITE_POINTS
 from tako_gha.engine.payload import TakoMeta, build_client_payload
 from tako_gha.surfaces.connect import open_forge
 
@@ -332,7 +333,32 @@ def reading(flat: list[Figures], long: list[Figures], tree: list[Figures]) -> st
         "- Peak client memory includes discovery (parsed tako.yml of every repo) for tako; "
         "the naive waiter is handed its target list.",
         *([f"- Not every run succeeded: {'; '.join(failed)}."] if failed else []),
+        "- Where tako loses: " + ("; ".join(losses(flat, long, tree)) or
+                                  "nowhere in these figures") + ".",
     ])
+
+
+def losses(flat: list[Figures], long: list[Figures], tree: list[Figures]) -> list[str]:
+    """Every figure in which tako does worse than the naive waiters, with the pacing
+    floor its governor sets on dispatches (GitHub's per-minute REST points, kept below
+    GitHub's; a dispatch costs 5), which the naive waiters ignore."""
+    per_minute = int(REST_PER_MINUTE * SHARE)
+    out = []
+    for name, (t, n) in (("flat", flat), ("long runs", long), ("tree", tree)):
+        if t.wall > n.wall:
+            # a trailing minute holds per_minute points: what is beyond waits for it
+            points = t.calls["dispatch"] * WRITE_POINTS
+            floor = max(0, points - per_minute) / per_minute * 60
+            paced = (f" (its {t.calls['dispatch']} dispatches cost {points:,} REST points, "
+                     f"{per_minute} a minute: sending them takes at least {floor:.0f} s)"
+                     if floor else "")
+            out.append(f"{name}: wall time {t.wall:.1f} s vs {n.wall:.1f} s{paced}")
+        if t.peak_mib > n.peak_mib:
+            out.append(f"{name}: peak client memory {t.peak_mib:.1f} MiB vs "
+                       f"{n.peak_mib:.1f} MiB")
+        if _paid(t) > _paid(n):
+            out.append(f"{name}: {_paid(t)} paid poll calls vs {_paid(n)}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> tuple[list[Figures], ...]:
