@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tako_gha.emulator.composite import ActionIO, PostStep, Result, materialise
+from tako_gha.emulator.gitstore import remove_tree
 from tako_gha.emulator.upload_artifact import upload_artifact
 
 Builtin = Callable[[ActionIO, dict[str, str], dict[str, Any]], Result]
@@ -101,7 +102,7 @@ def _empty(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for child in directory.iterdir():
         if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
+            remove_tree(child)
         else:
             child.unlink()
 

@@ -7,6 +7,8 @@ so one process-wide cache keyed by sha serves every repo of the world.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -337,6 +339,17 @@ def write_tree(tree: str, dest: Path, read_tree: Callable[[str], list[TreeEntry]
             except (OSError, ValueError) as exc:
                 raise UnsafeTree(f"tree entry {where!r}: {exc}") from None
     _check_links(links, root)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove ``path`` and everything below it, however deep, ignoring errors: a step
+    may leave any tree behind. shutil.rmtree recurses once per level (RecursionError
+    past ~1,000 levels, not an OSError that ``ignore_errors`` swallows); then ``rm -rf``,
+    which walks any depth, finishes the job."""
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    except RecursionError:
+        subprocess.run(["rm", "-rf", "--", str(path)], capture_output=True, check=False)
 
 
 def _write_new(target: Path, data: bytes, executable: bool) -> None:

@@ -12,7 +12,6 @@ annotation. Each job's steps are the step executor's (``emulator.steps``).
 from __future__ import annotations
 
 import queue
-import shutil
 import signal
 import tempfile
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tako_gha.emulator import expressions as ex
+from tako_gha.emulator.gitstore import remove_tree
 from tako_gha.emulator.jobstate import JobState
 from tako_gha.emulator.processes import cancelled, killpg
 from tako_gha.emulator.runbase import RunContext, Unit
@@ -192,7 +192,7 @@ class JobScheduler(StepExecutor):
             conclusion, outputs = self._job_steps(ctx, job, unit, state, workdir, needs_ctx)
         finally:
             self._end_job_processes(state)
-            shutil.rmtree(workdir, ignore_errors=True)
+            remove_tree(workdir)
         self._complete_job(record, conclusion)
         return conclusion, outputs
 

@@ -435,3 +435,20 @@ def test_a_private_repositorys_actions_serve_its_own_runs_only(make_world,
     assert emu.wait_idle(60)
     own_log = emu.runner.job_log(own_run.jobs[0].id)
     assert "own success" in own_log and "private-action-ran" in own_log.splitlines()
+
+
+def test_checkout_empties_a_directory_deeper_than_the_recursion_limit(
+        make_world, start_emulator) -> None:
+    """Before: emptying the checkout's path recursed once per level: a tree a step left
+    there 1,200 levels deep made the job an 'emulator runner error'."""
+    deep = ("import os\nos.chdir('p')\nfor _ in range(1200):\n    os.mkdir('d')\n"
+            "    os.chdir('d')\n")
+    steps = [{"run": "mkdir p"}, {"shell": "python", "run": deep},
+             {"uses": "actions/checkout@v4", "with": {"path": "p"}},
+             {"run": "ls p; test ! -e p/d && echo emptied"}]
+    world = make_world({"acme/app": {".github/workflows/b.yml": workflow("b", steps),
+                                     "f.txt": "x\n"}})
+    emu = start_emulator(world)
+    run, log = run_case(emu, "b")
+    assert run.conclusion == "success", (log, messages(run))
+    assert "emptied" in log.splitlines() and "f.txt" in log.splitlines()

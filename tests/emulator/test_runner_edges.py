@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -231,3 +232,31 @@ def test_unreadable_world_repo_gives_no_runs_and_a_problem(env) -> None:
     world.repos["acme/app"] = Unreadable("acme/app", {})
     assert runner.dispatch("acme/app", "go", {}, "a") == []
     assert runner.problems == ["acme/app: cannot read workflows: bad object"]
+
+
+DEEP = ("import os\n"
+        "for _ in range(1200):  # deeper than Python's recursion limit\n"
+        "    os.mkdir('d')\n"
+        "    os.chdir('d')\n"
+        "print('made deep')\n")
+
+
+def test_a_workspace_deeper_than_the_recursion_limit_is_removed(
+        env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step may leave any tree behind: the job ends as its steps say and its run
+    directory is removed. Before: shutil.rmtree recursed once per level, so the job
+    failed with 'emulator runner error: RecursionError' and the directory stayed."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    world, store, _, runner = env
+    body = ("jobs:\n  j:\n    steps:\n      - shell: python\n        run: |\n"
+            + "".join(f"          {line}\n" for line in DEEP.splitlines())
+            + "      - run: echo after\n")
+    try:
+        run = run_body(world, runner, store, body)
+        assert run.conclusion == "success", messages(run)
+        assert "runner error" not in messages(run)
+        assert list(tmp_path.iterdir()) == []
+    finally:  # what a failure leaves would break pytest's own (recursive) clean-up
+        subprocess.run(["rm", "-rf", *map(str, tmp_path.iterdir())], check=False)
