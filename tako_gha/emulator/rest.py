@@ -226,32 +226,49 @@ def get_contents(app: ApiApp, req: Request) -> Response:
 
 
 # -- dispatch -------------------------------------------------------------------------
-def create_dispatch(app: ApiApp, req: Request) -> Response:
+def dispatch_target(app: ApiApp, req: Request, doc: str) -> WorldRepo:
+    """The repository a dispatch (repository or workflow) goes to, refused as GitHub
+    refuses both: 404 unseen, 403 without write access, disabled or archived."""
     repo = visible_repo(app, req)
     if not app.can_dispatch(req, repo):
         message = ("Resource not accessible by integration" if req.is_run_token
                    else "Resource not accessible by personal access token")
-        raise ApiError(403, message, DOC_DISPATCH)
+        raise ApiError(403, message, doc)
     if repo.meta.disabled:
-        raise ApiError(403, "Repository access blocked", DOC_DISPATCH)
+        raise ApiError(403, "Repository access blocked", doc)
     if repo.meta.archived:
-        raise ApiError(403, "Repository was archived so is read-only.", DOC_DISPATCH)
-    event_type, payload = _dispatch_body(req)
+        raise ApiError(403, "Repository was archived so is read-only.", doc)
+    return repo
+
+
+def refuse_if_content_limited(app: ApiApp, req: Request) -> None:
+    """403 with Retry-After while the token is over the secondary limit on writes."""
     retry = app.limiter.content_retry_after(req.rate_key)
     if retry is not None:
         raise ApiError(403, SECONDARY_MESSAGE, RATE_DOCS, headers={"retry-after": str(retry)})
-    faults = app.faults
-    if faults.drop_dispatch():
-        return Response(204)
-    records = app.dispatch(repo.full_name, event_type, payload, req.login)
-    delay = faults.run_delay()
+
+
+def after_create_faults(app: ApiApp, records: list[RunRecord]) -> None:
+    """The world's faults on a dispatch that created ``records``: their runs show late
+    in the runs list, or the answer is a 5xx although they were created."""
+    delay = app.faults.run_delay()
     if delay > 0:
         visible = utcnow() + timedelta(seconds=delay)
         for record in records:
             record.visible_at = visible
-    status = faults.fail_after_create()
+    status = app.faults.fail_after_create()
     if status is not None:
         raise ApiError(status, "Server Error" if status >= 500 else "Error")
+
+
+def create_dispatch(app: ApiApp, req: Request) -> Response:
+    repo = dispatch_target(app, req, DOC_DISPATCH)
+    event_type, payload = _dispatch_body(req)
+    refuse_if_content_limited(app, req)
+    if app.faults.drop_dispatch():
+        return Response(204)
+    records = app.dispatch(repo.full_name, event_type, payload, req.login)
+    after_create_faults(app, records)
     return Response(204)
 
 
@@ -480,9 +497,7 @@ def rerun_run(app: ApiApp, req: Request) -> Response:
         raise ApiError(403, "Resource not accessible by personal access token", doc)
     if run.status != "completed":
         raise ApiError(403, "This workflow is already running", doc)
-    retry = app.limiter.content_retry_after(req.rate_key)
-    if retry is not None:
-        raise ApiError(403, SECONDARY_MESSAGE, RATE_DOCS, headers={"retry-after": str(retry)})
+    refuse_if_content_limited(app, req)
     if not app.runner.rerun(run.id):
         raise ApiError(403, "This workflow is already running", doc)
     return Response(201, {})

@@ -15,14 +15,11 @@ nothing is started.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tako_gha.core import workflow_inputs as wi
 from tako_gha.emulator import confine
 from tako_gha.emulator.httpkit import ApiError, Request, Response, Router, not_found
-from tako_gha.emulator.ratelimit import RATE_DOCS, SECONDARY_MESSAGE
-from tako_gha.emulator.state import utcnow
 from tako_gha.emulator.workflows import is_workflow_path, workflow_id_for
 
 if TYPE_CHECKING:
@@ -47,17 +44,14 @@ def supports_run_details(app: ApiApp) -> bool:
 
 
 def create_workflow_dispatch(app: ApiApp, req: Request) -> Response:
-    from tako_gha.emulator.rest import visible_repo  # the route table imports this module
+    # the route table imports this module
+    from tako_gha.emulator.rest import (
+        after_create_faults,
+        dispatch_target,
+        refuse_if_content_limited,
+    )
 
-    repo = visible_repo(app, req)
-    if not app.can_dispatch(req, repo):
-        message = ("Resource not accessible by integration" if req.is_run_token
-                   else "Resource not accessible by personal access token")
-        raise ApiError(403, message, DOC)
-    if repo.meta.disabled:
-        raise ApiError(403, "Repository access blocked", DOC)
-    if repo.meta.archived:
-        raise ApiError(403, "Repository was archived so is read-only.", DOC)
+    repo = dispatch_target(app, req, DOC)
     path = _workflow_path(repo, req.params["workflow"])
     ref, inputs, details = _body(app, req)
     if repo.resolve_ref(ref.removeprefix("refs/tags/")) is None:
@@ -68,22 +62,14 @@ def create_workflow_dispatch(app: ApiApp, req: Request) -> Response:
     problems = wi.check(declared, inputs)
     if problems:
         raise _invalid(problems[0].message, plain=problems[0].code != "too-many")
-    retry = app.limiter.content_retry_after(req.rate_key)
-    if retry is not None:
-        raise ApiError(403, SECONDARY_MESSAGE, RATE_DOCS, headers={"retry-after": str(retry)})
-    faults = app.faults
-    if faults.drop_dispatch():
+    refuse_if_content_limited(app, req)
+    if app.faults.drop_dispatch():
         return Response(204)
     run = None
     if app.runner is not None:
         run = app.runner.dispatch_workflow(repo.full_name, path, ref, inputs,
                                            app.render.actor(req.login))
-    delay = faults.run_delay()
-    if delay > 0 and run is not None:
-        run.visible_at = utcnow() + timedelta(seconds=delay)
-    status = faults.fail_after_create()
-    if status is not None:
-        raise ApiError(status, "Server Error" if status >= 500 else "Error")
+    after_create_faults(app, [run] if run is not None else [])
     if not details or run is None:
         return Response(204)
     api = f"{app.base_url}/repos/{run.repo}/actions/runs/{run.id}"
