@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import click
 
@@ -17,8 +16,7 @@ from tako_gha.surfaces.commands.cascade_common import (
     forge_error,
     local_journal,
     open_cascade_forge,
-    repo_from_remote,
-    resolve_org,
+    tree_org,
 )
 
 
@@ -45,8 +43,7 @@ def cancel_cmd(root: str, org: str | None, api_url: str | None, fmt: str) -> Non
     from tako_gha.engine.watch import cancel_tree
 
     env = os.environ
-    source = env.get("GITHUB_REPOSITORY") or (None if org else repo_from_remote(Path.cwd()))
-    organisation = resolve_org(org, source)
+    organisation = tree_org(org, env)
     forge = open_cascade_forge(api_url, CANCEL_NEEDS)
     try:
         cancelled = cancel_tree(forge, root.strip(), organisation,

@@ -61,6 +61,13 @@ def resolve_org(org: str | None, source: str | None) -> str:
     raise UserError("cannot tell which organization to look in", hint="pass --org ORG")
 
 
+def tree_org(org: str | None, env: Mapping[str, str]) -> str:
+    """The organisation a tree command (status, cancel, rerun) looks in: ``--org``, else
+    the owner of ``GITHUB_REPOSITORY``, else of this checkout's origin remote."""
+    source = env.get("GITHUB_REPOSITORY") or (None if org else repo_from_remote(Path.cwd()))
+    return resolve_org(org, source)
+
+
 def repo_list(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()

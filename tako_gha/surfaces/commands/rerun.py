@@ -5,7 +5,6 @@ the tree (docs/cli.md)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import click
 
@@ -23,8 +22,7 @@ from tako_gha.surfaces.commands.cascade_common import (
     forge_error,
     local_journal,
     open_cascade_forge,
-    repo_from_remote,
-    resolve_org,
+    tree_org,
 )
 
 
@@ -63,8 +61,7 @@ def rerun_cmd(root: str, org: str | None, failed_only: bool, timeout: str,
 
     env = os.environ
     root = root.strip()
-    source = env.get("GITHUB_REPOSITORY") or (None if org else repo_from_remote(Path.cwd()))
-    organisation = resolve_org(org, source)
+    organisation = tree_org(org, env)
     options = env_tuning(FanOutOptions(wait=True, timeout=duration(timeout, "--timeout") or 0),
                          env)
     forge = open_cascade_forge(api_url, CANCEL_NEEDS)

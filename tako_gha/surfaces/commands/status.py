@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import click
 
@@ -23,8 +22,7 @@ from tako_gha.surfaces.commands.cascade_common import (
     forge_error,
     local_journal,
     open_cascade_forge,
-    repo_from_remote,
-    resolve_org,
+    tree_org,
 )
 
 
@@ -60,8 +58,7 @@ def show_status(root: str, org: str | None, wait: bool, timeout: str, api_url: s
     from tako_gha.engine.watch import watch
 
     env = os.environ
-    source = env.get("GITHUB_REPOSITORY") or (None if org else repo_from_remote(Path.cwd()))
-    organisation = resolve_org(org, source)
+    organisation = tree_org(org, env)
     options = env_tuning(FanOutOptions(wait=wait, timeout=duration(timeout, "--timeout") or 0),
                          env)
     forge = open_cascade_forge(api_url, STATUS_NEEDS)
