@@ -111,11 +111,6 @@ BODY_LIMITS = strictjson.Limits(max_depth=MAX_JSON_DEPTH, max_number_chars=MAX_N
                                 max_bytes=MAX_BODY_BYTES)
 
 
-def json_nesting(text: str) -> int:
-    """How deep ``[``/``{`` nest in ``text`` outside strings (see ``core.strictjson``)."""
-    return strictjson.json_nesting(text)
-
-
 def parse_json(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Any:
     """The body as JSON (RFC 8259: UTF-8, no ``NaN``/``Infinity``), refused with
     :class:`BadJSON` when larger than ``max_bytes``, nested deeper than 100, holding a

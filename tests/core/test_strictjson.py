@@ -17,6 +17,7 @@ from tako_gha.core.strictjson import (
     MAX_NUMBER_CHARS,
     JsonInputError,
     Limits,
+    json_nesting,
     read_json,
     read_json_object,
 )
@@ -187,3 +188,11 @@ def test_the_worst_inputs_are_quick() -> None:
         read_json_object(text)
         assert time.perf_counter() - started < 10.0
     assert math.isfinite(read_json_object('{"f": 1e308}')["f"])
+
+
+@pytest.mark.parametrize(("text", "depth"), [
+    ("1", 0), ("[]", 1), ('[{"a": [1]}]', 3), ('["[[[["]', 1), ('{"a\\"[[": []}', 2),
+    ("[" * 500, 500), ('"unterminated [[[', 3),
+])
+def test_nesting_is_measured_outside_strings(text: str, depth: int) -> None:
+    assert json_nesting(text) == depth

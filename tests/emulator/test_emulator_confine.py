@@ -84,14 +84,6 @@ def test_inside_follows_symlinks(tmp_path: Path) -> None:
     assert not confine.inside(resolved, tmp_path / "world-sibling")
 
 
-@pytest.mark.parametrize(("text", "depth"), [
-    ("1", 0), ("[]", 1), ('[{"a": [1]}]', 3), ('["[[[["]', 1), ('{"a\\"[[": []}', 2),
-    ("[" * 500, 500), ('"unterminated [[[', 3),
-])
-def test_nesting_is_measured_outside_strings(text: str, depth: int) -> None:
-    assert confine.json_nesting(text) == depth
-
-
 @pytest.mark.parametrize(("raw", "why"), [
     (b"NaN", "NaN"), (b"[Infinity]", "Infinity"), (b"[-Infinity]", "-Infinity"),
     (b"[1e400]", "out of range"), (b"[" + b"1" * 101 + b"]", "101 characters"),
