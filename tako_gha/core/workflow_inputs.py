@@ -60,6 +60,7 @@ class WorkflowInputs:
     inputs: dict[str, DeclaredInput] = field(default_factory=dict)
     where: Where | None = None  # of ``workflow_dispatch`` itself
     problem: str | None = None  # the file could not be read as a workflow
+    missing: bool = False  # not there: no such file on that ref, or no such ref
 
     @property
     def names(self) -> list[str]:

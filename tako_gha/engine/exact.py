@@ -46,8 +46,10 @@ REPOSITORY_DISPATCH = "repository_dispatch"
 def wants_exact(workflow: str | None, ref: str | None, trigger: str | None,
                 declared: WorkflowInputs | None = None) -> bool:
     """A subscription naming a workflow file is exact unless it asks for the old way,
-    or the file (read at plan time) does not listen on workflow_dispatch."""
-    if declared is not None and not declared.listens:
+    or the file (read at plan time) does not listen on workflow_dispatch. A file that
+    is not there at all stays exact: ``prepare`` makes it an error (a repository_dispatch
+    would reach no workflow and wait for a run that never comes)."""
+    if declared is not None and not declared.listens and not declared.missing:
         return False
     return bool(workflow) and bool(ref) and trigger != REPOSITORY_DISPATCH
 
@@ -60,6 +62,13 @@ def prepare(fanout: FanOut, track: Track, declared: WorkflowInputs | None) -> No
     if declared is None:
         return
     node = track.node
+    if declared.missing:
+        node.state = NodeState.ERROR
+        node.reason = (f"{declared.path} is not on {track.ref!r} in {node.repo} (no such "
+                       "branch or tag, or no such file on it); nothing was dispatched")
+        node.hint = (f"check the subscription's workflow: and ref: in {node.repo}'s tako.yml "
+                     "(tako-gha plan --org reads the workflow where the dispatch would run)")
+        return
     if TAKO_INPUT not in declared.inputs:
         track.inputs.pop(TAKO_INPUT, None)
         fanout.session.message(

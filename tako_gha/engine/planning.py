@@ -166,7 +166,7 @@ def read_receivers(forge: Forge, targets: list[Target]) -> list[Target]:
         text = texts.get(item) if item is not None else None
         if item is not None and item in texts:
             declared = (workflow_inputs.parse(text, item[2]) if text is not None
-                        else workflow_inputs.WorkflowInputs(item[2]))
+                        else workflow_inputs.WorkflowInputs(item[2], missing=True))
             target = replace(target, declared=declared)
         out.append(target)
     return out

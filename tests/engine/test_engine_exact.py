@@ -256,3 +256,33 @@ def test_a_dry_run_says_which_targets_go_by_workflow_dispatch() -> None:
                         "release.yml on main)")
     assert c.reason == "dry run: not dispatched"
     assert forge.calls["dispatch_workflow"] == forge.calls["dispatch"] == 0
+
+
+def test_a_workflow_not_on_the_ref_is_an_error_and_nothing_is_sent() -> None:
+    """`ref:` naming a branch that does not exist (or a workflow file that is not on it):
+    the node is an error at once naming the file and the ref. Before, the unreadable file
+    counted as "does not listen on workflow_dispatch", a repository_dispatch went out
+    that no workflow listens to, and the fan-out waited for a run that never came."""
+
+    class NoSuchRef(FakeForge):
+        def read_files(self, items: Any) -> dict:
+            out = super().read_files(items)
+            return {item: (None if item[1] == "nosuch" else text)
+                    for item, text in out.items()}
+
+    clock = FakeClock()
+    on_ref = _sub().replace("      workflow: release.yml\n",
+                            "      workflow: release.yml\n      ref: nosuch\n")
+    no_file = _sub().replace("release.yml", "gone.yml")
+    texts = {"acme/a": "version: 1\n", "acme/b": on_ref, "acme/c": no_file}
+    forge = _discovered(NoSuchRef, clock, {"acme/b": [EXACT], "acme/c": [EXACT]}, texts)
+    report = _plan_run(forge, clock, Notes())
+    by = {n.repo: n for n in report.origin.children}
+    assert by["acme/b"].state is NodeState.ERROR
+    assert by["acme/b"].reason == (
+        ".github/workflows/release.yml is not on 'nosuch' in acme/b (no such branch or "
+        "tag, or no such file on it); nothing was dispatched")
+    assert by["acme/c"].state is NodeState.ERROR
+    assert ".github/workflows/gone.yml is not on" in by["acme/c"].reason
+    assert forge.calls["dispatch_workflow"] == 0 and forge.calls["dispatch"] == 0
+    assert report.status is not TreeStatus.SUCCESS
