@@ -374,8 +374,12 @@ class TreeTracker:
 
     def _ingest_untagged(self, repo: str, runs: list[RunInfo], now: float) -> bool:
         changed = False
+        # A dispatch without a run yet stays open until the engine declares it
+        # not_started: the listing forced at its discovery deadline may be the first
+        # to show its run (polling slowed by the budget), created inside the window.
         pending = [t for t in self.in_repo(repo)
-                   if t.own and t.accepting(now, self.sibling_grace, self.discovery_timeout)]
+                   if t.own and (t.accepting(now, self.sibling_grace, self.discovery_timeout)
+                                 or self._still_open(t))]
         if not pending:
             for run in runs:
                 changed |= self.update_run(run)
@@ -419,8 +423,20 @@ class TreeTracker:
             changed = True
         return changed
 
+    def _still_open(self, track: Track) -> bool:
+        return (track.dispatched_at is not None and track.first_run_at is None
+                and not track.node.runs and not track.node.state.is_terminal
+                and not track.exact_mode)
+
+    def _fits(self, track: Track, run: RunInfo) -> bool:
+        if (track.window_end is None and track.dispatched_wall is not None
+                and run.created_at > track.dispatched_wall
+                + timedelta(seconds=self.discovery_timeout) + HEURISTIC_SKEW):
+            return False  # created after its discovery window: not this dispatch's
+        return self._fits_track(track, run)
+
     @staticmethod
-    def _fits(track: Track, run: RunInfo) -> bool:
+    def _fits_track(track: Track, run: RunInfo) -> bool:
         if run.event != track.event or track.dispatched_wall is None:
             return False
         if track.watermark is not None and run.id <= track.watermark:

@@ -86,3 +86,4 @@ def test_a_refused_rerun_leaves_the_node_failed_and_says_why() -> None:
                     planner=StaticPlanner([Target("acme/flaky")], {}), clock=clock)
     assert again.status is TreeStatus.FAILURE
     assert any("cannot re-run run" in m and "not accessible" in m for m in messages)
+
