@@ -701,7 +701,7 @@ def _documented_filters() -> list[str]:
 
     import yaml
 
-    text = (Path(__file__).parents[2] / "docs" / "filters.md").read_text(encoding="utf-8")
+    text = (Path(__file__).parents[3] / "docs" / "filters.md").read_text(encoding="utf-8")
     found: list[str] = []
 
     def collect(node: Any) -> None:
