@@ -478,15 +478,21 @@ class GitHubForge:
                    ) -> dict[tuple[str, str, str], str | None]:
         return exact.read_files(self, items)
 
-    def read_file(self, repo: str, path: str) -> str | None:
-        """A file of the repository's default branch as text; None when it is missing or
-        unreadable (``plan`` reads receiving workflows with it: exact mode's inputs)."""
+    def read_file(self, repo: str, path: str, ref: str | None = None) -> str | None:
+        """A file of ``ref`` (default: the repository's default branch) as text; None when
+        it is missing or unreadable (``plan`` reads receiving workflows with it: exact
+        mode's inputs, on the branch or tag the dispatch would run on). None: GitHub says
+        it is not there (404: no such file on that ref, or no such ref); another refusal
+        raises ForgeError."""
         resp = self._request(CallKind.DISCOVERY, "GET",
                              f"/repos/{repo}/contents/{quote(path)}",
                              owner=repo.split("/", 1)[0],
+                             params={"ref": ref} if ref else None,
                              headers={"Accept": "application/vnd.github.raw"})
-        if resp.status != 200:
+        if resp.status == 404:
             return None
+        if resp.status != 200:
+            raise self._error(resp, f"read {path} of {repo}", repo, permission="Contents: read")
         return resp.text
 
     @staticmethod

@@ -75,3 +75,36 @@ def test_an_org_plan_reads_the_workflow_through_the_api(tmp_path: Path) -> None:
                 f"list of allowed values (declared at acme/b/{WF}:6:7: type choice, "
                 "options low, high)") in out
         assert all(not e["path"].endswith("/dispatches") for e in emu.requests())
+
+
+@pytest.mark.timeout(60)
+def test_an_org_plan_reads_the_workflow_on_the_subscriptions_ref(tmp_path: Path) -> None:
+    """`ref:` is where the dispatch would run: the plan reads the workflow there (main
+    has none here, branch dev has it), and a ref that does not exist is an error at
+    the subscription's ref: line (the fan-out would dispatch nothing)."""
+    import subprocess
+
+    on_ref = TAKO.replace("      workflow: release.yml\n",
+                          "      workflow: release.yml\n      ref: dev\n")
+    files = {"acme/a": {"tako.yml": "version: 1\n"}, "acme/b": {"tako.yml": on_ref}}
+    world = write_world(tmp_path / "world", files,
+                        {"tokens": {"t-read": {"repos": ["*"]}}, "admin_token": "t-read"})
+    with Emulator(world) as emu:
+        repo = world / "acme" / "b"
+        (repo / WF).parent.mkdir(parents=True)
+        (repo / WF).write_text(WORKFLOW)
+        git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+        for args in (["checkout", "-q", "-b", "dev"], ["add", "-A"],
+                     ["commit", "-q", "-m", "workflow on dev"], ["checkout", "-q", "main"]):
+            subprocess.run([*git, *args], check=True)
+        env = {"GITHUB_TOKEN": "t-read", "GH_TOKEN": "", "GITHUB_API_URL": ""}
+        args = ("--org", "acme", "--api-url", emu.base_url)
+        out = plan(*args, payload='{"version": "2", "level": "mid"}', env=env)
+        assert ("tako.yml:10:16: error: Provided value 'mid' for input 'level' not in the "
+                f"list of allowed values (declared at acme/b/{WF}:6:7") in out
+        (repo / "tako.yml").write_text(on_ref.replace("ref: dev", "ref: nosuch"))
+        subprocess.run([*git, "commit", "-q", "-am", "ref nosuch"], check=True)
+        out = plan(*args, payload='{"version": "2", "level": "low"}', env=env)
+        assert (f"tako.yml:7:12: error: acme/b/{WF} is not on ref 'nosuch' of acme/b (no "
+                "such branch or tag, or no such file on it): the fan-out would make this "
+                "target an error and dispatch nothing") in out

@@ -203,6 +203,9 @@ class _Builder:
         mark = self.mark((*base, "workflow"))
         if mark is not None and sub.workflow:
             sub.workflow_mark = (mark.line + 1, mark.column + 1)
+        mark = self.mark((*base, "ref"))
+        if mark is not None and sub.ref:
+            sub.ref_mark = (mark.line + 1, mark.column + 1)
 
     def artifact_ref(self, base: JsonPath, value: Any) -> tuple[str, str] | None:
         if not isinstance(value, str):

@@ -104,6 +104,7 @@ class Subscription:
     # file:line:col of each input's value, and of `workflow` (lint and plan point there)
     input_marks: dict[str, tuple[int, int]] = field(default_factory=dict)
     workflow_mark: tuple[int, int] | None = None
+    ref_mark: tuple[int, int] | None = None
 
     @property
     def artifact_ref(self) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from tako_gha.core import exact_check, workflow_inputs
-from tako_gha.core.config import ConfigResult, RepoConfig
+from tako_gha.core.config import ConfigResult, RepoConfig, Subscription
 from tako_gha.core.diagnostics import Diagnostic, Severity
 from tako_gha.core.events import Event
 from tako_gha.core.matching import Plan, plan_fanout
@@ -82,40 +82,61 @@ def exact_diagnostics(where: Source, plan: Plan, configs: list[ConfigResult]
         sub = target.subscription
         if not sub.workflow:
             continue
-        shown, text = read(target.repo, f".github/workflows/{sub.workflow}")
+        config = paths.get(target.repo.lower(), target.repo)
+        shown, text, missing = read(target.repo, f".github/workflows/{sub.workflow}", sub.ref)
+        if missing:
+            if sub.trigger != exact_check.REPOSITORY_DISPATCH:
+                out.append(_not_on_ref(config, target.repo, sub, shown))
+            continue
         if text is None:
             continue  # lint says what is wrong with a missing or unreadable workflow
         declared = workflow_inputs.parse(text, shown)
         if exact_check.is_exact(sub, declared):
-            out.extend(exact_check.check(paths.get(target.repo.lower(), target.repo), sub,
-                                         declared, values=target.inputs))
+            out.extend(exact_check.check(config, sub, declared, values=target.inputs))
     return out
 
 
-def _workflow_reader(where: Source, plan: Plan) -> Callable[[str, str], tuple[str, str | None]]:
-    """``read(repo, path) -> (where it is shown, its text or None)``."""
+def _not_on_ref(config: str, repo: str, sub: Subscription, shown: str) -> Diagnostic:
+    line, col = sub.ref_mark or sub.workflow_mark or (sub.line, 0)
+    on = f"ref {sub.ref!r}" if sub.ref else "the default branch"
+    return Diagnostic(Severity.ERROR, f"{shown} is not on {on} of {repo} (no such branch or "
+                      "tag, or no such file on it): the fan-out would make this target an "
+                      "error and dispatch nothing", file=config, line=line, col=col,
+                      code="workflow-not-on-ref",
+                      hint="name a branch or tag that has the workflow (ref:), or the "
+                           "workflow's file name (workflow:)")
+
+
+Reader = Callable[[str, str, "str | None"], tuple[str, "str | None", bool]]
+
+
+def _workflow_reader(where: Source, plan: Plan) -> Reader:
+    """``read(repo, path, ref) -> (where it is shown, its text or None, missing)``;
+    ``missing``: the API says the file is not on that ref (an org plan). A workspace is
+    read from disk as checked out (``ref`` is not looked at)."""
     if where.workspace is not None:
         workspace = where.workspace
 
-        def from_disk(repo: str, path: str) -> tuple[str, str | None]:
+        def from_disk(repo: str, path: str, ref: str | None) -> tuple[str, str | None, bool]:
             file = Path(workspace, *repo.split("/"), path)
             try:
-                return str(file), file.read_text(encoding="utf-8")
+                return str(file), file.read_text(encoding="utf-8"), False
             except (OSError, UnicodeDecodeError):
-                return str(file), None
+                return str(file), None, False
         return from_disk
     if not any(t.subscription.workflow for t in plan.targets):
-        return lambda repo, path: (f"{repo}/{path}", None)
+        return lambda repo, path, ref: (f"{repo}/{path}", None, False)
     from tako_gha.forge.base import ForgeError
     from tako_gha.surfaces.connect import open_forge  # lazy: only --org needs GitHub
 
     forge = open_forge(where.api_url, needs=READ_NEEDS)
 
-    def from_api(repo: str, path: str) -> tuple[str, str | None]:
+    def from_api(repo: str, path: str, ref: str | None) -> tuple[str, str | None, bool]:
         try:
-            return f"{repo}/{path}", forge.read_file(repo, path)
+            text = forge.read_file(repo, path, ref)
         except ForgeError:
-            return f"{repo}/{path}", None
+            return f"{repo}/{path}", None, False
+        return f"{repo}/{path}", text, text is None
     return from_api
 
 
