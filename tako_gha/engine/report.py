@@ -67,7 +67,7 @@ def build_report(report: TreeReport) -> dict[str, Any]:
 def _run_json(ref: Any) -> dict[str, Any]:
     return {"id": ref.run_id, "node_id": getattr(ref, "node_id", "") or "",
             "url": ref.url, "workflow": ref.workflow, "status": ref.status,
-            "conclusion": ref.conclusion,
+            "conclusion": ref.conclusion, "correlation": ref.correlation,
             "created_at": format_rfc3339(ref.created_at) if ref.created_at else None,
             "updated_at": format_rfc3339(ref.updated_at) if ref.updated_at else None}
 
@@ -100,6 +100,7 @@ class ReadReport:
     complete: bool = False  # its writer waited on its whole subtree
     refusals: int = 0  # secondary-limit refusals its writer saw
     halvings: int = 0  # times its writer's share was halved for them
+    exact: set[int] = field(default_factory=set)  # runs its writer had from a dispatch answer
 
 
 def parse_report(raw: bytes | str, root: str, below: str) -> ReadReport | None:
@@ -127,6 +128,7 @@ def parse_report(raw: bytes | str, root: str, below: str) -> ReadReport | None:
             return None  # only what lies below the node whose run wrote it
         known.add(item["id"])
         repo, runs = parsed
+        out.exact.update(run["id"] for run in item["runs"] if run.get("correlation") == "exact")
         out.count += 1
         if runs:
             out.runs.setdefault(repo.lower(), []).extend(runs)
@@ -164,7 +166,8 @@ def _run(run: Any, repo: str, title: str) -> RunInfo | None:
     run_id = run.get("id")
     if type(run_id) is not int or run_id <= 0:
         return None
-    texts = {k: run.get(k) for k in ("node_id", "url", "workflow", "status", "conclusion")}
+    texts = {k: run.get(k) for k in ("node_id", "url", "workflow", "status", "conclusion",
+                                     "correlation")}
     if any(v is not None and not isinstance(v, str) for v in texts.values()):
         return None
     created, updated = _time(run.get("created_at")), _time(run.get("updated_at"))
@@ -247,6 +250,7 @@ def _fold(session: Any, node: Node, found: ReadReport, now: float) -> bool:
     for repo, runs in found.runs.items():
         changed |= tracker.ingest(repo, runs, now)
         session.poller._learn_ids(runs)
+    _mark_exact(tracker, found.exact)
     covered = tracker.subscribers_of(node.repo)
     if found.complete:
         # the child waited on its whole subtree: what it reports below is all there is
@@ -257,3 +261,19 @@ def _fold(session: Any, node: Node, found: ReadReport, now: float) -> bool:
     for repo in covered - found.without_runs:
         tracker.last_polled[repo] = max(tracker.last_polled.get(repo, now), now)
     return changed
+
+
+def _mark_exact(tracker: Any, run_ids: set[int]) -> None:
+    """Runs the report's writer knew from its dispatch's answer (exact mode): the same
+    id reached the reader through the report, so the node stays ``correlation: exact``
+    (ingesting matched them by the tag the report gives them, as ``strict``)."""
+    for run_id in run_ids:
+        owner = tracker.run_owner.get(run_id)
+        if owner is None:
+            continue
+        node = tracker.tracks[owner].node
+        for ref in node.runs:
+            if ref.run_id == run_id:
+                ref.correlation = "exact"
+        if all(ref.correlation == "exact" for ref in node.runs):
+            node.correlation = "exact"

@@ -28,6 +28,8 @@ class ReportingForge(FakeForge):
     reporters: set[str]
     asked: list[tuple[str, int, str]]
 
+    correlation = "strict"  # how the writer knew its children's runs
+
     def run_report(self, repo: str, run_id: int, name: str, member: str,
                    max_bytes: int) -> bytes | None:
         self.asked.append((repo, run_id, name))
@@ -46,6 +48,7 @@ class ReportingForge(FakeForge):
                           "runs": [{"id": info.id, "node_id": info.node_id,
                                     "url": info.html_url, "workflow": info.workflow_path,
                                     "status": info.status, "conclusion": info.conclusion,
+                                    "correlation": self.correlation,
                                     "created_at": None, "updated_at": None}]})
         assert name == report_name(tako["root"], tako["id"])
         return json.dumps({"version": 1, "root": tako["root"], "origin": tako["id"],
@@ -76,6 +79,50 @@ def test_a_report_names_the_grandchildren_no_listing_needed() -> None:
                if n.repo in GRANDCHILDREN)
     assert [a[0] for a in forge.asked] == ["acme/b"]
     assert _grandchildren_listed(forge) == 0
+
+
+def test_exact_grandchildren_come_through_the_report_as_exact() -> None:
+    """A child whose fan-out dispatched its children in exact mode knew their runs from
+    the dispatch answers: the report carries that, and the root shows those nodes as
+    `correlation: exact` with the very run ids (never listing their repositories)."""
+    forge, clock = _world({"acme/b"})
+    forge.correlation = "exact"  # type: ignore[attr-defined]
+    report = run(forge, clock, ["acme/b"], subscribers={"acme/b": set(GRANDCHILDREN)},
+                 timeout=900)
+    assert report.status is TreeStatus.SUCCESS
+    below = [n for n in report.origin.walk() if n.repo in GRANDCHILDREN]
+    assert sorted(n.repo for n in below) == GRANDCHILDREN
+    assert {n.correlation for n in below} == {"exact"}
+    for node in below:
+        started = [r.id for r in forge.runs if r.repo == node.repo]
+        assert [r.run_id for r in node.runs] == started
+        assert [r.correlation for r in node.runs] == ["exact"]
+    assert _grandchildren_listed(forge) == 0
+
+
+def test_a_report_says_which_runs_its_writer_had_from_the_answer() -> None:
+    """build_report writes each run's correlation; parse_report gives back the exact
+    ones (and a run without the field, from an older writer, is not exact)."""
+    from tako_gha.core.tree import Node, NodeState, RunRef, TreeReport
+    from tako_gha.engine.report import report_text
+
+    root, mine = "a" * 12, "b" * 12
+    origin = Node(repo="acme/b", id=mine)
+    for n, kind in ((7, "exact"), (8, "strict")):
+        child = Node(repo=f"acme/g{n}", id=f"{n}" * 12, parent_id=mine, event_type="built",
+                     state=NodeState.SUCCESS)
+        child.runs.append(RunRef(n, f"u{n}", "w", "completed", "success", kind))
+        origin.children.append(child)
+    text = report_text(TreeReport(root, TreeStatus.SUCCESS, origin))
+    parsed = parse_report(text, root, mine)
+    assert parsed is not None and parsed.exact == {7}
+    assert sorted(parsed.runs) == ["acme/g7", "acme/g8"]
+    old = json.loads(text)
+    for node in old["nodes"]:
+        for item in node["runs"]:
+            del item["correlation"]
+    parsed = parse_report(json.dumps(old), root, mine)
+    assert parsed is not None and parsed.exact == set()
 
 
 def test_a_missing_report_falls_back_to_listing() -> None:
