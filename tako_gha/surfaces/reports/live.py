@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from types import TracebackType
 
 from rich.console import Console, Group
@@ -174,7 +173,8 @@ class RecordingObserver:
         if (self.tree_json and self.write_failed is None
                 and streams.is_replaceable(self.tree_json)):
             try:
-                write_atomic(self.tree_json, json.dumps(report.to_json(), indent=2) + "\n")
+                streams.write_text(self.tree_json,
+                                   json.dumps(report.to_json(), indent=2) + "\n", atomic=True)
             except OSError as exc:  # said once; the final write reports it as an error
                 self.write_failed = str(exc.strerror or exc)
                 self.on_message(f"--tree-json: cannot write {self.tree_json}: "
@@ -188,10 +188,3 @@ class RecordingObserver:
 
     def close(self) -> None:
         self.live.close()
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step when it is a regular file (a reader,
-    or a process killed mid-write, sees the old file or the new one); a FIFO, a device
-    or a symlink is written in place, never replaced (``engine.streams``)."""
-    streams.write_text(path, text, atomic=True)
