@@ -130,10 +130,6 @@ def root_cause_paths(report: TreeReport) -> list[list[Node]]:
                 verdict.failed_on_its_own(n) for n in path[-1].walk()))]
 
 
-def run_id_text(node: Node) -> str:
-    return ", ".join(f"run {r.run_id}" for r in node.runs)
-
-
 def elapsed_text(report: TreeReport) -> str:
     return format_duration(report.elapsed_seconds)
 
