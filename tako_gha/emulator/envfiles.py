@@ -7,11 +7,15 @@ steps, ``PATH`` additions, and the (masked) step summary, refused past GitHub's 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from tako_gha.emulator.jobstate import JobState
 
 SUMMARY_LIMIT_BYTES = 1024 * 1024  # GitHub: 1 MiB per step summary
+# Outputs, env and path files: read back whole, so bounded (a job's outputs are 1 MiB
+# on GitHub; this leaves room and stops a step that writes without end).
+FILE_COMMAND_LIMIT_BYTES = 16 * 1024 * 1024
 _KINDS = ("output", "summary", "env", "path")
 
 
@@ -63,32 +67,67 @@ def parse_file_commands(text: str, what: str) -> dict[str, str]:
 def collect_files(state: JobState, files: dict[str, Path],
                   job_env: dict[str, str], run_env: dict[str, str],
                   where: str) -> dict[str, str] | None:
-    """Apply GITHUB_ENV / GITHUB_PATH, keep the summary, return the step outputs."""
+    """Apply GITHUB_ENV / GITHUB_PATH, keep the summary, return the step outputs (None:
+    a file could not be processed, and the step fails saying which)."""
     outputs: dict[str, str] | None
     try:
         outputs = parse_file_commands(read_text(files["output"]), "GITHUB_OUTPUT")
         job_env.update(parse_file_commands(read_text(files["env"]), "GITHUB_ENV"))
+        added = [p for p in read_text(files["path"]).splitlines() if p.strip()]
     except ValueError as exc:
         state.annotate("failure", f"{where}: unable to process file command: {exc}")
-        outputs = None
-    added = [p for p in read_text(files["path"]).splitlines() if p.strip()]
+        return None
     if added:
         run_env["PATH"] = os.pathsep.join([*reversed(added), run_env.get("PATH", "")])
-    summary_file = files["summary"]
-    if summary_file.exists():
-        if summary_file.stat().st_size > SUMMARY_LIMIT_BYTES:
-            state.annotate("failure", f"{where}: step summary is larger than 1 MiB; "
-                           "it was not uploaded")
-        else:
-            summary = state.mask(read_text(summary_file))
-            if summary.strip():
-                with state.lock:
-                    state.summaries.append(summary)
+    try:
+        summary = state.mask(read_text(files["summary"], SUMMARY_LIMIT_BYTES))
+    except SummaryTooLarge:
+        state.annotate("failure", f"{where}: step summary is larger than 1 MiB; "
+                       "it was not uploaded")
+    except ValueError as exc:
+        state.annotate("failure", f"{where}: unable to process file command: {exc}")
+        return None
+    else:
+        if summary.strip():
+            with state.lock:
+                state.summaries.append(summary)
     return outputs
 
 
-def read_text(path: Path) -> str:
+class SummaryTooLarge(ValueError):
+    """More than the bound was written."""
+
+
+_NAMES = {"output": "GITHUB_OUTPUT", "env": "GITHUB_ENV", "path": "GITHUB_PATH",
+          "summary": "GITHUB_STEP_SUMMARY"}
+
+
+def read_text(path: Path, cap: int = FILE_COMMAND_LIMIT_BYTES) -> str:
+    """The file the runner made, read back without waiting and with a bound: a step
+    may have deleted it (empty), or put a FIFO, a device, a directory or a link to one
+    in its place (``ValueError`` naming the variable, never a hang or an endless read)."""
+    kind = path.name.split("_")[1] if path.name.count("_") >= 2 else path.name
+    name = _NAMES.get(kind, path.name)
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:  # a step may delete its summary file on purpose
         return ""
+    except OSError as exc:  # a socket (ENXIO), a dangling loop of links...
+        raise ValueError(f"{name}: not a regular file ({exc.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{name}: not a regular file (a FIFO, device or directory "
+                             "was put in its place)")
+        chunks, size = [], 0
+        while size <= cap:
+            chunk = os.read(fd, min(cap + 1 - size, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > cap:
+        raise (SummaryTooLarge if kind == "summary" else ValueError)(
+            f"{name}: larger than {cap // (1024 * 1024)} MiB")
+    return b"".join(chunks).decode("utf-8", errors="replace")

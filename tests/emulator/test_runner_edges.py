@@ -260,3 +260,30 @@ def test_a_workspace_deeper_than_the_recursion_limit_is_removed(
         assert list(tmp_path.iterdir()) == []
     finally:  # what a failure leaves would break pytest's own (recursive) clean-up
         subprocess.run(["rm", "-rf", *map(str, tmp_path.iterdir())], check=False)
+
+
+@pytest.mark.parametrize(("swap", "variable"), [
+    ('rm "$GITHUB_OUTPUT"; mkfifo "$GITHUB_OUTPUT"', "GITHUB_OUTPUT"),
+    ('rm "$GITHUB_ENV"; mkfifo "$GITHUB_ENV"', "GITHUB_ENV"),
+    ('rm "$GITHUB_PATH"; mkdir "$GITHUB_PATH"', "GITHUB_PATH"),
+    ('rm "$GITHUB_STEP_SUMMARY"; mkfifo "$GITHUB_STEP_SUMMARY"', "GITHUB_STEP_SUMMARY"),
+    ('rm "$GITHUB_ENV"; ln -s /dev/zero "$GITHUB_ENV"', "GITHUB_ENV"),
+    ('rm "$GITHUB_STEP_SUMMARY"; ln -s /dev/zero "$GITHUB_STEP_SUMMARY"',
+     "GITHUB_STEP_SUMMARY"),
+])
+def test_a_file_command_file_swapped_for_a_fifo_device_or_directory_fails_its_step(
+        env, swap: str, variable: str) -> None:
+    """Read back with a bound and without waiting: a FIFO nobody writes, /dev/zero or a
+    directory where the runner's file was fails the step that put it there, saying
+    which file. Before: the job waited forever on the FIFO, read /dev/zero until memory
+    ran out, or ended in 'emulator runner error' on the directory."""
+    world, store, _, runner = env
+    body = ("jobs:\n  j:\n    steps:\n"
+            f"      - run: '{swap}'\n"
+            "      - run: echo next-step-ran\n")
+    run = run_body(world, runner, store, body)
+    notes = messages(run)
+    assert run.conclusion == "failure", notes
+    assert [s.conclusion for s in run.jobs[0].steps] == ["failure", "skipped"]
+    assert f"unable to process file command: {variable}: not a regular file" in notes, notes
+    assert "runner error" not in notes
