@@ -35,8 +35,6 @@ class FanOutCall:
 
     request: FanOutRequest
     options: FanOutOptions
-    root: str  # the cascade's root id (new, resumed or inherited)
-    context: CascadeContext | None  # the tree this run continues, or the resumed root
     api_url: str | None = None
     state: str | None = None  # --state FILE (the journal), None: the default place
     no_journal: bool = False  # --no-journal: dispatch without one
@@ -45,6 +43,21 @@ class FanOutCall:
     fmt: str = "text"
     # The exact command that resumes this cascade, given extra flags to add.
     resume_command: Callable[[tuple[str, ...]], str] = lambda extra: ""
+
+    @property
+    def context(self) -> CascadeContext | None:
+        """The tree this run continues, or the resumed root (the request's)."""
+        return self.request.context
+
+    @property
+    def root(self) -> str:
+        """The cascade's root id: the one of the tree it continues or resumes, else the
+        new one the caller chose (``FanOutRequest.root``)."""
+        if self.request.context is not None:
+            return self.request.context.root
+        if self.request.root is None:
+            raise ValueError("a new cascade's FanOutRequest names its root id")
+        return self.request.root
 
 
 def live_observer() -> Any:

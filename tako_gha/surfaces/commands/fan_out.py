@@ -191,7 +191,7 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
     forge = open_cascade_forge(api_url)
     ctx = click.get_current_context()
     call = FanOutCall(
-        request=request, options=options, root=root, context=context, api_url=api_url,
-        state=state, no_journal=no_journal, tree_json=tree_json, summary=summary, fmt=fmt,
+        request=request, options=options, api_url=api_url, state=state,
+        no_journal=no_journal, tree_json=tree_json, summary=summary, fmt=fmt,
         resume_command=lambda extra: resume_command(ctx, root, src, request.org, extra))
     raise SystemExit(run_fan_out(forge, call, env))
