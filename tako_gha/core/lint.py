@@ -148,7 +148,7 @@ def _run_name_warnings(parsed: WorkflowInfo) -> list[Diagnostic]:
             hint=RUN_NAME_HINT, code="run-name")]
     return []
 
-def _named_workflow(result: ConfigResult, line: int, name: str,
+def _named_workflow(result: ConfigResult, at: tuple[int, int], name: str,
                     workflows: list[WorkflowInfo]) -> WorkflowInfo | Diagnostic:
     """The workflow a subscription's ``workflow:`` names, or why it cannot be found
     (its runs would never count: the dispatch would end not_started)."""
@@ -159,7 +159,8 @@ def _named_workflow(result: ConfigResult, line: int, name: str,
     return Diagnostic(Severity.WARNING,
                       f"workflow {name!r} is not in .github/workflows (present: {present}); "
                       "no run would count for this subscription and its dispatches would "
-                      "end not_started", file=result.path, line=line, code="no-workflow",
+                      "end not_started", file=result.path, line=at[0], col=at[1],
+                      code="no-workflow",
                       hint="name the receiving workflow's file, e.g. workflow: rebuild.yml, "
                            "or drop workflow: to accept runs of any workflow")
 
@@ -172,8 +173,10 @@ def listening_warnings(result: ConfigResult, workflows: list[WorkflowInfo]) -> l
     listening = [w for w in workflows if w.listens]
     for sub in result.config.subscriptions:
         candidates = listening
+        # a named workflow: point at `workflow:` (what to fix), else the subscription
+        at = sub.workflow_mark or (sub.line, 0)
         if sub.workflow:
-            named = _named_workflow(result, sub.line, sub.workflow, workflows)
+            named = _named_workflow(result, at, sub.workflow, workflows)
             if isinstance(named, Diagnostic):
                 problems.append(named)
                 continue
@@ -188,12 +191,16 @@ def listening_warnings(result: ConfigResult, workflows: list[WorkflowInfo]) -> l
                 continue
             who = (f"workflow {sub.workflow!r} does not listen" if sub.workflow
                    else "no workflow in .github/workflows listens")
+            exact = (" (or `on: workflow_dispatch:` with its inputs: exact mode)"
+                     if sub.workflow and sub.trigger != exact_check.REPOSITORY_DISPATCH
+                     else "")
             problems.append(Diagnostic(
                 Severity.WARNING,
                 f"{who} for repository_dispatch type {event_type!r}; its dispatches would "
-                "end not_started", file=result.path, line=sub.line, code="no-listener",
+                "end not_started", file=result.path, line=at[0], col=at[1],
+                code="no-listener",
                 hint=f"add `on: repository_dispatch: types: [{event_type}]` to "
-                     f"{sub.workflow or 'a workflow'}"))
+                     f"{sub.workflow or 'a workflow'}{exact}"))
     return problems
 
 

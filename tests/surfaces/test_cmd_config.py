@@ -181,11 +181,15 @@ def test_lint_warns_when_a_named_workflow_is_missing_or_deaf(tmp_path: Path) -> 
         ".github/workflows/deaf.yml": "on: push\njobs: {}\n"})
     code, out, _ = run("lint", str(tmp_path))
     assert code == 0
-    assert (f"{tmp_path}/tako.yml:4: warning: workflow 'nope.yml' is not in .github/workflows "
-            "(present: a.yml, deaf.yml)") in out
+    # both point at the subscription's workflow: value (what to fix), line:col
+    assert (f"{tmp_path}/tako.yml:7:17: warning: workflow 'nope.yml' is not in "
+            ".github/workflows (present: a.yml, deaf.yml)") in out
     # deaf.yml exists but does not listen: runs of other workflows do not count.
-    assert (f"{tmp_path}/tako.yml:8: warning: workflow 'deaf.yml' does not listen for "
+    assert (f"{tmp_path}/tako.yml:10:17: warning: workflow 'deaf.yml' does not listen for "
             "repository_dispatch type 'library_built'") in out
+    # a named workflow could also listen on workflow_dispatch (exact mode)
+    assert ("hint: add `on: repository_dispatch: types: [library_built]` to deaf.yml (or "
+            "`on: workflow_dispatch:` with its inputs: exact mode)") in out
     assert "tako.yml:11:" not in out  # a.yml listens: no warning
 
 
