@@ -71,3 +71,59 @@ def test_tako_action_step_fans_out_through_the_same_server(make_world, start_emu
     assert child.display_title != "rebuild"  # the tako title tag, not the fallback
     assert "rebuilding for 2.0.0" in emu.runner.job_log(child.jobs[0].id)
     assert "t-admin" not in root_log  # the secret token is masked
+
+
+MIDDLE_WORKFLOW = """name: rebuild-and-fan-out
+run-name: ${{ github.event.client_payload.tako.title || github.workflow }}
+on:
+  repository_dispatch:
+    types: [library_built]
+jobs:
+  rebuild:
+    steps:
+      - uses: acme/tako-gha@v1
+        with:
+          event_type: library_built
+          token: ${{ secrets.TAKO_TOKEN }}
+          timeout: 60s
+          discovery_timeout: 20s
+        env:
+          TAKO_POLL_MIN_INTERVAL: "0.2"
+"""
+
+
+def test_a_level_leaves_its_report_and_the_root_reads_it(make_world, start_emulator) -> None:
+    from tako_gha.emulator.artifacts import store_for
+    from tako_gha.engine.report import REPORT_PREFIX
+
+    producer = "version: 1\nevents:\n  produces:\n    - type: library_built\n"
+
+    def subscriber(to: str) -> str:
+        return (f"version: 1\nevents:\n  produces:\n    - type: library_built\n"
+                f"  subscriptions:\n    - artifact: {to}\n      events: [library_built]\n")
+
+    world = make_world(
+        {"acme/core-lib": {"tako.yml": producer, ".github/workflows/release.yml": ROOT_WORKFLOW},
+         "acme/svc": {"tako.yml": subscriber("acme/core-lib"),
+                      ".github/workflows/rebuild.yml": MIDDLE_WORKFLOW},
+         "acme/leaf": {"tako.yml": subscriber("acme/svc"),
+                       ".github/workflows/rebuild.yml": CHILD_WORKFLOW}},
+        settings={"secrets": {"TAKO_TOKEN": "t-admin"},
+                  "tokens": {"t-admin": {"repos": ["*"]}}, "admin_token": "t-admin"},
+    )
+    emu = start_emulator(world)
+    assert gh(emu).get_repo("acme/core-lib").create_repository_dispatch("release",
+                                                                        {"version": "2.0.0"})
+    assert emu.wait_idle(90)
+    runs = {r.repo: r for r in emu.runs.all_runs()}
+    root_log = emu.runner.job_log(runs["acme/core-lib"].jobs[0].id)
+    assert runs["acme/core-lib"].conclusion == "success", root_log
+    middle = runs["acme/svc"]
+    reports = store_for(world).of_run("acme/svc", middle.id)
+    assert [a.name.startswith(REPORT_PREFIX) for a in reports] == [True]
+    sent = [(e["path"], e["status"]) for e in emu.requests()]
+    assert any(p.startswith(f"/repos/acme/svc/actions/runs/{middle.id}/artifacts") and s == 200
+               for p, s in sent)
+    assert any(p.startswith(f"/repos/acme/svc/actions/artifacts/{reports[0].id}/zip")
+               and s == 302 for p, s in sent)
+    assert "no report from" not in root_log
