@@ -53,21 +53,26 @@ class Reach:
         return sorted({h.level for h in self.hops})
 
 
-def _config_of(configs: Sequence[ConfigResult], repo: str) -> RepoConfig | None:
-    key = repo.lower()
-    return next((c.config for c in configs if c.repo.lower() == key), None)
+def _configs_by_repo(configs: Sequence[ConfigResult]) -> dict[str, RepoConfig | None]:
+    """Each repository's config by lower-cased name (the first one listed, as the plan
+    reads them), built once: the walk looks up every target it reaches."""
+    by_repo: dict[str, RepoConfig | None] = {}
+    for result in configs:
+        by_repo.setdefault(result.repo.lower(), result.config)
+    return by_repo
 
 
 def reach(first: Plan, configs: Sequence[ConfigResult], *, max_depth: int = 10,
           max_edges: int = MAX_EDGES) -> Reach:
     """The levels below ``first`` (the origin's own fan-out, level 1), breadth first."""
     out = Reach()
+    config_of = _configs_by_repo(configs)
     frontier = [(t.repo, (first.event.source, t.repo)) for t in first.targets]
     seen: set[tuple[str, str]] = set()
     for level in range(2, max_depth + 1):
         following: list[tuple[str, tuple[str, ...]]] = []
         for repo, path in frontier:
-            config = _config_of(configs, repo)
+            config = config_of.get(repo.lower())
             for produced in config.produces if config is not None else []:
                 key = (repo.lower(), produced.type)
                 if key in seen:
@@ -88,7 +93,7 @@ def reach(first: Plan, configs: Sequence[ConfigResult], *, max_depth: int = 10,
         frontier = following
         if not frontier:
             return out
-    out.truncated = any((config := _config_of(configs, repo)) is not None and config.produces
+    out.truncated = any((config := config_of.get(repo.lower())) is not None and config.produces
                         for repo, _ in frontier)
     return out
 
