@@ -117,9 +117,11 @@ def _untagged_note(session: Session) -> None:
     if repos:
         shown = ", ".join(repos[:5]) + (" …" if len(repos) > 5 else "")
         session.message(
-            f"{len(repos)} target(s) have repository_dispatch runs without the tako tag "
-            f"since this cascade began ({shown}): they may be this cascade's, and this "
-            "tree cannot show them (run this where the fan-out ran, with its journal)")
+            f"{len(repos)} target(s) have runs started by a dispatch (repository_dispatch "
+            f"or workflow_dispatch) without the tako tag since this cascade began ({shown}): "
+            "they may be this cascade's, and this tree cannot show them (run this where the "
+            "fan-out ran, with its journal; a run-name with the tako title in their "
+            "workflows shows them anywhere)")
 
 
 def _not_found(root: str, org: str, polled: int, total: int) -> TreeNotFoundError:

@@ -75,5 +75,8 @@ def test_without_it_the_untagged_runs_are_counted(tmp_path: Path) -> None:
                   notes, clock=clock)
     assert [n.repo for n in later.origin.children] == ["acme/b"]
     note = next(m for m in notes.messages if "without the tako tag" in m)
-    assert note.startswith("1 target(s) have repository_dispatch runs without the tako tag")
+    assert note.startswith("1 target(s) have runs started by a dispatch (repository_dispatch "
+                           "or workflow_dispatch) without the tako tag")
+    assert note.endswith("a run-name with the tako title in their workflows shows them "
+                         "anywhere)")
     assert "(acme/c)" in note
