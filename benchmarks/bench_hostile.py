@@ -130,7 +130,14 @@ def payload(kind: str, quick: bool = False) -> dict[str, Any]:
 
 def measure(source: str, kind: str, quick: bool = False) -> dict[str, Any]:
     """Compile and evaluate once; time and tracemalloc peak of the evaluation."""
-    from tako_gha.core.cel import FilterError, activation_for, compile_filter
+    try:
+        from tako_gha.core.cel import FilterError, activation_for, compile_filter
+    except ImportError:  # --code/--before-commit of a commit before the core/cel package
+        from tako_gha.core.filters import (  # type: ignore[no-redef]
+            FilterError,
+            activation_for,
+            compile_filter,
+        )
     from tako_gha.core.events import Event
 
     event = Event("library_built", "bench/core-lib", payload(kind, quick), "1.0.0")
