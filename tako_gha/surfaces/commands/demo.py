@@ -180,9 +180,10 @@ def demo(keep_world: Path | None, fmt: str, timeout: str, exit_now: bool) -> Non
 
     \b
     acme/core-lib releases library_built 2.1.0; api-gateway, auth and billing
-    rebuild; auth and billing fan out service_deployed themselves (a two-level
-    chain), reaching notifications twice (a diamond) and frontend. legacy-app and
-    docs-site are subscribed but filtered out by range and CEL filter.
+    rebuild (api-gateway by workflow dispatch, its run named by GitHub's answer:
+    correlation exact); auth and billing fan out service_deployed themselves (a
+    two-level chain), reaching notifications twice (a diamond) and frontend.
+    legacy-app and docs-site are subscribed but filtered out by range and CEL filter.
     The live tree goes to standard error, the summary to standard output.
     On a terminal the emulator then stays up, so the summary's run links open,
     until Ctrl-C; elsewhere (a pipe, CI) or with --exit it stops at once.
