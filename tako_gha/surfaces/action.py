@@ -57,6 +57,7 @@ from tako_gha.engine.handoff import notice_lines
 from tako_gha.engine.journal import Journal, JournalError, SignalGuard, crash_point, default_path
 from tako_gha.engine.report import REPORT_FILE, report_name
 from tako_gha.forge.redact import redact, redact_url
+from tako_gha.surfaces.flags import undecodable_at
 from tako_gha.surfaces.reports import LiveTree, render_markdown
 from tako_gha.surfaces.reports.common import one_line, root_cause_paths
 from tako_gha.surfaces.reports.live import RecordingObserver
@@ -125,9 +126,18 @@ class ActionInputs:
 
 
 # ------------------------------------------------------------------ inputs
-def _raw(env: Mapping[str, str], name: str) -> str:
+def _unchecked(env: Mapping[str, str], name: str) -> str:
     value = env.get(env_name(name))
     return (INPUT_DEFAULTS[name] if value is None else value).strip()
+
+
+def _raw(env: Mapping[str, str], name: str) -> str:
+    text = _unchecked(env, name)
+    bad = undecodable_at(text)
+    if bad is not None:  # environment bytes that are not UTF-8 (surrogateescape)
+        raise InputError(f"input {name}: character {bad + 1} is not valid Unicode (a byte "
+                         "that is not UTF-8?)")
+    return text
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:
@@ -174,7 +184,7 @@ def _env_number(env: Mapping[str, str], name: str) -> int | float | None:
 
 def _payload(env: Mapping[str, str]) -> dict[str, Any]:
     """The payload input, read like ``--payload`` (``core.strictjson``)."""
-    text = _raw(env, "payload") or "{}"
+    text = _unchecked(env, "payload") or "{}"  # its reader says line and column
     try:
         return read_json_object(text)
     except JsonInputError as exc:
@@ -350,9 +360,10 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
     problems = _Problems()
     event_type = problems.read(lambda: _event_type(env), "")
     source = problems.read(lambda: _source(env), "")
-    org = (_raw(env, "org") or env.get("GITHUB_REPOSITORY_OWNER", "")
-           or source.split("/")[0])
-    token = _raw(env, "token") or env.get("GITHUB_TOKEN", "") or env.get("GH_TOKEN", "")
+    org = (problems.read(lambda: _raw(env, "org"), "")
+           or env.get("GITHUB_REPOSITORY_OWNER", "") or source.split("/")[0])
+    token = (problems.read(lambda: _raw(env, "token"), "") or env.get("GITHUB_TOKEN", "")
+             or env.get("GH_TOKEN", ""))
     inputs = ActionInputs(
         event_type=event_type,
         payload=problems.read(lambda: _payload(env), {}),
@@ -360,7 +371,8 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         org=org,
         source=source,
         repos=problems.read(lambda: _repos(env), []),
-        config_path=_raw(env, "config_path") or INPUT_DEFAULTS["config_path"],
+        config_path=(problems.read(lambda: _raw(env, "config_path"), "")
+                     or INPUT_DEFAULTS["config_path"]),
         token=token,
         api_url=problems.read(lambda: _api_url(env), ""),
         options=_options(env, problems),

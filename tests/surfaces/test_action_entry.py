@@ -93,6 +93,13 @@ def test_every_input_is_read() -> None:
     ({"TAKO_INPUT_API_URL": "ftp://x"}, "input api_url: expected an http(s) URL"),
     ({"GITHUB_REPOSITORY": ""}, "GITHUB_REPOSITORY is not set"),
     ({"TAKO_POLL_MIN_INTERVAL": "fast"}, "TAKO_POLL_MIN_INTERVAL: expected a number"),
+    # bytes that are not UTF-8 (before: an internal error for org and config_path, and
+    # an event type the CLI refuses was taken)
+    ({"TAKO_INPUT_ORG": "ac\udcffme"}, "input org: character 3 is not valid Unicode"),
+    ({"TAKO_INPUT_CONFIG_PATH": "t\udcff.yml"},
+     "input config_path: character 2 is not valid Unicode"),
+    ({"TAKO_INPUT_EVENT_TYPE": "ok\udcff"}, "input event_type: character 3 is not valid"),
+    ({"TAKO_INPUT_TOKEN": "t\udcff"}, "input token: character 2 is not valid Unicode"),
 ])
 def test_bad_inputs_are_named(extra: dict[str, str], needle: str) -> None:
     with pytest.raises(InputError, match=None) as info:
