@@ -460,7 +460,9 @@ def measure(sizes: list[int], tree: list[int], minutes: float, latency: str,
             workdir: Path, levels_wait: bool = True) -> list[Figures]:
     world, scenarios = build(workdir / "world", sizes, tree, minutes, latency, levels_wait)
     server = Server(world)
-    timeout = minutes * 60 + 3600
+    # a tree dispatches every run at 5 REST points of 720 a minute: 10,210 take 71 min
+    writes = sum(len(s.repos) for s in scenarios if s.children) * 5 / 720 * 60
+    timeout = minutes * 60 + 3600 + 2 * writes
     procs: list[tuple[Scenario, subprocess.Popen[str]]] = []
     helpers: list[tuple[Scenario, subprocess.Popen[str]]] = []
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "TAKO_"))}
