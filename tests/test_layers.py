@@ -23,14 +23,24 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 }
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
+def _imports(path: Path, root: Path = PACKAGE.parent) -> list[tuple[int, str]]:
+    """Every module ``path`` imports, relative imports (``from ..engine import x``)
+    resolved against its own package, so they cannot slip past the rule."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = list(path.relative_to(root).parts[:-1])  # the package ``path`` is in
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.extend((node.lineno, alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.append((node.lineno, node.module))
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1]
+            if node.module:
+                found.append((node.lineno, ".".join([*base, node.module])))
+            else:  # ``from .. import engine``: each name may be a module
+                found.extend((node.lineno, ".".join([*base, alias.name]))
+                             for alias in node.names)
     return found
 
 
@@ -52,4 +62,12 @@ def test_layer_imports_only_downwards(layer: str) -> None:
 def test_the_rule_catches_a_violation(tmp_path: Path) -> None:
     sample = tmp_path / "x.py"
     sample.write_text("import github\nfrom tako_gha.engine import api\n")
-    assert [m for _, m in _imports(sample)] == ["github", "tako_gha.engine"]
+    assert [m for _, m in _imports(sample, tmp_path)] == ["github", "tako_gha.engine"]
+
+
+def test_a_relative_import_is_resolved_to_the_module_it_names(tmp_path: Path) -> None:
+    (tmp_path / "tako_gha" / "emulator").mkdir(parents=True)
+    sample = tmp_path / "tako_gha" / "emulator" / "x.py"
+    sample.write_text("from ..engine import api\nfrom .. import forge\nfrom . import rest\n")
+    assert [m for _, m in _imports(sample, tmp_path)] == [
+        "tako_gha.engine", "tako_gha.forge", "tako_gha.emulator.rest"]
