@@ -108,3 +108,27 @@ def test_an_org_plan_reads_the_workflow_on_the_subscriptions_ref(tmp_path: Path)
         assert (f"tako.yml:7:12: error: acme/b/{WF} is not on ref 'nosuch' of acme/b (no "
                 "such branch or tag, or no such file on it): the fan-out would make this "
                 "target an error and dispatch nothing") in out
+
+
+def test_rendered_values_are_judged_as_the_strings_github_gets(tmp_path: Path) -> None:
+    """Values travel as strings: a payload's JSON true is sent as "true" (a boolean
+    input takes it), a number as its text; the string "True" is not a boolean, and
+    the plan says so at the subscription's input, file:line:col."""
+    typed = WORKFLOW.replace("      tako:", "      dry: {type: boolean}\n"
+                             "      count: {type: number}\n      tako:")
+    tako = TAKO + ('        dry: "{{ .event.payload.dry }}"\n'
+                   '        count: "{{ .event.payload.count }}"\n')
+    for rel, text in (("acme/a/tako.yml", "version: 1\n"), ("acme/b/tako.yml", tako),
+                      (f"acme/b/{WF}", typed)):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    good = plan("--workspace", str(tmp_path),
+                payload='{"version": 2, "level": "low", "dry": true, "count": 3.5}')
+    assert "dry = true" in good and "count = 3.5" in good and "error" not in good
+    bad = plan("--workspace", str(tmp_path),
+               payload='{"version": 2, "level": "low", "dry": "True", "count": "x"}')
+    config = tmp_path / "acme/b/tako.yml"
+    assert f"{config}:10:14: error: Provided value 'True' for input 'dry' is not a boolean" \
+        in bad
+    assert f"{config}:11:16: error: Provided value 'x' for input 'count' is not a number" \
+        in bad
