@@ -23,7 +23,6 @@ benchmarks/RESULTS.md (a quick run only with ``--results FILE``).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import time
@@ -37,13 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _corpus() -> ModuleType:
-    path = ROOT / "tests" / "emulator" / "emulator_hostile_corpus.py"
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return results.suite_module("tests/emulator/emulator_hostile_corpus.py")
 
 
 def front_half(query: str, variables: dict[str, Any]) -> str:
@@ -86,15 +79,9 @@ def reading(rows: list[tuple[str, float, str]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     run = results.Run.begin(__file__, argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--code", type=Path, help="a directory whose tako_gha is measured")
-    parser.add_argument("--label", default="", help="what the code is (a commit)")
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="each case once (smoke test)")
-    results.add_arguments(parser)
+    results.add_code_arguments(parser, "each case once (smoke test)")
     args = parser.parse_args(argv)
-    results.check_quick(args)
-    if args.code:
-        sys.path.insert(0, str(args.code.resolve()))
+    measured = results.use_code(args)
     import tako_gha
 
     corpus = _corpus()
@@ -117,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                  "variables, check the limits, validate; no execution) on every document of "
                  "the hostile GraphQL corpus of the test suite and the discovery control. "
                  f"Best of {1 if args.quick else args.repeat} per query. Code measured: "
-                 + (f"{args.label or args.code}" if args.code else "this checkout") + ".")
+                 + measured + ".")
         run.write("GraphQL front half", f"{intro}\n\n{table}\n\n{reading(rows)}",
                   args.results)
     return 0

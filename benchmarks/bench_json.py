@@ -27,30 +27,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import results
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load(relative: str) -> ModuleType:
-    """A corpus module of the test suite (tests/ is not a package)."""
-    path = ROOT / relative
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
 
 
 def _ordinary_payloads() -> list[tuple[str, str]]:
@@ -67,7 +54,7 @@ def _ordinary_payloads() -> list[tuple[str, str]]:
 
 
 def payload_corpus() -> list[tuple[str, str]]:
-    corpus = _load("tests/surfaces/payload_corpus.py")
+    corpus = results.suite_module("tests/surfaces/payload_corpus.py")
     cases = [(case.id, case.text) for case in corpus.CASES]
     for case_id, _how, raw, *_ in corpus.FILE_CASES:
         try:
@@ -78,7 +65,7 @@ def payload_corpus() -> list[tuple[str, str]]:
 
 
 def body_corpus() -> list[tuple[str, bytes]]:
-    corpus = _load("tests/emulator/emulator_hostile_corpus.py")
+    corpus = results.suite_module("tests/emulator/emulator_hostile_corpus.py")
     bodies = [(case.id, case.raw) for case in corpus.BODY_CASES]
     return bodies + [(name, text.encode("utf-8", "surrogatepass"))
                      for name, text in payload_corpus()]
@@ -126,15 +113,9 @@ def reading(found: list[tuple[str, dict[str, Any]]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     run = results.Run.begin(__file__, argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--code", type=Path, help="a directory whose tako_gha is measured")
-    parser.add_argument("--label", default="", help="what the code is (a commit)")
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="one pass (smoke test)")
-    results.add_arguments(parser)
+    results.add_code_arguments(parser, "one pass (smoke test)")
     args = parser.parse_args(argv)
-    results.check_quick(args)
-    if args.code:
-        sys.path.insert(0, str(args.code.resolve()))
+    measured = results.use_code(args)
     import tako_gha
     from tako_gha.core import strictjson
     from tako_gha.emulator import confine
@@ -163,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                  "(`emulator.confine.parse_json`) on the emulator's hostile request bodies "
                  f"plus the same texts as bytes. One pass is the best of {repeat}; the peak "
                  "is tracemalloc's, per case, in a separate pass. Code measured: "
-                 + (f"{args.label or args.code}" if args.code else "this checkout") + ".")
+                 + measured + ".")
         run.write("JSON readers", f"{intro}\n\n{table}\n\n{reading(found)}", args.results)
     return 0
 

@@ -16,6 +16,7 @@ run measures toy sizes: it may only write to another file than RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import re
@@ -26,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from types import ModuleType
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -55,6 +57,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", type=Path, default=RESULTS, metavar="FILE",
                         help="the results file --write replaces the section in "
                              "(default: benchmarks/RESULTS.md)")
+
+
+def suite_module(relative: str) -> ModuleType:
+    """A module of the test suite by its path from the repository root (tests/ is not
+    a package): the corpora benchmarks measure are the ones the tests assert."""
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def add_code_arguments(parser: argparse.ArgumentParser, quick_help: str) -> None:
+    """``--code DIR``/``--label`` (measure another checkout's tako_gha, e.g. a base
+    commit, under a name), ``--repeat`` and ``--quick``: the same in every script that
+    compares code before and after a change; and ``--write``/``--results``."""
+    parser.add_argument("--code", type=Path, help="a directory whose tako_gha is measured")
+    parser.add_argument("--label", default="", help="what the code is (a commit)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    add_arguments(parser)
+
+
+def use_code(args: argparse.Namespace) -> str:
+    """Put ``--code``'s tako_gha ahead of the installed one (call before importing it);
+    returns how the write-up names the code measured. Checks ``--quick`` first."""
+    check_quick(args)
+    if args.code:
+        sys.path.insert(0, str(args.code.resolve()))
+        return f"{args.label or args.code}"
+    return "this checkout"
 
 
 def check_quick(args: argparse.Namespace) -> None:
