@@ -64,8 +64,12 @@ def _read_payload_file(name: str, where: str) -> str:
             # Too large is said below, before decoding a text cut mid-character.
             text = " " * cap if len(data) >= cap else data.decode("utf-8")
     except OSError as exc:
+        # a pipe is read as @- (@/dev/stdin names it as a FIFO, which is never waited on)
+        hint = ("give @PATH of a regular JSON file, or @- to read standard input"
+                if isinstance(exc, streams.NotRegularFile)
+                else "give @PATH of a readable JSON file")
         raise UserError(f"{where}: cannot read the file: {exc.strerror or exc}",
-                        hint="give @PATH of a readable JSON file") from None
+                        hint=hint) from None
     except UnicodeDecodeError as exc:
         raise UserError(f"{where}: the file is not UTF-8 text (byte {exc.start})",
                         hint="give @PATH of a JSON file saved as UTF-8") from None

@@ -193,3 +193,16 @@ def test_standard_output_on_a_full_disk_is_exit_2_with_a_message(tmp_path: Path)
     assert done.stderr.startswith("error: cannot write the output (standard output): No "
                                   "space left on device")
     assert "internal error" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_a_payload_path_that_is_a_pipe_points_at_standard_input(
+        console: Callable[..., Any], tmp_path: Path) -> None:
+    """``--payload @/dev/stdin`` (or any FIFO) is refused at once; the hint names @-,
+    the way to read a pipe."""
+    os.mkfifo(tmp_path / "pipe")
+    done = console("plan", "--workspace", WORKSPACE, "--source", "my-org/core-lib",
+                   "--event", "library_built", "--payload", f"@{tmp_path / 'pipe'}")
+    assert done.exit_code == 2
+    assert "a FIFO (named pipe), not a regular file" in done.stderr
+    assert "hint: give @PATH of a regular JSON file, or @- to read standard input" \
+        in done.stderr
