@@ -35,6 +35,23 @@ def is_exact(sub: Subscription, declared: WorkflowInputs | None) -> bool:
             and declared is not None and declared.listens)
 
 
+def deaf_to_trigger(config_file: str, sub: Subscription,
+                    declared: WorkflowInputs) -> Diagnostic | None:
+    """``trigger: workflow_dispatch`` naming a workflow that does not listen on it: the
+    fan-out makes that target an error (nothing is sent) rather than quietly sending
+    a ``repository_dispatch`` the subscription asked not to use."""
+    if sub.trigger != "workflow_dispatch" or not sub.workflow or declared.listens \
+            or declared.missing:
+        return None
+    line, col = sub.workflow_mark or (sub.line, 0)
+    return _error(config_file, line, col, "trigger-not-heard",
+                  f"{sub.describe()} says trigger: workflow_dispatch, but {sub.workflow} "
+                  "does not listen on workflow_dispatch: the fan-out would dispatch nothing "
+                  "to this repository",
+                  f"add `workflow_dispatch:` under `on:` in {sub.workflow}, or drop "
+                  "`trigger:` (then a repository_dispatch is sent)")
+
+
 def literal(template: Any) -> str | None:
     """The value of a template that names no field (known before any event)."""
     parts = getattr(template, "parts", None)

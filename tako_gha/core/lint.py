@@ -180,6 +180,11 @@ def listening_warnings(result: ConfigResult, workflows: list[WorkflowInfo]) -> l
             if isinstance(named, Diagnostic):
                 problems.append(named)
                 continue
+            deaf = (exact_check.deaf_to_trigger(result.path, sub, named.dispatch)
+                    if named.dispatch is not None else None)
+            if deaf is not None:
+                problems.append(deaf)
+                continue
             if exact_check.is_exact(sub, named.dispatch):
                 assert named.dispatch is not None
                 problems.extend(exact_check.check(result.path, sub, named.dispatch))

@@ -49,8 +49,9 @@ def wants_exact(workflow: str | None, ref: str | None, trigger: str | None,
     or the file (read at plan time) does not listen on workflow_dispatch. A file that
     is not there at all stays exact: ``prepare`` makes it an error (a repository_dispatch
     would reach no workflow and wait for a run that never comes)."""
-    if declared is not None and not declared.listens and not declared.missing:
-        return False
+    if declared is not None and not declared.listens and not declared.missing \
+            and trigger != EVENT:
+        return False  # (asked for by name, it is an error in ``prepare``)
     return bool(workflow) and bool(ref) and trigger != REPOSITORY_DISPATCH
 
 
@@ -68,6 +69,13 @@ def prepare(fanout: FanOut, track: Track, declared: WorkflowInputs | None) -> No
                        "branch or tag, or no such file on it); nothing was dispatched")
         node.hint = (f"check the subscription's workflow: and ref: in {node.repo}'s tako.yml "
                      "(tako-gha plan --org reads the workflow where the dispatch would run)")
+        return
+    if not declared.listens:
+        node.state = NodeState.ERROR
+        node.reason = (f"{track.workflow} does not listen on workflow_dispatch, and the "
+                       "subscription says trigger: workflow_dispatch; nothing was dispatched")
+        node.hint = (f"add `workflow_dispatch:` under `on:` in {track.workflow}, or drop "
+                     "`trigger:` (then a repository_dispatch is sent)")
         return
     if TAKO_INPUT not in declared.inputs:
         track.inputs.pop(TAKO_INPUT, None)

@@ -148,3 +148,16 @@ def test_workflow_dispatch_trigger_needs_a_workflow() -> None:
     assert [(d.code, d.location()) for d in result.diagnostics] == [("bad-trigger",
                                                                      "tako.yml:6:16")]
 
+
+
+def test_an_explicit_workflow_dispatch_trigger_needs_a_listening_workflow() -> None:
+    """`trigger: workflow_dispatch` naming a workflow that listens only on
+    repository_dispatch: an error at the workflow: value (the fan-out sends nothing
+    there), not silence and a quiet repository_dispatch."""
+    deaf = ("name: release\nrun-name: ${{ github.event.client_payload.tako.title }}\n"
+            "on:\n  repository_dispatch:\n    types: [built]\njobs: {}\n")
+    problems = lint({}, deaf, extra="      trigger: workflow_dispatch")
+    assert [(c, w) for c, w, _ in problems] == [("trigger-not-heard", "tako.yml:6:17")]
+    assert "says trigger: workflow_dispatch, but release.yml does not listen on " \
+        "workflow_dispatch" in problems[0][2]
+    assert lint({}, deaf) == []  # without the trigger: repository_dispatch, and it listens

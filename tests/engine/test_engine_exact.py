@@ -286,3 +286,22 @@ def test_a_workflow_not_on_the_ref_is_an_error_and_nothing_is_sent() -> None:
     assert ".github/workflows/gone.yml is not on" in by["acme/c"].reason
     assert forge.calls["dispatch_workflow"] == 0 and forge.calls["dispatch"] == 0
     assert report.status is not TreeStatus.SUCCESS
+
+
+def test_an_explicit_workflow_dispatch_trigger_is_not_quietly_repository_dispatch() -> None:
+    """`trigger: workflow_dispatch` and a workflow that does not listen on it: the node
+    is an error naming both, and no dispatch of either kind is sent."""
+    clock = FakeClock()
+    legacy = FakeWorkflow(path=".github/workflows/release.yml")
+    texts = {"acme/a": "version: 1\n",
+             "acme/b": _sub().replace("      workflow: release.yml\n",
+                                      "      workflow: release.yml\n"
+                                      "      trigger: workflow_dispatch\n")}
+    forge = _discovered(FakeForge, clock, {"acme/b": [legacy]}, texts)
+    report = _plan_run(forge, clock, Notes())
+    [node] = report.origin.children
+    assert node.state is NodeState.ERROR
+    assert node.reason == ("release.yml does not listen on workflow_dispatch, and the "
+                           "subscription says trigger: workflow_dispatch; nothing was "
+                           "dispatched")
+    assert forge.calls["dispatch_workflow"] == 0 and forge.calls["dispatch"] == 0

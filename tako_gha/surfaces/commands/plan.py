@@ -91,7 +91,10 @@ def exact_diagnostics(where: Source, plan: Plan, configs: list[ConfigResult]
         if text is None:
             continue  # lint says what is wrong with a missing or unreadable workflow
         declared = workflow_inputs.parse(text, shown)
-        if exact_check.is_exact(sub, declared):
+        deaf = exact_check.deaf_to_trigger(config, sub, declared)
+        if deaf is not None:
+            out.append(deaf)
+        elif exact_check.is_exact(sub, declared):
             out.extend(exact_check.check(config, sub, declared, values=target.inputs))
     return out
 
