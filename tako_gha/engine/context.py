@@ -92,7 +92,11 @@ def context_from_environment(env: Mapping[str, str]) -> CascadeContext | None:
     if event is None:
         return None
     if name == "workflow_dispatch":
-        return CascadeContext.from_client_payload(tako_from_inputs(event.get("inputs")), repo)
+        try:
+            return CascadeContext.from_client_payload(tako_from_inputs(event.get("inputs")),
+                                                      repo)
+        except ValueError as exc:  # name the field as this run has it
+            raise ValueError(str(exc).replace("client_payload.tako", "inputs.tako")) from None
     return CascadeContext.from_client_payload(event.get("client_payload"), repo)
 
 

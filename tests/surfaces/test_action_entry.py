@@ -216,6 +216,22 @@ def test_cascade_context_of_a_workflow_dispatch_run(tmp_path: Path) -> None:
     assert action.cascade_context(str(event), "acme/x") is None
 
 
+def test_an_altered_tako_input_is_named_as_the_run_has_it(tmp_path: Path) -> None:
+    """A workflow dispatch's bad context names `inputs.tako` (the run has no
+    client_payload), in the error the CLI shows."""
+    from tako_gha.engine.context import context_from_environment
+
+    event = tmp_path / "event.json"
+    env = {"GITHUB_EVENT_PATH": str(event), "GITHUB_REPOSITORY": "acme/x",
+           "GITHUB_EVENT_NAME": "workflow_dispatch"}
+    event.write_text(json.dumps({"inputs": {"tako": json.dumps({"root": "zz"})}}))
+    with pytest.raises(ValueError, match=r"^inputs\.tako\.root is not a tako id: 'zz'$"):
+        context_from_environment(env)
+    event.write_text(json.dumps({"client_payload": {"tako": {"root": "zz"}}}))
+    with pytest.raises(ValueError, match=r"^client_payload\.tako\.root is not a tako id"):
+        context_from_environment({**env, "GITHUB_EVENT_NAME": "repository_dispatch"})
+
+
 def test_a_hostile_event_file_is_not_a_crash(tmp_path: Path) -> None:
     """A dispatch whose client_payload is nested 30,000 deep (it fits GitHub's 64 KB)
     made json.loads hit the recursion limit: the step died with an internal error."""

@@ -99,7 +99,8 @@ def inherited_context(env: Mapping[str, str]) -> CascadeContext | None:
         return context_from_environment(env)
     except ValueError as exc:
         raise UserError(f"cannot continue the cascade this run belongs to: {exc}",
-                        hint="the run's client_payload.tako was altered; start a new root "
+                        hint="the run's cascade context (client_payload.tako, or the tako "
+                             "input of a workflow dispatch) was altered; start a new root "
                              "outside it") from None
 
 
