@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import tempfile
 import threading
 import time
@@ -106,6 +107,7 @@ class Workers:
             time.sleep(0.5)
         for thread in threads:
             thread.join(timeout=5)
+        shutil.rmtree(self.tmp, ignore_errors=True)
         return {"intermediates": len(self.started), "finished": self.finished,
                 "requests": self.requests, "refusals": self.refusals,
                 "halvings": self.halvings, "errors": self.errors[:5]}
