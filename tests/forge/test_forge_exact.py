@@ -130,3 +130,40 @@ def test_workflow_files_are_read_in_one_query(tmp_path: Path) -> None:
         assert texts[items[0]] == RELEASE and texts[items[1]] == LEGACY
         assert texts[items[2]] is None and texts[items[3]] is None
         assert [e["path"] for e in emu.requests()] == ["/graphql"]
+
+
+def test_a_204_to_a_request_for_run_details_is_learnt_the_same_way() -> None:
+    """An older server that ignores `return_run_details` answers 204 and names no run:
+    the dispatch counts as sent (no second POST), the host is learnt once (said once),
+    and the next dispatch there goes without the property."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    bodies: list[dict] = []
+
+    class Ignoring(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ignoring)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        forge = GitHubForge(base, token="t", write_interval=0.0)
+        first = forge.dispatch_workflow("acme/app", "release.yml", "main", {"version": "1"})
+        assert first.run_id is None
+        assert first.note and "answered a workflow dispatch with HTTP 204" in first.note
+        second = forge.worker().dispatch_workflow("acme/app", "release.yml", "main",
+                                                  {"version": "2"})
+        assert second.run_id is None and second.note is None
+        assert [b.get("return_run_details") for b in bodies] == [True, None]
+        assert [b["inputs"]["version"] for b in bodies] == ["1", "2"]
+    finally:
+        server.shutdown()
+        server.server_close()
