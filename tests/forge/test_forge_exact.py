@@ -152,6 +152,7 @@ def test_a_204_to_a_request_for_run_details_is_learnt_the_same_way() -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ignoring)
+    server.daemon_threads, server.block_on_close = True, False  # never wait on a client
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
