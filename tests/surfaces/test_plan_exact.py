@@ -132,3 +132,37 @@ def test_rendered_values_are_judged_as_the_strings_github_gets(tmp_path: Path) -
         in bad
     assert f"{config}:11:16: error: Provided value 'x' for input 'count' is not a number" \
         in bad
+
+
+def _workspace(root: Path, tako: str, workflow: str = WORKFLOW) -> Path:
+    for rel, text in (("acme/a/tako.yml", "version: 1\n"), ("acme/b/tako.yml", tako),
+                      (f"acme/b/{WF}", workflow)):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def test_a_workspace_plan_checks_every_input_rule(tmp_path: Path) -> None:
+    """Unknown, missing required, more than 25 with tako's own, tako reserved: the plan
+    says each at the subscription (file:line:col) and names the declaration."""
+    payload = '{"version": "2", "level": "low"}'
+    unknown = _workspace(tmp_path / "u", TAKO + '        flavour: "x"\n')
+    out = plan("--workspace", str(unknown), payload=payload)
+    assert (f"{unknown}/acme/b/tako.yml:10:18: error: input 'flavour' is not declared by "
+            f"release.yml ({unknown}/acme/b/{WF}:3:3 declares: version, level)") in out
+    missing = _workspace(tmp_path / "m", TAKO.replace(
+        '        version: "{{ .event.payload.version }}"\n', ""))
+    out = plan("--workspace", str(missing), payload=payload)
+    assert (f"{missing}/acme/b/tako.yml:6:17: error: release.yml requires input 'version' "
+            f"({missing}/acme/b/{WF}:5:7)") in out
+    many = WORKFLOW.replace("      tako:", "".join(f"      i{n}: {{}}\n" for n in range(24))
+                            + "      tako:")
+    extra = "".join(f'        i{n}: "x"\n' for n in range(24))
+    crowded = _workspace(tmp_path / "c", TAKO + extra, many)
+    out = plan("--workspace", str(crowded), payload=payload)
+    assert (f"{crowded}/acme/b/tako.yml:6:17: error: subscriptions[0] (acme/a:default) sends "
+            "27 inputs to release.yml (with tako's own); GitHub allows 25") in out
+    reserved = _workspace(tmp_path / "r", TAKO + '        tako: "{}"\n')
+    out = plan("--workspace", str(reserved), payload=payload)
+    assert (f"{reserved}/acme/b/tako.yml:10:15: error: input 'tako' is tako's own (the "
+            "cascade context)") in out
