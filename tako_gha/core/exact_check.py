@@ -114,9 +114,19 @@ def check(config_file: str, sub: Subscription, declared: WorkflowInputs,
             "continuing this one", file=declared.where.file if declared.where else "",
             line=declared.where.line if declared.where else 0,
             col=declared.where.column if declared.where else 0, code="tako-input",
-            hint="add these two lines under on.workflow_dispatch.inputs (indented like "
-                 "the other inputs):\n      " + "\n      ".join(TAKO_LINES)))
+            hint=_tako_hint(declared)))
     return out
+
+
+def _tako_hint(declared: WorkflowInputs) -> str:
+    if declared.inputs:
+        return ("add these two lines under on.workflow_dispatch.inputs (indented like the "
+                "other inputs):\n      " + "\n      ".join(TAKO_LINES))
+    # no inputs yet (maybe `on: workflow_dispatch` or a list): the block they go in
+    return ("the workflow declares no inputs yet: write workflow_dispatch as a mapping "
+            "under on: (keep its other triggers beside it), the last two lines being "
+            "tako's:\n  on:\n    workflow_dispatch:\n      inputs:\n        "
+            + "\n        ".join(TAKO_LINES))
 
 
 def _at(declared: WorkflowInputs) -> str:

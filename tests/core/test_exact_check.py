@@ -161,3 +161,17 @@ def test_an_explicit_workflow_dispatch_trigger_needs_a_listening_workflow() -> N
     assert "says trigger: workflow_dispatch, but release.yml does not listen on " \
         "workflow_dispatch" in problems[0][2]
     assert lint({}, deaf) == []  # without the trigger: repository_dispatch, and it listens
+
+
+def test_a_receiver_without_any_inputs_is_shown_the_block_to_write() -> None:
+    """`on: workflow_dispatch` (no inputs at all): "under on.workflow_dispatch.inputs"
+    names a mapping that is not there, so the hint shows the whole block."""
+    bare = "name: release\non: [push, workflow_dispatch]\njobs: {}\n"
+    result = load_config(tako_yml({}), path="tako.yml", repo="acme/b")
+    info = read_workflow(Path(WF), bare)
+    assert result.config is not None and not isinstance(info, exact_check.Diagnostic)
+    [warning] = listening_warnings(result, [info])
+    assert (warning.code, warning.location()) == ("tako-input", f"{WF}:2:12")
+    assert warning.hint.splitlines()[1:] == [
+        "  on:", "    workflow_dispatch:", "      inputs:", "        tako:",
+        "          description: tako-gha's cascade context (JSON)"]
