@@ -98,6 +98,29 @@ class RunRef:
     # it matched without one): a run cancelled at or after it timed out. Not in JSON.
     deadline: datetime | None = None
     attempt: int = 1  # GitHub's run_attempt: a re-run keeps the id, counts up
+    # Conclusions of earlier attempts this process saw end (oldest first); a tree
+    # rebuilt from GitHub later knows only the latest attempt. Not in JSON.
+    earlier: list[str] = field(default_factory=list)
+
+    def label(self) -> str:
+        """``run 1042``, or ``attempt 2 of run 1042 (attempt 1: failure)`` once re-run."""
+        if self.attempt <= 1:
+            return f"run {self.run_id}"
+        text = f"attempt {self.attempt} of run {self.run_id}"
+        if self.earlier:
+            first = self.attempt - len(self.earlier)
+            text += " (" + ", ".join(f"attempt {first + i}: {c}"
+                                     for i, c in enumerate(self.earlier)) + ")"
+        return text
+
+    def new_attempt(self, attempt: int) -> None:
+        """Follow ``attempt`` of this run, keeping the conclusion of the one it replaces
+        when it was seen to end (only the directly preceding attempt is known)."""
+        if attempt == self.attempt + 1 and self.status == "completed" and self.conclusion:
+            self.earlier.append(self.conclusion)
+        elif attempt != self.attempt:
+            self.earlier.clear()  # attempts in between were never seen
+        self.attempt = attempt
 
     @property
     def state(self) -> NodeState:
@@ -180,12 +203,13 @@ class Node:
         if runs_json is None and data.get("run_id") is not None:
             runs_json = [{"run_id": data["run_id"], "run_url": data.get("run_url"),
                           "workflow": "", "state": data.get("state"),
-                          "correlation": data.get("correlation") or "strict"}]
+                          "correlation": data.get("correlation") or "strict",
+                          "run_attempt": data.get("run_attempt")}]
         runs = [
             RunRef(int(r["run_id"]), r.get("run_url") or "", r.get("workflow", ""),
                    "completed" if NodeState(r["state"]).is_terminal else r["state"],
                    data.get("conclusion") if NodeState(r["state"]).is_terminal else None,
-                   r.get("correlation") or "strict")
+                   r.get("correlation") or "strict", attempt=int(r.get("run_attempt") or 1))
             for r in runs_json or []
         ]
         return cls(

@@ -286,7 +286,8 @@ class TreeTracker:
             for ref in self.tracks[owner].node.runs:
                 if ref.run_id == run.id and ref.attempt != run.run_attempt:
                     # A new attempt: its title's deadline was the first attempt's.
-                    ref.attempt, ref.deadline, changed = run.run_attempt, self.deadline, True
+                    ref.new_attempt(run.run_attempt)
+                    ref.deadline, changed = self.deadline, True
         return self.update_state(run.id, run.status, run.conclusion, run.updated_at) or changed
 
     def update_state(self, run_id: int, status: str | None, conclusion: str | None,

@@ -168,7 +168,8 @@ def rerun_failed(fan: FanOut) -> None:
                 fan.session.message(f"cannot re-run run {ref.run_id} of {node.repo}: "
                                     f"{exc.message}")
                 continue
-            ref.status, ref.conclusion, ref.attempt = "queued", None, ref.attempt + 1
+            ref.new_attempt(ref.attempt + 1)  # keeps this attempt's conclusion to show
+            ref.status, ref.conclusion = "queued", None
             ref.deadline = fan.tracker.deadline  # this attempt's deadline is ours
             again.append(f"run {ref.run_id} attempt {ref.attempt}")
         if again:

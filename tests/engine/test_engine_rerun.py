@@ -48,6 +48,7 @@ def test_a_rerun_keeps_successes_reruns_failures_and_sends_the_rest() -> None:
     nodes = {n.repo: n for n in again.origin.children}
     assert {r: n.state for r, n in nodes.items()} == {r: NodeState.SUCCESS for r in nodes}
     assert [r.attempt for r in nodes["acme/flaky"].runs] == [2]
+    assert [r.earlier for r in nodes["acme/flaky"].runs] == [["failure"]]  # shown in reports
     assert [r.attempt for r in nodes["acme/ok"].runs] == [1]
     assert forge.calls["rerun_run"] == 1 and forge.calls["dispatch"] == 3
     per_repo = {repo: sum(1 for r in forge.runs if r.repo == repo) for repo in nodes}

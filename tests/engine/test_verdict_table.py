@@ -153,3 +153,6 @@ def test_fan_out_status_and_wait_agree(tree: Tree, tmp_path: Path) -> None:
     if tree.name == "re-run by a person":
         node = next(n for n in status.origin.walk() if n.repo == "acme/r")
         assert node.runs[0].attempt == 2 and node.to_json()["run_attempt"] == 2
+        seen = next(n for n in sent.origin.walk() if n.repo == "acme/r").runs[0]
+        # the fan-out saw attempt 1 fail before the person's re-run: its reports say so
+        assert seen.label() == f"attempt 2 of run {seen.run_id} (attempt 1: failure)"

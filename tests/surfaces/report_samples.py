@@ -55,3 +55,22 @@ def wide_report(children: int, reason: str = "", failed_every: int = 0) -> TreeR
                   children=kids)
     status = TreeStatus.FAILURE if failed_every else TreeStatus.SUCCESS
     return TreeReport("f00df00df00d", status, origin, cost=dict(COST), elapsed_seconds=99.0)
+
+
+def rerun_report() -> TreeReport:
+    """svc-a's run 1042 re-run once (attempt 1 failed, attempt 2 passed, both seen);
+    svc-b's run 1043 at attempt 3 failed, earlier attempts not seen (a rebuilt tree)."""
+    again = run(1042, "acme/svc-a")
+    again.attempt, again.earlier = 2, ["failure"]
+    unseen = run(1043, "acme/svc-b", "failure")
+    unseen.attempt = 3
+    svc_a = Node("acme/svc-a", "aaaaaaaaaaaa", NodeState.SUCCESS, "library_built", 1,
+                 runs=[again])
+    svc_b = Node("acme/svc-b", "bbbbbbbbbbbb", NodeState.FAILURE, "library_built", 1,
+                 reason="job build failed: exit 1", runs=[unseen])
+    svc_c = Node("acme/svc-c", "cccccccccccc", NodeState.SUCCESS, "library_built", 1,
+                 runs=[run(1044, "acme/svc-c")])
+    origin = Node("acme/core-lib", "f00df00df00d", NodeState.SUCCESS, "library_built", 0,
+                  children=[svc_a, svc_b, svc_c])
+    return TreeReport("f00df00df00d", TreeStatus.FAILURE, origin, cost=dict(COST),
+                      elapsed_seconds=30.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from report_samples import sample_report, wide_report
+from report_samples import rerun_report, sample_report, wide_report
 
 from tako_gha.core.tree import Node, NodeState, TreeReport, TreeStatus
 from tako_gha.surfaces.reports import MAX_SUMMARY_BYTES, render_markdown, render_text
@@ -198,3 +198,37 @@ def test_mermaid_gives_timed_out_its_own_class_and_dims_skipped_subscribers() ->
     assert 's0["acme/legacy<br/>skipped"]:::skipped' in diagram
     assert 's1["acme/broken<br/>skipped"]:::skipped' in diagram
     assert "n0 -.-> s0" in diagram and "acme/x" not in diagram
+
+
+URL = "http://127.0.0.1:1/{}/actions/runs/{}"
+
+
+def test_text_shows_a_re_run_node_by_its_attempt_and_the_earlier_conclusions() -> None:
+    lines = render_text(rerun_report()).splitlines()
+    a = next(line for line in lines if "acme/svc-a" in line)
+    assert ("attempt 2 of run 1042 (attempt 1: failure) " + URL.format("acme/svc-a", 1042)
+            in a)
+    b = next(line for line in lines if "acme/svc-b" in line)
+    assert "attempt 3 of run 1043 " + URL.format("acme/svc-b", 1043) in b
+    assert "(attempt" not in b  # earlier attempts not seen: nothing made up
+    c = next(line for line in lines if "acme/svc-c" in line)
+    assert "run 1044 " in c and "attempt" not in c  # a first attempt reads as before
+
+
+def test_markdown_shows_a_re_run_node_by_its_attempt_in_tree_and_failures() -> None:
+    text = render_markdown(rerun_report())
+    failures, tree = text.split("### Tree")
+    assert ("[attempt 3 of run 1043](" + URL.format("acme/svc-b", 1043) + ")") in failures
+    assert ("✅ **acme/svc-a** success · [attempt 2 of run 1042 (attempt 1: failure)]("
+            + URL.format("acme/svc-a", 1042) + ")") in tree
+    assert "· [run 1044](" in tree
+
+
+def test_json_keeps_the_latest_attempt_and_reads_it_back() -> None:
+    data = rerun_report().origin.to_json()
+    kids = {c["repo"]: c for c in data["children"]}
+    assert kids["acme/svc-a"]["run_attempt"] == 2
+    assert kids["acme/svc-b"]["run_attempt"] == 3
+    assert "run_attempt" not in kids["acme/svc-c"]
+    back = Node.from_json(kids["acme/svc-b"])
+    assert back.runs[0].attempt == 3 and back.runs[0].label() == "attempt 3 of run 1043"

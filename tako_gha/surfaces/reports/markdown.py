@@ -67,7 +67,7 @@ def _size(text: str) -> int:
 
 def _run_links(node: Node) -> str:
     return ", ".join(
-        f"[run {r.run_id}]({r.url})" if r.url else f"run {r.run_id}" for r in node.runs
+        f"[{escape(r.label())}]({r.url})" if r.url else escape(r.label()) for r in node.runs
     )
 
 

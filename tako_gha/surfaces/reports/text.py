@@ -14,7 +14,8 @@ from tako_gha.surfaces.reports.common import (
 
 
 def node_line(node: Node, *, origin: bool = False) -> str:
-    """One node: ``acme/svc-a  success  run 1001 <url>  (reason)``."""
+    """One node: ``acme/svc-a  success  run 1001 <url>  (reason)``; a re-run run
+    reads ``attempt 2 of run 1001 (attempt 1: failure) <url>``."""
     if origin:
         label = f"{node.repo} (origin"
         label += f", {node.event_type})" if node.event_type else ")"
@@ -23,7 +24,7 @@ def node_line(node: Node, *, origin: bool = False) -> str:
     if node.event_type:
         parts.append(f"[{node.event_type}]")
     for run in node.runs:
-        parts.append(f"run {run.run_id} {run.url}".rstrip())
+        parts.append(f"{run.label()} {run.url}".rstrip())
     if node.correlation in ("heuristic", "exact"):
         parts.append(f"(correlation: {node.correlation})")
     if node.duplicate_of:
