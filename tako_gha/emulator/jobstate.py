@@ -15,6 +15,7 @@ import threading
 
 from tako_gha.emulator import commands, composite
 from tako_gha.emulator.logs import LOG_LIMIT_CHARS, JobLog
+from tako_gha.emulator.masking import Masks
 from tako_gha.emulator.state import AnnotationRecord, JobRecord, RunStore
 
 MASK = commands.MASK
@@ -42,9 +43,9 @@ class JobState:
         self.cancel_immune = False
         self.live: set[subprocess.Popen[bytes]] = set()
         self.store = store
-        self.masks: set[str] = set()
+        self.masks = Masks()
         for value in masks:
-            self.masks |= mask_values(value)
+            self.masks.add(mask_values(value))
         self.lock = threading.Lock()
         self.log = JobLog(LOG_LIMIT_CHARS, mask=self.mask)
         self.step_number = 0  # the step whose output is being written (0: the job's own)
@@ -62,17 +63,10 @@ class JobState:
             return str(self._file_keys)
 
     def mask(self, text: str) -> str:
-        with self.lock:
-            masks = sorted(self.masks, key=len, reverse=True)
-        for value in masks:
-            text = text.replace(value, MASK)
-        return text
+        return self.masks.hide(text)
 
     def add_mask(self, value: str) -> None:
-        found = mask_values(value.strip())
-        if found:
-            with self.lock:
-                self.masks |= found
+        self.masks.add(mask_values(value.strip()))
 
     def write_log(self, line: str) -> None:
         self.log.write(self.mask(line), self.step_number)

@@ -36,6 +36,7 @@ The parts, each owning one concern:
 - ``emulator.commands``: workflow commands a step prints;
 - ``emulator.envfiles``: ``GITHUB_OUTPUT``/``ENV``/``PATH``/``STEP_SUMMARY``;
 - ``emulator.jobstate``: one job's masks, log, summaries and annotations.
+- ``emulator.masking``: the masks themselves, hidden in any text in one pass per level.
 """
 
 from __future__ import annotations

@@ -287,3 +287,4 @@ def test_a_file_command_file_swapped_for_a_fifo_device_or_directory_fails_its_st
     assert [s.conclusion for s in run.jobs[0].steps] == ["failure", "skipped"]
     assert f"unable to process file command: {variable}: not a regular file" in notes, notes
     assert "runner error" not in notes
+
