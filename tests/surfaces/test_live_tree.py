@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from report_samples import sample_report, wide_report
+from report_samples import rerun_report, sample_report, wide_report
 from rich.console import Console
 
 from tako_gha.core.tree import NodeState
@@ -100,3 +100,16 @@ def test_cancelled_children_are_not_counted_as_failed() -> None:
     live.on_update(report)
     assert out.getvalue().splitlines()[-1].endswith(
         "[5/5 done, 2 failed, 3 cancelled or timed out]")  # was "5 failed"
+
+
+def test_a_re_run_node_is_shown_by_its_attempt_in_lines_and_on_a_terminal() -> None:
+    live, out = _plain()
+    live.on_update(rerun_report())
+    text = out.getvalue()
+    assert "acme/svc-a: success (attempt 2 of run 1042 (attempt 1: failure))" in text
+    assert "acme/svc-b: failure (attempt 3 of run 1043)" in text
+    assert "acme/svc-c: success (run 1044)" in text
+    drawn = io.StringIO()
+    with LiveTree(Console(file=drawn, force_terminal=True, width=160), min_interval=0) as tty:
+        tty.on_update(rerun_report())
+    assert "attempt 2 of run 1042 (attempt 1: failure)" in drawn.getvalue()

@@ -94,7 +94,7 @@ class LiveTree:
             arrow = f"{before.value} → " if before is not None else ""
             line = f"{self._clock()} {node.repo}: {arrow}{node.state.value}"
             if node.runs:
-                line += " (" + ", ".join(f"run {r.run_id}" for r in node.runs) + ")"
+                line += " (" + ", ".join(r.label() for r in node.runs) + ")"
             if node.reason and node.state.is_terminal:
                 line += f" — {one_line(node.reason)}"
             line += f"  [{counts}]"
@@ -142,7 +142,7 @@ class LiveTree:
                 (child.state.value, STATE_STYLE.get(child.state, "red")),
             )
             if child.runs:
-                label.append("  " + ", ".join(f"run {r.run_id}" for r in child.runs), "dim")
+                label.append("  " + ", ".join(r.label() for r in child.runs), "dim")
             if child.reason and child.state.is_terminal:
                 label.append(f"  {child.reason}", "dim")
             self._add_children(branch.add(label), child, shown)
