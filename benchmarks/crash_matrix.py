@@ -252,19 +252,7 @@ def scenario(emu: Emulator, names: dict[str, list[str]], kind: str, sig: str, po
     out.resume_exit = again.returncode
     if again.returncode != 0:
         out.problems.append(f"resume exited {again.returncode}: {again.stderr[-800:]!r}")
-    try:
-        tree = json.loads(again.stdout)["tree"]
-        out.states = Counter(c["state"] for c in tree["children"])
-    except (ValueError, KeyError, TypeError):
-        out.problems.append(f"resume printed no tree: {again.stdout[:300]!r}")
-    per_repo = Counter(r.repo for r in emu.runs.all_runs()
-                       if run_root(r) == out.root)
-    out.runs = Counter(per_repo.get(name, 0) for name in children)
-    if set(out.runs) != {1}:
-        bad = {n: per_repo.get(n, 0) for n in children if per_repo.get(n, 0) != 1}
-        out.problems.append(f"children without exactly one run: {dict(list(bad.items())[:8])}")
-    if out.states and set(out.states) != {"success"}:
-        out.problems.append(f"child states after resume: {dict(out.states)}")
+    _count(emu, out, children, again.stdout, who="the resume", settle=False)
     out.seconds = time.monotonic() - started
     return out
 
@@ -275,13 +263,16 @@ def _args(emu: Emulator, event: str, children: list[str], *extra: str) -> list[s
             "--timeout", "5m", "--discovery-timeout", "1m", "--format", "json", *extra]
 
 
-def _count(emu: Emulator, out: Outcome, children: list[str], tree_text: str) -> None:
-    """Runs per child (by client_payload) and the finishing process's child states."""
-    emu.wait_idle(60)
+def _count(emu: Emulator, out: Outcome, children: list[str], tree_text: str, *,
+           who: str = "the finishing process", settle: bool = True) -> None:
+    """Runs per child (by client_payload) and the child states ``who`` printed;
+    ``settle`` first waits for the emulator's runs to be idle."""
+    if settle:
+        emu.wait_idle(60)
     try:
         out.states = Counter(c["state"] for c in json.loads(tree_text)["tree"]["children"])
     except (ValueError, KeyError, TypeError):
-        out.problems.append(f"no tree printed: {tree_text[:300]!r}")
+        out.problems.append(f"{who} printed no tree: {tree_text[:300]!r}")
     per_repo = Counter(r.repo for r in emu.runs.all_runs()
                        if run_root(r) == out.root)
     out.runs = Counter(per_repo.get(name, 0) for name in children)
@@ -289,7 +280,7 @@ def _count(emu: Emulator, out: Outcome, children: list[str], tree_text: str) -> 
         bad = {n: per_repo.get(n, 0) for n in children if per_repo.get(n, 0) != 1}
         out.problems.append(f"children without exactly one run: {dict(list(bad.items())[:8])}")
     if out.states and set(out.states) != {"success"}:
-        out.problems.append(f"child states: {dict(out.states)}")
+        out.problems.append(f"child states after {who}: {dict(out.states)}")
 
 
 def announcement(stderr: str) -> re.Match | None:
