@@ -207,11 +207,19 @@ def _save_entry(store: Path, key: str, targets: list[Path]) -> str:
                 "caching do(es) not exist, hence no cache is being saved.")
     staging = store / f".partial-{os.getpid()}-{time.monotonic_ns()}"
     (staging / "files").mkdir(parents=True)
-    for index, target in existing:
-        if target.is_dir():
-            shutil.copytree(target, staging / "files" / str(index), symlinks=True)
-        else:
-            shutil.copy2(target, staging / "files" / f"{index}.file")
+    try:
+        for index, target in existing:
+            if target.is_dir():
+                shutil.copytree(target, staging / "files" / str(index), symlinks=True)
+            else:
+                shutil.copy2(target, staging / "files" / f"{index}.file")
+    except (OSError, RecursionError) as exc:
+        # as actions/cache: a save that fails is a warning, never the job's failure
+        # (copytree recurses once per level: a tree ~1,000 deep raises RecursionError)
+        remove_tree(staging)
+        why = ("a directory is nested too deep to copy" if isinstance(exc, RecursionError)
+               else exc.strerror or str(exc))
+        return f"##[warning]Failed to save: {why}"
     (staging / "key").write_text(key, encoding="utf-8")
     try:
         staging.rename(entry)

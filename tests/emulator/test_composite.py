@@ -452,3 +452,24 @@ def test_checkout_empties_a_directory_deeper_than_the_recursion_limit(
     run, log = run_case(emu, "b")
     assert run.conclusion == "success", (log, messages(run))
     assert "emptied" in log.splitlines() and "f.txt" in log.splitlines()
+
+
+def test_a_cache_save_that_cannot_copy_warns_and_keeps_no_entry(make_world,
+                                                               start_emulator) -> None:
+    """As actions/cache: a failed save is a warning. Before: a directory 1,200 levels
+    deep made the post step an 'emulator runner error' (copytree recursed per level)
+    and left a partial entry in the cache store."""
+    deep = ("import os\nos.makedirs('c')\nos.chdir('c')\nfor _ in range(1200):\n"
+            "    os.mkdir('d')\n    os.chdir('d')\n")
+    steps = [{"uses": "actions/cache@v4", "with": {"path": "c", "key": "deep"}},
+             {"shell": "python", "run": deep}]
+    world = make_world({"acme/app": {".github/workflows/b.yml": workflow("b", steps)}})
+    emu = start_emulator(world)
+    try:
+        for _ in range(2):  # the second run finds no entry, whole or partial
+            run, log = run_case(emu, "b")
+            assert run.conclusion == "success", (log, messages(run))
+            assert "Cache not found for input keys: deep" in log
+            assert "##[warning]Failed to save: a directory is nested too deep to copy" in log
+    finally:  # what a failure leaves would break pytest's own (recursive) clean-up
+        subprocess.run(["rm", "-rf", str(world / ".tako-cache")], check=False)
