@@ -197,6 +197,31 @@ def _restore(entry: Path, targets: list[Path]) -> None:
             shutil.copy2(entry / "files" / f"{index}.file", target)
 
 
+# copytree recurses once per level, so how deep a tree it can copy depends on the
+# process's recursion limit (which libraries raise: celpy sets 2,500). A depth counted
+# before copying makes the answer the same in every process.
+MAX_SAVE_DEPTH = 200
+
+
+def _deeper_than(top: Path, limit: int) -> bool:
+    """Whether a directory lies more than ``limit`` levels below ``top`` (links are not
+    followed; an iterative walk, so no depth can exhaust the stack)."""
+    if not top.is_dir() or top.is_symlink():
+        return False
+    pending = [(top, 0)]
+    while pending:
+        here, depth = pending.pop()
+        if depth > limit:
+            return True
+        try:
+            with os.scandir(here) as entries:
+                pending.extend((Path(e.path), depth + 1) for e in entries
+                               if e.is_dir(follow_symlinks=False))
+        except OSError:
+            continue  # unreadable: copytree reports it as the save's failure
+    return False
+
+
 def _save_entry(store: Path, key: str, targets: list[Path]) -> str:
     entry = _entry_dir(store, key)
     if entry.exists():
@@ -205,6 +230,10 @@ def _save_entry(store: Path, key: str, targets: list[Path]) -> str:
     if not existing:
         return ("##[warning]Path Validation Error: Path(s) specified in the action for "
                 "caching do(es) not exist, hence no cache is being saved.")
+    deep = next((t for _, t in existing if _deeper_than(t, MAX_SAVE_DEPTH)), None)
+    if deep is not None:
+        return (f"##[warning]Failed to save: a directory is nested too deep to copy "
+                f"(more than {MAX_SAVE_DEPTH} levels under {deep.name})")
     staging = store / f".partial-{os.getpid()}-{time.monotonic_ns()}"
     (staging / "files").mkdir(parents=True)
     try:
@@ -213,13 +242,10 @@ def _save_entry(store: Path, key: str, targets: list[Path]) -> str:
                 shutil.copytree(target, staging / "files" / str(index), symlinks=True)
             else:
                 shutil.copy2(target, staging / "files" / f"{index}.file")
-    except (OSError, RecursionError) as exc:
+    except OSError as exc:
         # as actions/cache: a save that fails is a warning, never the job's failure
-        # (copytree recurses once per level: a tree ~1,000 deep raises RecursionError)
         remove_tree(staging)
-        why = ("a directory is nested too deep to copy" if isinstance(exc, RecursionError)
-               else exc.strerror or str(exc))
-        return f"##[warning]Failed to save: {why}"
+        return f"##[warning]Failed to save: {exc.strerror or exc}"
     (staging / "key").write_text(key, encoding="utf-8")
     try:
         staging.rename(entry)

@@ -458,7 +458,8 @@ def test_a_cache_save_that_cannot_copy_warns_and_keeps_no_entry(make_world,
                                                                start_emulator) -> None:
     """As actions/cache: a failed save is a warning. Before: a directory 1,200 levels
     deep made the post step an 'emulator runner error' (copytree recursed per level)
-    and left a partial entry in the cache store."""
+    and left a partial entry in the cache store; then whether it failed depended on the
+    process's recursion limit (celpy raises it), so the depth is now counted."""
     deep = ("import os\nos.makedirs('c')\nos.chdir('c')\nfor _ in range(1200):\n"
             "    os.mkdir('d')\n    os.chdir('d')\n")
     steps = [{"uses": "actions/cache@v4", "with": {"path": "c", "key": "deep"}},
