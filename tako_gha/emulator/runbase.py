@@ -13,6 +13,7 @@ times them.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import signal
 import subprocess
@@ -87,7 +88,7 @@ class Unit:
     kept: str | None = None
 
 
-class RunnerBase:
+class RunnerBase(abc.ABC):
     """Runs of the emulator's world: created from the workflow files, kept by id,
     cancelled and re-run the same way whoever carries them out (see module docstring).
     """
@@ -411,9 +412,10 @@ class RunnerBase:
             "token": "",  # filled per run when steps execute (never in titles)
         }
 
+    @abc.abstractmethod
     def _schedule(self, ctx: RunContext) -> None:
-        """Carry the (queued) run out: the subclass's part."""
-        raise NotImplementedError
+        """Carry the (queued) run out: the subclass's part (steps run for real, or
+        simulated)."""
 
     def _finish_unstarted(self, ctx: RunContext, conclusion: str) -> None:
         """Complete a run that never started (caller holds store.lock)."""
