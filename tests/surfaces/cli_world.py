@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,19 @@ from tako_gha.emulator.worldgen import receiver_workflow, subscriber_config
 # Re-exported under the short names these tests use.
 receiver = receiver_workflow
 subscription = subscriber_config
+
+
+# What a GitHub Actions runner (or a developer's shell) sets that would steer a command
+# under test: source, event file, the Actions switch and a second token.
+RUNNER_ENV = ("GITHUB_REPOSITORY", "GITHUB_EVENT_PATH", "GITHUB_ACTIONS", "GH_TOKEN")
+
+
+def outside_actions(monkeypatch: pytest.MonkeyPatch, cwd: Path, *also: str) -> None:
+    """Run the command as from a plain shell in ``cwd``: none of ``RUNNER_ENV`` (nor
+    ``also``) is set, and the working directory is no git checkout of ours."""
+    for name in (*RUNNER_ENV, *also):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(cwd)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_world import Outcome, receiver, run_console, subscription
+from cli_world import Outcome, outside_actions, receiver, run_console, subscription
 
 from tako_gha.emulator import Emulator
 from tako_gha.emulator.worldgen import write_world
@@ -56,10 +56,7 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 def invoke(emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
            capsys: pytest.CaptureFixture[str]) -> Any:
     """Runs the real console entry (``main``): exit codes and error reporting included."""
-    for name in ("GITHUB_REPOSITORY", "GITHUB_EVENT_PATH", "GITHUB_ACTIONS", "GH_TOKEN",
-                 "GITHUB_API_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+    outside_actions(monkeypatch, tmp_path, "GITHUB_API_URL")
     base = {"GITHUB_TOKEN": TOKEN, "TAKO_CACHE_DIR": str(tmp_path / "cache"),
             "TAKO_POLL_MIN_INTERVAL": "0.1", "TAKO_POLL_MAX_INTERVAL": "0.5",
             "TAKO_SIBLING_GRACE": "0.2"}

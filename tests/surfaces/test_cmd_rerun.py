@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_world import Outcome, receiver, run_console, subscription
+from cli_world import Outcome, outside_actions, receiver, run_console, subscription
 
 from tako_gha.emulator import Emulator
 from tako_gha.emulator.worldgen import write_world
@@ -39,9 +39,7 @@ def emu(tmp_path: Path) -> Iterator[Emulator]:
 @pytest.fixture
 def invoke(emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
            capsys: pytest.CaptureFixture[str]) -> Any:
-    for name in ("GITHUB_REPOSITORY", "GITHUB_EVENT_PATH", "GITHUB_ACTIONS", "GH_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+    outside_actions(monkeypatch, tmp_path)
     for name, value in {"GITHUB_TOKEN": TOKEN, "TAKO_POLL_MIN_INTERVAL": "0.1",
                         "TAKO_POLL_MAX_INTERVAL": "0.5", "TAKO_SIBLING_GRACE": "0.2"}.items():
         monkeypatch.setenv(name, value)

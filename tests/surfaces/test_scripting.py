@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 import pytest
-from cli_world import Outcome, receiver, run_console, subscription
+from cli_world import Outcome, outside_actions, receiver, run_console, subscription
 
 from tako_gha.core.config import schema
 from tako_gha.emulator import Emulator
@@ -57,9 +57,7 @@ def _env(emu: Emulator, tmp_path: Path) -> dict[str, str]:
 def invoke(emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
            capsys: pytest.CaptureFixture[str]) -> Any:
     """The real console entry, in process, pointed at the emulator by GITHUB_API_URL."""
-    for name in ("GITHUB_REPOSITORY", "GITHUB_EVENT_PATH", "GITHUB_ACTIONS", "GH_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+    outside_actions(monkeypatch, tmp_path)
 
     def _invoke(*args: str, env: dict[str, str] | None = None) -> Outcome:
         with monkeypatch.context() as patch:

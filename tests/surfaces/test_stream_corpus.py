@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_world import receiver, run_console, subscription
+from cli_world import outside_actions, receiver, run_console, subscription
 from stream_corpus import CASES
 
 from tako_gha.emulator import Emulator
@@ -110,10 +110,7 @@ class Made:
 @pytest.fixture
 def console(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
             tmp_path: Path) -> Callable[..., Any]:
-    for name in ("GITHUB_REPOSITORY", "GITHUB_EVENT_PATH", "GITHUB_ACTIONS", "GH_TOKEN",
-                 "GITHUB_STEP_SUMMARY", "TAKO_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+    outside_actions(monkeypatch, tmp_path, "GITHUB_STEP_SUMMARY", "TAKO_DEBUG")
 
     def run(*args: str, env: dict[str, str] | None = None) -> Any:
         with monkeypatch.context() as patch:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_world import Outcome, receiver, run_console, subscription
+from cli_world import Outcome, outside_actions, receiver, run_console, subscription
 
 from tako_gha.emulator import Emulator
 from tako_gha.emulator.worldgen import write_world
@@ -61,10 +61,8 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 
 
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("GITHUB_REPOSITORY", "GITHUB_EVENT_PATH", "GITHUB_ACTIONS", "GH_TOKEN",
-                 "GITHUB_TOKEN", "GITHUB_API_URL", "TAKO_APP_ID", "TAKO_APP_PRIVATE_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+    outside_actions(monkeypatch, tmp_path, "GITHUB_TOKEN", "GITHUB_API_URL", "TAKO_APP_ID",
+                    "TAKO_APP_PRIVATE_KEY")
 
 
 @pytest.fixture
