@@ -37,7 +37,10 @@ Beyond one process, per receiver kind:
 
 - *two senders, resumes together*: the fan-out is killed mid-request, then the
   printed resume is started twice at the same instant: one must refuse (exit 2,
-  naming the process that holds the root's lock), the other finish (exit 0);
+  naming the process that holds the root's lock), the other finish (exit 0). Each
+  resume pauses itself before its first journal record (``1:SIGSTOP``), which only
+  the lock's holder reaches, and is let go once the other has answered: on a loaded
+  machine one resume could otherwise finish before the other has even started;
 - *two senders, while sending*: the printed resume is started while the first
   process still dispatches (it pauses itself, ``TAKO_JOURNAL_CRASH=N:SIGSTOP``, just
   before child N/2's intent, and goes on once the resume has answered): the resume
@@ -319,6 +322,22 @@ def _stopped(pid: int, timeout: float) -> bool:
     return False
 
 
+def _release_holder(racers: list[subprocess.Popen], timeout: float) -> bool:
+    """Wait until every racer but one has ended and that one has paused itself,
+    then let it go on. False when none paused (every racer ended without writing a
+    record, so the overlap was not shown)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        running = [p for p in racers if p.poll() is None]
+        if not running:
+            return False
+        if len(running) == 1 and _stopped(running[0].pid, 0.05):
+            running[0].send_signal(signal.SIGCONT)
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def _refused(proc_exit: int, stderr: str) -> bool:
     return proc_exit == 2 and "another process is sending for root" in stderr
 
@@ -362,9 +381,16 @@ def two_senders(emu: Emulator, names: dict[str, list[str]], kind: str, how: str,
         first.kill()
         out.problems.append("the first process never paused mid-sending")
         return out
-    racers = [subprocess.Popen(resume, env=_env(state_dir, None), text=True,
+    # Together: both racers pause themselves before their first journal record
+    # (which only the lock's holder reaches), so the holder is surely still sending
+    # while the other asks for the lock, however loaded the machine; it is let go
+    # once the other has answered.
+    racer_crash = "1:SIGSTOP" if how == "together" else None
+    racers = [subprocess.Popen(resume, env=_env(state_dir, racer_crash), text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
               for _ in range(2 if how == "together" else 1)]
+    if how == "together" and not _release_holder(racers, timeout):
+        out.problems.append("no resume paused holding the lock: the overlap was not shown")
     answers = [(p, *p.communicate(timeout=timeout)) for p in racers]
     if how == "sending":
         first.send_signal(signal.SIGCONT)
