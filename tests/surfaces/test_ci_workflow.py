@@ -38,7 +38,7 @@ def test_the_suite_runs_on_every_supported_python_on_the_lock_and_the_newest() -
 def test_ci_run_defaults_to_the_readme_command_and_knows_the_lock() -> None:
     script = (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
-    command = 'pip install -e ".[test]" && pytest --cov=tako_gha --cov-fail-under=90'
+    command = 'pip install -e ".[test]" && pytest -n 2 --cov=tako_gha --cov-fail-under=90'
     assert command in readme
     assert script.rstrip().endswith(command)
     assert "pip install --require-hashes --only-binary :all: -r requirements/action.txt" \
@@ -63,4 +63,4 @@ def test_a_job_runs_the_newest_cel_python_over_the_pin() -> None:
     assert 'pip install -e ".[test]"' in script
     assert script.index('pip install -e ".[test]"') < script.index(
         "pip install --upgrade cel-python")
-    assert "pytest --cov=tako_gha --cov-fail-under=90" in script
+    assert "pytest -n 2 --cov=tako_gha --cov-fail-under=90" in script

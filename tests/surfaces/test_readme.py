@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 # The coverage gate lives in the command, not in pytest's addopts, so that any subset of
 # the tests (pytest tests/core/test_x.py) runs on its own.
-TEST_COMMAND = 'pip install -e ".[test]" && pytest --cov=tako_gha --cov-fail-under=90'
+TEST_COMMAND = 'pip install -e ".[test]" && pytest -n 2 --cov=tako_gha --cov-fail-under=90'
 
 
 def _quickstart() -> str:
