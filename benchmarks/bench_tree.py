@@ -149,7 +149,7 @@ class Workers:
                                 concurrency_limit=size, max_children=size,
                                 dispatches_per_minute=100_000, dispatches_per_hour=100_000,
                                 poll_workers=2, shared_budget=self.shared,
-                                reports=self.shared)
+                                reports=self.shared, first_attempt=True)
         forge = open_forge(self.url, token=self.token, cache_dir=None)
         try:
             report = fan_out(forge, request, options)

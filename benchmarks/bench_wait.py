@@ -33,7 +33,9 @@ not mix:
   hour); twice, side by side, each tree on its own token: ``tree`` (the token's budget
   handed down, children reporting up) and ``tree-alone`` (today's per-process
   governor: every process governs itself against the whole token, the root lists the
-  repositories below each level). Receivers are exact-mode at every level. The tree's
+  repositories below each level). Receivers are exact-mode at every level; the
+  intermediate levels fire and forget (``--levels wait``: they wait on their subtree),
+  so only the root waits, following the levels below by their reports. The tree's
   figures are the token's, summed over all its processes, as the emulator counts them:
   requests, secondary-limit refusals, peak REST and GraphQL points in any trailing
   minute. No scenario is exempt from a goal; a goal missed is printed as missed.
@@ -493,13 +495,15 @@ def measure(sizes: list[int], tree: list[int], minutes: float, latency: str,
             lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
             played[scenario.name] = json.loads(lines[-1]) if lines else {"failed": True}
         runs = server.get("/_emulator/runs")
-        tokens = server.get("/_emulator/stats").get("tokens", {})
+        stats = server.get("/_emulator/stats")
+        tokens, kinds = stats.get("tokens", {}), stats.get("by_token", {})
     finally:
         server.stop()
     for figures, (scenario, _) in zip(out, procs, strict=True):
         if scenario.children:  # the token's figures, over every process of the tree
             token_id = "tok-" + hashlib.sha256(scenario.token.encode()).hexdigest()[:10]
             figures.extra["tree"] = {**tokens.get(token_id, {}),
+                                     "kinds": kinds.get(token_id, {}),
                                      "workers": played.get(scenario.name, {})}
         mine = {r.lower() for r in scenario.repos}
         ends = [_parse_iso(r["updated_at"]) for r in runs
@@ -617,6 +621,19 @@ def tree_table(rows: list[Figures]) -> str:
     return "\n".join(lines)
 
 
+def tree_kinds(rows: list[Figures]) -> str:
+    """Where each tree's requests went, by endpoint kind, over all its processes."""
+    lines = []
+    for f in rows:
+        kinds = (f.tree or {}).get("kinds") or {}
+        if kinds:
+            parts = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+            lines.append(f"- {f.scenario}: " + ", ".join(
+                f"{kind} {_n(n)} ({n / max(1, f.children):.2f}/run)" for kind, n in parts))
+    return ("Requests by endpoint kind, all processes of each tree:\n" + "\n".join(lines)
+            if lines else "")
+
+
 def reading(rows: list[Figures]) -> str:
     lines = ["Reading (computed from the figures above):"]
     by = {f.scenario: f for f in rows}
@@ -695,9 +712,10 @@ def main(argv: list[str] | None = None) -> list[Figures]:
     parser.add_argument("--tree", default="10,30,33", help="fan-out per level (3 levels)")
     parser.add_argument("--latency", default="50ms")
     parser.add_argument("--quick", action="store_true", help="a few children, seconds")
-    parser.add_argument("--levels", choices=("wait", "forget"), default="wait",
-                        help="the trees' intermediate levels wait on their subtree "
-                             "(wait_for_children, default) or fire and forget")
+    parser.add_argument("--levels", choices=("wait", "forget"), default="forget",
+                        help="the trees' intermediate levels fire and forget (default: "
+                             "the root follows the whole tree by their reports) or wait "
+                             "on their subtree (wait_for_children)")
     results.add_arguments(parser)
     parser.add_argument("--role", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -721,6 +739,7 @@ def main(argv: list[str] | None = None) -> list[Figures]:
     print(table(rows))
     print(exact_table(rows))
     print(tree_table(rows))
+    print(tree_kinds(rows))
     print(reading(rows))
     print(f"total {time.monotonic() - began:.0f} s", flush=True)
     if args.write:
@@ -744,6 +763,7 @@ def main(argv: list[str] | None = None) -> list[Figures]:
             "token; requests, refusals and peak points are the token's, over all of its "
             "processes (the emulator's count); lag and RSS are the root's.",
             tree_table(rows),
+            tree_kinds(rows),
             reading(rows),
         ]), args.results)
     return rows

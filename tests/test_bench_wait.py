@@ -48,8 +48,13 @@ def test_quick_mode_measures_both_strategies_and_the_tree(capsys: pytest.Capture
         goals = dict((text.split(" ")[0] + " " + text.split(" ")[1], ok)
                      for text, ok in bench.goals(tree))
         assert len(goals) == 6  # none exempt
-    # handed down, the levels below the root read reports instead of listing
+    # handed down, the levels below the root read reports instead of listing: no
+    # repository is listed and no run's annotations read, by the root or any level
     assert by["tree"].tree["requests"] < by["tree-alone"].tree["requests"]
+    kinds = by["tree"].tree["kinds"]
+    assert kinds["dispatch"] == 14 and kinds["artifacts"] == 2 * (2 + 4)
+    assert not {"runs_list", "annotations", "jobs"} & set(kinds), kinds
+    assert {"runs_list", "annotations"} <= set(by["tree-alone"].tree["kinds"])
     # exact mode beside repository_dispatch: its runs come in the dispatch answers
     exact, rd = by["exact-4"], by["tako-4"]
     assert exact.dispatches == 4 and exact.refusals == 0 and exact.runs_seen == 4

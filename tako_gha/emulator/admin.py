@@ -19,6 +19,9 @@ class RequestLog:
         self._entries: list[dict[str, Any]] = []
         self._by_kind: Counter[tuple[str, int]] = Counter()
         self._blobs: Counter[str] = Counter()  # file contents served, by endpoint kind
+        # requests per (token id, endpoint kind): where one token's budget went, over
+        # every process that sent it (a benchmark's tree of processes, say)
+        self._by_token: Counter[tuple[str, str]] = Counter()
         self._dropped = 0
 
     def record(
@@ -42,6 +45,7 @@ class RequestLog:
                 del self._entries[:drop]
                 self._dropped += drop
             self._by_kind[(kind, status)] += 1
+            self._by_token[(token_id, kind)] += 1
             if blobs:
                 self._blobs[kind] += blobs
 
@@ -54,12 +58,17 @@ class RequestLog:
 
     def stats(self) -> dict[str, Any]:
         """``{"total": N, "by_kind": {kind: {status: n, "total": n}}, "by_status": {...},
-        "blobs": {"total": n, kind: n}}``; ``blobs`` counts file contents served (a
-        contents answer for a file, each GraphQL ``Blob.text``), so a caller can tell a
-        listing that carried file text from one that carried only oids."""
+        "blobs": {"total": n, kind: n}, "by_token": {token id: {kind: n}}}``; ``blobs``
+        counts file contents served (a contents answer for a file, each GraphQL
+        ``Blob.text``), so a caller can tell a listing that carried file text from one
+        that carried only oids."""
         with self._lock:
             counts = dict(self._by_kind)
             blobs = dict(self._blobs)
+            per_token = dict(self._by_token)
+        by_token: dict[str, dict[str, int]] = {}
+        for (token_id, kind), n in sorted(per_token.items()):
+            by_token.setdefault(token_id, {})[kind] = n
         by_kind: dict[str, dict[str, int]] = {}
         by_status: dict[str, int] = {}
         for (kind, status), n in sorted(counts.items()):
@@ -68,11 +77,13 @@ class RequestLog:
             slot["total"] += n
             by_status[str(status)] = by_status.get(str(status), 0) + n
         return {"total": sum(counts.values()), "by_kind": by_kind, "by_status": by_status,
-                "blobs": {"total": sum(blobs.values()), **dict(sorted(blobs.items()))}}
+                "blobs": {"total": sum(blobs.values()), **dict(sorted(blobs.items()))},
+                "by_token": by_token}
 
     def reset(self) -> None:
         with self._lock:
             self._entries.clear()
             self._by_kind.clear()
             self._blobs.clear()
+            self._by_token.clear()
             self._dropped = 0

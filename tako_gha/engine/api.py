@@ -71,6 +71,11 @@ class FanOutOptions:
     # whose runs failed are re-run (GitHub's rerun-failed-jobs: the next attempt of
     # the same run, followed as the same node) instead of being reported as failed.
     rerun_failed: bool = False
+    # Inside a run on its first attempt (GITHUB_RUN_ATTEMPT 1): nothing sent for this
+    # run's dispatch before this job, so an exact-mode target with no journal record
+    # was never sent and is dispatched without listing its repository first. A re-run
+    # (attempt 2+) or ``dedupe: root`` (a diamond's sibling may have got there) lists.
+    first_attempt: bool = False
 
 
 @dataclass(frozen=True)

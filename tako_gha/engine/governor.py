@@ -35,6 +35,9 @@ __all__ = ["GRAPHQL_PER_MINUTE", "MAX_CONCURRENT", "REST_PER_MINUTE", "SHARE", "
 
 WRITE_POINTS = 5
 MINUTE = 60.0
+# Run-state rounds slow down past 3 batches (300 runs in flight), to at most 3 times
+# the status interval (24 s by default: inside the 30 s a large tree's lag allows).
+STATUS_STRETCH_FROM, STATUS_STRETCH_MAX = 3, 3.0
 
 
 @dataclass
@@ -176,6 +179,17 @@ class Governor:
             why = (f"{max(0, int(spendable))} GraphQL points left above the reserve for "
                    f"the next {minutes:.0f} min")
         return rate, why
+
+    @staticmethod
+    def status_floor(batches: int, every: float) -> float:
+        """The shortest pause between run-state rounds of ``batches`` queries: ``every``
+        for up to ``STATUS_STRETCH_FROM`` batches (a few hundred runs in flight), then
+        longer in proportion, at most ``STATUS_STRETCH_MAX`` times ``every``: a round's
+        cost grows with the runs in flight while an end seen a few seconds later does
+        not matter until few are left, and with few left the pace is ``every`` again
+        (so the last run's end is still seen within about ``every``)."""
+        stretch = min(STATUS_STRETCH_MAX, max(1.0, batches / STATUS_STRETCH_FROM))
+        return every * stretch
 
     def status_interval(self, batches: int, floor: float, horizon: float) -> float:
         """Seconds between run-state rounds of ``batches`` queries: ``floor``, or

@@ -321,13 +321,14 @@ class FleetPoller:
         return set(self.node_ids) | {r.run_id for _, r in self._by_url()}
 
     def _by_url(self) -> list[tuple[Track, RunRef]]:
-        """Runs a workflow dispatch's answer named, not yet read: no node id is known
-        for them, their URL is (``Forge.run_states_by_url`` reads them in batches)."""
+        """Runs known by their URL only, not yet read: a workflow dispatch's answer
+        named them, or a level's report did (its writer fired and forgot before it
+        read them). ``Forge.run_states_by_url`` reads them in batches."""
         if self.batch_failed is not None:
             return []
         return [(t, r) for t, r in self.tracker.all_runs()
-                if t.exact_mode and r.status != "completed" and not t.lost and r.url
-                and r.run_id not in self.node_ids]
+                if (t.exact_mode or r.correlation == "exact") and r.status != "completed"
+                and not t.lost and r.url and r.run_id not in self.node_ids]
 
     def pending_states(self) -> list[tuple[Track, RunRef]]:
         """Known runs not seen completed whose state a batch can read."""

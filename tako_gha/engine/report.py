@@ -260,6 +260,9 @@ def _fold(session: Any, node: Node, found: ReadReport, now: float) -> bool:
                 covered |= tracker.subscribers_of(below.repo)
     for repo in covered - found.without_runs:
         tracker.last_polled[repo] = max(tracker.last_polled.get(repo, now), now)
+    if not found.without_runs and not node.state.is_failure:
+        # every node below it has a run the report names: no notice to read for it
+        tracker.tracks[node.id].annotated = True
     return changed
 
 

@@ -59,8 +59,11 @@ def _check_target(fan: FanOut, track: Track, ours: set[str], untagged: list[str]
         from_journal(fan, track, entry)
         if exact.resume_by_id(fan, track, entry):
             return  # the answer named its run: read by id, never listed
-    elif track.exact_mode and fan.prior.known:
-        return  # this machine's journal of the root: it was never sent
+    elif track.exact_mode and (fan.prior.known or (
+            fan.options.first_attempt and fan.options.dedupe == "none")):
+        # this machine's journal of the root, or this job's first attempt: it was
+        # never sent (and a workflow dispatch starts no run but the one it names)
+        return
     try:
         runs = fan.session.poller.list_repo(node.repo)
     except RateLimitError as exc:

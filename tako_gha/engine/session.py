@@ -179,7 +179,7 @@ class Session:
         if status_due:
             horizon = max(60.0, self.deadline - after)
             self.next_status = after + self.governor.status_interval(
-                batches, self.status_every, horizon)
+                batches, self.governor.status_floor(batches, self.status_every), horizon)
         self._tell_slowdown()
         return changed
 
@@ -238,8 +238,8 @@ class Session:
                 continue
             failed = node.state.is_failure
             fans_out = bool(self.tracker.subscribers_of(node.repo))
-            if not failed and not fans_out:
-                continue
+            if not failed and (not fans_out or self.tracker.awaits_report(track)):
+                continue  # its report (read first) names the nodes below it
             if self.governor.rest_room() < ANNOTATION_POINTS * len(node.runs):
                 break  # the rest when the minute has room (the governor's budget)
             track.annotated = True

@@ -52,7 +52,7 @@ from tako_gha.engine.api import (
     FanOutOptions,
     FanOutRequest,
 )
-from tako_gha.engine.context import read_event_file, tako_from_inputs
+from tako_gha.engine.context import first_attempt_inside, read_event_file, tako_from_inputs
 from tako_gha.engine.handoff import notice_lines
 from tako_gha.engine.journal import Journal, JournalError, SignalGuard, crash_point, default_path
 from tako_gha.engine.report import REPORT_FILE, report_name
@@ -555,6 +555,8 @@ def run(env: Mapping[str, str], out: TextIO) -> int:
             fail(out, problem)
         return fail(out, exc.problems[-1])
     context, root, rerun_failed = rerun_plan(env, inputs, context)
+    if first_attempt_inside(env, context):
+        inputs = replace(inputs, options=replace(inputs.options, first_attempt=True))
     if rerun_failed:
         inputs = replace(inputs, options=replace(inputs.options, rerun_failed=True))
         out.write(one_line(f"tako: attempt {env.get('GITHUB_RUN_ATTEMPT')} of this job: "

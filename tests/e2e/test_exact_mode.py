@@ -163,3 +163,25 @@ def test_the_same_tree_on_a_server_without_run_details(tmp_path: Path) -> None:
         assert posts.count(422) == 1 and posts.count(204) == 2  # one refusal per host
         runs = sorted(r.repo for r in emu.runs.all_runs())
         assert runs == ["acme/b", "acme/e", "acme/x", "acme/y"]  # each exactly once
+
+
+@pytest.mark.parametrize("first_attempt", [True, False])
+def test_a_childs_first_attempt_sends_to_exact_targets_without_listing_them(
+        tmp_path: Path, first_attempt: bool) -> None:
+    """Inside a run on its first attempt nothing was sent for its dispatch before: its
+    exact targets are dispatched without a listing first (one request each, not two).
+    A later attempt lists each target once, to adopt what the first attempt sent."""
+    from tako_gha.engine.api import CascadeContext
+
+    with Emulator(world(tmp_path, SETTINGS)) as emu:
+        forge = open_forge(emu.base_url, token=TOKEN, cache_dir=None)
+        ctx = CascadeContext(root=ROOT, parent="0000000000aa", depth=1,
+                             chain=("acme/a",), deadline=None)
+        request = FanOutRequest(event=Event("shipped", "acme/a", {"version": "2.1.0"}),
+                                org="acme", repos=("acme/a", "acme/y"), context=ctx)
+        options = FanOutOptions(**{**QUICK, "first_attempt": first_attempt})
+        report = fan_out(forge, request, options)
+        assert report.status is TreeStatus.SUCCESS, shape(report)
+        assert shape(report) == [(1, "acme/y", "success", "exact")]
+        assert len(listings(emu, "acme/y")) == (0 if first_attempt else 1)
+        assert [r.repo for r in emu.runs.all_runs()] == ["acme/y"]

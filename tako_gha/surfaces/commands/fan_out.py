@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -16,6 +17,7 @@ from click.core import ParameterSource
 from tako_gha.core.events import Event
 from tako_gha.core.ids import new_root_id
 from tako_gha.engine.api import DEDUPE_MODES, FanOutOptions, FanOutRequest
+from tako_gha.engine.context import first_attempt_inside
 from tako_gha.surfaces.cascade_run import FanOutCall, run_fan_out
 from tako_gha.surfaces.commands.cascade_common import (
     API_URL,
@@ -175,10 +177,11 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
         concurrency_limit=concurrency, max_children=max_children, max_depth=max_depth,
         fail_fast=fail_fast, cancel_on_timeout=cancel_on_timeout, dedupe=dedupe,
         dry_run=dry_run)
-    options = env_tuning(options, env)
     event_payload = read_payload(payload)
     src = resolve_source(source, env, Path.cwd())
     context = inherited_context(env)
+    first = resume_root is None and first_attempt_inside(env, context)
+    options = replace(env_tuning(options, env), first_attempt=first)
     if resume_root is not None:
         context = resume_context(resume_root, src, context)
     root = context.root if context is not None else new_root_id()
