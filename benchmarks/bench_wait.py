@@ -33,7 +33,9 @@ not mix:
   hour); twice, side by side, each tree on its own token: ``tree`` (the token's budget
   handed down, children reporting up) and ``tree-alone`` (today's per-process
   governor: every process governs itself against the whole token, the root lists the
-  repositories below each level). Receivers are exact-mode at every level; the
+  repositories below each level; it is stopped after its dispatches' time at 720 REST
+  points a minute, the runs' own time and ten minutes more, and reported as it
+  stands). Receivers are exact-mode at every level; the
   intermediate levels fire and forget (``--levels wait``: they wait on their subtree),
   so only the root waits, following the levels below by their reports. The tree's
   figures are the token's, summed over all its processes, as the emulator counts them:
@@ -133,6 +135,15 @@ class Scenario:
     shared: bool = True  # the token's budget handed down, children reporting up
     children: dict[str, list[str]] = field(default_factory=dict)  # tree: parent -> kids
     levels_wait: bool = True  # intermediate levels wait on their subtree (else forget)
+    # seconds this scenario's processes may run (None: the run's timeout); tree-alone
+    # gets about what the shared tree needs, then is reported as it stands
+    deadline: float | None = None
+
+
+def alone_deadline(runs: int, minutes: float) -> float:
+    """How long tree-alone may run: its runs' dispatches at 720 REST points a minute
+    (5 each), the runs' own time, and ten minutes more."""
+    return runs * 5 / 720 * 60 + minutes * 60 + 600
 
 
 def build(root: Path, sizes: list[int], tree: list[int], minutes: float,
@@ -167,8 +178,11 @@ def build(root: Path, sizes: list[int], tree: list[int], minutes: float,
                               ".github/workflows/w.yml": TREE_RECEIVER}
             if parent != source and kids:
                 hold.append(parent)
+        # tree-alone lists what the reports would name, on the same hourly budget: on
+        # a large tree it runs out and waits for resets long after the tree is done
+        deadline = None if shared else alone_deadline(len(every), minutes)
         scenarios.append(Scenario(name, "tako", f"t-{name}", source, children[source],
-                                  every, shared, children, levels_wait))
+                                  every, shared, children, levels_wait, deadline))
     settings = {
         "tokens": {s.token: ({"repos": ["*"], "rate_limit": APP_BUDGET,
                               "graphql_limit": APP_BUDGET} if s.children
@@ -292,7 +306,8 @@ def run_tako(url: str, scenario: Scenario, timeout: float) -> Figures:
     request = FanOutRequest(event=Event(EVENT, scenario.source, {"v": 1}), org="bench",
                             repos=tuple([scenario.source, *scenario.repos]))
     size = len(scenario.targets)
-    options = FanOutOptions(timeout=timeout, discovery_timeout=600, concurrency_limit=size,
+    options = FanOutOptions(timeout=min(timeout, scenario.deadline or timeout),
+                            discovery_timeout=600, concurrency_limit=size,
                             max_children=size, dispatches_per_minute=100_000,
                             dispatches_per_hour=100_000, shared_budget=scenario.shared,
                             reports=scenario.shared)
@@ -441,7 +456,8 @@ def role_main(args: argparse.Namespace) -> None:
     scenario = Scenario(**json.loads(Path(args.scenario).read_text()))
     if args.workers:  # the intermediate levels of a tree (bench_tree.py)
         workers = bench_tree.Workers(args.url, scenario.token, scenario.children,
-                                     scenario.shared, args.timeout, scenario.levels_wait)
+                                     scenario.shared, scenario.deadline or args.timeout,
+                                     scenario.levels_wait)
         expected = sum(1 for p, kids in scenario.children.items()
                        if kids and p != scenario.source)
         print(json.dumps(workers.run(expected)), flush=True)
