@@ -449,7 +449,10 @@ class FanOut:
                 break
             changed = self._dispatch_ready(now)
             force = self._check_discovery(now)
-            changed |= session.poll_due(now, force=force)
+            # Not waiting, run states matter only while they hold the next dispatch
+            # back (concurrency_limit): a level that fires and forgets reads none.
+            states = opts.wait or self._in_flight() >= opts.concurrency_limit
+            changed |= session.poll_due(now, force=force, states=states)
             changed |= self._check_discovery_after_poll(self.clock.monotonic())
             changed |= self._cancel_duplicates()
             self._return_budgets()

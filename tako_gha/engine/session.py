@@ -144,9 +144,12 @@ class Session:
     def next_poll(self, when: float) -> None:
         self.next_list = self.next_status = when
 
-    def poll_due(self, now: float, extra: set[str] | None = None, *, force: bool = False) -> bool:
+    def poll_due(self, now: float, extra: set[str] | None = None, *, force: bool = False,
+                 states: bool = True) -> bool:
+        """One round of whatever is due: listings, reports, run states (not with
+        ``states`` False: a fan-out that does not wait reads none it has no use for)."""
         list_due = force or now >= self.next_list
-        status_due = force or now >= self.next_status
+        status_due = states and (force or now >= self.next_status)
         if not list_due and not status_due:
             return False
         self.governor.begin_round()

@@ -305,3 +305,24 @@ def test_an_explicit_workflow_dispatch_trigger_is_not_quietly_repository_dispatc
                            "subscription says trigger: workflow_dispatch; nothing was "
                            "dispatched")
     assert forge.calls["dispatch_workflow"] == 0 and forge.calls["dispatch"] == 0
+
+
+@pytest.mark.parametrize("wait", [False, True])
+def test_a_level_that_fires_and_forgets_reads_no_run_states_while_it_paces(wait: bool) -> None:
+    """Dispatching paced to one a minute, a fan-out that does not wait reads none of
+    its children's run states (they would only hold back the next dispatch under
+    concurrency_limit); one that waits reads them in batches all along."""
+    clock = FakeClock()
+    repos = [f"acme/r{i}" for i in range(4)]
+    forge = FakeForge(clock, {repo: [EXACT] for repo in repos})
+    request = FanOutRequest(event=Event("built", SOURCE, {"version": "2.0.0"}), org="acme",
+                            root=ROOT)
+    options = FanOutOptions(**{**FAST, "wait": wait, "status_interval": 1.0,
+                               "dispatches_per_minute": 1})
+    report = fan_out(forge, request, options, Notes(), clock=clock,
+                     planner=StaticPlanner([_exact(r) for r in repos], {}))
+    assert report.status is (TreeStatus.SUCCESS if wait else TreeStatus.RUNNING)
+    assert forge.calls["dispatch_workflow"] == 4 and clock.t >= 180  # paced: 3 minutes
+    assert sum(forge.list_calls_by_repo.values()) == 0
+    states = forge.calls["run_states_by_url"] + forge.calls["run_states"]
+    assert (states > 0) is wait, forge.calls
