@@ -35,9 +35,10 @@ __all__ = ["GRAPHQL_PER_MINUTE", "MAX_CONCURRENT", "REST_PER_MINUTE", "SHARE", "
 
 WRITE_POINTS = 5
 MINUTE = 60.0
-# Run-state rounds slow down past 3 batches (300 runs in flight), to at most 3 times
-# the status interval (24 s by default: inside the 30 s a large tree's lag allows).
-STATUS_STRETCH_FROM, STATUS_STRETCH_MAX = 3, 3.0
+# Run-state rounds slow down past 2 batches (200 runs in flight), to at most 4 times
+# the status interval (32 s by default): beyond 200 runs in flight, state reads cost
+# about 15 queries a minute however large the tree.
+STATUS_STRETCH_FROM, STATUS_STRETCH_MAX = 2, 4.0
 
 
 @dataclass
