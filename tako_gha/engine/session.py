@@ -150,6 +150,9 @@ class Session:
         ``states`` False: a fan-out that does not wait reads none it has no use for)."""
         list_due = force or now >= self.next_list
         status_due = states and (force or now >= self.next_status)
+        if not states and now >= self.next_status:
+            # skipped, not overdue: the loop must not wake for it again at once
+            self.next_status = now + self.status_every
         if not list_due and not status_due:
             return False
         self.governor.begin_round()
