@@ -33,7 +33,9 @@ from tako_gha.core.templates import (
 from tako_gha.core.versions import RangeError, VersionError, parse_range
 
 CORPUS = Path(__file__).parent / "hostile"
-SECONDS = 3.0  # generous: a loaded 2-core machine; a case takes milliseconds
+# CPU seconds of the test's thread (thread_time: a loaded machine does not count; a
+# wall clock once read 3.3 s here beside a benchmark): a case takes milliseconds
+SECONDS = 3.0
 # The step budget decides every case; the wall clock (0.25 s by default) is only a
 # backstop that a loaded machine could reach first, so here it is roomy.
 ROOMY = FilterLimits(max_eval_seconds=10)
@@ -117,11 +119,11 @@ def test_cel_corpus_is_big_enough() -> None:
 def test_hostile_filter(case: dict[str, Any]) -> None:
     source = _source(case["source"])
     expect = case["expect"]
-    started = time.monotonic()
+    started = time.thread_time()
     if "refused" in expect:
         with pytest.raises(FilterError) as info:
             compile_filter(source)
-        assert time.monotonic() - started < SECONDS
+        assert time.thread_time() - started < SECONDS
         kind = expect["refused"]
         if kind in _REFUSAL_LIMITS:
             assert info.value.limit == kind and kind in str(info.value)
@@ -133,9 +135,9 @@ def test_hostile_filter(case: dict[str, Any]) -> None:
     compiled = compile_filter(source, ROOMY)
     # the payload is converted once per event (activation_for), not per evaluation
     activation = {"event": _event(case.get("payload", "none")), "subscriber": "my-org/app"}
-    started = time.monotonic()
+    started = time.thread_time()
     outcome = compiled.evaluate(activation, memo=False)
-    elapsed = time.monotonic() - started
+    elapsed = time.thread_time() - started
     if "stopped" in expect:
         assert outcome.error and outcome.limit == expect["stopped"], outcome.reason
         assert expect["stopped"] in outcome.reason

@@ -131,7 +131,7 @@ def _hostile_text(value: Any, depth: int, wrap: str) -> str:
 
 
 def _check(text: str) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()
     try:
         data = read_json_object(text)
     except JsonInputError as error:
@@ -144,7 +144,7 @@ def _check(text: str) -> None:
         again = json.dumps(data, allow_nan=False)
         assert json.loads(again) == data
         again.encode("utf-8")
-    assert time.perf_counter() - started < 2.0
+    assert time.thread_time() - started < 2.0
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -389,14 +389,14 @@ def test_compiled_filter_evaluates_many_times() -> None:
         assert f.evaluate(activation_for(make_event(version=version), "o/r")).matched is expected
 
 
-# --- limits: refused or stopped within one second, the limit named ---------------------
+# --- limits: refused or stopped within one CPU second, the limit named ----------------
 
 
 def _refused(source: str, limit: str, limits: FilterLimits = DEFAULT_LIMITS) -> None:
-    started = time.monotonic()
+    started = time.thread_time()
     with pytest.raises(FilterError) as info:
         compile_filter(source, limits)
-    assert time.monotonic() - started < 1.0
+    assert time.thread_time() - started < 1.0
     assert info.value.limit == limit
     assert limit in str(info.value)
 
@@ -408,9 +408,9 @@ def _stopped(
     # converted beforehand, as activation_for does once per event: the limits govern
     # the evaluation itself
     activation = {"event": celpy.json_to_cel({"payload": payload}), "subscriber": "o/r"}
-    started = time.monotonic()
+    started = time.thread_time()
     outcome = f.evaluate(activation)
-    assert time.monotonic() - started < 1.0
+    assert time.thread_time() - started < 1.0
     assert not outcome.matched and outcome.error
     assert outcome.limit == limit
     assert limit in outcome.reason
