@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -26,6 +27,10 @@ def test_bench_hostile_quick_runs(capsys: pytest.CaptureFixture[str],
     assert "stopped: max_value_size" in out  # shared values
     assert '"hostile": 5' in out
     section = check_section(copy, "bench_hostile.py", argv)
-    # the reading is computed from the figures: goals checked, each org plan judged
-    assert "met by every hostile filter" in section
-    assert section.count("the ≤ 3 s plan goal is met") == len(bench_hostile.ORG_MIXES)
+    # the reading is computed from the figures: goals checked (in wall time: met on a
+    # quiet machine, said to be missed, naming the filters, beside a busy one), each
+    # org plan judged
+    assert re.search(r"Per evaluation \(goal ≤ [\d.]+ s and ≤ [\d.]+ MB\): (met by every "
+                     r"hostile filter|NOT met by \d+ of \d+: )", section), section
+    assert len(re.findall(r"the ≤ 3 s plan goal is (met|NOT met)", section)) == len(
+        bench_hostile.ORG_MIXES)
