@@ -140,10 +140,15 @@ class Scenario:
     deadline: float | None = None
 
 
+def dispatch_seconds(runs: int) -> float:
+    """The least time ``runs`` dispatches take at 720 REST points a minute, 5 each."""
+    return runs * 5 / 720 * 60
+
+
 def alone_deadline(runs: int, minutes: float) -> float:
-    """How long tree-alone may run: its runs' dispatches at 720 REST points a minute
-    (5 each), the runs' own time, and ten minutes more."""
-    return runs * 5 / 720 * 60 + minutes * 60 + 600
+    """How long tree-alone may run: its runs' dispatches, the runs' own time, and ten
+    minutes more."""
+    return dispatch_seconds(runs) + minutes * 60 + 600
 
 
 def build(root: Path, sizes: list[int], tree: list[int], minutes: float,
@@ -479,7 +484,7 @@ def measure(sizes: list[int], tree: list[int], minutes: float, latency: str,
     world, scenarios = build(workdir / "world", sizes, tree, minutes, latency, levels_wait)
     server = Server(world)
     # a tree dispatches every run at 5 REST points of 720 a minute: 10,210 take 71 min
-    writes = sum(len(s.repos) for s in scenarios if s.children) * 5 / 720 * 60
+    writes = dispatch_seconds(sum(len(s.repos) for s in scenarios if s.children))
     timeout = minutes * 60 + 3600 + 2 * writes
     procs: list[tuple[Scenario, subprocess.Popen[str]]] = []
     helpers: list[tuple[Scenario, subprocess.Popen[str]]] = []

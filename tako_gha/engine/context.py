@@ -121,7 +121,8 @@ def tako_from_inputs(inputs: Any) -> dict[str, Any] | None:
 def first_attempt_inside(env: Mapping[str, str], context: CascadeContext | None) -> bool:
     """A child's fan-out on its job's first attempt (``FanOutOptions.first_attempt``):
     inside a run a tako dispatch started, ``GITHUB_RUN_ATTEMPT`` 1. A root, a run
-    outside Actions, or an unreadable attempt number is not (it lists first)."""
+    outside Actions, or an unreadable attempt number is not (it lists first); a
+    ``--resume`` is a root (it is refused inside a tree), so never a first attempt."""
     return (context is not None and context.parent is not None
             and env.get("GITHUB_ACTIONS") == "true"
             and env.get("GITHUB_RUN_ATTEMPT", "").strip() == "1")

@@ -180,8 +180,8 @@ def fan_out_cmd(event_type: str, payload: str | None, schema_version: str | None
     event_payload = read_payload(payload)
     src = resolve_source(source, env, Path.cwd())
     context = inherited_context(env)
-    first = resume_root is None and first_attempt_inside(env, context)
-    options = replace(env_tuning(options, env), first_attempt=first)
+    options = replace(env_tuning(options, env),
+                      first_attempt=first_attempt_inside(env, context))
     if resume_root is not None:
         context = resume_context(resume_root, src, context)
     root = context.root if context is not None else new_root_id()
