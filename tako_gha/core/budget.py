@@ -113,6 +113,48 @@ class Budget:
         return cls(*values)
 
 
+@dataclass(frozen=True)
+class Slot:
+    """Where in each write period a process's writes fall: an arc ``[start, start +
+    width)`` of a circle whose circumference is the period (the seconds between two of
+    its writes at its dispatch rate). A process handed less than one write a minute
+    writes only at the server-clock times ``(k + start) * period``; a parent cuts its
+    arc into one equal arc per child, in the order of its targets, so the children of
+    every level of the tree — and their children — write at different instants of the
+    period instead of together. (Their parts are each below a write's 5 points a
+    minute: a write is a lump, and lumps that fall in the same minute add up past the
+    token's limit even when the parts do not.)"""
+
+    start: float = 0.0
+    width: float = 1.0
+
+    def part(self, index: int, count: int) -> Slot:
+        """The ``index``-th of ``count`` equal arcs of this one."""
+        width = self.width / max(1, count)
+        return Slot(self.start + width * index, width)
+
+    def point(self, now: float, period: float) -> float:
+        """The latest of this slot's instants at or before ``now`` (epoch seconds)."""
+        phase = self.start * period
+        return math.floor((now - phase) / period) * period + phase
+
+    def to_json(self) -> list[float]:
+        return [round(self.start, 12), round(self.width, 12)]
+
+    @classmethod
+    def from_json(cls, raw: Any, where: str = "slot") -> Slot:
+        """Read a slot a parent handed down; ValueError (naming the field) for anything
+        but ``[start, width]`` with ``0 <= start < 1`` and ``0 < width <= 1 - start``."""
+        if (not isinstance(raw, list) or len(raw) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                           and math.isfinite(v) for v in raw)):
+            raise ValueError(f"{where} is not a pair of numbers [start, width]")
+        start, width = float(raw[0]), float(raw[1])
+        if not (0.0 <= start < 1.0 and 0.0 < width <= 1.0 - start + 1e-9):
+            raise ValueError(f"{where} is not an arc of [0, 1): {raw!r}")
+        return cls(start, min(width, 1.0 - start))
+
+
 # A process never runs on less: a REST read and two GraphQL queries a minute, one
 # request in flight, one write every five minutes (two an hour). A child predicted to
 # be a leaf runs on this (its discovery is not shaped by the budget).

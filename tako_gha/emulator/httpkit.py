@@ -28,6 +28,7 @@ class Request:
     login: str = "tako-user"
     is_run_token: bool = False
     run_repo: str | None = None
+    points_held: bool = False  # its per-minute points were held when it was admitted
 
     def arg(self, name: str) -> str | None:
         values = self.query.get(name)

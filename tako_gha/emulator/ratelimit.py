@@ -66,8 +66,11 @@ class RateLimiter:
 
     def points_retry_after(self, key: str, resource: str, cost: int) -> int | None:
         """Seconds to wait when ``cost`` more points would pass the per-minute budget
-        of ``resource`` (a refusal, counted); None when the request may go ahead.
-        Only answered requests are charged (``spend_points``), not refused ones."""
+        of ``resource`` (a refusal, counted); None when the request may go ahead — its
+        points are then held at once, under the same lock as the check, so requests
+        admitted together can never pass the limit between them. ``settle_points``
+        keeps them for an answered request or gives them back (a refused one, a free
+        304): only answered requests are charged."""
         if not self.limits.enabled:
             return None
         now = time.monotonic()
@@ -75,6 +78,9 @@ class RateLimiter:
         with self._lock:
             spent = self._window(slot, now)
             if spent + cost <= self.points_limit(slot[1]):
+                self._points[slot].append((now, cost))
+                self._points_sum[slot] = spent + cost
+                self.peaks[slot] = max(self.peaks[slot], spent + cost)
                 return None
             self.refusals[f"{slot[1]}_points"] += 1
             self.refused[key] += 1
@@ -87,14 +93,22 @@ class RateLimiter:
                     break
             return max(1, int(wait) + 1)
 
-    def spend_points(self, key: str, resource: str, cost: int) -> None:
+    def settle_points(self, key: str, resource: str, cost: int, *, charged: bool) -> None:
+        """The answer to a request whose points were held: kept when ``charged``, else
+        given back (the newest hold of that size: holds of one size differ only by
+        the milliseconds of their answers)."""
+        if not self.limits.enabled or charged:
+            return
         slot = (key, "graphql" if resource == "graphql" else "rest")
-        now = time.monotonic()
         with self._lock:
-            self._window(slot, now)
-            self._points[slot].append((now, cost))
-            self._points_sum[slot] += cost
-            self.peaks[slot] = max(self.peaks[slot], self._points_sum[slot])
+            stamps = self._points.get(slot)
+            if not stamps:
+                return  # already out of the window
+            for index in range(len(stamps) - 1, -1, -1):
+                if stamps[index][1] == cost:
+                    del stamps[index]
+                    self._points_sum[slot] -= cost
+                    return
 
     def points_used(self, key: str, resource: str) -> int:
         """Points ``key`` spent on ``resource`` in the trailing minute."""

@@ -205,6 +205,7 @@ class ApiApp:
                 self.limiter.leave(req.rate_key)
                 raise ApiError(403, SECONDARY_MESSAGE, RATE_DOCS,
                                headers={"retry-after": str(wait)})
+            req.points_held = True
         try:
             return self._guarded_call(req, route, kind, resource)
         finally:
@@ -279,10 +280,12 @@ class ApiApp:
                 resp.status, resp.body = 304, None
                 resp.blobs = 0
                 charged = False  # conditional hits are free, as on GitHub
-        if req.token is not None and kind != "unknown" and not refused and (
-                resp.status != 304 or self.settings.limits.not_modified_counts):
-            self.limiter.spend_points(req.rate_key, resource,
-                                      request_points(req.method, resource))
+        if req.token is not None and req.points_held:
+            # held when the request was admitted (its points count from then)
+            self.limiter.settle_points(
+                req.rate_key, resource, request_points(req.method, resource),
+                charged=kind != "unknown" and not refused and (
+                    resp.status != 304 or self.settings.limits.not_modified_counts))
         if req.token is not None and kind not in FREE_KINDS and kind != "unknown":
             bucket = self.limiter.bucket(req.rate_key, resource, self.budget_limit(req, resource))
             if charged:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from tako_gha.core.budget import Budget
+from tako_gha.core.budget import Budget, Slot
 from tako_gha.core.events import Event
 from tako_gha.core.ids import tag_shape_in
 from tako_gha.core.tree import TreeReport
@@ -90,6 +90,8 @@ class CascadeContext:
     # This level's part of the token's per-minute budgets (core.budget); None when the
     # parent handed none (an older tako): the fan-out then governs itself alone.
     budget: Budget | None = None
+    # Its arc of the write period (core.budget.Slot); None when the parent handed none.
+    slot: Slot | None = None
 
     @classmethod
     def from_client_payload(cls, payload: dict[str, Any] | None,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tako_gha.core.budget import Budget
+from tako_gha.core.budget import Budget, Slot
 from tako_gha.core.ids import is_id
 from tako_gha.core.strictjson import Limits, read_json
 from tako_gha.engine import streams
@@ -52,8 +52,11 @@ def context_from_payload(cls: type[CascadeContext], payload: dict[str, Any] | No
     budget = None
     if tako.get("budget") is not None:
         budget = Budget.from_json(tako["budget"], "client_payload.tako.budget")
+    slot = None
+    if tako.get("slot") is not None:
+        slot = Slot.from_json(tako["slot"], "client_payload.tako.slot")
     return cls(root=root, parent=own_id, depth=depth + 1, chain=chain, deadline=deadline,
-               budget=budget)
+               budget=budget, slot=slot)
 
 
 # The event file GitHub writes: at most its 25 MB webhook size; the client_payload a

@@ -32,7 +32,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from tako_gha.core.budget import Budget, plan_split
+from tako_gha.core.budget import Budget, Slot
 from tako_gha.core.durations import format_duration
 from tako_gha.core.ids import (
     TitleTag,
@@ -71,6 +71,7 @@ from tako_gha.engine.planning import DiscoveryPlanner, Planner, PlanOutcome, Tar
 from tako_gha.engine.poller import token_refused
 from tako_gha.engine.report import write_report
 from tako_gha.engine.session import Session, release_waits, until_reset
+from tako_gha.engine.shares import Shares
 from tako_gha.forge.base import AmbiguousDispatchError, Forge, ForgeError, RateLimitError
 
 # Runs are listed from a little before the start (server clock vs the forge's view).
@@ -159,10 +160,14 @@ class FanOut:
         self.session = Session(self.forge, tracker, self.options, self.clock, self.observer,
                                started=started, deadline=deadline, since=self._since(),
                                org=self.request.org, budget=own_budget)
+        if self.ctx is not None and self.ctx.slot is not None and self.options.shared_budget:
+            self.session.governor.slot = self.ctx.slot
         self._sync_pacer()
-        if self.ctx is not None and self.ctx.budget is not None:
+        if (self.ctx is not None and self.ctx.budget is not None
+                and self.session.governor.write_period() is None):
             # Handed a budget: the first dispatch waits its turn too, so children that
-            # start together do not all write at once on the shared token.
+            # start together do not all write at once on the shared token (a slotted
+            # one waits for its slot's instant instead).
             self.pacer.record()
         # Same root, same dispatch ids: what was sent is adopted, the rest is sent.
         self.session.resume_hint = (
@@ -354,10 +359,9 @@ class FanOut:
             track = self.tracker.add(self.tracker.origin, node, own=True,
                                      workflow=target.workflow)
             self.own.append(track)
-            part = self._parts.pop(target.repo.lower(), None)
-            if part is not None and node.state is NodeState.PLANNED:
-                self.parts[node.id] = part  # handed over when dispatched
-            meta = self._meta(node, target, chain, self.parts.get(node.id))
+            part, slot = (self.shares.assign(node.id, target.repo)
+                          if node.state is NodeState.PLANNED else (None, None))
+            meta = self._meta(node, target, chain, part, slot)
             track.payload = build_client_payload(self.event, target.inputs, meta)
             if exact.wants_exact(target.workflow, target.ref, target.trigger, target.declared):
                 track.exact_mode, track.ref = True, target.ref
@@ -367,63 +371,33 @@ class FanOut:
 
     def _split_budget(self, plan: PlanOutcome) -> Budget:
         """What this process may spend (all it was handed: a child's part stays here
-        until the child is dispatched), and each target's part (``_parts``), by the
-        shape the subscription graph predicts (core.budget)."""
+        until the child is dispatched), and each target's part and slot
+        (``self.shares``), by the shape the subscription graph predicts."""
         opts, ctx = self.options, self.ctx
         inherited = (ctx.budget if ctx is not None and ctx.budget is not None
                      else Budget.root(opts.dispatches_per_minute, opts.dispatches_per_hour))
-        self.parts: dict[str, Budget] = {}  # node id -> the part its dispatch carries
-        self.handed: dict[str, Budget] = {}  # node id -> part handed over (dispatched)
-        self._parts: dict[str, Budget] = {}
+        self.shares = Shares(slot=ctx.slot if ctx is not None and ctx.slot else Slot())
         if not opts.shared_budget or not plan.targets:
             return inherited
-        targets = [t.repo for t in plan.targets]
         depth = ctx.depth if ctx else 1
-        chain = ctx.chain if ctx else ()
-        parts = plan_split(inherited, plan.subscribers, self.event.source, targets, chain,
-                           opts.max_depth - depth + 1)
-        for repo, part in zip(targets, parts.children, strict=True):
-            key = repo.lower()
-            self._parts[key] = part if key not in self._parts else self._parts[key].plus(part)
+        self.shares.plan(inherited, plan.subscribers, self.event.source,
+                         [t.repo for t in plan.targets], ctx.chain if ctx else (),
+                         opts.max_depth - depth + 1)
         return inherited
 
     def _sync_pacer(self) -> None:
         self._pacer_version = self.session.governor.version
         self.pacer.set_rates(*self.session.governor.dispatch_rates())
 
-    def _hand_over(self, track: Track) -> None:
-        """A dispatch went out (or may have): its part is the child's now."""
-        part = self.parts.pop(track.node.id, None)
-        if part is not None:
-            self.handed[track.node.id] = part
-            self.session.governor.hand_over(part)
-
-    def _return_budgets(self) -> None:
-        """Children whose runs have all ended hand their part back: this process may
-        poll faster (and dispatch faster) as its subtree finishes."""
-        if not self.handed:
-            return
-        now = self.clock.monotonic()
-        governor = self.session.governor
-        for track in self.own:
-            part = self.handed.get(track.node.id)
-            # its whole known subtree, not just its run: a fire-and-forget child ends
-            # before the grandchildren that spend parts of its budget
-            if part is None or not all(n.state.is_terminal for n in track.node.walk()):
-                continue
-            if not track.settled(now, self.options.sibling_grace):
-                continue
-            del self.handed[track.node.id]
-            governor.give_back(part)
-
     def _meta(self, node: Node, target: Target, chain: tuple[str, ...],
-              budget: Budget | None = None) -> TakoMeta:
+              budget: Budget | None = None, slot: Slot | None = None) -> TakoMeta:
         tag = TitleTag(self.root, self.ctx.parent if self.ctx else None, node.id,
                        int(self.deadline_wall.timestamp()))
         return TakoMeta(root=self.root, parent=tag.parent, id=node.id, depth=node.depth,
                         chain=(*chain, target.repo), deadline=self.deadline_wall,
                         title=make_title(self.event.type, self.event.source, tag),
-                        budget=budget.to_json() if budget is not None else None)
+                        budget=budget.to_json() if budget is not None else None,
+                        slot=slot.to_json() if slot is not None else None)
 
     def _report_skipped(self, plan: PlanOutcome) -> None:
         for diagnostic in plan.diagnostics:
@@ -455,7 +429,8 @@ class FanOut:
             changed |= session.poll_due(now, force=force, states=states)
             changed |= self._check_discovery_after_poll(self.clock.monotonic())
             changed |= self._cancel_duplicates()
-            self._return_budgets()
+            self.shares.returned(self.own, session.governor, self.clock.monotonic(),
+                                 opts.sibling_grace)
             session.governor.check_refusals()
             if session.governor.version != self._pacer_version:
                 self._sync_pacer()
@@ -503,14 +478,21 @@ class FanOut:
                 break
             if track.node.state is not NodeState.PLANNED or track.dispatched_at is not None:
                 continue
-            if (self.pacer.wait_time() > 0 or now < self._held_until
-                    or self.session.governor.write_wait() > 0):
+            if now < self._held_until or self._write_wait(track) > 0:
                 break  # a dispatch costs 5 REST points a minute: it waits for room too
             self._dispatch(track)
             changed = True
             if track.dispatched_at is not None:
                 slots -= 1
         return changed
+
+    def _write_wait(self, track: Track) -> float:
+        """Seconds until the dispatch to ``track`` may go: the pacer's window, the
+        slot's next instant, and room in the minute for the write and for the part of
+        the budget it hands over."""
+        governor = self.session.governor
+        return max(self.pacer.wait_time(), governor.slot_wait(),
+                   governor.handover_wait(self.shares.part_of(track.node.id)))
 
     def _dry_run(self) -> TreeReport:
         for track in self.own:
@@ -556,7 +538,8 @@ class FanOut:
 
     def _send(self, track: Track, payload: dict, *, again: bool) -> None:
         node = track.node
-        self.pacer.record()
+        # a slotted write counts from its slot's instant (the next one is never missed)
+        self.pacer.record(back=self.session.governor.note_write())
         track.dispatched_at = self.clock.monotonic()
         if track.dispatched_wall is None:
             track.dispatched_wall = self.forge.now()
@@ -606,7 +589,8 @@ class FanOut:
             track.confirmed = True
             if not again:
                 track.ambiguous_dispatch = False
-        self._hand_over(track)  # sent, or maybe (a lost answer): the child may run
+        # sent, or maybe (a lost answer): the child may run
+        self.shares.hand_over(node.id, self.session.governor)
         if node.state is NodeState.PLANNED:
             node.state = NodeState.DISPATCHED
         self.session.stats.dispatched += 0 if again else 1
@@ -758,8 +742,10 @@ class FanOut:
         now = self.clock.monotonic()
         wake = min(self.session.next_poll, self.session.deadline)
         if planned and self.options.concurrency_limit - self._in_flight() > 0:
-            wake = min(wake, max(now + self.pacer.wait_time(), self._held_until,
-                                 now + self.session.governor.write_wait()))
+            waiting = next((t for t in self.own if t.node.state is NodeState.PLANNED
+                            and t.dispatched_at is None), None)
+            wait = self._write_wait(waiting) if waiting is not None else 0.0
+            wake = min(wake, max(now + wait, self._held_until))
         for track in self.own:
             if track.dispatched_at is None or track.node.state.is_terminal or track.node.runs:
                 continue

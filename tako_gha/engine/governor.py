@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from tako_gha.core.budget import GITHUB_CONCURRENT as MAX_CONCURRENT
 from tako_gha.core.budget import GITHUB_GRAPHQL_PER_MINUTE as GRAPHQL_PER_MINUTE
 from tako_gha.core.budget import GITHUB_REST_PER_MINUTE as REST_PER_MINUTE
-from tako_gha.core.budget import SHARE, Budget
+from tako_gha.core.budget import SHARE, Budget, Slot
 from tako_gha.forge.base import CostLedger
 
 __all__ = ["GRAPHQL_PER_MINUTE", "MAX_CONCURRENT", "REST_PER_MINUTE", "SHARE", "Governor"]
@@ -39,6 +39,9 @@ MINUTE = 60.0
 # the status interval (32 s by default): beyond 200 runs in flight, state reads cost
 # about 15 queries a minute however large the tree.
 STATUS_STRETCH_FROM, STATUS_STRETCH_MAX = 2, 4.0
+# A slotted write may go this late after its instant (a share of the period, and at
+# most a few seconds: with hundreds of slotted siblings, instants are a second apart).
+SLOT_GRACE, SLOT_GRACE_SECONDS = 0.25, 5.0
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Governor:
     returned: int = 0  # children whose budget came back
     on_change: Callable[[str], None] | None = None  # told when the budget is halved
     version: int = 0  # counts budget changes (the pacer follows them)
+    slot: Slot | None = None  # where in each write period its writes fall (handed down)
 
     def __post_init__(self) -> None:
         self._seen = self.ledger.secondary_refusals
@@ -62,6 +66,7 @@ class Governor:
         self._halved_at: float | None = None
         self._refused_at: float | None = None
         self._grown_at: float | None = None
+        self._slot_used: float | None = None  # the last slot instant written in (epoch)
 
     # ------------------------------------------------------------ the budget
     @property
@@ -155,6 +160,60 @@ class Governor:
         the pacer spaces such writes out (``dispatch_rates``)."""
         return self.ledger.frees_in("rest", WRITE_POINTS,
                                     max(WRITE_POINTS, self.rest_per_minute))
+
+    def handover_wait(self, part: Budget | None) -> float:
+        """Seconds until a dispatch that hands ``part`` to its child may go: until this
+        process's trailing minute holds no more than what it keeps. What it spent in
+        the last minute was spent under a budget that still held the part; were the
+        child to start spending it at once, the two would add up past what this
+        process was handed (a dispatch is then paid from what stays here)."""
+        if part is None or (part.rest <= 0 and part.graphql <= 0):
+            # Nothing handed over. A slotted write's pace is its slot's (a write a
+            # period, within its part on average): the reads that find its runs in
+            # between must not push it off its instant (``slot_wait``'s grace).
+            return 0.0 if self.write_period() is not None else self.write_wait()
+        keep = self.budget.minus(part).usable()
+        rest = max(WRITE_POINTS, int(keep.rest))
+        wait = self.ledger.frees_in("rest", WRITE_POINTS, rest)
+        if part.graphql > 0:
+            wait = max(wait, self.ledger.frees_in("graphql", 0, max(1, int(keep.graphql))))
+        return wait
+
+    def write_period(self) -> float | None:
+        """Seconds between two writes when slotted (``slot`` handed down and less than
+        one write a minute to spend), else None: at a write a minute or more, a
+        process's lumps are within its budget and need no place of their own."""
+        if self.slot is None:
+            return None
+        rate = self.dispatch_rates()[0]
+        return MINUTE / rate if 0 < rate < 1 else None
+
+    def slot_wait(self) -> float:
+        """Seconds until this process's next write instant (0 when it is now): the
+        first instant of its slot not yet written in, if not more than ``SLOT_GRACE``
+        of the period has passed since it (a write held back past it waits for the
+        next one rather than fall where a sibling's does)."""
+        period = self.write_period()
+        if period is None or self.slot is None:
+            return 0.0
+        now = self.epoch()
+        point = self.slot.point(now, period)
+        used = self._slot_used is not None and point <= self._slot_used + period / 2
+        if not used and now - point <= min(SLOT_GRACE_SECONDS, period * SLOT_GRACE):
+            return 0.0
+        return max(0.0, point + period - now)
+
+    def note_write(self) -> float:
+        """A write went out: its slot instant is used. Returns how many seconds ago
+        that instant was (the pacer counts the write from it, so that the next instant
+        is never missed by the time a write takes to go out)."""
+        period = self.write_period()
+        if period is None or self.slot is None:
+            return 0.0
+        now = self.epoch()
+        point = self.slot.point(now, period)
+        self._slot_used = point
+        return max(0.0, now - point)
 
     def listing_wait(self) -> float:
         return self.ledger.frees_in("rest", 1, self.rest_per_minute)

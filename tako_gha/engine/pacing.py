@@ -56,8 +56,10 @@ class DispatchPacer:
                 wait = max(wait, oldest + window - now)
         return max(0.0, wait)
 
-    def record(self) -> None:
-        self._sent.append(self._clock.monotonic())
+    def record(self, back: float = 0.0) -> None:
+        """Note a send, as if made ``back`` seconds ago (a slotted write counts from
+        its slot's instant)."""
+        self._sent.append(self._clock.monotonic() - max(0.0, back))
 
     def acquire(self) -> None:
         """Block (via the clock) until a dispatch is allowed, then record it."""

@@ -39,9 +39,12 @@ class TakoMeta:
     deadline: datetime | None
     title: str
     budget: dict[str, float] | None = None  # the child's part of the token's budgets
+    slot: list[float] | None = None  # the child's arc of its parent's write period
 
     def to_json(self) -> dict[str, Any]:
-        extra = {"budget": self.budget} if self.budget is not None else {}
+        extra: dict[str, Any] = {"budget": self.budget} if self.budget is not None else {}
+        if self.slot is not None:
+            extra["slot"] = self.slot
         return {
             "root": self.root,
             "parent": self.parent,

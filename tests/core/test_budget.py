@@ -3,9 +3,12 @@ hands down (core.budget)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tako_gha.core.budget import (
     FLOOR,
@@ -117,3 +120,53 @@ def test_a_budget_from_a_payload_is_checked() -> None:
                       ({k: v for k, v in ROOT.to_json().items() if k != "rest"}, "rest")]:
         with pytest.raises(ValueError, match=what):
             Budget.from_json(bad, "client_payload.tako.budget")
+
+
+# ------------------------------------------------------------------ slots
+def test_a_slot_is_cut_into_disjoint_arcs_in_target_order() -> None:
+    from tako_gha.core.budget import Slot
+
+    root = Slot()
+    kids = [root.part(i, 10) for i in range(10)]
+    grandkids = [k.part(j, 30) for k in kids for j in range(30)]
+    starts = [g.start for g in grandkids]
+    # 300 instants evenly spread over the period, whichever parent made them
+    assert starts == sorted(starts)
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(starts)}
+    assert gaps == {round(1 / 300, 9)}
+    assert all(kids[i].start <= g.start < kids[i].start + kids[i].width
+               for i in range(10) for g in grandkids[i * 30:(i + 1) * 30])
+
+
+def test_a_slots_instant_is_its_start_times_the_period() -> None:
+    from tako_gha.core.budget import Slot
+
+    slot = Slot(0.25, 0.01)
+    assert slot.point(1_000.0, 100.0) == 925.0  # instants at ..., 925, 1025, ...
+    assert slot.point(1_025.0, 100.0) == 1_025.0
+    assert slot.point(1_024.9, 100.0) == 925.0
+
+
+@pytest.mark.parametrize("raw", [None, [], [0.5], [0.5, 0.1, 0.1], ["0", 1], [True, 0.5],
+                                 [1.0, 0.1], [-0.1, 0.5], [0.5, 0], [0.5, 0.6],
+                                 [float("nan"), 0.1], [0.1, float("inf")], {"start": 0}])
+def test_a_slot_from_a_payload_is_checked(raw: object) -> None:
+    from tako_gha.core.budget import Slot
+
+    with pytest.raises(ValueError, match=r"client_payload\.tako\.slot"):
+        Slot.from_json(raw, "client_payload.tako.slot")
+
+
+@given(st.lists(st.integers(min_value=1, max_value=50), min_size=1, max_size=4),
+       st.data())
+def test_nested_arcs_stay_inside_their_parents_and_round_trip(counts: list[int],
+                                                              data: st.DataObject) -> None:
+    from tako_gha.core.budget import Slot
+
+    slot = Slot()
+    for count in counts:
+        index = data.draw(st.integers(min_value=0, max_value=count - 1))
+        child = Slot.from_json(slot.part(index, count).to_json())
+        assert slot.start - 1e-9 <= child.start < slot.start + slot.width
+        assert child.start + child.width <= slot.start + slot.width + 1e-9
+        slot = child

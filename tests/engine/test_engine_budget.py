@@ -156,3 +156,58 @@ def test_a_part_stays_with_the_parent_until_its_child_is_dispatched() -> None:
     # b's part (most of the REST points) was never handed over: nothing to return,
     # nothing lost — the origin ends with the whole budget
     assert share["children_returned"] == 1 and share["budget"]["rest"] == 720
+
+
+def test_each_child_is_handed_its_own_arc_of_the_write_period() -> None:
+    from tako_gha.core.budget import Slot
+
+    repos = [f"acme/k{i}" for i in range(4)]
+    forge, clock = world(**{r.split("/")[1]: [FakeWorkflow(duration=5)] for r in repos})
+    ctx = CascadeContext(root="a" * 12, parent="b" * 12, depth=2, chain=("acme/o", "acme/p"),
+                         deadline=datetime(2030, 1, 1, tzinfo=timezone.utc),
+                         budget=ROOT, slot=Slot(0.5, 0.5))
+    report = run(forge, clock, repos, context=ctx, timeout=3600, concurrency_limit=6)
+    assert report.status is TreeStatus.SUCCESS
+    arcs = {repo: payload["tako"]["slot"] for repo, _, payload in forge.dispatches}
+    # the parent's arc, cut in four in target order: the children's writes, and
+    # their children's, fall at different instants of the period
+    assert arcs == {f"acme/k{i}": [0.5 + 0.125 * i, 0.125] for i in range(4)}
+    back = CascadeContext.from_client_payload(forge.dispatches[1][2], "acme/k1")
+    assert back is not None and back.slot == Slot(0.625, 0.125)
+
+
+def test_a_slotted_child_writes_only_at_its_instants() -> None:
+    from fakes import EPOCH
+
+    from tako_gha.core.budget import Slot
+
+    repos = [f"acme/k{i}" for i in range(3)]
+    forge, clock = world(**{r.split("/")[1]: [FakeWorkflow(duration=5)] for r in repos})
+    part = Budget(rest=2.5, graphql=40, concurrent=2, per_minute=80, per_hour=500)
+    ctx = CascadeContext(root="a" * 12, parent="b" * 12, depth=2, chain=("acme/o", "acme/p"),
+                         deadline=datetime(2030, 1, 1, tzinfo=timezone.utc), budget=part,
+                         slot=Slot(0.25, 0.1))
+    report = run(forge, clock, repos, context=ctx, timeout=3600, concurrency_limit=6)
+    assert report.status is TreeStatus.SUCCESS
+    # 2.5 points a minute: a write every 120 s, at the server-clock instants 30 s
+    # into each 120 s (a quarter of the period), never between them
+    sent = sorted(EPOCH.timestamp() + r.created for r in forge.runs)
+    assert [round((t - 30) % 120, 3) for t in sent] == [0.0, 0.0, 0.0]
+    assert [round(b - a) for a, b in itertools.pairwise(sent)] == [120, 120]
+
+
+def test_a_dispatch_waits_until_the_minute_holds_no_more_than_the_parent_keeps() -> None:
+    governor, ledger, clock = _governor()
+    governor.budget = governor.granted = Budget(rest=72, graphql=100, concurrent=4,
+                                                per_minute=80, per_hour=500)
+    part = Budget(rest=30, graphql=0, concurrent=0, per_minute=0, per_hour=0)
+    for _ in range(8):  # 40 points written in the last minute, within 72
+        ledger.record("dispatch", points=5)
+        clock.t += 1
+    assert governor.write_wait() == 0  # a write that hands nothing over may go
+    # one that hands 30 over leaves 42 here: the 40 spent plus its 5 do not fit until
+    # the first write leaves the minute (the child would spend 30 on top of them)
+    wait = governor.handover_wait(part)
+    assert wait == pytest.approx(60 - 8)
+    clock.t += wait
+    assert governor.handover_wait(part) == 0
