@@ -211,3 +211,26 @@ def test_a_dispatch_waits_until_the_minute_holds_no_more_than_the_parent_keeps()
     assert wait == pytest.approx(60 - 8)
     clock.t += wait
     assert governor.handover_wait(part) == 0
+
+
+def test_the_last_parts_are_handed_over_as_the_parents_minute_empties() -> None:
+    # Handed 120 points, the parent holds four children's parts (27.3 each: each will
+    # fan out to 10) and keeps 10.9. Its first three dispatches fit beside what it
+    # keeps; the fourth would leave it 10.9 with 15 points of writes still in its
+    # minute — spent while the children's parts were its own — so it waits for them
+    # to leave the minute (without the wait: all four in the first second, and the
+    # children's first minute on top of the parent's).
+    repos = [f"acme/k{i}" for i in range(4)]
+    forge, clock = world(**{r.split("/")[1]: [FakeWorkflow(duration=300)] for r in repos})
+    part = Budget(rest=120.0, graphql=400, concurrent=8, per_minute=80, per_hour=500)
+    ctx = CascadeContext(root="a" * 12, parent="b" * 12, depth=2, chain=("acme/o", "acme/p"),
+                         deadline=datetime(2030, 1, 1, tzinfo=timezone.utc), budget=part)
+    subscribers = {r: {f"{r}-{j}" for j in range(10)} for r in repos}
+    report = run(forge, clock, repos, context=ctx, subscribers=subscribers, timeout=3600,
+                 concurrency_limit=6, max_children=50)
+    assert report.status is TreeStatus.SUCCESS
+    handed = [Budget.from_json(p["tako"]["budget"]).rest for _, _, p in forge.dispatches]
+    assert handed == [pytest.approx(120 * 10 / 44, abs=1e-3)] * 4
+    sent = sorted(r.created for r in forge.runs)
+    assert sent[2] - sent[0] < 10
+    assert sent[3] - sent[2] >= 55
