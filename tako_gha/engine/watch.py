@@ -37,6 +37,8 @@ def _open(forge: Forge, root: str, org: str, options: FanOutOptions,
                           discovery_timeout=options.discovery_timeout, dedupe="infer")
     # exact-mode receivers' runs are workflow_dispatch runs: list those repos for all
     tracker.workflow_repos = exact_repos(discovery.configs())
+    # a level's report names the runs below it, as it does for the fan-out's own wait
+    tracker.reporting = options.reports and hasattr(forge, "run_report")
     started = clock.monotonic()
     session = Session(forge, tracker, options, clock, observer, started=started,
                       deadline=started + options.timeout, since=None, org=org)

@@ -144,3 +144,22 @@ def test_waiting_lists_only_where_the_trees_runs_can_appear() -> None:
     assert listed["acme/z"] <= 2, listed
     assert listed["acme/c"] <= 3, listed  # found in the first round, then batches
     assert forge.calls["run_states"] >= 150 / 8 * 0.8
+
+
+def test_watch_reads_a_levels_report_as_the_fan_out_does() -> None:
+    # `status` and `wait` follow a tree the way its root does: a child's report names
+    # the runs below it (here b's: d), read once its run ends.
+    from test_engine_reports import ReportingForge
+
+    class ReportingOrgForge(OrgForge, ReportingForge):
+        pass
+
+    forge, clock, root = _start()
+    forge.__class__ = ReportingOrgForge
+    forge.reporters, forge.asked = {"acme/b"}, []  # type: ignore[attr-defined]
+    later = watch(forge, root, "acme", FanOutOptions(wait=True, **OPTS), clock=clock)
+    assert later.status is TreeStatus.SUCCESS
+    assert [a[0] for a in forge.asked] == ["acme/b"]  # type: ignore[attr-defined]
+    shape = [(n.repo, n.depth, n.state) for n in later.origin.walk()][1:]
+    assert shape == [("acme/b", 1, NodeState.SUCCESS), ("acme/d", 2, NodeState.SUCCESS),
+                     ("acme/c", 1, NodeState.SUCCESS)]
