@@ -27,7 +27,6 @@ import os
 import re
 import shlex
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -55,9 +54,10 @@ from tako_gha.engine.api import (
 from tako_gha.engine.context import first_attempt_inside, read_event_file, tako_from_inputs
 from tako_gha.engine.handoff import notice_lines
 from tako_gha.engine.journal import Journal, JournalError, SignalGuard, crash_point, default_path
-from tako_gha.engine.report import REPORT_FILE, report_name
+from tako_gha.engine.report import REPORT_FILE
 from tako_gha.forge.redact import redact, redact_url
 from tako_gha.surfaces.flags import undecodable_at
+from tako_gha.surfaces.report_upload import env_file_write, report_dir_for, report_outputs
 from tako_gha.surfaces.reports import LiveTree, render_markdown
 from tako_gha.surfaces.reports.common import one_line, root_cause_paths
 from tako_gha.surfaces.reports.live import RecordingObserver
@@ -507,21 +507,6 @@ def publish(report: TreeReport, env: Mapping[str, str], out: TextIO,
     return "; ".join(problems) or None
 
 
-def env_file_write(env: Mapping[str, str], name: str,
-                   write: Callable[[str], None]) -> str | None:
-    """Run ``write`` on the file the variable ``name`` names (when set); the message
-    for a write that failed (a directory, a FIFO nobody reads, a full disk), else
-    None."""
-    path = env.get(name)
-    if not path:
-        return None
-    try:
-        write(path)
-    except OSError as exc:
-        return f"{name}: cannot write {path}: {exc.strerror or exc}"
-    return None
-
-
 def check_env_files(env: Mapping[str, str]) -> str | None:
     """Before anything is dispatched: can the files of ``GITHUB_OUTPUT`` and
     ``GITHUB_STEP_SUMMARY`` be written (nothing is written to them here)?"""
@@ -586,7 +571,7 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
     from tako_gha.surfaces.errors import UserError
 
     root = context.root if context is not None else (root or new_root_id())
-    report_dir = _report_dir(context, env)
+    report_dir = report_dir_for(context, env)
     request = _request(inputs, context, root, report_dir)
     problem = check_env_files(env)
     if problem:
@@ -625,7 +610,7 @@ def _fan_out(inputs: ActionInputs, context: CascadeContext | None,
         observer.live.close()
         if journal is not None:
             close_journal(journal, used=bool(announced))
-    problem = publish(report, env, out, observer.notes) or _report_outputs(
+    problem = publish(report, env, out, observer.notes) or report_outputs(
         context, report_dir, env)
     if problem:
         return fail(out, problem, hint="the cascade itself ended "
@@ -653,26 +638,6 @@ def _request(inputs: ActionInputs, context: CascadeContext | None, root: str,
                          extra={"report_to": str(report_dir / REPORT_FILE)}
                          if report_dir is not None else {},
                          allow_undeclared_event=inputs.allow_undeclared_event)
-
-
-def _report_dir(context: CascadeContext | None, env: Mapping[str, str]) -> Path | None:
-    """Inside a tree: where the report for the root goes (the action's last step
-    uploads it as the run's artifact; docs/protocol.md, Reports up the tree)."""
-    if context is None or context.parent is None:
-        return None
-    base = env.get("RUNNER_TEMP") or tempfile.gettempdir()
-    return Path(base) / "tako-reports" / report_name(context.root, context.parent)
-
-
-def _report_outputs(context: CascadeContext | None, report_dir: Path | None,
-                    env: Mapping[str, str]) -> str | None:
-    if context is None or context.parent is None or report_dir is None:
-        return None
-    if not (report_dir / REPORT_FILE).is_file():
-        return None
-    return env_file_write(env, "GITHUB_OUTPUT", lambda path: write_outputs(path, {
-        "report_name": report_name(context.root, context.parent or ""),
-        "report_path": str(report_dir)}))
 
 
 def announce(root: str, inputs: ActionInputs, context: CascadeContext | None,

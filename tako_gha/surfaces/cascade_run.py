@@ -15,7 +15,7 @@ import os
 import shlex
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,10 @@ from rich.console import Console
 from tako_gha.core.tree import NodeState, TreeReport
 from tako_gha.engine import streams
 from tako_gha.engine.api import CascadeContext, FanOutOptions, FanOutRequest
+from tako_gha.engine.report import REPORT_FILE
 from tako_gha.forge.base import Forge, ForgeError
 from tako_gha.surfaces.errors import UserError
+from tako_gha.surfaces.report_upload import report_dir_for, report_outputs
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,11 @@ def run_fan_out(forge: Forge, call: FanOutCall, env: Mapping[str, str]) -> int:
 
     dry_run, root, org = call.options.dry_run, call.root, call.request.org
     journal = _prepare(call, env)
+    report_dir = _report_dir(call, env)
+    if report_dir is not None:
+        call = replace(call, request=replace(
+            call.request, extra={**call.request.extra,
+                                 "report_to": str(report_dir / REPORT_FILE)}))
     observer = recording_observer(call.tree_json)
     context = call.context
     where = (f"continuing tree {context.root} at depth {context.depth}" if context
@@ -258,6 +265,10 @@ def run_fan_out(forge: Forge, call: FanOutCall, env: Mapping[str, str]) -> int:
         observer.close()
         if journal is not None:
             close_journal(journal, used=bool(announced))
+    problem = report_outputs(call.context, report_dir, env)
+    if problem:  # the level above lists the repositories below instead
+        click.echo(f"warning: the report for the level above is not named: {problem}",
+                   err=True)
     wait = call.options.wait
     emit_report(report, call.fmt, call.tree_json, call.summary, observer.notes,
                 dry_run=dry_run, root_only=not wait and not dry_run and call.fmt == "text")
@@ -304,6 +315,17 @@ def close_journal(journal: Any, *, used: bool) -> None:
                 if lock is not None:
                     lock.path.unlink()
     journal.close()
+
+
+def _report_dir(call: FanOutCall, env: Mapping[str, str]) -> Path | None:
+    """Inside a tree, in an Actions job (``run: tako-gha fan-out`` in a workflow a
+    tako dispatch started): where the report for the level above is written, as the
+    action writes it; a later ``actions/upload-artifact`` step uploads it by the
+    step outputs ``report_name`` and ``report_path`` (docs/cli.md)."""
+    if (env.get("GITHUB_ACTIONS") != "true" or call.options.dry_run
+            or "report_to" in call.request.extra):
+        return None
+    return report_dir_for(call.context, env)
 
 
 def _prepare(call: FanOutCall, env: Mapping[str, str]) -> Any:

@@ -322,3 +322,40 @@ def test_a_child_can_fan_out_with_the_cli_in_a_run_step(world: World, out_dir: P
     (c_run,) = _runs_of(emu, "acme/c")
     assert c_run.client_payload["tako"]["root"] == result.root
     assert c_run.client_payload["tako"]["chain"] == ["acme/a", "acme/b", "acme/c"]
+
+
+def test_a_cli_fan_out_leaves_its_report_for_the_root(world: World, out_dir: Path) -> None:
+    """`run: tako-gha fan-out` inside a tree names its report in the step outputs; an
+    upload step after it leaves it as the run's artifact, and the root reads it (two
+    requests) instead of listing the repository subscribed to b."""
+    from tako_gha.emulator.testing import call
+
+    cli_step = {"id": "fan", "name": "fan out with the CLI",
+                "env": {"GITHUB_TOKEN": "${{ secrets.TAKO_TOKEN }}"},
+                "run": "python -m tako_gha fan-out --event e2 --timeout 60s "
+                       "--discovery-timeout 30s --no-wait"}
+    upload = {"if": "always() && steps.fan.outputs.report_name != ''",
+              "uses": "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02",
+              "with": {"name": "${{ steps.fan.outputs.report_name }}",
+                       "path": "${{ steps.fan.outputs.report_path }}", "retention-days": 1}}
+    repos = {
+        "acme/a": {"tako.yml": tako_yml(produces=["e1"]),
+                   ".github/workflows/cascade.yml": trigger(out_dir, "e1")},
+        "acme/b": {"tako.yml": tako_yml(["e2"], [sub("acme/a", "e1")]),
+                   ".github/workflows/on-tako.yml": receiver(["e1"], [cli_step, upload])},
+        "acme/c": {"tako.yml": tako_yml(subscriptions=[sub("acme/b", "e2")]),
+                   ".github/workflows/on-tako.yml": receiver(["e2"], [work_step(3)])},
+    }
+    emu = world(repos)
+    result = start_cascade(emu, "acme/a", out_dir)
+    assert result.status == "success", result.tree
+    (b_node,) = result.origin["children"]
+    (c_node,) = b_node["children"]
+    assert (c_node["repo"], c_node["state"]) == ("acme/c", "success")
+    (b_run,) = _runs_of(emu, "acme/b")
+    listed = call(emu.base_url, "GET", f"/repos/acme/b/actions/runs/{b_run.id}/artifacts",
+                  emu.admin_token).json()
+    names = [a["name"] for a in listed["artifacts"]]
+    assert names == [f"tako-report-{result.root}-{b_node['id']}"]
+    kinds = emu.stats()["by_kind"]
+    assert kinds["artifacts"]["total"] >= 2  # the root read it: listed by name, downloaded
