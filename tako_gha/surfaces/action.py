@@ -56,6 +56,7 @@ from tako_gha.engine.handoff import notice_lines
 from tako_gha.engine.journal import Journal, JournalError, SignalGuard, crash_point, default_path
 from tako_gha.engine.report import REPORT_FILE
 from tako_gha.forge.redact import redact, redact_url
+from tako_gha.surfaces.errors import api_url_named
 from tako_gha.surfaces.flags import undecodable_at
 from tako_gha.surfaces.report_upload import env_file_write, report_dir_for, report_outputs
 from tako_gha.surfaces.reports import LiveTree, render_markdown
@@ -519,7 +520,8 @@ def check_env_files(env: Mapping[str, str]) -> str | None:
 
 # ------------------------------------------------------------------ main
 def fail(out: TextIO, message: str, *, hint: str = "", title: str = "tako-gha") -> int:
-    text = redact(f"{message} (hint: {hint})" if hint else message)
+    text = redact(api_url_named(f"{message} (hint: {hint})" if hint else message,
+                                "the api_url input"))
     out.write(command("error", text, {"title": title}) + "\n")
     out.flush()
     return EXIT_USAGE

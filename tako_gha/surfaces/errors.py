@@ -27,3 +27,11 @@ def report_error(exc: UserError) -> None:
     click.echo(f"error: {redact(exc.message)}", err=True)
     if exc.hint:
         click.echo(f"  hint: {redact(exc.hint)}", err=True)
+
+
+def api_url_named(text: str, name: str) -> str:
+    """The forge's hints name the CLI's ``--api-url``; the action and the hook have
+    another way to set it (``name``: "the api_url input", "GITHUB_API_URL")."""
+    return text.replace("--api-url / GITHUB_API_URL", name).replace(
+        "pass --api-url like", f"set {name} like").replace(
+        "is --api-url a GitHub API endpoint?", f"is {name} a GitHub API endpoint?")

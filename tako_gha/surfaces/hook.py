@@ -388,20 +388,15 @@ def _why(exc: BaseException) -> str:
     """A failure in the user's words: known errors by their message and hint; only an
     unexpected exception names its class (that is a bug worth reporting)."""
     from tako_gha.forge.base import ForgeError
-    from tako_gha.surfaces.errors import UserError
+    from tako_gha.surfaces.errors import UserError, api_url_named
 
     if isinstance(exc, ForgeError):
-        return _hook_words(str(exc))  # message (hint); never holds a token
+        # message (hint); never holds a token
+        return api_url_named(str(exc), "GITHUB_API_URL")
     if isinstance(exc, UserError):
-        return _hook_words(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+        return api_url_named(f"{exc.message} ({exc.hint})" if exc.hint else exc.message,
+                             "GITHUB_API_URL")
     return f"{type(exc).__name__}: {exc}"
-
-
-def _hook_words(text: str) -> str:
-    """The forge's hints name the CLI's --api-url; the hook reads GITHUB_API_URL only."""
-    return text.replace("--api-url / GITHUB_API_URL", "GITHUB_API_URL").replace(
-        "pass --api-url like", "set GITHUB_API_URL like").replace(
-        "is --api-url a GitHub API endpoint?", "is GITHUB_API_URL a GitHub API endpoint?")
 
 
 def run_pre_push(stdin_text: str, argv: Sequence[str], env: Mapping[str, str], out: TextIO,

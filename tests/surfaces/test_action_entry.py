@@ -494,3 +494,11 @@ def test_a_healthy_release_skipping_subscribers_raises_no_warning(emulator, tmp_
     assert "not for acme/a: event type 'docs_built' is not in its events [built]" in log
     assert "::warning" not in log
     assert "not for acme/a" in (tmp_path / "summary.md").read_text()
+
+
+def test_an_unreachable_api_is_named_by_the_input_the_action_has() -> None:
+    # The forge's hints name the CLI's --api-url; a workflow sets the api_url input.
+    out = io.StringIO()
+    assert action.run(_env(), out) == 2  # nothing listens on 127.0.0.1:9
+    text = out.getvalue()
+    assert "api_url input" in text and "--api-url" not in text, text
