@@ -139,7 +139,8 @@ class Slot:
         return math.floor((now - phase) / period) * period + phase
 
     def to_json(self) -> list[float]:
-        return [round(self.start, 12), round(self.width, 12)]
+        # not rounded: ten levels of a thousand targets cut the period 10^30 times
+        return [self.start, self.width]
 
     @classmethod
     def from_json(cls, raw: Any, where: str = "slot") -> Slot:

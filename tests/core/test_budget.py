@@ -4,6 +4,7 @@ hands down (core.budget)."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import pytest
@@ -170,3 +171,12 @@ def test_nested_arcs_stay_inside_their_parents_and_round_trip(counts: list[int],
         assert slot.start - 1e-9 <= child.start < slot.start + slot.width
         assert child.start + child.width <= slot.start + slot.width + 1e-9
         slot = child
+
+
+def test_an_arc_cut_ten_levels_deep_still_reaches_the_child() -> None:
+    from tako_gha.core.budget import Slot
+
+    slot = Slot()
+    for _ in range(10):  # max_depth levels of a thousand targets each
+        slot = Slot.from_json(json.loads(json.dumps(slot.part(999, 1000).to_json())))
+    assert 0 < slot.width <= 1e-29 and slot.start + slot.width <= 1.0
