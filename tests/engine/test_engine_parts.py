@@ -84,6 +84,8 @@ def test_context_continues_the_tree() -> None:
     ({"root": ROOT, "id": PARENT, "depth": -1}, "depth"),
     ({"root": ROOT, "id": PARENT, "chain": "acme/a"}, "chain"),
     ({"root": ROOT, "id": PARENT, "deadline": "tomorrow"}, "deadline"),
+    ({"root": ROOT, "id": PARENT, "slot": [0.5, 0.75]}, "slot"),
+    ({"root": ROOT, "id": PARENT, "slot": "0.5"}, "slot"),
 ])
 def test_malformed_context_names_the_field(bad: dict, field: str) -> None:
     with pytest.raises(ValueError, match=f"tako.{field}"):
