@@ -6,18 +6,31 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from fakes import FakeClock, FakeWorkflow
 from test_engine_fanout import Recorder, run, world
 
-from tako_gha.core.budget import Budget
+from tako_gha.core.budget import Budget, Slot
 from tako_gha.core.tree import TreeStatus
 from tako_gha.engine.api import CascadeContext
 from tako_gha.engine.governor import Governor
 from tako_gha.forge.base import CostLedger
 
 ROOT = Budget.root(80, 500)
+
+
+def _child(count: int, duration: float, part: Budget, slot: Slot | None = None
+           ) -> tuple[list[str], Any, Any, CascadeContext]:
+    """A fan-out inside a tree, handed ``part`` (and ``slot``), to ``count`` repos whose
+    runs last ``duration`` seconds."""
+    repos = [f"acme/k{i}" for i in range(count)]
+    forge, clock = world(**{r.split("/")[1]: [FakeWorkflow(duration=duration)] for r in repos})
+    ctx = CascadeContext(root="a" * 12, parent="b" * 12, depth=2, chain=("acme/o", "acme/p"),
+                         deadline=datetime(2030, 1, 1, tzinfo=timezone.utc), budget=part,
+                         slot=slot)
+    return repos, forge, clock, ctx
 
 
 def _governor() -> tuple[Governor, CostLedger, FakeClock]:
@@ -94,11 +107,8 @@ def test_children_are_handed_parts_by_the_shape_the_graph_predicts() -> None:
 
 
 def test_a_child_spends_only_its_part() -> None:
-    repos = [f"acme/k{i}" for i in range(6)]
-    forge, clock = world(**{r.split("/")[1]: [FakeWorkflow(duration=5)] for r in repos})
     part = Budget(rest=5.0, graphql=40, concurrent=2, per_minute=80, per_hour=500)
-    ctx = CascadeContext(root="a" * 12, parent="b" * 12, depth=2, chain=("acme/o", "acme/p"),
-                         deadline=datetime(2030, 1, 1, tzinfo=timezone.utc), budget=part)
+    repos, forge, clock, ctx = _child(6, 5, part)
     recorder = Recorder()
     report = run(forge, clock, repos, context=ctx, observer=recorder, timeout=3600,
                  concurrency_limit=6, dispatches_per_minute=80)
@@ -159,13 +169,7 @@ def test_a_part_stays_with_the_parent_until_its_child_is_dispatched() -> None:
 
 
 def test_each_child_is_handed_its_own_arc_of_the_write_period() -> None:
-    from tako_gha.core.budget import Slot
-
-    repos = [f"acme/k{i}" for i in range(4)]
-    forge, clock = world(**{r.split("/")[1]: [FakeWorkflow(duration=5)] for r in repos})
-    ctx = CascadeContext(root="a" * 12, parent="b" * 12, depth=2, chain=("acme/o", "acme/p"),
-                         deadline=datetime(2030, 1, 1, tzinfo=timezone.utc),
-                         budget=ROOT, slot=Slot(0.5, 0.5))
+    repos, forge, clock, ctx = _child(4, 5, ROOT, Slot(0.5, 0.5))
     report = run(forge, clock, repos, context=ctx, timeout=3600, concurrency_limit=6)
     assert report.status is TreeStatus.SUCCESS
     arcs = {repo: payload["tako"]["slot"] for repo, _, payload in forge.dispatches}
@@ -179,14 +183,8 @@ def test_each_child_is_handed_its_own_arc_of_the_write_period() -> None:
 def test_a_slotted_child_writes_only_at_its_instants() -> None:
     from fakes import EPOCH
 
-    from tako_gha.core.budget import Slot
-
-    repos = [f"acme/k{i}" for i in range(3)]
-    forge, clock = world(**{r.split("/")[1]: [FakeWorkflow(duration=5)] for r in repos})
     part = Budget(rest=2.5, graphql=40, concurrent=2, per_minute=80, per_hour=500)
-    ctx = CascadeContext(root="a" * 12, parent="b" * 12, depth=2, chain=("acme/o", "acme/p"),
-                         deadline=datetime(2030, 1, 1, tzinfo=timezone.utc), budget=part,
-                         slot=Slot(0.25, 0.1))
+    repos, forge, clock, ctx = _child(3, 5, part, Slot(0.25, 0.1))
     report = run(forge, clock, repos, context=ctx, timeout=3600, concurrency_limit=6)
     assert report.status is TreeStatus.SUCCESS
     # 2.5 points a minute: a write every 120 s, at the server-clock instants 30 s
@@ -220,11 +218,8 @@ def test_the_last_parts_are_handed_over_as_the_parents_minute_empties() -> None:
     # minute — spent while the children's parts were its own — so it waits for them
     # to leave the minute (without the wait: all four in the first second, and the
     # children's first minute on top of the parent's).
-    repos = [f"acme/k{i}" for i in range(4)]
-    forge, clock = world(**{r.split("/")[1]: [FakeWorkflow(duration=300)] for r in repos})
     part = Budget(rest=120.0, graphql=400, concurrent=8, per_minute=80, per_hour=500)
-    ctx = CascadeContext(root="a" * 12, parent="b" * 12, depth=2, chain=("acme/o", "acme/p"),
-                         deadline=datetime(2030, 1, 1, tzinfo=timezone.utc), budget=part)
+    repos, forge, clock, ctx = _child(4, 300, part)
     subscribers = {r: {f"{r}-{j}" for j in range(10)} for r in repos}
     report = run(forge, clock, repos, context=ctx, subscribers=subscribers, timeout=3600,
                  concurrency_limit=6, max_children=50)
