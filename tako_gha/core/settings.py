@@ -21,18 +21,24 @@ class NumberSetting:
     whole: bool  # an int (counts) or a float (seconds)
     high: float  # the largest value taken; every setting is more than zero
     what: str  # what the number counts, for the message
+    option: str = ""  # the fan-out option (FanOutOptions field) it tunes, if any
 
 
 DAY = 86_400.0
 SETTINGS: dict[str, NumberSetting] = {
-    "TAKO_POLL_MIN_INTERVAL": NumberSetting(False, DAY, "seconds"),
-    "TAKO_POLL_MAX_INTERVAL": NumberSetting(False, DAY, "seconds"),
-    "TAKO_SIBLING_GRACE": NumberSetting(False, DAY, "seconds"),
+    "TAKO_POLL_MIN_INTERVAL": NumberSetting(False, DAY, "seconds", "poll_min_interval"),
+    "TAKO_POLL_MAX_INTERVAL": NumberSetting(False, DAY, "seconds", "poll_max_interval"),
+    "TAKO_SIBLING_GRACE": NumberSetting(False, DAY, "seconds", "sibling_grace"),
     "TAKO_HOOK_PLAN_TIMEOUT": NumberSetting(False, 3600.0, "seconds"),
-    "TAKO_MAX_CHILDREN": NumberSetting(True, 1_000_000, "children"),
-    "TAKO_DISPATCHES_PER_MINUTE": NumberSetting(True, 1_000_000, "dispatches"),
-    "TAKO_DISPATCHES_PER_HOUR": NumberSetting(True, 60_000_000, "dispatches"),
+    "TAKO_MAX_CHILDREN": NumberSetting(True, 1_000_000, "children", "max_children"),
+    "TAKO_DISPATCHES_PER_MINUTE": NumberSetting(True, 1_000_000, "dispatches",
+                                                "dispatches_per_minute"),
+    "TAKO_DISPATCHES_PER_HOUR": NumberSetting(True, 60_000_000, "dispatches",
+                                              "dispatches_per_hour"),
 }
+# The settings that tune a fan-out: environment variable -> its option.
+OPTION_SETTINGS: dict[str, str] = {name: spec.option for name, spec in SETTINGS.items()
+                                   if spec.option}
 
 # Decimal notation, bounded in length (no "1_000", no "١", no 5,000-digit exponents).
 _NUMBER = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})"

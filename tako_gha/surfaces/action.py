@@ -39,7 +39,7 @@ from tako_gha.core.durations import DurationError, parse_duration
 from tako_gha.core.events import Event
 from tako_gha.core.ids import new_root_id, tag_shape_in
 from tako_gha.core.names import is_repo_name
-from tako_gha.core.settings import SettingError, read_number
+from tako_gha.core.settings import OPTION_SETTINGS, SettingError, read_number
 from tako_gha.core.strictjson import JsonInputError, read_json_object
 from tako_gha.core.tree import NodeState, TreeReport, TreeStatus
 from tako_gha.core.versions import VersionError, parse_version
@@ -311,12 +311,7 @@ def _expected_skips(env: Mapping[str, str]) -> str:
     return level
 
 
-_TUNING = (("TAKO_POLL_MIN_INTERVAL", "poll_min_interval"),
-           ("TAKO_POLL_MAX_INTERVAL", "poll_max_interval"),
-           ("TAKO_MAX_CHILDREN", "max_children"),
-           ("TAKO_DISPATCHES_PER_MINUTE", "dispatches_per_minute"),
-           ("TAKO_DISPATCHES_PER_HOUR", "dispatches_per_hour"),
-           ("TAKO_SIBLING_GRACE", "sibling_grace"))
+_TUNING = tuple(OPTION_SETTINGS.items())  # environment variable -> option
 
 
 def _options(env: Mapping[str, str], problems: _Problems) -> FanOutOptions:

@@ -64,3 +64,15 @@ def test_the_action_and_the_cli_read_them_the_same_way(name: str, raw: str,
     else:
         tuned = env_tuning(FanOutOptions(), {name: raw})
         assert getattr(tuned, ENV_KNOBS[name]) == expected
+
+
+def test_every_fan_out_setting_names_an_option() -> None:
+    # one table (core.settings) says which option each variable tunes, for the action
+    # and the CLI alike: a misspelt option would be a TypeError in replace()
+    from dataclasses import fields
+
+    from tako_gha.core.settings import OPTION_SETTINGS
+    from tako_gha.engine.api import FanOutOptions
+
+    assert set(OPTION_SETTINGS.values()) <= {f.name for f in fields(FanOutOptions)}
+    assert len(OPTION_SETTINGS) == 6

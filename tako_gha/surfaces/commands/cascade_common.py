@@ -22,7 +22,7 @@ import click
 
 from tako_gha.core.ids import is_id
 from tako_gha.core.names import is_repo_name
-from tako_gha.core.settings import SettingError, read_number
+from tako_gha.core.settings import OPTION_SETTINGS, SettingError, read_number
 from tako_gha.engine.api import CascadeContext, FanOutOptions
 from tako_gha.forge.base import ForgeError
 from tako_gha.surfaces import gitinfo
@@ -30,13 +30,9 @@ from tako_gha.surfaces.errors import UserError
 from tako_gha.surfaces.flags import read_duration, utf8_option
 
 EXIT_RUNNING = 4  # status: the tree has not finished (scripts poll on it)
-ENV_KNOBS = {
-    "TAKO_POLL_MIN_INTERVAL": "poll_min_interval",
-    "TAKO_POLL_MAX_INTERVAL": "poll_max_interval",
-    "TAKO_SIBLING_GRACE": "sibling_grace",
-    "TAKO_DISPATCHES_PER_MINUTE": "dispatches_per_minute",
-    "TAKO_DISPATCHES_PER_HOUR": "dispatches_per_hour",
-}
+# The fan-out settings of the environment, but TAKO_MAX_CHILDREN: the CLI has a flag.
+ENV_KNOBS = {name: option for name, option in OPTION_SETTINGS.items()
+             if name != "TAKO_MAX_CHILDREN"}
 
 
 # ------------------------------------------------------------------ inputs
