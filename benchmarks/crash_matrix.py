@@ -323,29 +323,15 @@ def _stopped(pid: int, timeout: float) -> bool:
         time.sleep(0.02)
 
 
-def _release_holder(racers: list[subprocess.Popen], timeout: float) -> bool:
-    """Wait until every racer but one has ended and that one has paused itself,
-    then let it go on. False when none paused (every racer ended without writing a
-    record, so the overlap was not shown)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        running = [p for p in racers if p.poll() is None]
-        if not running:
-            return False
-        if len(running) == 1 and _stopped(running[0].pid, 0.05):
-            running[0].send_signal(signal.SIGCONT)
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def _answers(racers: list[subprocess.Popen], timeout: float) -> list[tuple[Any, str, str]]:
-    """Each racer's (process, stdout, stderr), read while they run (a full pipe must
-    not hold one up). Whenever every racer still running is paused by the seam, they
-    are let go: a cell ends in a verdict, never a hang. (Once, beside a benchmark, a
-    racer stayed paused with the other ended, and the matrix waited out its 300 s
-    and stopped with a traceback; whether both racers paused, which would mean both
-    held the lock, the counts of runs per child then show.)"""
+def _answers(racers: list[subprocess.Popen], timeout: float
+             ) -> tuple[list[tuple[Any, str, str]], bool]:
+    """Each racer's (process, stdout, stderr), and whether one paused holding the lock
+    while the others had ended (the overlap shown). The pipes are read from the start
+    (a racer blocked on a full pipe before its first record hung a cell for 300 s).
+    Whenever every racer still running has paused itself (the seam), they are let go:
+    the lone one left is the lock's holder, and a cell ends in a verdict, never a hang
+    (were two ever paused at once, both would have written a record under the lock:
+    the counts of runs per child then show it)."""
     import threading
 
     found: dict[int, tuple[str, str]] = {}
@@ -356,19 +342,20 @@ def _answers(racers: list[subprocess.Popen], timeout: float) -> list[tuple[Any, 
     readers = [threading.Thread(target=read, args=(p,), daemon=True) for p in racers]
     for reader in readers:
         reader.start()
-    end = time.monotonic() + timeout
+    overlap, end = False, time.monotonic() + timeout
     while any(r.is_alive() for r in readers) and time.monotonic() < end:
         running = [p for p in racers if p.poll() is None]
         if running and all(_stopped(p.pid, 0.0) for p in running):
+            overlap |= len(running) == 1 and len(racers) > 1
             for proc in running:
                 proc.send_signal(signal.SIGCONT)
-        time.sleep(0.05)
+        time.sleep(0.02)
     for proc in racers:
         if proc.poll() is None:
             proc.kill()
     for reader in readers:
         reader.join(10)
-    return [(p, *found.get(p.pid, ("", "timed out"))) for p in racers]
+    return [(p, *found.get(p.pid, ("", "timed out"))) for p in racers], overlap
 
 
 def _refused(proc_exit: int, stderr: str) -> bool:
@@ -422,9 +409,9 @@ def two_senders(emu: Emulator, names: dict[str, list[str]], kind: str, how: str,
     racers = [subprocess.Popen(resume, env=_env(state_dir, racer_crash), text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
               for _ in range(2 if how == "together" else 1)]
-    if how == "together" and not _release_holder(racers, timeout):
+    answers, overlap = _answers(racers, timeout)
+    if how == "together" and not overlap:
         out.problems.append("no resume paused holding the lock: the overlap was not shown")
-    answers = _answers(racers, timeout)
     if how == "sending":
         first.send_signal(signal.SIGCONT)
         stdout, _ = first.communicate(timeout=timeout)
