@@ -376,12 +376,12 @@ def evaluate_subscription(sub: Subscription, event: Event, activation: dict[str,
     what its filters may spend together; a verdict they could not reach within it is
     ``cut`` (no verdict)."""
     if source is not None and source.artifacts and sub.artifact not in source.artifacts:
-        declared = ", ".join(sorted(source.artifacts))
+        declared = _some(sorted(source.artifacts))
         return _Verdict(False, f"{event.source} publishes no artifact {sub.artifact!r} "
                                f"(it declares: {declared})")
     if event.type not in sub.events:
         return _Verdict(False, f"event type {event.type!r} is not in its events "
-                               f"[{', '.join(sub.events)}]")
+                               f"[{_some(sub.events)}]")
     range_verdict = _check_range(sub, event)
     if range_verdict is not None:
         return range_verdict
@@ -407,6 +407,17 @@ def evaluate_subscription(sub: Subscription, event: Event, activation: dict[str,
             return _Verdict(False, f"filters[{position}] `{compiled.source}`: {why}",
                             steps=steps)
     return replace(pending, steps=steps) if pending else _Verdict(True, steps=steps)
+
+
+SHOWN_NAMES = 10  # names a skip reason lists: one line per repository stays a line
+
+
+def _some(names: list[str]) -> str:
+    """``names`` joined, at most ``SHOWN_NAMES`` of them: a repository subscribed to a
+    hundred event types made every fan-out print a hundred names for it."""
+    shown = ", ".join(names[:SHOWN_NAMES])
+    more = len(names) - SHOWN_NAMES
+    return f"{shown}, … {more} more" if more > 0 else shown
 
 
 def _check_range(sub: Subscription, event: Event) -> _Verdict | None:

@@ -418,3 +418,12 @@ def test_many_cheap_subscriptions_are_all_evaluated() -> None:
     event = Event(type="built", source="acme/core", payload={"n": 499})
     plan = plan_fanout(event, [_many_subscriptions(cheap)])
     assert [(t.repo, t.subscription.index) for t in plan.targets] == [("acme/evil", 499)]
+
+
+def test_a_reason_names_at_most_ten_event_types() -> None:
+    # a repository subscribed to a hundred types is one line in every fan-out's log
+    types = tuple(f"t{i:03d}" for i in range(100))
+    result = plan_fanout(Event(type="built", source="o/lib"),
+                         [result_for("o/app", sub(events=types))])
+    assert reasons(result)["o/app"] == ("event type 'built' is not in its events ["
+                                        + ", ".join(types[:10]) + ", … 90 more]")
