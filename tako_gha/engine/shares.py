@@ -22,11 +22,10 @@ from tako_gha.engine.governor import Governor
 
 @dataclass
 class Shares:
-    """The parts and slots of one fan-out's targets, and what it has handed out."""
+    """The parts and arcs of one fan-out's targets, and what it has handed out."""
 
     slot: Slot = field(default_factory=Slot)  # this process's own arc
     parts: dict[str, Budget] = field(default_factory=dict)  # node id -> part to hand over
-    slots: dict[str, Slot] = field(default_factory=dict)  # node id -> the child's arc
     handed: dict[str, Budget] = field(default_factory=dict)  # node id -> part handed over
     _by_repo: dict[str, Budget] = field(default_factory=dict)  # target -> part (planning)
     _slot_by_repo: dict[str, Slot] = field(default_factory=dict)
@@ -43,14 +42,14 @@ class Shares:
 
     def assign(self, node_id: str, repo: str) -> tuple[Budget | None, Slot | None]:
         """The part and arc of the node made for ``repo`` (once: a second node of the
-        same repository gets none), kept until its dispatch hands them over."""
+        same repository gets none); the part is kept until its dispatch hands it over,
+        the arc travels in the dispatch's payload."""
         part = self._by_repo.pop(repo.lower(), None)
         slot = self._slot_by_repo.pop(repo.lower(), None)
-        if part is not None:
-            self.parts[node_id] = part
-            if slot is not None:
-                self.slots[node_id] = slot
-        return part, slot if part is not None else None
+        if part is None:
+            return None, None
+        self.parts[node_id] = part
+        return part, slot
 
     def part_of(self, node_id: str) -> Budget | None:
         """The part a dispatch to ``node_id`` would hand over (None: none, or handed)."""
