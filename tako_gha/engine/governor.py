@@ -188,16 +188,23 @@ class Governor:
         rate = self.dispatch_rates()[0]
         return MINUTE / rate if 0 < rate < 1 else None
 
+    def _instant(self) -> tuple[float, float, float] | None:
+        """(now, the slot's latest instant at or before it, period) when slotted."""
+        period = self.write_period()
+        if period is None or self.slot is None:
+            return None
+        now = self.epoch()
+        return now, self.slot.point(now, period), period
+
     def slot_wait(self) -> float:
         """Seconds until this process's next write instant (0 when it is now): the
         first instant of its slot not yet written in, if not more than ``SLOT_GRACE``
         of the period has passed since it (a write held back past it waits for the
         next one rather than fall where a sibling's does)."""
-        period = self.write_period()
-        if period is None or self.slot is None:
+        instant = self._instant()
+        if instant is None:
             return 0.0
-        now = self.epoch()
-        point = self.slot.point(now, period)
+        now, point, period = instant
         used = self._slot_used is not None and point <= self._slot_used + period / 2
         if not used and now - point <= min(SLOT_GRACE_SECONDS, period * SLOT_GRACE):
             return 0.0
@@ -207,11 +214,10 @@ class Governor:
         """A write went out: its slot instant is used. Returns how many seconds ago
         that instant was (the pacer counts the write from it, so that the next instant
         is never missed by the time a write takes to go out)."""
-        period = self.write_period()
-        if period is None or self.slot is None:
+        instant = self._instant()
+        if instant is None:
             return 0.0
-        now = self.epoch()
-        point = self.slot.point(now, period)
+        now, point, _ = instant
         self._slot_used = point
         return max(0.0, now - point)
 
