@@ -58,11 +58,16 @@ from tako_gha.engine.report import REPORT_FILE
 from tako_gha.forge.redact import redact, redact_url
 from tako_gha.surfaces.errors import api_url_named
 from tako_gha.surfaces.flags import undecodable_at
-from tako_gha.surfaces.report_upload import env_file_write, report_dir_for, report_outputs
+from tako_gha.surfaces.report_upload import report_dir_for, report_outputs
 from tako_gha.surfaces.reports import LiveTree, render_markdown
 from tako_gha.surfaces.reports.common import one_line, root_cause_paths
 from tako_gha.surfaces.reports.live import RecordingObserver
-from tako_gha.surfaces.workflow_commands import command, mask_lines, write_outputs
+from tako_gha.surfaces.workflow_commands import (
+    command,
+    env_file_write,
+    mask_lines,
+    write_outputs,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMED_OUT = 0, 1, 2, 3
 MAX_EVENT_TYPE = 100

@@ -6,27 +6,12 @@ workflow adds after ``run: tako-gha fan-out``."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from tako_gha.engine.api import CascadeContext
 from tako_gha.engine.report import REPORT_FILE, report_name
-from tako_gha.surfaces.workflow_commands import write_outputs
-
-
-def env_file_write(env: Mapping[str, str], name: str,
-                   write: Callable[[str], None]) -> str | None:
-    """Run ``write`` on the file the variable ``name`` names (when set); the message
-    for a write that failed (a directory, a FIFO nobody reads, a full disk), else
-    None."""
-    path = env.get(name)
-    if not path:
-        return None
-    try:
-        write(path)
-    except OSError as exc:
-        return f"{name}: cannot write {path}: {exc.strerror or exc}"
-    return None
+from tako_gha.surfaces.workflow_commands import env_file_write, write_outputs
 
 
 def report_dir_for(context: CascadeContext | None, env: Mapping[str, str]) -> Path | None:

@@ -9,7 +9,7 @@ on its own line in the value.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -71,3 +71,18 @@ def parse_output_file(text: str) -> dict[str, str]:
             result[name] = value
         i += 1
     return result
+
+
+def env_file_write(env: Mapping[str, str], name: str,
+                   write: Callable[[str], None]) -> str | None:
+    """Run ``write`` on the file the variable ``name`` names (when set); the message
+    for a write that failed (a directory, a FIFO nobody reads, a full disk), else
+    None."""
+    path = env.get(name)
+    if not path:
+        return None
+    try:
+        write(path)
+    except OSError as exc:
+        return f"{name}: cannot write {path}: {exc.strerror or exc}"
+    return None
